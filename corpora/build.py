@@ -1,0 +1,158 @@
+"""Rebuild the committed corpora from registry packages.
+
+Run ``python -m corpora.build`` (needs npm and the registry). The output is deterministic: the same
+package versions give byte-identical files, so ``git diff`` shows exactly what a rebuild changed.
+Large lists are cut by popularity (downloads) so the repository stays a few hundred KB.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import logging
+import random
+import re
+import subprocess
+import sys
+import tarfile
+import tempfile
+import unicodedata
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from corpora.normalize import slugify
+
+log = logging.getLogger(__name__)
+
+HERE = Path(__file__).parent
+ENV_PACKAGE_LISTS = Path("/work/.library/env/packages")
+MAX_LEN = 32
+
+
+@dataclass(frozen=True)
+class Source:
+    name: str
+    description: str
+    source: str
+    license: str
+    normalisation: str
+    load: Callable[[Path], Iterable[str]]
+
+
+def npm_unpack(package: str, dest: Path) -> tuple[Path, str]:
+    """``npm pack`` a registry package into ``dest`` and return (unpacked folder, version)."""
+    out = subprocess.run(
+        ["npm", "pack", package, "--json", "--silent"], cwd=dest, check=True, capture_output=True, text=True
+    )
+    meta = json.loads(out.stdout)[0]
+    folder = dest / meta["name"].replace("/", "_")
+    folder.mkdir(exist_ok=True)
+    with tarfile.open(dest / meta["filename"]) as tar:
+        tar.extractall(folder, filter="data")
+    return folder / "package", meta["version"]
+
+
+def _json_list(package: str, *files: str) -> Callable[[Path], list[str]]:
+    def load(tmp: Path) -> list[str]:
+        folder, version = npm_unpack(package, tmp)
+        _versions[package] = version
+        names: list[str] = []
+        for f in files:
+            names.extend(json.loads((folder / f).read_text(encoding="utf-8")))
+        return names
+
+    return load
+
+
+_versions: dict[str, str] = {}
+
+
+def _swedish(tmp: Path) -> list[str]:
+    """Short lowercase words from the hunspell dictionary: IKEA names are 3-9 letters, å ä ö kept."""
+    folder, version = npm_unpack("dictionary-sv", tmp)
+    _versions["dictionary-sv"] = version
+    lines = (folder / "index.dic").read_text(encoding="utf-8").splitlines()[1:]
+    words = sorted({unicodedata.normalize("NFC", ln.split("/", 1)[0]) for ln in lines})
+    ok = [w for w in words if re.fullmatch(r"[a-zåäö]{3,9}", w)]
+    random.Random(42).shuffle(ok)
+    return sorted(ok[:12000])
+
+
+def _pypi(_: Path) -> list[str]:
+    """The 15,000 most downloaded PyPI projects, PEP 503-normalised."""
+    rows = csv.DictReader((ENV_PACKAGE_LISTS / "pypi.tsv").open(encoding="utf-8"), delimiter="\t")
+    ranked = [(int(r["rank_among_15000_most_downloaded"]), r["name"]) for r in rows if r["rank_among_15000_most_downloaded"]]
+    return [re.sub(r"[-_.]+", "-", name.lower()) for _, name in sorted(ranked)]
+
+
+def _npm(_: Path) -> list[str]:
+    """The 15,000 most downloaded unscoped npm packages."""
+    rows = csv.DictReader((ENV_PACKAGE_LISTS / "npm.tsv").open(encoding="utf-8"), delimiter="\t")
+    ranked = [
+        (-int(r["downloads_a_month"] or 0), r["name"]) for r in rows if not r["name"].startswith("@")
+    ]
+    return [name.lower() for _, name in sorted(ranked)[:15000]]
+
+
+SLUG = (
+    "lowercase; diacritics stripped (NFKD); ♀/♂ -> f/m; apostrophes, dots and colons dropped; "
+    "runs of spaces/other punctuation -> '-'"
+)
+
+SOURCES = [
+    Source("pokemon", "Pokemon, English names", "npm:pokemon (data/en.json)", "MIT", SLUG,
+           _json_list("pokemon", "data/en.json")),
+    Source("pypi", "Most downloaded PyPI projects", "env package list pypi.tsv (rank among 15,000 most downloaded)",
+           "names are facts; list from PyPI metadata", "PEP 503: lowercase, runs of -_. -> '-'", _pypi),
+    Source("npm", "Most downloaded unscoped npm packages", "env package list npm.tsv (top 15,000 by monthly downloads)",
+           "names are facts; list from npm registry metadata", "lowercase; scoped (@x/y) names skipped", _npm),
+    Source("superheroes", "Marvel superheroes", "npm:superheroes (superheroes.json)", "MIT", SLUG,
+           _json_list("superheroes", "superheroes.json")),
+    Source("cats", "Popular cat names", "npm:cat-names (cat-names.json)", "MIT", SLUG,
+           _json_list("cat-names", "cat-names.json")),
+    Source("dogs", "Popular dog names", "npm:dog-names (female + male)", "MIT", SLUG,
+           _json_list("dog-names", "female-dog-names.json", "male-dog-names.json")),
+    Source("swedish", "IKEA-style Swedish words", "npm:dictionary-sv (index.dic, 12,000 sampled with seed 42)",
+           "LGPL-3.0 (word list)", "NFC; lowercase words of 3-9 letters a-z, å, ä, ö only", _swedish),
+]
+
+
+def normalise(source: Source, raw: Iterable[str]) -> list[str]:
+    """Normalise, drop empties and over-long names, de-duplicate keeping first (most popular) order."""
+    fix = slugify if source.normalisation == SLUG else (lambda s: s)
+    seen: dict[str, None] = {}
+    for name in raw:
+        n = fix(name)
+        if 0 < len(n) <= MAX_LEN and re.fullmatch(r"[a-z0-9åäö._-]+", n):
+            seen.setdefault(n, None)
+    return list(seen)
+
+
+def build(out: Path = HERE) -> dict:
+    manifest: dict[str, dict] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for src in SOURCES:
+            names = normalise(src, src.load(Path(tmp)))
+            text = "\n".join(names) + "\n"
+            (out / f"{src.name}.txt").write_text(text, encoding="utf-8")
+            pkg = src.source.split(":", 1)[1].split(" ", 1)[0] if src.source.startswith("npm:") else None
+            manifest[src.name] = {
+                "description": src.description,
+                "source": src.source + (f" v{_versions[pkg]}" if pkg else ""),
+                "license": src.license,
+                "count": len(names),
+                "normalisation": src.normalisation,
+                "sha256": hashlib.sha256(text.encode()).hexdigest(),
+            }
+            log.info("%s: %d names", src.name, len(names))
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return manifest
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    if len(sys.argv) > 1:
+        ENV_PACKAGE_LISTS = Path(sys.argv[1])
+    build()

@@ -1,0 +1,1 @@
+"""Learning: character models compiled to automata, exact sampling and completion, artifacts."""

@@ -1,0 +1,112 @@
+"""A character language model compiled to a finite automaton over the contexts it has seen.
+
+Every count-based model here (Kneser-Ney, markovify's maximum-likelihood chain, pomegranate's
+order-1 chain) assigns P(next symbol | history) from the longest suffix of the history that occurred
+in training: an unseen context backs off completely to its suffix. So the longest seen suffix is a
+sufficient state, and the model is a deterministic automaton: one row of next-symbol probabilities and
+one row of successor states per seen context. Exact sampling and completion work on that automaton
+and never look at the raw counts (FINDINGS: keep only the k-grams that occur).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+BOS = "^"  # start marker; it only ever appears as the first symbol of a context
+END = 0  # column of the end-of-name symbol in every probability row
+
+
+@dataclass(frozen=True)
+class ContextAutomaton:
+    """Plain data: ``probs[s, v]`` = P(symbol v | state s); ``next_state[s, v]`` = state after v.
+
+    Symbol 0 is the end of the name; symbol ``i >= 1`` is ``alphabet[i - 1]``.
+    """
+
+    alphabet: str
+    contexts: np.ndarray  # (n_states,) str, the context each state stands for (BOS-prefixed at the start)
+    probs: np.ndarray  # (n_states, V) float64, rows sum to 1
+    next_state: np.ndarray  # (n_states, V) int32; column END is unused
+    start: int
+
+    @property
+    def n_symbols(self) -> int:
+        return len(self.alphabet) + 1
+
+    @property
+    def order(self) -> int:
+        return max(len(c) for c in self.contexts)
+
+    def encode(self, word: str) -> np.ndarray | None:
+        """Symbol ids of ``word``, or None if it uses a character the model never saw."""
+        index = {ch: i + 1 for i, ch in enumerate(self.alphabet)}
+        try:
+            return np.array([index[ch] for ch in word], dtype=np.int64)
+        except KeyError:
+            return None
+
+    def decode(self, ids) -> str:
+        return "".join(self.alphabet[i - 1] for i in ids)
+
+    def log_prob(self, word: str) -> float:
+        """log P(word, then end) by walking the automaton; -inf for impossible words."""
+        ids = self.encode(word)
+        if ids is None:
+            return float("-inf")
+        state, total = self.start, 0.0
+        with np.errstate(divide="ignore"):
+            for i in ids:
+                total += float(np.log(self.probs[state, i]))
+                state = int(self.next_state[state, i])
+            return total + float(np.log(self.probs[state, END]))
+
+    def length_tail(self, max_len: int) -> np.ndarray:
+        """``tail[r, s]`` = P(exactly r more characters, then the end | state s), for r = 0..max_len.
+
+        This backward table is what makes length-conditioned sampling exact and O(V) per character.
+        """
+        tail = np.empty((max_len + 1, len(self.contexts)))
+        tail[0] = self.probs[:, END]
+        p, nxt = self.probs[:, 1:], self.next_state[:, 1:]
+        for r in range(1, max_len + 1):
+            tail[r] = (p * tail[r - 1][nxt]).sum(axis=1)
+        return tail
+
+    @classmethod
+    def from_rows(cls, alphabet: str, contexts: list[str], rows: np.ndarray) -> ContextAutomaton:
+        """Compile context -> next-symbol probability rows into an automaton.
+
+        The context set is closed under suffixes and prefixes (added contexts get zero rows: only
+        probability-zero moves reach them). Then the successor of state ``s`` under symbol ``c`` is
+        ``s + c`` where that was seen, else the successor of ``s[1:]`` under ``c``: built level by
+        level, shortest contexts first.
+        """
+        known = dict.fromkeys(contexts)
+        work = list(contexts)
+        while work:  # close under suffixes and prefixes; additions get zero rows
+            ctx = work.pop()
+            for sub in (ctx[1:], ctx[:-1]) if ctx else ():
+                if sub not in known:
+                    known[sub] = None
+                    work.append(sub)
+        ordered = sorted(known, key=lambda c: (len(c), c))
+        ids = {c: i for i, c in enumerate(ordered)}
+        n, v = len(ordered), len(alphabet) + 1
+        probs = np.zeros((n, v))
+        probs[[ids[c] for c in contexts]] = rows
+        symbol = {ch: i + 1 for i, ch in enumerate(alphabet)}
+        next_state = np.zeros((n, v), dtype=np.int32)
+        by_length: dict[int, list[str]] = {}
+        for c in ordered:
+            by_length.setdefault(len(c), []).append(c)
+        for length in sorted(by_length)[1:]:
+            level = by_length[length]
+            for c in level:  # seen extensions override what a prefix inherited from its own parent
+                if c != BOS:
+                    next_state[ids[c[:-1]], symbol[c[-1]]] = ids[c]
+            for c in level:  # rows one shorter are now final: inherit the parent's successors
+                next_state[ids[c]] = next_state[ids[c[1:]]]
+        start = ids.get(BOS, ids[""])
+        return cls(alphabet, np.array(ordered), probs, next_state, start)

@@ -1,0 +1,121 @@
+"""A deployable name model: a character LM, a length prior, and the corpus it must not copy."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from models.length_prior import LengthPrior
+from models.pattern import encode_pattern, normalise_pattern
+from models.sampling import backward_sample, forward_filter, marginals, sample_fixed_length
+
+MAX_LEN = 32
+MAX_ROUNDS = 12  # bounded resampling when asking for n distinct (novel) names
+
+
+@dataclass(frozen=True)
+class Candidate:
+    name: str
+    log_prob: float  # log P(name) under the model, length prior included
+    known: bool  # the name is already in the training corpus
+
+    @property
+    def nll_per_char(self) -> float:
+        return -self.log_prob / (len(self.name) + 1)
+
+
+class NameModel:
+    """Wraps any LM that exposes ``automaton_`` (and optionally ``walk`` / ``complete_ids``).
+
+    Generation draws L from the corpus' length prior, then characters conditioned on ending at L.
+    Names already in the corpus are excluded from generation by default (a user wants new names) and
+    kept but marked in completions (a real name that fits a pattern is a useful answer).
+    """
+
+    def __init__(self, lm, corpus: str = "corpus", max_len: int = MAX_LEN):
+        self.lm = lm
+        self.corpus = corpus
+        self.max_len = max_len
+
+    def fit(self, words: list[str]) -> NameModel:
+        self.lm.fit(words)
+        prior = LengthPrior(self.max_len).fit(words)
+        return self.set_state(prior.probs_, words)
+
+    def set_state(self, length_probs: np.ndarray, words: list[str]) -> NameModel:
+        """Derived tables that are cheaper to recompute than to store (used by ``fit`` and loading)."""
+        self.automaton_ = self.lm.automaton_
+        self.tail_ = self.automaton_.length_tail(self.max_len)
+        self.length_prior_ = LengthPrior(self.max_len)
+        self.length_prior_.probs_ = np.asarray(length_probs, dtype=float)
+        self.length_prior_.restrict_to(self.tail_[:, self.automaton_.start] > 0)
+        self.words_ = list(words)
+        self.known_ = frozenset(words)
+        return self
+
+    # -- scoring ---------------------------------------------------------------------------------
+    def log_prob(self, word: str) -> float:
+        """log p(L) + log P(word | length L): the chain's own stopping replaced by the length prior."""
+        chain = self.automaton_.log_prob(word)
+        if not 0 < len(word) <= self.max_len or chain == float("-inf"):
+            return float("-inf")
+        z = self.tail_[len(word), self.automaton_.start]
+        return self.length_prior_.log_prob(len(word)) + chain - float(np.log(z))
+
+    def candidate(self, name: str) -> Candidate:
+        return Candidate(name, self.log_prob(name), name in self.known_)
+
+    # -- generation ------------------------------------------------------------------------------
+    def sample(self, size: int, rng: np.random.Generator) -> list[str]:
+        """``size`` i.i.d. names (repeats and corpus names included)."""
+        lengths = self.length_prior_.sample(size, rng)
+        out: list[str] = []
+        for length, count in zip(*np.unique(lengths, return_counts=True)):
+            ids = sample_fixed_length(self.automaton_, self.tail_, int(length), int(count), rng)
+            out.extend(self.automaton_.decode(row) for row in ids)
+        rng.shuffle(out)
+        return out
+
+    def generate(
+        self, n: int, rng: np.random.Generator, include_known: bool = False, walk: bool = False
+    ) -> list[Candidate]:
+        """n distinct names; ``walk`` uses the LM's plain forward walk (markovify) when it has one."""
+        if walk and not hasattr(self.lm, "walk"):
+            raise ValueError("this model has no plain forward walk; only markov models do")
+        draw = (lambda k: self.lm.walk(k, rng, self.max_len)) if walk else (lambda k: self.sample(k, rng))
+        return self._distinct(draw, n, include_known)
+
+    # -- completion ------------------------------------------------------------------------------
+    def complete(
+        self, pattern: str, n: int, rng: np.random.Generator, include_known: bool = True
+    ) -> list[Candidate]:
+        """Up to n distinct fillings of ``pattern`` drawn from their exact posterior, most likely first."""
+        ids = encode_pattern(normalise_pattern(pattern), self.automaton_, self.corpus)
+        lattice = forward_filter(self.automaton_, ids)  # raises ImpossiblePattern
+        if hasattr(self.lm, "complete_ids"):
+            def draw(k: int) -> list[str]:
+                return [self.automaton_.decode(r) for r in self.lm.complete_ids(ids, k, rng)]
+        else:
+            def draw(k: int) -> list[str]:
+                return [self.automaton_.decode(r) for r in backward_sample(lattice, k, rng)]
+        found = self._distinct(draw, n, include_known)
+        return sorted(found, key=lambda c: -c.log_prob)
+
+    def marginals(self, pattern: str) -> np.ndarray:
+        """P(symbol at each position | pattern), shape (len(pattern), n_symbols); column 0 is unused."""
+        ids = encode_pattern(normalise_pattern(pattern), self.automaton_, self.corpus)
+        return marginals(forward_filter(self.automaton_, ids), self.automaton_.n_symbols)
+
+    def _distinct(self, draw, n: int, include_known: bool) -> list[Candidate]:
+        found: dict[str, Candidate] = {}
+        batch = max(2 * n, 16)
+        for _ in range(MAX_ROUNDS):
+            for name in draw(batch):
+                if name not in found and (include_known or name not in self.known_):
+                    found[name] = self.candidate(name)
+                    if len(found) == n:
+                        return list(found.values())
+            batch = min(2 * batch, 4096)
+        return list(found.values())
+

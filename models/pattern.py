@@ -1,0 +1,37 @@
+"""Patterns such as ``*u*a`` or ``mo***``: each ``*`` is exactly one unknown character."""
+
+from __future__ import annotations
+
+import unicodedata
+
+import numpy as np
+
+from models.automaton import ContextAutomaton
+from tnaas.errors import ImpossiblePattern, InvalidPattern
+
+WILDCARD = "*"
+MAX_PATTERN_LEN = 32
+
+
+def normalise_pattern(text: str) -> str:
+    """NFC, lowercase, invisible characters dropped, so what the user typed matches the corpus."""
+    text = unicodedata.normalize("NFC", text).strip().lower()
+    return "".join(ch for ch in text if unicodedata.category(ch) not in {"Cf", "Cc", "Zs"})
+
+
+def encode_pattern(pattern: str, automaton: ContextAutomaton, corpus: str = "this corpus") -> np.ndarray:
+    """Symbol ids with -1 for each wildcard; a clear error for anything no name could match."""
+    if not pattern:
+        raise InvalidPattern("The pattern is empty. Use * for each unknown letter, e.g. *u*a or mo***.")
+    if len(pattern) > MAX_PATTERN_LEN:
+        raise InvalidPattern(
+            f"The pattern is {len(pattern)} characters long; the limit is {MAX_PATTERN_LEN}."
+        )
+    index = {ch: i + 1 for i, ch in enumerate(automaton.alphabet)}
+    unknown = sorted({ch for ch in pattern if ch != WILDCARD and ch not in index})
+    if unknown:
+        shown = ", ".join(repr(ch) for ch in unknown)
+        raise ImpossiblePattern(
+            f"No {corpus} name contains {shown}. Letters seen in {corpus}: {automaton.alphabet}"
+        )
+    return np.array([-1 if ch == WILDCARD else index[ch] for ch in pattern], dtype=np.int64)

@@ -1,0 +1,1 @@
+"""TNaaS: Tech Names as a Service."""
