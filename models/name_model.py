@@ -43,10 +43,10 @@ class NameModel:
         prior = LengthPrior(self.max_len).fit(words)
         return self.set_state(prior.probs_, words)
 
-    def set_state(self, length_probs: np.ndarray, words: list[str]) -> NameModel:
-        """Derived tables that are cheaper to recompute than to store (used by ``fit`` and loading)."""
+    def set_state(self, length_probs: np.ndarray, words: list[str], tail: np.ndarray | None = None) -> NameModel:
+        """Adopt the LM's automaton and the tables derived from it (used by ``fit`` and loading)."""
         self.automaton_ = self.lm.automaton_
-        self.tail_ = self.automaton_.length_tail(self.max_len)
+        self.tail_ = self.automaton_.length_tail(self.max_len) if tail is None else tail
         self.length_prior_ = LengthPrior(self.max_len)
         self.length_prior_.probs_ = np.asarray(length_probs, dtype=float)
         self.length_prior_.restrict_to(self.tail_[:, self.automaton_.start] > 0)

@@ -1,0 +1,37 @@
+# The two commands a newcomer needs: `make run` and `make test`. Each sets itself up first.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# The CPU build of torch 2.13.0 sits in /opt/wheels on our machines; elsewhere pip finds it on PyPI.
+PIP_FLAGS := $(if $(wildcard /opt/wheels),--find-links /opt/wheels,)
+
+.PHONY: run test bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(VENV)/.core: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q $(PIP_FLAGS) -e .
+	touch $@
+
+# torch first, pinned, so nothing can pull a CUDA build in its place.
+$(VENV)/.test: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q $(PIP_FLAGS) torch==2.13.0
+	$(BIN)/pip install -q $(PIP_FLAGS) -e '.[test,bayes]'
+	touch $@ $(VENV)/.core
+
+run: $(VENV)/.core
+	$(BIN)/tnaas train
+	$(BIN)/tnaas generate pokemon -n 10
+	$(BIN)/tnaas complete '*u*a' --corpus pokemon
+
+test: $(VENV)/.test
+	$(BIN)/python -m pytest
+
+bench: $(VENV)/.test
+	$(BIN)/python bench/names_nll.py
+	$(BIN)/python bench/sampling_speed.py
+
+clean:
+	rm -rf $(VENV) artifacts

@@ -1,0 +1,93 @@
+"""Model artifacts: one ``.npz`` per (corpus, model), plain arrays plus a JSON header.
+
+The header records the format version, the training data hash, parameters and held-out metrics, so a
+deploy is auditable; loading refuses a different format version instead of misreading it. No pickle.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+
+import markovify
+import numpy as np
+from pydantic import BaseModel, Field
+
+from models.automaton import ContextAutomaton
+from models.catalog import make_lm, parse_model_name
+from models.name_model import NameModel
+from tnaas.errors import ArtifactVersionMismatch, ModelNotTrained
+
+FORMAT = 2
+
+
+class ArtifactInfo(BaseModel):
+    format: int = FORMAT
+    corpus: str
+    model: str
+    corpus_hash: str
+    params: dict = Field(default_factory=dict)
+    metrics: dict = Field(default_factory=dict)
+    trained_at: str = Field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
+
+    @property
+    def version(self) -> str:
+        """Same data, parameters and format => same version: retraining unchanged input is a no-op."""
+        key = json.dumps([self.format, self.corpus, self.model, self.corpus_hash, self.params], sort_keys=True)
+        return hashlib.sha256(key.encode()).hexdigest()[:12]
+
+
+def save(model: NameModel, info: ArtifactInfo, path: Path) -> None:
+    a = model.automaton_
+    arrays = {
+        "contexts": a.contexts,
+        "probs": a.probs,
+        "next_state": a.next_state,
+        "start": np.array(a.start),
+        "length_probs": model.length_prior_.probs_,
+        "tail": model.tail_,  # stored: recomputing it is most of a large model's load time
+        "words": np.array(model.words_),
+    }
+    if hasattr(model.lm, "chain_"):
+        arrays["chain_json"] = np.array(model.lm.chain_.to_json())
+    header = info.model_dump() | {"alphabet": a.alphabet, "version": info.version}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez(tmp, header=np.array(json.dumps(header)), **arrays)
+    tmp.replace(path)  # atomic: a worker never reads a half-written model
+
+
+def read_info(path: Path) -> ArtifactInfo:
+    if not path.exists():
+        raise ModelNotTrained(str(path))
+    with np.load(path, allow_pickle=False) as data:
+        return _check(json.loads(str(data["header"])), path)
+
+
+def _check(header: dict, path: Path) -> ArtifactInfo:
+    if header.get("format") != FORMAT:
+        raise ArtifactVersionMismatch(
+            f"{path} has format {header.get('format')}, this code reads {FORMAT}: run `tnaas train --force`."
+        )
+    return ArtifactInfo.model_validate(header)
+
+
+def load(path: Path) -> tuple[NameModel, ArtifactInfo]:
+    if not path.exists():
+        raise ModelNotTrained(str(path))
+    with np.load(path, allow_pickle=False) as data:
+        header = json.loads(str(data["header"]))
+        info = _check(header, path)
+        automaton = ContextAutomaton(
+            header["alphabet"], data["contexts"], data["probs"], data["next_state"], int(data["start"])
+        )
+        lm = make_lm(info.model)
+        kind, _ = parse_model_name(info.model)
+        lm.automaton_ = automaton
+        if kind == "markov":
+            lm.chain_ = markovify.Chain.from_json(str(data["chain_json"]))
+            lm.walker_ = lm.chain_.compile()
+        model = NameModel(lm, info.corpus).set_state(data["length_probs"], data["words"].tolist(), data["tail"])
+    return model, info

@@ -1,0 +1,48 @@
+"""Model names users can pick (``kn5``, ``markov3``, ``bayes1``) and what each one is."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+
+from models.bayes import PomegranateLM
+from models.kneser_ney import KneserNeyLM
+from models.markov import MarkovifyLM
+from tnaas.errors import UnknownModel
+
+KINDS = {
+    "kn": (KneserNeyLM, range(1, 9), "interpolated modified Kneser-Ney, exact sampling"),
+    "markov": (MarkovifyLM, range(1, 6), "markovify chain (unsmoothed), exact sampling or plain walk"),
+    "bayes": (PomegranateLM, range(1, 2), "pomegranate order-1 chain and Bayesian network (slow, optional)"),
+}
+DEFAULT_MODEL = "kn5"
+TRAINED_BY_DEFAULT = ["kn5", "kn3", "markov3", "markov2"]
+
+
+def bayes_available() -> bool:
+    return all(importlib.util.find_spec(m) is not None for m in ("torch", "pomegranate"))
+
+
+def default_models() -> list[str]:
+    return TRAINED_BY_DEFAULT + (["bayes1"] if bayes_available() else [])
+
+
+def all_model_names() -> list[str]:
+    return [f"{kind}{k}" for kind, (_, orders, _) in KINDS.items() for k in orders]
+
+
+def parse_model_name(name: str) -> tuple[str, int]:
+    match = re.fullmatch(r"([a-z]+)(\d+)", name.strip().lower())
+    if not match or match[1] not in KINDS or int(match[2]) not in KINDS[match[1]][1]:
+        raise UnknownModel(name, default_models())
+    return match[1], int(match[2])
+
+
+def make_lm(name: str):
+    kind, order = parse_model_name(name)
+    return KINDS[kind][0](order)
+
+
+def describe(name: str) -> str:
+    kind, order = parse_model_name(name)
+    return f"{KINDS[kind][2]}, order {order}"

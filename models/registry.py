@@ -1,0 +1,42 @@
+"""Where trained models live, and a per-process cache so each is loaded once, never per request."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+from corpora import corpus_names, corpus_path
+from models import artifact
+from models.artifact import ArtifactInfo
+from models.catalog import parse_model_name
+from models.name_model import NameModel
+
+log = logging.getLogger(__name__)
+
+
+class ModelRegistry:
+    """``artifacts/<corpus>/<model>.npz``; ``get`` loads on first use and keeps the model in memory."""
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+        self._loaded: dict[tuple[str, str], tuple[NameModel, ArtifactInfo]] = {}
+
+    def path(self, corpus: str, model: str) -> Path:
+        corpus_path(corpus)  # raises UnknownCorpus
+        parse_model_name(model)  # raises UnknownModel
+        return self.root / corpus / f"{model}.npz"
+
+    def trained(self) -> list[ArtifactInfo]:
+        return [artifact.read_info(p) for p in sorted(self.root.glob("*/*.npz")) if p.parent.name in corpus_names()]
+
+    def get(self, corpus: str, model: str) -> tuple[NameModel, ArtifactInfo]:
+        key = (corpus, model.lower())
+        if key not in self._loaded:
+            start = time.perf_counter()
+            self._loaded[key] = artifact.load(self.path(*key))
+            log.debug("loaded %s/%s in %.0f ms", corpus, model, 1000 * (time.perf_counter() - start))
+        return self._loaded[key]
+
+    def model(self, corpus: str, model: str) -> NameModel:
+        return self.get(corpus, model)[0]
