@@ -41,22 +41,22 @@ def sample_fixed_length(
 
 @dataclass
 class _Step:
-    """Transitions kept at one pattern position, sorted by destination for backward sampling."""
+    """The transitions kept at one pattern position (unsorted: sorting them all is the slow part)."""
 
     src: np.ndarray  # index into the previous step's states
     symbol: np.ndarray
-    dst: np.ndarray  # index into this step's states
+    dst: np.ndarray  # automaton state reached
     prob: np.ndarray  # P(symbol | src state)
     weight: np.ndarray  # alpha(src) * prob, alpha normalised per step
-    seg_start: np.ndarray  # first transition of each destination
 
 
 @dataclass
 class Lattice:
     """Forward messages over the automaton states consistent with a pattern."""
 
+    n_states: int
     steps: list[_Step]
-    states: list[np.ndarray]  # states[t]: automaton states alive after t symbols
+    states: list[np.ndarray]  # states[t]: sorted automaton states alive after t symbols
     alpha: list[np.ndarray]
     end_prob: np.ndarray  # P(end | final state)
     end_weight: np.ndarray  # alpha(final state) * P(end | final state)
@@ -65,52 +65,83 @@ class Lattice:
 
 def forward_filter(automaton: ContextAutomaton, pattern: np.ndarray) -> Lattice:
     """Alpha messages for a pattern of symbol ids (-1 = unknown). Raises if nothing matches."""
+    n_states = len(automaton.contexts)
     all_symbols = np.arange(1, automaton.n_symbols)
     states, alpha = np.array([automaton.start]), np.array([1.0])
     steps, state_list, alphas, log_z = [], [states], [alpha], 0.0
     for pos, sym in enumerate(pattern):
-        symbols = all_symbols if sym < 0 else np.array([sym])
-        prob = automaton.probs[states][:, symbols]
-        keep_src, keep_sym = np.nonzero(prob > 0)
-        if keep_src.size == 0:
-            raise ImpossiblePattern(_impossible_message(automaton, pattern, pos))
-        prob = prob[keep_src, keep_sym]
-        nxt = automaton.next_state[states[keep_src], symbols[keep_sym]]
+        if sym < 0:
+            symbols, prob, nxt = all_symbols, automaton.probs[states, 1:], automaton.next_state[states, 1:]
+        else:
+            symbols = np.array([sym])
+            prob, nxt = automaton.probs[states, sym, None], automaton.next_state[states, sym, None]
+        possible = prob > 0
+        if possible.all():  # smoothed models: skip the compaction, it is a third of the time
+            keep_src = np.repeat(np.arange(len(states)), len(symbols))
+            keep_sym = np.tile(np.arange(len(symbols)), len(states))
+            prob, nxt = prob.ravel(), nxt.ravel()
+        else:
+            keep_src, keep_sym = np.nonzero(possible)
+            if keep_src.size == 0:
+                raise ImpossiblePattern(_impossible_message(automaton, pattern, pos))
+            prob, nxt = prob[keep_src, keep_sym], nxt[keep_src, keep_sym]
         weight = alpha[keep_src] * prob
-        order = np.argsort(nxt, kind="stable")
-        keep_src, keep_sym, nxt, prob, weight = keep_src[order], keep_sym[order], nxt[order], prob[order], weight[order]
-        uniq, seg_start, dst = np.unique(nxt, return_index=True, return_inverse=True)
-        new_alpha = np.bincount(dst, weights=weight)
-        total = new_alpha.sum()
+        states, alpha = _sum_by_state(nxt, weight, n_states)
+        total = alpha.sum()
         log_z += np.log(total)
-        steps.append(_Step(keep_src, symbols[keep_sym], dst, prob, weight, seg_start))
-        states, alpha = uniq, new_alpha / total
+        alpha /= total
+        steps.append(_Step(keep_src, symbols[keep_sym], nxt, prob, weight))
         state_list.append(states)
         alphas.append(alpha)
     end_prob = automaton.probs[states, END]
     end_weight = alpha * end_prob
     if not end_weight.sum() > 0:
         raise ImpossiblePattern(_impossible_message(automaton, pattern, len(pattern)))
-    return Lattice(steps, state_list, alphas, end_prob, end_weight, float(log_z + np.log(end_weight.sum())))
+    log_evidence = float(log_z + np.log(end_weight.sum()))
+    return Lattice(n_states, steps, state_list, alphas, end_prob, end_weight, log_evidence)
+
+
+def _sum_by_state(state: np.ndarray, weight: np.ndarray, n_states: int) -> tuple[np.ndarray, np.ndarray]:
+    """(sorted distinct states, summed weight per state): sort few transitions, bin many."""
+    if len(state) * 8 < n_states:
+        order = np.argsort(state)
+        ordered = state[order]
+        first = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+        return ordered[first], np.add.reduceat(weight[order], first)
+    dense = np.bincount(state, weights=weight, minlength=n_states)
+    alive = np.flatnonzero(np.bincount(state, minlength=n_states))
+    return alive, dense[alive]
 
 
 def backward_sample(lattice: Lattice, size: int, rng: np.random.Generator) -> np.ndarray:
-    """``size`` draws of the whole pattern from its exact posterior; returns symbol ids (size, L)."""
+    """``size`` draws of the whole pattern from its exact posterior; returns symbol ids (size, L).
+
+    Each step only sorts the transitions into the (at most ``size``) states the samples are in.
+    """
     length = len(lattice.steps)
     out = np.empty((size, length), dtype=np.int64)
     p_end = lattice.end_weight / lattice.end_weight.sum()
-    current = rng.choice(len(p_end), size=size, p=p_end)
+    current = lattice.states[-1][rng.choice(len(p_end), size=size, p=p_end)]
+    wanted = np.zeros(lattice.n_states, dtype=bool)
     for t in range(length - 1, -1, -1):
         step = lattice.steps[t]
-        # Normalise each destination's incoming weights to sum 1: then the cumulative sum climbs by
-        # exactly 1 per destination and destination d owns the interval [d, d + 1).
-        seg_total = np.bincount(step.dst, weights=step.weight)
-        cum = np.cumsum(step.weight / seg_total[step.dst])
-        seg_end = np.append(step.seg_start[1:], len(step.dst))
-        pick = np.searchsorted(cum, current + rng.random(size), side="right")
-        pick = np.clip(pick, step.seg_start[current], seg_end[current] - 1)
+        targets = np.unique(current)
+        wanted[targets] = True
+        sel = np.flatnonzero(wanted[step.dst])
+        wanted[targets] = False
+        sel = sel[np.argsort(step.dst[sel], kind="stable")]
+        dst, weight = step.dst[sel], step.weight[sel]
+        seg_start = np.searchsorted(dst, targets)
+        seg_end = np.searchsorted(dst, targets, side="right")
+        # Normalise each target's incoming weights to sum 1: then the cumulative sum climbs by
+        # exactly 1 per target and target k owns the interval [k, k + 1).
+        rank = np.searchsorted(targets, dst)
+        cum = np.cumsum(weight / np.bincount(rank, weights=weight)[rank])
+        k = np.searchsorted(targets, current)
+        pick = np.searchsorted(cum, k + rng.random(size), side="right")
+        pick = sel[np.clip(pick, seg_start[k], seg_end[k] - 1)]
         out[:, t] = step.symbol[pick]
-        current = step.src[pick]
+        current = lattice.states[t][step.src[pick]]
     return out
 
 
@@ -120,10 +151,10 @@ def marginals(lattice: Lattice, n_symbols: int) -> np.ndarray:
     beta = lattice.end_prob
     for t in range(len(lattice.steps) - 1, -1, -1):
         step = lattice.steps[t]
-        flow = step.weight * beta[step.dst]
-        out[t] = np.bincount(step.symbol, weights=flow, minlength=n_symbols)
+        after = beta[np.searchsorted(lattice.states[t + 1], step.dst)]
+        out[t] = np.bincount(step.symbol, weights=step.weight * after, minlength=n_symbols)
         out[t] /= out[t].sum()
-        beta = np.bincount(step.src, weights=step.prob * beta[step.dst], minlength=len(lattice.states[t]))
+        beta = np.bincount(step.src, weights=step.prob * after, minlength=len(lattice.states[t]))
     return out
 
 

@@ -1,0 +1,69 @@
+"""Trained once, saved with provenance, loaded once, refused when the format changed."""
+
+import json
+
+import numpy as np
+import pytest
+
+from corpora import corpus_hash, load_corpus
+from models import artifact
+from models.registry import ModelRegistry
+from models.training import train_one
+from tnaas.errors import ArtifactVersionMismatch, ModelNotTrained, UnknownCorpus, UnknownModel
+
+
+@pytest.fixture
+def registry(tmp_path):
+    return ModelRegistry(tmp_path)
+
+
+@pytest.mark.parametrize("model", ["kn3", "markov2"])
+def test_round_trip_keeps_the_model_and_its_provenance(registry, model):
+    info, trained = train_one(registry, "cats", model)
+    assert trained
+    loaded, loaded_info = artifact.load(registry.path("cats", model))
+    assert loaded_info.version == info.version
+    assert loaded_info.corpus_hash == corpus_hash(load_corpus("cats"))
+    assert loaded_info.params["order"] == int(model[-1])
+    assert {"heldout_nll", "heldout_coverage", "novelty", "states", "train_seconds"} <= set(loaded_info.metrics)
+    fresh = train_one(ModelRegistry(registry.root / "again"), "cats", model, force=True)[0]
+    assert fresh.version == info.version  # same data and parameters: same version
+    a = artifact.load(registry.root / "again" / "cats" / f"{model}.npz")[0]
+    np.testing.assert_array_equal(a.automaton_.probs, loaded.automaton_.probs)
+    rng = lambda: np.random.default_rng(3)  # noqa: E731
+    assert [c.name for c in a.generate(5, rng())] == [c.name for c in loaded.generate(5, rng())]
+
+
+def test_retraining_unchanged_input_is_skipped(registry):
+    train_one(registry, "dogs", "kn3")
+    mtime = registry.path("dogs", "kn3").stat().st_mtime_ns
+    _, trained = train_one(registry, "dogs", "kn3")
+    assert not trained and registry.path("dogs", "kn3").stat().st_mtime_ns == mtime
+    _, trained = train_one(registry, "dogs", "kn3", force=True)
+    assert trained
+
+
+def test_a_different_format_is_refused(registry):
+    train_one(registry, "cats", "kn3")
+    path = registry.path("cats", "kn3")
+    with np.load(path) as data:
+        arrays = {k: data[k] for k in data.files}
+    header = json.loads(str(arrays["header"])) | {"format": artifact.FORMAT + 1}
+    np.savez(path, **(arrays | {"header": np.array(json.dumps(header))}))
+    with pytest.raises(ArtifactVersionMismatch, match="tnaas train --force"):
+        artifact.load(path)
+
+
+def test_registry_loads_each_model_once(registry):
+    train_one(registry, "cats", "kn3")
+    first = registry.model("cats", "kn3")
+    assert registry.model("cats", "KN3") is first
+
+
+def test_registry_errors_are_friendly(registry):
+    with pytest.raises(UnknownCorpus, match="Try one of: pokemon"):
+        registry.model("pokemn", "kn3")
+    with pytest.raises(UnknownModel, match="kn5"):
+        registry.model("cats", "gpt4")
+    with pytest.raises(ModelNotTrained, match="tnaas train"):
+        registry.model("cats", "kn7")

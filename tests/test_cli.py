@@ -1,0 +1,63 @@
+"""The command line as a user runs it: a real process, settings from the environment."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+
+def tnaas(*args: str, artifacts) -> subprocess.CompletedProcess:
+    env = os.environ | {"TNAAS_ARTIFACTS_DIR": str(artifacts), "COLUMNS": "200"}
+    return subprocess.run([sys.executable, "-m", "tnaas", *args], capture_output=True, text=True, env=env, timeout=120)
+
+
+@pytest.fixture(scope="module")
+def artifacts(tmp_path_factory):
+    path = tmp_path_factory.mktemp("artifacts")
+    out = tnaas("train", "-c", "cats", "-c", "pokemon", "-m", "kn3", "-m", "markov2", artifacts=path)
+    assert out.returncode == 0, out.stderr
+    assert "4 models ready" in out.stdout
+    return path
+
+
+def test_train_skips_what_is_up_to_date(artifacts):
+    out = tnaas("train", "-c", "cats", "-m", "kn3", artifacts=artifacts)
+    assert out.returncode == 0 and "up to date" in out.stdout + out.stderr
+
+
+def test_generate_prints_n_numbered_names(artifacts):
+    out = tnaas("generate", "pokemon", "-n", "7", "-m", "kn3", "--seed", "1", artifacts=artifacts)
+    assert out.returncode == 0, out.stderr
+    lines = [ln for ln in out.stdout.splitlines() if ln.strip()]
+    assert [ln.split(".")[0].strip() for ln in lines] == [str(i) for i in range(1, 8)]
+
+
+def test_complete_prints_fillings_of_the_pattern(artifacts):
+    out = tnaas("complete", "*u*a", "-c", "pokemon", "-m", "kn3", "-n", "4", artifacts=artifacts)
+    assert out.returncode == 0, out.stderr
+    names = [ln.split()[1] for ln in out.stdout.splitlines() if ln.strip()]
+    assert len(names) == 4 and all(len(n) == 4 and n[1] == "u" and n[3] == "a" for n in names)
+
+
+def test_eval_reports_every_trained_model(artifacts):
+    out = tnaas("eval", artifacts=artifacts)
+    assert out.returncode == 0, out.stderr
+    for model in ("kn3", "markov2"):
+        assert out.stdout.count(model) == 2  # cats and pokemon
+    assert "load ms" in out.stdout and "memory MB" in out.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["generate", "pokemn"], "I don't know a corpus called 'pokemn'"),
+        (["generate", "pokemon", "-m", "gpt"], "I don't know a model called 'gpt'"),
+        (["complete", "qx*a", "-m", "markov2"], "No name matches"),
+        (["generate", "dogs", "-m", "kn3"], "Run `tnaas train` first"),
+    ],
+)
+def test_errors_are_friendly_and_exit_2(artifacts, args, says):
+    out = tnaas(*args, artifacts=artifacts)
+    assert out.returncode == 2 and says in out.stdout
+    assert "Traceback" not in out.stdout + out.stderr

@@ -1,0 +1,3 @@
+from tnaas.cli import app
+
+app(prog_name="tnaas")
