@@ -5,6 +5,8 @@ import itertools
 import numpy as np
 import pytest
 
+from bench.common import NAMES
+from corpora import load_corpus
 from models.automaton import ContextAutomaton
 from models.kneser_ney import KneserNeyLM, chen_goodman_discounts
 from models.markov import MarkovifyLM
@@ -35,7 +37,7 @@ def test_kneser_ney_matches_reference_for_every_history(tiny, order):
 
 @pytest.mark.parametrize("order", [1, 3, 5])
 def test_every_state_is_a_distribution(order):
-    words = open("corpora/pokemon.txt").read().split()
+    words = load_corpus("pokemon")
     a = KneserNeyLM(order).fit(words).automaton_
     np.testing.assert_allclose(a.probs.sum(axis=1), 1.0, atol=1e-12)
     assert (a.probs > 0).all()  # smoothing: no character is ever impossible
@@ -67,7 +69,7 @@ def test_chen_goodman_discounts_by_hand():
 
 def test_kneser_ney_beats_lower_orders_on_held_out_names():
     """On real data a longer history must help: the smoothing, not just the counting, works."""
-    words = open("../shared/data/names.txt").read().split()
+    words = NAMES.read_text().split()
     rng = np.random.default_rng(0)
     rng.shuffle(words)
     train, test = words[:20000], words[20000:24000]
