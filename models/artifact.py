@@ -11,8 +11,10 @@ import json
 from datetime import datetime, timezone
 from pathlib import Path
 
+import joblib
 import markovify
 import numpy as np
+import sklearn
 from pydantic import BaseModel, Field
 
 from models.automaton import ContextAutomaton
@@ -91,3 +93,26 @@ def load(path: Path) -> tuple[NameModel, ArtifactInfo]:
             lm.walker_ = lm.chain_.compile()
         model = NameModel(lm, info.corpus).set_state(data["length_probs"], data["words"].tolist(), data["tail"])
     return model, info
+
+
+def save_estimator(estimator, info: ArtifactInfo, path: Path) -> None:
+    """scikit-learn models are persisted the scikit-learn way (joblib), with the same JSON header."""
+    header = info.model_dump() | {"version": info.version, "sklearn": sklearn.__version__}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    joblib.dump({"header": header, "estimator": estimator}, tmp)
+    tmp.replace(path)
+
+
+def load_estimator(path: Path):
+    """(estimator, info); refuses pickles from another format or another scikit-learn version."""
+    if not path.exists():
+        raise ModelNotTrained(str(path))
+    saved = joblib.load(path)
+    info = _check(saved["header"], path)
+    if saved["header"].get("sklearn") != sklearn.__version__:
+        raise ArtifactVersionMismatch(
+            f"{path} was saved by scikit-learn {saved['header'].get('sklearn')}, this is {sklearn.__version__}: "
+            "run `tnaas train --force`."
+        )
+    return saved["estimator"], info

@@ -40,3 +40,16 @@ class ModelRegistry:
 
     def model(self, corpus: str, model: str) -> NameModel:
         return self.get(corpus, model)[0]
+
+    def estimator_path(self, name: str) -> Path:
+        return self.root / f"{name}.joblib"
+
+    def estimator(self, name: str):
+        """A trained scikit-learn model (``judge``, ``language``), loaded once per process."""
+        key = ("_estimator", name)
+        if key not in self._loaded:
+            self._loaded[key] = artifact.load_estimator(self.estimator_path(name))
+        return self._loaded[key][0]
+
+    def estimator_infos(self) -> list[ArtifactInfo]:
+        return [artifact.load_estimator(p)[1] for p in sorted(self.root.glob("*.joblib"))]

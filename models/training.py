@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import random
 import time
 
 import numpy as np
 
-from corpora import corpus_hash, load_corpus
+from corpora import corpus_hash, load_corpus, manifest
 from models import artifact
 from models.artifact import ArtifactInfo
 from models.catalog import make_lm
+from models.judge import CorpusJudge, corpus_dataset, evaluate_judge
+from models.language import LANGUAGES_DIR, LanguageDetector, load_language_data
 from models.name_model import NameModel
 from models.registry import ModelRegistry
 
@@ -69,4 +72,68 @@ def train_one(registry: ModelRegistry, corpus: str, model_name: str, force: bool
     metrics["train_seconds"] = round(time.perf_counter() - start, 2)
     info.metrics = metrics
     artifact.save(model, info, path)
+    return info, True
+
+
+def _up_to_date(path, info: ArtifactInfo) -> ArtifactInfo | None:
+    if not path.exists():
+        return None
+    try:
+        existing = artifact.load_estimator(path)[1]
+    except ValueError:
+        return None  # unreadable, old format or other scikit-learn: retrain
+    return existing if existing.version == info.version else None
+
+
+def train_judge(registry: ModelRegistry, force: bool = False) -> tuple[ArtifactInfo, bool]:
+    """The corpus judge on every corpus, with held-out metrics from an 80/20 split by name."""
+    judge = CorpusJudge()
+    data_hash = corpus_hash([m["sha256"] for m in manifest().values()])
+    info = ArtifactInfo(corpus="all", model="judge", corpus_hash=data_hash, params=vars(judge))
+    path = registry.estimator_path("judge")
+    if not force and (existing := _up_to_date(path, info)):
+        return existing, False
+    start = time.perf_counter()
+    info.metrics = evaluate_judge()
+    judge.fit(*corpus_dataset())
+    info.metrics["train_seconds"] = round(time.perf_counter() - start, 2)
+    artifact.save_estimator(judge, info, path)
+    return info, True
+
+
+def evaluate_language(detector: LanguageDetector, data) -> dict:
+    """Top-1 accuracy per held-out set (overall and per language), and how often it answers."""
+    out: dict = {"temperature": round(detector.temperature_, 3)}
+    for name, items in data.held_out.items():
+        texts, truth = map(np.array, zip(*items))
+        probs = detector.predict_proba(list(texts))
+        top = detector.classes_[probs.argmax(axis=1)]
+        answered = probs.max(axis=1) >= detector.unknown_below
+        per_lang = {lang: round(float(np.mean(top[truth == lang] == lang)), 3) if (truth == lang).any() else None
+                    for lang in detector.classes_}
+        out[name] = {
+            "accuracy": round(float(np.mean(top == truth)), 4),
+            "answered": round(float(answered.mean()), 4),
+            "accuracy_when_answered": round(float(np.mean((top == truth)[answered])), 4),
+            "per_language": per_lang,
+            "items": len(items),
+        }
+    return out
+
+
+def train_language(registry: ModelRegistry, force: bool = False) -> tuple[ArtifactInfo, bool]:
+    """The natural-language detector; metrics on UDHR articles and word-list entries never trained on."""
+    detector = LanguageDetector()
+    langs = json.loads((LANGUAGES_DIR / "manifest.json").read_text(encoding="utf-8"))
+    data_hash = corpus_hash([m["sha256"] for m in langs.values()])
+    info = ArtifactInfo(corpus="languages", model="language", corpus_hash=data_hash, params=vars(detector))
+    path = registry.estimator_path("language")
+    if not force and (existing := _up_to_date(path, info)):
+        return existing, False
+    start = time.perf_counter()
+    data = load_language_data()
+    detector.fit(data.X, data.y, data.calibration)
+    info.metrics = evaluate_language(detector, data)
+    info.metrics["train_seconds"] = round(time.perf_counter() - start, 2)
+    artifact.save_estimator(detector, info, path)
     return info, True

@@ -17,7 +17,7 @@ def artifacts(tmp_path_factory):
     path = tmp_path_factory.mktemp("artifacts")
     out = tnaas("train", "-c", "cats", "-c", "pokemon", "-m", "kn3", "-m", "markov2", artifacts=path)
     assert out.returncode == 0, out.stderr
-    assert "4 models ready" in out.stdout
+    assert "6 models ready" in out.stdout  # 4 name models, the judge, the language detector
     return path
 
 
@@ -46,6 +46,17 @@ def test_eval_reports_every_trained_model(artifacts):
     for model in ("kn3", "markov2"):
         assert out.stdout.count(model) == 2  # cats and pokemon
     assert "load ms" in out.stdout and "memory MB" in out.stdout
+    assert "judge confusion matrix" in out.stdout and "macro-F1" in out.stdout
+    assert "language detector accuracy per language" in out.stdout and "kk Kazakh" in out.stdout
+
+
+def test_is_says_what_a_name_sounds_like(artifacts):
+    out = tnaas("is", "snorlax", artifacts=artifacts)
+    assert out.returncode == 0, out.stderr
+    assert "snorlax is a real name in: pokemon" in out.stdout
+    assert out.stdout.splitlines()[1].startswith("sounds like: pokemon")
+    out = tnaas("lang", "Det", "här", "är", "en", "mening", "på", "svenska", artifacts=artifacts)
+    assert out.returncode == 0 and "language: Swedish" in out.stdout
 
 
 @pytest.mark.parametrize(
@@ -55,6 +66,7 @@ def test_eval_reports_every_trained_model(artifacts):
         (["generate", "pokemon", "-m", "gpt"], "I don't know a model called 'gpt'"),
         (["complete", "qx*a", "-m", "markov2"], "No name matches"),
         (["generate", "dogs", "-m", "kn3"], "Run `tnaas train` first"),
+        (["is", " "], "Give me a name or some text"),
     ],
 )
 def test_errors_are_friendly_and_exit_2(artifacts, args, says):

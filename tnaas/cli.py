@@ -16,7 +16,9 @@ from rich.table import Table
 from corpora import corpus_names, manifest
 from models import catalog
 from models.registry import ModelRegistry
-from models.training import train_one
+from models.language import NAMES as LANGUAGE_NAMES
+from models.sounds_like import sounds_like
+from models.training import train_judge, train_language, train_one
 from tnaas.errors import TNaaSError
 from tnaas.settings import get_settings
 
@@ -44,22 +46,39 @@ def _fail_friendly(err: TNaaSError) -> None:
 
 
 @app.command()
-def train(corpus: CorpusOpt = None, model: ModelOpt = None, force: bool = typer.Option(False, help="retrain even if up to date")) -> None:
-    """Train every corpus x model pair (skipping those already trained on the same data)."""
+def train(
+    corpus: CorpusOpt = None,
+    model: ModelOpt = None,
+    force: bool = typer.Option(False, help="retrain even if up to date"),
+    classifiers: bool = typer.Option(True, help="also train the corpus judge and the language detector"),
+) -> None:
+    """Train every corpus x model pair, the judge and the language detector (skipping what is up to date)."""
     registry = _registry()
     pairs = [(c, m) for c in corpus or corpus_names() for m in model or catalog.default_models()]
     start = time.perf_counter()
     try:
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console) as bar:
-            task = bar.add_task("training", total=len(pairs))
+            task = bar.add_task("training", total=len(pairs) + (2 if classifiers else 0))
             for c, m in pairs:
                 bar.update(task, description=f"{c}/{m}")
                 info, trained = train_one(registry, c, m, force=force)
                 log.info("%s/%s %s: held-out %s nats/char", c, m, "trained" if trained else "up to date", _nll(info.metrics["heldout_nll"]))
                 bar.advance(task)
+            if classifiers:
+                bar.update(task, description="judge (which corpus?)")
+                info, trained = train_judge(registry, force=force)
+                log.info("judge %s: held-out accuracy %.3f, macro-F1 %.3f", "trained" if trained else "up to date",
+                         info.metrics["accuracy"], info.metrics["macro_f1"])
+                bar.advance(task)
+                bar.update(task, description="language detector")
+                info, trained = train_language(registry, force=force)
+                log.info("language %s: held-out accuracy words %.3f, pairs %.3f, sentences %.3f", "trained" if trained else "up to date",
+                         info.metrics["words"]["accuracy"], info.metrics["pairs"]["accuracy"], info.metrics["sentences"]["accuracy"])
+                bar.advance(task)
     except TNaaSError as err:
         _fail_friendly(err)
-    console.print(f"{len(pairs)} models ready in {registry.root} ({time.perf_counter() - start:.1f} s)")
+    total = len(pairs) + (2 if classifiers else 0)
+    console.print(f"{total} models ready in {registry.root} ({time.perf_counter() - start:.1f} s)")
 
 
 @app.command("eval")
@@ -67,7 +86,8 @@ def evaluate(corpus: CorpusOpt = None, model: ModelOpt = None) -> None:
     """Held-out metrics of the trained models, with load time and memory per model."""
     registry = _registry()
     infos = [i for i in registry.trained() if (not corpus or i.corpus in corpus) and (not model or i.model in model)]
-    if not infos:
+    estimators = {i.model: i for i in registry.estimator_infos()} if not (corpus or model) else {}
+    if not infos and not estimators:
         _fail_friendly(TNaaSError("No trained models yet. Run `tnaas train` first."))
     table = Table("corpus", "model", "held-out nats/char", "chain only", "coverage", "novelty", "states", "train s", "load ms", "memory MB", "version")
     for info in infos:
@@ -79,7 +99,35 @@ def evaluate(corpus: CorpusOpt = None, model: ModelOpt = None) -> None:
         m = info.metrics
         table.add_row(info.corpus, info.model, _nll(m["heldout_nll"]), _nll(m["heldout_nll_chain_only"]), f"{m['heldout_coverage']:.0%}", f"{m['novelty']:.0%}",
                       str(m["states"]), f"{m['train_seconds']:.1f}", f"{load_ms:.0f}", f"{mb:.1f}", info.version)
-    console.print(table)
+    if infos:
+        console.print(table)
+    if "judge" in estimators:
+        _print_judge(estimators["judge"].metrics)
+    if "language" in estimators:
+        _print_language(estimators["language"].metrics)
+
+
+def _print_judge(m: dict) -> None:
+    console.print(f"[bold]judge[/bold]: held-out accuracy {m['accuracy']:.3f}, macro-F1 {m['macro_f1']:.3f} "
+                  f"on {m['heldout_names']} names; on pokemon/pypi/npm names: {m['hard_case_accuracy']:.3f}")
+    confusion = Table("true \\ predicted", *m["labels"], title="judge confusion matrix (held-out names)")
+    for label, row in zip(m["labels"], m["confusion"]):
+        confusion.add_row(label, *map(str, row))
+    console.print(confusion)
+
+
+def _print_language(m: dict) -> None:
+    sets = [s for s in ("words", "pairs", "sentences", "vocabulary") if s in m]
+    summary = Table("held-out set", "items", "accuracy", "answers (not unknown)", "accuracy when answering",
+                    title=f"language detector (temperature {m['temperature']})")
+    for s in sets:
+        summary.add_row(s, str(m[s]["items"]), f"{m[s]['accuracy']:.3f}", f"{m[s]['answered']:.3f}", f"{m[s]['accuracy_when_answered']:.3f}")
+    console.print(summary)
+    per = Table("language", *sets, title="language detector accuracy per language")
+    for lang in m[sets[0]]["per_language"]:
+        cells = (m[s]["per_language"][lang] for s in sets)
+        per.add_row(f"{lang} {LANGUAGE_NAMES.get(lang, '')}", *("-" if c is None else f"{c:.2f}" for c in cells))
+    console.print(per)
 
 
 @app.command()
@@ -117,6 +165,37 @@ def complete(
     if not found:
         console.print("No completion found.")
     _print_candidates(found)
+
+
+@app.command("is")
+def is_(text: Annotated[list[str], typer.Argument(help="a name, or any text")]) -> None:
+    """What does a name (or a text) sound like: corpora, and languages where they mean something."""
+    _sounds_like(" ".join(text))
+
+
+@app.command("detect")
+def detect(text: Annotated[list[str], typer.Argument(help="a name, or any text")]) -> None:
+    """Same as `is`; `lang` is another alias."""
+    _sounds_like(" ".join(text))
+
+
+app.command("lang", hidden=True)(detect)
+
+
+def _sounds_like(text: str) -> None:
+    registry = _registry()
+    try:
+        answer = sounds_like(text, registry.estimator("judge"), registry.estimator("language"))
+    except TNaaSError as err:
+        _fail_friendly(err)
+    if answer.real_in:
+        console.print(f"[bold]{answer.text}[/bold] is a real name in: {', '.join(answer.real_in)}")
+    if answer.corpora:
+        console.print("sounds like: " + ", ".join(f"{s.name} {s.probability:.0%}" for s in answer.corpora))
+    if answer.language != "unknown":
+        console.print("language: " + ", ".join(f"{s.name} {s.probability:.0%}" for s in answer.languages))
+    for note in answer.notes:
+        console.print(f"[dim]{note}[/dim]")
 
 
 @app.command()
