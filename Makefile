@@ -30,8 +30,11 @@ test: $(VENV)/.test
 	$(BIN)/python -m pytest
 
 bench: $(VENV)/.test
-	$(BIN)/python bench/names_nll.py
-	$(BIN)/python bench/sampling_speed.py
+	$(BIN)/pip install -q $(PIP_FLAGS) -e '.[test,bayes,bench]'
+	$(BIN)/tnaas train
+	$(BIN)/python -m bench.names_nll
+	$(BIN)/python -m bench.sampling_speed
+	$(BIN)/python -m bench.language_detection
 
 clean:
 	rm -rf $(VENV) artifacts

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import numpy as np
 from scipy.optimize import minimize_scalar
-from scipy.special import log_softmax
 from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.naive_bayes import MultinomialNB
 from sklearn.pipeline import Pipeline
@@ -84,6 +83,12 @@ def _views(paragraph: str) -> list[str]:
     return sentences(paragraph) + [" ".join(tokens[i : i + 2]) for i in range(0, len(tokens) - 1, 2)] + tokens
 
 
+def log_softmax(z: np.ndarray) -> np.ndarray:
+    """Row-wise log-softmax (scipy's costs ~60 µs of overhead per call, more than the model)."""
+    z = z - z.max(axis=1, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+
+
 class LanguageDetector:
     """``fit(texts, languages)``; ``predict_proba`` calibrated; ``predict`` may answer ``"unknown"``."""
 
@@ -93,33 +98,46 @@ class LanguageDetector:
         self.unknown_below = unknown_below
 
     def fit(self, X: list[str], y: list[str], calibration: list[tuple[str, str]] | None = None) -> LanguageDetector:
-        self.pipeline_ = Pipeline([
+        pipeline = Pipeline([
             ("ngrams", CountVectorizer(analyzer="char_wb", ngram_range=self.ngram_range, min_df=2, dtype=np.float32)),
             ("bayes", MultinomialNB(alpha=self.alpha)),
         ])
-        self.pipeline_.fit([clean_text(x).text for x in X], y)
-        self.classes_ = self.pipeline_.classes_
+        pipeline.fit([clean_text(x).text for x in X], y)
+        bayes = pipeline.named_steps["bayes"]
+        # Keep only what prediction needs, laid out for it: naive Bayes is linear in the n-gram
+        # counts, and a C-ordered (features x languages) float32 matrix makes one text ~100x faster
+        # than sklearn's transposed float64 view (which it copies on every call), at a quarter the size.
+        self.vectorizer_ = pipeline.named_steps["ngrams"]
+        self.weights_ = np.ascontiguousarray(bayes.feature_log_prob_.T, dtype=np.float32)
+        self.bias_ = bayes.class_log_prior_.astype(np.float32)
+        self.classes_ = bayes.classes_
         self.temperature_ = 1.0
         if calibration:
             self.temperature_ = self._fit_temperature(*zip(*calibration))
         return self
 
     def _joint_log_likelihood(self, texts: list[str]) -> np.ndarray:
-        counts = self.pipeline_.named_steps["ngrams"].transform(texts)
-        return self.pipeline_.named_steps["bayes"].predict_joint_log_proba(counts)
+        """Sum the weight rows of each text's known n-grams: the same numbers as ``transform(texts) @
+        weights_`` without building a sparse matrix, which dominates the cost of one short text."""
+        analyze, vocabulary = self.vectorizer_.build_analyzer(), self.vectorizer_.vocabulary_
+        out = np.empty((len(texts), len(self.classes_)))
+        for row, text in enumerate(texts):
+            ids = [i for i in map(vocabulary.get, analyze(text)) if i is not None]
+            out[row] = self.weights_[ids].sum(axis=0, dtype=np.float64) + self.bias_
+        return out
 
     def _fit_temperature(self, texts, labels) -> float:
         jll = self._joint_log_likelihood([clean_text(t).text for t in texts])
         target = np.searchsorted(self.classes_, labels)
 
         def loss(log_t: float) -> float:
-            return -log_softmax(jll / np.exp(log_t), axis=1)[np.arange(len(target)), target].mean()
+            return -log_softmax(jll / np.exp(log_t))[np.arange(len(target)), target].mean()
 
         return float(np.exp(minimize_scalar(loss, bounds=(-3, 6), method="bounded").x))
 
     def predict_proba(self, X: list[str]) -> np.ndarray:
         cleaned = [clean_text(x).text for x in X]
-        probs = np.exp(log_softmax(self._joint_log_likelihood(cleaned) / self.temperature_, axis=1))
+        probs = np.exp(log_softmax(self._joint_log_likelihood(cleaned) / self.temperature_))
         probs[[not c for c in cleaned]] = 1.0 / len(self.classes_)  # no letters: no evidence at all
         return probs
 

@@ -138,3 +138,10 @@ def test_estimator_artifacts_round_trip_and_refuse_other_sklearn(detector, tmp_p
     joblib.dump(saved, path)
     with pytest.raises(ArtifactVersionMismatch, match="scikit-learn 0.0.1"):
         artifact.load_estimator(path)
+
+
+def test_fast_scoring_equals_the_sparse_product(detector):
+    """The per-text n-gram sum is the vectorizer's counts times the weights, nothing else."""
+    texts = ["das ist ein schöner tag", "hej", "привет как дела", "これは日本語の文です", "zzzz qqq"]
+    sparse = np.asarray(detector.vectorizer_.transform(texts) @ detector.weights_, dtype=np.float64) + detector.bias_
+    np.testing.assert_allclose(detector._joint_log_likelihood(texts), sparse, rtol=1e-5)

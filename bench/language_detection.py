@@ -1,0 +1,137 @@
+"""Our language detector beside py3langid and lingua (high accuracy), same held-out items, same labels.
+
+Run: ``make bench`` or ``.venv/bin/python -m bench.language_detection`` (needs the [bench] extra).
+Each detector runs in its own process so load time and resident memory are its own. Accuracy is
+averaged over languages (as lingua's published tables are) and counted overall; throughput is one
+text at a time on one core. Held-out items: UDHR articles 21-30, never trained on by us.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+SETS = ("words", "pairs", "sentences")
+
+
+def rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def load_ours(langs):
+    from models.registry import ModelRegistry
+    from tnaas.settings import get_settings
+
+    registry = ModelRegistry(get_settings().artifacts_dir)
+    detector = registry.estimator("language")
+    size = registry.estimator_path("language").stat().st_size
+    return (lambda text: str(detector.classes_[detector.predict_proba([text])[0].argmax()])), size, set(langs)
+
+
+def load_py3langid(langs):
+    import py3langid
+    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+    model = Path(py3langid.__file__).parent / MODEL_FILE
+    identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+    supported = set(identifier.nb_classes) & set(langs)
+    identifier.set_languages(sorted(supported))
+    return (lambda text: identifier.classify(text)[0]), model.stat().st_size, supported
+
+
+def load_lingua(langs):
+    import lingua
+    from lingua import IsoCode639_1, Language, LanguageDetectorBuilder
+
+    wanted = {"no": "nb"}
+    chosen, supported = [], set()
+    for lang in langs:
+        try:
+            chosen.append(Language.from_iso_code_639_1(getattr(IsoCode639_1, wanted.get(lang, lang).upper())))
+            supported.add(lang)
+        except (AttributeError, ValueError):
+            pass
+    detector = LanguageDetectorBuilder.from_languages(*chosen).with_preloaded_language_models().build()
+    back = {"nb": "no", "nn": "no"}
+
+    def predict(text: str) -> str:
+        found = detector.detect_language_of(text)
+        code = found.iso_code_639_1.name.lower() if found else "unknown"
+        return back.get(code, code)
+
+    package = Path(lingua.__file__).parent
+    size = sum(f.stat().st_size for f in package.rglob("*") if f.is_file())
+    return predict, size, supported
+
+
+LOADERS = {"tnaas (ours)": load_ours, "py3langid": load_py3langid, "lingua high accuracy": load_lingua}
+
+
+def run_one(name: str) -> dict:
+    from models.language import load_language_data
+
+    data = load_language_data()
+    langs = sorted({lang for items in data.held_out.values() for _, lang in items})
+    before, start = rss_mb(), time.perf_counter()
+    predict, size, supported = LOADERS[name](langs)
+    predict("warm up")
+    load_s, memory = time.perf_counter() - start, rss_mb() - before
+    out = {"load_s": load_s, "memory_mb": memory, "disk_mb": size / 2**20, "supported": sorted(supported)}
+    texts_done, seconds = 0, 0.0
+    for set_name in SETS:
+        items = [(t, lang) for t, lang in data.held_out[set_name]]
+        start = time.perf_counter()
+        preds = [predict(t) for t, _ in items]
+        seconds += time.perf_counter() - start
+        texts_done += len(items)
+        per_lang = {}
+        for lang in langs:
+            hits = [p == lang for p, (_, t) in zip(preds, items) if t == lang]
+            per_lang[lang] = float(np.mean(hits)) if hits else None
+        out[set_name] = per_lang
+    out["per_second"] = texts_done / seconds
+    return out
+
+
+def main() -> None:
+    results = {}
+    for name in LOADERS:
+        proc = subprocess.run([sys.executable, "-m", "bench.language_detection", "--one", name],
+                              capture_output=True, text=True, timeout=1800)
+        if proc.returncode != 0:
+            print(f"{name} failed:\n{proc.stderr[-2000:]}", file=sys.stderr)
+            continue
+        results[name] = json.loads(proc.stdout.strip().splitlines()[-1])
+    common = sorted(set.intersection(*(set(r["supported"]) for r in results.values())))
+    console = Console(width=170)
+    table = Table("detector", "languages", *(f"{s} (mean over {len(common)} langs)" for s in SETS),
+                  "texts/s (one core)", "load s", "memory MB", "disk MB", title="held-out UDHR articles 21-30")
+    for name, r in results.items():
+        accs = [np.mean([r[s][lang] for lang in common if r[s][lang] is not None]) for s in SETS]
+        table.add_row(name, str(len(r["supported"])), *(f"{a:.3f}" for a in accs), f"{r['per_second']:,.0f}",
+                      f"{r['load_s']:.2f}", f"{r['memory_mb']:.0f}", f"{r['disk_mb']:.1f}")
+    console.print(table)
+    console.print(f"Languages compared (supported by every detector): {', '.join(common)}")
+    missing = {name: sorted(set(results[next(iter(results))]["supported"]) - set(r["supported"])) for name, r in results.items()}
+    console.print(f"Not supported: {missing}")
+    per = Table("language", *(f"{name[:10]} {s[:5]}" for name in results for s in SETS), title="accuracy per language")
+    for lang in common:
+        per.add_row(lang, *(f"{results[n][s][lang]:.2f}" for n in results for s in SETS))
+    console.print(per)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "--one":
+        print(json.dumps(run_one(sys.argv[2])))
+    else:
+        main()
