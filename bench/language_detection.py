@@ -18,7 +18,7 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-SETS = ("words", "pairs", "sentences")
+SETS = ("words", "pairs", "sentences", "vocabulary")
 
 
 def rss_mb() -> float:
