@@ -32,3 +32,51 @@ def assert_same_distribution(samples: list[str], exact: dict[str, float], min_ex
     tv = 0.5 * sum(abs(observed[k] / n - exact[k]) for k in exact)
     assert p > 1e-3, f"chi-square p = {p:.2e}, total variation {tv:.4f}"
     assert tv < np.sqrt(len(exact) / n), f"total variation {tv:.4f}"  # ~2.5x its expected size
+
+
+# -- real processes ---------------------------------------------------------------------------------
+import os  # noqa: E402
+import signal  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+
+TRAINED = ["-c", "cats", "-c", "pokemon", "-m", "kn3", "-m", "markov2"]
+
+
+def tnaas_env(artifacts, **extra) -> dict:
+    env = os.environ | {"TNAAS_ARTIFACTS_DIR": str(artifacts), "COLUMNS": "200"}
+    env.pop("REDIS_URL", None)
+    return env | {k: str(v) for k, v in extra.items()}
+
+
+@pytest.fixture(scope="session")
+def trained_artifacts(tmp_path_factory):
+    """Two corpora x two name models, the judge and the language detector, trained once by the CLI."""
+    path = tmp_path_factory.mktemp("artifacts")
+    out = subprocess.run([sys.executable, "-m", "tnaas", "train", *TRAINED], capture_output=True, text=True,
+                         env=tnaas_env(path), timeout=600)
+    assert out.returncode == 0, out.stdout + out.stderr
+    return path
+
+
+def stop_process(process: subprocess.Popen, timeout: float = 10.0) -> None:
+    """Stop a process this test session started, by its pid: SIGTERM, then SIGKILL."""
+    if process.poll() is None:
+        os.kill(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.kill(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def wait_until(predicate, timeout: float = 30.0, interval: float = 0.05, what: str = "condition"):
+    """Poll ``predicate`` until it returns something truthy; a bounded loop."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")

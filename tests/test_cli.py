@@ -1,24 +1,27 @@
 """The command line as a user runs it: a real process, settings from the environment."""
 
-import os
 import subprocess
 import sys
 
 import pytest
 
+from tests.conftest import TRAINED, tnaas_env
+
 
 def tnaas(*args: str, artifacts) -> subprocess.CompletedProcess:
-    env = os.environ | {"TNAAS_ARTIFACTS_DIR": str(artifacts), "COLUMNS": "200"}
-    return subprocess.run([sys.executable, "-m", "tnaas", *args], capture_output=True, text=True, env=env, timeout=120)
+    return subprocess.run([sys.executable, "-m", "tnaas", *args], capture_output=True, text=True,
+                          env=tnaas_env(artifacts), timeout=120)
 
 
 @pytest.fixture(scope="module")
-def artifacts(tmp_path_factory):
-    path = tmp_path_factory.mktemp("artifacts")
-    out = tnaas("train", "-c", "cats", "-c", "pokemon", "-m", "kn3", "-m", "markov2", artifacts=path)
+def artifacts(trained_artifacts):
+    return trained_artifacts
+
+
+def test_train_reports_every_model(artifacts):
+    out = tnaas("train", *TRAINED, artifacts=artifacts)
     assert out.returncode == 0, out.stderr
     assert "6 models ready" in out.stdout  # 4 name models, the judge, the language detector
-    return path
 
 
 def test_train_skips_what_is_up_to_date(artifacts):

