@@ -23,8 +23,7 @@ $(VENV)/.test: pyproject.toml | $(BIN)/python
 
 run: $(VENV)/.core
 	$(BIN)/tnaas train
-	$(BIN)/tnaas generate pokemon -n 10
-	$(BIN)/tnaas complete '*u*a' --corpus pokemon
+	$(BIN)/tnaas up
 
 test: $(VENV)/.test
 	$(BIN)/python -m pytest
@@ -35,6 +34,7 @@ bench: $(VENV)/.test
 	$(BIN)/python -m bench.names_nll
 	$(BIN)/python -m bench.sampling_speed
 	$(BIN)/python -m bench.language_detection
+	$(BIN)/python -m bench.jobs
 
 clean:
 	rm -rf $(VENV) artifacts

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 from pathlib import Path
 
 from redis import Redis
@@ -50,6 +51,7 @@ def registry() -> ModelRegistry:
 def preload() -> str:
     """Load every trained name model, the judge and the language detector into this process."""
     global _registry, _loaded_version
+    start = time.perf_counter()
     root = get_settings().artifacts_dir
     fresh = ModelRegistry(root)
     loaded = 0
@@ -61,7 +63,8 @@ def preload() -> str:
     for name in ("judge", "language"):
         fresh.estimator(name)
     _registry, _loaded_version = fresh, fingerprint(root)
-    log.info("loaded %d name models, the judge and the language detector (version %s)", loaded, _loaded_version)
+    log.info("loaded %d name models, the judge and the language detector in %.0f ms (version %s)",
+             loaded, 1000 * (time.perf_counter() - start), _loaded_version)
     return _loaded_version
 
 
