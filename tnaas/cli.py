@@ -37,7 +37,10 @@ def _registry() -> ModelRegistry:
 @app.callback()
 def _setup(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
     level = logging.DEBUG if verbose else get_settings().log_level
-    logging.basicConfig(level=level, format="%(message)s", handlers=[RichHandler(console=console, show_path=False)])
+    if console.is_terminal:
+        logging.basicConfig(level=level, format="%(message)s", handlers=[RichHandler(console=console, show_path=False)])
+    else:  # under `tnaas up`, a Procfile or CI: plain lines, and no rich rendering on every job's log line
+        logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
 def _fail_friendly(err: TNaaSError) -> None:
