@@ -15,6 +15,7 @@ class Settings(BaseSettings):
     artifacts_dir: Path = Field(Path("artifacts"), description="where `tnaas train` writes models")
     default_model: str = Field("kn5", description="model used when a request names none")
     default_n: int = Field(5, ge=1, description="names per request when none is asked for")
+    default_corpus: str = Field("pypi", description="corpus for a pattern that names none (`***ly`)")
     max_n: int = Field(20, ge=1, description="most names one request may ask for")
     log_level: str = Field("INFO", description="logging level")
 
