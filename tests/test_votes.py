@@ -1,0 +1,70 @@
+"""Votes and impressions on a real redis-server: set semantics, retries, only our messages."""
+
+import json
+import time
+
+import pytest
+from redis import Redis
+
+from bot.votes import Impression, VoteStore, vote_for_reaction
+from tnaas.redis_server import EmbeddedRedis
+
+
+@pytest.fixture
+def store(tmp_path):
+    server = EmbeddedRedis(tmp_path / "redis")
+    server.start()
+    yield VoteStore(Redis.from_url(server.url))
+    server.stop()
+
+
+def shown(store: VoteStore, names: list[str], ts: str = "1700000000.000100") -> None:
+    store.record_impressions([
+        Impression(channel="C1", ts=ts, index=i, name=n, corpus="pokemon", model="kn5", model_version="v1",
+                   log_prob=-10.0, believability=0.5, requested_by="U9", shown_at=time.time())
+        for i, n in enumerate(names, 1)
+    ])
+
+
+@pytest.mark.parametrize(
+    ("reaction", "candidates", "meaning"),
+    [("one", 5, (1, 1)), ("five", 5, (5, 1)), ("six", 5, None), ("keycap_ten", 10, (10, 1)),
+     ("+1", 1, (1, 1)), ("-1", 1, (1, -1)), ("+1::skin-tone-3", 1, (1, 1)), ("+1", 3, None), ("tada", 3, None),
+     ("one", 0, None)],
+)
+def test_what_a_reaction_means(reaction, candidates, meaning):
+    assert vote_for_reaction(reaction, candidates) == meaning
+
+
+def test_votes_have_set_semantics(store):
+    shown(store, ["pikachu", "bulbor", "zapdosaur"])
+    for _ in range(2):
+        store.apply_reaction("C1", "1700000000.000100", "U1", "two", added=True)
+    store.apply_reaction("C1", "1700000000.000100", "U2", "two", added=True)
+    store.apply_reaction("C1", "1700000000.000100", "U2", "three", added=True)
+    assert store.tally("C1", "1700000000.000100") == {2: {"up": 2, "down": 0}, 3: {"up": 1, "down": 0}}
+    store.apply_reaction("C1", "1700000000.000100", "U2", "three", added=False)
+    assert store.tally("C1", "1700000000.000100") == {2: {"up": 2, "down": 0}}
+
+
+def test_reactions_on_other_messages_are_not_votes(store):
+    shown(store, ["pikachu"])
+    assert store.apply_reaction("C1", "1111.2222", "U1", "one", added=True) is None
+    assert store.apply_reaction("C2", "1700000000.000100", "U1", "one", added=True) is None
+
+
+def test_a_retried_event_counts_once(store):
+    assert store.first_time("Ev123")
+    assert not store.first_time("Ev123")
+    assert store.first_time("Ev124")
+
+
+def test_export_is_every_impression_with_its_votes_and_reproducible(store):
+    shown(store, ["pikachu", "bulbor"], ts="1.1")
+    shown(store, ["raichoo"], ts="2.2")
+    store.apply_reaction("C1", "1.1", "U1", "two", added=True)
+    store.apply_reaction("C1", "2.2", "U1", "-1", added=True)
+    rows = list(store.export())
+    assert [(r["name"], r["up"], r["down"]) for r in rows] == [("pikachu", 0, 0), ("bulbor", 1, 0), ("raichoo", 0, 1)]
+    assert rows[0]["corpus"] == "pokemon" and rows[0]["model_version"] == "v1" and rows[0]["requested_by"] == "U9"
+    assert [json.dumps(r, sort_keys=True) for r in store.export()] == [json.dumps(r, sort_keys=True) for r in rows]
