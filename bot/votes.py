@@ -97,6 +97,14 @@ class VoteStore:
             self.redis.hdel(key, field)
         return Vote(channel=channel, ts=ts, index=index, user=user, direction=direction)
 
+    def top(self, limit: int = 10) -> list[tuple[str, int]]:
+        """Names with the highest net votes across every message (up minus down)."""
+        net: dict[str, int] = {}
+        for row in self.export():
+            net[row["name"]] = net.get(row["name"], 0) + row["up"] - row["down"]
+        ranked = sorted(((n, v) for n, v in net.items() if v > 0), key=lambda nv: (-nv[1], nv[0]))
+        return ranked[:limit]
+
     def tally(self, channel: str, ts: str) -> dict[int, dict[str, int]]:
         """{candidate index: {"up": n, "down": m}} for one message."""
         out: dict[int, dict[str, int]] = {}

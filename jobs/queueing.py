@@ -29,13 +29,24 @@ def queue(connection: Redis, settings: Settings | None = None) -> Queue:
 
 def enqueue(connection: Redis, request: Request, settings: Settings | None = None, **job_kwargs) -> Job:
     """Enqueue one typed request; raises Busy instead of letting the queue grow without bound."""
+    return _enqueue(connection, tasks.TASKS[request.kind], request.model_dump(), settings, **job_kwargs)
+
+
+def enqueue_slack(connection: Redis, request: Request, reply: dict, settings: Settings | None = None) -> Job:
+    """Enqueue a request whose answer the worker posts to Slack itself (see jobs.slack_reply)."""
+    from jobs.slack_reply import reply_in_slack
+
+    return _enqueue(connection, reply_in_slack, {"request": request.model_dump(), "reply": reply}, settings)
+
+
+def _enqueue(connection: Redis, func, payload: dict, settings: Settings | None, **job_kwargs) -> Job:
     settings = settings or get_settings()
     q = queue(connection, settings)
     if q.count >= settings.max_queue:
         raise Busy()
     return q.enqueue(
-        tasks.TASKS[request.kind],
-        request.model_dump(),
+        func,
+        payload,
         job_timeout=settings.job_timeout,
         result_ttl=settings.result_ttl,
         failure_ttl=settings.failure_ttl,

@@ -33,6 +33,20 @@ class Settings(BaseSettings):
     failure_ttl: int = Field(7 * 24 * 3600, description="seconds a failed job is kept for inspection")
     retries: int = Field(2, ge=0, description="retries of a job whose worker died or that failed unexpectedly")
 
+    slack_bot_token: str | None = Field(None, validation_alias=AliasChoices("SLACK_BOT_TOKEN", "TNAAS_SLACK_BOT_TOKEN"),
+                                        description="xoxb- token; unset: the web process runs without Slack")
+    slack_signing_secret: str | None = Field(None, validation_alias=AliasChoices("SLACK_SIGNING_SECRET", "TNAAS_SLACK_SIGNING_SECRET"),
+                                             description="verifies that requests come from Slack")
+    slack_app_token: str | None = Field(None, validation_alias=AliasChoices("SLACK_APP_TOKEN", "TNAAS_SLACK_APP_TOKEN"),
+                                        description="xapp- token: use Socket Mode instead of HTTP")
+    slack_api_url: str = Field("https://slack.com/api/", description="Slack Web API base URL (tests point it at a stand-in)")
+    user_rate: int = Field(10, ge=1, description="requests per user per minute")
+    team_rate: int = Field(120, ge=1, description="requests per workspace per minute")
+
+    @property
+    def slack_enabled(self) -> bool:
+        return bool(self.slack_bot_token and self.slack_signing_secret)
+
 
 @cache
 def get_settings() -> Settings:

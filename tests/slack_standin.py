@@ -1,0 +1,62 @@
+"""A local HTTP server playing the Slack Web API (the only stand-in: Slack itself is unreachable)."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qsl
+
+BOT_USER = "UBOT"
+
+
+class SlackStandIn:
+    """Records every Web API call as (method, params); answers like Slack does, minimally."""
+
+    def __init__(self):
+        self.calls: list[tuple[str, dict]] = []
+        self.lock = threading.Lock()
+        counter = itertools.count(1)
+        standin = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 (http.server's naming)
+                method = self.path.rsplit("/", 1)[-1]
+                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
+                if self.headers.get("Content-Type", "").startswith("application/json"):
+                    params = json.loads(raw or "{}")
+                else:
+                    params = dict(parse_qsl(raw))
+                with standin.lock:
+                    standin.calls.append((method, params))
+                reply = {"ok": True}
+                if method == "auth.test":
+                    reply |= {"user_id": BOT_USER, "bot_id": "BBOT", "team_id": "T1", "user": "tnaas", "team": "Test"}
+                elif method == "chat.postMessage":
+                    reply |= {"channel": params.get("channel"), "ts": f"1700000000.{next(counter):06d}"}
+                body = json.dumps(reply).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/api/"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> SlackStandIn:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def called(self, method: str) -> list[dict]:
+        with self.lock:
+            return [p for m, p in self.calls if m == method]
