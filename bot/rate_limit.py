@@ -13,7 +13,8 @@ WINDOW = 60
 
 class RateLimited(TNaaSError):
     def __init__(self, who: str, seconds: int):
-        super().__init__(f"Easy there: {who} has asked a lot in the last minute. Try again in {seconds} s.")
+        verb = "have" if who == "you" else "has"
+        super().__init__(f"Easy there: {who} {verb} asked a lot in the last minute. Try again in {seconds} s.")
 
 
 def check_rate(connection: Redis, team: str, user: str, user_limit: int, team_limit: int) -> None:

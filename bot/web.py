@@ -28,8 +28,15 @@ def create_app(connection: Redis | None = None) -> FastAPI:
         return JSONResponse(report.model_dump(), status_code=200 if report.ok else 503)
 
     slack = create_slack_app(settings, redis) if settings.slack_enabled else None
+    app.state.slack = slack
     if slack is None:
         log.warning(HOW_TO_CONNECT)
+    elif settings.slack_app_token:
+        from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+        # Socket Mode: Slack pushes events over a websocket we open; /slack/events stays available.
+        SocketModeHandler(slack, settings.slack_app_token, web_client=slack.client).connect()
+        log.info("Slack Socket Mode connected")
 
     @app.post("/slack/events", include_in_schema=False)
     async def slack_events(request: Request):

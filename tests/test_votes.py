@@ -68,3 +68,17 @@ def test_export_is_every_impression_with_its_votes_and_reproducible(store):
     assert [(r["name"], r["up"], r["down"]) for r in rows] == [("pikachu", 0, 0), ("bulbor", 1, 0), ("raichoo", 0, 1)]
     assert rows[0]["corpus"] == "pokemon" and rows[0]["model_version"] == "v1" and rows[0]["requested_by"] == "U9"
     assert [json.dumps(r, sort_keys=True) for r in store.export()] == [json.dumps(r, sort_keys=True) for r in rows]
+
+
+def test_rate_limits_per_user_and_per_workspace(store):
+    from bot.rate_limit import RateLimited, check_rate
+
+    redis = store.redis
+    for _ in range(3):
+        check_rate(redis, "T1", "U1", user_limit=3, team_limit=5)
+    with pytest.raises(RateLimited, match="you have asked a lot in the last minute"):
+        check_rate(redis, "T1", "U1", user_limit=3, team_limit=5)
+    check_rate(redis, "T1", "U2", user_limit=3, team_limit=5)  # another person: fine (5th request for T1)
+    with pytest.raises(RateLimited, match="this workspace"):
+        check_rate(redis, "T1", "U3", user_limit=3, team_limit=5)
+    check_rate(redis, "T2", "U1", user_limit=3, team_limit=5)  # another workspace: fine
