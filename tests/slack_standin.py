@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl
 
@@ -16,6 +17,7 @@ class SlackStandIn:
 
     def __init__(self):
         self.calls: list[tuple[str, dict]] = []
+        self.times: list[float] = []  # time.perf_counter() of each call, for benchmarks
         self.lock = threading.Lock()
         counter = itertools.count(1)
         standin = self
@@ -28,13 +30,15 @@ class SlackStandIn:
                     params = json.loads(raw or "{}")
                 else:
                     params = dict(parse_qsl(raw))
-                with standin.lock:
-                    standin.calls.append((method, params))
                 reply = {"ok": True}
                 if method == "auth.test":
                     reply |= {"user_id": BOT_USER, "bot_id": "BBOT", "team_id": "T1", "user": "tnaas", "team": "Test"}
                 elif method == "chat.postMessage":
                     reply |= {"channel": params.get("channel"), "ts": f"1700000000.{next(counter):06d}"}
+                    params = params | {"_ts": reply["ts"]}
+                with standin.lock:
+                    standin.calls.append((method, params))
+                    standin.times.append(time.perf_counter())
                 body = json.dumps(reply).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
