@@ -33,10 +33,13 @@ def enqueue(connection: Redis, request: Request, settings: Settings | None = Non
 
 
 def enqueue_slack(connection: Redis, request: Request, reply: dict, settings: Settings | None = None) -> Job:
-    """Enqueue a request whose answer the worker posts to Slack itself (see jobs.slack_reply)."""
+    """Enqueue a request whose answer the worker posts to Slack itself (see jobs.slack_reply).
+
+    No RQ ``ttl`` here: a stale Slack job must still run, to tell the user "busy" instead of vanishing.
+    """
     from jobs.slack_reply import reply_in_slack
 
-    return _enqueue(connection, reply_in_slack, {"request": request.model_dump(), "reply": reply}, settings)
+    return _enqueue(connection, reply_in_slack, {"request": request.model_dump(), "reply": reply}, settings, ttl=None)
 
 
 def _enqueue(connection: Redis, func, payload: dict, settings: Settings | None, **job_kwargs) -> Job:
@@ -44,16 +47,9 @@ def _enqueue(connection: Redis, func, payload: dict, settings: Settings | None, 
     q = queue(connection, settings)
     if q.count >= settings.max_queue:
         raise Busy()
-    return q.enqueue(
-        func,
-        payload,
-        job_timeout=settings.job_timeout,
-        result_ttl=settings.result_ttl,
-        failure_ttl=settings.failure_ttl,
-        ttl=settings.queue_ttl,
-        retry=Retry(max=settings.retries) if settings.retries else None,
-        **job_kwargs,
-    )
+    options = {"job_timeout": settings.job_timeout, "result_ttl": settings.result_ttl, "failure_ttl": settings.failure_ttl,
+               "ttl": settings.queue_ttl, "retry": Retry(max=settings.retries) if settings.retries else None}
+    return q.enqueue(func, payload, **(options | job_kwargs))
 
 
 def wait_for(job: Job, timeout: float) -> dict | None:

@@ -8,6 +8,7 @@ for a mention, the candidates go into the mention's thread. Each shown candidate
 from __future__ import annotations
 
 import time
+from datetime import datetime, timezone
 from functools import cache
 from typing import Literal
 
@@ -80,12 +81,27 @@ def sounds_like_text(answer: dict) -> str:
     return "\n".join(parts) or "Nothing to say about that."
 
 
+BUSY = "I'm busy right now: try again in a moment."
+
+
+def waited_too_long(enqueued_at: datetime | None, ttl: int, now: datetime | None = None) -> bool:
+    """A reply this late would only confuse: say "busy" instead."""
+    if enqueued_at is None:
+        return False
+    now = now or datetime.now(timezone.utc)
+    return (now - enqueued_at.replace(tzinfo=enqueued_at.tzinfo or timezone.utc)).total_seconds() > ttl
+
+
 def reply_in_slack(payload: dict) -> dict:
-    """Job: run the request, then post the reply where it belongs."""
+    """Job: run the request, then post the reply where it belongs (or "busy" if it waited too long)."""
     job = SlackJob.model_validate(payload)
     request, to = job.request, job.reply
-    result = tasks.TASKS[request.kind](request.model_dump())
     client = slack_client()
+    current = get_current_job()
+    if current and waited_too_long(current.enqueued_at, get_settings().queue_ttl):
+        client.chat_postEphemeral(channel=to.channel, user=to.user, text=BUSY, thread_ts=to.thread_ts)
+        return {"error": BUSY}
+    result = tasks.TASKS[request.kind](request.model_dump())
     if "error" in result:
         client.chat_postEphemeral(channel=to.channel, user=to.user, text=result["error"], thread_ts=to.thread_ts)
         return {"error": result["error"]}

@@ -39,7 +39,7 @@ def stack(trained_artifacts, tmp_path_factory):
     try:
         wait_until(lambda: Worker.all(connection=connection), timeout=60, what="the worker")
         wait_until(lambda: _up(port), timeout=30, what="the web process")
-        yield {"url": f"http://127.0.0.1:{port}/slack/events", "slack": standin, "redis": connection}
+        yield {"url": f"http://127.0.0.1:{port}/slack/events", "slack": standin, "redis": connection, "env": env}
     finally:
         stop_process(web)
         stop_process(worker)
@@ -148,3 +148,27 @@ def test_unsigned_stale_or_forged_requests_get_401(stack):
     with pytest.raises(urllib.error.HTTPError) as err:
         urllib.request.urlopen(request, timeout=5)
     assert err.value.code == 401
+
+
+def test_a_slack_job_that_waited_too_long_says_busy_instead_of_answering_late(stack):
+    """No worker takes this queue for 2 s (> TNAAS_QUEUE_TTL=1), then one does: the user hears "busy"."""
+    from datetime import datetime, timedelta, timezone
+
+    from jobs.slack_reply import waited_too_long
+
+    now = datetime.now(timezone.utc)
+    assert waited_too_long(now - timedelta(seconds=31), 30, now) and not waited_too_long(now - timedelta(seconds=5), 30, now)
+    from jobs.contracts import GenerateRequest
+    from jobs.queueing import enqueue_slack
+    from tnaas.settings import Settings
+
+    settings = Settings(redis_url="unused", queue="slack-stale", queue_ttl=1)
+    enqueue_slack(stack["redis"], GenerateRequest(corpus="pokemon"), {"kind": "mention", "channel": "C5", "user": "U5",
+                                                                     "thread_ts": "1.5"}, settings)
+    time.sleep(2)
+    ephemerals = len(stack["slack"].called("chat.postEphemeral"))
+    env = stack["env"] | {"TNAAS_QUEUE": "slack-stale", "TNAAS_QUEUE_TTL": "1"}
+    worker = subprocess.run([sys.executable, "-m", "tnaas", "worker", "--burst"], env=env, capture_output=True, timeout=120)
+    assert worker.returncode == 0
+    said = stack["slack"].called("chat.postEphemeral")[ephemerals:]
+    assert [(s["channel"], s["user"], s["text"]) for s in said] == [("C5", "U5", "I'm busy right now: try again in a moment.")]
