@@ -18,6 +18,7 @@ class SlackStandIn:
     def __init__(self):
         self.calls: list[tuple[str, dict]] = []
         self.times: list[float] = []  # time.perf_counter() of each call, for benchmarks
+        self.socket_url: str | None = None  # what apps.connections.open hands out (Socket Mode tests)
         self.lock = threading.Lock()
         counter = itertools.count(1)
         standin = self
@@ -33,6 +34,8 @@ class SlackStandIn:
                 reply = {"ok": True}
                 if method == "auth.test":
                     reply |= {"user_id": BOT_USER, "bot_id": "BBOT", "team_id": "T1", "user": "tnaas", "team": "Test"}
+                elif method == "apps.connections.open" and standin.socket_url:
+                    reply |= {"url": standin.socket_url}
                 elif method == "chat.postMessage":
                     reply |= {"channel": params.get("channel"), "ts": f"1700000000.{next(counter):06d}"}
                     params = params | {"_ts": reply["ts"]}
