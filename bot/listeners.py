@@ -50,7 +50,10 @@ def register(app: App, connection: Redis, settings: Settings) -> None:
     def techname(ack, command):
         reply = {"kind": "slash", "channel": command["channel_id"], "user": command["user_id"]}
         message = handle_text(command.get("text", ""), command.get("team_id", ""), reply, connection, settings)
-        ack(text=message) if message else ack()
+        if message:
+            ack(text=message)  # help, lists and errors: ephemeral, straight in the ack
+        else:
+            ack()
 
     @app.event("app_mention")
     def mention(body, event, client):
