@@ -82,3 +82,26 @@ def test_rate_limits_per_user_and_per_workspace(store):
     with pytest.raises(RateLimited, match="this workspace"):
         check_rate(redis, "T1", "U3", user_limit=3, team_limit=5)
     check_rate(redis, "T2", "U1", user_limit=3, team_limit=5)  # another workspace: fine
+
+
+def test_votes_export_cli_writes_json_lines(store, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    shown(store, ["pikachu", "bulbor"], ts="1.1")
+    store.apply_reaction("C1", "1.1", "U1", "one", added=True)
+    url = store.redis.connection_pool.connection_kwargs
+    env = os.environ | {"REDIS_URL": f"redis://{url['host']}:{url['port']}/0"}
+    out = tmp_path / "votes.jsonl"
+
+    def export() -> str:
+        done = subprocess.run([sys.executable, "-m", "tnaas", "votes", "export", "-o", str(out)], env=env,
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        return out.read_text()
+
+    first = export()
+    assert export() == first  # reproducible: nothing lost or reordered between runs
+    rows = [json.loads(line) for line in first.splitlines()]
+    assert [(r["name"], r["up"]) for r in rows] == [("pikachu", 1), ("bulbor", 0)]

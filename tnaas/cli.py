@@ -235,6 +235,29 @@ def up() -> None:
     Supervisor(settings).run()
 
 
+votes_app = typer.Typer(help="The reranking dataset: impressions and their votes.")
+app.add_typer(votes_app, name="votes")
+
+
+@votes_app.command("export")
+def votes_export(out: Annotated[typer.FileTextWrite, typer.Option("--out", "-o", help="file; default stdout")] = "-") -> None:
+    """Every impression with its votes as JSON lines, in the order shown (re-running gives the same rows)."""
+    import json
+
+    from redis import Redis
+
+    from bot.votes import VoteStore
+
+    settings = get_settings()
+    if not settings.redis_url:
+        _fail_friendly(TNaaSError("Set REDIS_URL to the Redis that holds the votes (`tnaas up` prints it)."))
+    rows = 0
+    for row in VoteStore(Redis.from_url(settings.redis_url)).export():
+        out.write(json.dumps(row, sort_keys=True, ensure_ascii=False) + "\n")
+        rows += 1
+    log.info("exported %d impressions", rows)
+
+
 @app.command()
 def corpora() -> None:
     """The corpora, with their sources and licenses."""
