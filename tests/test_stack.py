@@ -161,6 +161,9 @@ def test_up_brings_the_stack_up_and_ctrl_c_stops_every_process(trained_artifacts
                                     what="/healthz ok with both workers")
         assert status == 200 and report["redis"] and report["queued"] == 0
         assert all(w["models_version"] == report["models_published"] for w in report["workers"])
+        export = subprocess.run([sys.executable, "-m", "tnaas", "votes", "export"], env=env, capture_output=True,
+                                text=True, timeout=60)
+        assert export.returncode == 0 and export.stdout == ""  # finds the embedded Redis; no votes yet
     finally:
         up.send_signal(signal.SIGINT)
         output, _ = up.communicate(timeout=30)

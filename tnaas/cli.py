@@ -249,10 +249,12 @@ def votes_export(out: Annotated[typer.FileTextWrite, typer.Option("--out", "-o",
     from bot.votes import VoteStore
 
     settings = get_settings()
-    if not settings.redis_url:
-        _fail_friendly(TNaaSError("Set REDIS_URL to the Redis that holds the votes (`tnaas up` prints it)."))
+    running = settings.data_dir / "redis" / "url"  # written by `tnaas up` for its embedded Redis
+    url = settings.redis_url or (running.read_text().strip() if running.exists() else None)
+    if not url:
+        _fail_friendly(TNaaSError("No Redis to read votes from: start the stack (`make run`) or set REDIS_URL."))
     rows = 0
-    for row in VoteStore(Redis.from_url(settings.redis_url)).export():
+    for row in VoteStore(Redis.from_url(url)).export():
         out.write(json.dumps(row, sort_keys=True, ensure_ascii=False) + "\n")
         rows += 1
     log.info("exported %d impressions", rows)

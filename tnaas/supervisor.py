@@ -53,6 +53,7 @@ class Supervisor:
         if not url:
             self.redis = EmbeddedRedis(self.settings.data_dir / "redis")
             url = self.redis.start()
+            (self.settings.data_dir / "redis" / "url").write_text(url)  # so `tnaas votes export` finds it
         version = publish_version(Redis.from_url(url))
         log.info("models version %s published", version)
         self.env = os.environ | {"REDIS_URL": url, "PYTHONUNBUFFERED": "1"}
