@@ -12,6 +12,7 @@ from bot.rate_limit import check_rate
 from bot.votes import VoteStore
 from corpora import corpus_names
 from jobs.queueing import enqueue_slack
+from models.bandit import standings
 from models.catalog import default_models
 from tnaas.errors import TNaaSError
 from tnaas.settings import Settings
@@ -35,12 +36,24 @@ def handle_text(text: str, team: str, reply: dict, connection: Redis, settings: 
 
 
 def list_things(what: str, connection: Redis) -> str:
+    store = VoteStore(connection)
     if what == "corpora":
         return "Corpora: " + ", ".join(corpus_names())
     if what == "models":
-        return "Models: " + ", ".join(default_models())
-    best = VoteStore(connection).top()
-    return "Best-voted names: " + (", ".join(f"{n} ({v})" for n, v in best) if best else "no votes yet.")
+        return "Models: " + ", ".join(default_models()) + "\n" + standings_text("Models", store.arm_counts("model"))
+    best = store.top()
+    names = "Best-voted names: " + (", ".join(f"{n} ({v})" for n, v in best) if best else "no votes yet.")
+    return names + "\n" + standings_text("Corpora", store.arm_counts("corpus"))
+
+
+def standings_text(title: str, counts: dict[str, tuple[int, int]]) -> str:
+    """The bandit's standings in one line per arm: up-vote rate of generated names, interval, P(best)."""
+    if not counts:
+        return f"{title} by up-votes: no generated names shown yet."
+    lines = [f"{title} by up-vote rate of generated names (90% interval, chance of being best):"]
+    lines += [f"• {s.arm}: {s.mean:.0%} ({s.low:.0%}–{s.high:.0%}, {s.up}/{s.shown} up-voted, best {s.p_best:.0%})"
+              for s in standings(counts)]
+    return "\n".join(lines)
 
 
 def register(app: App, connection: Redis, settings: Settings) -> None:

@@ -16,6 +16,7 @@ class GenerateRequest(BaseModel):
     n: int = Field(5, ge=1, le=200)
     seed: int | None = None
     include_known: bool = False
+    rerank: bool = True  # sample a pool, show the best n (judge + reranker) with some exploration
 
 
 class CompleteRequest(BaseModel):
@@ -36,13 +37,18 @@ class CandidateOut(BaseModel):
     name: str
     log_prob: float
     known: bool
-    believability: float  # P(corpus | name) from the judge
+    believability: float | None  # P(corpus | name) from the judge
+    judge: dict[str, float] = {}  # P(c | name) for every corpus c
+    score: float | None = None  # what the ranking used: P(up-vote) from the reranker, else believability
+    explore: bool = False  # shown at random from the pool rather than for its score
 
 
 class NamesReply(BaseModel):
     corpus: str
     model: str
     model_version: str
+    model_chosen_by: Literal["request", "bandit", "default"] = "request"
+    ranked_by: str = "likelihood"  # "reranker <version>", "judge" or "likelihood"
     pattern: str | None = None
     candidates: list[CandidateOut]
 

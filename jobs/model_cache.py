@@ -49,7 +49,7 @@ def registry() -> ModelRegistry:
 
 
 def preload() -> str:
-    """Load every trained name model, the judge and the language detector into this process."""
+    """Load every trained name model, the judge, the language detector and the reranker into this process."""
     global _registry, _loaded_version
     start = time.perf_counter()
     root = get_settings().artifacts_dir
@@ -62,9 +62,11 @@ def preload() -> str:
                 loaded += 1
     for name in ("judge", "language"):
         fresh.estimator(name)
+    reranker = fresh.optional_estimator("reranker")
     _registry, _loaded_version = fresh, fingerprint(root)
-    log.info("loaded %d name models, the judge and the language detector in %.0f ms (version %s)",
-             loaded, 1000 * (time.perf_counter() - start), _loaded_version)
+    log.info("loaded %d name models, the judge, the language detector and %s in %.0f ms (version %s)",
+             loaded, "the reranker" if reranker is not None else "no reranker (not enough votes yet)",
+             1000 * (time.perf_counter() - start), _loaded_version)
     return _loaded_version
 
 

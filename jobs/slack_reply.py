@@ -7,7 +7,6 @@ for a mention, the candidates go into the mention's thread. Each shown candidate
 
 from __future__ import annotations
 
-import time
 from datetime import datetime, timezone
 from functools import cache
 from typing import Literal
@@ -18,7 +17,7 @@ from rq import get_current_job
 from slack_sdk import WebClient
 from slack_sdk.models.blocks import ContextBlock, MarkdownTextObject, SectionBlock
 
-from bot.votes import KEYCAPS, Impression, VoteStore
+from bot.votes import KEYCAPS, VoteStore, impressions
 from jobs import tasks
 from jobs.contracts import CompleteRequest, DetectRequest, GenerateRequest
 from tnaas.settings import get_settings
@@ -114,13 +113,7 @@ def reply_in_slack(payload: dict) -> dict:
     blocks, fallback = candidate_blocks(result)
     posted = client.chat_postMessage(channel=to.channel, thread_ts=thread, text=fallback, blocks=blocks)
     ts = posted["ts"]
-    shown = time.time()
-    VoteStore(_connection()).record_impressions([
-        Impression(channel=to.channel, ts=ts, index=i, name=c["name"], corpus=result["corpus"], model=result["model"],
-                   model_version=result["model_version"], pattern=result["pattern"], log_prob=c["log_prob"],
-                   believability=c["believability"], known=c["known"], requested_by=to.user, shown_at=shown)
-        for i, c in enumerate(result["candidates"], 1)
-    ])
+    VoteStore(_connection()).record_impressions(impressions(result, to.channel, ts, request.n, to.user, "slack"))
     for name in KEYCAPS[: len(result["candidates"])]:
         client.reactions_add(channel=to.channel, timestamp=ts, name=name)
     return {"ts": ts, "candidates": len(result["candidates"])}

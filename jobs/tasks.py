@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
+from redis import Redis
+from rq import get_current_job
 
+from bot.votes import VoteStore
 from jobs import model_cache
 from jobs.contracts import (
     CandidateOut,
@@ -14,41 +17,85 @@ from jobs.contracts import (
     NamesReply,
     UserError,
 )
+from models.bandit import thompson_choice
+from models.catalog import default_models
+from models.ranking import candidate_rows, choose_shown, pool_scores
 from models.sounds_like import sounds_like
 from tnaas.errors import TNaaSError
 from tnaas.settings import get_settings
 
 
-def _names_reply(request, found, pattern: str | None = None) -> dict:
+def _job_connection() -> Redis | None:
+    job = get_current_job()
+    return job.connection if job else None
+
+
+def bandit_models(corpus: str) -> list[str]:
+    """The models that compete for a corpus: trained, and fast enough to sample a pool (not pomegranate)."""
     registry = model_cache.registry()
-    model_name = request.model or get_settings().default_model
-    _, info = registry.get(request.corpus, model_name)
-    names = [c.name for c in found]
-    believable = registry.estimator("judge").believability(names, request.corpus) if names else []
+    return [m for m in default_models() if not m.startswith("bayes") and registry.path(corpus, m).exists()]
+
+
+def choose_model(request, rng: np.random.Generator) -> tuple[str, str]:
+    """(model, why): the one asked for; else Thompson sampling over the models' up-vote posteriors."""
+    if request.model:
+        return request.model.lower(), "request"
+    default = get_settings().default_model
+    connection = _job_connection()
+    arms = bandit_models(request.corpus) if isinstance(request, GenerateRequest) and connection is not None else []
+    if len(arms) < 2:
+        return default, "default"
+    counts = VoteStore(connection).arm_counts("model", request.corpus)
+    return thompson_choice({m: counts.get(m, (0, 0)) for m in arms}, rng), "bandit"
+
+
+def _names_reply(request, model_name: str, chosen_by: str, rows: list[dict], scores=None, shown=None,
+                 ranked_by: str = "likelihood") -> dict:
+    _, info = model_cache.registry().get(request.corpus, model_name)
+    shown = shown if shown is not None else [(i, False) for i in range(len(rows))]
     candidates = [
-        CandidateOut(name=c.name, log_prob=round(c.log_prob, 4), known=c.known, believability=round(float(b), 4))
-        for c, b in zip(found, believable)
+        CandidateOut(name=rows[i]["name"], log_prob=rows[i]["log_prob"], known=rows[i]["known"],
+                     believability=rows[i]["believability"], judge=rows[i]["judge"],
+                     score=None if scores is None else round(float(scores[i]), 4), explore=explored)
+        for i, explored in shown
     ]
-    return NamesReply(corpus=request.corpus, model=model_name, model_version=info.version, pattern=pattern,
-                      candidates=candidates).model_dump()
+    return NamesReply(corpus=request.corpus, model=model_name, model_version=info.version, model_chosen_by=chosen_by,
+                      ranked_by=ranked_by, pattern=getattr(request, "pattern", None), candidates=candidates).model_dump()
 
 
 def generate(payload: dict) -> dict:
+    """Sample a pool (settings.rerank_pool), score it with the reranker or the judge, show the best n."""
     try:
         request = GenerateRequest.model_validate(payload)
-        model = model_cache.registry().model(request.corpus, request.model or get_settings().default_model)
-        found = model.generate(request.n, np.random.default_rng(request.seed), include_known=request.include_known)
-        return _names_reply(request, found)
+        settings = get_settings()
+        registry = model_cache.registry()
+        rng = np.random.default_rng(request.seed)
+        model_name, chosen_by = choose_model(request, rng)
+        model = registry.model(request.corpus, model_name)
+        pool = max(request.n, settings.rerank_pool) if request.rerank else request.n
+        found = model.generate(pool, rng, include_known=request.include_known)
+        rows = candidate_rows(found, request.corpus, model_name, registry.estimator("judge"))
+        if not request.rerank:
+            return _names_reply(request, model_name, chosen_by, rows)
+        reranker = registry.optional_estimator("reranker")
+        scores = pool_scores(rows, reranker)
+        shown = choose_shown(scores, request.n, settings.explore, rng)
+        ranked_by = f"reranker {registry.estimator_info('reranker').version}" if reranker is not None else "judge"
+        return _names_reply(request, model_name, chosen_by, rows, scores, shown, ranked_by)
     except TNaaSError as err:
         return UserError(error=str(err)).model_dump()
 
 
 def complete(payload: dict) -> dict:
+    """Completions keep likelihood order: the pattern already says what the user wants."""
     try:
         request = CompleteRequest.model_validate(payload)
-        model = model_cache.registry().model(request.corpus, request.model or get_settings().default_model)
+        registry = model_cache.registry()
+        model_name, chosen_by = choose_model(request, np.random.default_rng(request.seed))
+        model = registry.model(request.corpus, model_name)
         found = model.complete(request.pattern, request.n, np.random.default_rng(request.seed))
-        return _names_reply(request, found, pattern=request.pattern)
+        rows = candidate_rows(found, request.corpus, model_name, registry.estimator("judge"), pattern=request.pattern)
+        return _names_reply(request, model_name, chosen_by, rows)
     except TNaaSError as err:
         return UserError(error=str(err)).model_dump()
 

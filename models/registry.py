@@ -51,5 +51,14 @@ class ModelRegistry:
             self._loaded[key] = artifact.load_estimator(self.estimator_path(name))
         return self._loaded[key][0]
 
+    def optional_estimator(self, name: str):
+        """Like ``estimator``, but None while it has not been trained (the reranker needs votes first)."""
+        return self.estimator(name) if self.estimator_path(name).exists() else None
+
+    def estimator_info(self, name: str) -> ArtifactInfo | None:
+        if self.optional_estimator(name) is None:
+            return None
+        return self._loaded[("_estimator", name)][1]
+
     def estimator_infos(self) -> list[ArtifactInfo]:
         return [artifact.load_estimator(p)[1] for p in sorted(self.root.glob("*.joblib"))]

@@ -16,6 +16,7 @@ from models.judge import CorpusJudge, corpus_dataset, evaluate_judge
 from models.language import LANGUAGES_DIR, LanguageDetector, load_language_data
 from models.name_model import NameModel
 from models.registry import ModelRegistry
+from models.reranker import Reranker, enough_votes, evaluate_reranker, labels, voted_rows
 
 HOLDOUT = 0.1
 NOVELTY_SAMPLES = 500
@@ -137,3 +138,24 @@ def train_language(registry: ModelRegistry, force: bool = False) -> tuple[Artifa
     info.metrics["train_seconds"] = round(time.perf_counter() - start, 2)
     artifact.save_estimator(detector, info, path)
     return info, True
+
+
+def train_reranker(registry: ModelRegistry, rows: list[dict], force: bool = False) -> tuple[ArtifactInfo | None, str]:
+    """The reranker from exported impressions; (None, why) while there are not enough votes."""
+    voted = voted_rows(rows)
+    ready, summary = enough_votes(voted)
+    if not ready:
+        return None, f"reranker not trained: {summary}"
+    reranker = Reranker()
+    data_hash = corpus_hash([json.dumps(r, sort_keys=True) for r in voted])
+    info = ArtifactInfo(corpus="votes", model="reranker", corpus_hash=data_hash, params=reranker.get_params())
+    path = registry.estimator_path("reranker")
+    if not force and (existing := _up_to_date(path, info)):
+        return existing, f"reranker up to date: {summary}"
+    start = time.perf_counter()
+    info.metrics = evaluate_reranker(voted) | {
+        "rows": len(voted), "up_voted": int(labels(voted).sum()), "trained_until": max(r["shown_at"] for r in voted)}
+    reranker.fit(voted, labels(voted))
+    info.metrics["train_seconds"] = round(time.perf_counter() - start, 2)
+    artifact.save_estimator(reranker, info, path)
+    return info, f"reranker trained: {summary}"

@@ -45,7 +45,8 @@ TRAINED = ["-c", "cats", "-c", "pokemon", "-m", "kn3", "-m", "markov2"]
 
 
 def tnaas_env(artifacts, **extra) -> dict:
-    env = os.environ | {"TNAAS_ARTIFACTS_DIR": str(artifacts), "COLUMNS": "200"}
+    # Data (the embedded Redis' files) beside the artifacts, never the developer's own ./data.
+    env = os.environ | {"TNAAS_ARTIFACTS_DIR": str(artifacts), "TNAAS_DATA_DIR": f"{artifacts}-data", "COLUMNS": "200"}
     env.pop("REDIS_URL", None)
     return env | {k: str(v) for k, v in extra.items()}
 

@@ -105,3 +105,30 @@ def test_votes_export_cli_writes_json_lines(store, tmp_path):
     assert export() == first  # reproducible: nothing lost or reordered between runs
     rows = [json.loads(line) for line in first.splitlines()]
     assert [(r["name"], r["up"]) for r in rows] == [("pikachu", 1), ("bulbor", 0)]
+
+
+def test_bandit_counts_generated_candidates_shown_and_up_voted_once_each(store):
+    shown(store, ["pikachu", "bulbor", "zapdosaur"], ts="1.1")
+    for user in ("U1", "U2"):  # two people like the same candidate: one up-voted impression
+        store.apply_reaction("C1", "1.1", user, "two", added=True)
+    store.apply_reaction("C1", "1.1", "U1", "three", added=True)
+    assert store.arm_counts("model", "pokemon") == {"kn5": (2, 3)}
+    assert store.arm_counts("corpus") == {"pokemon": (2, 3)}
+    store.apply_reaction("C1", "1.1", "U1", "two", added=False)  # U2 still likes it
+    store.apply_reaction("C1", "1.1", "U1", "three", added=False)
+    store.apply_reaction("C1", "1.1", "U1", "three", added=False)  # removing twice undoes once
+    assert store.arm_counts("model") == {"kn5": (1, 3)}
+    store.record_impressions([  # a completion: not a contest between models
+        Impression(channel="C1", ts="2.2", index=1, name="mojo", corpus="pypi", model="kn3", model_version="v1",
+                   pattern="mo**", shown_at=time.time())])
+    store.apply_reaction("C1", "2.2", "U1", "+1", added=True)
+    assert store.arm_counts("model") == {"kn5": (1, 3)} and store.tally("C1", "2.2") == {1: {"up": 1, "down": 0}}
+
+
+def test_votes_from_the_web_go_through_the_same_store(store):
+    store.record_impressions([
+        Impression(channel="web", ts="r1", index=i, name=n, corpus="npm", model="kn5", model_version="v1",
+                   surface="web", shown_at=time.time()) for i, n in enumerate(["reactly", "vuex"], 1)])
+    assert store.vote("web", "r1", 2, "browser-1", 1) and not store.vote("web", "r1", 2, "browser-1", 1)
+    assert [(r["name"], r["up"], r["surface"]) for r in store.export()] == [("reactly", 0, "web"), ("vuex", 1, "web")]
+    assert store.arm_counts("model", "npm") == {"kn5": (1, 2)}

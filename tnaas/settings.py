@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     slack_app_token: str | None = Field(None, validation_alias=AliasChoices("SLACK_APP_TOKEN", "TNAAS_SLACK_APP_TOKEN"),
                                         description="xapp- token: use Socket Mode instead of HTTP")
     slack_api_url: str = Field("https://slack.com/api/", description="Slack Web API base URL (tests point it at a stand-in)")
+    rerank_pool: int = Field(100, ge=1, le=1000, description="candidates sampled per request; the best n are shown")
+    explore: float = Field(0.2, ge=0, le=1, description="share of shown names picked at random from the pool")
     user_rate: int = Field(10, ge=1, description="requests per user per minute")
     team_rate: int = Field(120, ge=1, description="requests per workspace per minute")
 

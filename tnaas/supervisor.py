@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from redis import Redis
 
 from jobs.model_cache import publish_version
-from tnaas.redis_server import EmbeddedRedis
+from tnaas.redis_server import EmbeddedRedis, url_file
 from tnaas.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -53,7 +53,7 @@ class Supervisor:
         if not url:
             self.redis = EmbeddedRedis(self.settings.data_dir / "redis")
             url = self.redis.start()
-            (self.settings.data_dir / "redis" / "url").write_text(url)  # so `tnaas votes export` finds it
+            url_file(self.settings.data_dir).write_text(url)  # so `tnaas votes export` and `train` find it
         version = publish_version(Redis.from_url(url))
         log.info("models version %s published", version)
         self.env = os.environ | {"REDIS_URL": url, "PYTHONUNBUFFERED": "1"}
