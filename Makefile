@@ -35,6 +35,7 @@ bench: $(VENV)/.test
 	$(BIN)/python -m bench.sampling_speed
 	$(BIN)/python -m bench.language_detection
 	$(BIN)/python -m bench.jobs
+	$(BIN)/python -m bench.feedback_loop
 
 clean:
 	rm -rf $(VENV) artifacts

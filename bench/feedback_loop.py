@@ -67,7 +67,7 @@ class LoopResult:
 
 
 def run_loop(registry: ModelRegistry, corpora: list[str], models: list[str], config: Config, rounds: int, seed: int,
-             n: int = 5, pool: int = 100, explore: float = 0.2, retrain_every: int = 20) -> LoopResult:
+             n: int = 5, pool: int = 100, explore: float = 0.2, retrain_every: int = 20, taste=hidden_taste) -> LoopResult:
     rng = np.random.default_rng(seed)
     judge = registry.estimator("judge")
     counts = {(c, m): [0, 0] for c in corpora for m in models}  # (up, shown)
@@ -87,7 +87,7 @@ def run_loop(registry: ModelRegistry, corpora: list[str], models: list[str], con
             shown = choose_shown(scores, n, explore, rng)
         ups = 0
         for position, (i, explored) in enumerate(shown, 1):
-            up = int(rng.random() < hidden_taste(rows[i]))
+            up = int(rng.random() < taste(rows[i]))
             ups += up
             rows_log.append(rows[i] | {"channel": "sim", "ts": str(r), "index": position, "explore": explored,
                                        "up": up, "down": 0, "shown_at": float(r)})
@@ -142,11 +142,12 @@ def main() -> None:
     console.print(table)
     console.print(f"random ordering, last half: {statistics.mean(baseline):.3f}")
 
-    both = results["reranker + bandit"][0]
-    model_table = Table("model", "shown", "up-voted", "posterior mean", "90% interval", "P(best)", title="bandit standings after the run (seed 0)")
-    for s in standings(both.counts):
-        model_table.add_row(s.arm, str(s.shown), str(s.up), f"{s.mean:.3f}", f"{s.low:.3f}-{s.high:.3f}", f"{s.p_best:.0%}")
-    console.print(model_table)
+    for name in (CONFIGS[0].name, "reranker + bandit"):
+        model_table = Table("model", "shown", "up-voted", "posterior mean", "90% interval", "P(best)",
+                            title=f"model standings after the run: {name} (seed 0)")
+        for s in standings(results[name][0].counts):
+            model_table.add_row(s.arm, str(s.shown), str(s.up), f"{s.mean:.3f}", f"{s.low:.3f}-{s.high:.3f}", f"{s.p_best:.0%}")
+        console.print(model_table)
 
     # Offline: ROC AUC on held-out votes, from the unbiased log (random order, random model).
     for res in results[CONFIGS[0].name][:1]:

@@ -132,3 +132,15 @@ def test_votes_from_the_web_go_through_the_same_store(store):
     assert store.vote("web", "r1", 2, "browser-1", 1) and not store.vote("web", "r1", 2, "browser-1", 1)
     assert [(r["name"], r["up"], r["surface"]) for r in store.export()] == [("reactly", 0, "web"), ("vuex", 1, "web")]
     assert store.arm_counts("model", "npm") == {"kn5": (1, 2)}
+
+
+def test_models_and_top_in_slack_show_the_standings(store):
+    from bot.listeners import list_things
+
+    assert "no generated names shown yet" in list_things("models", store.redis)
+    shown(store, ["pikachu", "bulbor", "zapdosaur", "mewtwoo"], ts="1.1")
+    store.apply_reaction("C1", "1.1", "U1", "one", added=True)
+    text = list_things("models", store.redis)
+    assert "• kn5: 33% (" in text and "1/4 up-voted" in text  # Beta(2, 4): mean 1/3
+    top = list_things("top", store.redis)
+    assert "pikachu (1)" in top and "• pokemon: 33%" in top
