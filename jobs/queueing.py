@@ -7,6 +7,8 @@ dropped by RQ itself (``ttl``) rather than run late.
 
 from __future__ import annotations
 
+import math
+
 from redis import Redis
 from rq import Queue, Retry
 from rq.job import Job, JobStatus
@@ -42,6 +44,13 @@ def enqueue_slack(connection: Redis, request: Request, reply: dict, settings: Se
     return _enqueue(connection, reply_in_slack, {"request": request.model_dump(), "reply": reply}, settings, ttl=None)
 
 
+def enqueue_web(connection: Redis, request: Request, client: str, settings: Settings | None = None) -> Job:
+    """Enqueue an API / web page request; the job id is the answer id that votes refer to."""
+    from jobs.web_reply import answer_on_web
+
+    return _enqueue(connection, answer_on_web, {"request": request.model_dump(), "client": client}, settings)
+
+
 def _enqueue(connection: Redis, func, payload: dict, settings: Settings | None, **job_kwargs) -> Job:
     settings = settings or get_settings()
     q = queue(connection, settings)
@@ -57,7 +66,7 @@ def wait_for(job: Job, timeout: float) -> dict | None:
 
     Blocks on RQ's result stream (no polling loop); a job that failed for good raises.
     """
-    result = job.latest_result(timeout=timeout)
+    result = job.latest_result(timeout=max(1, math.ceil(timeout)))  # whole seconds: Redis XREAD BLOCK wants an int
     if result is None:
         return None
     if result.type == result.Type.SUCCESSFUL:

@@ -42,7 +42,10 @@ class Settings(BaseSettings):
     slack_api_url: str = Field("https://slack.com/api/", description="Slack Web API base URL (tests point it at a stand-in)")
     rerank_pool: int = Field(100, ge=1, le=1000, description="candidates sampled per request; the best n are shown")
     explore: float = Field(0.2, ge=0, le=1, description="share of shown names picked at random from the pool")
-    user_rate: int = Field(10, ge=1, description="requests per user per minute")
+    api_token: str | None = Field(None, description="if set, /api/* requires `Authorization: Bearer <token>`")
+    cors_origins: list[str] = Field(default_factory=list, description='origins allowed to call the API from a browser, e.g. ["https://x.y"]')
+    api_wait: int = Field(5, ge=1, le=25, description="seconds the API waits for an answer before returning a tracking id")
+    user_rate: int = Field(30, ge=1, description="requests per user (web: per address) per minute")
     team_rate: int = Field(120, ge=1, description="requests per workspace per minute")
 
     @property
