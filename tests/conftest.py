@@ -81,3 +81,49 @@ def wait_until(predicate, timeout: float = 30.0, interval: float = 0.05, what: s
             return value
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def start_web(env: dict) -> tuple[subprocess.Popen, str]:
+    """`tnaas web` on a free loopback port; returns the process and its base URL once it answers."""
+    import urllib.error
+    import urllib.request
+
+    from tnaas.redis_server import free_port
+
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "tnaas", "web"], env=env | {"TNAAS_PORT": str(port)},
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+
+    def answering() -> bool:
+        try:
+            urllib.request.urlopen(f"{base}/healthz", timeout=2)
+        except urllib.error.HTTPError:
+            return True  # answering, even if unhealthy
+        except OSError:
+            return process.poll() is not None
+        return True
+
+    wait_until(answering, timeout=30, what="the web process")
+    assert process.poll() is None, "web process exited at start"
+    return process, base
+
+
+def http(method: str, url: str, body=None, headers: dict | None = None, raw: bytes | None = None):
+    """(status, headers, parsed JSON or text) of one request; never raises on HTTP error statuses."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+    request = urllib.request.Request(url, data=data, method=method,
+                                     headers={"Content-Type": "application/json"} | (headers or {}))
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            status, head, text = response.status, response.headers, response.read().decode()
+    except urllib.error.HTTPError as err:
+        status, head, text = err.code, err.headers, err.read().decode()
+    try:
+        return status, head, json.loads(text)
+    except ValueError:
+        return status, head, text
