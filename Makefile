@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # The CPU build of torch 2.13.0 sits in /opt/wheels on our machines; elsewhere pip finds it on PyPI.
 PIP_FLAGS := $(if $(wildcard /opt/wheels),--find-links /opt/wheels,)
 
-.PHONY: run test bench clean
+.PHONY: run test bench browser clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,7 +25,14 @@ run: $(VENV)/.core
 	$(BIN)/tnaas train
 	$(BIN)/tnaas up
 
-test: $(VENV)/.test
+# The browser tests drive Debian's chromium: install it if it is missing and apt is ours to use.
+browser:
+	@command -v chromium >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; elif command -v sudo >/dev/null; then SUDO=sudo; \
+	  else echo "chromium is missing and apt needs root: the browser tests will be skipped"; exit 0; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
+test: $(VENV)/.test browser
 	$(BIN)/python -m pytest
 
 bench: $(VENV)/.test

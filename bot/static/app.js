@@ -130,6 +130,7 @@ function renderSounds(answer) {
   const box = $("#sounds");
   box.replaceChildren();
   const line = (text) => { const p = document.createElement("p"); p.textContent = text; box.append(p); return p; };
+  line(`“${answer.text}”`).className = "asked";
   if (answer.real_in.length) line(`${answer.text} is a real name in: ${answer.real_in.join(", ")}.`);
   const bars = (title, scores) => {
     if (!scores.length) return;
