@@ -43,6 +43,8 @@ bench: $(VENV)/.test
 	$(BIN)/python -m bench.language_detection
 	$(BIN)/python -m bench.jobs
 	$(BIN)/python -m bench.feedback_loop
+	$(BIN)/python -m bench.slack
+	$(BIN)/python -m bench.api
 
 clean:
 	rm -rf $(VENV) artifacts
