@@ -62,6 +62,7 @@ class Supervisor:
         self.children += [Child(f"worker.{i + 1}", python + ["worker"]) for i in range(self.settings.workers)]
         for child in self.children:
             self._spawn(child)
+        log.info("the playground: http://%s:%d/  (API: /api/v1, health: /healthz)", self.settings.host, self.settings.port)
         return url
 
     def _spawn(self, child: Child) -> None:
