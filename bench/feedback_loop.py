@@ -79,7 +79,8 @@ def run_loop(registry: ModelRegistry, corpora: list[str], models: list[str], con
             model = thompson_choice({m: tuple(counts[corpus, m]) for m in models}, rng)
         else:
             model = models[int(rng.integers(len(models)))]
-        rows = candidate_rows(registry.model(corpus, model).generate(pool, rng), corpus, model, judge)
+        rows = candidate_rows(registry.model(corpus, model).generate(pool, rng), corpus, model, judge,
+                              scorers={m: registry.model(corpus, m) for m in models})
         if config.ordering == "random":
             shown = [(int(i), True) for i in rng.choice(len(rows), min(n, len(rows)), replace=False)]
         else:

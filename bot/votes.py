@@ -44,6 +44,7 @@ class Impression(BaseModel):
     log_prob: float | None = None
     believability: float | None = None
     judge: dict[str, float] | None = None  # the judge's probability for every corpus
+    nll: dict[str, float | None] | None = None  # nats per character under every model of the corpus
     known: bool = False
     explore: bool = False  # shown at random from the sample, not for its score (see models.ranking)
     requested_n: int | None = None
@@ -66,7 +67,7 @@ def impressions(reply: dict, channel: str, ts: str, requested_n: int, user: str 
     return [
         Impression(channel=channel, ts=ts, index=i, name=c["name"], corpus=reply["corpus"], model=reply["model"],
                    model_version=reply["model_version"], pattern=reply["pattern"], log_prob=c["log_prob"],
-                   believability=c["believability"], judge=c.get("judge"), known=c["known"], explore=c.get("explore", False),
+                   believability=c["believability"], judge=c.get("judge"), nll=c.get("nll"), known=c["known"], explore=c.get("explore", False),
                    requested_n=requested_n, requested_by=user, surface=surface, shown_at=shown_at)
         for i, c in enumerate(reply["candidates"], 1)
     ]

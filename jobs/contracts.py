@@ -39,6 +39,7 @@ class CandidateOut(BaseModel):
     known: bool
     believability: float | None  # P(corpus | name) from the judge
     judge: dict[str, float] = {}  # P(c | name) for every corpus c
+    nll: dict[str, float | None] = {}  # nats per character under every model of the corpus (None: impossible)
     score: float | None = None  # what the ranking used: P(up-vote) from the reranker, else believability
     explore: bool = False  # shown at random from the pool rather than for its score
 

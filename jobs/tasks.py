@@ -36,6 +36,12 @@ def bandit_models(corpus: str) -> list[str]:
     return [m for m in default_models() if not m.startswith("bayes") and registry.path(corpus, m).exists()]
 
 
+def _scorers(corpus: str) -> dict:
+    """Every competing model of the corpus, to score each candidate under all of them."""
+    registry = model_cache.registry()
+    return {m: registry.model(corpus, m) for m in bandit_models(corpus)}
+
+
 def choose_model(request, rng: np.random.Generator) -> tuple[str, str]:
     """(model, why): the one asked for; else Thompson sampling over the models' up-vote posteriors."""
     if request.model:
@@ -55,7 +61,7 @@ def _names_reply(request, model_name: str, chosen_by: str, rows: list[dict], sco
     shown = shown if shown is not None else [(i, False) for i in range(len(rows))]
     candidates = [
         CandidateOut(name=rows[i]["name"], log_prob=rows[i]["log_prob"], known=rows[i]["known"],
-                     believability=rows[i]["believability"], judge=rows[i]["judge"],
+                     believability=rows[i]["believability"], judge=rows[i]["judge"], nll=rows[i]["nll"],
                      score=None if scores is None else round(float(scores[i]), 4), explore=explored)
         for i, explored in shown
     ]
@@ -74,7 +80,7 @@ def generate(payload: dict) -> dict:
         model = registry.model(request.corpus, model_name)
         pool = max(request.n, settings.rerank_pool) if request.rerank else request.n
         found = model.generate(pool, rng, include_known=request.include_known)
-        rows = candidate_rows(found, request.corpus, model_name, registry.estimator("judge"))
+        rows = candidate_rows(found, request.corpus, model_name, registry.estimator("judge"), scorers=_scorers(request.corpus))
         if not request.rerank:
             return _names_reply(request, model_name, chosen_by, rows)
         reranker = registry.optional_estimator("reranker")
@@ -94,7 +100,8 @@ def complete(payload: dict) -> dict:
         model_name, chosen_by = choose_model(request, np.random.default_rng(request.seed))
         model = registry.model(request.corpus, model_name)
         found = model.complete(request.pattern, request.n, np.random.default_rng(request.seed))
-        rows = candidate_rows(found, request.corpus, model_name, registry.estimator("judge"), pattern=request.pattern)
+        rows = candidate_rows(found, request.corpus, model_name, registry.estimator("judge"), pattern=request.pattern,
+                              scorers=_scorers(request.corpus))
         return _names_reply(request, model_name, chosen_by, rows)
     except TNaaSError as err:
         return UserError(error=str(err)).model_dump()

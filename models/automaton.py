@@ -62,6 +62,31 @@ class ContextAutomaton:
                 state = int(self.next_state[state, i])
             return total + float(np.log(self.probs[state, END]))
 
+    def log_probs(self, words: list[str]) -> np.ndarray:
+        """``log_prob`` of many words at once: one vectorised step per character position."""
+        index = {ch: i + 1 for i, ch in enumerate(self.alphabet)}
+        lengths = np.array([len(w) for w in words], dtype=np.int64)
+        ids = np.zeros((len(words), int(lengths.max(initial=0))), dtype=np.int64)
+        known = np.ones(len(words), dtype=bool)
+        for row, word in enumerate(words):
+            for col, ch in enumerate(word):
+                if ch not in index:
+                    known[row] = False
+                    break
+                ids[row, col] = index[ch]
+        state = np.full(len(words), self.start, dtype=np.int64)
+        total = np.zeros(len(words))
+        with np.errstate(divide="ignore"):
+            logp = np.log(self.probs)
+        for col in range(ids.shape[1]):
+            active = col < lengths
+            sym = ids[active, col]
+            total[active] += logp[state[active], sym]
+            state[active] = self.next_state[state[active], sym]
+        total += logp[state, END]
+        total[~known] = -np.inf
+        return total
+
     def length_tail(self, max_len: int) -> np.ndarray:
         """``tail[r, s]`` = P(exactly r more characters, then the end | state s), for r = 0..max_len.
 

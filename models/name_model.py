@@ -63,6 +63,19 @@ class NameModel:
         z = self.tail_[len(word), self.automaton_.start]
         return self.length_prior_.log_prob(len(word)) + chain - float(np.log(z))
 
+    def log_probs(self, words: list[str]) -> np.ndarray:
+        """``log_prob`` of many words at once (the reranker scores every pool under every model)."""
+        if not words:
+            return np.zeros(0)
+        chain = self.automaton_.log_probs(words)
+        lengths = np.array([len(w) for w in words])
+        ok = (lengths > 0) & (lengths <= self.max_len) & np.isfinite(chain)
+        out = np.full(len(words), -np.inf)
+        with np.errstate(divide="ignore"):
+            prior = np.log(self.length_prior_.probs_[lengths[ok]])
+        out[ok] = prior + chain[ok] - np.log(self.tail_[lengths[ok], self.automaton_.start])
+        return out
+
     def candidate(self, name: str) -> Candidate:
         return Candidate(name, self.log_prob(name), name in self.known_)
 
@@ -108,14 +121,17 @@ class NameModel:
         return marginals(forward_filter(self.automaton_, ids), self.automaton_.n_symbols)
 
     def _distinct(self, draw, n: int, include_known: bool) -> list[Candidate]:
-        found: dict[str, Candidate] = {}
+        found: dict[str, None] = {}  # insertion-ordered set
         batch = max(2 * n, 16)
         for _ in range(MAX_ROUNDS):
             for name in draw(batch):
                 if name not in found and (include_known or name not in self.known_):
-                    found[name] = self.candidate(name)
+                    found[name] = None
                     if len(found) == n:
-                        return list(found.values())
+                        break
+            if len(found) == n:
+                break
             batch = min(2 * batch, 4096)
-        return list(found.values())
+        names = list(found)
+        return [Candidate(name, float(lp), name in self.known_) for name, lp in zip(names, self.log_probs(names))]
 

@@ -12,18 +12,28 @@ import math
 import numpy as np
 
 
-def candidate_rows(found, corpus: str, model: str, judge, pattern: str | None = None) -> list[dict]:
-    """One row per candidate, in the reranker's (and the export's) vocabulary."""
+def candidate_rows(found, corpus: str, model: str, judge, pattern: str | None = None,
+                   scorers: dict | None = None) -> list[dict]:
+    """One row per candidate, in the reranker's (and the export's) vocabulary.
+
+    ``scorers`` ({model name: NameModel} of the same corpus) add each candidate's nats per character
+    under every model (None where a model gives it probability 0): agreement between models is a
+    signal of its own.
+    """
     if not found:
         return []
-    probs = judge.predict_proba([c.name for c in found])
+    names = [c.name for c in found]
+    probs = judge.predict_proba(names)
     classes = list(judge.classes_)
     own = classes.index(corpus) if corpus in classes else None
+    chars = np.array([len(n) + 1 for n in names])
+    nll = {m: -scorer.log_probs(names) / chars for m, scorer in (scorers or {}).items()}
     return [
         {"name": c.name, "log_prob": round(float(c.log_prob), 4), "known": bool(c.known), "corpus": corpus, "model": model,
          "pattern": pattern, "believability": round(float(p[own]), 4) if own is not None else None,
-         "judge": {k: round(float(v), 4) for k, v in zip(classes, p)}}
-        for c, p in zip(found, probs)
+         "judge": {k: round(float(v), 4) for k, v in zip(classes, p)},
+         "nll": {m: round(float(v[i]), 4) if np.isfinite(v[i]) else None for m, v in nll.items()}}
+        for i, (c, p) in enumerate(zip(found, probs))
     ]
 
 

@@ -1,8 +1,9 @@
 """The reranker: from the team's votes, how likely is a candidate to be up-voted?
 
 One row per impression (a candidate someone was shown), the same dicts ``tnaas votes export``
-writes: the name, the request (corpus, model, pattern), the generating model's log-probability, the
-judge's probability for every corpus, whether the name exists. Label: more up- than down-votes.
+writes: the name, the request (corpus, model, pattern), its log-probability under the generating
+model and nats per character under every model of the corpus, the judge's probability for every
+corpus, whether the name exists. Label: more up- than down-votes.
 Only messages that got at least one vote are used: a message nobody reacted to says nothing about
 which of its candidates were good, only that nobody looked.
 """
@@ -43,6 +44,8 @@ def row_features(row: dict) -> dict:
         features["believability"] = row["believability"]
     for corpus, p in (row.get("judge") or {}).items():
         features[f"judge={corpus}"] = p
+    for model, value in (row.get("nll") or {}).items():  # nats/char under every model of the corpus
+        features[f"nll[{model}]" if value is not None else f"impossible[{model}]"] = value if value is not None else 1.0
     return features
 
 

@@ -91,3 +91,15 @@ def test_a_pattern_with_few_completions_returns_fewer_not_forever(rng):
     tiny = NameModel(MarkovifyLM(1), "t").fit(["ab", "ba"])
     found = tiny.complete("a*", 10, rng)
     assert [c.name for c in found] == ["ab"]
+
+
+def test_batch_log_probs_equal_one_at_a_time(tiny):
+    from models.kneser_ney import KneserNeyLM
+    from models.name_model import NameModel
+
+    model = NameModel(KneserNeyLM(2), "tiny").fit(tiny)
+    words = ["abc", "a", "", "cab", "abx", "ccccccccc", "b" * 40, "aab", "zz"]  # unknown letters, empty, too long
+    batch = model.log_probs(words)
+    single = [model.log_prob(w) for w in words]
+    assert np.allclose(batch, single, equal_nan=False) and np.isinf(batch[[2, 4, 6, 8]]).all()
+    assert np.allclose(model.automaton_.log_probs(words[:2]), [model.automaton_.log_prob(w) for w in words[:2]])
