@@ -76,14 +76,13 @@ class ContextAutomaton:
                 ids[row, col] = index[ch]
         state = np.full(len(words), self.start, dtype=np.int64)
         total = np.zeros(len(words))
-        with np.errstate(divide="ignore"):
-            logp = np.log(self.probs)
-        for col in range(ids.shape[1]):
-            active = col < lengths
-            sym = ids[active, col]
-            total[active] += logp[state[active], sym]
-            state[active] = self.next_state[state[active], sym]
-        total += logp[state, END]
+        with np.errstate(divide="ignore"):  # log of the entries used only, not of the whole table
+            for col in range(ids.shape[1]):
+                active = col < lengths
+                sym = ids[active, col]
+                total[active] += np.log(self.probs[state[active], sym])
+                state[active] = self.next_state[state[active], sym]
+            total += np.log(self.probs[state, END])
         total[~known] = -np.inf
         return total
 
