@@ -10,24 +10,16 @@ for the result (200). Sequential: 200 requests; then closed loops of c clients f
 from __future__ import annotations
 
 import json
-import os
 import statistics
-import subprocess
-import sys
-import tempfile
 import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
-from redis import Redis
 from rich.console import Console
 from rich.table import Table
-from rq import Worker
 
-from tests.conftest import stop_process, wait_until
-from tests.test_slack import _up
-from tnaas.redis_server import EmbeddedRedis, free_port
+from bench.common import pct, running_stack
+
 
 BODY = json.dumps({"corpus": "pokemon", "n": 5}).encode()
 
@@ -40,10 +32,6 @@ def generate(url: str) -> float:
         assert response.status == 200, response.status
         response.read()
     return time.perf_counter() - start
-
-
-def pct(values: list[float], q: float) -> float:
-    return 1000 * sorted(values)[min(len(values) - 1, int(q * len(values)))]
 
 
 def closed_loop(url: str, clients: int, seconds: float) -> tuple[list[float], float]:
@@ -64,32 +52,20 @@ def closed_loop(url: str, clients: int, seconds: float) -> tuple[list[float], fl
 
 def main() -> None:
     console = Console(width=160)
-    with tempfile.TemporaryDirectory() as tmp, EmbeddedRedis(Path(tmp) / "redis") as server:
-        port = free_port()
-        env = os.environ | {"REDIS_URL": server.url, "TNAAS_PORT": str(port), "TNAAS_LOG_LEVEL": "WARNING",
-                            "TNAAS_USER_RATE": "1000000", "TNAAS_TEAM_RATE": "1000000", "TNAAS_MAX_QUEUE": "100000"}
-        procs = [subprocess.Popen([sys.executable, "-m", "tnaas", kind], env=env, stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.DEVNULL) for kind in ("web", "worker", "worker")]
-        try:
-            connection = Redis.from_url(server.url)
-            wait_until(lambda: len(Worker.all(connection=connection)) == 2, timeout=120, what="workers")
-            wait_until(lambda: _up(port), timeout=30, what="web")
-            url = f"http://127.0.0.1:{port}/api/v1/generate"
-            for _ in range(20):
-                generate(url)  # warm up: connections, first jobs
-            table = Table("load", "requests", "requests/s", "median ms", "p90 ms", "p99 ms",
-                          title="POST /api/v1/generate (pokemon, n=5, pool 100): web + 2 workers, one 2-core machine")
-            sequential = [generate(url) for _ in range(200)]
-            table.add_row("sequential", str(len(sequential)), f"{len(sequential) / sum(sequential):.0f}",
-                          f"{1000 * statistics.median(sequential):.1f}", f"{pct(sequential, 0.9):.1f}", f"{pct(sequential, 0.99):.1f}")
-            for clients in (2, 4, 8, 16, 32):
-                latencies, elapsed = closed_loop(url, clients, 10.0)
-                table.add_row(f"{clients} clients, 10 s", str(len(latencies)), f"{len(latencies) / elapsed:.0f}",
-                              f"{1000 * statistics.median(latencies):.1f}", f"{pct(latencies, 0.9):.1f}", f"{pct(latencies, 0.99):.1f}")
-            console.print(table)
-        finally:
-            for process in procs:
-                stop_process(process)
+    with running_stack({}) as base:
+        url = f"{base}/api/v1/generate"
+        for _ in range(20):
+            generate(url)  # warm up: connections, first jobs
+        table = Table("load", "requests", "requests/s", "median ms", "p90 ms", "p99 ms",
+                      title="POST /api/v1/generate (pokemon, n=5, pool 100): web + 2 workers, one 2-core machine")
+        sequential = [generate(url) for _ in range(200)]
+        table.add_row("sequential", str(len(sequential)), f"{len(sequential) / sum(sequential):.0f}",
+                      f"{1000 * statistics.median(sequential):.1f}", f"{pct(sequential, 0.9):.1f}", f"{pct(sequential, 0.99):.1f}")
+        for clients in (2, 4, 8, 16, 32):
+            latencies, elapsed = closed_loop(url, clients, 10.0)
+            table.add_row(f"{clients} clients, 10 s", str(len(latencies)), f"{len(latencies) / elapsed:.0f}",
+                          f"{1000 * statistics.median(latencies):.1f}", f"{pct(latencies, 0.9):.1f}", f"{pct(latencies, 0.99):.1f}")
+        console.print(table)
 
 
 if __name__ == "__main__":

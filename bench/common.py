@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import random
 import statistics
+import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 NAMES = Path(__file__).resolve().parents[2] / "shared" / "data" / "names.txt"
@@ -33,5 +37,34 @@ def median_ms(samples: list[float]) -> float:
     return 1000 * statistics.median(samples)
 
 
+def pct(samples: list[float], q: float) -> float:
+    """The q-quantile of ``samples`` (seconds), in milliseconds."""
+    return 1000 * sorted(samples)[min(len(samples) - 1, int(q * len(samples)))]
+
+
 def p99_ms(samples: list[float]) -> float:
     return 1000 * sorted(samples)[max(0, int(0.99 * len(samples)) - 1)]
+
+
+@contextmanager
+def running_stack(extra_env: dict[str, str], workers: int = 2) -> Iterator[str]:
+    """An embedded redis-server, `workers` x `tnaas worker` and `tnaas web` on 127.0.0.1, rate limits
+    and the queue bound lifted, workers logging at WARNING; yields the web base URL, stops all by pid."""
+    from redis import Redis
+
+    from tests.conftest import start_web, start_worker, stop_process
+    from tnaas.redis_server import EmbeddedRedis
+
+    with tempfile.TemporaryDirectory() as tmp, EmbeddedRedis(Path(tmp) / "redis") as server:
+        env = os.environ | {"REDIS_URL": server.url, "TNAAS_LOG_LEVEL": "WARNING", "TNAAS_USER_RATE": "1000000",
+                            "TNAAS_TEAM_RATE": "1000000", "TNAAS_MAX_QUEUE": "100000"} | extra_env
+        processes = []
+        try:
+            connection = Redis.from_url(server.url)
+            processes += [start_worker(env, connection) for _ in range(workers)]
+            web, base = start_web(env)
+            processes.append(web)
+            yield base
+        finally:
+            for process in processes:
+                stop_process(process)

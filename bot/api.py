@@ -21,19 +21,18 @@ from redis import Redis
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
-from bot.grammar import MAX_TEXT
+from bot.grammar import MAX_TEXT, checked_corpus, checked_n, checked_pattern
 from bot.rate_limit import WINDOW, RateLimited, check_rate
 from bot.votes import VoteStore
-from corpora import corpus_names, manifest
+from corpora import manifest
 from jobs.contracts import CompleteRequest, DetectRequest, GenerateRequest, NamesReply
 from jobs.queueing import Busy, JobFailed, enqueue_web, wait_for
 from jobs.web_reply import WEB_CHANNEL
 from models.bandit import Standing, standings
 from models.catalog import default_models, describe, parse_model_name
-from models.pattern import MAX_PATTERN_LEN, normalise_pattern
 from models.registry import ModelRegistry
 from models.sounds_like import SoundsLike
-from tnaas.errors import TNaaSError, UnknownCorpus
+from tnaas.errors import TNaaSError
 from tnaas.settings import Settings
 
 CLIENT_ID = r"^[A-Za-z0-9_-]{1,64}$"
@@ -119,13 +118,6 @@ class ModelsOut(BaseModel):
 
 
 # -- pure checks: body -> the typed job request -----------------------------------------------------
-def _corpus(name: str) -> str:
-    name = name.strip().lower()
-    if name not in corpus_names():
-        raise UnknownCorpus(name, corpus_names())
-    return name
-
-
 def _model(name: str | None) -> str | None:
     if name is None or not name.strip():
         return None
@@ -133,24 +125,15 @@ def _model(name: str | None) -> str | None:
     return name.strip().lower()
 
 
-def _n(n: int, settings: Settings) -> int:
-    if n > settings.max_n:
-        raise TNaaSError(f"I can make between 1 and {settings.max_n} names at a time, not {n}.")
-    return n
-
-
 def generate_request(body: GenerateIn, settings: Settings) -> GenerateRequest:
-    return GenerateRequest(corpus=_corpus(body.corpus), model=_model(body.model), n=_n(body.n, settings), seed=body.seed)
+    return GenerateRequest(corpus=checked_corpus(body.corpus), model=_model(body.model), n=checked_n(body.n, settings),
+                           seed=body.seed)
 
 
 def complete_request(body: CompleteIn, settings: Settings) -> CompleteRequest:
-    pattern = normalise_pattern(body.pattern)
-    if not pattern:
-        raise TNaaSError("The pattern is empty. Use * for each unknown letter, e.g. *u*a or mo***.")
-    if len(pattern) > MAX_PATTERN_LEN:
-        raise TNaaSError(f"Patterns can be at most {MAX_PATTERN_LEN} characters long.")
-    corpus = _corpus(body.corpus) if body.corpus and body.corpus.strip() else settings.default_corpus
-    return CompleteRequest(pattern=pattern, corpus=corpus, model=_model(body.model), n=_n(body.n, settings), seed=body.seed)
+    corpus = checked_corpus(body.corpus) if body.corpus and body.corpus.strip() else settings.default_corpus
+    return CompleteRequest(pattern=checked_pattern(body.pattern), corpus=corpus, model=_model(body.model),
+                           n=checked_n(body.n, settings), seed=body.seed)
 
 
 def detect_request(body: DetectIn) -> DetectRequest:
@@ -263,10 +246,11 @@ def create_api(connection: Redis, settings: Settings) -> APIRouter:
     @router.post("/votes", response_model=VoteOut)
     def vote(body: VoteIn) -> VoteOut:
         """Thumbs up (direction 1) or down (-1) on a candidate of an answer; `added: false` takes it back."""
-        if not ANSWER_ID.match(body.answer_id) or votes.candidates_on(WEB_CHANNEL, body.answer_id) == 0:
+        shown = votes.candidates_on(WEB_CHANNEL, body.answer_id) if ANSWER_ID.match(body.answer_id) else 0
+        if shown == 0:
             raise NotFound(f"No answer {body.answer_id[:64]!r} with names to vote on.")
-        if body.index > votes.candidates_on(WEB_CHANNEL, body.answer_id):
-            raise TNaaSError(f"That answer has {votes.candidates_on(WEB_CHANNEL, body.answer_id)} names; there is no #{body.index}.")
+        if body.index > shown:
+            raise TNaaSError(f"That answer has {shown} names; there is no #{body.index}.")
         votes.vote(WEB_CHANNEL, body.answer_id, body.index, body.voter, body.direction, body.added)
         tally = votes.tally(WEB_CHANNEL, body.answer_id).get(body.index, {"up": 0, "down": 0})
         return VoteOut(answer_id=body.answer_id, index=body.index, **tally)
@@ -285,7 +269,7 @@ def create_api(connection: Redis, settings: Settings) -> APIRouter:
     @router.get("/models", response_model=ModelsOut)
     def models(corpus: Annotated[str | None, Query(description="standings for one corpus; default all")] = None) -> ModelsOut:
         """The default models and how they stand in the team's votes (Beta posteriors)."""
-        counts = votes.arm_counts("model", _corpus(corpus) if corpus else None)
+        counts = votes.arm_counts("model", checked_corpus(corpus) if corpus else None)
         return ModelsOut(models=[ModelOut(name=m, description=describe(m)) for m in default_models()],
                          standings=standings(counts))
 

@@ -21,7 +21,7 @@ from pydantic import BaseModel
 from corpora import corpus_names
 from jobs.contracts import CompleteRequest, DetectRequest, GenerateRequest
 from models.catalog import parse_model_name
-from models.pattern import MAX_PATTERN_LEN, WILDCARD, normalise_pattern
+from models.pattern import EMPTY_PATTERN, MAX_PATTERN_LEN, WILDCARD, normalise_pattern
 from tnaas.errors import TNaaSError, UnknownCorpus
 from tnaas.settings import Settings, get_settings
 
@@ -88,21 +88,40 @@ def parse_command(text: str, settings: Settings | None = None) -> Command:
     names = [w for w in others if not w.isdigit()]
     if numbers:
         n = int(numbers[0])
-    if not 1 <= n <= settings.max_n:
-        raise CommandError(f"I can make between 1 and {settings.max_n} names at a time, not {n}.")
+    checked_n(n, settings)
     if len(names) > 1 or len(patterns) > 1 or len(numbers) > 1:
         raise CommandError(f"I didn't understand `{_shown(text)}`. {usage(settings)}")
-    corpus = names[0] if names else None
-    if corpus is not None and corpus not in corpus_names():
-        raise UnknownCorpus(corpus, corpus_names())
+    corpus = checked_corpus(names[0]) if names else None
     if patterns:
-        pattern = normalise_pattern(patterns[0])
-        if len(pattern) > MAX_PATTERN_LEN:
-            raise CommandError(f"Patterns can be at most {MAX_PATTERN_LEN} characters long.")
+        pattern = checked_pattern(patterns[0])
         return CompleteRequest(pattern=pattern, corpus=corpus or settings.default_corpus, model=model, n=n)
     if corpus is None:
         raise CommandError(f"Which corpus? {usage(settings)}")
     return GenerateRequest(corpus=corpus, model=model, n=n)
+
+
+# The limits every surface applies before anything is queued (Slack here, the JSON API in bot/api.py).
+def checked_n(n: int, settings: Settings) -> int:
+    if not 1 <= n <= settings.max_n:
+        raise CommandError(f"I can make between 1 and {settings.max_n} names at a time, not {n}.")
+    return n
+
+
+def checked_corpus(name: str) -> str:
+    name = name.strip().lower()
+    if name not in corpus_names():
+        raise UnknownCorpus(name, corpus_names())
+    return name
+
+
+def checked_pattern(text: str) -> str:
+    """The normalised pattern, non-empty and at most MAX_PATTERN_LEN characters."""
+    pattern = normalise_pattern(text)
+    if not pattern:
+        raise CommandError(EMPTY_PATTERN)
+    if len(pattern) > MAX_PATTERN_LEN:
+        raise CommandError(f"Patterns can be at most {MAX_PATTERN_LEN} characters long.")
+    return pattern
 
 
 def _options(words: list[str], settings: Settings) -> tuple[dict[str, str], list[str]]:

@@ -113,12 +113,8 @@ def reply_in_slack(payload: dict) -> dict:
     blocks, fallback = candidate_blocks(result)
     posted = client.chat_postMessage(channel=to.channel, thread_ts=thread, text=fallback, blocks=blocks)
     ts = posted["ts"]
-    VoteStore(_connection()).record_impressions(impressions(result, to.channel, ts, request.n, to.user, "slack"))
+    connection = current.connection if current else Redis.from_url(get_settings().redis_url)
+    VoteStore(connection).record_impressions(impressions(result, to.channel, ts, request.n, to.user, "slack"))
     for name in KEYCAPS[: len(result["candidates"])]:
         client.reactions_add(channel=to.channel, timestamp=ts, name=name)
     return {"ts": ts, "candidates": len(result["candidates"])}
-
-
-def _connection() -> Redis:
-    job = get_current_job()
-    return job.connection if job else Redis.from_url(get_settings().redis_url)

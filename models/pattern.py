@@ -11,6 +11,7 @@ from tnaas.errors import ImpossiblePattern, InvalidPattern
 
 WILDCARD = "*"
 MAX_PATTERN_LEN = 32
+EMPTY_PATTERN = "The pattern is empty. Use * for each unknown letter, e.g. *u*a or mo***."
 
 
 def normalise_pattern(text: str) -> str:
@@ -22,7 +23,7 @@ def normalise_pattern(text: str) -> str:
 def encode_pattern(pattern: str, automaton: ContextAutomaton, corpus: str = "this corpus") -> np.ndarray:
     """Symbol ids with -1 for each wildcard; a clear error for anything no name could match."""
     if not pattern:
-        raise InvalidPattern("The pattern is empty. Use * for each unknown letter, e.g. *u*a or mo***.")
+        raise InvalidPattern(EMPTY_PATTERN)
     if len(pattern) > MAX_PATTERN_LEN:
         raise InvalidPattern(
             f"The pattern is {len(pattern)} characters long; the limit is {MAX_PATTERN_LEN}."

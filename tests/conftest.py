@@ -83,6 +83,18 @@ def wait_until(predicate, timeout: float = 30.0, interval: float = 0.05, what: s
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
+def start_worker(env: dict, connection) -> subprocess.Popen:
+    """`tnaas worker` with ``env``; returns once this very process has registered with RQ."""
+    from rq import Worker
+
+    process = subprocess.Popen([sys.executable, "-m", "tnaas", "worker"], env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    wait_until(lambda: any(w.pid == process.pid for w in Worker.all(connection=connection)) or process.poll() is not None,
+               timeout=60, what="the worker to register")
+    assert process.poll() is None, "worker exited at start"
+    return process
+
+
 def start_web(env: dict) -> tuple[subprocess.Popen, str]:
     """`tnaas web` on a free loopback port; returns the process and its base URL once it answers."""
     import urllib.error

@@ -1,28 +1,16 @@
 """The JSON API over HTTP against the real stack: a redis-server, `tnaas web` and `tnaas worker` processes."""
 
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from redis import Redis
-from rq import Worker
 
 from bot.votes import VoteStore
-from tests.conftest import http, start_web, stop_process, tnaas_env, wait_until
+from tests.conftest import http, start_web, start_worker, stop_process, tnaas_env, wait_until
 from tnaas.redis_server import EmbeddedRedis
 
 STATIC = Path(__file__).parents[1] / "bot" / "static"
-
-
-def start_worker(env: dict, connection: Redis) -> subprocess.Popen:
-    process = subprocess.Popen([sys.executable, "-m", "tnaas", "worker"], env=env, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
-    wait_until(lambda: any(w.pid == process.pid for w in Worker.all(connection=connection)) or process.poll() is not None,
-               timeout=60, what="the worker")
-    assert process.poll() is None
-    return process
 
 
 @pytest.fixture(scope="module")

@@ -9,8 +9,7 @@ import pytest
 from redis import Redis
 
 from bot.votes import VoteStore
-from tests.conftest import start_web, stop_process, tnaas_env
-from tests.test_api import start_worker
+from tests.conftest import start_web, start_worker, stop_process, tnaas_env
 from tnaas.redis_server import EmbeddedRedis
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

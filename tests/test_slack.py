@@ -13,12 +13,11 @@ import urllib.request
 
 import pytest
 from redis import Redis
-from rq import Worker
 
 from bot.votes import VoteStore
-from tests.conftest import stop_process, tnaas_env, wait_until
+from tests.conftest import start_web, start_worker, stop_process, tnaas_env, wait_until
 from tests.slack_standin import BOT_USER, SlackStandIn
-from tnaas.redis_server import EmbeddedRedis, free_port
+from tnaas.redis_server import EmbeddedRedis
 
 SECRET = "test-signing-secret"
 
@@ -29,32 +28,21 @@ def stack(trained_artifacts, tmp_path_factory):
     redis_server = EmbeddedRedis(tmp_path_factory.mktemp("redis"))
     redis_server.start()
     standin = SlackStandIn().__enter__()
-    port = free_port()
-    env = tnaas_env(trained_artifacts, REDIS_URL=redis_server.url, TNAAS_PORT=port, TNAAS_QUEUE="slack",
+    env = tnaas_env(trained_artifacts, REDIS_URL=redis_server.url, TNAAS_QUEUE="slack",
                     TNAAS_DEFAULT_MODEL="kn3", SLACK_BOT_TOKEN="xoxb-test", SLACK_SIGNING_SECRET=SECRET,
                     TNAAS_SLACK_API_URL=standin.url, TNAAS_USER_RATE=1000)
-    web = subprocess.Popen([sys.executable, "-m", "tnaas", "web"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    worker = subprocess.Popen([sys.executable, "-m", "tnaas", "worker"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     connection = Redis.from_url(redis_server.url)
+    processes = []
     try:
-        wait_until(lambda: Worker.all(connection=connection), timeout=60, what="the worker")
-        wait_until(lambda: _up(port), timeout=30, what="the web process")
-        yield {"url": f"http://127.0.0.1:{port}/slack/events", "slack": standin, "redis": connection, "env": env}
+        processes.append(start_worker(env, connection))
+        web, base = start_web(env)
+        processes.append(web)
+        yield {"url": f"{base}/slack/events", "slack": standin, "redis": connection, "env": env}
     finally:
-        stop_process(web)
-        stop_process(worker)
+        for process in processes:
+            stop_process(process)
         standin.__exit__()
         redis_server.stop()
-
-
-def _up(port: int) -> bool:
-    try:
-        urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2)
-        return True
-    except urllib.error.HTTPError:
-        return True  # answering, even if unhealthy
-    except OSError:
-        return False
 
 
 def signed_post(url: str, body: bytes, content_type: str, secret: str = SECRET, age: int = 0) -> tuple[int, str]:

@@ -24,7 +24,7 @@ from jobs.queueing import Busy, enqueue, wait_for
 from jobs.worker import WORKER_MODELS_KEY
 from models.registry import ModelRegistry
 from models.training import train_one
-from tests.conftest import TRAINED, stop_process, tnaas_env, wait_until
+from tests.conftest import TRAINED, start_web, start_worker, stop_process, tnaas_env, wait_until
 from tnaas.redis_server import EmbeddedRedis, free_port
 from tnaas.settings import Settings
 
@@ -47,20 +47,15 @@ def settings(redis_server, trained_artifacts):
     return Settings(redis_url=redis_server.url, artifacts_dir=trained_artifacts, queue="test", default_model="kn3")
 
 
-def start_worker(settings: Settings, connection: Redis) -> subprocess.Popen:
+def worker_for(settings: Settings, connection: Redis) -> subprocess.Popen:
     env = tnaas_env(settings.artifacts_dir, REDIS_URL=settings.redis_url, TNAAS_QUEUE=settings.queue,
                     TNAAS_DEFAULT_MODEL=settings.default_model)
-    process = subprocess.Popen([sys.executable, "-m", "tnaas", "worker"], env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_until(lambda: any(w.pid == process.pid for w in Worker.all(connection=connection)) or process.poll() is not None,
-               timeout=60, what="the worker to register")
-    assert process.poll() is None, "worker exited at start"
-    return process
+    return start_worker(env, connection)
 
 
 @pytest.fixture
 def worker(settings, connection):
-    process = start_worker(settings, connection)
+    process = worker_for(settings, connection)
     yield process
     stop_process(process)
 
@@ -107,7 +102,7 @@ def test_a_worker_killed_mid_job_means_retry_then_failed_with_a_reason(settings,
     registry = StartedJobRegistry(queue=queue)
 
     def kill_worker_mid_job():
-        process = start_worker(settings, connection)
+        process = worker_for(settings, connection)
         wait_until(lambda: job.get_status(refresh=True) == JobStatus.STARTED, timeout=30, what="the job to start")
         os.kill(process.pid, signal.SIGKILL)
         process.wait()
@@ -187,17 +182,10 @@ def _healthy(url: str, workers: int):
 
 
 def test_healthz_says_what_is_wrong(settings, connection, trained_artifacts):
-    port = free_port()
-    env = tnaas_env(trained_artifacts, REDIS_URL=settings.redis_url, TNAAS_QUEUE=settings.queue, TNAAS_PORT=port)
-    web = subprocess.Popen([sys.executable, "-m", "tnaas", "web"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = tnaas_env(trained_artifacts, REDIS_URL=settings.redis_url, TNAAS_QUEUE=settings.queue)
+    web, base = start_web(env)
     try:
-        def answer():
-            try:
-                return http_json(f"http://127.0.0.1:{port}/healthz")
-            except OSError:
-                return None
-
-        status, report = wait_until(answer, timeout=30, what="the web process")
+        status, report = http_json(f"{base}/healthz")
         assert status == 503 and report["redis"] and "no worker is running" in report["problems"]
     finally:
         stop_process(web)
@@ -208,7 +196,7 @@ def test_votes_train_a_reranker_that_running_workers_pick_up(settings, connectio
     artifacts = tmp_path / "artifacts"
     shutil.copytree(trained_artifacts, artifacts)  # this test deploys a reranker: not into the shared models
     settings = settings.model_copy(update={"artifacts_dir": artifacts})
-    worker = start_worker(settings, connection)
+    worker = worker_for(settings, connection)
     try:
         store = VoteStore(connection)
         for i in range(40):

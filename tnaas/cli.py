@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from contextlib import contextmanager
 from typing import Annotated
 
 import numpy as np
@@ -268,6 +269,18 @@ def up() -> None:
     Supervisor(settings).run()
 
 
+@contextmanager
+def _vote_store():
+    """The VoteStore of the stack's Redis (see ``stack_redis``), or a friendly exit when there is none."""
+    from tnaas.redis_server import stack_redis
+
+    settings = get_settings()
+    with stack_redis(settings.redis_url, settings.data_dir) as connection:
+        if connection is None:
+            _fail_friendly(TNaaSError("No votes yet: start the stack (`make run`), or set REDIS_URL to its Redis."))
+        yield VoteStore(connection)
+
+
 votes_app = typer.Typer(help="The reranking dataset: impressions and their votes.")
 app.add_typer(votes_app, name="votes")
 
@@ -277,14 +290,9 @@ def votes_export(out: Annotated[typer.FileTextWrite, typer.Option("--out", "-o",
     """Every impression with its votes as JSON lines, in the order shown (re-running gives the same rows)."""
     import json
 
-    from tnaas.redis_server import stack_redis
-
-    settings = get_settings()
     rows = 0
-    with stack_redis(settings.redis_url, settings.data_dir) as connection:
-        if connection is None:
-            _fail_friendly(TNaaSError("No votes yet: start the stack (`make run`), or set REDIS_URL to its Redis."))
-        for row in VoteStore(connection).export():
+    with _vote_store() as store:
+        for row in store.export():
             out.write(json.dumps(row, sort_keys=True, ensure_ascii=False) + "\n")
             rows += 1
     log.info("exported %d impressions", rows)
@@ -293,13 +301,7 @@ def votes_export(out: Annotated[typer.FileTextWrite, typer.Option("--out", "-o",
 @votes_app.command("standings")
 def votes_standings(corpus: Annotated[str | None, typer.Option("--corpus", "-c", help="models of one corpus; default all")] = None) -> None:
     """The bandit's view: each model's and corpus' up-vote rate (posterior mean, 90% interval, chance of being best)."""
-    from tnaas.redis_server import stack_redis
-
-    settings = get_settings()
-    with stack_redis(settings.redis_url, settings.data_dir) as connection:
-        if connection is None:
-            _fail_friendly(TNaaSError("No votes yet: start the stack (`make run`), or set REDIS_URL to its Redis."))
-        store = VoteStore(connection)
+    with _vote_store() as store:
         tables = [("model", store.arm_counts("model", corpus)), ("corpus", store.arm_counts("corpus"))]
     for kind, counts in tables:
         table = Table(kind, "shown", "up-voted", "up-vote rate", "90% interval", "P(best)", title=f"{kind} standings")
@@ -312,16 +314,12 @@ def votes_standings(corpus: Annotated[str | None, typer.Option("--corpus", "-c",
 def drift() -> None:
     """Do recent requests still look like the reranker's training data? Says when to retrain."""
     from models.drift import check_drift
-    from tnaas.redis_server import stack_redis
 
-    settings = get_settings()
     info = _registry().estimator_info("reranker")
     if info is None:
         _fail_friendly(TNaaSError("No reranker yet, so nothing has been trained on votes: nothing to drift from."))
-    with stack_redis(settings.redis_url, settings.data_dir) as connection:
-        if connection is None:
-            _fail_friendly(TNaaSError("No votes found: start the stack (`make run`), or set REDIS_URL to its Redis."))
-        rows = list(VoteStore(connection).export())
+    with _vote_store() as store:
+        rows = list(store.export())
     cut = info.metrics["trained_until"]
     report = check_drift([r for r in rows if r["shown_at"] <= cut], [r for r in rows if r["shown_at"] > cut])
     if report.accuracy is not None:
