@@ -17,7 +17,7 @@ from slack_sdk.models.blocks import ContextBlock, MarkdownTextObject, SectionBlo
 from jobs.contracts import CompleteRequest, DetectReply, GenerateRequest, NamesReply, SlackJob, UserError
 from jobs.pipeline import answer, impressions
 from jobs.worker import WorkerContext
-from models.sounds_like import SoundsLike
+from models.sounds_like import SoundsLike, percentages
 from store.arms import ArmCounts
 from store.votes import KEYCAPS, VoteStore
 from tnaas.errors import Busy
@@ -74,9 +74,9 @@ def sounds_like_text(answer: SoundsLike) -> str:
     if answer.real_in:
         parts.append(f"*{escape(answer.text)}* is a real name in: {', '.join(answer.real_in)}.")
     if answer.corpora:
-        parts.append("Sounds like: " + ", ".join(f"{s.name} {s.probability:.0%}" for s in answer.corpora))
+        parts.append(f"Sounds like: {percentages(answer.corpora)}")
     if answer.language != "unknown":
-        parts.append("Language: " + ", ".join(f"{s.name} {s.probability:.0%}" for s in answer.languages))
+        parts.append(f"Language: {percentages(answer.languages)}")
     parts += [f"_{n}_" for n in answer.notes]
     return "\n".join(parts) or "Nothing to say about that."
 

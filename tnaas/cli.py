@@ -32,6 +32,7 @@ from models import catalog
 from models.bandit import standings
 from models.language import NAMES as LANGUAGE_NAMES
 from models.registry import ModelRegistry
+from models.sounds_like import percentages
 from models.training import train_judge, train_language, train_one, train_reranker
 from store.arms import ArmCounts
 from store.votes import VoteStore
@@ -337,9 +338,9 @@ def _sounds_like(text: str) -> None:
     if answer.real_in:
         console.print(f"[bold]{answer.text}[/bold] is a real name in: {', '.join(answer.real_in)}")
     if answer.corpora:
-        console.print("sounds like: " + ", ".join(f"{s.name} {s.probability:.0%}" for s in answer.corpora))
+        console.print(f"sounds like: {percentages(answer.corpora)}")
     if answer.language != "unknown":
-        console.print("language: " + ", ".join(f"{s.name} {s.probability:.0%}" for s in answer.languages))
+        console.print(f"language: {percentages(answer.languages)}")
     for note in answer.notes:
         console.print(f"[dim]{note}[/dim]")
 
