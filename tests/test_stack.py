@@ -112,9 +112,12 @@ def test_a_worker_killed_mid_job_means_retry_then_failed_with_a_reason(settings,
 
     def kill_worker_mid_job():
         process = worker_for(settings, connection)
-        wait_until(lambda: job.get_status(refresh=True) == JobStatus.STARTED, timeout=30, what="the job to start")
-        os.kill(process.pid, signal.SIGKILL)
-        process.wait()
+        try:
+            wait_until(lambda: job.get_status(refresh=True) == JobStatus.STARTED, timeout=30, what="the job to start")
+            os.kill(process.pid, signal.SIGKILL)
+            process.wait()
+        finally:
+            stop_process(process)  # also when the job never started: no worker outlives the test
         registry.cleanup(timestamp=time.time() + 10_000)  # rq's own sweep, as if the heartbeat expired
 
     kill_worker_mid_job()
