@@ -33,8 +33,15 @@ _HEADER = REQUEST_ID_HEADER.lower().encode()
 
 
 def route_of(scope: dict) -> str:
-    route = scope.get("route")
-    return getattr(route, "path", None) or "unmatched"
+    """The matched route as a template: each path parameter's value put back as ``{name}``."""
+    if scope.get("route") is None:
+        return "unmatched"
+    path = scope["path"]
+    for name, value in scope.get("path_params", {}).items():
+        head, sep, tail = path.rpartition(str(value))
+        if sep:
+            path = f"{head}{{{name}}}{tail}"
+    return path
 
 
 class Observed:
