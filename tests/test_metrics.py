@@ -122,3 +122,21 @@ def test_the_grafana_dashboard_only_uses_metrics_that_exist(stack):
     assert len(used) >= 10
     missing = sorted(name for name in used if not re.search(rf"^{name}[{{ ]", exported, re.MULTILINE))
     assert missing == []
+
+
+def test_slack_listeners_run_under_the_request_id_of_their_request():
+    """Bolt runs listeners in a thread pool: ours carries the request's id into them (and their jobs)."""
+    from bot.slack_app import create_slack_app
+    from testkit.slack_standin import SlackStandIn
+    from tnaas.observability import ContextThreadPool, current_request_id, request_context
+    from tnaas.settings import Settings
+
+    with SlackStandIn() as standin:  # Bolt checks its token with auth.test when it starts
+        settings = Settings(
+            _env_file=None, slack_bot_token="xoxb-t", slack_signing_secret="s", slack_api_url=standin.url
+        )
+        app = create_slack_app(settings, None)
+    assert isinstance(app.listener_runner.listener_executor, ContextThreadPool)
+    with request_context("req-slack-00042"):
+        seen = app.listener_runner.listener_executor.submit(current_request_id).result(timeout=5)
+    assert seen == "req-slack-00042"

@@ -14,8 +14,9 @@ import re
 import sys
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from contextvars import ContextVar
+from contextvars import ContextVar, copy_context
 
 from pythonjsonlogger.json import JsonFormatter
 
@@ -46,6 +47,14 @@ def request_context(request_id: str | None, job_id: str | None = None) -> Iterat
     finally:
         _request_id.reset(tokens[0])
         _job_id.reset(tokens[1])
+
+
+class ContextThreadPool(ThreadPoolExecutor):
+    """A thread pool whose tasks run in the submitter's context, request id included (Bolt runs its
+    listeners in a pool: without this, a Slack request's job would get an id of its own)."""
+
+    def submit(self, fn, /, *args, **kwargs):
+        return super().submit(copy_context().run, fn, *args, **kwargs)
 
 
 class RequestIdFilter(logging.Filter):
