@@ -11,15 +11,21 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis import Redis
+from redis.exceptions import RedisError
 from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
 from starlette.concurrency import run_in_threadpool
 
+from bot.api.deps import cookie_voter, voter_cookies
 from bot.api.errors import install_error_handlers
 from bot.api.main import api_router
+from bot.edge import Edge, Gate
 from bot.health import Health, health
 from bot.metrics import Observed, metrics_registry
 from bot.slack_app import HOW_TO_CONNECT, create_slack_app
+from bot.voters import COOKIE, COOKIE_MAX_AGE
 from models.registry import ModelRegistry
+from tnaas.limits import MAX_API_BODY
+from tnaas.redis_server import redis_client
 from tnaas.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -35,9 +41,9 @@ PAGE_HEADERS = {
 def create_app(connection: Redis | None = None) -> FastAPI:
     settings = get_settings()
     url = settings.redis_url or "redis://127.0.0.1:6379/0"
-    redis = connection or Redis.from_url(url, socket_timeout=2)
+    redis = connection or redis_client(url, socket_timeout=2)
     # The API blocks on a job's result for up to api_wait: its connection must outlast that.
-    api_redis = connection or Redis.from_url(url, socket_timeout=settings.api_wait + 5)
+    api_redis = connection or redis_client(url, socket_timeout=settings.api_wait + 5)
     # No /docs or /redoc: FastAPI's pages load their scripts from a CDN, and this must work offline.
     app = FastAPI(
         title="TNaaS",
@@ -47,6 +53,8 @@ def create_app(connection: Redis | None = None) -> FastAPI:
         description="Tech Names as a Service: believable new names in the style of a corpus, pattern "
         "completion, what a name sounds like, and votes that teach it what the team likes.",
     )
+    # Token, size and shape checks before a route reads the body (innermost: CORS answers preflights first).
+    app.add_middleware(Edge, gates=[Gate("/api/", MAX_API_BODY, token=settings.api_token)])
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -55,20 +63,40 @@ def create_app(connection: Redis | None = None) -> FastAPI:
             allow_headers=["Authorization", "Content-Type"],
         )
     app.add_middleware(Observed, record_metrics=settings.metrics)  # outermost: sees every answer
-    app.state.settings, app.state.api_redis = settings, api_redis
+    app.state.settings, app.state.api_redis, app.state.redis = settings, api_redis, redis
     app.state.registry = ModelRegistry(settings.artifacts_dir)
     install_error_handlers(app)
     app.include_router(api_router)
 
     @app.get("/", include_in_schema=False)
-    def page() -> FileResponse:
-        return FileResponse(STATIC / "index.html", headers=PAGE_HEADERS)
+    def page(request: Request) -> FileResponse:
+        """The playground, with a signed voter cookie the first time (its votes count under it)."""
+        response = FileResponse(STATIC / "index.html", headers=PAGE_HEADERS)
+        try:
+            if cookie_voter(request) is None:
+                response.set_cookie(
+                    COOKIE,
+                    voter_cookies(request).issue(),
+                    max_age=COOKIE_MAX_AGE,
+                    httponly=True,
+                    samesite="strict",
+                    secure=request.url.scheme == "https",
+                )
+        except RedisError:  # no signing key without Redis: the page works, its votes wait for a cookie
+            log.warning("Redis unavailable: the page is served without a voter cookie")
+        return response
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
+    @app.get("/livez", include_in_schema=False)
+    def livez() -> JSONResponse:
+        """Liveness: this process answers (restart it if not). Says nothing of Redis or the workers."""
+        return JSONResponse({"ok": True})
+
     @app.get("/healthz", response_model=Health)
     def healthz() -> JSONResponse:
-        report = health(redis, settings.queue)
+        """Readiness: can the stack answer requests now? 503 with the problems listed when not."""
+        report = health(redis, settings)
         return JSONResponse(report.model_dump(), status_code=200 if report.ok else 503)
 
     if settings.metrics:

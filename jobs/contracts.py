@@ -16,7 +16,7 @@ from models.catalog import parse_model_name
 from models.pattern import EMPTY_PATTERN, normalise_pattern
 from models.sounds_like import SoundsLike
 from tnaas.errors import CommandError, UnknownCorpus
-from tnaas.limits import MAX_PATTERN_LEN, MAX_TEXT_LEN
+from tnaas.limits import MAX_PATTERN_LEN, MAX_TEXT_LEN, SEED_MAX
 from tnaas.settings import Settings, get_settings
 
 
@@ -37,7 +37,7 @@ class GenerateRequest(_Sized):
     kind: Literal["generate"] = "generate"
     corpus: str
     model: str | None = None
-    seed: int | None = None
+    seed: int | None = Field(None, ge=0, le=SEED_MAX)
     include_known: bool = False
     rerank: bool = True  # sample a pool, show the best n (judge + reranker) with some exploration
 
@@ -47,7 +47,7 @@ class CompleteRequest(_Sized):
     pattern: str = Field(max_length=MAX_PATTERN_LEN)
     corpus: str
     model: str | None = None
-    seed: int | None = None
+    seed: int | None = Field(None, ge=0, le=SEED_MAX)
 
 
 class DetectRequest(BaseModel):
@@ -98,11 +98,18 @@ class UserError(BaseModel):
     error: str
 
 
-Reply = Annotated[NamesReply | DetectReply | UserError, Field(discriminator="kind")]
+class TooLate(BaseModel):
+    """The request waited longer than TNAAS_QUEUE_TTL for a worker: answered "busy", not run late."""
+
+    kind: Literal["busy"] = "busy"
+    error: str
+
+
+Reply = Annotated[NamesReply | DetectReply | UserError | TooLate, Field(discriminator="kind")]
 _REPLY = TypeAdapter(Reply)
 
 
-def reply_from(result: dict) -> NamesReply | DetectReply | UserError:
+def reply_from(result: dict) -> NamesReply | DetectReply | UserError | TooLate:
     """A job's stored return value as the typed reply it was."""
     return _REPLY.validate_python(result)
 

@@ -97,11 +97,11 @@ class StackCollector(Collector):
         queued = GaugeMetricFamily("tnaas_queue_depth", "Jobs waiting for a worker", labels=["queue"])
         queued.add_metric([q.name], q.count)
         running = GaugeMetricFamily("tnaas_jobs_running", "Jobs a worker is running now", labels=["queue"])
-        running.add_metric([q.name], StartedJobRegistry(queue=q).count)
+        running.add_metric([q.name], StartedJobRegistry(queue=q).get_job_count(cleanup=False))  # workers sweep
         failed = GaugeMetricFamily(
             "tnaas_jobs_failed_kept", "Failed jobs kept for inspection (TNAAS_FAILURE_TTL)", labels=["queue"]
         )
-        failed.add_metric([q.name], FailedJobRegistry(queue=q).count)
+        failed.add_metric([q.name], FailedJobRegistry(queue=q).get_job_count(cleanup=False))
         workers = GaugeMetricFamily("tnaas_workers", "Workers registered with RQ", labels=["queue"])
         workers.add_metric([q.name], len(Worker.all(queue=q)))
         published = GaugeMetricFamily(

@@ -6,16 +6,31 @@ from __future__ import annotations
 from rq import get_current_job
 
 from jobs import slack_reply
-from jobs.contracts import NamesReply, SlackJob, WebJob, request_from
+from jobs.contracts import NamesReply, SlackJob, TooLate, WebJob, request_from
 from jobs.pipeline import answer, impressions
 from jobs.worker import WorkerContext, needs_context
 from store.arms import ArmCounts
 from store.votes import WEB_CHANNEL, VoteStore
+from tnaas.errors import Busy
+
+
+def too_late(context: WorkerContext) -> dict | None:
+    """A "busy" reply for a job that waited in the queue longer than TNAAS_QUEUE_TTL, else None.
+
+    The job is not dropped (its caller would only see it vanish): it is answered at once, and the
+    caller, polling or waiting, is told to try again, as when the queue is full.
+    """
+    current = get_current_job()
+    if current is None or not slack_reply.waited_too_long(current.enqueued_at, context.settings.queue_ttl):
+        return None
+    return TooLate(error=str(Busy())).model_dump()
 
 
 @needs_context
 def answer_request(payload: dict, *, context: WorkerContext) -> dict:
     """Just the answer (the API's and the benchmarks' plain job): a request dict, a reply dict."""
+    if late := too_late(context):
+        return late
     return answer(request_from(payload), context.models, ArmCounts(context.connection), context.settings).model_dump()
 
 
@@ -26,6 +41,8 @@ def answer_on_web(payload: dict, *, context: WorkerContext) -> dict:
     Impressions are recorded here, once, where the answer is made: whether the browser gets the
     answer within the API's wait or polls for it later, the votes that follow find their candidates.
     """
+    if late := too_late(context):
+        return late
     job = WebJob.model_validate(payload)
     reply = answer(job.request, context.models, ArmCounts(context.connection), context.settings)
     current = get_current_job()

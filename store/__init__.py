@@ -8,4 +8,7 @@ spells a key (rq's own keys are rq's).
 | ``tnaas:event:`` | ``events.SeenEvents`` | Slack event ids already acted on |
 | ``tnaas:rate:`` | ``rate_limit.RateLimits`` | one-minute request counters |
 | ``tnaas:models:version``, ``tnaas:workers:models`` | ``deploys.ModelVersions`` | published model version, what each worker holds |
+| ``tnaas:sweep:`` | ``sweeps.SweepLock`` | which worker sweeps a queue's abandoned jobs now |
+| ``tnaas:claim:`` | ``claims.Claims`` | job ids claimed by an idempotency key |
+| ``tnaas:secret:`` | ``signing.SigningKeys`` | the web processes' shared signing key (voter cookies) |
 """

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 
 from pydantic import BaseModel
 from redis import Redis
+from redis.exceptions import WatchError
 
 from store.arms import ArmCounts
 
@@ -73,26 +74,39 @@ class VoteStore:
         self.redis = connection
         self.arms = ArmCounts(connection)
 
-    def record_impressions(self, impressions: list[Impression]) -> None:
-        """Mark the message as ours (with its candidate count) and append one row per candidate."""
+    def record_impressions(self, impressions: list[Impression]) -> bool:
+        """Mark the message as ours (with its candidate count) and append one row per candidate.
+
+        Once per message: a job run twice (retried after its worker fell silent, though it had in
+        fact finished) records nothing the second time. False when the message was already recorded.
+        """
         if not impressions:
-            return
+            return False
         first = impressions[0]
         generated = first.pattern is None  # the bandit compares models on generation only
+        message_key = self.MESSAGE_KEY.format(channel=first.channel, ts=first.ts)
         with self.redis.pipeline() as pipe:
-            pipe.hset(
-                self.MESSAGE_KEY.format(channel=first.channel, ts=first.ts),
-                mapping={
-                    "candidates": len(impressions),
-                    "corpus": first.corpus,
-                    "model": first.model,
-                    "generated": int(generated),
-                },
-            )
-            pipe.rpush(self.IMPRESSIONS_KEY, *(i.model_dump_json() for i in impressions))
-            if generated:
-                self.arms.add_shown(pipe, first.corpus, first.model, len(impressions))
-            pipe.execute()
+            try:
+                pipe.watch(message_key)
+                if pipe.exists(message_key):
+                    return False
+                pipe.multi()
+                pipe.hset(
+                    message_key,
+                    mapping={
+                        "candidates": len(impressions),
+                        "corpus": first.corpus,
+                        "model": first.model,
+                        "generated": int(generated),
+                    },
+                )
+                pipe.rpush(self.IMPRESSIONS_KEY, *(i.model_dump_json() for i in impressions))
+                if generated:
+                    self.arms.add_shown(pipe, first.corpus, first.model, len(impressions))
+                pipe.execute()
+            except WatchError:
+                return False  # recorded meanwhile by the job's twin
+        return True
 
     def candidates_on(self, channel: str, ts: str) -> int:
         """How many candidates our message shows; 0 for messages that are not ours."""

@@ -115,6 +115,14 @@ def http(method: str, url: str, body=None, headers: dict | None = None, raw: byt
         return status, head, text
 
 
+def voter_cookie(base: str) -> str:
+    """The ``Cookie`` header value of a fresh page visit: the signed voter id the page votes under."""
+    with urllib.request.urlopen(f"{base}/", timeout=10) as response:
+        set_cookie = response.headers["Set-Cookie"]
+    assert set_cookie, "the page set no voter cookie"
+    return set_cookie.split(";", 1)[0]
+
+
 @contextmanager
 def running_stack(extra_env: dict[str, str], workers: int = 2) -> Iterator[str]:
     """An embedded redis-server, `workers` x `tnaas worker` and `tnaas web` on 127.0.0.1, rate limits

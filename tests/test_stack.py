@@ -12,10 +12,8 @@ import urllib.request
 
 import pytest
 from redis import Redis
-from rq import Queue, Retry, Worker
-from rq.exceptions import NoSuchJobError
-from rq.job import Job, JobStatus
-from rq.registry import FailedJobRegistry, StartedJobRegistry
+from rq import Queue, Worker
+from rq.registry import FailedJobRegistry
 
 from jobs.contracts import CompleteRequest, DetectRequest, GenerateRequest, NamesReply
 from jobs.pipeline import impressions
@@ -97,36 +95,16 @@ def test_a_full_queue_says_busy_instead_of_queueing(settings, connection):
     assert Queue(settings.queue, connection=connection).count == 3
 
 
-def test_a_job_that_waited_too_long_is_dropped_not_run_late(settings, connection):
+def test_a_job_that_waited_too_long_is_answered_busy_not_run_late_nor_dropped(settings, connection):
     stale = settings.model_copy(update={"queue_ttl": 1})
     job = enqueue(connection, GenerateRequest(corpus="pokemon"), stale)
     time.sleep(1.5)
-    with pytest.raises(NoSuchJobError):
-        Job.fetch(job.id, connection=connection)
-
-
-def test_a_worker_killed_mid_job_means_retry_then_failed_with_a_reason(settings, connection):
-    queue = Queue(settings.queue, connection=connection)
-    job = queue.enqueue(time.sleep, 30, job_timeout=60, retry=Retry(max=1))
-    registry = StartedJobRegistry(queue=queue)
-
-    def kill_worker_mid_job():
-        process = worker_for(settings, connection)
-        try:
-            wait_until(lambda: job.get_status(refresh=True) == JobStatus.STARTED, timeout=30, what="the job to start")
-            os.kill(process.pid, signal.SIGKILL)
-            process.wait()
-        finally:
-            stop_process(process)  # also when the job never started: no worker outlives the test
-        registry.cleanup(timestamp=time.time() + 10_000)  # rq's own sweep, as if the heartbeat expired
-
-    kill_worker_mid_job()
-    job.refresh()
-    assert job.get_status() == JobStatus.QUEUED and job.retries_left == 0  # requeued: its one retry used
-    kill_worker_mid_job()
-    assert job.get_status(refresh=True) == JobStatus.FAILED
-    assert job.id in FailedJobRegistry(queue=queue)
-    assert "AbandonedJobError" in (job.latest_result().exc_string or "")
+    env = tnaas_env(settings.artifacts_dir, REDIS_URL=settings.redis_url, TNAAS_QUEUE=settings.queue, TNAAS_QUEUE_TTL=1)
+    process = start_worker(env, connection)
+    try:
+        assert wait_for(job, 10) == {"kind": "busy", "error": "I'm busy right now: try again in a moment."}
+    finally:
+        stop_process(process)
 
 
 def test_persisted_data_survives_a_redis_restart(tmp_path):
@@ -188,7 +166,7 @@ def test_up_brings_the_stack_up_and_ctrl_c_stops_every_process(trained_artifacts
         up.send_signal(signal.SIGINT)
         output, _ = up.communicate(timeout=30)
     pids = [int(p) for p in re.findall(r"started \(pid (\d+)\)", output)]
-    assert len(pids) == 4  # web, two workers and the upkeep scheduler
+    assert len(pids) == 5  # redis, web, two workers and the upkeep scheduler
     for pid in pids:
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)

@@ -38,6 +38,7 @@ from models.training import train_judge, train_language, train_one, train_rerank
 from store.arms import ArmCounts
 from store.votes import VoteStore
 from tnaas.errors import TNaaSError
+from tnaas.limits import SEED_MAX
 from tnaas.observability import configure_logging
 from tnaas.settings import get_settings
 
@@ -278,7 +279,7 @@ def generate(
     corpus: str,
     n: Annotated[int | None, typer.Option("-n", help="default TNAAS_DEFAULT_N, at most TNAAS_MAX_N")] = None,
     model: Annotated[str, typer.Option("--model", "-m", help="default: the bandit, as in Slack")] = "",
-    seed: int | None = None,
+    seed: Annotated[int | None, typer.Option(min=0, max=SEED_MAX)] = None,
     include_known: Annotated[bool, typer.Option(help="allow names already in the corpus (marked)")] = False,
     raw: Annotated[bool, typer.Option(help="plain model samples: no ranking, no bandit")] = False,
     walk: Annotated[
@@ -311,7 +312,7 @@ def complete(
     corpus: Annotated[str | None, typer.Option("--corpus", "-c", help="default TNAAS_DEFAULT_CORPUS")] = None,
     n: Annotated[int | None, typer.Option("-n", help="default TNAAS_DEFAULT_N, at most TNAAS_MAX_N")] = None,
     model: Annotated[str, typer.Option("--model", "-m")] = "",
-    seed: int | None = None,
+    seed: Annotated[int | None, typer.Option(min=0, max=SEED_MAX)] = None,
 ) -> None:
     """Complete PATTERN (each * is exactly one unknown character), most likely first."""
     settings = get_settings()
@@ -365,15 +366,15 @@ def _sounds_like(text: str) -> None:
 @app.command()
 def worker(burst: bool = typer.Option(False, help="exit when the queue is empty")) -> None:
     """Run one worker: loads every model once, then takes jobs from Redis; /metrics on its own port."""
-    from redis import Redis
-
     from jobs.metrics import serve_worker_metrics
     from jobs.worker import ModelWorker
+    from tnaas.redis_server import redis_client, wait_for_redis
 
     settings = get_settings()
-    connection = Redis.from_url(settings.redis_url or "redis://127.0.0.1:6379/0")
+    connection = redis_client(settings.redis_url or "redis://127.0.0.1:6379/0")
     if settings.metrics:
         serve_worker_metrics(settings.worker_metrics_port)
+    wait_for_redis(connection)  # started beside a Redis that is (re)starting: wait, do not crash-loop
     ModelWorker([settings.queue], connection=connection, settings=settings).work(
         burst=burst, logging_level=settings.log_level
     )
@@ -383,16 +384,16 @@ def worker(burst: bool = typer.Option(False, help="exit when the queue is empty"
 def web() -> None:
     """Run the web process (the page, the API, Slack's endpoint, /healthz, /metrics) on $PORT or TNAAS_PORT."""
     import uvicorn
-    from redis import Redis
 
     from bot.web import create_app
     from store.deploys import ModelVersions
+    from tnaas.redis_server import redis_client
 
     settings = get_settings()
     if settings.web_host not in ("127.0.0.1", "localhost", "::1") and not settings.api_token:
         log.warning("listening on %s with no TNAAS_API_TOKEN: anyone who reaches it can use the API", settings.web_host)
     try:  # the deploy's front door says which models this release carries (workers compare and reload)
-        connection = Redis.from_url(settings.redis_url or "redis://127.0.0.1:6379/0", socket_timeout=5)
+        connection = redis_client(settings.redis_url or "redis://127.0.0.1:6379/0")
         log.info("models version %s published", ModelVersions(connection).publish(_registry().fingerprint()))
     except RedisError as err:
         log.warning("models version not published: Redis does not answer (%s); /healthz will say so", err)
@@ -402,20 +403,25 @@ def web() -> None:
         port=settings.web_port,
         log_config=None,  # uvicorn's loggers go through ours (plain or JSON, with request ids)
         access_log=False,  # bot.metrics logs one line per request, with its id and route
-        proxy_headers=True,
-        forwarded_allow_ips=settings.forwarded_allow_ips,
+        # X-Forwarded-For / -Proto only from the proxies listed (none by default): anyone else could
+        # pose as any address and walk around the per-address rate limits.
+        proxy_headers=bool(settings.forwarded_allow_ips.strip()),
+        forwarded_allow_ips=settings.forwarded_allow_ips.strip() or None,
+        # SIGTERM (a restart, a deploy): stop accepting, answer the requests in flight (an API
+        # request waits at most TNAAS_API_WAIT), then exit.
+        timeout_graceful_shutdown=settings.api_wait + 5,
     )
 
 
 @app.command()
 def scheduler() -> None:
     """Enqueue the upkeep jobs (retrain the reranker when due, purge old votes) on a schedule. Run one."""
-    from redis import Redis
-
     from jobs.schedule import scheduler as make_scheduler
+    from tnaas.redis_server import redis_client, wait_for_redis
 
     settings = get_settings()
-    connection = Redis.from_url(settings.redis_url or "redis://127.0.0.1:6379/0")
+    connection = redis_client(settings.redis_url or "redis://127.0.0.1:6379/0")
+    wait_for_redis(connection)
     make_scheduler(connection, settings).start()
 
 
@@ -427,7 +433,7 @@ def up() -> None:
     settings = get_settings()
     if not _registry().trained():
         _fail_friendly(TNaaSError("No trained models yet. Run `tnaas train` first."))
-    Supervisor(settings).run()
+    raise typer.Exit(Supervisor(settings).run())
 
 
 @contextmanager

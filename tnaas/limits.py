@@ -12,3 +12,6 @@ MAX_CORPUS_NAME_LEN = 64  # a corpus or model name in a request; longer is a mis
 MAX_MODEL_NAME_LEN = 32
 MAX_CLIENT_ID_LEN = 64  # the page's voter id, an answer id
 SEED_MAX = 2**63 - 1  # numpy seeds are non-negative; requests beyond this are refused
+MAX_API_BODY = 64 * 1024  # bytes: the largest legitimate API body (2,000 characters of text, escaped) is ~12 KB
+MAX_JSON_DEPTH = 16  # API bodies are flat objects: deeper nesting is refused before it is parsed
+MAX_JSON_NUMBER_LEN = 40  # digits (and sign, point, exponent) in one JSON number: SEED_MAX has 19 digits

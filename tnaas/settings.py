@@ -44,17 +44,50 @@ class Settings(BaseSettings):
     )
     metrics: bool = Field(True, description="record Prometheus metrics (off only to measure what they cost)")
     forwarded_allow_ips: str = Field(
-        "127.0.0.1",
-        description="proxies whose X-Forwarded-For / -Proto the web process believes (comma-separated, or *)",
+        "",
+        description="proxies whose X-Forwarded-For / -Proto the web process believes (comma-separated addresses, "
+        "or *); empty: none, the client address is the connection's",
     )
     workers: int = Field(2, ge=1, description="worker processes `tnaas up` starts")
     queue: str = Field("tnaas", description="RQ queue name")
     max_queue: int = Field(200, ge=1, description="jobs waiting above this: answer 'busy' instead of queueing")
-    queue_ttl: int = Field(30, ge=1, description="seconds a job may wait for a worker before it is dropped as stale")
+    queue_ttl: int = Field(
+        30, ge=1, description="seconds a job may wait for a worker; later it is answered 'busy, try again' instead"
+    )
     job_timeout: int = Field(20, ge=1, description="seconds a job may run")
     result_ttl: int = Field(600, description="seconds a result is kept")
     failure_ttl: int = Field(7 * 24 * 3600, description="seconds a failed job is kept for inspection")
     retries: int = Field(2, ge=0, description="retries of a job whose worker died or that failed unexpectedly")
+    heartbeat: float = Field(
+        1.0, gt=0, le=10, description="seconds between a worker's heartbeats (also while it runs a job)"
+    )
+    worker_silent: int = Field(
+        10,
+        ge=2,
+        description="seconds without a heartbeat after which a worker counts as gone: its running job is retried "
+        "(or failed) and it leaves the worker list",
+    )
+    health_queue_wait: int = Field(
+        10, ge=1, description="/healthz is not ready when the oldest waiting job has waited longer than this"
+    )
+    health_failed_growth: int = Field(
+        5, ge=1, description="/healthz is not ready when this many jobs failed within health_failed_window"
+    )
+    health_failed_window: int = Field(300, ge=10, description="seconds over which failed jobs are counted")
+    redis_fsync: Literal["everysec", "always"] = Field(
+        "everysec",
+        description="the embedded Redis' appendfsync: everysec loses at most about a second of acknowledged writes "
+        "on a power cut (none on a process kill); always loses none and costs an fsync per write",
+    )
+    restart_healthy_after: float = Field(
+        10.0, gt=0, description="`tnaas up`: a child that ran this long has its restart backoff reset"
+    )
+    restart_max_quick_exits: int = Field(
+        5,
+        ge=2,
+        description="`tnaas up` gives up when a child exits this many times in a row, each within "
+        "restart_healthy_after of its start (a crash loop)",
+    )
 
     slack_bot_token: str | None = Field(
         None,
@@ -85,6 +118,11 @@ class Settings(BaseSettings):
     )
     user_rate: int = Field(30, ge=1, description="requests per user (web: per address) per minute")
     team_rate: int = Field(120, ge=1, description="requests per workspace per minute")
+    vote_rate: int = Field(60, ge=1, description="web votes per minute, per address and per voter")
+    secret_key: str | None = Field(
+        None,
+        description="signs the page's voter cookie; unset: a random key kept in Redis, shared by every web process",
+    )
 
     retention_days: int = Field(
         90, ge=1, description="impressions and votes older than this are purged (they name users and what they typed)"

@@ -9,10 +9,11 @@ from pydantic import BaseModel, Field
 from jobs.contracts import NamesReply
 from models.bandit import Standing
 from models.sounds_like import SoundsLike
-from tnaas.limits import MAX_CLIENT_ID_LEN, MAX_CORPUS_NAME_LEN, MAX_MODEL_NAME_LEN, MAX_TEXT_LEN
+from tnaas.limits import MAX_CLIENT_ID_LEN, MAX_CORPUS_NAME_LEN, MAX_MODEL_NAME_LEN, MAX_TEXT_LEN, SEED_MAX
 
 CLIENT_ID = rf"^[A-Za-z0-9_-]{{1,{MAX_CLIENT_ID_LEN}}}$"
 N_DOC = "default TNAAS_DEFAULT_N, at most TNAAS_MAX_N"
+SEED_DOC = "same seed, same names (with the same models and votes)"
 
 
 # -- what callers send ------------------------------------------------------------------------------
@@ -22,7 +23,7 @@ class GenerateIn(BaseModel):
         None, max_length=MAX_MODEL_NAME_LEN, description="default: the bandit picks the best-voted model"
     )
     n: int | None = Field(None, ge=1, description=N_DOC)
-    seed: int | None = None
+    seed: int | None = Field(None, ge=0, le=SEED_MAX, description=SEED_DOC)
     client: str | None = Field(None, pattern=CLIENT_ID, description="a stable id of the caller (the page sends one)")
 
 
@@ -35,7 +36,7 @@ class CompleteIn(BaseModel):
     corpus: str | None = Field(None, max_length=MAX_CORPUS_NAME_LEN, description="default: TNAAS_DEFAULT_CORPUS")
     model: str | None = Field(None, max_length=MAX_MODEL_NAME_LEN)
     n: int | None = Field(None, ge=1, description=N_DOC)
-    seed: int | None = None
+    seed: int | None = Field(None, ge=0, le=SEED_MAX, description=SEED_DOC)
     client: str | None = Field(None, pattern=CLIENT_ID)
 
 
@@ -49,7 +50,12 @@ class VoteIn(BaseModel):
     index: int = Field(ge=1, description="1-based position of the candidate in the answer")
     direction: Literal[1, -1] = 1
     added: bool = Field(True, description="false takes the vote back")
-    voter: str = Field(pattern=CLIENT_ID)
+    voter: str | None = Field(
+        None,
+        pattern=CLIENT_ID,
+        description="who votes, honoured only from a caller with the API token; the page votes under its "
+        "signed cookie, anyone else as their address",
+    )
 
 
 # -- what callers get -------------------------------------------------------------------------------
