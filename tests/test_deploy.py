@@ -203,9 +203,9 @@ def test_the_procfile_runs_a_healthy_stack_under_honcho(trained_artifacts, tmp_p
                 headers={"X-Request-ID": "req-procfile-0001"},
             )
             assert status == 200 and body["sounds_like"]["text"] == "zebrafinchsentinel"
-            with urllib.request.urlopen(f"http://127.0.0.1:{base + 100}/metrics", timeout=5) as response:
-                worker_metrics = response.read().decode()  # the worker serves its metrics on its own $PORT
-            assert 'tnaas_jobs_total{kind="answer_on_web",outcome="finished"} 1.0' in worker_metrics
+            finished = 'tnaas_jobs_total{kind="answer_on_web",outcome="finished"} 1.0'
+            # The worker serves its metrics on its own $PORT; it counts the job just after the answer went out.
+            wait_until(lambda: finished in _scrape(base + 100), timeout=10, what="the worker to count the job")
         finally:
             os.kill(runner.pid, signal.SIGTERM)  # honcho stops its processes, then exits
             try:
@@ -223,6 +223,11 @@ def test_the_procfile_runs_a_healthy_stack_under_honcho(trained_artifacts, tmp_p
     assert {proc for proc, _ in tagged} == {"web", "worker"}, output[-3000:]
     assert any(r["message"].startswith("POST /api/v1/detect 200") for proc, r in tagged if proc == "web")
     assert "zebrafinchsentinel" not in output and "U-SENTINEL-42" not in output  # no payload in the logs
+
+
+def _scrape(port: int) -> str:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        return response.read().decode()
 
 
 def _healthy(base: str) -> bool:

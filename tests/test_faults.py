@@ -20,7 +20,7 @@ from rq.job import Job, JobStatus
 from rq.registry import FailedJobRegistry
 
 from jobs.contracts import GenerateRequest
-from jobs.queueing import enqueue, enqueue_call, wait_for
+from jobs.queueing import enqueue, enqueue_call, wait_for, waited_too_long
 from store.votes import Impression, VoteStore
 from testkit.processes import http, start_web, start_worker, stop_process, tnaas_env, voter_cookie, wait_until
 from tnaas.redis_server import EmbeddedRedis, free_port
@@ -223,6 +223,8 @@ def test_workers_take_jobs_within_seconds_of_redis_coming_back(trained_artifacts
     env = tnaas_env(trained_artifacts, REDIS_URL=redis_server.url, TNAAS_QUEUE="back", **FAST)
     connection = Redis.from_url(redis_server.url)
     worker = start_worker(env, connection)
+    nobody = settings.model_copy(update={"queue": "back-unserved", "queue_ttl": 2})
+    waiting = enqueue(connection, GenerateRequest(corpus="cats", n=2), nobody)  # queued before the outage
     try:
         kill(redis_server.process)
         time.sleep(8)
@@ -230,6 +232,10 @@ def test_workers_take_jobs_within_seconds_of_redis_coming_back(trained_artifacts
         job = enqueue(connection, GenerateRequest(corpus="cats", n=2), settings)
         assert wait_for(job, 3)["candidates"]  # taken and answered within 3 s of Redis' return
         assert worker.poll() is None  # the same worker, not a restarted one
+        # The job queued before the outage is still there (it used to expire, a 404): now it is "busy".
+        assert Job.exists(waiting.id, connection=connection) and waited_too_long(
+            Job.fetch(waiting.id, connection), nobody
+        )
     finally:
         stop_process(worker)
 
@@ -347,3 +353,34 @@ def test_sigterm_lets_the_web_answer_its_requests_in_flight_and_sigkill_loses_no
         assert all(Job.exists(answer_id, connection=connection) for _, answer_id in retried)
     finally:
         stop_process(web)
+
+
+# -- durability -------------------------------------------------------------------------------------
+@pytest.mark.parametrize("fsync", ["everysec", "always"])
+def test_acknowledged_votes_survive_killing_redis(tmp_path, fsync):
+    """Redis appends each write to its file before it answers: a killed process loses nothing it
+    acknowledged (everysec leaves up to about a second in the OS's cache, which only a power cut loses;
+    `always` fsyncs before answering)."""
+    port = free_port()
+    server = EmbeddedRedis(tmp_path / "redis", port=port, fsync=fsync)
+    server.start()
+    try:
+        connection = Redis.from_url(server.url)
+        assert connection.config_get("appendfsync") == {"appendfsync": fsync}
+        store = VoteStore(connection)
+        acknowledged = sum(store.vote("web", "0123456789abcdef", 1, f"addr-{i}", 1) for i in range(300))
+        kill(server.process)
+        server.start()
+        assert VoteStore(Redis.from_url(server.url)).tally("web", "0123456789abcdef") == {
+            1: {"up": acknowledged, "down": 0}
+        }
+    finally:
+        server.stop()
+
+
+def test_the_fsync_setting_reaches_the_embedded_redis_and_nothing_else_is_accepted(monkeypatch):
+    monkeypatch.setenv("TNAAS_REDIS_FSYNC", "always")
+    assert Settings(_env_file=None).redis_fsync == "always"
+    monkeypatch.setenv("TNAAS_REDIS_FSYNC", "no")  # "no" leaves flushing to the OS: not offered
+    with pytest.raises(ValueError, match="redis_fsync"):
+        Settings(_env_file=None)
