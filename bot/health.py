@@ -28,6 +28,7 @@ from tnaas.settings import Settings
 
 class WorkerHealth(BaseModel):
     name: str
+    pid: int | None = None
     state: str
     models_version: str | None
     heartbeat_age: float | None  # seconds since its last heartbeat
@@ -84,6 +85,7 @@ def _health(connection: Redis, settings: Settings) -> Health:
     workers = [
         WorkerHealth(
             name=w.name,
+            pid=w.pid,
             state=str(w.get_state()),
             models_version=versions.get(w.name),
             heartbeat_age=_age(w.last_heartbeat, now),

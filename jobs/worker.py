@@ -151,6 +151,26 @@ class ModelWorker(SimpleWorker):
         for queue in self.queues:
             if self.sweeps.claim(queue.name, self.settings.heartbeat):
                 StartedJobRegistry(queue.name, connection=self.connection, job_class=self.job_class).cleanup()
+                self.requeue_unstarted(queue)
+
+    def requeue_unstarted(self, queue) -> None:
+        """Jobs a worker took off the queue (rq moves them to an intermediate list) but never started,
+        seen there for longer than TNAAS_WORKER_SILENT: back to the head of the queue. (rq itself
+        fails them only after a minute, at its 10-minute maintenance.)"""
+        pending = queue.intermediate_queue
+        for job_id in pending.get_job_ids():
+            if job_id in queue.started_job_registry or pending.set_first_seen(job_id):
+                continue
+            first_seen = pending.get_first_seen(job_id)
+            if (
+                first_seen is not None
+                and (datetime.now(UTC) - first_seen).total_seconds() > self.settings.worker_silent
+            ):
+                with self.connection.pipeline() as pipe:
+                    pipe.lrem(pending.key, 1, job_id)
+                    queue.push_job_id(job_id, pipeline=pipe, at_front=True)
+                    pipe.execute()
+                log.warning("job %s was taken but never started: back in the queue", job_id)
 
     def work(self, *args, **kwargs):
         self.pulse.start()

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -113,6 +115,26 @@ def http(method: str, url: str, body=None, headers: dict | None = None, raw: byt
         return status, head, json.loads(text)
     except ValueError:
         return status, head, text
+
+
+class SupervisorLog:
+    """What `tnaas up` has said so far (read by a thread), and the pid of each child's latest start."""
+
+    def __init__(self, up: subprocess.Popen):
+        self.lines: list[str] = []
+        threading.Thread(target=lambda: self.lines.extend(up.stdout), daemon=True).start()
+
+    def read(self) -> str:
+        return "".join(list(self.lines))
+
+    def pids(self) -> dict[str, int]:
+        return {name: int(pid) for name, pid in re.findall(r"(\S+) started \(pid (\d+)\)", self.read())}
+
+    def kill_and_wait(self, name: str, sig: int = signal.SIGKILL, timeout: float = 10) -> int:
+        """Signal the child by its pid; the pid of the one the supervisor starts in its place."""
+        old = self.pids()[name]
+        os.kill(old, sig)
+        return wait_until(lambda: (pid := self.pids()[name]) != old and pid, timeout=timeout, what=f"a new {name}")
 
 
 def voter_cookie(base: str) -> str:

@@ -9,7 +9,6 @@ import re
 import signal
 import subprocess
 import sys
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -22,7 +21,16 @@ from rq.registry import FailedJobRegistry
 from jobs.contracts import GenerateRequest
 from jobs.queueing import enqueue, enqueue_call, wait_for, waited_too_long
 from store.votes import Impression, VoteStore
-from testkit.processes import http, start_web, start_worker, stop_process, tnaas_env, voter_cookie, wait_until
+from testkit.processes import (
+    SupervisorLog,
+    http,
+    start_web,
+    start_worker,
+    stop_process,
+    tnaas_env,
+    voter_cookie,
+    wait_until,
+)
 from tnaas.redis_server import EmbeddedRedis, free_port
 from tnaas.settings import Settings
 from tnaas.supervisor import Child, RestartPolicy, Supervisor
@@ -165,26 +173,6 @@ def test_up_restarts_redis_web_and_workers_by_pid_and_keeps_the_data(trained_art
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
     assert "web exited" in output and "redis exited" in output and "crash loop" not in output
-
-
-class SupervisorLog:
-    """What `tnaas up` has said so far (read without blocking), and the pid of each child's latest start."""
-
-    def __init__(self, up: subprocess.Popen):
-        self.lines: list[str] = []
-        threading.Thread(target=lambda: self.lines.extend(up.stdout), daemon=True).start()
-
-    def read(self) -> str:
-        return "".join(list(self.lines))
-
-    def pids(self) -> dict[str, int]:
-        return {name: int(pid) for name, pid in re.findall(r"(\S+) started \(pid (\d+)\)", self.read())}
-
-    def kill_and_wait(self, name: str) -> int:
-        """SIGKILL the child by its pid; the pid of the one the supervisor starts in its place."""
-        old = self.pids()[name]
-        os.kill(old, signal.SIGKILL)
-        return wait_until(lambda: (pid := self.pids()[name]) != old and pid, timeout=10, what=f"a new {name}")
 
 
 def _ready(base: str) -> bool:

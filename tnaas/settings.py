@@ -62,7 +62,7 @@ class Settings(BaseSettings):
         1.0, gt=0, le=10, description="seconds between a worker's heartbeats (also while it runs a job)"
     )
     worker_silent: int = Field(
-        10,
+        5,
         ge=2,
         description="seconds without a heartbeat after which a worker counts as gone: its running job is retried "
         "(or failed) and it leaves the worker list",
