@@ -78,7 +78,7 @@ def votable(connection: Redis, answer_id: str = "0123456789abcdef") -> dict:
             for i in (1, 2)
         ]
     )
-    return {"answer_id": answer_id, "index": 1}
+    return {"answer_id": answer_id, "index": 1, "voter": "someone"}  # the voter a caller names is ignored
 
 
 # -- the supervisor ---------------------------------------------------------------------------------
@@ -141,13 +141,13 @@ def test_up_restarts_redis_web_and_workers_by_pid_and_keeps_the_data(trained_art
     base = f"http://127.0.0.1:{port}"
     try:
         wait_until(lambda: _ready(base), timeout=90, what="the stack to be ready")
+        for _ in range(4):  # the web's 4th exit stopped the whole stack before
+            log.kill_and_wait("web")
+            wait_until(lambda: _ready(base), timeout=30, what="the new web to answer")
         connection = Redis.from_url((tmp_path / "data" / "redis" / "url").read_text())
         vote = votable(connection)
         cookie = {"Cookie": voter_cookie(base)}
         assert http("POST", f"{base}/api/v1/votes", vote, headers=cookie)[2]["up"] == 1
-        for _ in range(4):  # the web's 4th exit stopped the whole stack before
-            log.kill_and_wait("web")
-            wait_until(lambda: _ready(base), timeout=30, what="the new web to answer")
         log.kill_and_wait("redis")
         _, _, tally = wait_until(
             lambda: (r := http("POST", f"{base}/api/v1/votes", vote | {"index": 2}, headers=cookie))[0] == 200 and r,
@@ -336,7 +336,8 @@ def test_sigterm_lets_the_web_answer_its_requests_in_flight_and_sigkill_loses_no
             dropped = [f.exception(timeout=20) for f in asked]
         assert all(isinstance(e, OSError) for e in dropped)
         web, base = start_web(env)
-        retried = [ask(i, base) for i in range(8, 16)]  # the clients retry under the same keys
+        with ThreadPoolExecutor(8) as pool:  # the clients retry under the same keys
+            retried = list(pool.map(lambda i: ask(i, base), range(8, 16)))
         assert [s for s, _ in retried] == [202] * 8 and Queue("web", connection=connection).count == 16  # no twins
         assert all(Job.exists(answer_id, connection=connection) for _, answer_id in retried)
     finally:

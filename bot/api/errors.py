@@ -19,7 +19,7 @@ from tnaas.errors import Busy, TNaaSError
 
 log = logging.getLogger(__name__)
 UNAVAILABLE = "Our database is unavailable for a moment (nothing you sent was kept): try again in a few seconds."
-UNAVAILABLE_RETRY = "2"  # seconds: `tnaas up` restarts Redis within about one
+UNAVAILABLE_RETRY = "1"  # second: `tnaas up` restarts Redis within about one
 
 
 class ApiError(BaseModel):

@@ -94,7 +94,10 @@ def ask(request, client: str | None, address: str, redis, settings: Settings, ke
     job = enqueue_web(redis, request, client or "anonymous", settings, key=key)
     if job.get_status(refresh=False) == JobStatus.FINISHED:  # a retry whose first try was answered
         return answer_from(job.id, job.return_value())
-    return answer_from(job.id, wait_for(job, settings.api_wait))
+    result = wait_for(job, settings.api_wait)
+    if result is None and waited_too_long(job, settings):  # a retry of a request that has waited too long
+        raise Busy()
+    return answer_from(job.id, result)
 
 
 # -- routes -----------------------------------------------------------------------------------------
