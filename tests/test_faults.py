@@ -296,7 +296,9 @@ def test_stopped_workers_make_healthz_fail_and_waiting_answers_busy_not_404(trai
         assert status == 503 and "busy" in busy["error"] and head["Retry-After"]
         os.kill(worker.pid, signal.SIGCONT)
         wait_until(lambda: http("GET", f"{base}/healthz")[0] == 200, timeout=20, what="ready again")
-        status, _, busy = http("GET", f"{base}{queued['poll']}")
+        status, _, busy = wait_until(  # the resumed worker answers the job it had taken, at once
+            lambda: (r := http("GET", f"{base}{queued['poll']}"))[0] != 202 and r, timeout=10, what="the answer"
+        )
         assert status == 503 and "busy" in busy["error"]  # answered "busy" by the worker too: not run late
     finally:
         if worker.poll() is None:
