@@ -81,6 +81,13 @@ def votable(connection: Redis, answer_id: str = "0123456789abcdef") -> dict:
     return {"answer_id": answer_id, "index": 1, "voter": "someone"}  # the voter a caller names is ignored
 
 
+def started_by(job: Job, process: subprocess.Popen, connection: Redis) -> bool:
+    """The job is running on the worker with this pid (not still marked started by a dead one)."""
+    job.refresh()
+    names = {w.name for w in Worker.all(connection=connection) if w.pid == process.pid}
+    return job.get_status() == JobStatus.STARTED and job.worker_name in names
+
+
 # -- the supervisor ---------------------------------------------------------------------------------
 def test_restart_backoff_grows_with_quick_exits_resets_after_a_healthy_run_and_gives_up_on_a_loop():
     policy = RestartPolicy(healthy_after=10, max_quick_exits=4)
@@ -259,7 +266,7 @@ def test_a_job_that_loses_its_worker_twice_is_failed_with_a_reason(trained_artif
     for _ in range(2):  # each new worker sweeps its dead predecessor's job, then takes it
         worker = start_worker(env, connection)
         try:
-            wait_until(lambda: job.get_status(refresh=True) == JobStatus.STARTED, timeout=30, what="the job to start")
+            wait_until(lambda w=worker: started_by(job, w, connection), timeout=30, what="this worker to start the job")
             kill(worker)
         finally:
             stop_process(worker)
