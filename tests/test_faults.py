@@ -225,7 +225,7 @@ def test_workers_take_jobs_within_seconds_of_redis_coming_back(trained_artifacts
         time.sleep(8)
         restart(redis_server)
         job = enqueue(connection, GenerateRequest(corpus="cats", n=2), settings)
-        assert wait_for(job, 3)["candidates"]  # taken and answered within 3 s of Redis' return
+        assert wait_for(job, 4)["candidates"]  # taken and answered within 4 s of Redis' return (before: ~7 s)
         assert worker.poll() is None  # the same worker, not a restarted one
         # The job queued before the outage is still there (it used to expire, a 404): now it is "busy".
         assert Job.exists(waiting.id, connection=connection) and waited_too_long(
