@@ -6,7 +6,10 @@ consonants or three vowels). Each round a request asks for n names from a corpus
 decides which model generates (uniformly at random, or the Thompson-sampling bandit) and which n of
 the sampled pool are shown (at random, by the judge alone, or by the judge + a reranker retrained on
 the votes so far every few rounds). The voter sees every shown name and up-votes it with its hidden
-probability. The same functions the workers use do the work (models.ranking, models.bandit,
+probability. ``believability`` shows n names drawn from the model's reservoir (the cold-start ranking
+of models.believability); the reranker starts from the same reservoir and, once trained, reranks a
+pool of 100 drawn from it. The ``oracle`` knows the hidden taste and shows the pool's n best by it:
+the loop's up-vote rate reads as a fraction of the best possible. The same functions the workers use do the work (models.ranking, models.bandit,
 models.reranker); only the voter and the bookkeeping are here.
 
 Run: ``.venv/bin/python -m bench.feedback_loop`` (the models `tnaas train` made, in TNAAS_ARTIFACTS_DIR).
@@ -24,6 +27,7 @@ from rich.console import Console
 from rich.table import Table
 
 from models.bandit import standings, thompson_choice
+from models.name_model import Candidate
 from models.ranking import candidate_rows, choose_shown, pool_scores
 from models.registry import ModelRegistry
 from models.reranker import Reranker, enough_votes, evaluate_reranker, labels, voted_rows
@@ -44,16 +48,18 @@ def hidden_taste(row: dict) -> float:
 @dataclass(frozen=True)
 class Config:
     name: str
-    ordering: str  # "random", "judge" or "reranker"
+    ordering: str  # "random", "judge", "believability", "reranker" or "oracle"
     bandit: bool
 
 
 CONFIGS = [
     Config("random order, random model", "random", False),
     Config("judge order, random model", "judge", False),
+    Config("believability, random model", "believability", False),
     Config("reranker, random model", "reranker", False),
     Config("random order, bandit", "random", True),
     Config("reranker + bandit", "reranker", True),
+    Config("oracle (knows the taste), random model", "oracle", False),
 ]
 
 
@@ -79,10 +85,20 @@ def run_loop(registry: ModelRegistry, corpora: list[str], models: list[str], con
             model = thompson_choice({m: tuple(counts[corpus, m]) for m in models}, rng)
         else:
             model = models[int(rng.integers(len(models)))]
-        rows = candidate_rows(registry.model(corpus, model).generate(pool, rng), corpus, model, judge,
-                              scorers={m: registry.model(corpus, m) for m in models})
+        from_reservoir = config.ordering == "believability" or (config.ordering == "reranker" and reranker is None)
+        if config.ordering in ("believability", "reranker"):
+            reservoir = registry.reservoir(corpus, model)
+            found = [Candidate(reservoir.names[i], float(reservoir.log_probs[i]), False)
+                     for i in reservoir.draw(n if from_reservoir else pool, rng)]
+        else:
+            found = registry.model(corpus, model).generate(pool, rng)
+        rows = candidate_rows(found, corpus, model, judge, scorers={m: registry.model(corpus, m) for m in models})
         if config.ordering == "random":
             shown = [(int(i), True) for i in rng.choice(len(rows), min(n, len(rows)), replace=False)]
+        elif from_reservoir:
+            shown = [(i, False) for i in range(len(rows))]
+        elif config.ordering == "oracle":
+            shown = [(int(i), False) for i in np.argsort([-taste(r) for r in rows], kind="stable")[:n]]
         else:
             scores = pool_scores(rows, reranker if config.ordering == "reranker" else None)
             shown = choose_shown(scores, n, explore, rng)
@@ -142,6 +158,15 @@ def main() -> None:
                       f"reranker from round {int(np.median(trained))}" if trained else "")
     console.print(table)
     console.print(f"random ordering, last half: {statistics.mean(baseline):.3f}")
+    cold = {name: statistics.mean(statistics.mean(res.up_rate[:args.block]) for res in runs) for name, runs in results.items()}
+    late = {name: statistics.mean(statistics.mean(res.up_rate[args.rounds // 2:]) for res in runs) for name, runs in results.items()}
+    oracle = CONFIGS[-1].name
+    summary = Table("configuration", f"rounds 1-{args.block}", "vs random order", "of the oracle", "last half", "of the oracle",
+                    title="cold start and the share of the best possible (oracle: shows the pool's best by the hidden taste)")
+    for name in results:
+        summary.add_row(name, f"{cold[name]:.3f}", f"{cold[name] / cold[CONFIGS[0].name]:.2f}x", f"{cold[name] / cold[oracle]:.0%}",
+                        f"{late[name]:.3f}", f"{late[name] / late[oracle]:.0%}")
+    console.print(summary)
 
     for name in (CONFIGS[0].name, "reranker + bandit"):
         model_table = Table("model", "shown", "up-voted", "posterior mean", "90% interval", "P(best)",
