@@ -87,7 +87,9 @@ def _features(vectorizer: CountVectorizer, names: list[str], fit: bool = False):
 def _classifier(family: str):
     if family == "linear":
         return LogisticRegression(C=1.0, class_weight="balanced", max_iter=3000)
-    return RandomForestClassifier(n_estimators=200, min_samples_leaf=2, class_weight="balanced", n_jobs=2, random_state=0)
+    return RandomForestClassifier(
+        n_estimators=200, min_samples_leaf=2, class_weight="balanced", n_jobs=2, random_state=0
+    )
 
 
 @dataclass
@@ -160,25 +162,35 @@ def run_reservoir(reservoir, n: int) -> Shown:
 
 
 # -- one (corpus, model) ------------------------------------------------------------------------------
-def evaluate_pair(corpus: str, model_name: str, train: list[str], held: list[str], corpus_judge: CorpusJudge,
-                  n: int, seed: int = 0) -> dict:
+def evaluate_pair(
+    corpus: str, model_name: str, train: list[str], held: list[str], corpus_judge: CorpusJudge, n: int, seed: int = 0
+) -> dict:
     start = time.perf_counter()
     model = NameModel(make_lm(model_name), corpus).fit(train)
     rng = np.random.default_rng(seed)
     judge = BelievabilityJudge().fit(*judge_training_set(model, train, rng))
     near = NearCopies(train)
-    reservoir = build_reservoir(model, judge, near, default_blocklist(),
-                                ArtifactInfo(corpus=corpus, model=model_name, corpus_hash="bench"), rng)
-    shown = {"random": run_random(model, n), "judge": run_judge(model, corpus, model_name, corpus_judge, n),
-             "reservoir": run_reservoir(reservoir, n)}
+    reservoir = build_reservoir(
+        model, judge, near, default_blocklist(), ArtifactInfo(corpus=corpus, model=model_name, corpus_hash="bench"), rng
+    )
+    shown = {
+        "random": run_random(model, n),
+        "judge": run_judge(model, corpus, model_name, corpus_judge, n),
+        "reservoir": run_reservoir(reservoir, n),
+    }
     real = held if len(held) <= MAX_DETECTOR_REAL else list(rng.choice(held, MAX_DETECTOR_REAL, replace=False))
     fake = [c.name for c in model.generate(len(real), np.random.default_rng(seed + 1))]
     train_names = list(rng.choice(train, min(1000, len(train)), replace=False))
     detectors = {f: Detector(f).fit(real, fake, seed) for f in ("linear", "forest")}
     known = set(train)
-    out = {"corpus": corpus, "model": model_name, "reservoir_size": len(reservoir),
-           "heldout": {f: d.heldout_called_real for f, d in detectors.items()},
-           "train_names": {f: d.called_real(train_names) for f, d in detectors.items()}, "strategies": {}}
+    out = {
+        "corpus": corpus,
+        "model": model_name,
+        "reservoir_size": len(reservoir),
+        "heldout": {f: d.heldout_called_real for f, d in detectors.items()},
+        "train_names": {f: d.called_real(train_names) for f, d in detectors.items()},
+        "strategies": {},
+    }
     for name, s in shown.items():
         out["strategies"][name] = {
             "called_real": {f: d.called_real(s.names) for f, d in detectors.items()},
@@ -196,7 +208,9 @@ def evaluate_pair(corpus: str, model_name: str, train: list[str], held: list[str
 def meets_targets(result: dict, strategy: str = "reservoir") -> dict[str, bool]:
     s = result["strategies"][strategy]
     return {
-        "called_real": all(s["called_real"][f] >= result["heldout"][f] - TARGETS["called_real_gap"] for f in s["called_real"]),
+        "called_real": all(
+            s["called_real"][f] >= result["heldout"][f] - TARGETS["called_real_gap"] for f in s["called_real"]
+        ),
         "near_copies": s["near_copies"] <= TARGETS["near_copies"],
         "distinct": s["distinct"] >= TARGETS["distinct"],
         "novelty": s["novelty"] >= TARGETS["novelty"],
@@ -207,6 +221,7 @@ def meets_targets(result: dict, strategy: str = "reservoir") -> dict[str, bool]:
 def choose_default(results: list[dict]) -> str:
     """The model whose reservoir is called real most often (mean of both detectors, minus the held-out
     rate), among those that keep near-copies, repeats and novelty within target; NLL plays no part."""
+
     def realness(r: dict) -> float:
         s = r["strategies"]["reservoir"]["called_real"]
         return float(np.mean([s[f] - r["heldout"][f] for f in s]))
@@ -216,17 +231,42 @@ def choose_default(results: list[dict]) -> str:
 
 
 def print_results(results: list[dict], console: Console) -> None:
-    table = Table("corpus / model", "detector", "held-out real", "real (60% split)", "random", "judge (today)",
-                  "reservoir", "near-copies r/j/res", "distinct r/j/res", "novelty res", "ms/request r/j/res",
-                  title=f"Share called real by the detector; {REQUESTS} requests of n names each")
+    table = Table(
+        "corpus / model",
+        "detector",
+        "held-out real",
+        "real (60% split)",
+        "random",
+        "judge (today)",
+        "reservoir",
+        "near-copies r/j/res",
+        "distinct r/j/res",
+        "novelty res",
+        "ms/request r/j/res",
+        title=f"Share called real by the detector; {REQUESTS} requests of n names each",
+    )
     for r in results:
         s = r["strategies"]
         for i, f in enumerate(("linear", "forest")):
             head = f"{r['corpus']} {r['model']}" if i == 0 else ""
-            extra = ([" / ".join(f"{s[k]['near_copies']:.2f}" for k in s), " / ".join(f"{s[k]['distinct']:.2f}" for k in s),
-                      f"{s['reservoir']['novelty']:.2f}", " / ".join(f"{s[k]['ms']:.3g}" for k in s)] if i == 0 else [""] * 4)
-            table.add_row(head, f, f"{r['heldout'][f]:.2f}", f"{r['train_names'][f]:.2f}",
-                          *(f"{s[k]['called_real'][f]:.2f}" for k in ("random", "judge", "reservoir")), *extra)
+            extra = (
+                [
+                    " / ".join(f"{s[k]['near_copies']:.2f}" for k in s),
+                    " / ".join(f"{s[k]['distinct']:.2f}" for k in s),
+                    f"{s['reservoir']['novelty']:.2f}",
+                    " / ".join(f"{s[k]['ms']:.3g}" for k in s),
+                ]
+                if i == 0
+                else [""] * 4
+            )
+            table.add_row(
+                head,
+                f,
+                f"{r['heldout'][f]:.2f}",
+                f"{r['train_names'][f]:.2f}",
+                *(f"{s[k]['called_real'][f]:.2f}" for k in ("random", "judge", "reservoir")),
+                *extra,
+            )
     console.print(table)
 
 
@@ -259,8 +299,10 @@ def main() -> None:
         results += per_corpus
     print_results(results, console)
     for r in results:
-        console.print(f"{r['corpus']} {r['model']}: reservoir {r['reservoir_size']} names; targets met: {meets_targets(r)}; "
-                      f"e.g. {', '.join(r['strategies']['reservoir']['examples'][:6])}")
+        console.print(
+            f"{r['corpus']} {r['model']}: reservoir {r['reservoir_size']} names; targets met: {meets_targets(r)}; "
+            f"e.g. {', '.join(r['strategies']['reservoir']['examples'][:6])}"
+        )
     console.print(f"default model per corpus (by this benchmark): {defaults}")
     if args.json:
         args.json.write_text(json.dumps({"results": results, "defaults": defaults}, indent=1))

@@ -73,7 +73,7 @@ def build(dest: Path = HERE) -> None:
         "words": len(rows),
         "substring_words": sum(mode == "substring" for _, mode in rows.values()),
         "rule": f"substring match for words of {MIN_SUBSTRING}+ letters found inside fewer than {INNOCENT_HOSTS} "
-                "corpus words; otherwise whole-word (token) match",
+        "corpus words; otherwise whole-word (token) match",
     }
     (dest / "manifest.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     log.info("wrote %d words (%d substring) from %s", meta["words"], meta["substring_words"], meta["source"])

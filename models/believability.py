@@ -48,11 +48,17 @@ class BelievabilityJudge(BaseEstimator, ClassifierMixin):
         self.C = C
 
     def fit(self, X: list[str], y) -> BelievabilityJudge:
-        self.pipeline_ = Pipeline([
-            ("ngrams", TfidfVectorizer(analyzer="char_wb", ngram_range=self.ngram_range, sublinear_tf=True,
-                                       dtype=np.float32)),
-            ("linear", LogisticRegression(C=self.C, class_weight="balanced", max_iter=3000)),
-        ])
+        self.pipeline_ = Pipeline(
+            [
+                (
+                    "ngrams",
+                    TfidfVectorizer(
+                        analyzer="char_wb", ngram_range=self.ngram_range, sublinear_tf=True, dtype=np.float32
+                    ),
+                ),
+                ("linear", LogisticRegression(C=self.C, class_weight="balanced", max_iter=3000)),
+            ]
+        )
         self.pipeline_.fit(list(X), np.asarray(y))
         self.classes_ = self.pipeline_.classes_
         return self
@@ -85,14 +91,14 @@ class NearCopies:
 
     def __init__(self, words: list[str]):
         self.words = frozenset(words)
-        self.deletions = frozenset(w[:i] + w[i + 1:] for w in words for i in range(len(w)))
-        self.substitutions = frozenset((w[:i] + w[i + 1:], i) for w in words for i in range(len(w)))
+        self.deletions = frozenset(w[:i] + w[i + 1 :] for w in words for i in range(len(w)))
+        self.substitutions = frozenset((w[:i] + w[i + 1 :], i) for w in words for i in range(len(w)))
 
     def near(self, name: str) -> bool:
         if name in self.words or name in self.deletions:  # equal, or one letter dropped from a corpus name
             return True
         for i in range(len(name)):
-            shorter = name[:i] + name[i + 1:]
+            shorter = name[:i] + name[i + 1 :]
             if shorter in self.words or (shorter, i) in self.substitutions:  # one letter added / changed
                 return True
         return False
@@ -122,8 +128,13 @@ class Reservoir:
         header = self.info.model_dump() | {"version": self.info.version}
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp.npz")
-        np.savez(tmp, header=np.array(json.dumps(header)), names=np.array("\n".join(self.names)),
-                 scores=self.scores.astype(np.float32), log_probs=self.log_probs.astype(np.float32))
+        np.savez(
+            tmp,
+            header=np.array(json.dumps(header)),
+            names=np.array("\n".join(self.names)),
+            scores=self.scores.astype(np.float32),
+            log_probs=self.log_probs.astype(np.float32),
+        )
         tmp.replace(path)  # atomic: a worker never reads a half-written reservoir
 
     @classmethod
@@ -146,8 +157,15 @@ def eligible_candidates(model, near: NearCopies, rng: np.random.Generator, pool:
     return [n for n, close in zip(distinct, near.mask(distinct)) if not close]
 
 
-def build_reservoir(model, judge: BelievabilityJudge, near: NearCopies, blocklist, info: ArtifactInfo,
-                    rng: np.random.Generator, pool: int = POOL) -> Reservoir:
+def build_reservoir(
+    model,
+    judge: BelievabilityJudge,
+    near: NearCopies,
+    blocklist,
+    info: ArtifactInfo,
+    rng: np.random.Generator,
+    pool: int = POOL,
+) -> Reservoir:
     """Sample ``pool`` names, keep the eligible ones, score them, cut to the believable tier."""
     names = eligible_candidates(model, near, rng, pool)
     scores = judge.believability(names) if names else np.zeros(0)

@@ -42,6 +42,8 @@ def row_features(row: dict) -> dict:
         features["nll_per_char"] = -row["log_prob"] / (len(name) + 1)
     if row.get("believability") is not None:
         features["believability"] = row["believability"]
+    if row.get("real") is not None:  # the adversarial judge: does it look like a real name?
+        features["real"] = row["real"]
     for corpus, p in (row.get("judge") or {}).items():
         features[f"judge={corpus}"] = p
     for model, value in (row.get("nll") or {}).items():  # nats/char under every model of the corpus
@@ -59,11 +61,18 @@ def _feature_dicts(rows) -> list[dict]:
 
 def row_vectorizer(ngram_range: tuple[int, int] = (1, 3)) -> FeatureUnion:
     """Impression rows -> sparse features: character n-grams of the name + ``row_features``."""
-    return FeatureUnion([
-        ("characters", make_pipeline(FunctionTransformer(_names),
-                                     TfidfVectorizer(analyzer="char_wb", ngram_range=ngram_range, sublinear_tf=True, min_df=2))),
-        ("fields", make_pipeline(FunctionTransformer(_feature_dicts), DictVectorizer())),
-    ])
+    return FeatureUnion(
+        [
+            (
+                "characters",
+                make_pipeline(
+                    FunctionTransformer(_names),
+                    TfidfVectorizer(analyzer="char_wb", ngram_range=ngram_range, sublinear_tf=True, min_df=2),
+                ),
+            ),
+            ("fields", make_pipeline(FunctionTransformer(_feature_dicts), DictVectorizer())),
+        ]
+    )
 
 
 def labels(rows) -> np.ndarray:
@@ -94,11 +103,13 @@ class Reranker(BaseEstimator, ClassifierMixin):
         self.ngram_range = ngram_range
 
     def fit(self, X: list[dict], y) -> Reranker:
-        self.pipeline_ = Pipeline([
-            ("features", row_vectorizer(self.ngram_range)),
-            ("scale", MaxAbsScaler()),
-            ("linear", LogisticRegression(C=self.C, class_weight="balanced", max_iter=2000)),
-        ])
+        self.pipeline_ = Pipeline(
+            [
+                ("features", row_vectorizer(self.ngram_range)),
+                ("scale", MaxAbsScaler()),
+                ("linear", LogisticRegression(C=self.C, class_weight="balanced", max_iter=2000)),
+            ]
+        )
         self.pipeline_.fit(X, np.asarray(y))
         self.classes_ = self.pipeline_.classes_
         return self

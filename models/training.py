@@ -66,11 +66,15 @@ def train_one(registry: ModelRegistry, corpus: str, model_name: str, force: bool
     return info, trained
 
 
-def train_name_model(registry: ModelRegistry, corpus: str, model_name: str, force: bool = False) -> tuple[ArtifactInfo, bool]:
+def train_name_model(
+    registry: ModelRegistry, corpus: str, model_name: str, force: bool = False
+) -> tuple[ArtifactInfo, bool]:
     """Returns (info, trained); skips the work when an artifact of the same version exists."""
     words = load_corpus(corpus)
     lm = make_lm(model_name)
-    info = ArtifactInfo(corpus=corpus, model=model_name, corpus_hash=corpus_hash(words), params={"order": lm.order} | vars(lm))
+    info = ArtifactInfo(
+        corpus=corpus, model=model_name, corpus_hash=corpus_hash(words), params={"order": lm.order} | vars(lm)
+    )
     path = registry.path(corpus, model_name)
     if not force and path.exists():
         try:
@@ -92,18 +96,28 @@ def train_name_model(registry: ModelRegistry, corpus: str, model_name: str, forc
 def believability_info(corpus: str, model_info: ArtifactInfo) -> ArtifactInfo:
     """Versioned by the name model it ranks, the judge's and the reservoir's parameters and the blocklist."""
     blocklist = (BLOCKLIST_DIR / "blocklist.tsv").read_text(encoding="utf-8")
-    params = {"name_model": model_info.version, "judge": BelievabilityJudge().get_params(),
-              "negatives_per_name": believability.NEGATIVES_PER_NAME, "max_negatives": believability.MAX_NEGATIVES,
-              "pool": believability.POOL, "tier": [believability.TOP_SHARE, believability.MIN_KEEP, believability.MAX_KEEP],
-              "blocklist": corpus_hash([blocklist])}
+    params = {
+        "name_model": model_info.version,
+        "judge": BelievabilityJudge().get_params(),
+        "negatives_per_name": believability.NEGATIVES_PER_NAME,
+        "max_negatives": believability.MAX_NEGATIVES,
+        "pool": believability.POOL,
+        "tier": [believability.TOP_SHARE, believability.MIN_KEEP, believability.MAX_KEEP],
+        "blocklist": corpus_hash([blocklist]),
+    }
     return ArtifactInfo(corpus=corpus, model=model_info.model, corpus_hash=model_info.corpus_hash, params=params)
 
 
-def train_believability(registry: ModelRegistry, corpus: str, model_name: str, force: bool = False) -> tuple[ArtifactInfo, bool]:
+def train_believability(
+    registry: ModelRegistry, corpus: str, model_name: str, force: bool = False
+) -> tuple[ArtifactInfo, bool]:
     """The adversarial judge of (corpus, model) and its scored reservoir, both stamped with one version."""
     model, model_info = artifact.load(registry.path(corpus, model_name))
     info = believability_info(corpus, model_info)
-    judge_path, reservoir_path = registry.believability_path(corpus, model_name), registry.reservoir_path(corpus, model_name)
+    judge_path, reservoir_path = (
+        registry.believability_path(corpus, model_name),
+        registry.reservoir_path(corpus, model_name),
+    )
     if not force and reservoir_path.exists() and (existing := _up_to_date(judge_path, info)):
         try:
             if Reservoir.load(reservoir_path).info.version == info.version:
@@ -116,13 +130,22 @@ def train_believability(registry: ModelRegistry, corpus: str, model_name: str, f
     judge = BelievabilityJudge().fit(*judge_training_set(model, words, rng))
     judge_seconds = time.perf_counter() - start
     reservoir = build_reservoir(model, judge, NearCopies(words), default_blocklist(), info, rng)
-    info.metrics = {"reservoir": len(reservoir), "judge_seconds": round(judge_seconds, 2),
-                    "reservoir_seconds": round(time.perf_counter() - start - judge_seconds, 2),
-                    "tier_min_score": round(float(reservoir.scores.min()), 4) if len(reservoir) else None}
+    info.metrics = {
+        "reservoir": len(reservoir),
+        "judge_seconds": round(judge_seconds, 2),
+        "reservoir_seconds": round(time.perf_counter() - start - judge_seconds, 2),
+        "tier_min_score": round(float(reservoir.scores.min()), 4) if len(reservoir) else None,
+    }
     artifact.save_estimator(judge, info, judge_path)
     reservoir.save(reservoir_path)
-    log.info("%s/%s believability: judge in %.1f s, reservoir of %d names in %.1f s", corpus, model_name,
-             judge_seconds, len(reservoir), info.metrics["reservoir_seconds"])
+    log.info(
+        "%s/%s believability: judge in %.1f s, reservoir of %d names in %.1f s",
+        corpus,
+        model_name,
+        judge_seconds,
+        len(reservoir),
+        info.metrics["reservoir_seconds"],
+    )
     return info, True
 
 
@@ -160,8 +183,10 @@ def evaluate_language(detector: LanguageDetector, data) -> dict:
         probs = detector.predict_proba(list(texts))
         top = detector.classes_[probs.argmax(axis=1)]
         answered = probs.max(axis=1) >= detector.unknown_below
-        per_lang = {lang: round(float(np.mean(top[truth == lang] == lang)), 3) if (truth == lang).any() else None
-                    for lang in detector.classes_}
+        per_lang = {
+            lang: round(float(np.mean(top[truth == lang] == lang)), 3) if (truth == lang).any() else None
+            for lang in detector.classes_
+        }
         out[name] = {
             "accuracy": round(float(np.mean(top == truth)), 4),
             "answered": round(float(answered.mean()), 4),
@@ -204,7 +229,10 @@ def train_reranker(registry: ModelRegistry, rows: list[dict], force: bool = Fals
         return existing, f"reranker up to date: {summary}"
     start = time.perf_counter()
     info.metrics = evaluate_reranker(voted) | {
-        "rows": len(voted), "up_voted": int(labels(voted).sum()), "trained_until": max(r["shown_at"] for r in voted)}
+        "rows": len(voted),
+        "up_voted": int(labels(voted).sum()),
+        "trained_until": max(r["shown_at"] for r in voted),
+    }
     reranker.fit(voted, labels(voted))
     info.metrics["train_seconds"] = round(time.perf_counter() - start, 2)
     artifact.save_estimator(reranker, info, path)

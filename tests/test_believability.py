@@ -60,8 +60,10 @@ def test_the_reservoir_never_holds_blocked_known_or_near_copied_names():
     model = NameModel(make_lm("kn2"), "test").fit(words)
     judge = BelievabilityJudge().fit(*judge_training_set(model, words, np.random.default_rng(0)))
     info = ArtifactInfo(corpus="test", model="kn2", corpus_hash="x")
-    build = lambda blocklist: build_reservoir(model, judge, NearCopies(words), blocklist, info,  # noqa: E731
-                                              np.random.default_rng(1), pool=20_000)
+
+    def build(blocklist: Blocklist) -> Reservoir:
+        return build_reservoir(model, judge, NearCopies(words), blocklist, info, np.random.default_rng(1), pool=20_000)
+
     unfiltered, filtered = build(Blocklist([], [])), build(Blocklist(["fuck"], []))
     assert any("fuck" in n for n in unfiltered.names)
     assert filtered.names and not any("fuck" in n for n in filtered.names)
