@@ -52,14 +52,24 @@ def answer(
         return UserError(error=str(err))
 
 
+def default_model(corpus: str, models: ModelRegistry, settings: Settings) -> str:
+    """TNAAS_DEFAULT_MODEL when the operator set it; else the believability benchmark's choice for the
+    corpus (models/default_models.json) when it is trained; else the setting's default."""
+    if "default_model" in settings.model_fields_set:
+        return settings.default_model
+    chosen = default_model_for(corpus, settings.default_model)
+    return chosen if chosen in models.trained_models(corpus) else settings.default_model
+
+
 def generate(request: GenerateRequest, models: ModelRegistry, arms: ArmCounts | None, settings: Settings) -> NamesReply:
     """New names, ranked: until the reranker exists, n names drawn from the model's believable
     reservoir; then the reranker orders a pool drawn from it (believability one of its features)."""
     rng = np.random.default_rng(request.seed)
     arm_models = competing(models.trained_models(request.corpus))
     counts = arms.counts("model", request.corpus) if arms is not None else None
-    default = default_model_for(request.corpus, settings.default_model)
-    model_name, chosen_by = choose_model(request.model, arm_models, counts, rng, default)
+    model_name, chosen_by = choose_model(
+        request.model, arm_models, counts, rng, default_model(request.corpus, models, settings)
+    )
     model, info = models.get(request.corpus, model_name)
     reply = NamesReply(
         corpus=request.corpus, model=model_name, model_version=info.version, model_chosen_by=chosen_by, candidates=[]

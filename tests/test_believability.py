@@ -8,6 +8,8 @@ from scipy import stats
 from sklearn.base import clone
 
 from corpora import load_corpus
+from jobs.contracts import GenerateRequest
+from jobs.pipeline import default_model, generate
 from models import artifact
 from models.artifact import ArtifactInfo
 from models.believability import (
@@ -18,11 +20,12 @@ from models.believability import (
     build_reservoir,
     judge_training_set,
 )
-from models.catalog import make_lm
+from models.catalog import default_model_for, make_lm
 from models.decency import Blocklist, blocklist_source, default_blocklist
 from models.name_model import NameModel
 from models.registry import ModelRegistry
 from models.training import believability_info, train_believability
+from tnaas.settings import Settings
 
 
 def edit_distance(a: str, b: str) -> int:
@@ -119,3 +122,29 @@ def test_tnaas_train_deploys_a_versioned_judge_and_reservoir(trained_artifacts, 
     assert not any(near.near(n) or blocklist.blocked(n) for n in reservoir.names)
     _, trained = train_believability(registry, corpus, model)
     assert not trained  # up to date: nothing rebuilt
+
+
+def test_cold_start_requests_are_drawn_from_the_reservoir_reproducibly(trained_artifacts):
+    registry = ModelRegistry(trained_artifacts)
+    settings = Settings(artifacts_dir=trained_artifacts, default_model="kn3")
+    request = GenerateRequest(corpus="pokemon", n=10, seed=3)
+    reply = generate(request, registry, None, settings)
+    reservoir = registry.reservoir("pokemon", "kn3")
+    assert reply.model == "kn3" and reply.ranked_by == f"believability {reservoir.info.version}"
+    assert len(reply.candidates) == 10 and {c.name for c in reply.candidates} <= set(reservoir.names)
+    assert all(c.real is not None and not c.known for c in reply.candidates)
+    again = generate(request, registry, None, settings)
+    assert [c.name for c in again.candidates] == [c.name for c in reply.candidates]
+    other = generate(request.model_copy(update={"seed": 4}), registry, None, settings)
+    assert {c.name for c in other.candidates} != {c.name for c in reply.candidates}
+
+
+def test_the_benchmarks_default_model_is_used_only_when_trained_and_not_overridden(trained_artifacts, tmp_path):
+    registry = ModelRegistry(trained_artifacts)
+    chosen = default_model_for("pokemon", "fallback")
+    expected = chosen if chosen in registry.trained_models("pokemon") else "kn5"
+    assert default_model("pokemon", registry, Settings(artifacts_dir=trained_artifacts)) == expected
+    assert (
+        default_model("pokemon", registry, Settings(artifacts_dir=trained_artifacts, default_model="markov2"))
+        == "markov2"
+    )
