@@ -20,9 +20,10 @@ Strategies: ``random`` (n of a pool of 100, random order); ``judge`` (today's ra
 judge's P(corpus) over a pool of 100, models.ranking with 20% exploration); ``reservoir`` (the
 adversarial judge's believable tier, models.believability; judge and reservoir trained on the 60%).
 
-Run: ``.venv/bin/python -m bench.believability`` (all corpora x kn5,kn3,markov3,markov2; about 15 min
+Run: ``.venv/bin/python -m bench.believability`` (all corpora x kn5,kn3,markov3,markov2; 30-60 min
 on 2 cores) or ``--corpora pokemon,pypi --models kn5``; ``--write-defaults`` records the best model per
 corpus in models/default_models.json (see ``choose_default``).
+``--worker-path``: the ranking cost per request through jobs.pipeline on the models `tnaas train` deployed.
 
 What did not work (kept here so nobody retries it blind): a gradient-boosted judge over the chain's
 per-character likelihood, context coverage, n-gram coverage, model agreement (log-ratios of
@@ -270,6 +271,43 @@ def print_results(results: list[dict], console: Console) -> None:
     console.print(table)
 
 
+def worker_path(console: Console, requests: int = 300) -> None:
+    """Cost per request on the deployed artifacts (TNAAS_ARTIFACTS_DIR), through the worker's own
+    pipeline (jobs.pipeline.generate): the reservoir draw alone (the ranking) and the whole answer
+    (candidate rows for the n names shown: the corpus judge, every model's NLL)."""
+    from jobs.contracts import GenerateRequest
+    from jobs.pipeline import default_model, generate
+    from models.registry import ModelRegistry
+    from tnaas.settings import get_settings
+
+    settings = get_settings()
+    registry = ModelRegistry(settings.artifacts_dir)
+    registry.preload()
+    table = Table("corpus", "model", "ranked by", "draw median µs", "draw p99 µs", "generate() median ms")
+    for corpus in corpus_names():
+        model = default_model(corpus, registry, settings)
+        if not registry.has_reservoir(corpus, model):
+            continue
+        reservoir = registry.reservoir(corpus, model)
+        draws, answers = [], []
+        for seed in range(requests):
+            start = time.perf_counter()
+            reservoir.draw(10, np.random.default_rng(seed))
+            draws.append(time.perf_counter() - start)
+            start = time.perf_counter()
+            reply = generate(GenerateRequest(corpus=corpus, n=10, seed=seed), registry, None, settings)
+            answers.append(time.perf_counter() - start)
+        table.add_row(
+            corpus,
+            model,
+            reply.ranked_by.split()[0],
+            f"{1e6 * np.median(draws):.1f}",
+            f"{1e6 * np.quantile(draws, 0.99):.1f}",
+            f"{1e3 * np.median(answers):.2f}",
+        )
+    console.print(table)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpora", default=",".join(corpus_names()))
@@ -278,9 +316,13 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path, help="also write every figure here")
     parser.add_argument("--write-defaults", action="store_true", help="record the chosen model per corpus")
+    parser.add_argument("--worker-path", action="store_true", help="only the cost per request on the deployed models")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     console = Console(width=240)
+    if args.worker_path:
+        worker_path(console)
+        return
     corpora, models = args.corpora.split(","), args.models.split(",")
     splits = {c: split_corpus(load_corpus(c), args.seed) for c in corpus_names()}
     names, labels = [], []
