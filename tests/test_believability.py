@@ -24,6 +24,7 @@ from models.catalog import default_model_for, make_lm
 from models.decency import Blocklist, blocklist_source, default_blocklist
 from models.name_model import NameModel
 from models.registry import ModelRegistry
+from models.reranker import row_features
 from models.training import believability_info, train_believability
 from tnaas.settings import Settings
 
@@ -148,3 +149,9 @@ def test_the_benchmarks_default_model_is_used_only_when_trained_and_not_overridd
         default_model("pokemon", registry, Settings(artifacts_dir=trained_artifacts, default_model="markov2"))
         == "markov2"
     )
+
+
+def test_the_reranker_sees_believability_as_a_feature():
+    row = {"name": "pikablu", "corpus": "pokemon", "model": "kn3", "real": 0.71}
+    assert row_features(row)["real"] == 0.71
+    assert "real" not in row_features(row | {"real": None})
