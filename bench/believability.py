@@ -283,17 +283,31 @@ def worker_path(console: Console, requests: int = 300) -> None:
     settings = get_settings()
     registry = ModelRegistry(settings.artifacts_dir)
     registry.preload()
-    table = Table("corpus", "model", "ranked by", "draw median µs", "draw p99 µs", "generate() median ms")
+    table = Table(
+        "corpus",
+        "model",
+        "ranked by",
+        "draw median µs",
+        "draw p99 µs",
+        "today: pool + judge median ms",
+        "generate() median ms",
+    )
     for corpus in corpus_names():
         model = default_model(corpus, registry, settings)
         if not registry.has_reservoir(corpus, model):
             continue
         reservoir = registry.reservoir(corpus, model)
-        draws, answers = [], []
+        name_model, judge = registry.model(corpus, model), registry.estimator("judge")
+        draws, today, answers = [], [], []
         for seed in range(requests):
             start = time.perf_counter()
             reservoir.draw(10, np.random.default_rng(seed))
             draws.append(time.perf_counter() - start)
+            rng = np.random.default_rng(seed)
+            start = time.perf_counter()
+            rows = candidate_rows(name_model.generate(POOL, rng), corpus, model, judge)
+            choose_shown(pool_scores(rows), 10, EXPLORE, rng)
+            today.append(time.perf_counter() - start)
             start = time.perf_counter()
             reply = generate(GenerateRequest(corpus=corpus, n=10, seed=seed), registry, None, settings)
             answers.append(time.perf_counter() - start)
@@ -303,6 +317,7 @@ def worker_path(console: Console, requests: int = 300) -> None:
             reply.ranked_by.split()[0],
             f"{1e6 * np.median(draws):.1f}",
             f"{1e6 * np.quantile(draws, 0.99):.1f}",
+            f"{1e3 * np.median(today):.2f}",
             f"{1e3 * np.median(answers):.2f}",
         )
     console.print(table)
