@@ -74,17 +74,27 @@ class ContextAutomaton:
                     known[row] = False
                     break
                 ids[row, col] = index[ch]
-        state = np.full(len(words), self.start, dtype=np.int64)
-        total = np.zeros(len(words))
-        with np.errstate(divide="ignore"):  # log of the entries used only, not of the whole table
-            for col in range(ids.shape[1]):
-                active = col < lengths
-                sym = ids[active, col]
-                total[active] += np.log(self.probs[state[active], sym])
-                state[active] = self.next_state[state[active], sym]
-            total += np.log(self.probs[state, END])
+        total = self.log_probs_ids(ids, lengths)
         total[~known] = -np.inf
         return total
+
+    def log_probs_ids(self, ids: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+        """log P(word, then end) for rows of symbol ids; row r uses its first ``lengths[r]`` columns.
+
+        Columns past a row's length must hold 0 (the end symbol): then column ``lengths[r]`` scores the
+        end, and every row takes the same steps with no per-column masking (the fast path for batches).
+        """
+        n, width = ids.shape
+        if width and (ids[np.arange(width)[None, :] >= lengths[:, None]] != 0).any():
+            ids = np.where(np.arange(width)[None, :] < lengths[:, None], ids, 0)
+        state = np.full(n, self.start, dtype=np.int64)
+        total = np.zeros(n)
+        with np.errstate(divide="ignore"):  # log of the entries used only, not of the whole table
+            for col in range(width):
+                sym = ids[:, col]
+                total += np.where(col <= lengths, np.log(self.probs[state, sym]), 0.0)
+                state = self.next_state[state, sym]
+            return total + np.where(lengths >= width, np.log(self.probs[state, END]), 0.0)
 
     def length_tail(self, max_len: int) -> np.ndarray:
         """``tail[r, s]`` = P(exactly r more characters, then the end | state s), for r = 0..max_len.

@@ -21,6 +21,7 @@ from models.registry import ModelRegistry
 from models.language import NAMES as LANGUAGE_NAMES
 from models.sounds_like import sounds_like
 from bot.votes import VoteStore
+from availability import cli as availability_cli
 from models.training import train_judge, train_language, train_one, train_reranker
 from tnaas.errors import TNaaSError
 from tnaas.settings import get_settings
@@ -280,6 +281,8 @@ def _vote_store():
             _fail_friendly(TNaaSError("No votes yet: start the stack (`make run`), or set REDIS_URL to its Redis."))
         yield VoteStore(connection)
 
+
+availability_cli.register(app)  # `tnaas check NAME...`, `tnaas availability refresh|status`
 
 votes_app = typer.Typer(help="The reranking dataset: impressions and their votes.")
 app.add_typer(votes_app, name="votes")
