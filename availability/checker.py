@@ -6,7 +6,8 @@ Order of evidence for one name on one registry:
 3. live (cached): 200 = taken, 404 = free -- but a 404 counts only when the registry also finds its
    canary (a name it must have, e.g. ``pip`` on PyPI), so a misconfigured URL that 404s everything is
    never read as "free";
-4. no usable live answer: "taken" if the snapshot lists the name, else "unknown". Never "free".
+4. no usable live answer: "taken" if the snapshot lists the name, else "unknown". Never "free";
+   nor is a 404 "free" without a snapshot to apply the "too similar" rule to.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import numpy as np
 from availability.config import NotConfigured, endpoints
 from availability.live import LiveAnswer, LiveChecker
 from availability.marks import Mark, Verdict
-from availability.rules import REGISTRIES, SIMILAR_RULE, exact_key, problems
+from availability.rules import REGISTRIES, SIMILAR_RULE, exact_key, problems, similar_key
 from availability.snapshot import Snapshot, SnapshotStore
 from store.availability import AvailabilityCache
 
@@ -85,6 +86,9 @@ class AvailabilityChecker:
     def _decide(self, registry: str, name: str, answer: tuple[LiveAnswer, str], listed: bool | None,
                 snap: Snapshot | None) -> Mark:
         live, source = answer
+        if live.verdict is Verdict.FREE and snap is None and similar_key(registry, name) is not None:
+            return Mark(registry, name, Verdict.UNKNOWN, f"not registered, but without a snapshot of every {registry} name "
+                        f"its 'too similar' rule cannot be checked: run `tnaas availability refresh {registry}`", source)
         if live.verdict in (Verdict.TAKEN, Verdict.FREE):
             return Mark(registry, name, live.verdict, live.reason, source)
         when = time.strftime("%Y-%m-%d", time.localtime(snap.built_at)) if snap is not None else ""

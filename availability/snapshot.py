@@ -188,7 +188,8 @@ class SnapshotStore:
 
     def save(self, snap: Snapshot) -> Path:
         self.root.mkdir(parents=True, exist_ok=True)
-        folder = self.root / f"{snap.registry}-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}"
+        now = time.time_ns()  # names sort in the order they were written
+        folder = self.root / f"{snap.registry}-{time.strftime('%Y%m%dT%H%M%S', time.gmtime(now // 10**9))}-{now % 10**9:09d}"
         tmp = folder.with_name(folder.name + ".tmp")
         tmp.mkdir()
         np.save(tmp / "exact.npy", snap.exact)
@@ -216,7 +217,7 @@ class SnapshotStore:
                         meta.get("names", 0))
 
     def _prune(self, registry: str, keep: str) -> None:
-        folders = sorted((p for p in self.root.glob(f"{registry}-*") if p.is_dir()), key=lambda p: p.stat().st_mtime)
+        folders = sorted(p for p in self.root.glob(f"{registry}-*") if p.is_dir())
         stale = [p for p in folders if p.name != keep][: max(0, len(folders) - self.KEEP)]
         for path in stale:
             shutil.rmtree(path, ignore_errors=True)
