@@ -4,9 +4,11 @@ import json
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from availability.rules import NPM, PYPI
-from availability.snapshot import Snapshot, SnapshotStore
+from availability.snapshot import HashIndex, Snapshot, SnapshotStore
 from availability.sources import SourceError, names_from_file
 
 PYPI_NAMES = ["requests", "Django", "zope.interface", "yt_tools", "numpy", "Pillow"]
@@ -83,3 +85,15 @@ def test_names_from_a_bad_file_is_a_clear_error(tmp_path, content):
 def test_names_from_a_missing_file_is_a_clear_error(tmp_path):
     with pytest.raises(SourceError, match="Cannot read"):
         names_from_file(tmp_path / "nowhere.json")
+
+
+U64 = st.integers(0, 2**64 - 1)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(U64, max_size=300), st.lists(U64, max_size=50), st.sampled_from([0, 1, 2**63, 2**64 - 1]))
+def test_hash_index_membership_is_exact(stored, asked, edge):
+    values = np.unique(np.array(stored + [edge], dtype=np.uint64))
+    queries = np.array(asked + stored[:10] + [edge, 0, 2**64 - 1], dtype=np.uint64)
+    assert HashIndex(values).contains(queries).tolist() == np.isin(queries, values).tolist()
+    assert not HashIndex(np.zeros(0, dtype=np.uint64)).contains(queries).any()
