@@ -67,45 +67,67 @@ KEY_KINDS = {
 
 def hash_names(names: list[str], kind: KeyKind) -> np.ndarray:
     """64-bit hashes of the keys of ``names`` (FNV-1a over the key's UTF-8 bytes, then a splitmix64 mix)."""
-    out = np.empty(len(names), dtype=np.uint64)
+    return hash_keys(names, (kind,))[0]
+
+
+def hash_keys(names: list[str], kinds: tuple[KeyKind, ...]) -> list[np.ndarray]:
+    """The hashes of ``names`` under each key kind; the names are encoded once per batch for all kinds."""
+    out = [np.empty(len(names), dtype=np.uint64) for _ in kinds]
     for start in range(0, len(names), _BATCH):
-        chunk = names[start : start + _BATCH]
-        out[start : start + len(chunk)] = _hash_chunk(chunk, kind)
+        batch = _Batch.of(names[start : start + _BATCH])
+        for array, kind in zip(out, kinds):
+            array[start : start + batch.size] = batch.hash(kind)
     return out
 
 
-def _hash_chunk(names: list[str], kind: KeyKind) -> np.ndarray:
-    joined = "".join(names)
-    if joined.isascii():  # the common case: one encode for the whole batch
-        buf = np.frombuffer(joined.encode("ascii"), dtype=np.uint8)
-        lengths = np.fromiter(map(len, names), dtype=np.int64, count=len(names))
-    else:
-        encoded = [n.encode() for n in names]
-        buf = np.frombuffer(b"".join(encoded), dtype=np.uint8)
-        lengths = np.fromiter(map(len, encoded), dtype=np.int64, count=len(names))
-    starts = np.cumsum(lengths) - lengths
-    order = np.argsort(-lengths, kind="stable")  # longest first: column c touches only a prefix of rows
-    starts, lengths = starts[order], lengths[order]
-    alive = np.searchsorted(-lengths, -np.arange(int(lengths.max(initial=0))), side="left")  # rows longer than c
-    h = np.full(len(names), _FNV_OFFSET, dtype=np.uint64)
-    prev_dash = np.zeros(len(names), dtype=bool)
-    drops = bool((kind.table == 0).any())
-    with np.errstate(over="ignore"):
-        for col, k in enumerate(alive):  # rows [0, k) have a byte at this column
-            byte = kind.table[buf[starts[:k] + col]]
-            mixed = (h[:k] ^ byte) * _FNV_PRIME
-            if kind.collapse_dash:
-                dash = byte == ord("-")
-                keep = ~(dash & prev_dash[:k])
-                prev_dash[:k] = dash
-                h[:k] = np.where(keep, mixed, h[:k])
-            elif drops:
-                h[:k] = np.where(byte != 0, mixed, h[:k])
-            else:
-                h[:k] = mixed
-        out = np.empty_like(h)
-        out[order] = _mix(h)
-        return out
+@dataclass
+class _Batch:
+    """Names as one UTF-8 buffer, rows ordered longest first so column c touches only a prefix of rows."""
+
+    columns: list[np.ndarray]  # columns[c]: byte c of every row that has one (a prefix of the rows)
+    order: np.ndarray  # row i is name order[i]
+
+    @classmethod
+    def of(cls, names: list[str]) -> _Batch:
+        data = "\x00".join(names).encode("utf-8", "surrogatepass")  # UTF-8 has no 0 byte but NUL itself
+        buf = np.frombuffer(data, dtype=np.uint8)
+        ends = np.flatnonzero(buf == 0)
+        if names and len(ends) != len(names) - 1:  # a name with NUL in it: drop NULs, as the hash does
+            return cls.of([n.replace("\x00", "") for n in names])
+        ends = np.r_[ends, len(buf)].astype(np.int64)[: len(names)]
+        starts = np.r_[0, ends[:-1] + 1].astype(np.int64)[: len(names)]
+        lengths = ends - starts
+        order = np.argsort(-lengths, kind="stable")
+        lengths = lengths[order]
+        alive = np.searchsorted(-lengths, -np.arange(int(lengths.max(initial=0))), side="left")
+        starts = starts[order]
+        return cls([buf[starts[:k] + c] for c, k in enumerate(alive)], order)
+
+    @property
+    def size(self) -> int:
+        return len(self.order)
+
+    def hash(self, kind: KeyKind) -> np.ndarray:
+        h = np.full(self.size, _FNV_OFFSET, dtype=np.uint64)
+        prev_dash = np.zeros(self.size, dtype=bool)
+        drops = bool((kind.table == 0).any())
+        with np.errstate(over="ignore"):
+            for column in self.columns:  # rows [0, k) have a byte at this column
+                k = len(column)
+                byte = kind.table[column]
+                mixed = (h[:k] ^ byte) * _FNV_PRIME
+                if kind.collapse_dash:
+                    dash = byte == ord("-")
+                    keep = ~(dash & prev_dash[:k])
+                    prev_dash[:k] = dash
+                    h[:k] = np.where(keep, mixed, h[:k])
+                elif drops:
+                    h[:k] = np.where(byte != 0, mixed, h[:k])
+                else:
+                    h[:k] = mixed
+            out = np.empty_like(h)
+            out[self.order] = _mix(h)
+            return out
 
 
 def _mix(h: np.ndarray) -> np.ndarray:
@@ -179,18 +201,24 @@ class Snapshot:
 
     def taken(self, names: list[str]) -> np.ndarray:
         """Per name: is its exact key in the registry (up to the hash false-positive rate)."""
-        return self.exact_index.contains(hash_names(names, KEY_KINDS[self.registry, "exact"]))
+        return self.lookup(names)[0]
 
     def similar_taken(self, names: list[str]) -> np.ndarray:
         """Per name: does an existing name share its "too similar" key (npm: never for scoped names)."""
-        hit = self.similar_index.contains(hash_names(names, KEY_KINDS[self.registry, "similar"]))
-        if self.registry == NPM and "@" in "".join(names):
-            hit &= ~np.array([n.startswith("@") for n in names], dtype=bool)
-        return hit
+        return self.lookup(names)[1]
 
     def possibly_free(self, names: list[str]) -> np.ndarray:
         """Neither taken nor too similar to a taken name: the filter for "only free names"."""
-        return ~(self.taken(names) | self.similar_taken(names))
+        taken, similar = self.lookup(names)
+        return ~(taken | similar)
+
+    def lookup(self, names: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(taken, too similar) per name, from one encoding of the batch."""
+        exact_h, similar_h = hash_keys(names, (KEY_KINDS[self.registry, "exact"], KEY_KINDS[self.registry, "similar"]))
+        similar = self.similar_index.contains(similar_h)
+        if self.registry == NPM and "@" in "".join(names):
+            similar &= ~np.array([n.startswith("@") for n in names], dtype=bool)
+        return self.exact_index.contains(exact_h), similar
 
     @property
     def nbytes(self) -> int:
