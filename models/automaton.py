@@ -87,13 +87,18 @@ class ContextAutomaton:
         n, width = ids.shape
         if width and (ids[np.arange(width)[None, :] >= lengths[:, None]] != 0).any():
             ids = np.where(np.arange(width)[None, :] < lengths[:, None], ids, 0)
+        flat_p, flat_next, v = self.probs.reshape(-1), self.next_state.reshape(-1), self.probs.shape[1]
         state = np.full(n, self.start, dtype=np.int64)
-        total = np.zeros(n)
-        with np.errstate(divide="ignore"):  # log of the entries used only, not of the whole table
+        product, total = np.ones(n), np.zeros(n)
+        with np.errstate(divide="ignore"):  # the entries used only, never the whole table
             for col in range(width):
-                sym = ids[:, col]
-                total += np.where(col <= lengths, np.log(self.probs[state, sym]), 0.0)
-                state = self.next_state[state, sym]
+                at = state * v + ids[:, col]
+                product *= np.where(col <= lengths, flat_p[at], 1.0)
+                state = flat_next[at].astype(np.int64)
+                if col % 8 == 7:  # eight probabilities at a time: a product of more could underflow
+                    total += np.log(product)
+                    product[:] = 1.0
+            total += np.log(product)
             return total + np.where(lengths >= width, np.log(self.probs[state, END]), 0.0)
 
     def length_tail(self, max_len: int) -> np.ndarray:

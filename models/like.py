@@ -66,16 +66,34 @@ def _softmax_rows(log_w: np.ndarray) -> np.ndarray:
     return np.divide(w, total, out=np.zeros_like(w), where=total > 0)
 
 
-def substitution_probs(model: NameModel, ids: np.ndarray, lengths: np.ndarray, pos: np.ndarray) -> np.ndarray:
-    """(W, V-1): P(letter s+1 at ``pos`` | the rest of the name), the current letter excluded."""
-    a = model.automaton_
+def _score(model: NameModel, parts: list[tuple[np.ndarray, np.ndarray]]) -> list[np.ndarray]:
+    """log P(name) (chain only: every option of one move has the same length) for several blocks of
+    candidate rows in one vectorised pass; rows are zero-padded to the widest block."""
+    width = max(rows.shape[1] for rows, _ in parts)
+    rows = np.concatenate([np.pad(r, ((0, 0), (0, width - r.shape[1]))) for r, _ in parts])
+    scores = model.automaton_.log_probs_ids(rows, np.concatenate([lens for _, lens in parts]))
+    return np.split(scores, np.cumsum([len(r) for r, _ in parts])[:-1])
+
+
+def _substitution_rows(model: NameModel, ids: np.ndarray, lengths: np.ndarray, pos: np.ndarray):
     w, width = ids.shape
-    k = a.n_symbols - 1
+    k = model.automaton_.n_symbols - 1
     rows = np.repeat(ids[:, None, :], k, axis=1)
     rows[np.arange(w), :, pos] = np.arange(1, k + 1)
-    log_w = a.log_probs_ids(rows.reshape(w * k, width), np.repeat(lengths, k)).reshape(w, k)
-    log_w[np.arange(w), ids[np.arange(w), pos] - 1] = -np.inf
+    return rows.reshape(w * k, width), np.repeat(lengths, k)
+
+
+def _substitution_finish(log_w: np.ndarray, ids: np.ndarray, pos: np.ndarray) -> np.ndarray:
+    w = len(ids)
+    log_w = log_w.reshape(w, -1)
+    log_w[np.arange(w), ids[np.arange(w), pos] - 1] = -np.inf  # a move changes the letter
     return _softmax_rows(log_w)
+
+
+def substitution_probs(model: NameModel, ids: np.ndarray, lengths: np.ndarray, pos: np.ndarray) -> np.ndarray:
+    """(W, V-1): P(letter s+1 at ``pos`` | the rest of the name), the current letter excluded."""
+    (log_w,) = _score(model, [_substitution_rows(model, ids, lengths, pos)])
+    return _substitution_finish(log_w, ids, pos)
 
 
 def _inserted(ids: np.ndarray, slot: np.ndarray) -> np.ndarray:
@@ -88,16 +106,19 @@ def _inserted(ids: np.ndarray, slot: np.ndarray) -> np.ndarray:
     return out
 
 
-def insertion_probs(model: NameModel, ids: np.ndarray, lengths: np.ndarray, slot: np.ndarray) -> np.ndarray:
-    """(W, V-1): P(new letter s+1 at ``slot`` | the rest), the name one letter longer."""
-    a = model.automaton_
+def _insertion_rows(model: NameModel, ids: np.ndarray, lengths: np.ndarray, slot: np.ndarray):
     w = len(ids)
-    k = a.n_symbols - 1
+    k = model.automaton_.n_symbols - 1
     grown = _inserted(ids, slot)
     rows = np.repeat(grown[:, None, :], k, axis=1)
     rows[np.arange(w), :, slot] = np.arange(1, k + 1)
-    log_w = a.log_probs_ids(rows.reshape(w * k, grown.shape[1]), np.repeat(lengths + 1, k)).reshape(w, k)
-    return _softmax_rows(log_w)
+    return rows.reshape(w * k, grown.shape[1]), np.repeat(lengths + 1, k)
+
+
+def insertion_probs(model: NameModel, ids: np.ndarray, lengths: np.ndarray, slot: np.ndarray) -> np.ndarray:
+    """(W, V-1): P(new letter s+1 at ``slot`` | the rest), the name one letter longer."""
+    (log_w,) = _score(model, [_insertion_rows(model, ids, lengths, slot)])
+    return _softmax_rows(log_w.reshape(len(ids), -1))
 
 
 def _deleted(ids: np.ndarray) -> np.ndarray:
@@ -108,13 +129,21 @@ def _deleted(ids: np.ndarray) -> np.ndarray:
     return ids[:, src]
 
 
+def _deletion_rows(ids: np.ndarray, lengths: np.ndarray):
+    w, width = ids.shape
+    return _deleted(ids).reshape(w * width, width), np.repeat(lengths - 1, width)
+
+
+def _deletion_finish(log_w: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    log_w = log_w.reshape(len(lengths), -1)
+    log_w[np.arange(log_w.shape[1])[None, :] >= lengths[:, None]] = -np.inf
+    return _softmax_rows(log_w)
+
+
 def deletion_probs(model: NameModel, ids: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     """(W, width): P(deleting letter j) in proportion to P(what is left); 0 beyond the name's length."""
-    w, width = ids.shape
-    rows = _deleted(ids)
-    log_w = model.automaton_.log_probs_ids(rows.reshape(w * width, width), np.repeat(lengths - 1, width)).reshape(w, width)
-    log_w[np.arange(width)[None, :] >= lengths[:, None]] = -np.inf
-    return _softmax_rows(log_w)
+    (log_w,) = _score(model, [_deletion_rows(ids, lengths)])
+    return _deletion_finish(log_w, lengths)
 
 
 def move_kind_probs(model: NameModel, lengths: np.ndarray) -> np.ndarray:
@@ -136,27 +165,34 @@ def _draw(probs: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.n
 
 
 def step(model: NameModel, ids: np.ndarray, lengths: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """One move for every walker (rows of ``ids``, padded to a common width that has room for one more)."""
+    """One move for every walker (rows of ``ids``, padded to a common width that has room for one more).
+
+    The three kinds' options are scored together in one pass; each is then drawn from exactly as
+    ``substitution_probs`` / ``insertion_probs`` / ``deletion_probs`` give it."""
     ids, lengths = ids.copy(), lengths.copy()
     kind, movable = _draw(move_kind_probs(model, lengths), rng)
     kind[~movable] = -1  # no length this walker could move to: it stays
-    if (sel := np.flatnonzero(kind == SUB)).size:
-        pos = (rng.random(sel.size) * lengths[sel]).astype(np.int64)
-        letter, ok = _draw(substitution_probs(model, ids[sel], lengths[sel], pos), rng)
-        ids[sel[ok], pos[ok]] = letter[ok] + 1
-    if (sel := np.flatnonzero(kind == INS)).size:
-        slot = (rng.random(sel.size) * (lengths[sel] + 1)).astype(np.int64)
-        letter, ok = _draw(insertion_probs(model, ids[sel], lengths[sel], slot), rng)
-        grown = _inserted(ids[sel], slot)[:, : ids.shape[1]]
-        grown[np.arange(sel.size), slot] = letter + 1
-        ids[sel[ok]] = grown[ok]
-        lengths[sel[ok]] += 1
-    if (sel := np.flatnonzero(kind == DEL)).size:
-        gone, ok = _draw(deletion_probs(model, ids[sel], lengths[sel]), rng)
-        shrunk = _deleted(ids[sel])[np.arange(sel.size), gone]
-        shrunk[np.arange(sel.size), lengths[sel] - 1] = 0
-        ids[sel[ok]] = shrunk[ok]
-        lengths[sel[ok]] -= 1
+    sub, ins, dele = (np.flatnonzero(kind == k) for k in (SUB, INS, DEL))
+    pos = (rng.random(sub.size) * lengths[sub]).astype(np.int64)
+    slot = (rng.random(ins.size) * (lengths[ins] + 1)).astype(np.int64)
+    sub_w, ins_w, del_w = _score(model, [_substitution_rows(model, ids[sub], lengths[sub], pos),
+                                         _insertion_rows(model, ids[ins], lengths[ins], slot),
+                                         _deletion_rows(ids[dele], lengths[dele])])
+    if sub.size:
+        letter, ok = _draw(_substitution_finish(sub_w, ids[sub], pos), rng)
+        ids[sub[ok], pos[ok]] = letter[ok] + 1
+    if ins.size:
+        letter, ok = _draw(_softmax_rows(ins_w.reshape(ins.size, -1)), rng)
+        grown = _inserted(ids[ins], slot)[:, : ids.shape[1]]
+        grown[np.arange(ins.size), slot] = letter + 1
+        ids[ins[ok]] = grown[ok]
+        lengths[ins[ok]] += 1
+    if dele.size:
+        gone, ok = _draw(_deletion_finish(del_w, lengths[dele]), rng)
+        shrunk = _deleted(ids[dele])[np.arange(dele.size), gone]
+        shrunk[np.arange(dele.size), lengths[dele] - 1] = 0
+        ids[dele[ok]] = shrunk[ok]
+        lengths[dele[ok]] -= 1
     return ids, lengths
 
 

@@ -205,3 +205,22 @@ def test_like_never_returns_more_than_asked(tiny, rng):
     model, _ = tiny_model(tiny, 2)
     assert len(like(model, "abc", 5, rng)) == 5
     assert set(itertools.chain.from_iterable(v.name for v in like(model, "abc", 5, rng))) <= set("abc")
+
+
+def test_like_on_the_command_line(trained_artifacts):
+    import subprocess
+    import sys
+
+    from tests.conftest import tnaas_env
+
+    def run(*args):
+        return subprocess.run([sys.executable, "-m", "tnaas", "like", *args], capture_output=True, text=True,
+                              env=tnaas_env(trained_artifacts), timeout=120)
+
+    out = run("hoopa", "-c", "pokemon", "-m", "kn3", "-n", "6", "--seed", "1")
+    assert out.returncode == 0, out.stderr
+    lines = [ln.split() for ln in out.stdout.splitlines() if ln.strip()]
+    assert [ln[0] for ln in lines] == [f"{i}." for i in range(1, 7)]
+    assert all(ln[1] != "hoopa" and ln[2] in "123" for ln in lines)
+    out = run("k*fka", "-c", "pokemon", "-m", "kn3")
+    assert out.returncode == 2 and "not a pattern" in out.stdout and "Traceback" not in out.stderr

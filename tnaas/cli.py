@@ -205,6 +205,25 @@ def complete(
     _print_candidates(found)
 
 
+@app.command()
+def like(
+    name: str,
+    corpus: Annotated[str, typer.Option("--corpus", "-c")] = "pypi",
+    n: Annotated[int, typer.Option("-n", min=1, max=200)] = 5,
+    model: Annotated[str, typer.Option("--model", "-m")] = "",
+    seed: int | None = None,
+) -> None:
+    """Believable names one to three edits from NAME under the CORPUS model (never NAME, never a corpus name)."""
+    from models.like import like as names_like
+
+    try:
+        found = names_like(_registry().model(corpus, model or get_settings().default_model), name, n, np.random.default_rng(seed))
+    except TNaaSError as err:
+        _fail_friendly(err)
+    for i, v in enumerate(found, 1):
+        console.print(f"{i:>2}. {v.name}  [dim]{v.edits} edit{'s' if v.edits > 1 else ''}, {v.nll_per_char:.2f} nats/char[/dim]")
+
+
 @app.command("is")
 def is_(text: Annotated[list[str], typer.Argument(help="a name, or any text")]) -> None:
     """What does a name (or a text) sound like: corpora, and languages where they mean something."""
