@@ -17,7 +17,7 @@ import httpx
 
 from availability.config import RegistryEndpoint
 from availability.marks import Verdict
-from availability.rules import NPM, PYPI, pypi_normalise
+from availability.rules import PYPI, pypi_normalise
 
 log = logging.getLogger(__name__)
 
