@@ -102,15 +102,18 @@ class AvailabilityChecker:
         if self.live is None or registry in self.unconfigured:
             why = self.unconfigured.get(registry, "not checked live")
             return {n: (LiveAnswer(Verdict.UNKNOWN, why), "none") for n in names}
-        canary = self.canaries.get(registry)
-        keys = {n: exact_key(registry, n) for n in names + ([canary] if canary else [])}
+        keys = {n: exact_key(registry, n) for n in names}
         cached = self.cache.get_many(registry, list(set(keys.values()))) if self.cache else {}
         out = {n: (LiveAnswer(Verdict(cached[k][0]), cached[k][1]), "cache") for n, k in keys.items() if k in cached}
-        ask = [n for n in keys if n not in out]
-        if ask:
-            fresh = self.live.check([(registry, n) for n in ask])
-            out |= {n: (fresh[registry, n], "live") for n in ask}
-        trusted, doubt = self._canary_says(registry, canary, out)
+        ask = [n for n in names if n not in out]
+        if not ask:
+            return out
+        # the canary is asked with every live batch, never taken from the cache: a registry that broke
+        # since it was cached must not have its 404s read as "free"
+        canary = self.canaries.get(registry)
+        fresh = self.live.check([(registry, n) for n in ask + ([canary] if canary else [])])
+        out |= {n: (fresh[registry, n], "live") for n in ask}
+        trusted, doubt = self._canary_says(registry, canary, fresh)
         if not trusted:
             out = {n: ((LiveAnswer(Verdict.UNKNOWN, doubt), src) if a.verdict is Verdict.FREE else (a, src))
                    for n, (a, src) in out.items()}
@@ -123,7 +126,7 @@ class AvailabilityChecker:
     def _canary_says(registry: str, canary: str | None, answers: dict) -> tuple[bool, str]:
         if not canary:
             return True, ""
-        answer = answers[canary][0]
+        answer = answers[registry, canary]
         if answer.verdict is Verdict.TAKEN:
             return True, ""
         if answer.verdict is Verdict.FREE:

@@ -64,7 +64,10 @@ def check(
     if settings.redis_url and not offline:
         from redis import Redis
 
-        connection = Redis.from_url(settings.redis_url, socket_timeout=1, socket_connect_timeout=1)
+        try:
+            connection = Redis.from_url(settings.redis_url, socket_timeout=1, socket_connect_timeout=1)
+        except ValueError as err:
+            log.warning("REDIS_URL unusable (%s): checking without the cache", err)
     checker = build_checker(settings, registries, connection=connection, live=not offline)
     try:
         results = checker.check(names, registries)

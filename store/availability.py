@@ -43,7 +43,8 @@ class AvailabilityCache:
                 continue
             try:
                 doc = json.loads(value)
-                out[name_key] = (doc["verdict"], doc.get("reason", ""))
+                if doc["verdict"] in CACHEABLE:
+                    out[name_key] = (doc["verdict"], str(doc.get("reason", "")))
             except (ValueError, KeyError, TypeError):
                 continue  # an unreadable entry is a miss; the next put overwrites it
         return out

@@ -128,13 +128,23 @@ def test_answers_are_cached_in_redis_with_a_ttl(registry, redis_connection):
     second = verdicts(checker_for(registry, cache=cache), ["kafkify", "requests"])
     assert second == first and len(registry.requests) == asked  # nothing asked again
     keys = sorted(k.decode() for k in redis_connection.keys("*"))
-    assert keys == sorted(f"{cache.prefix}{k}" for k in
-                          ["pypi:kafkify", "pypi:requests", "pypi:pip", "npm:kafkify", "npm:requests", "npm:npm"])
+    assert keys == sorted(f"{cache.prefix}{k}" for k in ["pypi:kafkify", "pypi:requests", "npm:kafkify", "npm:requests"])
     assert all(0 < redis_connection.ttl(k) <= 120 for k in keys)
     checker = checker_for(registry, cache=cache)
     marks = checker.check(["kafkify"], (PYPI,))
     checker.live.close()
     assert marks[0][PYPI].source == "cache"
+
+
+def test_a_registry_that_broke_since_it_was_cached_is_not_trusted(registry, redis_connection):
+    """The canary is asked with every live batch, never from the cache: a 404 from a registry that now
+    404s everything (its canary too) is not "free", even with the canary cached as taken earlier."""
+    cache = AvailabilityCache(redis_connection, ttl=120)
+    assert verdicts(checker_for(registry, cache=cache), ["pip", "npm"]) == [{PYPI: Verdict.TAKEN, NPM: Verdict.FREE},
+                                                                           {PYPI: Verdict.FREE, NPM: Verdict.TAKEN}]
+    with RegistryStandin(PYPI_NAMES, NPM_NAMES, mode="lost") as lost:
+        got = verdicts(checker_for(lost, cache=cache), ["kafkify", "pip"])
+    assert got == [{PYPI: Verdict.UNKNOWN, NPM: Verdict.UNKNOWN}, {PYPI: Verdict.TAKEN, NPM: Verdict.UNKNOWN}]
 
 
 def test_unknown_is_never_cached(redis_connection):
