@@ -28,9 +28,14 @@ log = logging.getLogger(__name__)
 
 
 class AvailabilityChecker:
-    def __init__(self, snapshots: dict[str, Snapshot | None], live: LiveChecker | None = None,
-                 cache: AvailabilityCache | None = None, canaries: dict[str, str] | None = None,
-                 unconfigured: dict[str, str] | None = None):
+    def __init__(
+        self,
+        snapshots: dict[str, Snapshot | None],
+        live: LiveChecker | None = None,
+        cache: AvailabilityCache | None = None,
+        canaries: dict[str, str] | None = None,
+        unconfigured: dict[str, str] | None = None,
+    ):
         self.snapshots = snapshots
         self.live = live
         self.cache = cache
@@ -83,12 +88,19 @@ class AvailabilityChecker:
                 marks[registry, name] = self._decide(registry, name, answers[name], listed.get(name), snap)
         return [{r: marks[r, n] for r in registries} for n in names]
 
-    def _decide(self, registry: str, name: str, answer: tuple[LiveAnswer, str], listed: bool | None,
-                snap: Snapshot | None) -> Mark:
+    def _decide(
+        self, registry: str, name: str, answer: tuple[LiveAnswer, str], listed: bool | None, snap: Snapshot | None
+    ) -> Mark:
         live, source = answer
         if live.verdict is Verdict.FREE and snap is None and similar_key(registry, name) is not None:
-            return Mark(registry, name, Verdict.UNKNOWN, f"not registered, but without a snapshot of every {registry} name "
-                        f"its 'too similar' rule cannot be checked: run `tnaas availability refresh {registry}`", source)
+            return Mark(
+                registry,
+                name,
+                Verdict.UNKNOWN,
+                f"not registered, but without a snapshot of every {registry} name "
+                f"its 'too similar' rule cannot be checked: run `tnaas availability refresh {registry}`",
+                source,
+            )
         if live.verdict in (Verdict.TAKEN, Verdict.FREE):
             return Mark(registry, name, live.verdict, live.reason, source)
         when = time.strftime("%Y-%m-%d", time.localtime(snap.built_at)) if snap is not None else ""
@@ -115,8 +127,10 @@ class AvailabilityChecker:
         out |= {n: (fresh[registry, n], "live") for n in ask}
         trusted, doubt = self._canary_says(registry, canary, fresh)
         if not trusted:
-            out = {n: ((LiveAnswer(Verdict.UNKNOWN, doubt), src) if a.verdict is Verdict.FREE else (a, src))
-                   for n, (a, src) in out.items()}
+            out = {
+                n: ((LiveAnswer(Verdict.UNKNOWN, doubt), src) if a.verdict is Verdict.FREE else (a, src))
+                for n, (a, src) in out.items()
+            }
         if self.cache is not None:
             fresh_answers = {keys[n]: (a.verdict.value, a.reason) for n, (a, src) in out.items() if src == "live"}
             self.cache.put_many(registry, fresh_answers)
@@ -130,7 +144,10 @@ class AvailabilityChecker:
         if answer.verdict is Verdict.TAKEN:
             return True, ""
         if answer.verdict is Verdict.FREE:
-            return False, f"the {registry} registry also says it has no '{canary}', so its 'not found' cannot be trusted"
+            return (
+                False,
+                f"the {registry} registry also says it has no '{canary}', so its 'not found' cannot be trusted",
+            )
         return False, f"the {registry} registry could not be confirmed working ({answer.reason})"
 
 
@@ -139,7 +156,9 @@ def summary(marks: dict[str, Mark]) -> str:
     return ", ".join(m.short() for m in marks.values())
 
 
-def build_checker(settings, registries: tuple[str, ...] = REGISTRIES, connection=None, live: bool = True) -> AvailabilityChecker:
+def build_checker(
+    settings, registries: tuple[str, ...] = REGISTRIES, connection=None, live: bool = True
+) -> AvailabilityChecker:
     """A checker as the settings describe it: snapshots from disk, the user's registries, the Redis cache."""
     store = SnapshotStore(settings.snapshot_dir)
     snapshots = {r: store.load(r) for r in registries}

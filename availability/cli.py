@@ -23,12 +23,15 @@ from tnaas.settings import get_settings
 
 log = logging.getLogger(__name__)
 console = Console(width=None if Console().is_terminal else 160)
-availability_app = typer.Typer(help="Is a name free on PyPI and npm: snapshots of every registry name, and live checks.",
-                               no_args_is_help=True)
+availability_app = typer.Typer(
+    help="Is a name free on PyPI and npm: snapshots of every registry name, and live checks.", no_args_is_help=True
+)
 
 MAX_CHECK_NAMES = 50  # names one `tnaas check` asks about: it is a tool for a shortlist, not a crawler
 COLOURS = {Verdict.FREE: "green", Verdict.TAKEN: "red", Verdict.REFUSED: "magenta", Verdict.UNKNOWN: "yellow"}
-RegistryOpt = Annotated[list[str] | None, typer.Option("--registry", "-r", help="pypi or npm (repeatable); default both")]
+RegistryOpt = Annotated[
+    list[str] | None, typer.Option("--registry", "-r", help="pypi or npm (repeatable); default both")
+]
 
 
 def register(app: typer.Typer) -> None:
@@ -92,12 +95,17 @@ def check(
 @availability_app.command("refresh")
 def refresh(
     registry: Annotated[list[str] | None, typer.Argument(help="pypi and/or npm; default both")] = None,
-    from_file: Annotated[Path | None, typer.Option("--from", help="names from this file instead (JSON list, PEP 691 index, or one per line)")] = None,
+    from_file: Annotated[
+        Path | None,
+        typer.Option("--from", help="names from this file instead (JSON list, PEP 691 index, or one per line)"),
+    ] = None,
 ) -> None:
     """Rebuild the snapshot of every name on a registry, from its index (PyPI) or a file."""
     registries = _registries(registry)
     if from_file is not None and len(registries) != 1:
-        _fail("--from reads one registry's names: name that registry, e.g. `tnaas availability refresh npm --from names.json`.")
+        _fail(
+            "--from reads one registry's names: name that registry, e.g. `tnaas availability refresh npm --from names.json`."
+        )
     settings = get_settings()
     store = SnapshotStore(settings.snapshot_dir)
     failed = False
@@ -115,8 +123,10 @@ def refresh(
             failed = True
             continue
         store.save(snap)
-        console.print(f"{r}: {len(snap.exact):,} names from {escape(source)} in {time.perf_counter() - start:.1f} s, "
-                      f"{snap.nbytes / 2**20:.1f} MiB, false-positive rate {snap.false_positive_rate:.1e}")
+        console.print(
+            f"{r}: {len(snap.exact):,} names from {escape(source)} in {time.perf_counter() - start:.1f} s, "
+            f"{snap.nbytes / 2**20:.1f} MiB, false-positive rate {snap.false_positive_rate:.1e}"
+        )
     if failed:
         raise typer.Exit(1)
 
@@ -130,8 +140,10 @@ def _read_names(registry: str, from_file: Path | None, settings) -> tuple[list[s
         return names_from_index(endpoint, settings.availability_refresh_timeout), endpoint.url
     found = installed_npm_names()
     if found is None:
-        raise SourceError(f"the npm registry has no list of every name. Install one (`npm install -g {NPM_NAMES_PACKAGE}`) "
-                          "or pass a file: `tnaas availability refresh npm --from names.json`.")
+        raise SourceError(
+            f"the npm registry has no list of every name. Install one (`npm install -g {NPM_NAMES_PACKAGE}`) "
+            "or pass a file: `tnaas availability refresh npm --from names.json`."
+        )
     return names_from_file(found), f"{NPM_NAMES_PACKAGE} ({found})"
 
 
@@ -146,7 +158,12 @@ def status() -> None:
             table.add_row(r, "-", "never: run `tnaas availability refresh`", "", "", "")
             continue
         built = time.strftime("%Y-%m-%d %H:%M", time.localtime(snap.built_at))
-        table.add_row(r, f"{len(snap.exact):,}", built, escape(snap.source), f"{snap.nbytes / 2**20:.1f}",
-                      f"{snap.false_positive_rate:.1e}")
+        table.add_row(
+            r,
+            f"{len(snap.exact):,}",
+            built,
+            escape(snap.source),
+            f"{snap.nbytes / 2**20:.1f}",
+            f"{snap.false_positive_rate:.1e}",
+        )
     console.print(table)
-

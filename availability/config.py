@@ -36,7 +36,9 @@ class RegistryEndpoint:
 def resolve(registry: str, setting: str | None) -> RegistryEndpoint:
     """The endpoint for ``registry``; raises NotConfigured with a message saying what to set."""
     if setting:
-        return RegistryEndpoint(registry, _slash(setting), f"TNAAS_{registry.upper()}_{'INDEX' if registry == PYPI else 'REGISTRY'}_URL")
+        return RegistryEndpoint(
+            registry, _slash(setting), f"TNAAS_{registry.upper()}_{'INDEX' if registry == PYPI else 'REGISTRY'}_URL"
+        )
     found = pip_index_url() if registry == PYPI else npm_registry_url()
     if found is None:
         tool, var = ("pip", "TNAAS_PYPI_INDEX_URL") if registry == PYPI else ("npm", "TNAAS_NPM_REGISTRY_URL")
@@ -60,8 +62,13 @@ def pip_index_url() -> tuple[str, str] | None:
 def _pip_config_index() -> str | None:
     """``index-url`` from ``pip config list`` (install.* over global.*), as pip resolves its files."""
     try:
-        out = subprocess.run([sys.executable, "-m", "pip", "config", "list"], capture_output=True, text=True,
-                             timeout=TOOL_TIMEOUT, env=os.environ | {"PIP_DISABLE_PIP_VERSION_CHECK": "1"})
+        out = subprocess.run(
+            [sys.executable, "-m", "pip", "config", "list"],
+            capture_output=True,
+            text=True,
+            timeout=TOOL_TIMEOUT,
+            env=os.environ | {"PIP_DISABLE_PIP_VERSION_CHECK": "1"},
+        )
     except (OSError, subprocess.TimeoutExpired) as err:
         log.warning("pip config list failed: %s", err)
         return None

@@ -24,8 +24,10 @@ log = logging.getLogger(__name__)
 MAX_BODY = 1 << 20  # bytes read of one answer; a packument can be megabytes and only its start is needed
 MAX_REDIRECTS = 3  # PyPI redirects a non-normalised project URL to the normalised one
 PARALLEL = 16  # requests in flight at once
-PYPI_ACCEPT = ("application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, "
-               "text/html;q=0.01")  # PEP 691's recommended negotiation: JSON, else the PEP 503 HTML page
+PYPI_ACCEPT = (
+    "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, "
+    "text/html;q=0.01"
+)  # PEP 691's recommended negotiation: JSON, else the PEP 503 HTML page
 NPM_ACCEPT = "application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8, */*"
 _NAME_FIELD = re.compile(rb'"name"\s*:\s*"((?:[^"\\]|\\.)*)"')
 
@@ -58,7 +60,11 @@ def interpret(registry: str, name: str, status: int, content_type: str, body: by
     if answered is None:
         return LiveAnswer(Verdict.UNKNOWN, "the registry answered garbage")
     same = pypi_normalise(answered) == pypi_normalise(name) if registry == PYPI else answered == name
-    return LiveAnswer(Verdict.TAKEN) if same else LiveAnswer(Verdict.UNKNOWN, f"the registry answered for another name ({answered!r})")
+    return (
+        LiveAnswer(Verdict.TAKEN)
+        if same
+        else LiveAnswer(Verdict.UNKNOWN, f"the registry answered for another name ({answered!r})")
+    )
 
 
 def _answered_name(body: bytes, complete: bool, registry: str) -> str | None:
@@ -85,8 +91,9 @@ class LiveChecker:
     def __init__(self, endpoints: dict[str, RegistryEndpoint], timeout: float, client: httpx.Client | None = None):
         self.endpoints = endpoints
         self.timeout = timeout
-        self.client = client or httpx.Client(timeout=httpx.Timeout(timeout), follow_redirects=True,
-                                             max_redirects=MAX_REDIRECTS, trust_env=True)
+        self.client = client or httpx.Client(
+            timeout=httpx.Timeout(timeout), follow_redirects=True, max_redirects=MAX_REDIRECTS, trust_env=True
+        )
         self.pool = ThreadPoolExecutor(PARALLEL, thread_name_prefix="availability")
 
     def check(self, queries: list[tuple[str, str]]) -> dict[tuple[str, str], LiveAnswer]:
@@ -117,8 +124,14 @@ class LiveChecker:
                     if len(body) >= MAX_BODY:
                         complete = False
                         break
-                return interpret(registry, name, response.status_code, response.headers.get("content-type", ""),
-                                 bytes(body), complete)
+                return interpret(
+                    registry,
+                    name,
+                    response.status_code,
+                    response.headers.get("content-type", ""),
+                    bytes(body),
+                    complete,
+                )
         except httpx.TimeoutException:
             return LiveAnswer(Verdict.UNKNOWN, f"the registry did not answer within {self.timeout:g} s")
         except httpx.HTTPError as err:

@@ -26,8 +26,13 @@ class Mark:
         return self.verdict is Verdict.FREE
 
     def to_dict(self) -> dict:
-        return {"registry": self.registry, "name": self.name, "verdict": self.verdict.value, "reason": self.reason,
-                "source": self.source}
+        return {
+            "registry": self.registry,
+            "name": self.name,
+            "verdict": self.verdict.value,
+            "reason": self.reason,
+            "source": self.source,
+        }
 
     def short(self) -> str:
         """'free on pypi', 'taken on npm', ... for a one-line summary."""

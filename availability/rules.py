@@ -68,16 +68,82 @@ def pypi_problems(name: str) -> list[str]:
 NPM_MAX_LEN = 214
 NPM_EXCLUDED = ("node_modules", "favicon.ico")
 # validate-npm-package-name 7.0.2, lib/builtin-modules.json (Node's ``module.builtinModules`` and more)
-NODE_BUILTINS = frozenset((
-    "_http_agent _http_client _http_common _http_incoming _http_outgoing _http_server _stream_duplex "
-    "_stream_passthrough _stream_readable _stream_transform _stream_wrap _stream_writable _tls_common "
-    "_tls_wrap assert assert/strict async_hooks buffer child_process cluster console constants crypto "
-    "dgram diagnostics_channel dns dns/promises domain events fs fs/promises http http2 https inspector "
-    "inspector/promises module net os path path/posix path/win32 perf_hooks process punycode querystring "
-    "readline readline/promises repl stream stream/consumers stream/promises stream/web string_decoder "
-    "sys timers timers/promises tls trace_events tty url util util/types v8 vm wasi worker_threads zlib "
-    "node:sea node:sqlite node:test node:test/reporters"
-).split())
+NODE_BUILTINS = frozenset(
+    [
+        "_http_agent",
+        "_http_client",
+        "_http_common",
+        "_http_incoming",
+        "_http_outgoing",
+        "_http_server",
+        "_stream_duplex",
+        "_stream_passthrough",
+        "_stream_readable",
+        "_stream_transform",
+        "_stream_wrap",
+        "_stream_writable",
+        "_tls_common",
+        "_tls_wrap",
+        "assert",
+        "assert/strict",
+        "async_hooks",
+        "buffer",
+        "child_process",
+        "cluster",
+        "console",
+        "constants",
+        "crypto",
+        "dgram",
+        "diagnostics_channel",
+        "dns",
+        "dns/promises",
+        "domain",
+        "events",
+        "fs",
+        "fs/promises",
+        "http",
+        "http2",
+        "https",
+        "inspector",
+        "inspector/promises",
+        "module",
+        "net",
+        "os",
+        "path",
+        "path/posix",
+        "path/win32",
+        "perf_hooks",
+        "process",
+        "punycode",
+        "querystring",
+        "readline",
+        "readline/promises",
+        "repl",
+        "stream",
+        "stream/consumers",
+        "stream/promises",
+        "stream/web",
+        "string_decoder",
+        "sys",
+        "timers",
+        "timers/promises",
+        "tls",
+        "trace_events",
+        "tty",
+        "url",
+        "util",
+        "util/types",
+        "v8",
+        "vm",
+        "wasi",
+        "worker_threads",
+        "zlib",
+        "node:sea",
+        "node:sqlite",
+        "node:test",
+        "node:test/reporters",
+    ]
+)
 _URI_COMPONENT_SAFE = re.compile(r"[A-Za-z0-9\-_.!~*'()]*\Z")  # what encodeURIComponent leaves alone
 _SCOPED = re.compile(r"^(?:@([^/]+?)[/])?([^/]+?)$")
 _NPM_SPECIAL = re.compile(r"[~'!()*]")
@@ -112,7 +178,7 @@ def npm_problems(name: str) -> list[str]:
     if name.lower() != name:
         warnings.append("name can no longer contain capital letters")
     if _NPM_SPECIAL.search(name.split("/")[-1]):
-        warnings.append("name can no longer contain special characters (\"~'!()*\")")
+        warnings.append('name can no longer contain special characters ("~\'!()*")')
     if not _uri_component_safe(name):
         scoped = _SCOPED.match(name)
         if scoped:

@@ -230,9 +230,16 @@ class Snapshot:
         return (len(self.exact) + len(self.similar)) / 2.0**64
 
     def describe(self) -> dict:
-        return {"registry": self.registry, "source": self.source, "built_at": self.built_at, "names": self.names,
-                "keys": len(self.exact), "similar_keys": len(self.similar), "bytes": self.nbytes,
-                "false_positive_rate": self.false_positive_rate}
+        return {
+            "registry": self.registry,
+            "source": self.source,
+            "built_at": self.built_at,
+            "names": self.names,
+            "keys": len(self.exact),
+            "similar_keys": len(self.similar),
+            "bytes": self.nbytes,
+            "false_positive_rate": self.false_positive_rate,
+        }
 
 
 class SnapshotStore:
@@ -250,7 +257,9 @@ class SnapshotStore:
     def save(self, snap: Snapshot) -> Path:
         self.root.mkdir(parents=True, exist_ok=True)
         now = time.time_ns()  # names sort in the order they were written
-        folder = self.root / f"{snap.registry}-{time.strftime('%Y%m%dT%H%M%S', time.gmtime(now // 10**9))}-{now % 10**9:09d}"
+        folder = (
+            self.root / f"{snap.registry}-{time.strftime('%Y%m%dT%H%M%S', time.gmtime(now // 10**9))}-{now % 10**9:09d}"
+        )
         tmp = folder.with_name(folder.name + ".tmp")
         tmp.mkdir()
         np.save(tmp / "exact.npy", snap.exact)
@@ -272,10 +281,13 @@ class SnapshotStore:
             similar = np.load(folder / "similar.npy", mmap_mode="r")
         except (OSError, ValueError, KeyError) as err:
             if self.pointer(registry).exists():
-                log.warning("availability snapshot for %s unreadable (%s); run `tnaas availability refresh`", registry, err)
+                log.warning(
+                    "availability snapshot for %s unreadable (%s); run `tnaas availability refresh`", registry, err
+                )
             return None
-        return Snapshot(registry, exact, similar, meta.get("source", ""), meta.get("built_at", 0.0),
-                        meta.get("names", 0))
+        return Snapshot(
+            registry, exact, similar, meta.get("source", ""), meta.get("built_at", 0.0), meta.get("names", 0)
+        )
 
     def _prune(self, registry: str, keep: str) -> None:
         folders = sorted(p for p in self.root.glob(f"{registry}-*") if p.is_dir())

@@ -80,7 +80,9 @@ def names_from_index(endpoint: RegistryEndpoint, timeout: float, client: httpx.C
     try:
         response = client.get(endpoint.url, headers={"Accept": PYPI_ACCEPT})
     except httpx.HTTPError as err:
-        raise SourceError(f"The index at {endpoint.url} ({endpoint.origin}) could not be read: {type(err).__name__}") from None
+        raise SourceError(
+            f"The index at {endpoint.url} ({endpoint.origin}) could not be read: {type(err).__name__}"
+        ) from None
     finally:
         if own:
             client.close()

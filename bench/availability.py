@@ -35,7 +35,7 @@ from models.like import like
 from models.name_model import NameModel
 from models.sampling import forward_filter, marginals
 from store.availability import AvailabilityCache
-from tests.registry_standin import RegistryStandin
+from testkit.registry_standin import RegistryStandin
 from tnaas.redis_server import EmbeddedRedis
 
 POOL = 100  # candidates per request (TNAAS_RERANK_POOL's default): the batch a worker checks at once
@@ -74,7 +74,9 @@ def loaded_rss_mib(snap: Snapshot) -> float:
 
     with tempfile.TemporaryDirectory() as tmp:
         SnapshotStore(tmp).save(snap)
-        out = subprocess.run([sys.executable, "-c", LOAD_SCRIPT, tmp, snap.registry], capture_output=True, text=True, check=True)
+        out = subprocess.run(
+            [sys.executable, "-c", LOAD_SCRIPT, tmp, snap.registry], capture_output=True, text=True, check=True
+        )
     return float(out.stdout.strip())
 
 
@@ -93,9 +95,20 @@ def synthetic_names(n: int, rng: np.random.Generator, prefix: str = "") -> list[
 
 
 def snapshot_figures(console: Console, lists: dict[str, list[str]], rng: np.random.Generator) -> None:
-    table = Table("registry", "names", "build s", "snapshot MiB", "worker RSS +MiB", "set RSS +MiB", "false-positive rate",
-                  f"look-ups/s (batch {POOL})", "look-ups/s (batch 100k)", "set look-ups/s (100k)", "single name us",
-                  title="snapshot: sorted 64-bit hashes vs a Python set of normalised keys")
+    table = Table(
+        "registry",
+        "names",
+        "build s",
+        "snapshot MiB",
+        "worker RSS +MiB",
+        "set RSS +MiB",
+        "false-positive rate",
+        f"look-ups/s (batch {POOL})",
+        "look-ups/s (batch 100k)",
+        "set look-ups/s (100k)",
+        "single name us",
+        title="snapshot: sorted 64-bit hashes vs a Python set of normalised keys",
+    )
     for registry, names in lists.items():
         start = time.perf_counter()
         snap = Snapshot.build(registry, names, "bench")
@@ -121,21 +134,42 @@ def snapshot_figures(console: Console, lists: dict[str, list[str]], rng: np.rand
 
         t_set = timed(set_lookup, 3)
         assert set_lookup() == snap.possibly_free(queries).tolist(), "snapshot and set disagree"
-        table.add_row(registry, f"{len(names):,}", f"{build:.1f}", f"{snap.nbytes / 2**20:.1f}", f"{snap_rss:.0f}",
-                      f"{set_rss:.0f}", f"{snap.false_positive_rate:.1e} (measured: {hits} of {len(absent):,})",
-                      f"{POOL / (median_ms(t_small) / 1000):,.0f}", f"{len(queries) / (median_ms(t_big) / 1000):,.0f}",
-                      f"{len(queries) / (median_ms(t_set) / 1000):,.0f}", f"{1000 * median_ms(t_one):.0f}")
+        table.add_row(
+            registry,
+            f"{len(names):,}",
+            f"{build:.1f}",
+            f"{snap.nbytes / 2**20:.1f}",
+            f"{snap_rss:.0f}",
+            f"{set_rss:.0f}",
+            f"{snap.false_positive_rate:.1e} (measured: {hits} of {len(absent):,})",
+            f"{POOL / (median_ms(t_small) / 1000):,.0f}",
+            f"{len(queries) / (median_ms(t_big) / 1000):,.0f}",
+            f"{len(queries) / (median_ms(t_set) / 1000):,.0f}",
+            f"{1000 * median_ms(t_one):.0f}",
+        )
     console.print(table)
 
 
 def live_figures(console: Console) -> None:
     names = ["kafkify", "requests", "snorlaxy", "left-pad", "pikachoo"]
-    table = Table("registry stand-in", "names x registries", "median ms", "p99 ms", title="live check of the shown names (127.0.0.1 stand-in)")
+    table = Table(
+        "registry stand-in",
+        "names x registries",
+        "median ms",
+        "p99 ms",
+        title="live check of the shown names (127.0.0.1 stand-in)",
+    )
     snaps = {PYPI: Snapshot.build(PYPI, ["pip", "requests"]), NPM: Snapshot.build(NPM, ["npm", "left-pad"])}
-    with RegistryStandin(["pip", "requests"], ["npm", "left-pad"]) as standin, EmbeddedRedis(_tmpdir() / "redis") as redis_server:
+    with (
+        RegistryStandin(["pip", "requests"], ["npm", "left-pad"]) as standin,
+        EmbeddedRedis(_tmpdir() / "redis") as redis_server,
+    ):
         from redis import Redis
 
-        ends = {PYPI: RegistryEndpoint(PYPI, standin.pypi_url, "bench"), NPM: RegistryEndpoint(NPM, standin.npm_url, "bench")}
+        ends = {
+            PYPI: RegistryEndpoint(PYPI, standin.pypi_url, "bench"),
+            NPM: RegistryEndpoint(NPM, standin.npm_url, "bench"),
+        }
         live = LiveChecker(ends, timeout=2.0)
         cold = AvailabilityChecker(snaps, live, None, {PYPI: "pip", NPM: "npm"})
         t_cold = timed(lambda: cold.check(names, (PYPI, NPM)), 50)
@@ -147,11 +181,25 @@ def live_figures(console: Console) -> None:
     with RegistryStandin(["pip"], ["npm"], mode="slow", delay=10.0) as slow:
         ends = {PYPI: RegistryEndpoint(PYPI, slow.pypi_url, "bench"), NPM: RegistryEndpoint(NPM, slow.npm_url, "bench")}
         live = LiveChecker(ends, timeout=0.5)
-        t_slow = timed(lambda: AvailabilityChecker(snaps, live, None, {PYPI: "pip", NPM: "npm"}).check(names, (PYPI, NPM)), 5)
+        t_slow = timed(
+            lambda: AvailabilityChecker(snaps, live, None, {PYPI: "pip", NPM: "npm"}).check(names, (PYPI, NPM)), 5
+        )
         live.close()
-    table.add_row("answering, no cache (every name + 2 canaries asked)", f"{len(names)} x 2", f"{median_ms(t_cold):.1f}", f"{p99_ms(t_cold):.1f}")
-    table.add_row("answering, Redis cache warm", f"{len(names)} x 2", f"{median_ms(t_warm):.2f}", f"{p99_ms(t_warm):.2f}")
-    table.add_row("slow (10 s), timeout 0.5 s: all unknown", f"{len(names)} x 2", f"{median_ms(t_slow):.0f}", f"{p99_ms(t_slow):.0f}")
+    table.add_row(
+        "answering, no cache (every name + 2 canaries asked)",
+        f"{len(names)} x 2",
+        f"{median_ms(t_cold):.1f}",
+        f"{p99_ms(t_cold):.1f}",
+    )
+    table.add_row(
+        "answering, Redis cache warm", f"{len(names)} x 2", f"{median_ms(t_warm):.2f}", f"{p99_ms(t_warm):.2f}"
+    )
+    table.add_row(
+        "slow (10 s), timeout 0.5 s: all unknown",
+        f"{len(names)} x 2",
+        f"{median_ms(t_slow):.0f}",
+        f"{p99_ms(t_slow):.0f}",
+    )
     console.print(table)
 
 
@@ -172,7 +220,7 @@ def walk_with_completion(model: NameModel, seed: str, size: int, rng: np.random.
         name = seed
         for _ in range(3):
             L = len(name)
-            w = np.array([p[L], p[L + 1] if L < model.max_len else 0.0, p[L - 1] if L > 1 else 0.0])
+            w = np.array([p[L], p[L + 1] if model.max_len > L else 0.0, p[L - 1] if L > 1 else 0.0])
             kind = rng.choice(3, p=w / w.sum())
             if kind == 2:
                 left = [name[:j] + name[j + 1 :] for j in range(L)]
@@ -181,29 +229,45 @@ def walk_with_completion(model: NameModel, seed: str, size: int, rng: np.random.
                 name = left[rng.choice(L, p=q / q.sum())]
             else:
                 pos = int(rng.integers(0, L + kind))
-                pattern = name[:pos] + "*" + name[pos + (1 - kind):]
-                ids = np.array([-1 if c == "*" else a.alphabet.index(c) + 1 for c in pattern])
+                pattern = name[:pos] + "*" + name[pos + (1 - kind) :]
+                ids = np.array([-1 if c == "*" else a.alphabet.id(c) for c in pattern])
                 q = marginals(forward_filter(a, ids), a.n_symbols)[pos, 1:].copy()
                 if kind == 0:
-                    q[a.alphabet.index(name[pos])] = 0.0
+                    q[a.alphabet.id(name[pos]) - 1] = 0.0
                 if q.sum() > 0:
-                    name = pattern[:pos] + a.alphabet[rng.choice(len(q), p=q / q.sum())] + pattern[pos + 1 :]
+                    name = pattern[:pos] + a.alphabet.char(rng.choice(len(q), p=q / q.sum()) + 1) + pattern[pos + 1 :]
             if name != seed and name not in model.known_:
                 found.add(name)
     return found
 
 
 def like_figures(console: Console, rng: np.random.Generator) -> None:
-    table = Table("corpus", "model", "seed", f"like median ms (pool {POOL})", "p99 ms", "distinct names",
-                  "peer: per-walker completion median ms", "speed-up", title="like: names 1-3 edits from a 6-letter seed")
+    table = Table(
+        "corpus",
+        "model",
+        "seed",
+        f"like median ms (pool {POOL})",
+        "p99 ms",
+        "distinct names",
+        "peer: per-walker completion median ms",
+        "speed-up",
+        title="like: names 1-3 edits from a 6-letter seed",
+    )
     for corpus in ["pypi", "pokemon"]:
         model = NameModel(make_lm("kn5"), corpus).fit(load_corpus(corpus))
         for seed in SEEDS[:3] if corpus == "pypi" else SEEDS[3:]:
             times = timed(lambda: like(model, seed, POOL, rng), 100)
             peer = timed(lambda: walk_with_completion(model, seed, POOL, rng), 5)
-            table.add_row(corpus, "kn5", seed, f"{median_ms(times):.2f}", f"{p99_ms(times):.2f}",
-                          str(len(like(model, seed, POOL, rng))), f"{median_ms(peer):.0f}",
-                          f"{median_ms(peer) / median_ms(times):.0f}x")
+            table.add_row(
+                corpus,
+                "kn5",
+                seed,
+                f"{median_ms(times):.2f}",
+                f"{p99_ms(times):.2f}",
+                str(len(like(model, seed, POOL, rng))),
+                f"{median_ms(peer):.0f}",
+                f"{median_ms(peer) / median_ms(times):.0f}x",
+            )
     console.print(table)
 
 
@@ -211,7 +275,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--pypi", help="file of PyPI names (default: synthetic, 886k)")
     parser.add_argument("--npm", help="file of npm names (default: synthetic, 3.8M)")
-    parser.add_argument("--npm-scale", type=int, default=0, help="pad the npm list with synthetic names up to this many")
+    parser.add_argument(
+        "--npm-scale", type=int, default=0, help="pad the npm list with synthetic names up to this many"
+    )
     parser.add_argument("--skip-snapshot", action="store_true")
     args = parser.parse_args()
     console = Console(width=200)
@@ -223,7 +289,12 @@ def main() -> None:
             if registry == NPM and args.npm_scale > len(names):
                 names += synthetic_names(args.npm_scale - len(names), rng, prefix="zz")
             lists[registry] = names
-        console.print("name lists: " + ", ".join(f"{r} {len(n):,} ({p or 'synthetic'})" for (r, n), p in zip(lists.items(), (args.pypi, args.npm))))
+        console.print(
+            "name lists: "
+            + ", ".join(
+                f"{r} {len(n):,} ({p or 'synthetic'})" for (r, n), p in zip(lists.items(), (args.pypi, args.npm))
+            )
+        )
         snapshot_figures(console, lists, rng)
     live_figures(console)
     like_figures(console, rng)

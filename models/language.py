@@ -25,13 +25,44 @@ from models.text import TOKEN, clean_text, sentences
 LANGUAGES_DIR = Path(__file__).resolve().parents[1] / "corpora" / "languages"
 UNKNOWN = "unknown"
 NAMES = {
-    "ar": "Arabic", "bg": "Bulgarian", "ca": "Catalan", "cs": "Czech", "da": "Danish", "de": "German",
-    "en": "English", "es": "Spanish", "et": "Estonian", "eu": "Basque", "fa": "Persian", "fi": "Finnish",
-    "fr": "French", "he": "Hebrew", "hi": "Hindi", "hr": "Croatian", "hu": "Hungarian", "id": "Indonesian",
-    "it": "Italian", "ja": "Japanese", "kk": "Kazakh", "ko": "Korean", "lt": "Lithuanian", "ms": "Malay",
-    "nl": "Dutch", "no": "Norwegian", "pl": "Polish", "pt": "Portuguese", "ro": "Romanian", "ru": "Russian",
-    "sk": "Slovak", "sl": "Slovenian", "sr": "Serbian", "sv": "Swedish", "tr": "Turkish", "uk": "Ukrainian",
-    "vi": "Vietnamese", "zh": "Chinese",
+    "ar": "Arabic",
+    "bg": "Bulgarian",
+    "ca": "Catalan",
+    "cs": "Czech",
+    "da": "Danish",
+    "de": "German",
+    "en": "English",
+    "es": "Spanish",
+    "et": "Estonian",
+    "eu": "Basque",
+    "fa": "Persian",
+    "fi": "Finnish",
+    "fr": "French",
+    "he": "Hebrew",
+    "hi": "Hindi",
+    "hr": "Croatian",
+    "hu": "Hungarian",
+    "id": "Indonesian",
+    "it": "Italian",
+    "ja": "Japanese",
+    "kk": "Kazakh",
+    "ko": "Korean",
+    "lt": "Lithuanian",
+    "ms": "Malay",
+    "nl": "Dutch",
+    "no": "Norwegian",
+    "pl": "Polish",
+    "pt": "Portuguese",
+    "ro": "Romanian",
+    "ru": "Russian",
+    "sk": "Slovak",
+    "sl": "Slovenian",
+    "sr": "Serbian",
+    "sv": "Swedish",
+    "tr": "Turkish",
+    "uk": "Ukrainian",
+    "vi": "Vietnamese",
+    "zh": "Chinese",
 }
 CALIBRATION_ARTICLES = (19, 20)  # fit the temperature only
 TEST_FROM_ARTICLE = 21  # UDHR articles 21-30 are never trained or calibrated on
@@ -61,8 +92,13 @@ def load_language_data(directory: Path = LANGUAGES_DIR, per_set: int = 200, seed
         data.X += [w for i, w in enumerate(words) if i % 10 not in (0, 5)]
         data.calibration += [(w, lang) for w in words[5::10][:per_set]]
         data.held_out["vocabulary"] += [(w, lang) for w in words[::10][:per_set]]
-        paragraphs = [(int(n), p) for n, p in (line.split("\t", 1) for line in
-                      (directory / f"{lang}.udhr.txt").read_text(encoding="utf-8").splitlines())]
+        paragraphs = [
+            (int(n), p)
+            for n, p in (
+                line.split("\t", 1)
+                for line in (directory / f"{lang}.udhr.txt").read_text(encoding="utf-8").splitlines()
+            )
+        ]
         for n, p in paragraphs:
             if n < CALIBRATION_ARTICLES[0]:
                 data.X += _views(p)
@@ -98,10 +134,15 @@ class LanguageDetector:
         self.unknown_below = unknown_below
 
     def fit(self, X: list[str], y: list[str], calibration: list[tuple[str, str]] | None = None) -> LanguageDetector:
-        pipeline = Pipeline([
-            ("ngrams", CountVectorizer(analyzer="char_wb", ngram_range=self.ngram_range, min_df=2, dtype=np.float32)),
-            ("bayes", MultinomialNB(alpha=self.alpha)),
-        ])
+        pipeline = Pipeline(
+            [
+                (
+                    "ngrams",
+                    CountVectorizer(analyzer="char_wb", ngram_range=self.ngram_range, min_df=2, dtype=np.float32),
+                ),
+                ("bayes", MultinomialNB(alpha=self.alpha)),
+            ]
+        )
         pipeline.fit([clean_text(x).text for x in X], y)
         bayes = pipeline.named_steps["bayes"]
         # Keep only what prediction needs, laid out for it: naive Bayes is linear in the n-gram

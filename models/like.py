@@ -164,7 +164,9 @@ def _draw(probs: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.n
     return np.minimum((cdf <= u[:, None]).sum(axis=1), probs.shape[1] - 1), movable
 
 
-def step(model: NameModel, ids: np.ndarray, lengths: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def step(
+    model: NameModel, ids: np.ndarray, lengths: np.ndarray, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
     """One move for every walker (rows of ``ids``, padded to a common width that has room for one more).
 
     The three kinds' options are scored together in one pass; each is then drawn from exactly as
@@ -175,9 +177,14 @@ def step(model: NameModel, ids: np.ndarray, lengths: np.ndarray, rng: np.random.
     sub, ins, dele = (np.flatnonzero(kind == k) for k in (SUB, INS, DEL))
     pos = (rng.random(sub.size) * lengths[sub]).astype(np.int64)
     slot = (rng.random(ins.size) * (lengths[ins] + 1)).astype(np.int64)
-    sub_w, ins_w, del_w = _score(model, [_substitution_rows(model, ids[sub], lengths[sub], pos),
-                                         _insertion_rows(model, ids[ins], lengths[ins], slot),
-                                         _deletion_rows(ids[dele], lengths[dele])])
+    sub_w, ins_w, del_w = _score(
+        model,
+        [
+            _substitution_rows(model, ids[sub], lengths[sub], pos),
+            _insertion_rows(model, ids[ins], lengths[ins], slot),
+            _deletion_rows(ids[dele], lengths[dele]),
+        ],
+    )
     if sub.size:
         letter, ok = _draw(_substitution_finish(sub_w, ids[sub], pos), rng)
         ids[sub[ok], pos[ok]] = letter[ok] + 1

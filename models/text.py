@@ -6,7 +6,8 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-MAX_CHARS = 1000  # enough for any language decision; longer input is cut at a word boundary
+from tnaas.limits import EVIDENCE_LEN
+
 TOKEN = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*")  # runs of letters, inner apostrophes and hyphens
 
 
@@ -17,7 +18,7 @@ class CleanText:
     letters: int  # letters in ``text``
 
 
-def clean_text(raw: str, limit: int = MAX_CHARS) -> CleanText:
+def clean_text(raw: str, limit: int = EVIDENCE_LEN) -> CleanText:
     """NFC, zero-width and control characters dropped, lowercase, digits/emoji/punctuation dropped."""
     text = unicodedata.normalize("NFC", raw)
     text = "".join(ch for ch in text if unicodedata.category(ch) not in {"Cf", "Cc"} or ch in "\n\t")

@@ -11,15 +11,17 @@ import pytest
 from availability.config import npm_registry_url, pip_index_url, resolve
 from availability.rules import NPM, PYPI
 from availability.snapshot import SnapshotStore
-from tests.conftest import tnaas_env
-from tests.registry_standin import RegistryStandin
+from testkit.processes import tnaas_env
+from testkit.registry_standin import RegistryStandin
 
 PYPI_NAMES = ["pip", "requests", "Django", "zope.interface"]
 NPM_NAMES = ["npm", "left-pad", "react-native", "@babel/core"]
 
 
 def tnaas(env, *args, timeout=120):
-    return subprocess.run([sys.executable, "-m", "tnaas", *args], capture_output=True, text=True, env=env, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "tnaas", *args], capture_output=True, text=True, env=env, timeout=timeout
+    )
 
 
 @pytest.fixture
@@ -30,7 +32,9 @@ def standin():
 
 @pytest.fixture
 def env(tmp_path, standin):
-    return tnaas_env(tmp_path / "artifacts", TNAAS_PYPI_INDEX_URL=standin.pypi_url, TNAAS_NPM_REGISTRY_URL=standin.npm_url)
+    return tnaas_env(
+        tmp_path / "artifacts", TNAAS_PYPI_INDEX_URL=standin.pypi_url, TNAAS_NPM_REGISTRY_URL=standin.npm_url
+    )
 
 
 def checked(env, *names):
@@ -50,8 +54,13 @@ def test_refresh_then_check(env, tmp_path):
     status = tnaas(env, "availability", "status")
     assert "pypi" in status.stdout and "npm-names.json" in status.stdout
     got = checked(env, "requests", "kafkify", "leftpad", "os", "Django")
-    assert got == {"requests": ("taken", "free"), "kafkify": ("free", "free"), "leftpad": ("free", "not allowed"),
-                   "os": ("not allowed", "not allowed"), "Django": ("taken", "not allowed")}
+    assert got == {
+        "requests": ("taken", "free"),
+        "kafkify": ("free", "free"),
+        "leftpad": ("free", "not allowed"),
+        "os": ("not allowed", "not allowed"),
+        "Django": ("taken", "not allowed"),
+    }
 
 
 def test_check_table_says_why(env):

@@ -17,7 +17,7 @@ from availability.marks import Verdict
 from availability.rules import NPM, PYPI
 from availability.snapshot import Snapshot
 from store.availability import AvailabilityCache
-from tests.registry_standin import RegistryStandin
+from testkit.registry_standin import RegistryStandin
 from tnaas.redis_server import EmbeddedRedis, free_port
 
 PYPI_NAMES = ["pip", "requests", "Django", "zope.interface", "numpy"]
@@ -45,7 +45,10 @@ def snapshots(pypi=PYPI_NAMES, npm=NPM_NAMES) -> dict:
 
 
 def checker_for(standin: RegistryStandin, snaps=None, cache=None, timeout=TIMEOUT, npm_url=None) -> AvailabilityChecker:
-    ends = {PYPI: RegistryEndpoint(PYPI, standin.pypi_url, "test"), NPM: RegistryEndpoint(NPM, npm_url or standin.npm_url, "test")}
+    ends = {
+        PYPI: RegistryEndpoint(PYPI, standin.pypi_url, "test"),
+        NPM: RegistryEndpoint(NPM, npm_url or standin.npm_url, "test"),
+    }
     live = LiveChecker(ends, timeout)
     return AvailabilityChecker(snapshots() if snaps is None else snaps, live, cache, CANARIES)
 
@@ -58,12 +61,40 @@ def verdicts(checker, names, registries=(PYPI, NPM)):
 
 
 def test_taken_free_and_not_allowed_on_a_working_registry(registry):
-    names = ["requests", "Zope_Interface", "kafkify", "left-pad", "leftpad", "@babel/core", "@me/kafkify", "os", "num.py"]
+    names = [
+        "requests",
+        "Zope_Interface",
+        "kafkify",
+        "left-pad",
+        "leftpad",
+        "@babel/core",
+        "@me/kafkify",
+        "os",
+        "num.py",
+    ]
     got = verdicts(checker_for(registry), names)
-    assert [g[PYPI] for g in got] == [Verdict.TAKEN, Verdict.TAKEN, Verdict.FREE, Verdict.FREE, Verdict.FREE,
-                                      Verdict.REFUSED, Verdict.REFUSED, Verdict.REFUSED, Verdict.REFUSED]
-    assert [g[NPM] for g in got] == [Verdict.FREE, Verdict.REFUSED, Verdict.FREE, Verdict.TAKEN, Verdict.REFUSED,
-                                     Verdict.TAKEN, Verdict.FREE, Verdict.REFUSED, Verdict.FREE]
+    assert [g[PYPI] for g in got] == [
+        Verdict.TAKEN,
+        Verdict.TAKEN,
+        Verdict.FREE,
+        Verdict.FREE,
+        Verdict.FREE,
+        Verdict.REFUSED,
+        Verdict.REFUSED,
+        Verdict.REFUSED,
+        Verdict.REFUSED,
+    ]
+    assert [g[NPM] for g in got] == [
+        Verdict.FREE,
+        Verdict.REFUSED,
+        Verdict.FREE,
+        Verdict.TAKEN,
+        Verdict.REFUSED,
+        Verdict.TAKEN,
+        Verdict.FREE,
+        Verdict.REFUSED,
+        Verdict.FREE,
+    ]
 
 
 def test_marks_say_where_they_come_from_and_why(registry):
@@ -90,10 +121,16 @@ def test_without_a_snapshot_a_404_is_not_free_because_the_similarity_rule_is_unc
     assert marks[2][NPM].verdict is Verdict.FREE  # scoped names have no similarity rule
 
 
-@pytest.mark.parametrize(("mode", "why"), [
-    ("slow", "did not answer within"), ("broken", "HTTP 500"), ("garbage", "garbage"),
-    ("lost", "cannot be trusted"), ("reset", "could not be reached"),
-])
+@pytest.mark.parametrize(
+    ("mode", "why"),
+    [
+        ("slow", "did not answer within"),
+        ("broken", "HTTP 500"),
+        ("garbage", "garbage"),
+        ("lost", "cannot be trusted"),
+        ("reset", "could not be reached"),
+    ],
+)
 def test_a_failing_registry_is_never_free(mode, why):
     with RegistryStandin(PYPI_NAMES, NPM_NAMES, mode=mode, delay=10.0) as standin:
         checker = checker_for(standin, timeout=0.5)
@@ -128,7 +165,9 @@ def test_answers_are_cached_in_redis_with_a_ttl(registry, redis_connection):
     second = verdicts(checker_for(registry, cache=cache), ["kafkify", "requests"])
     assert second == first and len(registry.requests) == asked  # nothing asked again
     keys = sorted(k.decode() for k in redis_connection.keys("*"))
-    assert keys == sorted(f"{cache.prefix}{k}" for k in ["pypi:kafkify", "pypi:requests", "npm:kafkify", "npm:requests"])
+    assert keys == sorted(
+        f"{cache.prefix}{k}" for k in ["pypi:kafkify", "pypi:requests", "npm:kafkify", "npm:requests"]
+    )
     assert all(0 < redis_connection.ttl(k) <= 120 for k in keys)
     checker = checker_for(registry, cache=cache)
     marks = checker.check(["kafkify"], (PYPI,))
@@ -140,8 +179,10 @@ def test_a_registry_that_broke_since_it_was_cached_is_not_trusted(registry, redi
     """The canary is asked with every live batch, never from the cache: a 404 from a registry that now
     404s everything (its canary too) is not "free", even with the canary cached as taken earlier."""
     cache = AvailabilityCache(redis_connection, ttl=120)
-    assert verdicts(checker_for(registry, cache=cache), ["pip", "npm"]) == [{PYPI: Verdict.TAKEN, NPM: Verdict.FREE},
-                                                                           {PYPI: Verdict.FREE, NPM: Verdict.TAKEN}]
+    assert verdicts(checker_for(registry, cache=cache), ["pip", "npm"]) == [
+        {PYPI: Verdict.TAKEN, NPM: Verdict.FREE},
+        {PYPI: Verdict.FREE, NPM: Verdict.TAKEN},
+    ]
     with RegistryStandin(PYPI_NAMES, NPM_NAMES, mode="lost") as lost:
         got = verdicts(checker_for(lost, cache=cache), ["kafkify", "pip"])
     assert got == [{PYPI: Verdict.UNKNOWN, NPM: Verdict.UNKNOWN}, {PYPI: Verdict.TAKEN, NPM: Verdict.UNKNOWN}]
@@ -166,6 +207,8 @@ def test_redirects_to_the_normalised_project_page_are_followed(registry):
     import httpx
 
     with httpx.Client(follow_redirects=True) as client:
-        page = client.get(f"{registry.pypi_url}Zope.Interface/", headers={"Accept": "application/vnd.pypi.simple.v1+json"})
+        page = client.get(
+            f"{registry.pypi_url}Zope.Interface/", headers={"Accept": "application/vnd.pypi.simple.v1+json"}
+        )
     assert page.status_code == 200 and page.json()["name"] == "zope-interface"
     assert any(p.startswith("/simple/Zope.Interface") for p in registry.requests)

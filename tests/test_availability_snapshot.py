@@ -25,7 +25,17 @@ def test_pypi_snapshot_answers_by_pep503_and_ultranormal_keys():
 
 def test_npm_snapshot_is_exact_by_name_and_similar_without_punctuation():
     snap = Snapshot.build(NPM, NPM_NAMES, "test")
-    asked = ["left-pad", "leftpad", "left_pad", "jsonstream", "JSONStream", "@babel/core", "@babel/cor-e", "@me/leftpad", "kafkify"]
+    asked = [
+        "left-pad",
+        "leftpad",
+        "left_pad",
+        "jsonstream",
+        "JSONStream",
+        "@babel/core",
+        "@babel/cor-e",
+        "@me/leftpad",
+        "kafkify",
+    ]
     assert snap.taken(asked).tolist() == [True, False, False, False, True, True, False, False, False]
     assert snap.similar_taken(asked).tolist() == [True, True, True, True, True, False, False, False, False]
 
@@ -62,19 +72,22 @@ def test_store_round_trip_keeps_two_versions_and_survives_a_broken_pointer(tmp_p
     assert "unreadable" in caplog.text
 
 
-@pytest.mark.parametrize(("content", "names"), [
-    (json.dumps(["a", "b-c", "@s/d"]), ["a", "b-c", "@s/d"]),
-    (json.dumps({"meta": {"api-version": "1.1"}, "projects": [{"name": "Foo"}, {"name": "bar"}]}), ["Foo", "bar"]),
-    ("name\tversion\nfoo\t1.0\nbar\t2.0\n", ["foo", "bar"]),
-    ("foo\n\nbar\n", ["foo", "bar"]),
-])
+@pytest.mark.parametrize(
+    ("content", "names"),
+    [
+        (json.dumps(["a", "b-c", "@s/d"]), ["a", "b-c", "@s/d"]),
+        (json.dumps({"meta": {"api-version": "1.1"}, "projects": [{"name": "Foo"}, {"name": "bar"}]}), ["Foo", "bar"]),
+        ("name\tversion\nfoo\t1.0\nbar\t2.0\n", ["foo", "bar"]),
+        ("foo\n\nbar\n", ["foo", "bar"]),
+    ],
+)
 def test_names_from_file_reads_every_format(tmp_path, content, names):
     path = tmp_path / "names"
     path.write_text(content)
     assert names_from_file(path) == names
 
 
-@pytest.mark.parametrize("content", ["[1, 2]", "{\"projects\": 3}", "[\"a\", "])
+@pytest.mark.parametrize("content", ["[1, 2]", '{"projects": 3}', '["a", '])
 def test_names_from_a_bad_file_is_a_clear_error(tmp_path, content):
     path = tmp_path / "names.json"
     path.write_text(content)

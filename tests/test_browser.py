@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from redis import Redis
 
-from bot.votes import VoteStore
-from tests.conftest import start_web, start_worker, stop_process, tnaas_env
+from store.votes import VoteStore
+from testkit.processes import start_web, start_worker, stop_process, tnaas_env
 from tnaas.redis_server import EmbeddedRedis
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

@@ -5,12 +5,18 @@ import sys
 
 import pytest
 
-from tests.conftest import TRAINED, tnaas_env
+from testkit.processes import tnaas_env
+from tests.conftest import TRAINED
 
 
 def tnaas(*args: str, artifacts) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "tnaas", *args], capture_output=True, text=True,
-                          env=tnaas_env(artifacts), timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "tnaas", *args],
+        capture_output=True,
+        text=True,
+        env=tnaas_env(artifacts, TNAAS_DEFAULT_CORPUS="pokemon"),
+        timeout=120,
+    )  # only cats and pokemon are trained
 
 
 @pytest.fixture(scope="module")
@@ -76,3 +82,25 @@ def test_errors_are_friendly_and_exit_2(artifacts, args, says):
     out = tnaas(*args, artifacts=artifacts)
     assert out.returncode == 2 and says in out.stdout
     assert "Traceback" not in out.stdout + out.stderr
+
+
+def test_generate_shows_what_slack_and_the_api_show_for_the_same_request(artifacts):
+    """The command line runs the same pipeline (pool, ranking, exploration); --raw shows plain samples."""
+    import numpy as np
+
+    from jobs.contracts import GenerateRequest
+    from jobs.pipeline import answer
+    from models.registry import ModelRegistry
+    from tnaas.settings import Settings
+
+    def shown(*extra: str) -> list[str]:
+        out = tnaas("generate", "pokemon", "-n", "5", "-m", "kn3", "--seed", "4", *extra, artifacts=artifacts)
+        assert out.returncode == 0, out.stderr
+        return [ln.split()[1] for ln in out.stdout.splitlines() if ln.strip()]
+
+    registry = ModelRegistry(artifacts)
+    request = GenerateRequest(corpus="pokemon", model="kn3", n=5, seed=4)
+    reply = answer(request, registry, None, Settings(artifacts_dir=artifacts))
+    assert shown() == [c.name for c in reply.candidates]
+    plain = registry.model("pokemon", "kn3").generate(5, np.random.default_rng(4))
+    assert shown("--raw") == [c.name for c in plain] != shown()

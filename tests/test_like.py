@@ -56,7 +56,9 @@ def test_substitution_is_the_exact_conditional_of_one_unknown(tiny, order, name)
         got = substitution_probs(model, *padded(model, name), np.array([pos]))[0]
         brute = normalised({c: ref.word_prob(name[:pos] + c + name[pos + 1 :]) for c in alphabet if c != name[pos]})
         pattern = name[:pos] + "*" + name[pos + 1 :]
-        posterior = marginals(forward_filter(model.automaton_, encode_pattern(pattern, model.automaton_)), model.automaton_.n_symbols)[pos, 1:]
+        posterior = marginals(
+            forward_filter(model.automaton_, encode_pattern(pattern, model.automaton_)), model.automaton_.n_symbols
+        )[pos, 1:]
         completion = normalised({c: posterior[i] for i, c in enumerate(alphabet) if c != name[pos]})
         for i, c in enumerate(alphabet):
             assert got[i] == pytest.approx(brute.get(c, 0.0), abs=1e-12)
@@ -96,7 +98,7 @@ def exact_step(model: NameModel, ref: ReferenceKN, name: str) -> dict[str, float
     """P(name after one step) by enumerating every move with the naive oracle."""
     p = model.length_prior_.probs_
     L, alphabet = len(name), model.automaton_.alphabet
-    kinds = normalised({SUB: p[L], INS: p[L + 1] if L < model.max_len else 0.0, DEL: p[L - 1] if L > 1 else 0.0})
+    kinds = normalised({SUB: p[L], INS: p[L + 1] if model.max_len > L else 0.0, DEL: p[L - 1] if L > 1 else 0.0})
     out: dict[str, float] = {}
     for pos in range(L):
         cond = normalised({c: ref.word_prob(name[:pos] + c + name[pos + 1 :]) for c in alphabet if c != name[pos]})
@@ -134,7 +136,9 @@ def test_the_step_test_has_power(tiny, rng):
     model, ref = tiny_model(tiny, 2)
     model.length_prior_.probs_ = np.r_[0.0, np.full(model.max_len, 1.0 / model.max_len)]
     samples = walk_once(model, "abca", 20000, rng)
-    model.length_prior_.probs_ = NameModel(KneserNeyLM(2, discounts=DISCOUNTS), max_len=7).fit(tiny).length_prior_.probs_
+    model.length_prior_.probs_ = (
+        NameModel(KneserNeyLM(2, discounts=DISCOUNTS), max_len=7).fit(tiny).length_prior_.probs_
+    )
     with pytest.raises(AssertionError, match="chi-square|total variation"):
         assert_same_distribution(samples, exact_step(model, ref, "abca"))
 
@@ -172,10 +176,17 @@ def test_like_on_an_unsmoothed_chain_stays_within_what_it_can_make(rng):
     assert "abce" not in [v.name for v in found]
 
 
-@pytest.mark.parametrize(("seed", "message"), [
-    ("", "Give a name"), ("   ", "Give a name"), ("k*fk*", "not a pattern"), ("x" * 40, "up to 32"),
-    ("kafka!", "No pokemon name contains '!'"), ("kafka\u200b", None),
-])
+@pytest.mark.parametrize(
+    ("seed", "message"),
+    [
+        ("", "Give a name"),
+        ("   ", "Give a name"),
+        ("k*fk*", "not a pattern"),
+        ("x" * 40, "up to 32"),
+        ("kafka!", "No pokemon name contains '!'"),
+        ("kafka\u200b", None),
+    ],
+)
 def test_bad_seeds_get_a_clear_message(pokemon, rng, seed, message):
     if message is None:  # an invisible character is dropped, as in patterns
         assert like(pokemon, seed, 3, rng)
@@ -211,11 +222,16 @@ def test_like_on_the_command_line(trained_artifacts):
     import subprocess
     import sys
 
-    from tests.conftest import tnaas_env
+    from testkit.processes import tnaas_env
 
     def run(*args):
-        return subprocess.run([sys.executable, "-m", "tnaas", "like", *args], capture_output=True, text=True,
-                              env=tnaas_env(trained_artifacts), timeout=120)
+        return subprocess.run(
+            [sys.executable, "-m", "tnaas", "like", *args],
+            capture_output=True,
+            text=True,
+            env=tnaas_env(trained_artifacts),
+            timeout=120,
+        )
 
     out = run("hoopa", "-c", "pokemon", "-m", "kn3", "-n", "6", "--seed", "1")
     assert out.returncode == 0, out.stderr

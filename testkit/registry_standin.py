@@ -10,6 +10,7 @@ wrong base URL does), ``html`` (an index that only speaks PEP 503 HTML), ``reset
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import threading
@@ -55,10 +56,8 @@ class RegistryStandin:
 
             def do_GET(self):
                 standin.requests.append(self.path)
-                try:
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # the client gave up (its deadline)
                     standin._answer(self)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass  # the client gave up (its deadline passed): as a real server, carry on
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
@@ -93,9 +92,9 @@ class RegistryStandin:
             return self._send(h, 404, "text/html", b"<html><body><h1>404 Not Found</h1></body></html>")
         path = h.path.split("?", 1)[0]
         if path.startswith("/simple/"):
-            return self._pypi(h, path[len("/simple/"):])
+            return self._pypi(h, path[len("/simple/") :])
         if path.startswith("/npm/"):
-            return self._npm(h, unquote(path[len("/npm/"):]))
+            return self._npm(h, unquote(path[len("/npm/") :]))
         self._send(h, 404, "text/plain", b"Not Found")
 
     def _pypi(self, h, rest: str) -> None:
@@ -104,8 +103,10 @@ class RegistryStandin:
             return self._send(h, 200, PYPI_JSON, b'{"meta": {"api-version": "1.1"}, "nam')
         if rest == "":
             if wants_json:
-                doc = {"meta": {"api-version": "1.1", "_last-serial": 7},
-                       "projects": [{"name": n, "_last-serial": 7} for n in self.pypi.values()]}
+                doc = {
+                    "meta": {"api-version": "1.1", "_last-serial": 7},
+                    "projects": [{"name": n, "_last-serial": 7} for n in self.pypi.values()],
+                }
                 return self._send(h, 200, PYPI_JSON, json.dumps(doc).encode())
             links = "".join(f'<a href="/simple/{k}/">{n}</a>\n' for k, n in self.pypi.items())
             return self._send(h, 200, "text/html", f"<!DOCTYPE html><html><body>{links}</body></html>".encode())
@@ -119,8 +120,12 @@ class RegistryStandin:
         if name not in self.pypi:
             return self._send(h, 404, "text/html", b"<html><body><h1>404 Not Found</h1></body></html>")
         if wants_json:
-            doc = {"meta": {"api-version": "1.1", "_last-serial": 7}, "name": name, "versions": ["1.0"],
-                   "files": [{"filename": f"{name}-1.0.tar.gz", "url": f"/files/{name}-1.0.tar.gz", "hashes": {}}]}
+            doc = {
+                "meta": {"api-version": "1.1", "_last-serial": 7},
+                "name": name,
+                "versions": ["1.0"],
+                "files": [{"filename": f"{name}-1.0.tar.gz", "url": f"/files/{name}-1.0.tar.gz", "hashes": {}}],
+            }
             return self._send(h, 200, PYPI_JSON, json.dumps(doc).encode())
         page = f'<!DOCTYPE html><html><body><a href="/files/{name}-1.0.tar.gz">{name}-1.0.tar.gz</a></body></html>'
         self._send(h, 200, "text/html", page.encode())
@@ -130,8 +135,12 @@ class RegistryStandin:
             return self._send(h, 200, "application/json", b'["this is not a packument"]')
         if name not in self.npm:
             return self._send(h, 404, "application/json", b'{"error":"Not found"}')
-        doc = {"name": name, "dist-tags": {"latest": "1.0.0"}, "modified": "2024-01-01T00:00:00.000Z",
-               "versions": {"1.0.0": {"name": name, "version": "1.0.0", "dist": {"tarball": f"/{name}/-/x.tgz"}}}}
+        doc = {
+            "name": name,
+            "dist-tags": {"latest": "1.0.0"},
+            "modified": "2024-01-01T00:00:00.000Z",
+            "versions": {"1.0.0": {"name": name, "version": "1.0.0", "dist": {"tarball": f"/{name}/-/x.tgz"}}},
+        }
         self._send(h, 200, "application/vnd.npm.install-v1+json", json.dumps(doc).encode())
 
     @staticmethod
