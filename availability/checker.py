@@ -41,6 +41,32 @@ class AvailabilityChecker:
         self.cache = cache
         self.canaries = canaries or {}
         self.unconfigured = unconfigured or {}  # registry -> why it cannot be asked live
+        self.store: SnapshotStore | None = None
+        self._pointers: dict[str, float | None] = {}
+
+    @classmethod
+    def from_store(cls, store: SnapshotStore, registries: tuple[str, ...], **kwargs) -> AvailabilityChecker:
+        checker = cls({r: store.load(r) for r in registries}, **kwargs)
+        checker.store = store
+        checker._pointers = {r: checker._pointer_time(r) for r in registries}
+        return checker
+
+    def _pointer_time(self, registry: str) -> float | None:
+        try:
+            return self.store.pointer(registry).stat().st_mtime
+        except OSError:
+            return None
+
+    def reload_if_refreshed(self) -> bool:
+        """Between jobs: one stat per registry; a snapshot `tnaas availability refresh` replaced is loaded."""
+        if self.store is None:
+            return False
+        changed = [r for r, seen in self._pointers.items() if self._pointer_time(r) != seen]
+        for registry in changed:
+            self._pointers[registry] = self._pointer_time(registry)
+            self.snapshots[registry] = self.store.load(registry)
+            log.info("availability snapshot for %s reloaded", registry)
+        return bool(changed)
 
     # -- fast, local ------------------------------------------------------------------------------
     def possibly_free(self, names: list[str], registry: str) -> np.ndarray:
@@ -160,11 +186,16 @@ def build_checker(
     settings, registries: tuple[str, ...] = REGISTRIES, connection=None, live: bool = True
 ) -> AvailabilityChecker:
     """A checker as the settings describe it: snapshots from disk, the user's registries, the Redis cache."""
-    store = SnapshotStore(settings.snapshot_dir)
-    snapshots = {r: store.load(r) for r in registries}
     found = endpoints(settings, registries)
     reachable = {r: e for r, e in found.items() if not isinstance(e, NotConfigured)}
     unconfigured = {r: str(e) for r, e in found.items() if isinstance(e, NotConfigured)}
     checker = LiveChecker(reachable, settings.availability_timeout) if live else None
     cache = AvailabilityCache(connection, settings.availability_ttl) if connection is not None else None
-    return AvailabilityChecker(snapshots, checker, cache, settings.availability_canaries, unconfigured)
+    return AvailabilityChecker.from_store(
+        SnapshotStore(settings.snapshot_dir),
+        registries,
+        live=checker,
+        cache=cache,
+        canaries=settings.availability_canaries,
+        unconfigured=unconfigured,
+    )

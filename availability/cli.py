@@ -19,6 +19,7 @@ from availability.marks import Verdict
 from availability.rules import NPM, PYPI, REGISTRIES
 from availability.snapshot import Snapshot, SnapshotStore
 from availability.sources import NPM_NAMES_PACKAGE, SourceError, installed_npm_names, names_from_file, names_from_index
+from tnaas.limits import MAX_CHECK_NAMES
 from tnaas.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -27,7 +28,6 @@ availability_app = typer.Typer(
     help="Is a name free on PyPI and npm: snapshots of every registry name, and live checks.", no_args_is_help=True
 )
 
-MAX_CHECK_NAMES = 50  # names one `tnaas check` asks about: it is a tool for a shortlist, not a crawler
 COLOURS = {Verdict.FREE: "green", Verdict.TAKEN: "red", Verdict.REFUSED: "magenta", Verdict.UNKNOWN: "yellow"}
 RegistryOpt = Annotated[
     list[str] | None, typer.Option("--registry", "-r", help="pypi or npm (repeatable); default both")

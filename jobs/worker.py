@@ -20,6 +20,7 @@ from redis import Redis
 from rq import SimpleWorker
 from rq.job import Job
 
+from availability.checker import AvailabilityChecker, build_checker
 from models.registry import ModelRegistry
 from store.deploys import ModelVersions
 from tnaas.settings import Settings, get_settings
@@ -33,6 +34,7 @@ class WorkerContext:
     version: str  # the model version ``models`` holds
     connection: Redis
     settings: Settings
+    availability: AvailabilityChecker | None = None  # registry snapshots, live checks and their cache
 
 
 def needs_context(func):
@@ -65,12 +67,13 @@ class ModelWorker(SimpleWorker):
         super().__init__(*args, **kwargs)
         self.settings = settings or get_settings()
         self.versions = ModelVersions(self.connection)
+        self.availability = build_checker(self.settings, connection=self.connection)  # once: its threads live on
         self.context = self._load()
         self._seen_published: str | None = None
 
     def _load(self) -> WorkerContext:
         models = ModelRegistry(self.settings.artifacts_dir)
-        context = WorkerContext(models, models.preload(), self.connection, self.settings)
+        context = WorkerContext(models, models.preload(), self.connection, self.settings, self.availability)
         self.versions.report(self.name, context.version)
         return context
 
@@ -86,6 +89,7 @@ class ModelWorker(SimpleWorker):
 
     def execute_job(self, job: ContextJob, queue):
         self.reload_if_published()
+        self.availability.reload_if_refreshed()
         job.context = self.context
         return super().execute_job(job, queue)
 

@@ -33,6 +33,7 @@ class Impression(BaseModel):
     model: str
     model_version: str
     pattern: str | None = None
+    like: str | None = None  # `like NAME`: the name these candidates are near
     log_prob: float | None = None
     believability: float | None = None
     judge: dict[str, float] | None = None  # the judge's probability for every corpus
@@ -78,7 +79,7 @@ class VoteStore:
         if not impressions:
             return
         first = impressions[0]
-        generated = first.pattern is None  # the bandit compares models on generation only
+        generated = first.pattern is None and first.like is None  # the bandit compares models on generation only
         with self.redis.pipeline() as pipe:
             pipe.hset(
                 self.MESSAGE_KEY.format(channel=first.channel, ts=first.ts),

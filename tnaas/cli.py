@@ -21,9 +21,11 @@ from jobs.contracts import (
     DetectReply,
     DetectRequest,
     GenerateRequest,
+    LikeRequest,
     NamesReply,
     UserError,
     checked_corpus,
+    checked_like_name,
     checked_model,
     checked_n,
     checked_pattern,
@@ -250,7 +252,11 @@ def _answer(request) -> NamesReply | DetectReply:
     from tnaas.redis_server import running_stack_redis
 
     settings = get_settings()
-    stack = running_stack_redis(settings.redis_url, settings.data_dir) if isinstance(request, GenerateRequest) else None
+    stack = (
+        running_stack_redis(settings.redis_url, settings.data_dir)
+        if isinstance(request, GenerateRequest | LikeRequest)
+        else None
+    )
     reply = answer(request, _registry(), ArmCounts(stack) if stack is not None else None, settings)
     if isinstance(reply, UserError):
         _fail_friendly(TNaaSError(reply.error))
@@ -318,24 +324,27 @@ def complete(
 @app.command()
 def like(
     name: str,
-    corpus: Annotated[str, typer.Option("--corpus", "-c")] = "pypi",
-    n: Annotated[int, typer.Option("-n", min=1, max=200)] = 5,
+    corpus: Annotated[str, typer.Option("--corpus", "-c", help="default: TNAAS_DEFAULT_CORPUS")] = "",
+    n: Annotated[int, typer.Option("-n", help="default: TNAAS_DEFAULT_N")] = 0,
     model: Annotated[str, typer.Option("--model", "-m")] = "",
     seed: int | None = None,
 ) -> None:
-    """Believable names one to three edits from NAME under the CORPUS model (never NAME, never a corpus name)."""
-    from models.like import like as names_like
-
+    """Believable names one to three edits from NAME, ranked as generation ranks (never NAME, never a corpus name)."""
+    settings = get_settings()
     try:
-        found = names_like(
-            _registry().model(corpus, model or get_settings().default_model), name, n, np.random.default_rng(seed)
+        request = LikeRequest(
+            name=checked_like_name(name),
+            corpus=checked_corpus(corpus or settings.default_corpus),
+            model=checked_model(model),
+            n=checked_n(n or settings.default_n, settings),
+            seed=seed,
         )
     except TNaaSError as err:
         _fail_friendly(err)
-    for i, v in enumerate(found, 1):
-        console.print(
-            f"{i:>2}. {v.name}  [dim]{v.edits} edit{'s' if v.edits > 1 else ''}, {v.nll_per_char:.2f} nats/char[/dim]"
-        )
+    reply = _answer(request)
+    for i, c in enumerate(reply.candidates, 1):
+        edits = f"{c.edits} edit{'s' if c.edits != 1 else ''}, " if c.edits else ""
+        console.print(f"{i:>2}. {c.name}  [dim]{edits}{-c.log_prob / (len(c.name) + 1):.2f} nats/char[/dim]")
 
 
 @app.command("is")
