@@ -58,6 +58,11 @@ def escape(text: str) -> str:
 REGISTRY_NAMES = {"pypi": "PyPI", "npm": "npm"}
 
 
+def code(text: str) -> str:
+    """User text inside a code span: escaped, and no backtick to end the span early."""
+    return escape(text.replace("`", "'"))
+
+
 def headline(request, user: str) -> str:
     free = " free" if getattr(request, "free", False) else ""
     if isinstance(request, GenerateRequest):
@@ -65,9 +70,10 @@ def headline(request, user: str) -> str:
     if isinstance(request, CompleteRequest):
         return f"<@{user}> asked to complete `{escape(request.pattern)}` ({request.corpus})"
     if isinstance(request, LikeRequest):
-        return f"<@{user}> asked for{free} {request.corpus} names like `{escape(request.name)}`"
+        return f"<@{user}> asked for{free} {request.corpus} names like `{code(request.name)}`"
     if isinstance(request, CheckRequest):
-        return f"<@{user}> asked whether {', '.join(f'`{escape(n[:40])}`' for n in request.names)} are free"
+        shown = ", ".join(f"`{code(n[:40])}`" for n in request.names)
+        return f"<@{user}> asked whether {shown} {'is' if len(request.names) == 1 else 'are'} free"
     return f"<@{user}> asked what `{escape(request.text[:60])}` sounds like"
 
 
