@@ -271,6 +271,47 @@ def like_figures(console: Console, rng: np.random.Generator) -> None:
     console.print(table)
 
 
+def pipeline_figures(console: Console) -> None:
+    """`like` and plain generation through the request pipeline a worker runs (ranking included), side by
+    side, on the models `tnaas train` left in TNAAS_ARTIFACTS_DIR (skipped when there are none)."""
+    from jobs.contracts import GenerateRequest, LikeRequest
+    from jobs.pipeline import answer
+    from models.registry import ModelRegistry
+    from tnaas.settings import get_settings
+
+    settings = get_settings()
+    models = ModelRegistry(settings.artifacts_dir)
+    corpora = [c for c in ("pypi", "pokemon") if models.trained_models(c)]
+    if not corpora:
+        console.print(f"pipeline: no trained models in {settings.artifacts_dir} (run `tnaas train`): skipped")
+        return
+    table = Table(
+        "corpus",
+        "model",
+        "request",
+        "median ms",
+        "p99 ms",
+        title=f"inside the worker: the pipeline (pool {settings.rerank_pool}, ranking included, no live checks)",
+    )
+    for corpus in corpora:
+        model = (
+            settings.default_model
+            if settings.default_model in models.trained_models(corpus)
+            else models.trained_models(corpus)[0]
+        )
+        models.get(corpus, model)  # loaded once, as a worker does
+        for label, request in [
+            ("generate 5", GenerateRequest(corpus=corpus, model=model, n=5, seed=1)),
+            (
+                "like <6 letters> 5",
+                LikeRequest(name=SEEDS[0] if corpus == "pypi" else SEEDS[3], corpus=corpus, model=model, n=5, seed=1),
+            ),
+        ]:
+            times = timed(lambda request=request: answer(request, models, None, settings, None), 30)
+            table.add_row(corpus, model, label, f"{median_ms(times):.1f}", f"{p99_ms(times):.1f}")
+    console.print(table)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--pypi", help="file of PyPI names (default: synthetic, 886k)")
@@ -298,6 +339,7 @@ def main() -> None:
         snapshot_figures(console, lists, rng)
     live_figures(console)
     like_figures(console, rng)
+    pipeline_figures(console)
     console.print(f"peak RSS {rss_mib():.0f} MiB")
 
 

@@ -107,10 +107,9 @@ def test_like_in_slack_carries_marks_and_feeds_the_votes(stack):
     assert parent["text"] == "<@U1> asked for pokemon names like `hoopa`"
     names = reply["text"].splitlines()
     assert len(names) == 3 and all("on PyPI" in n and "on npm" in n for n in names)
-    rows = wait_until(
-        lambda: [r for r in VoteStore(stack["redis"]).export() if r["ts"] == reply["ts"]], what="impressions"
-    )
+    rows = wait_until(lambda: [r for r in VoteStore(stack["redis"]).export() if r.get("like")], what="impressions")
     assert [r["like"] for r in rows] == ["hoopa"] * 3 and "hoopa" not in {r["name"] for r in rows}
+    assert [r["name"] for r in rows] == [line.split("*")[1] for line in names]
 
 
 def test_free_in_slack_shows_only_confirmed_free_names(stack):
