@@ -70,13 +70,19 @@ def hash_names(names: list[str], kind: KeyKind) -> np.ndarray:
     return hash_keys(names, (kind,))[0]
 
 
-def hash_keys(names: list[str], kinds: tuple[KeyKind, ...]) -> list[np.ndarray]:
-    """The hashes of ``names`` under each key kind; the names are encoded once per batch for all kinds."""
-    out = [np.empty(len(names), dtype=np.uint64) for _ in kinds]
+def hash_keys(names: list[str], kinds: tuple[KeyKind, ...], first_bytes: bool = False) -> list[np.ndarray]:
+    """The hashes of ``names`` under each key kind; the names are encoded once per batch for all kinds.
+    ``first_bytes`` appends each name's first byte (0 for an empty name): a scoped npm name's is '@'."""
+    out = [np.empty(len(names), dtype=np.uint64) for _ in kinds] + (
+        [np.zeros(len(names), np.uint8)] if first_bytes else []
+    )
     for start in range(0, len(names), _BATCH):
         batch = _Batch.of(names[start : start + _BATCH])
         for array, kind in zip(out, kinds):
             array[start : start + batch.size] = batch.hash(kind)
+        if first_bytes and batch.columns:
+            first = out[-1][start : start + batch.size]
+            first[batch.order[: len(batch.columns[0])]] = batch.columns[0]
     return out
 
 
@@ -214,10 +220,11 @@ class Snapshot:
 
     def lookup(self, names: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """(taken, too similar) per name, from one encoding of the batch."""
-        exact_h, similar_h = hash_keys(names, (KEY_KINDS[self.registry, "exact"], KEY_KINDS[self.registry, "similar"]))
+        kinds = (KEY_KINDS[self.registry, "exact"], KEY_KINDS[self.registry, "similar"])
+        exact_h, similar_h, first = hash_keys(names, kinds, first_bytes=True)
         similar = self.similar_index.contains(similar_h)
-        if self.registry == NPM and "@" in "".join(names):
-            similar &= ~np.array([n.startswith("@") for n in names], dtype=bool)
+        if self.registry == NPM:
+            similar &= first != ord("@")  # scoped names have no "too similar" rule
         return self.exact_index.contains(exact_h), similar
 
     @property
