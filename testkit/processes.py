@@ -70,12 +70,16 @@ def start_worker(env: dict, connection: Redis) -> subprocess.Popen:
     process = subprocess.Popen(
         [sys.executable, "-m", "tnaas", "worker"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
-    wait_until(
-        lambda: any(w.pid == process.pid for w in Worker.all(connection=connection)) or process.poll() is not None,
-        timeout=60,
-        what="the worker to register",
-    )
-    assert process.poll() is None, "worker exited at start"
+    try:
+        wait_until(
+            lambda: any(w.pid == process.pid for w in Worker.all(connection=connection)) or process.poll() is not None,
+            timeout=60,
+            what="the worker to register",
+        )
+        assert process.poll() is None, "worker exited at start"
+    except BaseException:
+        stop_process(process)
+        raise
     return process
 
 
@@ -99,8 +103,12 @@ def start_web(env: dict) -> tuple[subprocess.Popen, str]:
             return process.poll() is not None
         return True
 
-    wait_until(answering, timeout=30, what="the web process")
-    assert process.poll() is None, "web process exited at start"
+    try:
+        wait_until(answering, timeout=30, what="the web process")
+        assert process.poll() is None, "web process exited at start"
+    except BaseException:
+        stop_process(process)
+        raise
     return process, base
 
 
