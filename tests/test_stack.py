@@ -200,7 +200,9 @@ def _healthy(url: str, workers: int):
         status, report = http_json(url)
     except OSError:
         return None
-    return (status, report) if status == 200 and len(report["workers"]) == workers else None
+    # Settled: the upkeep jobs the scheduler enqueues at its start have been taken by a worker.
+    settled = status == 200 and len(report["workers"]) == workers and report["queued"] == 0
+    return (status, report) if settled else None
 
 
 def test_healthz_says_what_is_wrong(settings, connection, trained_artifacts):
