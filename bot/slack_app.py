@@ -8,6 +8,7 @@ from slack_sdk import WebClient
 
 from bot import listeners
 from bot.listeners.deps import KEY, SlackDeps
+from tnaas.observability import ContextThreadPool
 from tnaas.settings import Settings
 
 HOW_TO_CONNECT = (
@@ -19,7 +20,12 @@ HOW_TO_CONNECT = (
 def create_slack_app(settings: Settings, connection: Redis) -> App:
     """Bolt verifies each request's signature and age (401 otherwise); we never turn that off."""
     client = WebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url)
-    app = App(token=settings.slack_bot_token, signing_secret=settings.slack_signing_secret, client=client)
+    app = App(
+        token=settings.slack_bot_token,
+        signing_secret=settings.slack_signing_secret,
+        client=client,
+        listener_executor=ContextThreadPool(max_workers=5),  # listeners log and enqueue under the request's id
+    )
     deps = SlackDeps(connection, settings)
 
     @app.use

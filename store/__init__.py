@@ -8,4 +8,5 @@ spells a key (rq's own keys are rq's).
 | ``tnaas:event:`` | ``events.SeenEvents`` | Slack event ids already acted on |
 | ``tnaas:rate:`` | ``rate_limit.RateLimits`` | one-minute request counters |
 | ``tnaas:models:version``, ``tnaas:workers:models`` | ``deploys.ModelVersions`` | published model version, what each worker holds |
+| ``tnaas:availability:`` | ``availability.AvailabilityCache`` | registries' live "free"/"taken" answers, with a TTL |
 """

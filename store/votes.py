@@ -33,6 +33,7 @@ class Impression(BaseModel):
     model: str
     model_version: str
     pattern: str | None = None
+    like: str | None = None  # `like NAME`: the name these candidates are near
     log_prob: float | None = None
     believability: float | None = None
     real: float | None = None  # P(real name) from the model's adversarial judge
@@ -79,7 +80,7 @@ class VoteStore:
         if not impressions:
             return
         first = impressions[0]
-        generated = first.pattern is None  # the bandit compares models on generation only
+        generated = first.pattern is None and first.like is None  # the bandit compares models on generation only
         with self.redis.pipeline() as pipe:
             pipe.hset(
                 self.MESSAGE_KEY.format(channel=first.channel, ts=first.ts),
@@ -155,3 +156,40 @@ class VoteStore:
                 tallies[key] = self.tally(*key)
             counts = tallies[key].get(row["index"], {"up": 0, "down": 0})
             yield row | counts
+
+    def impression_count(self) -> int:
+        return self.redis.llen(self.IMPRESSIONS_KEY)
+
+    def purge_before(self, cutoff: float, batch: int = 1000) -> int:
+        """Forget impressions shown before ``cutoff`` (epoch seconds), with their messages' votes.
+
+        Impressions are appended in the order shown, so the old ones are a prefix of the list: it
+        is trimmed from the head (new rows are pushed at the tail meanwhile, untouched). The bandit's
+        counters stay: they are totals and name nobody. Returns how many impressions were removed.
+        """
+        removed = 0
+        while True:
+            raws = self.redis.lrange(self.IMPRESSIONS_KEY, 0, batch - 1)
+            rows = [json.loads(raw) for raw in raws]
+            old = 0
+            while old < len(rows) and rows[old]["shown_at"] < cutoff:
+                old += 1
+            if old == 0:
+                return removed
+            if not self._trim_head(old, raws[old - 1]):
+                continue  # someone else trimmed meanwhile: read again
+            messages = {(r["channel"], r["ts"]) for r in rows[:old]}
+            with self.redis.pipeline() as pipe:
+                for channel, ts in messages:
+                    for key in (self.MESSAGE_KEY, self.VOTES_KEY, self.UPS_KEY):
+                        pipe.delete(key.format(channel=channel, ts=ts))
+                pipe.execute()
+            removed += old
+            if old < batch:
+                return removed
+
+    # Trim the first n rows only if the n-th is still the row we read: two purges never cut twice.
+    _TRIM_HEAD = "if redis.call('LINDEX', KEYS[1], ARGV[1]) == ARGV[2] then redis.call('LTRIM', KEYS[1], ARGV[1] + 1, -1) return 1 end return 0"
+
+    def _trim_head(self, n: int, last: bytes) -> bool:
+        return bool(self.redis.eval(self._TRIM_HEAD, 1, self.IMPRESSIONS_KEY, n - 1, last))

@@ -181,11 +181,15 @@ def test_up_brings_the_stack_up_and_ctrl_c_stops_every_process(trained_artifacts
             [sys.executable, "-m", "tnaas", "votes", "export"], env=env, capture_output=True, text=True, timeout=60
         )
         assert export.returncode == 0 and export.stdout == ""  # finds the embedded Redis; no votes yet
+        for worker_port in (port + 1, port + 2):  # each worker serves its own metrics, next to the web's port
+            with urllib.request.urlopen(f"http://127.0.0.1:{worker_port}/metrics", timeout=5) as response:
+                text = response.read().decode()
+            assert f'tnaas_worker_models_info{{version="{report["models_published"]}"}} 1.0' in text
     finally:
         up.send_signal(signal.SIGINT)
         output, _ = up.communicate(timeout=30)
     pids = [int(p) for p in re.findall(r"started \(pid (\d+)\)", output)]
-    assert len(pids) == 3  # web and two workers
+    assert len(pids) == 4  # web, two workers and the upkeep scheduler
     for pid in pids:
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
@@ -197,7 +201,9 @@ def _healthy(url: str, workers: int):
         status, report = http_json(url)
     except OSError:
         return None
-    return (status, report) if status == 200 and len(report["workers"]) == workers else None
+    # Settled: the upkeep jobs the scheduler enqueues at its start have been taken by a worker.
+    settled = status == 200 and len(report["workers"]) == workers and report["queued"] == 0
+    return (status, report) if settled else None
 
 
 def test_healthz_says_what_is_wrong(settings, connection, trained_artifacts):

@@ -12,3 +12,4 @@ MAX_CORPUS_NAME_LEN = 64  # a corpus or model name in a request; longer is a mis
 MAX_MODEL_NAME_LEN = 32
 MAX_CLIENT_ID_LEN = 64  # the page's voter id, an answer id
 SEED_MAX = 2**63 - 1  # numpy seeds are non-negative; requests beyond this are refused
+MAX_CHECK_NAMES = 20  # names one availability check asks about: a shortlist, not a crawl

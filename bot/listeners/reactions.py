@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.listeners.deps import deps_of
+from bot.metrics import count_vote
 from store.events import SeenEvents
 from store.votes import VoteStore
 
@@ -14,9 +15,11 @@ def on_reaction(body: dict, event: dict, context, added: bool) -> None:
         return
     deps = deps_of(context)
     if SeenEvents(deps.connection).first_time(body["event_id"]):
-        VoteStore(deps.connection).apply_reaction(
+        vote = VoteStore(deps.connection).apply_reaction(
             item["channel"], item["ts"], event["user"], event["reaction"], added=added
         )
+        if vote is not None and added:
+            count_vote("slack", vote.direction)
 
 
 def reaction_added(body: dict, event: dict, context) -> None:
