@@ -14,7 +14,18 @@ from pydantic import BaseModel
 from slack_sdk import WebClient
 from slack_sdk.models.blocks import ContextBlock, MarkdownTextObject, SectionBlock
 
-from jobs.contracts import CompleteRequest, DetectReply, GenerateRequest, NamesReply, SlackJob, UserError
+from jobs.contracts import (
+    CheckReply,
+    CheckRequest,
+    CompleteRequest,
+    DetectReply,
+    GenerateRequest,
+    LikeRequest,
+    MarkOut,
+    NamesReply,
+    SlackJob,
+    UserError,
+)
 from jobs.pipeline import answer, impressions
 from jobs.worker import WorkerContext
 from models.sounds_like import SoundsLike, percentages
@@ -44,19 +55,53 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+REGISTRY_NAMES = {"pypi": "PyPI", "npm": "npm"}
+
+
+def code(text: str) -> str:
+    """User text inside a code span: escaped, and no backtick to end the span early."""
+    return escape(text.replace("`", "'"))
+
+
 def headline(request, user: str) -> str:
+    free = " free" if getattr(request, "free", False) else ""
     if isinstance(request, GenerateRequest):
-        return f"<@{user}> asked for {request.n} {request.corpus} names"
+        return f"<@{user}> asked for {request.n}{free} {request.corpus} names"
     if isinstance(request, CompleteRequest):
         return f"<@{user}> asked to complete `{escape(request.pattern)}` ({request.corpus})"
+    if isinstance(request, LikeRequest):
+        return f"<@{user}> asked for{free} {request.corpus} names like `{code(request.name)}`"
+    if isinstance(request, CheckRequest):
+        shown = ", ".join(f"`{code(n[:40])}`" for n in request.names)
+        return f"<@{user}> asked whether {shown} {'is' if len(request.names) == 1 else 'are'} free"
     return f"<@{user}> asked what `{escape(request.text[:60])}` sounds like"
+
+
+def marks_text(availability: dict[str, MarkOut]) -> str:
+    """'free on PyPI · taken on npm' (empty when nothing was checked)."""
+    return " · ".join(f"{m.verdict} on {REGISTRY_NAMES.get(r, r)}" for r, m in availability.items())
+
+
+def check_text(reply: CheckReply) -> str:
+    lines = []
+    for item in reply.names:
+        lines.append(f"*{escape(item.name)}*: {marks_text(item.availability)}")
+        lines += [
+            f"  _{REGISTRY_NAMES.get(r, r)}: {escape(m.reason)}_"
+            for r, m in item.availability.items()
+            if m.reason and m.verdict != "free"
+        ]
+    return "\n".join(lines)
 
 
 def candidate_blocks(reply: NamesReply) -> tuple[list, str]:
     lines = []
     for i, c in enumerate(reply.candidates, 1):
         mark = " _(already exists)_" if c.known else ""
-        lines.append(f"{i}. *{escape(c.name)}*{mark}")
+        free = f" — {marks_text(c.availability)}" if c.availability else ""
+        lines.append(f"{i}. *{escape(c.name)}*{mark}{free}")
+    if reply.note:
+        lines.append(f"_{escape(reply.note)}_")
     fallback = "\n".join(lines) or "No names found."
     votable = min(len(lines), len(KEYCAPS))
     hint = f"Vote with the number reactions. Model {reply.model} ({reply.model_version})."
@@ -100,7 +145,7 @@ def reply(job: SlackJob, enqueued_at: datetime | None, context: WorkerContext) -
     if waited_too_long(enqueued_at, context.settings.queue_ttl):
         client.chat_postEphemeral(channel=to.channel, user=to.user, text=BUSY, thread_ts=to.thread_ts)
         return Posted(error=BUSY)
-    result = answer(request, context.models, ArmCounts(context.connection), context.settings)
+    result = answer(request, context.models, ArmCounts(context.connection), context.settings, context.availability)
     if isinstance(result, UserError):
         client.chat_postEphemeral(channel=to.channel, user=to.user, text=result.error, thread_ts=to.thread_ts)
         return Posted(error=result.error)
@@ -109,6 +154,9 @@ def reply(job: SlackJob, enqueued_at: datetime | None, context: WorkerContext) -
         thread = client.chat_postMessage(channel=to.channel, text=headline(request, to.user))["ts"]
     if isinstance(result, DetectReply):
         posted = client.chat_postMessage(channel=to.channel, thread_ts=thread, text=sounds_like_text(result.answer))
+        return Posted(ts=posted["ts"])
+    if isinstance(result, CheckReply):
+        posted = client.chat_postMessage(channel=to.channel, thread_ts=thread, text=check_text(result))
         return Posted(ts=posted["ts"])
     blocks, fallback = candidate_blocks(result)
     ts = client.chat_postMessage(channel=to.channel, thread_ts=thread, text=fallback, blocks=blocks)["ts"]

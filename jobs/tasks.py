@@ -31,7 +31,9 @@ def answer_request(payload: dict, *, context: WorkerContext) -> dict:
     """Just the answer (the API's and the benchmarks' plain job): a request dict, a reply dict."""
     if late := too_late(context):
         return late
-    return answer(request_from(payload), context.models, ArmCounts(context.connection), context.settings).model_dump()
+    return answer(
+        request_from(payload), context.models, ArmCounts(context.connection), context.settings, context.availability
+    ).model_dump()
 
 
 @needs_context
@@ -44,7 +46,7 @@ def answer_on_web(payload: dict, *, context: WorkerContext) -> dict:
     if late := too_late(context):
         return late
     job = WebJob.model_validate(payload)
-    reply = answer(job.request, context.models, ArmCounts(context.connection), context.settings)
+    reply = answer(job.request, context.models, ArmCounts(context.connection), context.settings, context.availability)
     current = get_current_job()
     if isinstance(reply, NamesReply) and reply.candidates and current is not None:
         VoteStore(context.connection).record_impressions(

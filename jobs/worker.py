@@ -34,6 +34,7 @@ from rq import SimpleWorker
 from rq.job import Job
 from rq.registry import StartedJobRegistry
 
+from availability.checker import AvailabilityChecker, build_checker
 from jobs import metrics
 from models.registry import ModelRegistry
 from store.deploys import ModelVersions
@@ -51,6 +52,7 @@ class WorkerContext:
     version: str  # the model version ``models`` holds
     connection: Redis
     settings: Settings
+    availability: AvailabilityChecker | None = None  # registry snapshots, live checks and their cache
 
 
 def needs_context(func):
@@ -108,6 +110,7 @@ class ModelWorker(SimpleWorker):
         self.settings = settings or get_settings()
         self.versions = ModelVersions(self.connection)
         self.sweeps = SweepLock(self.connection)
+        self.availability = build_checker(self.settings, connection=self.connection)  # once: its threads live on
         self.context = self._load()
         self._seen_published: str | None = None
         self._running: Job | None = None  # the job being run now, for the pulse
@@ -195,7 +198,7 @@ class ModelWorker(SimpleWorker):
 
     def _load(self) -> WorkerContext:
         models = ModelRegistry(self.settings.artifacts_dir)
-        context = WorkerContext(models, models.preload(), self.connection, self.settings)
+        context = WorkerContext(models, models.preload(), self.connection, self.settings, self.availability)
         self.versions.report(self.name, context.version)
         if self.settings.metrics:
             metrics.holds_version(context.version)
@@ -223,6 +226,7 @@ class ModelWorker(SimpleWorker):
             started_at, started = datetime.now(UTC), time.perf_counter()
             try:
                 self.reload_if_published()
+                self.availability.reload_if_refreshed()
                 job.context = self.context
                 self._running = job
                 return super().execute_job(job, queue)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 from models.bayes import PomegranateLM
 from models.kneser_ney import KneserNeyLM
@@ -28,6 +30,16 @@ KINDS = {
     ),
 }
 TRAINED_BY_DEFAULT = ["kn5", "kn3", "markov3", "markov2"]
+
+
+DEFAULTS_BY_CORPUS = Path(__file__).with_name("default_models.json")  # written by bench/believability.py
+
+
+def default_model_for(corpus: str, fallback: str) -> str:
+    """The model whose names an independent detector found most believable for this corpus
+    (``python -m bench.believability --write-defaults``); ``fallback`` (the setting) for one it has not seen."""
+    chosen = json.loads(DEFAULTS_BY_CORPUS.read_text(encoding="utf-8")) if DEFAULTS_BY_CORPUS.exists() else {}
+    return chosen.get(corpus, fallback)
 
 
 def bayes_available() -> bool:

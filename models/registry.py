@@ -10,6 +10,7 @@ from pathlib import Path
 from corpora import corpus_names, corpus_path
 from models import artifact
 from models.artifact import ArtifactInfo
+from models.believability import Reservoir
 from models.catalog import default_models, parse_model_name
 from models.name_model import NameModel
 
@@ -23,7 +24,7 @@ class ModelRegistry:
 
     def __init__(self, root: Path):
         self.root = Path(root)
-        self._loaded: dict[tuple[str, str], tuple[NameModel, ArtifactInfo]] = {}
+        self._loaded: dict[tuple, object] = {}  # name models, estimators and reservoirs by key
 
     def path(self, corpus: str, model: str) -> Path:
         corpus_path(corpus)  # raises UnknownCorpus
@@ -47,6 +48,23 @@ class ModelRegistry:
 
     def model(self, corpus: str, model: str) -> NameModel:
         return self.get(corpus, model)[0]
+
+    def believability_path(self, corpus: str, model: str) -> Path:
+        """The adversarial judge of one (corpus, model): real names against that model's samples."""
+        return self.path(corpus, model).parent / "believability" / f"{model.lower()}.joblib"
+
+    def reservoir_path(self, corpus: str, model: str) -> Path:
+        return self.path(corpus, model).parent / "reservoir" / f"{model.lower()}.npz"
+
+    def reservoir(self, corpus: str, model: str) -> Reservoir:
+        """The believable tier of (corpus, model), loaded once per process (see models.believability)."""
+        key = ("_reservoir", corpus, model.lower())
+        if key not in self._loaded:
+            self._loaded[key] = Reservoir.load(self.reservoir_path(corpus, model))
+        return self._loaded[key]
+
+    def has_reservoir(self, corpus: str, model: str) -> bool:
+        return ("_reservoir", corpus, model.lower()) in self._loaded or self.reservoir_path(corpus, model).exists()
 
     def estimator_path(self, name: str) -> Path:
         return self.root / f"{name}.joblib"
@@ -88,6 +106,8 @@ class ModelRegistry:
         for corpus in corpus_names():
             for model in self.trained_models(corpus):
                 self.get(corpus, model)
+                if self.has_reservoir(corpus, model):
+                    self.reservoir(corpus, model)
                 loaded += 1
         for name in ESTIMATORS:
             self.estimator(name)

@@ -11,4 +11,5 @@ spells a key (rq's own keys are rq's).
 | ``tnaas:sweep:`` | ``sweeps.SweepLock`` | which worker sweeps a queue's abandoned jobs now |
 | ``tnaas:claim:`` | ``claims.Claims`` | job ids claimed by an idempotency key |
 | ``tnaas:secret:`` | ``signing.SigningKeys`` | the web processes' shared signing key (voter cookies) |
+| ``tnaas:availability:`` | ``availability.AvailabilityCache`` | registries' live "free"/"taken" answers, with a TTL |
 """

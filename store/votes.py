@@ -34,8 +34,10 @@ class Impression(BaseModel):
     model: str
     model_version: str
     pattern: str | None = None
+    like: str | None = None  # `like NAME`: the name these candidates are near
     log_prob: float | None = None
     believability: float | None = None
+    real: float | None = None  # P(real name) from the model's adversarial judge
     judge: dict[str, float] | None = None  # the judge's probability for every corpus
     nll: dict[str, float | None] | None = None  # nats per character under every model of the corpus
     known: bool = False
@@ -83,7 +85,7 @@ class VoteStore:
         if not impressions:
             return False
         first = impressions[0]
-        generated = first.pattern is None  # the bandit compares models on generation only
+        generated = first.pattern is None and first.like is None  # the bandit compares models on generation only
         message_key = self.MESSAGE_KEY.format(channel=first.channel, ts=first.ts)
         with self.redis.pipeline() as pipe:
             try:

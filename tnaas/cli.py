@@ -15,15 +15,18 @@ from rich.logging import RichHandler
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from availability import cli as availability_cli
 from corpora import corpus_names, manifest
 from jobs.contracts import (
     CompleteRequest,
     DetectReply,
     DetectRequest,
     GenerateRequest,
+    LikeRequest,
     NamesReply,
     UserError,
     checked_corpus,
+    checked_like_name,
     checked_model,
     checked_n,
     checked_pattern,
@@ -267,7 +270,11 @@ def _answer(request) -> NamesReply | DetectReply:
     from tnaas.redis_server import running_stack_redis
 
     settings = get_settings()
-    stack = running_stack_redis(settings.redis_url, settings.data_dir) if isinstance(request, GenerateRequest) else None
+    stack = (
+        running_stack_redis(settings.redis_url, settings.data_dir)
+        if isinstance(request, GenerateRequest | LikeRequest)
+        else None
+    )
     reply = answer(request, _registry(), ArmCounts(stack) if stack is not None else None, settings)
     if isinstance(reply, UserError):
         _fail_friendly(TNaaSError(reply.error))
@@ -330,6 +337,32 @@ def complete(
     if not reply.candidates:
         console.print("No completion found.")
     _print_reply(reply)
+
+
+@app.command()
+def like(
+    name: str,
+    corpus: Annotated[str, typer.Option("--corpus", "-c", help="default: TNAAS_DEFAULT_CORPUS")] = "",
+    n: Annotated[int, typer.Option("-n", help="default: TNAAS_DEFAULT_N")] = 0,
+    model: Annotated[str, typer.Option("--model", "-m")] = "",
+    seed: int | None = None,
+) -> None:
+    """Believable names one to three edits from NAME, ranked as generation ranks (never NAME, never a corpus name)."""
+    settings = get_settings()
+    try:
+        request = LikeRequest(
+            name=checked_like_name(name),
+            corpus=checked_corpus(corpus or settings.default_corpus),
+            model=checked_model(model),
+            n=checked_n(n or settings.default_n, settings),
+            seed=seed,
+        )
+    except TNaaSError as err:
+        _fail_friendly(err)
+    reply = _answer(request)
+    for i, c in enumerate(reply.candidates, 1):
+        edits = f"{c.edits} edit{'s' if c.edits != 1 else ''}, " if c.edits else ""
+        console.print(f"{i:>2}. {c.name}  [dim]{edits}{-c.log_prob / (len(c.name) + 1):.2f} nats/char[/dim]")
 
 
 @app.command("is")
@@ -447,6 +480,8 @@ def _vote_store():
             _fail_friendly(TNaaSError("No votes yet: start the stack (`make run`), or set REDIS_URL to its Redis."))
         yield VoteStore(connection)
 
+
+availability_cli.register(app)  # `tnaas check NAME...`, `tnaas availability refresh|status`
 
 votes_app = typer.Typer(help="The reranking dataset: impressions and their votes.")
 app.add_typer(votes_app, name="votes")

@@ -45,3 +45,7 @@ class ModelNotTrained(TNaaSError):
 
 class ArtifactVersionMismatch(TNaaSError):
     """A saved model was written by an incompatible format version: retrain it."""
+
+
+class InvalidSeed(TNaaSError):
+    """A name to start `like` from that no walk can start from (empty, too long, unknown letters)."""

@@ -15,3 +15,4 @@ SEED_MAX = 2**63 - 1  # numpy seeds are non-negative; requests beyond this are r
 MAX_API_BODY = 64 * 1024  # bytes: the largest legitimate API body (2,000 characters of text, escaped) is ~12 KB
 MAX_JSON_DEPTH = 16  # API bodies are flat objects: deeper nesting is refused before it is parsed
 MAX_JSON_NUMBER_LEN = 40  # digits (and sign, point, exponent) in one JSON number: SEED_MAX has 19 digits
+MAX_CHECK_NAMES = 20  # names one availability check asks about: a shortlist, not a crawl

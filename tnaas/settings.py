@@ -132,6 +132,32 @@ class Settings(BaseSettings):
     )
     upkeep_interval: int = Field(3600, ge=10, description="seconds between the scheduler's upkeep runs")
 
+    # availability (issue 17): the registries the user's own tools use, unless set here
+    pypi_index_url: str | None = Field(
+        None, description="PEP 691 simple index to check names on; unset: pip's configured index"
+    )
+    npm_registry_url: str | None = Field(
+        None, description="npm registry to check names on; unset: `npm config get registry`"
+    )
+    availability_dir: Path | None = Field(
+        None, description="where snapshots of all registry names live; unset: <artifacts_dir>/availability"
+    )
+    availability_timeout: float = Field(
+        2.0, gt=0, le=30, description="seconds a live registry check may take before the answer is 'unknown'"
+    )
+    availability_ttl: int = Field(3600, ge=1, description="seconds a live 'free'/'taken' answer is cached in Redis")
+    availability_refresh_timeout: float = Field(
+        600.0, gt=0, description="seconds `tnaas availability refresh` may spend downloading an index"
+    )
+    availability_canaries: dict[str, str] = Field(
+        default_factory=lambda: {"pypi": "pip", "npm": "npm"},
+        description="a name each registry must have: its 'not found' is trusted only when this one is found",
+    )
+
+    @property
+    def snapshot_dir(self) -> Path:
+        return self.availability_dir or self.artifacts_dir / "availability"
+
     @property
     def web_host(self) -> str:
         """Where the web process binds: every interface under a platform (it routes to $PORT), else loopback."""
