@@ -1,6 +1,10 @@
 """The generate endpoint on the real stack: requests per second and latency, by client concurrency.
 
-Run: ``.venv/bin/python -m bench.api`` after ``tnaas train``. Starts an embedded redis-server,
+Run: ``.venv/bin/python -m bench.api`` after ``tnaas train``. ``--baseline DIR``: the same loads on
+a stack running another checkout's code (e.g. ``git worktree add /tmp/base main``), the two stacks
+taking turns at each load, so both see the same machine. ``--workers 1,2,4``: requests/s by worker
+count. ``--table [--baseline DIR]``: issue 18's table, the stack beside one-process servers
+(``bench.servers``). Starts an embedded redis-server,
 `tnaas web` and 2 workers on 127.0.0.1 (stopped by pid at the end), with the rate limits lifted.
 Each request is ``POST /api/v1/generate {"corpus": "pokemon", "n": 5}``: the web process enqueues
 the job, a worker samples a pool of 100 names, ranks it and records 5 impressions, and the API waits
@@ -14,18 +18,26 @@ same sequential requests alternately (ABAB...), so both see the same machine at 
 
 from __future__ import annotations
 
+import argparse
 import json
+import os
 import statistics
+import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
 from bench.common import pct
-from testkit.processes import running_stack
+from testkit.processes import running_stack, stop_process, wait_until
+from tnaas.redis_server import free_port
+from tnaas.settings import get_settings
 
 BODY = json.dumps({"corpus": "pokemon", "n": 5}).encode()
 
@@ -99,45 +111,148 @@ def metrics_work_seconds(n: int = 20000) -> float:
     return (time.perf_counter() - start) / n
 
 
-def main() -> None:
-    console = Console(width=160)
-    if "--metrics-cost" in sys.argv[1:]:
-        metrics_cost(console)
-        return
-    with running_stack({}) as base:
-        url = f"{base}/api/v1/generate"
-        for _ in range(20):
-            generate(url)  # warm up: connections, first jobs
-        table = Table(
-            "load",
-            "requests",
-            "requests/s",
-            "median ms",
-            "p90 ms",
-            "p99 ms",
-            title="POST /api/v1/generate (pokemon, n=5, pool 100): web + 2 workers, one 2-core machine",
-        )
-        sequential = [generate(url) for _ in range(200)]
+LOADS = (2, 4, 8, 16, 32)
+HEADERS = ("load", "requests", "requests/s", "median ms", "p90 ms", "p99 ms")
+
+
+def row(label: str, latencies: list[float], elapsed: float) -> list[str]:
+    return [
+        label,
+        str(len(latencies)),
+        f"{len(latencies) / elapsed:.0f}",
+        f"{1000 * statistics.median(latencies):.1f}",
+        f"{pct(latencies, 0.9):.1f}",
+        f"{pct(latencies, 0.99):.1f}",
+    ]
+
+
+def sequential_row(url: str, label: str = "sequential", n: int = 200) -> list[str]:
+    latencies = [generate(url) for _ in range(n)]
+    return row(label, latencies, sum(latencies))
+
+
+def warm(url: str) -> None:
+    for _ in range(20):
+        generate(url)  # warm up: connections, first jobs
+
+
+def stack_env() -> dict[str, str]:
+    """The artifacts by absolute path, so a baseline checkout (``--baseline``) loads the same models."""
+    return {"TNAAS_ARTIFACTS_DIR": str(Path(get_settings().artifacts_dir).resolve())}
+
+
+def loads(console: Console, stacks: dict[str, str], seconds: float, clients_list=LOADS) -> None:
+    """Every load on every stack, the stacks taking turns at each load (side by side in one run)."""
+    for url in stacks.values():
+        warm(url)
+    table = Table("stack", *HEADERS, title="POST /api/v1/generate (pokemon, n=5), one 2-core machine")
+    for name, url in stacks.items():
+        table.add_row(name, *sequential_row(url))
+    for clients in clients_list:
+        for name, url in stacks.items():
+            latencies, elapsed = closed_loop(url, clients, seconds)
+            table.add_row(name, *row(f"{clients} clients, {seconds:.0f} s", latencies, elapsed))
+    console.print(table)
+
+
+def scaling(console: Console, workers_list: list[int], seconds: float) -> None:
+    """Requests/s at 8 and 32 clients with 1, 2, 4 ... workers (one stack at a time)."""
+    table = Table("workers", *HEADERS, title="scaling: POST /api/v1/generate, one 2-core machine")
+    for workers in workers_list:
+        with running_stack(stack_env(), workers=workers) as base:
+            url = f"{base}/api/v1/generate"
+            warm(url)
+            table.add_row(str(workers), *sequential_row(url))
+            for clients in (8, 32):
+                latencies, elapsed = closed_loop(url, clients, seconds)
+                table.add_row(str(workers), *row(f"{clients} clients, {seconds:.0f} s", latencies, elapsed))
+    console.print(table)
+
+
+@contextmanager
+def one_process_server(kind: str) -> Iterator[str]:
+    """``bench.servers`` KIND on a free loopback port; stopped by its pid."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bench.servers", kind, str(port)],
+        env=os.environ | stack_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}/api/v1/generate"
+    try:
+        wait_until(lambda: _answers(url) or process.poll() is not None, timeout=120, what=f"the {kind} server")
+        assert process.poll() is None, f"{kind} server exited at start"
+        yield url
+    finally:
+        stop_process(process)
+
+
+def _answers(url: str) -> bool:
+    try:
+        generate(url)
+    except OSError:
+        return False
+    return True
+
+
+def issue_table(console: Console, baseline: str | None, seconds: float) -> None:
+    """Issue 18's table: each server at 8 clients and sequentially, every server in this one run."""
+    table = Table(
+        "server", "requests/s (8 clients)", "median ms", "p99 ms", "sequential median ms", title="issue 18's table"
+    )
+
+    def measure(name: str, url: str) -> None:
+        warm(url)
+        seq = [generate(url) for _ in range(100)]
+        latencies, elapsed = closed_loop(url, 8, seconds)
         table.add_row(
-            "sequential",
-            str(len(sequential)),
-            f"{len(sequential) / sum(sequential):.0f}",
-            f"{1000 * statistics.median(sequential):.1f}",
-            f"{pct(sequential, 0.9):.1f}",
-            f"{pct(sequential, 0.99):.1f}",
+            name,
+            f"{len(latencies) / elapsed:.0f}",
+            f"{1000 * statistics.median(latencies):.1f}",
+            f"{pct(latencies, 0.99):.1f}",
+            f"{1000 * statistics.median(seq):.1f}",
         )
-        for clients in (2, 4, 8, 16, 32):
-            latencies, elapsed = closed_loop(url, clients, 10.0)
-            table.add_row(
-                f"{clients} clients, 10 s",
-                str(len(latencies)),
-                f"{len(latencies) / elapsed:.0f}",
-                f"{1000 * statistics.median(latencies):.1f}",
-                f"{pct(latencies, 0.9):.1f}",
-                f"{pct(latencies, 0.99):.1f}",
-            )
-        console.print(table)
-    metrics_cost(console)
+
+    if baseline:
+        with running_stack(stack_env(), cwd=baseline) as base:
+            measure(f"TNaaS full stack, baseline ({Path(baseline).name})", f"{base}/api/v1/generate")
+    with running_stack(stack_env()) as base:
+        measure("TNaaS full stack (web + 2 RQ workers + Redis), this checkout", f"{base}/api/v1/generate")
+    for kind, name in (
+        ("naive", "the original talk's naive handler: markovify trained per request, one process"),
+        ("kn5-judge", "our kn5 model + judge ranking (pool 100) called directly in one FastAPI process"),
+        ("markovify", "a pretrained markovify chain in one FastAPI process"),
+        ("pipeline", "today's pipeline.answer (reservoir draw) called directly in one FastAPI process"),
+    ):
+        with one_process_server(kind) as url:
+            measure(name, url)
+    console.print(table)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--metrics-cost", action="store_true", help="only metrics on vs off")
+    parser.add_argument("--baseline", help="another checkout's directory: its stack side by side with this one")
+    parser.add_argument("--workers", help="comma-separated worker counts: requests/s with each")
+    parser.add_argument("--table", action="store_true", help="issue 18's table: the stack and one-process servers")
+    parser.add_argument("--seconds", type=float, default=10.0, help="seconds per closed-loop load")
+    args = parser.parse_args()
+    console = Console(width=180)
+    if args.metrics_cost:
+        metrics_cost(console)
+    elif args.table:
+        issue_table(console, args.baseline, args.seconds)
+    elif args.workers:
+        scaling(console, [int(w) for w in args.workers.split(",")], args.seconds)
+    elif args.baseline:
+        with running_stack(stack_env(), cwd=args.baseline) as old, running_stack(stack_env()) as new:
+            stacks = {"baseline": f"{old}/api/v1/generate", "this checkout": f"{new}/api/v1/generate"}
+            loads(console, stacks, args.seconds)
+    else:
+        with running_stack(stack_env()) as base:
+            loads(console, {"this checkout": f"{base}/api/v1/generate"}, args.seconds)
+        metrics_cost(console)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from redis.exceptions import RedisError
 from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
 from starlette.concurrency import run_in_threadpool
 
+from bot.api.batching import Batcher
 from bot.api.deps import cookie_voter, voter_cookies
 from bot.api.errors import install_error_handlers
 from bot.api.main import api_router
@@ -24,8 +25,9 @@ from bot.metrics import Observed, metrics_registry
 from bot.slack_app import HOW_TO_CONNECT, create_slack_app
 from bot.voters import COOKIE, COOKIE_MAX_AGE
 from models.registry import ModelRegistry
+from store.answers import Answers
 from tnaas.limits import MAX_API_BODY
-from tnaas.redis_server import redis_client
+from tnaas.redis_server import async_redis_client, redis_client
 from tnaas.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -44,6 +46,7 @@ def create_app(connection: Redis | None = None) -> FastAPI:
     redis = connection or redis_client(url, socket_timeout=2)
     # The API blocks on a job's result for up to api_wait: its connection must outlast that.
     api_redis = connection or redis_client(url, socket_timeout=settings.api_wait + 5)
+    aredis = async_redis_client(url, socket_timeout=settings.api_wait + 5)
     # No /docs or /redoc: FastAPI's pages load their scripts from a CDN, and this must work offline.
     app = FastAPI(
         title="TNaaS",
@@ -64,6 +67,7 @@ def create_app(connection: Redis | None = None) -> FastAPI:
         )
     app.add_middleware(Observed, record_metrics=settings.metrics)  # outermost: sees every answer
     app.state.settings, app.state.api_redis, app.state.redis = settings, api_redis, redis
+    app.state.aredis, app.state.batcher = aredis, Batcher(api_redis, Answers(aredis), settings)
     app.state.registry = ModelRegistry(settings.artifacts_dir)
     install_error_handlers(app)
     app.include_router(api_router)

@@ -179,6 +179,16 @@ class WebJob(BaseModel):
     client: str  # who asked (the page's voter id, else the address): impressions' requested_by
 
 
+class WebItem(WebJob):
+    answer_id: str  # what the caller polls and votes on; its impressions are recorded under it
+
+
+class WebBatch(BaseModel):
+    """API requests the web process sent together in one job: each answered on its own."""
+
+    items: list[WebItem] = Field(min_length=1)
+
+
 # -- the checks every edge applies before anything is queued ----------------------------------------
 def checked_n(n: int, settings: Settings | None = None) -> int:
     settings = settings or get_settings()

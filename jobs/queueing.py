@@ -24,7 +24,8 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
 from jobs import tasks
-from jobs.contracts import ReplyTo, Request, SlackJob, WebJob
+from jobs.contracts import ReplyTo, Request, SlackJob, WebBatch, WebItem, WebJob
+from store.answers import Answers
 from store.claims import Claims
 from tnaas.errors import Busy
 from tnaas.observability import current_request_id, new_request_id
@@ -69,6 +70,17 @@ def enqueue_web(
         return job
     # Claimed, but no job: its first request died between the claim and the enqueue.
     return enqueue_call(connection, tasks.answer_on_web, payload, settings, job_id=job_id)
+
+
+def enqueue_web_batch(connection: Redis, items: list[WebItem], job_id: str, settings: Settings) -> Job:
+    """One job answering API requests sent together (see ``bot.api.batching``), its answer ids
+    pointed at it, in one transaction: an answer id never exists without the job that answers it."""
+    payload = WebBatch(items=items).model_dump()
+    with connection.pipeline() as pipe:
+        job = enqueue_call(connection, tasks.answer_web_batch, payload, settings, job_id=job_id, pipeline=pipe)
+        Answers(connection).assign(pipe, [item.answer_id for item in items], job_id, settings.result_ttl)
+        pipe.execute()
+    return job
 
 
 def idempotent_job_id(key: str, request: Request) -> str:

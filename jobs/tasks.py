@@ -3,18 +3,20 @@ the typed pipeline. Each gets the worker's context (models, Redis, settings) fro
 
 from __future__ import annotations
 
+import orjson
 from rq import get_current_job
 
 from jobs import slack_reply
-from jobs.contracts import NamesReply, SlackJob, TooLate, WebJob, request_from
+from jobs.contracts import NamesReply, SlackJob, TooLate, WebBatch, WebJob, reply_from, request_from
 from jobs.pipeline import answer, impressions
 from jobs.worker import WorkerContext, needs_context
-from store.arms import ArmCounts
+from store.answers import Answers
+from store.arms import ArmCounts, ArmSnapshot
 from store.votes import WEB_CHANNEL, VoteStore
 from tnaas.errors import Busy
 
 
-def too_late(context: WorkerContext) -> dict | None:
+def too_late(context: WorkerContext) -> TooLate | None:
     """A "busy" reply for a job that waited in the queue longer than TNAAS_QUEUE_TTL, else None.
 
     The job is not dropped (its caller would only see it vanish): it is answered at once, and the
@@ -23,14 +25,14 @@ def too_late(context: WorkerContext) -> dict | None:
     current = get_current_job()
     if current is None or not slack_reply.waited_too_long(current.enqueued_at, context.settings.queue_ttl):
         return None
-    return TooLate(error=str(Busy())).model_dump()
+    return TooLate(error=str(Busy()))
 
 
 @needs_context
 def answer_request(payload: dict, *, context: WorkerContext) -> dict:
     """Just the answer (the API's and the benchmarks' plain job): a request dict, a reply dict."""
     if late := too_late(context):
-        return late
+        return late.model_dump()
     return answer(
         request_from(payload), context.models, ArmCounts(context.connection), context.settings, context.availability
     ).model_dump()
@@ -44,7 +46,7 @@ def answer_on_web(payload: dict, *, context: WorkerContext) -> dict:
     answer within the API's wait or polls for it later, the votes that follow find their candidates.
     """
     if late := too_late(context):
-        return late
+        return late.model_dump()
     job = WebJob.model_validate(payload)
     reply = answer(job.request, context.models, ArmCounts(context.connection), context.settings, context.availability)
     current = get_current_job()
@@ -53,6 +55,43 @@ def answer_on_web(payload: dict, *, context: WorkerContext) -> dict:
             impressions(reply, WEB_CHANNEL, current.id, job.request.n, job.client, "web")
         )
     return reply.model_dump()
+
+
+@needs_context
+def answer_web_batch(payload: dict, *, context: WorkerContext) -> dict:
+    """API requests sent together (``bot.api.batching``): each answered on its own, its impressions
+    recorded under its own answer id, every reply kept under that id and pushed, all in one round
+    trip, to the inbox where the web process waits. Retried after a worker died, the job keeps the
+    replies its first run kept (and records their impressions, once), so a caller never sees two answers.
+    """
+    batch = WebBatch.model_validate(payload)
+    current = get_current_job()
+    answers, settings = Answers(context.connection), context.settings
+    ids = [item.answer_id for item in batch.items]
+    kept = dict(zip(ids, answers.get_many(ids)))
+    late = too_late(context)
+    arms = ArmSnapshot(context.connection)
+    replies: dict[str, bytes] = {}
+    shown: list[tuple[NamesReply, WebJob, str]] = []
+    for item in batch.items:
+        if kept[item.answer_id] is not None:  # a retry: the first run's reply, its impressions (once)
+            replies[item.answer_id] = kept[item.answer_id]
+            reply = reply_from(orjson.loads(kept[item.answer_id]))
+        else:
+            reply = late or answer(item.request, context.models, arms, settings, context.availability)
+            replies[item.answer_id] = orjson.dumps(reply.model_dump())
+        if isinstance(reply, NamesReply) and reply.candidates:
+            shown.append((reply, item, item.answer_id))
+    with context.connection.pipeline(transaction=False) as pipe:
+        answers.keep(pipe, {a: r for a, r in replies.items() if kept[a] is None}, settings.result_ttl)
+        pipe.execute()
+    votes = VoteStore(context.connection)
+    for reply, item, answer_id in shown:
+        votes.record_impressions(impressions(reply, WEB_CHANNEL, answer_id, item.request.n, item.client, "web"))
+    with context.connection.pipeline(transaction=False) as pipe:
+        answers.deliver(pipe, current.id if current else "none", replies, settings.api_wait + 5)
+        pipe.execute()
+    return {"answered": len(replies)}
 
 
 @needs_context

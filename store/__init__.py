@@ -10,6 +10,7 @@ spells a key (rq's own keys are rq's).
 | ``tnaas:models:version``, ``tnaas:workers:models`` | ``deploys.ModelVersions`` | published model version, what each worker holds |
 | ``tnaas:sweep:`` | ``sweeps.SweepLock`` | which worker sweeps a queue's abandoned jobs now |
 | ``tnaas:claim:`` | ``claims.Claims`` | job ids claimed by an idempotency key |
+| ``tnaas:answer:``, ``tnaas:answer-job:``, ``tnaas:answer-inbox:`` | ``answers.Answers`` | API answers by id, the job carrying each, a batch's replies pushed to its waiting web process |
 | ``tnaas:secret:`` | ``signing.SigningKeys`` | the web processes' shared signing key (voter cookies) |
 | ``tnaas:availability:`` | ``availability.AvailabilityCache`` | registries' live "free"/"taken" answers, with a TTL |
 """

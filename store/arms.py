@@ -44,3 +44,16 @@ class ArmCounts:
                 _, arm, what = parts
             counts.setdefault(arm, [0, 0])[0 if what == "up" else 1] += int(value)
         return {arm: (up, shown) for arm, (up, shown) in counts.items()}
+
+
+class ArmSnapshot(ArmCounts):
+    """The counts read once and reused: the requests of one batch are decided on the same evidence."""
+
+    def __init__(self, connection: Redis):
+        super().__init__(connection)
+        self._read: dict[tuple[str, str | None], dict[str, tuple[int, int]]] = {}
+
+    def counts(self, kind: str = "model", corpus: str | None = None) -> dict[str, tuple[int, int]]:
+        if (kind, corpus) not in self._read:
+            self._read[kind, corpus] = super().counts(kind, corpus)
+        return self._read[kind, corpus]

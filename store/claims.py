@@ -14,3 +14,7 @@ class Claims:
     def claim(self, job_id: str, seconds: int) -> bool:
         """True for the first caller only, for ``seconds`` (as long as the answer itself is kept)."""
         return bool(self.redis.set(self.KEY.format(job_id=job_id), 1, nx=True, ex=max(1, seconds)))
+
+    async def claim_async(self, job_id: str, seconds: int) -> bool:
+        """``claim`` on a ``redis.asyncio`` connection (the web process)."""
+        return bool(await self.redis.set(self.KEY.format(job_id=job_id), 1, nx=True, ex=max(1, seconds)))

@@ -29,14 +29,27 @@ class RateLimits:
 
     def check_each(self, counters: list[tuple[str, int, str]]) -> None:
         """Count this request under each ``(counter, limit, who)``; RateLimited(who) for the first one over."""
-        window = int(time.time() // WINDOW)
         with self.redis.pipeline() as pipe:
-            for name, _, _ in counters:
-                key = f"{self.PREFIX}{name}:{window}"
-                pipe.incr(key)
-                pipe.expire(key, WINDOW * 2)
-            counts = pipe.execute()[::2]
-        wait = WINDOW - int(time.time()) % WINDOW
-        for count, (_, limit, who) in zip(counts, counters):
-            if count > limit:
-                raise RateLimited(who, wait)
+            self._count(pipe, counters)
+            _over(pipe.execute()[::2], counters)
+
+    async def check_async(self, team: str, user: str, user_limit: int, team_limit: int) -> None:
+        """``check`` on a ``redis.asyncio`` connection (the web process): one round trip, no thread."""
+        counters = [(f"user:{team}:{user}", user_limit, "you"), (f"team:{team}", team_limit, "this workspace")]
+        async with self.redis.pipeline(transaction=False) as pipe:
+            self._count(pipe, counters)
+            _over((await pipe.execute())[::2], counters)
+
+    def _count(self, pipe, counters: list[tuple[str, int, str]]) -> None:
+        window = int(time.time() // WINDOW)
+        for name, _, _ in counters:
+            key = f"{self.PREFIX}{name}:{window}"
+            pipe.incr(key)
+            pipe.expire(key, WINDOW * 2)
+
+
+def _over(counts: list[int], counters: list[tuple[str, int, str]]) -> None:
+    wait = WINDOW - int(time.time()) % WINDOW
+    for count, (_, limit, who) in zip(counts, counters):
+        if count > limit:
+            raise RateLimited(who, wait)

@@ -67,10 +67,15 @@ def wait_until(predicate, timeout: float = 30.0, interval: float = 0.05, what: s
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
-def start_worker(env: dict, connection: Redis) -> subprocess.Popen:
-    """`tnaas worker` with ``env``; returns once this very process has registered with RQ."""
+def start_worker(env: dict, connection: Redis, cwd: str | None = None) -> subprocess.Popen:
+    """`tnaas worker` with ``env`` (the code in ``cwd``, else this checkout); returns once this very
+    process has registered with RQ."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "tnaas", "worker"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        [sys.executable, "-m", "tnaas", "worker"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        cwd=cwd,
     )
     try:
         wait_until(
@@ -85,7 +90,7 @@ def start_worker(env: dict, connection: Redis) -> subprocess.Popen:
     return process
 
 
-def start_web(env: dict) -> tuple[subprocess.Popen, str]:
+def start_web(env: dict, cwd: str | None = None) -> tuple[subprocess.Popen, str]:
     """`tnaas web` on a free loopback port; returns the process and its base URL once it answers."""
     port = free_port()
     process = subprocess.Popen(
@@ -93,6 +98,7 @@ def start_web(env: dict) -> tuple[subprocess.Popen, str]:
         env=env | {"TNAAS_PORT": str(port)},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        cwd=cwd,
     )
     base = f"http://127.0.0.1:{port}"
 
@@ -160,9 +166,10 @@ def voter_cookie(base: str) -> str:
 
 
 @contextmanager
-def running_stack(extra_env: dict[str, str], workers: int = 2) -> Iterator[str]:
+def running_stack(extra_env: dict[str, str], workers: int = 2, cwd: str | None = None) -> Iterator[str]:
     """An embedded redis-server, `workers` x `tnaas worker` and `tnaas web` on 127.0.0.1, rate limits
-    and the queue bound lifted, workers logging at WARNING; yields the web base URL, stops all by pid."""
+    and the queue bound lifted, workers logging at WARNING; yields the web base URL, stops all by pid.
+    ``cwd``: run another checkout's code (a benchmark's baseline), with this environment."""
     with tempfile.TemporaryDirectory() as tmp, EmbeddedRedis(Path(tmp) / "redis") as server:
         env = (
             local_registries()
@@ -179,8 +186,8 @@ def running_stack(extra_env: dict[str, str], workers: int = 2) -> Iterator[str]:
         processes = []
         try:
             connection = Redis.from_url(server.url)
-            processes += [start_worker(env, connection) for _ in range(workers)]
-            web, base = start_web(env)
+            processes += [start_worker(env, connection, cwd) for _ in range(workers)]
+            web, base = start_web(env, cwd)
             processes.append(web)
             yield base
         finally:

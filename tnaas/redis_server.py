@@ -123,6 +123,20 @@ def redis_client(url: str, socket_timeout: float | None = 5.0) -> Redis:
     )
 
 
+def async_redis_client(url: str, socket_timeout: float | None = 5.0):
+    """``redis_client``'s settings on ``redis.asyncio`` (the web process's event loop)."""
+    from redis.asyncio import Redis as AsyncRedis
+    from redis.asyncio.retry import Retry as AsyncRetry
+
+    return AsyncRedis.from_url(
+        url,
+        socket_timeout=socket_timeout,
+        socket_connect_timeout=2,
+        retry=AsyncRetry(ExponentialBackoff(cap=0.1, base=0.01), 2),
+        health_check_interval=0,
+    )
+
+
 def wait_for_redis(connection: Redis, stopping=None, interval: float = 0.25) -> None:
     """Block until Redis answers (a process started beside a Redis that is still coming up, or
     restarting, waits rather than exits). Logs once, then every 10 s."""

@@ -8,7 +8,9 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from redis import Redis
+from redis.asyncio import Redis as AsyncRedis
 
+from bot.api.batching import Batcher
 from bot.edge import token_ok
 from bot.voters import COOKIE, VoterCookies, signing_key
 from models.registry import ModelRegistry
@@ -16,24 +18,35 @@ from store.votes import VoteStore
 from tnaas.settings import Settings
 
 
-def get_settings(request: Request) -> Settings:
+# The plain look-ups are ``async def``: FastAPI runs a plain ``def`` dependency in a thread, a hop
+# that cost more than the look-up itself.
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_redis(request: Request) -> Redis:
+async def get_redis(request: Request) -> Redis:
     """The API's connection: its timeout outlasts the wait for a job's answer."""
     return request.app.state.api_redis
 
 
-def get_votes(redis: Annotated[Redis, Depends(get_redis)]) -> VoteStore:
+async def get_async_redis(request: Request) -> AsyncRedis:
+    """The event loop's connection pool (``redis.asyncio``): rate limits, claims, answers."""
+    return request.app.state.aredis
+
+
+async def get_batcher(request: Request) -> Batcher:
+    return request.app.state.batcher
+
+
+async def get_votes(redis: Annotated[Redis, Depends(get_redis)]) -> VoteStore:
     return VoteStore(redis)
 
 
-def get_registry(request: Request) -> ModelRegistry:
+async def get_registry(request: Request) -> ModelRegistry:
     return request.app.state.registry
 
 
-def client_address(request: Request) -> str:
+async def client_address(request: Request) -> str:
     """The connection's address (a proxy's X-Forwarded-For only from TNAAS_FORWARDED_ALLOW_IPS)."""
     return request.client.host if request.client else "unknown"
 
@@ -60,6 +73,8 @@ def authenticated(request: Request) -> bool:
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 RedisDep = Annotated[Redis, Depends(get_redis)]
+AsyncRedisDep = Annotated[AsyncRedis, Depends(get_async_redis)]
+BatcherDep = Annotated[Batcher, Depends(get_batcher)]
 VotesDep = Annotated[VoteStore, Depends(get_votes)]
 RegistryDep = Annotated[ModelRegistry, Depends(get_registry)]
 AddressDep = Annotated[str, Depends(client_address)]

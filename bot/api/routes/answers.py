@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
+import time
+import uuid
 from typing import Annotated
 
+import orjson
 from fastapi import APIRouter, Header
-from fastapi.responses import JSONResponse
+from fastapi.responses import ORJSONResponse
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
+from starlette.concurrency import run_in_threadpool
 
-from bot.api.deps import AddressDep, RedisDep, SettingsDep
+from bot.api.batching import raise_if_given_up
+from bot.api.deps import AddressDep, AsyncRedisDep, BatcherDep, RedisDep, SettingsDep
 from bot.api.errors import NotFound
 from bot.api.schemas import Answer, CheckIn, CompleteIn, DetectIn, GenerateIn, LikeIn
 from jobs.contracts import (
@@ -23,6 +29,7 @@ from jobs.contracts import (
     LikeRequest,
     TooLate,
     UserError,
+    WebItem,
     checked_corpus,
     checked_like_name,
     checked_model,
@@ -32,7 +39,9 @@ from jobs.contracts import (
     checked_text,
     reply_from,
 )
-from jobs.queueing import JobFailed, enqueue_web, wait_for, waited_too_long
+from jobs.queueing import JobFailed, idempotent_job_id, waited_too_long
+from store.answers import Answers
+from store.claims import Claims
 from store.rate_limit import RateLimits
 from tnaas.errors import Busy, TNaaSError
 from tnaas.settings import Settings
@@ -40,6 +49,8 @@ from tnaas.settings import Settings
 router = APIRouter(tags=["answers"])
 ANSWER_ID = re.compile(r"^[0-9a-f-]{8,64}$")
 WEB_TEAM = "web"  # the web surface shares one "workspace" budget, like a Slack team
+TWIN_ENQUEUES_WITHIN = 1.0  # seconds: a claimed answer id whose job is still missing then was never enqueued
+RETRY_LOOKS_EVERY = 0.05  # seconds between looks at the answer of a retried request (retries only)
 QUEUED = {202: {"model": Answer}}
 IdempotencyKey = Annotated[
     str | None,
@@ -109,84 +120,154 @@ def answer_from(job_id: str, result: dict | None) -> Answer:
     return Answer(status="done", answer_id=job_id, names=reply)
 
 
-def respond(answer: Answer) -> JSONResponse:
-    return JSONResponse(answer.model_dump(mode="json"), status_code=200 if answer.status == "done" else 202)
+def respond(answer: Answer) -> ORJSONResponse:
+    return ORJSONResponse(answer.model_dump(mode="json"), status_code=200 if answer.status == "done" else 202)
 
 
-def ask(request, client: str | None, address: str, redis, settings: Settings, key: str | None) -> Answer:
-    RateLimits(redis).check(WEB_TEAM, address, settings.user_rate, settings.team_rate)
-    job = enqueue_web(redis, request, client or "anonymous", settings, key=key)
-    if job.get_status(refresh=False) == JobStatus.FINISHED:  # a retry whose first try was answered
-        return answer_from(job.id, job.return_value())
-    result = wait_for(job, settings.api_wait)
-    if result is None and waited_too_long(job, settings):  # a retry of a request that has waited too long
-        raise Busy()
-    return answer_from(job.id, result)
+async def ask(
+    request, client: str | None, address: str, aredis, batcher, settings: Settings, key: str | None
+) -> Answer:
+    """Rate limit, then the worker's answer within TNAAS_API_WAIT (batched with concurrent requests
+    of its kind, see ``bot.api.batching``), else the answer id to poll. Under an idempotency key only
+    the first request is sent; a retry gets the first one's answer (or its id while it is queued)."""
+    await RateLimits(aredis).check_async(WEB_TEAM, address, settings.user_rate, settings.team_rate)
+    answer_id = idempotent_job_id(key, request) if key is not None else uuid.uuid4().hex
+    item = WebItem(request=request, client=client or "anonymous", answer_id=answer_id)
+    if key is None or await Claims(aredis).claim_async(answer_id, settings.result_ttl):
+        return answer_from(answer_id, await batcher.ask(item))
+    found = await answer_of_retry(answer_id, Answers(aredis), batcher, settings)
+    if found is MISSING:  # claimed, but its first request died before its job was enqueued
+        return answer_from(answer_id, await batcher.ask(item))
+    return answer_from(answer_id, found)
+
+
+MISSING = object()
+
+
+async def answer_of_retry(answer_id: str, answers: Answers, batcher, settings: Settings):
+    """The reply a retried request's first try got (None while it is queued; Busy if it waited too
+    long), or MISSING if its job never showed up. Looks every RETRY_LOOKS_EVERY s: retries are rare,
+    and the first try's own waiter is the one its inbox answers."""
+    start = time.monotonic()
+    while True:
+        if (stored := await answers.get(answer_id)) is not None:
+            return orjson.loads(stored)
+        job_id = await answers.job_of(answer_id)
+        waited = time.monotonic() - start
+        if job_id is None and waited > TWIN_ENQUEUES_WITHIN:
+            return MISSING
+        if job_id is not None and (waited > settings.api_wait or waited == 0):
+            job_id = job_id.decode()
+            await run_in_threadpool(raise_if_given_up, batcher.connection, job_id)
+            if await run_in_threadpool(_queued_too_long, batcher.connection, job_id, settings):
+                raise Busy()
+            if waited > settings.api_wait:
+                return None
+        await asyncio.sleep(RETRY_LOOKS_EVERY)
+
+
+def _queued_too_long(connection, job_id: str, settings: Settings) -> bool:
+    try:
+        return waited_too_long(Job.fetch(job_id, connection=connection), settings)
+    except NoSuchJobError:
+        return False
 
 
 # -- routes -----------------------------------------------------------------------------------------
 @router.post("/generate", response_model=Answer, responses=QUEUED)
-def generate(
+async def generate(
     body: GenerateIn,
     address: AddressDep,
-    redis: RedisDep,
+    aredis: AsyncRedisDep,
+    batcher: BatcherDep,
     settings: SettingsDep,
     idempotency_key: IdempotencyKey = None,
-) -> JSONResponse:
+) -> ORJSONResponse:
     """New names in the style of a corpus, best first (judge + reranker), some picked for exploration."""
-    return respond(ask(generate_request(body, settings), body.client, address, redis, settings, idempotency_key))
+    return respond(
+        await ask(generate_request(body, settings), body.client, address, aredis, batcher, settings, idempotency_key)
+    )
 
 
 @router.post("/complete", response_model=Answer, responses=QUEUED)
-def complete(
+async def complete(
     body: CompleteIn,
     address: AddressDep,
-    redis: RedisDep,
+    aredis: AsyncRedisDep,
+    batcher: BatcherDep,
     settings: SettingsDep,
     idempotency_key: IdempotencyKey = None,
-) -> JSONResponse:
+) -> ORJSONResponse:
     """Fillings of a pattern such as `mo***` or `*u*a`, most likely first."""
-    return respond(ask(complete_request(body, settings), body.client, address, redis, settings, idempotency_key))
+    return respond(
+        await ask(complete_request(body, settings), body.client, address, aredis, batcher, settings, idempotency_key)
+    )
 
 
 @router.post("/like", response_model=Answer, responses=QUEUED)
-def like(
-    body: LikeIn, address: AddressDep, redis: RedisDep, settings: SettingsDep, idempotency_key: IdempotencyKey = None
-) -> JSONResponse:
+async def like(
+    body: LikeIn,
+    address: AddressDep,
+    aredis: AsyncRedisDep,
+    batcher: BatcherDep,
+    settings: SettingsDep,
+    idempotency_key: IdempotencyKey = None,
+) -> ORJSONResponse:
     """Believable names one to three edits from a given one, ranked as generation ranks."""
-    return respond(ask(like_request(body, settings), body.client, address, redis, settings, idempotency_key))
+    return respond(
+        await ask(like_request(body, settings), body.client, address, aredis, batcher, settings, idempotency_key)
+    )
 
 
 @router.post("/check", response_model=Answer, responses=QUEUED)
-def check(
-    body: CheckIn, address: AddressDep, redis: RedisDep, settings: SettingsDep, idempotency_key: IdempotencyKey = None
-) -> JSONResponse:
+async def check(
+    body: CheckIn,
+    address: AddressDep,
+    aredis: AsyncRedisDep,
+    batcher: BatcherDep,
+    settings: SettingsDep,
+    idempotency_key: IdempotencyKey = None,
+) -> ORJSONResponse:
     """Is each name free on PyPI and npm: by the registries' rules, their snapshot and a live look-up."""
-    return respond(ask(check_request(body), body.client, address, redis, settings, idempotency_key))
+    return respond(await ask(check_request(body), body.client, address, aredis, batcher, settings, idempotency_key))
 
 
 @router.post("/detect", response_model=Answer, responses=QUEUED)
-def detect(
-    body: DetectIn, address: AddressDep, redis: RedisDep, settings: SettingsDep, idempotency_key: IdempotencyKey = None
-) -> JSONResponse:
+async def detect(
+    body: DetectIn,
+    address: AddressDep,
+    aredis: AsyncRedisDep,
+    batcher: BatcherDep,
+    settings: SettingsDep,
+    idempotency_key: IdempotencyKey = None,
+) -> ORJSONResponse:
     """What a name or a text sounds like: corpora, and the language for text."""
-    return respond(ask(detect_request(body), body.client, address, redis, settings, idempotency_key))
+    return respond(await ask(detect_request(body), body.client, address, aredis, batcher, settings, idempotency_key))
 
 
 @router.get("/answers/{answer_id}", response_model=Answer, responses=QUEUED)
-def answer(answer_id: str, redis: RedisDep, settings: SettingsDep) -> JSONResponse:
+async def answer(answer_id: str, redis: RedisDep, aredis: AsyncRedisDep, settings: SettingsDep) -> ORJSONResponse:
     """An answer that was still queued when its request returned."""
     if not ANSWER_ID.match(answer_id):
         raise NotFound("No such answer.")
+    answers = Answers(aredis)
+    if (stored := await answers.get(answer_id)) is not None:
+        return respond(answer_from(answer_id, orjson.loads(stored)))
+    job_id = await answers.job_of(answer_id)
+    return await run_in_threadpool(_answer_of_job, redis, answer_id, job_id.decode() if job_id else answer_id, settings)
+
+
+def _answer_of_job(redis, answer_id: str, job_id: str, settings: Settings) -> ORJSONResponse:
+    """Not answered yet: what its job's state says (a job of one request, from before batching, by its own id)."""
     try:
-        job = Job.fetch(answer_id, connection=redis)
+        job = Job.fetch(job_id, connection=redis)
     except NoSuchJobError:
         raise NotFound("No such answer (answers are kept for a while, then forgotten).") from None
     status = job.get_status(refresh=True)
-    if status == JobStatus.FINISHED:
+    if status == JobStatus.FINISHED and job_id == answer_id:
         return respond(answer_from(job.id, job.return_value()))
     if status in (JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED):
         raise JobFailed(job.id, "")
     if waited_too_long(job, settings):
         raise Busy()
-    return respond(answer_from(job.id, None))
+    return respond(answer_from(answer_id, None))

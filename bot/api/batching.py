@@ -1,0 +1,117 @@
+"""Micro-batching in the web process: concurrent API requests of one kind go to the workers as one job.
+
+A job costs RQ a dozen Redis round trips on each side whatever it carries, and the answer itself
+(a reservoir draw) well under a millisecond, so under load most of a worker's time went to RQ's
+bookkeeping. Here a request of a kind (generate, complete, ...) with no job of its kind on its way
+is sent at once, alone: an idle stack adds no wait. While one is on its way, requests of that kind
+gather for at most ``TNAAS_BATCH_WAIT`` seconds or ``TNAAS_BATCH_MAX`` requests, then go together.
+The worker answers each on its own (own answer id, impressions, seed) and pushes the replies to
+the batch's inbox, where ``Batch.wait`` is blocked in BLPOP: no polling, no thread per request.
+
+Durability is the job's: the batch is one RQ job with RQ's retries; a worker killed mid-batch has
+it retried by another, which keeps any reply the first already kept. If the web process dies
+meanwhile, the answers are still kept under their ids (poll them, or retry under the idempotency key).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
+
+from redis import Redis
+from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus
+from starlette.concurrency import run_in_threadpool
+
+from jobs.contracts import WebItem
+from jobs.queueing import JobFailed, enqueue_web_batch
+from store.answers import Answers
+from tnaas.settings import Settings
+
+log = logging.getLogger(__name__)
+CHECK_JOB_EVERY = 1.0  # seconds: how often a waiting batch asks RQ whether its job failed for good
+GIVEN_UP = (JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED)
+
+
+@dataclass
+class _Open:
+    items: list[WebItem] = field(default_factory=list)
+    futures: list[asyncio.Future] = field(default_factory=list)
+    timer: asyncio.TimerHandle | None = None
+
+
+class Batcher:
+    """Groups concurrent requests by kind; ``ask`` returns the reply dict, or None if the worker has
+    not answered within ``TNAAS_API_WAIT`` (the caller then gets the answer id to poll)."""
+
+    def __init__(self, connection: Redis, answers: Answers, settings: Settings):
+        self.connection, self.answers, self.settings = connection, answers, settings
+        self.open: dict[str, _Open] = {}
+        self.on_the_way: dict[str, int] = {}  # kind -> batches sent and not yet answered
+        self.tasks: set[asyncio.Task] = set()
+
+    async def ask(self, item: WebItem) -> dict | None:
+        kind = item.request.kind
+        future = asyncio.get_running_loop().create_future()
+        batch = self.open.setdefault(kind, _Open())
+        batch.items.append(item)
+        batch.futures.append(future)
+        if len(batch.items) >= self.settings.batch_max or not self.on_the_way.get(kind):
+            self._send(kind)
+        elif batch.timer is None:
+            batch.timer = asyncio.get_running_loop().call_later(self.settings.batch_wait, self._send, kind)
+        return await future
+
+    def _send(self, kind: str) -> None:
+        batch = self.open.pop(kind, None)
+        if batch is None:
+            return
+        if batch.timer is not None:
+            batch.timer.cancel()
+        self.on_the_way[kind] = self.on_the_way.get(kind, 0) + 1
+        task = asyncio.create_task(self._run(kind, batch))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def _run(self, kind: str, batch: _Open) -> None:
+        job_id = uuid.uuid4().hex
+        try:
+            await run_in_threadpool(enqueue_web_batch, self.connection, batch.items, job_id, self.settings)
+            replies = await self.wait(job_id, self.settings.api_wait)
+        except Exception as err:  # Busy, Redis down, the job failed: every request of the batch is told
+            for future in batch.futures:
+                if not future.done():
+                    future.set_exception(err)
+            return
+        finally:
+            self.on_the_way[kind] -= 1
+            if not self.on_the_way[kind] and kind in self.open:  # nothing else on its way: don't wait
+                self._send(kind)
+        for item, future in zip(batch.items, batch.futures):
+            if not future.done():  # a caller that went away has cancelled its future
+                future.set_result(None if replies is None else replies.get(item.answer_id))
+
+    async def wait(self, job_id: str, timeout: float) -> dict[str, dict] | None:
+        """The batch's replies, blocked on its inbox; every second, whether RQ has given the job up."""
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0:
+            replies = await self.answers.wait(job_id, min(left, CHECK_JOB_EVERY))
+            if replies is not None:
+                return replies
+            if deadline - time.monotonic() > 0:
+                await run_in_threadpool(raise_if_given_up, self.connection, job_id)
+        return None
+
+
+def raise_if_given_up(connection: Redis, job_id: str) -> None:
+    """JobFailed when RQ has failed the job for good (a worker died twice under it, say)."""
+    try:
+        job = Job.fetch(job_id, connection=connection)
+    except NoSuchJobError:
+        return
+    if job.get_status(refresh=False) in GIVEN_UP:
+        result = job.latest_result()
+        raise JobFailed(job_id, (result.exc_string if result else "") or "")

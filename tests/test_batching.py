@@ -1,0 +1,119 @@
+"""API requests batched into one job, and answers pushed to the waiting web process (no polling),
+on the real stack: a redis-server, `tnaas web` and `tnaas worker` processes, stopped and killed by pid."""
+
+from __future__ import annotations
+
+import os
+import signal
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from redis import Redis
+from rq import Queue
+
+from store.answers import Answers
+from store.votes import VoteStore
+from testkit.processes import http, start_web, start_worker, stop_process, tnaas_env, wait_until
+from tnaas.redis_server import EmbeddedRedis
+
+FAST = {
+    "TNAAS_HEARTBEAT": "0.2",
+    "TNAAS_WORKER_SILENT": "2",
+    "TNAAS_DEFAULT_MODEL": "kn3",
+    "TNAAS_LOG_LEVEL": "WARNING",
+    "TNAAS_USER_RATE": "1000",
+    "TNAAS_BATCH_WAIT": "0.05",  # wide enough that requests sent together surely meet in one batch
+}
+
+
+@pytest.fixture
+def redis_server(tmp_path):
+    server = EmbeddedRedis(tmp_path / "redis")
+    server.start()
+    yield server
+    server.stop()
+
+
+def generate(base: str, seed: int, n: int = 3, key: str | None = None):
+    headers = {"Idempotency-Key": key} if key else None
+    return http(
+        "POST", f"{base}/api/v1/generate", {"corpus": "pokemon", "model": "kn3", "n": n, "seed": seed}, headers=headers
+    )
+
+
+def names_of(answer: dict) -> list[str]:
+    return [c["name"] for c in answer["names"]["candidates"]]
+
+
+def test_requests_sent_together_share_a_job_yet_each_gets_its_own_answer_impressions_and_seed(
+    trained_artifacts, redis_server
+):
+    env = tnaas_env(trained_artifacts, REDIS_URL=redis_server.url, TNAAS_QUEUE="batch", TNAAS_API_WAIT=20, **FAST)
+    connection = Redis.from_url(redis_server.url)
+    worker = start_worker(env, connection)
+    web, base = start_web(env)
+    try:
+        alone = {seed: names_of(generate(base, seed)[2]) for seed in (11, 12, 13, 14)}
+        os.kill(worker.pid, signal.SIGSTOP)  # the first request's job waits: the others gather behind it
+        with ThreadPoolExecutor(5) as pool:
+            first = pool.submit(generate, base, 11)
+            wait_until(
+                lambda: Queue("batch", connection=connection).count >= 1, timeout=10, what="the first job queued"
+            )
+            together = list(pool.map(lambda s: generate(base, s), (12, 13, 14, 12)))
+            os.kill(worker.pid, signal.SIGCONT)
+            answers = [first.result(timeout=30)] + together
+        assert [status for status, _, _ in answers] == [200] * 5
+        ids = [a["answer_id"] for _, _, a in answers]
+        assert len(set(ids)) == 5  # each request its own answer id, the twin seeds included
+        jobs = [Answers(connection).job_of(i) for i in ids]
+        assert len(set(jobs[1:])) == 1 and jobs[0] != jobs[1]  # the four sent together went as one job
+        for (_, _, answer), seed in zip(answers, (11, 12, 13, 14, 12)):
+            assert names_of(answer) == alone[seed]  # a seed gives the same names, batched or not
+        exported = VoteStore(connection).export()
+        for answer_id in ids:
+            assert len([r for r in exported if r["ts"] == answer_id]) == 3  # its own impressions, one per name
+        status, _, tally = http(
+            "POST", f"{base}/api/v1/votes", {"answer_id": ids[3], "index": 2, "direction": 1}, headers={}
+        )
+        assert status == 200 and tally["up"] == 1
+        status, _, again = http("GET", f"{base}/api/v1/answers/{ids[2]}")
+        assert status == 200 and names_of(again) == alone[13]
+    finally:
+        if worker.poll() is None:
+            os.kill(worker.pid, signal.SIGCONT)
+        stop_process(web)
+        stop_process(worker)
+
+
+def test_a_waiting_request_whose_worker_is_killed_gets_its_answer_from_the_next_worker(trained_artifacts, redis_server):
+    """The web process waits on the batch's inbox; the job, taken by a worker that is then killed,
+    is handed to another, whose reply reaches the same waiting request. Retried under its key, the
+    request gets that same answer, not a second job."""
+    env = tnaas_env(trained_artifacts, REDIS_URL=redis_server.url, TNAAS_QUEUE="killed", TNAAS_API_WAIT=20, **FAST)
+    connection = Redis.from_url(redis_server.url)
+    doomed = start_worker(env, connection)
+    web, base = start_web(env)
+    survivor = None
+    try:
+        os.kill(doomed.pid, signal.SIGSTOP)  # it may take the job off the queue, but never answers it
+        with ThreadPoolExecutor(1) as pool:
+            asked = pool.submit(generate, base, 5, 3, "killed-worker-1")
+            wait_until(
+                lambda: connection.keys(Answers.JOB.format(answer_id="*")),
+                timeout=10,
+                what="the request's job to be queued",
+            )
+            os.kill(doomed.pid, signal.SIGKILL)
+            doomed.wait()
+            survivor = start_worker(env, connection)
+            status, _, answer = asked.result(timeout=40)
+        assert status == 200 and answer["status"] == "done" and len(names_of(answer)) == 3
+        status, _, retried = generate(base, 5, 3, "killed-worker-1")
+        assert status == 200 and retried == answer
+        assert len(VoteStore(connection).export()) == 3  # recorded once
+    finally:
+        stop_process(web)
+        stop_process(doomed)
+        if survivor is not None:
+            stop_process(survivor)
