@@ -69,6 +69,34 @@ def answer(
         return UserError(error=str(err))
 
 
+def answer_many(
+    requests: list[AnyRequest],
+    models: ModelRegistry,
+    arms: ArmCounts | None,
+    settings: Settings,
+    availability: AvailabilityChecker | None = None,
+) -> list[NamesReply | CheckReply | DetectReply | UserError]:
+    """``answer`` for each request (a batch from the web process), with the registry marks of every
+    shown name asked in one ``availability.check``: one round of live look-ups (and one canary) for
+    the batch instead of one per request. Each reply is the one ``answer`` alone would give."""
+    marked_later = [availability is not None and _marks_only(r) for r in requests]
+    replies = [
+        answer(r, models, arms, settings, None if later else availability) for r, later in zip(requests, marked_later)
+    ]
+    named = [rep for rep, later in zip(replies, marked_later) if later and isinstance(rep, NamesReply)]
+    names = [c.name for rep in named for c in rep.candidates]
+    marks = iter(_marks(availability, names))
+    for rep in named:
+        for candidate in rep.candidates:
+            candidate.availability = next(marks)
+    return replies
+
+
+def _marks_only(request: AnyRequest) -> bool:
+    """Requests whose only use of the registries is marking the names shown (not ``free``, not ``check``)."""
+    return isinstance(request, GenerateRequest | CompleteRequest | LikeRequest) and not getattr(request, "free", False)
+
+
 def generate(
     request: GenerateRequest,
     models: ModelRegistry,
@@ -80,14 +108,14 @@ def generate(
     reservoir (models.believability) are the ranking; then the reranker orders a pool drawn from it,
     P(real) one of its features. ``free`` draws a pool, best first by P(real), to replace taken names."""
     rng = np.random.default_rng(request.seed)
-    arm_models = competing(models.trained_models(request.corpus))
+    arm_models = competing(models.answering_models(request.corpus))
     counts = arms.counts("model", request.corpus) if arms is not None else None
     model_name, chosen_by = choose_model(
         request.model, arm_models, counts, rng, default_model(request.corpus, models, settings)
     )
     model, info = models.get(request.corpus, model_name)
     pool = max(request.n, settings.rerank_pool) if request.rerank or request.free else request.n
-    real = None
+    real = features = None
     if request.rerank and not request.include_known and models.has_reservoir(request.corpus, model_name):
         reservoir = models.reservoir(request.corpus, model_name)
         cold = models.optional_estimator("reranker") is None and not request.free
@@ -96,6 +124,7 @@ def generate(
         log.debug("reservoir draw of %d names in %.3f ms", len(picked), 1000 * (time.perf_counter() - start))
         found = [Candidate(reservoir.names[i], float(reservoir.log_probs[i]), False) for i in picked]
         real = (reservoir.scores[picked], f"believability {reservoir.info.version}")
+        features = (models.pool_features(request.corpus, model_name, tuple(arm_models)), picked)
     else:  # the plain model: include_known, rerank off, or a model trained before reservoirs existed
         found = model.generate(pool, rng, include_known=request.include_known)
     reply = NamesReply(
@@ -106,7 +135,7 @@ def generate(
         free=request.free,
         candidates=[],
     )
-    return _ranked(reply, found, request, models, arm_models, settings, availability, rng, real)
+    return _ranked(reply, found, request, models, arm_models, settings, availability, rng, real, features)
 
 
 def default_model(corpus: str, models: ModelRegistry, settings: Settings) -> str:
@@ -115,7 +144,7 @@ def default_model(corpus: str, models: ModelRegistry, settings: Settings) -> str
     if "default_model" in settings.model_fields_set:
         return settings.default_model
     chosen = default_model_for(corpus, settings.default_model)
-    return chosen if chosen in models.trained_models(corpus) else settings.default_model
+    return chosen if chosen in models.answering_models(corpus) else settings.default_model
 
 
 def like(
@@ -127,7 +156,7 @@ def like(
 ) -> NamesReply:
     """A pool of names one to three edits from the one asked about, ranked as generation ranks."""
     rng = np.random.default_rng(request.seed)
-    arm_models = competing(models.trained_models(request.corpus))
+    arm_models = competing(models.answering_models(request.corpus))
     counts = arms.counts("model", request.corpus) if arms is not None else None
     model_name, chosen_by = choose_model(request.model, arm_models, counts, rng, settings.default_model)
     model, info = models.get(request.corpus, model_name)
@@ -148,7 +177,9 @@ def like(
     return _ranked(reply, found, request, models, arm_models, settings, availability, rng)
 
 
-def _ranked(reply, found, request, models, arm_models, settings, availability, rng, real=None) -> NamesReply:
+def _ranked(
+    reply, found, request, models, arm_models, settings, availability, rng, real=None, features=None
+) -> NamesReply:
     """Score the pool (reranker; else P(real) for names from a reservoir, ``real`` = (scores, ranked
     by); else the judge), show the best n with some exploration, with their marks; with ``free``, only
     names that the corpus' registry confirms free, replacements checked in rounds."""
@@ -159,6 +190,7 @@ def _ranked(reply, found, request, models, arm_models, settings, availability, r
         models.estimator("judge"),
         scorers={m: models.model(request.corpus, m) for m in arm_models},
         real=real[0] if real is not None else None,
+        features=features,
     )
     edits = {c.name: getattr(c, "edits", None) for c in found}
     if request.free:
@@ -260,7 +292,7 @@ def complete(
     request: CompleteRequest, models: ModelRegistry, settings: Settings, availability: AvailabilityChecker | None = None
 ) -> NamesReply:
     """Completions keep likelihood order: the pattern already says what the user wants."""
-    arm_models = competing(models.trained_models(request.corpus))
+    arm_models = competing(models.answering_models(request.corpus))
     model_name, chosen_by = choose_model(
         request.model, arm_models, None, np.random.default_rng(request.seed), settings.default_model
     )

@@ -8,7 +8,7 @@ from rq import get_current_job
 
 from jobs import slack_reply
 from jobs.contracts import NamesReply, SlackJob, TooLate, WebBatch, WebJob, reply_from, request_from
-from jobs.pipeline import answer, impressions
+from jobs.pipeline import answer, answer_many, impressions
 from jobs.worker import WorkerContext, needs_context
 from store.answers import Answers
 from store.arms import ArmCounts, ArmSnapshot
@@ -70,16 +70,22 @@ def answer_web_batch(payload: dict, *, context: WorkerContext) -> dict:
     ids = [item.answer_id for item in batch.items]
     kept = dict(zip(ids, answers.get_many(ids)))
     late = too_late(context)
-    arms = ArmSnapshot(context.connection)
+    todo = [item for item in batch.items if kept[item.answer_id] is None]
+    if late is not None:
+        fresh = [late] * len(todo)
+    else:
+        arms = ArmSnapshot(context.connection)
+        fresh = answer_many([i.request for i in todo], context.models, arms, settings, context.availability)
+    made = {item.answer_id: reply for item, reply in zip(todo, fresh)}
     replies: dict[str, bytes] = {}
     shown: list[tuple[NamesReply, WebJob, str]] = []
     for item in batch.items:
-        if kept[item.answer_id] is not None:  # a retry: the first run's reply, its impressions (once)
+        if item.answer_id in made:
+            reply = made[item.answer_id]
+            replies[item.answer_id] = orjson.dumps(reply.model_dump())
+        else:  # a retry: the first run's reply, its impressions (recorded once)
             replies[item.answer_id] = kept[item.answer_id]
             reply = reply_from(orjson.loads(kept[item.answer_id]))
-        else:
-            reply = late or answer(item.request, context.models, arms, settings, context.availability)
-            replies[item.answer_id] = orjson.dumps(reply.model_dump())
         if isinstance(reply, NamesReply) and reply.candidates:
             shown.append((reply, item, item.answer_id))
     with context.connection.pipeline(transaction=False) as pipe:

@@ -13,6 +13,7 @@ from models.artifact import ArtifactInfo
 from models.believability import Reservoir
 from models.catalog import default_models, parse_model_name
 from models.name_model import NameModel
+from models.ranking import PoolFeatures
 
 log = logging.getLogger(__name__)
 ESTIMATORS = ("judge", "language")  # always trained with the name models; the reranker needs votes first
@@ -33,10 +34,6 @@ class ModelRegistry:
 
     def trained(self) -> list[ArtifactInfo]:
         return [artifact.read_info(p) for p in sorted(self.root.glob("*/*.npz")) if p.parent.name in corpus_names()]
-
-    def trained_models(self, corpus: str) -> list[str]:
-        """The standard models trained for ``corpus``, in the catalog's order (UnknownCorpus if none such)."""
-        return [m for m in default_models() if self.path(corpus, m).exists()]
 
     def get(self, corpus: str, model: str) -> tuple[NameModel, ArtifactInfo]:
         key = (corpus, model.lower())
@@ -62,6 +59,32 @@ class ModelRegistry:
         if key not in self._loaded:
             self._loaded[key] = Reservoir.load(self.reservoir_path(corpus, model))
         return self._loaded[key]
+
+    def pool_features(self, corpus: str, model: str, scored_by: tuple[str, ...]) -> PoolFeatures:
+        """The reservoir's judge and nll columns (``scored_by``: the models whose nll rows carry),
+        computed once per process on first use and dropped with the models on a reload."""
+        key = ("_features", corpus, model.lower(), scored_by)
+        if key not in self._loaded:
+            start = time.perf_counter()
+            self._loaded[key] = PoolFeatures(
+                self.reservoir(corpus, model).names,
+                self.estimator("judge"),
+                {m: self.model(corpus, m) for m in scored_by},
+            )
+            log.info("scored the %s/%s reservoir in %.1f s", corpus, model, time.perf_counter() - start)
+        return self._loaded[key]
+
+    def trained_models(self, corpus: str) -> list[str]:
+        """The standard models trained for ``corpus``, in the catalog's order (UnknownCorpus if none such)."""
+        return [m for m in default_models() if self.path(corpus, m).exists()]
+
+    def answering_models(self, corpus: str) -> list[str]:
+        """``trained_models`` as the request pipeline sees them: looked up once per registry, since the
+        files are listed per request otherwise (a retrain publishes a version; workers load a new registry)."""
+        key = ("_trained", corpus)
+        if key not in self._loaded:
+            self._loaded[key] = self.trained_models(corpus)
+        return list(self._loaded[key])
 
     def has_reservoir(self, corpus: str, model: str) -> bool:
         return ("_reservoir", corpus, model.lower()) in self._loaded or self.reservoir_path(corpus, model).exists()
