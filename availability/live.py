@@ -2,6 +2,8 @@
 
 Anything else -- a timeout, a refused connection, another status, a body that is not what the protocol
 says -- is "unknown", never "free". All names are asked at once and the whole batch gets one deadline.
+A registry that refused a connection is answered "unknown" without asking for the next
+``UNREACHABLE_FOR`` seconds: when it is down, every request's names would otherwise each try again.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import time
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from urllib.parse import quote
@@ -24,6 +27,7 @@ log = logging.getLogger(__name__)
 MAX_BODY = 1 << 20  # bytes read of one answer; a packument can be megabytes and only its start is needed
 MAX_REDIRECTS = 3  # PyPI redirects a non-normalised project URL to the normalised one
 PARALLEL = 16  # requests in flight at once
+UNREACHABLE_FOR = 2.0  # seconds a registry that refused a connection is not asked again (answers "unknown")
 PYPI_ACCEPT = (
     "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, "
     "text/html;q=0.01"
@@ -95,14 +99,18 @@ class LiveChecker:
             timeout=httpx.Timeout(timeout), follow_redirects=True, max_redirects=MAX_REDIRECTS, trust_env=True
         )
         self.pool = ThreadPoolExecutor(PARALLEL, thread_name_prefix="availability")
+        self.unreachable_until: dict[str, float] = {}  # registry -> monotonic time: don't ask before then
 
     def check(self, queries: list[tuple[str, str]]) -> dict[tuple[str, str], LiveAnswer]:
         """(registry, name) -> answer, for every query, within ``timeout`` seconds in all."""
         out: dict[tuple[str, str], LiveAnswer] = {}
         futures = {}
+        now = time.monotonic()
         for registry, name in dict.fromkeys(queries):
             if registry not in self.endpoints:
                 out[registry, name] = LiveAnswer(Verdict.UNKNOWN, f"no {registry} registry configured")
+            elif self.unreachable_until.get(registry, 0.0) > now:  # refused a moment ago: not hammered per name
+                out[registry, name] = LiveAnswer(Verdict.UNKNOWN, "the registry could not be reached (ConnectError)")
             else:
                 futures[self.pool.submit(self._ask, registry, name)] = (registry, name)
         done, late = wait(futures, timeout=self.timeout)
@@ -134,6 +142,10 @@ class LiveChecker:
                 )
         except httpx.TimeoutException:
             return LiveAnswer(Verdict.UNKNOWN, f"the registry did not answer within {self.timeout:g} s")
+        except httpx.ConnectError as err:
+            self.unreachable_until[registry] = time.monotonic() + UNREACHABLE_FOR
+            log.info("live check of %s on %s failed: %s", name, registry, err)
+            return LiveAnswer(Verdict.UNKNOWN, f"the registry could not be reached ({type(err).__name__})")
         except httpx.HTTPError as err:
             log.info("live check of %s on %s failed: %s", name, registry, err)
             return LiveAnswer(Verdict.UNKNOWN, f"the registry could not be reached ({type(err).__name__})")

@@ -141,18 +141,77 @@ def stack_env() -> dict[str, str]:
     return {"TNAAS_ARTIFACTS_DIR": str(Path(get_settings().artifacts_dir).resolve())}
 
 
-def loads(console: Console, stacks: dict[str, str], seconds: float, clients_list=LOADS) -> None:
-    """Every load on every stack, the stacks taking turns at each load (side by side in one run)."""
-    for url in stacks.values():
+def children() -> set[int]:
+    """Pids of this process' children (the stacks' redis-server, workers and web)."""
+    me = str(os.getpid())
+    out = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[1] == me:
+            out.add(int(stat.parent.name))
+    return out
+
+
+def role(pid: int) -> str:
+    cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    return "redis" if "redis-server" in cmd else "web" if " web" in cmd else "workers" if " worker" in cmd else "other"
+
+
+def cpu_seconds(pids: set[int]) -> dict[str, float]:
+    """User + system CPU seconds so far, by role (/proc/<pid>/stat), for processes still running."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out: dict[str, float] = {}
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            out[role(pid)] = out.get(role(pid), 0.0) + (int(fields[11]) + int(fields[12])) / tick
+        except (OSError, IndexError):
+            continue
+    return out
+
+
+def cpu_per_request(pids: set[int], run) -> tuple[list[float], float, str]:
+    """``run()`` -> (latencies, elapsed); with the CPU ms per request each role spent meanwhile."""
+    before, client = cpu_seconds(pids), time.process_time()
+    latencies, elapsed = run()
+    after, client = cpu_seconds(pids), time.process_time() - client
+    spent = {k: after.get(k, 0.0) - before.get(k, 0.0) for k in ("web", "workers", "redis")} | {"client": client}
+    n = max(1, len(latencies))
+    return latencies, elapsed, " ".join(f"{k} {1000 * v / n:.2f}" for k, v in spent.items())
+
+
+def loads(console: Console, stacks: dict[str, tuple[str, set[int]]], seconds: float, clients_list=LOADS) -> None:
+    """Every load on every stack, the stacks taking turns at each load (side by side in one run), with
+    the CPU each process kind spent per request: on a shared machine, what a quiet one could do."""
+    for url, _ in stacks.values():
         warm(url)
-    table = Table("stack", *HEADERS, title="POST /api/v1/generate (pokemon, n=5), one 2-core machine")
-    for name, url in stacks.items():
-        table.add_row(name, *sequential_row(url))
+    table = Table(
+        "stack", *HEADERS, "CPU ms per request", title="POST /api/v1/generate (pokemon, n=5), one 2-core machine"
+    )
+
+    def sequential(url: str) -> tuple[list[float], float]:
+        latencies = [generate(url) for _ in range(200)]
+        return latencies, sum(latencies)
+
+    for name, (url, pids) in stacks.items():
+        latencies, elapsed, cpu = cpu_per_request(pids, lambda url=url: sequential(url))
+        table.add_row(name, *row("sequential", latencies, elapsed), cpu)
     for clients in clients_list:
-        for name, url in stacks.items():
-            latencies, elapsed = closed_loop(url, clients, seconds)
-            table.add_row(name, *row(f"{clients} clients, {seconds:.0f} s", latencies, elapsed))
+        for name, (url, pids) in stacks.items():
+            latencies, elapsed, cpu = cpu_per_request(pids, lambda url=url: closed_loop(url, clients, seconds))
+            table.add_row(name, *row(f"{clients} clients, {seconds:.0f} s", latencies, elapsed), cpu)
     console.print(table)
+
+
+@contextmanager
+def stack_with_pids(workers: int = 2, cwd: str | None = None) -> Iterator[tuple[str, set[int]]]:
+    """``running_stack`` and the pids of its processes."""
+    before = children()
+    with running_stack(stack_env(), workers=workers, cwd=cwd) as base:
+        yield f"{base}/api/v1/generate", children() - before
 
 
 def scaling(console: Console, workers_list: list[int], seconds: float) -> None:
@@ -246,12 +305,11 @@ def main() -> None:
     elif args.workers:
         scaling(console, [int(w) for w in args.workers.split(",")], args.seconds)
     elif args.baseline:
-        with running_stack(stack_env(), cwd=args.baseline) as old, running_stack(stack_env()) as new:
-            stacks = {"baseline": f"{old}/api/v1/generate", "this checkout": f"{new}/api/v1/generate"}
-            loads(console, stacks, args.seconds)
+        with stack_with_pids(cwd=args.baseline) as old, stack_with_pids() as new:
+            loads(console, {"baseline": old, "this checkout": new}, args.seconds)
     else:
-        with running_stack(stack_env()) as base:
-            loads(console, {"this checkout": f"{base}/api/v1/generate"}, args.seconds)
+        with stack_with_pids() as stack:
+            loads(console, {"this checkout": stack}, args.seconds)
         metrics_cost(console)
 
 
