@@ -7,7 +7,7 @@ import orjson
 from rq import get_current_job
 
 from jobs import slack_reply
-from jobs.contracts import NamesReply, SlackJob, TooLate, WebBatch, WebJob, reply_from, request_from
+from jobs.contracts import NamesReply, SlackJob, TooLate, WebBatch, WebItem, WebJob, reply_from, request_from
 from jobs.pipeline import answer, answer_many, impressions
 from jobs.worker import WorkerContext, needs_context
 from store.answers import Answers
@@ -77,27 +77,31 @@ def answer_web_batch(payload: dict, *, context: WorkerContext) -> dict:
         arms = ArmSnapshot(context.connection)
         fresh = answer_many([i.request for i in todo], context.models, arms, settings, context.availability)
     made = {item.answer_id: reply for item, reply in zip(todo, fresh)}
-    replies: dict[str, bytes] = {}
-    shown: list[tuple[NamesReply, WebJob, str]] = []
-    for item in batch.items:
-        if item.answer_id in made:
-            reply = made[item.answer_id]
-            replies[item.answer_id] = orjson.dumps(reply.model_dump())
-        else:  # a retry: the first run's reply, its impressions (recorded once)
+    replies = {a: orjson.dumps(r.model_dump()) for a, r in made.items()}
+    with context.connection.pipeline(transaction=False) as pipe:
+        answers.keep(pipe, replies, settings.result_ttl)
+        won = {a for a, ok in zip(replies, pipe.execute()) if ok}
+    for answer_id in set(made) - won:  # a twin run of this job kept its own reply first: that one stands
+        kept[answer_id], replies[answer_id] = answers.get(answer_id), None
+    votes = VoteStore(context.connection)
+    for item in batch.items:  # replies kept by an earlier run: their impressions, recorded once
+        if item.answer_id not in won and kept[item.answer_id] is not None:
             replies[item.answer_id] = kept[item.answer_id]
             reply = reply_from(orjson.loads(kept[item.answer_id]))
-        if isinstance(reply, NamesReply) and reply.candidates:
-            shown.append((reply, item, item.answer_id))
-    with context.connection.pipeline(transaction=False) as pipe:
-        answers.keep(pipe, {a: r for a, r in replies.items() if kept[a] is None}, settings.result_ttl)
-        pipe.execute()
-    votes = VoteStore(context.connection)
-    for reply, item, answer_id in shown:
-        votes.record_impressions(impressions(reply, WEB_CHANNEL, answer_id, item.request.n, item.client, "web"))
-    with context.connection.pipeline(transaction=False) as pipe:
+            if isinstance(reply, NamesReply) and reply.candidates:
+                votes.record_impressions(_impressions(reply, item))
+    with context.connection.pipeline() as pipe:  # one transaction: this run's impressions and the delivery
+        for item in batch.items:
+            reply = made.get(item.answer_id)
+            if item.answer_id in won and isinstance(reply, NamesReply) and reply.candidates:
+                votes.add_impressions(pipe, _impressions(reply, item))
         answers.deliver(pipe, current.id if current else "none", replies, settings.api_wait + 5)
         pipe.execute()
     return {"answered": len(replies)}
+
+
+def _impressions(reply: NamesReply, item: WebItem) -> list:
+    return impressions(reply, WEB_CHANNEL, item.answer_id, item.request.n, item.client, "web")
 
 
 @needs_context

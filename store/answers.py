@@ -39,7 +39,8 @@ class Answers:
         return self.redis.mget([self.ANSWER.format(answer_id=a) for a in answer_ids])
 
     def keep(self, pipe, replies: dict[str, bytes], seconds: int) -> None:
-        """In ``pipe``: keep each reply unless one is already kept (a retried job answers as its first run did)."""
+        """In ``pipe``: keep each reply unless one is already kept (a retried job answers as its first
+        run did); the pipeline's results say, reply by reply, whether this one was kept (True) or not."""
         for answer_id, reply in replies.items():
             pipe.set(self.ANSWER.format(answer_id=answer_id), reply, ex=max(1, seconds), nx=True)
 

@@ -85,7 +85,6 @@ class VoteStore:
         if not impressions:
             return False
         first = impressions[0]
-        generated = first.pattern is None and first.like is None  # the bandit compares models on generation only
         message_key = self.MESSAGE_KEY.format(channel=first.channel, ts=first.ts)
         with self.redis.pipeline() as pipe:
             try:
@@ -93,22 +92,30 @@ class VoteStore:
                 if pipe.exists(message_key):
                     return False
                 pipe.multi()
-                pipe.hset(
-                    message_key,
-                    mapping={
-                        "candidates": len(impressions),
-                        "corpus": first.corpus,
-                        "model": first.model,
-                        "generated": int(generated),
-                    },
-                )
-                pipe.rpush(self.IMPRESSIONS_KEY, *(i.model_dump_json() for i in impressions))
-                if generated:
-                    self.arms.add_shown(pipe, first.corpus, first.model, len(impressions))
+                self.add_impressions(pipe, impressions)
                 pipe.execute()
             except WatchError:
                 return False  # recorded meanwhile by the job's twin
         return True
+
+    def add_impressions(self, pipe, impressions: list[Impression]) -> None:
+        """In the caller's pipeline, unchecked: the message's mark and rows, and the bandit's shown
+        counts. For a caller that knows it is the only one recording this message (it won the
+        message's answer, see jobs.tasks.answer_web_batch); everyone else uses ``record_impressions``."""
+        first = impressions[0]
+        generated = first.pattern is None and first.like is None  # the bandit compares models on generation only
+        pipe.hset(
+            self.MESSAGE_KEY.format(channel=first.channel, ts=first.ts),
+            mapping={
+                "candidates": len(impressions),
+                "corpus": first.corpus,
+                "model": first.model,
+                "generated": int(generated),
+            },
+        )
+        pipe.rpush(self.IMPRESSIONS_KEY, *(i.model_dump_json() for i in impressions))
+        if generated:
+            self.arms.add_shown(pipe, first.corpus, first.model, len(impressions))
 
     def candidates_on(self, channel: str, ts: str) -> int:
         """How many candidates our message shows; 0 for messages that are not ours."""
