@@ -117,13 +117,20 @@ class Settings(BaseSettings):
         5, ge=1, le=25, description="seconds the API waits for an answer before returning a tracking id"
     )
     batch_wait: float = Field(
-        0.002,
+        0.005,
         ge=0,
         le=0.05,
-        description="seconds the web process holds an API request to send it in one job with others of its kind "
-        "(only while a job of that kind is already on its way: an idle stack sends each request at once)",
+        description="most seconds the web process holds an API request to send it in one job with others of its "
+        "kind, while TNAAS_BATCH_IN_FLIGHT jobs of that kind are on their way (else it is sent at once)",
     )
     batch_max: int = Field(16, ge=1, le=64, description="most API requests the web process puts in one job")
+    batch_in_flight: int = Field(
+        2,
+        ge=1,
+        le=64,
+        description="jobs of one kind a web process has on their way before it holds requests back "
+        "to batch them (about the number of workers)",
+    )
     user_rate: int = Field(30, ge=1, description="requests per user (web: per address) per minute")
     team_rate: int = Field(120, ge=1, description="requests per workspace per minute")
     vote_rate: int = Field(60, ge=1, description="web votes per minute, per address and per voter")

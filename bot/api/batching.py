@@ -2,9 +2,10 @@
 
 A job costs RQ a dozen Redis round trips on each side whatever it carries, and the answer itself
 (a reservoir draw) well under a millisecond, so under load most of a worker's time went to RQ's
-bookkeeping. Here a request of a kind (generate, complete, ...) with no job of its kind on its way
-is sent at once, alone: an idle stack adds no wait. While one is on its way, requests of that kind
-gather for at most ``TNAAS_BATCH_WAIT`` seconds or ``TNAAS_BATCH_MAX`` requests, then go together.
+bookkeeping. Here a request of a kind (generate, complete, ...) is sent at once, alone, while fewer
+than ``TNAAS_BATCH_IN_FLIGHT`` jobs of its kind are on their way (about one per worker): an idle
+stack adds no wait. Otherwise the workers are busy anyway, and requests of that kind gather until a
+job comes back, ``TNAAS_BATCH_MAX`` requests or ``TNAAS_BATCH_WAIT`` seconds, then go together.
 The worker answers each on its own (own answer id, impressions, seed) and pushes the replies to
 the batch's inbox, where ``Batch.wait`` is blocked in BLPOP: no polling, no thread per request.
 
@@ -59,7 +60,7 @@ class Batcher:
         batch = self.open.setdefault(kind, _Open())
         batch.items.append(item)
         batch.futures.append(future)
-        if len(batch.items) >= self.settings.batch_max or not self.on_the_way.get(kind):
+        if len(batch.items) >= self.settings.batch_max or self.on_the_way.get(kind, 0) < self.settings.batch_in_flight:
             self._send(kind)
         elif batch.timer is None:
             batch.timer = asyncio.get_running_loop().call_later(self.settings.batch_wait, self._send, kind)
@@ -88,7 +89,7 @@ class Batcher:
             return
         finally:
             self.on_the_way[kind] -= 1
-            if not self.on_the_way[kind] and kind in self.open:  # nothing else on its way: don't wait
+            if self.on_the_way[kind] < self.settings.batch_in_flight and kind in self.open:  # room again: send
                 self._send(kind)
         for item, future in zip(batch.items, batch.futures):
             if not future.done():  # a caller that went away has cancelled its future
