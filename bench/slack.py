@@ -3,12 +3,15 @@
 Run: ``.venv/bin/python -m bench.slack`` after ``tnaas train``. Starts an embedded redis-server, a
 local Slack Web API stand-in, `tnaas web` and 2 workers on 127.0.0.1 (stopped by pid at the end).
 Sequential: 200 commands one after another. Sustained: commands sent at a fixed rate for 10 s each,
-rate raised until the reply p99 degrades; all loops are bounded.
+rate raised until the reply p99 degrades (``python -m bench.slack 40,200`` for other rates); every
+command must be answered in its thread within 120 s (no loss: "replied" counts them); replies/s is
+the commands sent over the seconds from the first send to the last reply. All loops are bounded.
 """
 
 from __future__ import annotations
 
 import statistics
+import sys
 import time
 import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
@@ -21,6 +24,7 @@ from testkit.processes import running_stack, wait_until
 from testkit.slack_standin import SlackStandIn, signed_post
 
 SECRET = "bench-signing-secret"
+RATES = tuple(int(r) for r in sys.argv[1].split(",")) if len(sys.argv) > 1 else (5, 10, 20, 40, 80, 160, 240)
 
 
 def main() -> None:
@@ -64,17 +68,20 @@ def main() -> None:
             done = wait_until(all_replied, timeout=120, interval=0.2, what="every reply")
             return [done[user] - start for user, start, _ in sent]
 
-        def row(label: str, sent) -> None:
+        def row(label: str, sent, elapsed: float | None = None) -> None:
             acks, replies = [a for _, _, a in sent], reply_times(sent)
+            span = max(start + r for (_, start, _), r in zip(sent, replies)) - min(start for _, start, _ in sent)
             table.add_row(
                 label,
+                f"{len(sent)}/{len(sent)}",  # reply_times raises unless every command was answered
+                f"{len(sent) / span:.0f}" if elapsed else "",
                 f"{1000 * statistics.median(acks):.1f}",
                 f"{pct(acks, 0.99):.1f}",
                 f"{1000 * statistics.median(replies):.1f}",
                 f"{pct(replies, 0.99):.1f}",
             )
 
-        table = Table("load", "ack median ms", "ack p99 ms", "reply median ms", "reply p99 ms")
+        table = Table("load", "replied", "replies/s", "ack median ms", "ack p99 ms", "reply median ms", "reply p99 ms")
         reply_times([command(-i - 1) for i in range(10)])  # warm up
         sent = []
         for i in range(200):
@@ -82,7 +89,7 @@ def main() -> None:
             reply_times(sent[-1:])  # one at a time: wait for the reply before the next command
         row("sequential (200)", sent)
         base = 10_000
-        for rate in (5, 10, 20, 40, 80):
+        for rate in RATES:
             n = rate * 10
             with ThreadPoolExecutor(max_workers=32) as pool:
                 futures, start = [], time.perf_counter()
@@ -91,7 +98,7 @@ def main() -> None:
                     futures.append(pool.submit(command, base + i))
                 sent = [f.result() for f in futures]
             base += n
-            row(f"{rate}/s for 10 s", sent)
+            row(f"{rate}/s for 10 s", sent, elapsed=10)
         Console(width=140).print(table)
 
 

@@ -10,7 +10,7 @@ from typing import Annotated
 
 import orjson
 from fastapi import APIRouter, Header
-from fastapi.responses import ORJSONResponse
+from fastapi.responses import Response
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 from starlette.concurrency import run_in_threadpool
@@ -120,8 +120,25 @@ def answer_from(job_id: str, result: dict | None) -> Answer:
     return Answer(status="done", answer_id=job_id, names=reply)
 
 
-def respond(answer: Answer) -> ORJSONResponse:
-    return ORJSONResponse(answer.model_dump(mode="json"), status_code=200 if answer.status == "done" else 202)
+def respond(answer: Answer) -> Response:
+    return Response(
+        orjson.dumps(answer.model_dump(mode="json")),
+        status_code=200 if answer.status == "done" else 202,
+        media_type="application/json",
+    )
+
+
+REPLY_FIELD = {"names": "names", "check": "check", "detect": "sounds_like"}
+
+
+def respond_with(answer_id: str, result: dict | None) -> Response:
+    """``respond(answer_from(...))`` without validating again what a worker made from typed replies:
+    the reply's JSON goes out as the worker stored it (a user error or "busy" raises as there)."""
+    if result is None or result.get("kind") not in REPLY_FIELD:
+        return respond(answer_from(answer_id, result))
+    body = {"status": "done", "answer_id": answer_id, "poll": None, "names": None, "check": None, "sounds_like": None}
+    body[REPLY_FIELD[result["kind"]]] = result["answer"] if result["kind"] == "detect" else result
+    return Response(orjson.dumps(body), media_type="application/json")
 
 
 async def ask(
@@ -134,11 +151,11 @@ async def ask(
     answer_id = idempotent_job_id(key, request) if key is not None else uuid.uuid4().hex
     item = WebItem(request=request, client=client or "anonymous", answer_id=answer_id)
     if key is None or await Claims(aredis).claim_async(answer_id, settings.result_ttl):
-        return answer_from(answer_id, await batcher.ask(item))
+        return respond_with(answer_id, await batcher.ask(item))
     found = await answer_of_retry(answer_id, Answers(aredis), batcher, settings)
     if found is MISSING:  # claimed, but its first request died before its job was enqueued
-        return answer_from(answer_id, await batcher.ask(item))
-    return answer_from(answer_id, found)
+        return respond_with(answer_id, await batcher.ask(item))
+    return respond_with(answer_id, found)
 
 
 MISSING = object()
@@ -182,7 +199,7 @@ async def generate(
     batcher: BatcherDep,
     settings: SettingsDep,
     idempotency_key: IdempotencyKey = None,
-) -> ORJSONResponse:
+) -> Response:
     """New names in the style of a corpus, best first (judge + reranker), some picked for exploration."""
     return respond(
         await ask(generate_request(body, settings), body.client, address, aredis, batcher, settings, idempotency_key)
@@ -197,7 +214,7 @@ async def complete(
     batcher: BatcherDep,
     settings: SettingsDep,
     idempotency_key: IdempotencyKey = None,
-) -> ORJSONResponse:
+) -> Response:
     """Fillings of a pattern such as `mo***` or `*u*a`, most likely first."""
     return respond(
         await ask(complete_request(body, settings), body.client, address, aredis, batcher, settings, idempotency_key)
@@ -212,7 +229,7 @@ async def like(
     batcher: BatcherDep,
     settings: SettingsDep,
     idempotency_key: IdempotencyKey = None,
-) -> ORJSONResponse:
+) -> Response:
     """Believable names one to three edits from a given one, ranked as generation ranks."""
     return respond(
         await ask(like_request(body, settings), body.client, address, aredis, batcher, settings, idempotency_key)
@@ -227,9 +244,9 @@ async def check(
     batcher: BatcherDep,
     settings: SettingsDep,
     idempotency_key: IdempotencyKey = None,
-) -> ORJSONResponse:
+) -> Response:
     """Is each name free on PyPI and npm: by the registries' rules, their snapshot and a live look-up."""
-    return respond(await ask(check_request(body), body.client, address, aredis, batcher, settings, idempotency_key))
+    return await ask(check_request(body), body.client, address, aredis, batcher, settings, idempotency_key)
 
 
 @router.post("/detect", response_model=Answer, responses=QUEUED)
@@ -240,24 +257,24 @@ async def detect(
     batcher: BatcherDep,
     settings: SettingsDep,
     idempotency_key: IdempotencyKey = None,
-) -> ORJSONResponse:
+) -> Response:
     """What a name or a text sounds like: corpora, and the language for text."""
-    return respond(await ask(detect_request(body), body.client, address, aredis, batcher, settings, idempotency_key))
+    return await ask(detect_request(body), body.client, address, aredis, batcher, settings, idempotency_key)
 
 
 @router.get("/answers/{answer_id}", response_model=Answer, responses=QUEUED)
-async def answer(answer_id: str, redis: RedisDep, aredis: AsyncRedisDep, settings: SettingsDep) -> ORJSONResponse:
+async def answer(answer_id: str, redis: RedisDep, aredis: AsyncRedisDep, settings: SettingsDep) -> Response:
     """An answer that was still queued when its request returned."""
     if not ANSWER_ID.match(answer_id):
         raise NotFound("No such answer.")
     answers = Answers(aredis)
     if (stored := await answers.get(answer_id)) is not None:
-        return respond(answer_from(answer_id, orjson.loads(stored)))
+        return respond_with(answer_id, orjson.loads(stored))
     job_id = await answers.job_of(answer_id)
     return await run_in_threadpool(_answer_of_job, redis, answer_id, job_id.decode() if job_id else answer_id, settings)
 
 
-def _answer_of_job(redis, answer_id: str, job_id: str, settings: Settings) -> ORJSONResponse:
+def _answer_of_job(redis, answer_id: str, job_id: str, settings: Settings) -> Response:
     """Not answered yet: what its job's state says (a job of one request, from before batching, by its own id)."""
     try:
         job = Job.fetch(job_id, connection=redis)
