@@ -201,9 +201,7 @@ async def generate(
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """New names in the style of a corpus, best first (judge + reranker), some picked for exploration."""
-    return respond(
-        await ask(generate_request(body, settings), body.client, address, aredis, batcher, settings, idempotency_key)
-    )
+    return await ask(generate_request(body, settings), body.client, address, aredis, batcher, settings, idempotency_key)
 
 
 @router.post("/complete", response_model=Answer, responses=QUEUED)
@@ -216,9 +214,7 @@ async def complete(
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """Fillings of a pattern such as `mo***` or `*u*a`, most likely first."""
-    return respond(
-        await ask(complete_request(body, settings), body.client, address, aredis, batcher, settings, idempotency_key)
-    )
+    return await ask(complete_request(body, settings), body.client, address, aredis, batcher, settings, idempotency_key)
 
 
 @router.post("/like", response_model=Answer, responses=QUEUED)
@@ -231,9 +227,7 @@ async def like(
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """Believable names one to three edits from a given one, ranked as generation ranks."""
-    return respond(
-        await ask(like_request(body, settings), body.client, address, aredis, batcher, settings, idempotency_key)
-    )
+    return await ask(like_request(body, settings), body.client, address, aredis, batcher, settings, idempotency_key)
 
 
 @router.post("/check", response_model=Answer, responses=QUEUED)
