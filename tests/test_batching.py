@@ -48,7 +48,14 @@ def names_of(answer: dict) -> list[str]:
 def test_requests_sent_together_share_a_job_yet_each_gets_its_own_answer_impressions_and_seed(
     trained_artifacts, redis_server
 ):
-    env = tnaas_env(trained_artifacts, REDIS_URL=redis_server.url, TNAAS_QUEUE="batch", TNAAS_API_WAIT=20, **FAST)
+    env = tnaas_env(
+        trained_artifacts,
+        REDIS_URL=redis_server.url,
+        TNAAS_QUEUE="batch",
+        TNAAS_API_WAIT=20,
+        TNAAS_BATCH_IN_FLIGHT=1,  # one job on its way, then the others are held back to go together
+        **FAST,
+    )
     connection = Redis.from_url(redis_server.url)
     worker = start_worker(env, connection)
     web, base = start_web(env)
@@ -60,9 +67,14 @@ def test_requests_sent_together_share_a_job_yet_each_gets_its_own_answer_impress
             wait_until(
                 lambda: Queue("batch", connection=connection).count >= 1, timeout=10, what="the first job queued"
             )
-            together = list(pool.map(lambda s: generate(base, s), (12, 13, 14, 12)))
+            together = [pool.submit(generate, base, s) for s in (12, 13, 14, 12)]
+            wait_until(
+                lambda: len(connection.keys(Answers.JOB.format(answer_id="*"))) == 4 + 5,
+                timeout=10,
+                what="the other four queued",
+            )
             os.kill(worker.pid, signal.SIGCONT)
-            answers = [first.result(timeout=30)] + together
+            answers = [f.result(timeout=40) for f in [first, *together]]
         assert [status for status, _, _ in answers] == [200] * 5
         ids = [a["answer_id"] for _, _, a in answers]
         assert len(set(ids)) == 5  # each request its own answer id, the twin seeds included
@@ -70,7 +82,7 @@ def test_requests_sent_together_share_a_job_yet_each_gets_its_own_answer_impress
         assert len(set(jobs[1:])) == 1 and jobs[0] != jobs[1]  # the four sent together went as one job
         for (_, _, answer), seed in zip(answers, (11, 12, 13, 14, 12)):
             assert names_of(answer) == alone[seed]  # a seed gives the same names, batched or not
-        exported = VoteStore(connection).export()
+        exported = list(VoteStore(connection).export())
         for answer_id in ids:
             assert len([r for r in exported if r["ts"] == answer_id]) == 3  # its own impressions, one per name
         status, _, tally = http(
@@ -111,7 +123,7 @@ def test_a_waiting_request_whose_worker_is_killed_gets_its_answer_from_the_next_
         assert status == 200 and answer["status"] == "done" and len(names_of(answer)) == 3
         status, _, retried = generate(base, 5, 3, "killed-worker-1")
         assert status == 200 and retried == answer
-        assert len(VoteStore(connection).export()) == 3  # recorded once
+        assert len(list(VoteStore(connection).export())) == 3  # recorded once
     finally:
         stop_process(web)
         stop_process(doomed)
