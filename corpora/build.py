@@ -39,6 +39,7 @@ class Source:
     license: str
     normalisation: str
     load: Callable[[Path], Iterable[str]]
+    role: str = "generate"  # "judge": only the judge learns from it (no name model, not offered to users)
 
 
 def npm_unpack(package: str, dest: Path) -> tuple[Path, str]:
@@ -96,6 +97,45 @@ def _npm(_: Path) -> list[str]:
     return [name.lower() for _, name in sorted(ranked)[:15000]]
 
 
+# Debian packages one project ships as many (python3-x, libx-dev, x-doc, golang-github-owner-x...):
+# strip the packaging so the project's own name is left, as people would type it.
+_DEB_SKIP = re.compile(r"(linux-gnu|mingw|firmware|^linux-(image|headers|modules|kbuild|source|support|config|doc))")
+_DEB_GO = re.compile(r"^golang-(github|gitlab|gopkg|google|golang|go|k8s|bitbucket)-[a-z0-9]+-")
+_DEB_PREFIX = re.compile(
+    r"^(python3?-|pypy3?-|node-|ruby-|php-|perl-|lua-|r-cran-|r-bioc-|r-other-|librust-|golang-|elpa-|gir1\.2-|"
+    r"fonts?-|xfonts-|texlive-|tex-|ttf-|otf-|hunspell-|aspell-|myspell-|hyphen-|mythes-|libghc-|libjs-|"
+    r"puppet-module-|vim-|emacs-|kde-|kodi-|trinity-|lib)")
+_DEB_SUFFIX = re.compile(
+    r"(-(dev|doc|docs|dbg|dbgsym|common|data|bin|utils|tools|perl|java|ocaml|cil|static|examples|tests?|plugins?|"
+    r"runtime|headers|source|src|l10n|locales|i18n|core|cli|client|server|daemon|gtk\d?|qt\d?|nox|all|base|full|"
+    r"extra|lite|mono|py|go)|\d[\d.+~-]*[a-z]?\d*)$")
+
+
+def debian_project_name(package: str) -> str | None:
+    """``python3-requests`` -> requests, ``libtkrzw1`` -> tkrzw; None for toolchain and kernel packages."""
+    name = package.lower()
+    if _DEB_SKIP.search(name):
+        return None
+    previous = None
+    while previous != name:
+        previous = name
+        name = _DEB_GO.sub("", name)
+        for pattern in (_DEB_PREFIX, _DEB_SUFFIX):
+            stripped = pattern.sub("", name)
+            name = stripped if len(stripped) >= 3 else name
+    name = re.sub(r"[-_.+]+", "-", name).strip("-")
+    ok = re.fullmatch(r"[a-z][a-z0-9]*(-[a-z0-9]+)?", name) and 3 <= len(name) <= 20
+    return name if ok and sum(c.isdigit() for c in name) <= 2 else None
+
+
+def _debian(_: Path) -> list[str]:
+    """Project names behind every package Debian's apt lists (offline, after ``apt-get update``)."""
+    out = subprocess.run(["apt-cache", "pkgnames"], check=True, capture_output=True, text=True).stdout.split()
+    release = subprocess.run(["apt-cache", "policy", "apt"], capture_output=True, text=True).stdout
+    _versions["debian"] = next((ln.split()[-1] for ln in release.splitlines() if "Candidate" in ln), "?")
+    return sorted({n for p in out if (n := debian_project_name(p))})
+
+
 SLUG = (
     "lowercase; diacritics stripped (NFKD); ♀/♂ -> f/m; apostrophes, dots and colons dropped; "
     "runs of spaces/other punctuation -> '-'"
@@ -116,6 +156,10 @@ SOURCES = [
            _json_list("dog-names", "female-dog-names.json", "male-dog-names.json")),
     Source("swedish", "IKEA-style Swedish words", "npm:dictionary-sv (index.dic, 12,000 sampled with seed 42)",
            "LGPL-3.0 (word list)", "NFC; lowercase words of 3-9 letters a-z, å, ä, ö only", _swedish),
+    Source("debian", "Software projects packaged by Debian (for the judge's 'Pokemon or tech?')",
+           "apt-cache pkgnames (Debian's package lists)", "names are facts; list from Debian's archive metadata",
+           "lowercase; packaging prefixes/suffixes (python3-, lib, -dev, -doc, version numbers...) stripped; "
+           "3-20 chars, at most one '-'", _debian, role="judge"),
 ]
 
 
@@ -130,10 +174,13 @@ def normalise(source: Source, raw: Iterable[str]) -> list[str]:
     return list(seen)
 
 
-def build(out: Path = HERE) -> dict:
-    manifest: dict[str, dict] = {}
+def build(out: Path = HERE, only: list[str] | None = None) -> dict:
+    """Rebuild every corpus (or ``only`` those named, keeping the others' manifest entries)."""
+    manifest: dict[str, dict] = json.loads((out / "manifest.json").read_text(encoding="utf-8")) if only else {}
     with tempfile.TemporaryDirectory() as tmp:
         for src in SOURCES:
+            if only and src.name not in only:
+                continue
             names = normalise(src, src.load(Path(tmp)))
             text = "\n".join(names) + "\n"
             (out / f"{src.name}.txt").write_text(text, encoding="utf-8")
@@ -145,7 +192,9 @@ def build(out: Path = HERE) -> dict:
                 "count": len(names),
                 "normalisation": src.normalisation,
                 "sha256": hashlib.sha256(text.encode()).hexdigest(),
-            }
+            } | ({"role": src.role} if src.role != "generate" else {})
+            if src.name == "debian":
+                manifest[src.name]["source"] += f" (apt {_versions['debian']}, bookworm)"
             log.info("%s: %d names", src.name, len(names))
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return manifest
@@ -153,6 +202,7 @@ def build(out: Path = HERE) -> dict:
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    if len(sys.argv) > 1:
-        ENV_PACKAGE_LISTS = Path(sys.argv[1])
-    build()
+    args = sys.argv[1:]
+    if args and Path(args[0]).is_dir():
+        ENV_PACKAGE_LISTS = Path(args.pop(0))
+    build(only=args or None)  # e.g. `python -m corpora.build debian` rebuilds that corpus alone

