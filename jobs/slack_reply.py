@@ -72,6 +72,8 @@ def sounds_like_text(answer: dict) -> str:
     parts = []
     if answer["real_in"]:
         parts.append(f"*{escape(answer['text'])}* is a real name in: {', '.join(answer['real_in'])}.")
+    if answer.get("verdict"):
+        parts.append(f"Pokemon or tech? *{answer['verdict']['name']}* {answer['verdict']['probability']:.0%}")
     if answer["corpora"]:
         parts.append("Sounds like: " + ", ".join(f"{s['name']} {s['probability']:.0%}" for s in answer["corpora"]))
     if answer["language"] != "unknown":

@@ -227,6 +227,8 @@ def _sounds_like(text: str) -> None:
         _fail_friendly(err)
     if answer.real_in:
         console.print(f"[bold]{answer.text}[/bold] is a real name in: {', '.join(answer.real_in)}")
+    if answer.verdict:
+        console.print(f"Pokemon or tech? {answer.verdict.name} {answer.verdict.probability:.0%}")
     if answer.corpora:
         console.print("sounds like: " + ", ".join(f"{s.name} {s.probability:.0%}" for s in answer.corpora))
     if answer.language != "unknown":
