@@ -18,8 +18,8 @@ from concurrent.futures import ThreadPoolExecutor
 from rich.console import Console
 from rich.table import Table
 
-from bench.common import pct, running_stack
-
+from bench.common import pct
+from testkit.processes import running_stack
 
 BODY = json.dumps({"corpus": "pokemon", "n": 5}).encode()
 
@@ -56,15 +56,34 @@ def main() -> None:
         url = f"{base}/api/v1/generate"
         for _ in range(20):
             generate(url)  # warm up: connections, first jobs
-        table = Table("load", "requests", "requests/s", "median ms", "p90 ms", "p99 ms",
-                      title="POST /api/v1/generate (pokemon, n=5, pool 100): web + 2 workers, one 2-core machine")
+        table = Table(
+            "load",
+            "requests",
+            "requests/s",
+            "median ms",
+            "p90 ms",
+            "p99 ms",
+            title="POST /api/v1/generate (pokemon, n=5, pool 100): web + 2 workers, one 2-core machine",
+        )
         sequential = [generate(url) for _ in range(200)]
-        table.add_row("sequential", str(len(sequential)), f"{len(sequential) / sum(sequential):.0f}",
-                      f"{1000 * statistics.median(sequential):.1f}", f"{pct(sequential, 0.9):.1f}", f"{pct(sequential, 0.99):.1f}")
+        table.add_row(
+            "sequential",
+            str(len(sequential)),
+            f"{len(sequential) / sum(sequential):.0f}",
+            f"{1000 * statistics.median(sequential):.1f}",
+            f"{pct(sequential, 0.9):.1f}",
+            f"{pct(sequential, 0.99):.1f}",
+        )
         for clients in (2, 4, 8, 16, 32):
             latencies, elapsed = closed_loop(url, clients, 10.0)
-            table.add_row(f"{clients} clients, 10 s", str(len(latencies)), f"{len(latencies) / elapsed:.0f}",
-                          f"{1000 * statistics.median(latencies):.1f}", f"{pct(latencies, 0.9):.1f}", f"{pct(latencies, 0.99):.1f}")
+            table.add_row(
+                f"{clients} clients, 10 s",
+                str(len(latencies)),
+                f"{len(latencies) / elapsed:.0f}",
+                f"{1000 * statistics.median(latencies):.1f}",
+                f"{pct(latencies, 0.9):.1f}",
+                f"{pct(latencies, 0.99):.1f}",
+            )
         console.print(table)
 
 

@@ -18,6 +18,7 @@ Licence of the strings: MPL-2.0 (Mozilla localisations, as packaged by Debian).
 
 from __future__ import annotations
 
+import itertools
 import logging
 import random
 import re
@@ -35,11 +36,44 @@ OUT = Path(__file__).parent / "data" / "language_eval.tsv"
 PER_KIND = 500
 # our code -> Firefox locale (Debian package firefox-esr-l10n-<locale>)
 LOCALES = {
-    "ar": "ar", "bg": "bg", "ca": "ca", "cs": "cs", "da": "da", "de": "de", "en": "en-gb", "es": "es-es",
-    "et": "et", "eu": "eu", "fa": "fa", "fi": "fi", "fr": "fr", "he": "he", "hi": "hi-in", "hr": "hr",
-    "hu": "hu", "id": "id", "it": "it", "ja": "ja", "kk": "kk", "ko": "ko", "lt": "lt", "ms": "ms",
-    "nl": "nl", "no": "nb-no", "pl": "pl", "pt": "pt-pt", "ro": "ro", "ru": "ru", "sk": "sk", "sl": "sl",
-    "sr": "sr", "sv": "sv-se", "tr": "tr", "uk": "uk", "vi": "vi", "zh": "zh-cn",
+    "ar": "ar",
+    "bg": "bg",
+    "ca": "ca",
+    "cs": "cs",
+    "da": "da",
+    "de": "de",
+    "en": "en-gb",
+    "es": "es-es",
+    "et": "et",
+    "eu": "eu",
+    "fa": "fa",
+    "fi": "fi",
+    "fr": "fr",
+    "he": "he",
+    "hi": "hi-in",
+    "hr": "hr",
+    "hu": "hu",
+    "id": "id",
+    "it": "it",
+    "ja": "ja",
+    "kk": "kk",
+    "ko": "ko",
+    "lt": "lt",
+    "ms": "ms",
+    "nl": "nl",
+    "no": "nb-no",
+    "pl": "pl",
+    "pt": "pt-pt",
+    "ro": "ro",
+    "ru": "ru",
+    "sk": "sk",
+    "sl": "sl",
+    "sr": "sr",
+    "sv": "sv-se",
+    "tr": "tr",
+    "uk": "uk",
+    "vi": "vi",
+    "zh": "zh-cn",
 }
 ENGLISH_REFERENCES = ("en-ca",)  # with en-gb: strings left in English, and English words in translations
 NO_SPACES = {"ja", "zh"}  # scripts written without spaces: a "sentence" is measured in letters
@@ -124,13 +158,15 @@ def build(out: Path = OUT, seed: int = 0) -> dict[str, dict[str, int]]:
             table = {k: v for k, v in table.items() if all(ref.get(k) != v for ref in references)}
         strings[lang] = table
     by_key: dict[str, Counter] = defaultdict(Counter)
-    for lang, table in strings.items():
+    for table in strings.values():
         for key, value in table.items():
             by_key[key].update({t.lower() for t in TOKEN.findall(value)})
     neutral = {key: {t for t, n in c.items() if n >= len(LOCALES) / 3} for key, c in by_key.items()}
     # English left in a translation where the key has no English reference (whole files fall back)
     english_anywhere = set().union(*english_words.values())
-    used_by = Counter(t for table in strings.values() for t in {w.lower() for v in table.values() for w in TOKEN.findall(v)})
+    used_by = Counter(
+        t for table in strings.values() for t in {w.lower() for v in table.values() for w in TOKEN.findall(v)}
+    )
     brands = {t for t, n in used_by.items() if n >= len(LOCALES) / 3}
     rows, counts = [], {}
     for lang in LOCALES:
@@ -145,7 +181,7 @@ def build(out: Path = OUT, seed: int = 0) -> dict[str, dict[str, int]]:
                 pairs.update(t for t in ok if 5 <= len(t) <= 8)
             else:
                 words.update(ok)
-                pairs.update(f"{a} {b}" for a, b in zip(tokens, tokens[1:]) if a in ok and b in ok)
+                pairs.update(f"{a} {b}" for a, b in itertools.pairwise(tokens) if a in ok and b in ok)
             letters = sum(map(len, tokens))
             latin = sum(ch.isascii() for t in tokens for ch in t)
             mostly_own = sum(t.lower() in foreign for t in tokens) <= len(tokens) / 4

@@ -42,12 +42,19 @@ def rss_mb(pid: int) -> float:
 
 
 def start_workers(count: int, url: str, connection: Redis, log_dir: Path) -> list[tuple[subprocess.Popen, float, Path]]:
-    env = os.environ | {"REDIS_URL": url, "TNAAS_LOG_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "WARNING"), "TNAAS_MAX_QUEUE": "100000", "COLUMNS": "300"}
+    env = os.environ | {
+        "REDIS_URL": url,
+        "TNAAS_LOG_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "WARNING"),
+        "TNAAS_MAX_QUEUE": "100000",
+        "COLUMNS": "300",
+    }
     started = []
     for i in range(count):
         log = log_dir / f"worker{i}.log"
         t = time.perf_counter()
-        p = subprocess.Popen([sys.executable, "-m", "tnaas", "worker"], env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)
+        p = subprocess.Popen(
+            [sys.executable, "-m", "tnaas", "worker"], env=env, stdout=log.open("w"), stderr=subprocess.STDOUT
+        )
         deadline = time.monotonic() + 120
         while not any(w.pid == p.pid for w in Worker.all(connection=connection)) and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -82,7 +89,9 @@ def main() -> None:
                 if count == 2:
                     for p, ready, log in procs:
                         loaded = re.search(r"detector in (\d+) ms", log.read_text())
-                        workers_table.add_row(str(p.pid), f"{ready:.2f}", loaded[1] if loaded else "?", f"{rss_mb(p.pid):.0f}")
+                        workers_table.add_row(
+                            str(p.pid), f"{ready:.2f}", loaded[1] if loaded else "?", f"{rss_mb(p.pid):.0f}"
+                        )
             finally:
                 for p, _, _ in procs:
                     p.send_signal(signal.SIGTERM)

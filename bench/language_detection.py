@@ -90,8 +90,12 @@ def load_fasttext(langs):
     return predict, path.stat().st_size, set(langs)
 
 
-LOADERS = {"tnaas (ours)": load_ours, "lingua high accuracy": load_lingua, "py3langid": load_py3langid,
-           "fastText lid.176": load_fasttext}
+LOADERS = {
+    "tnaas (ours)": load_ours,
+    "lingua high accuracy": load_lingua,
+    "py3langid": load_py3langid,
+    "fastText lid.176": load_fasttext,
+}
 
 
 def run_one(name: str) -> dict:
@@ -124,24 +128,47 @@ def run_one(name: str) -> dict:
 def main() -> None:
     results = {}
     for name in LOADERS:
-        proc = subprocess.run([sys.executable, "-m", "bench.language_detection", "--one", name],
-                              capture_output=True, text=True, timeout=1800)
+        proc = subprocess.run(
+            [sys.executable, "-m", "bench.language_detection", "--one", name],
+            capture_output=True,
+            text=True,
+            timeout=1800,
+        )
         if proc.returncode != 0:
             print(f"{name} failed:\n{proc.stderr[-2000:]}", file=sys.stderr)
             continue
         results[name] = json.loads(proc.stdout.strip().splitlines()[-1])
     common = sorted(set.intersection(*(set(r["supported"]) for r in results.values())))
     console = Console(width=170)
-    table = Table("detector", "languages", *(f"{s} (mean over {len(common)} langs)" for s in SETS),
-                  "texts/s (one core)", "load s", "model MB in memory", "peak RSS MB", "disk MB",
-                  title="bench/data/language_eval.tsv (Firefox translations; never trained on)")
+    table = Table(
+        "detector",
+        "languages",
+        *(f"{s} (mean over {len(common)} langs)" for s in SETS),
+        "texts/s (one core)",
+        "load s",
+        "model MB in memory",
+        "peak RSS MB",
+        "disk MB",
+        title="bench/data/language_eval.tsv (Firefox translations; never trained on)",
+    )
     for name, r in results.items():
         accs = [np.mean([r[s][lang] for lang in common if r[s][lang] is not None]) for s in SETS]
-        table.add_row(name, str(len(r["supported"])), *(f"{a:.3f}" for a in accs), f"{r['per_second']:,.0f}",
-                      f"{r['load_s']:.2f}", f"{r['memory_mb']:.0f}", f"{r['peak_mb']:.0f}", f"{r['disk_mb']:.1f}")
+        table.add_row(
+            name,
+            str(len(r["supported"])),
+            *(f"{a:.3f}" for a in accs),
+            f"{r['per_second']:,.0f}",
+            f"{r['load_s']:.2f}",
+            f"{r['memory_mb']:.0f}",
+            f"{r['peak_mb']:.0f}",
+            f"{r['disk_mb']:.1f}",
+        )
     console.print(table)
     console.print(f"Languages compared (supported by every detector): {', '.join(common)}")
-    missing = {name: sorted(set(results[next(iter(results))]["supported"]) - set(r["supported"])) for name, r in results.items()}
+    missing = {
+        name: sorted(set(results[next(iter(results))]["supported"]) - set(r["supported"]))
+        for name, r in results.items()
+    }
     console.print(f"Not supported: {missing}")
     per = Table("language", *(f"{name[:10]} {s[:5]}" for name in results for s in SETS), title="accuracy per language")
     for lang in common:

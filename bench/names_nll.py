@@ -11,17 +11,26 @@ import time
 from rich.console import Console
 from rich.table import Table
 
-from bench.common import standard_split
 from models.catalog import make_lm
 from models.name_model import NameModel
 from models.training import nll_per_char
+from testkit.names import standard_split
 
 MODELS = ["markov1", "markov2", "markov3", "kn1", "kn2", "kn3", "kn4", "kn5", "kn6", "kn7"]
 
 
 def main() -> None:
     train, dev, test = standard_split()
-    table = Table("model", "train s", "states", "dev (chain)", "dev (+length prior)", "test (chain)", "test (+length prior)", "test coverage")
+    table = Table(
+        "model",
+        "train s",
+        "states",
+        "dev (chain)",
+        "dev (+length prior)",
+        "test (chain)",
+        "test (+length prior)",
+        "test coverage",
+    )
     for name in MODELS:
         start = time.perf_counter()
         model = NameModel(make_lm(name), "names").fit(train)
@@ -32,8 +41,16 @@ def main() -> None:
             value = nll_per_char(model, words, length_prior=prior)
             return "inf" if value == float("inf") else f"{value:.4f}"
 
-        table.add_row(name, f"{seconds:.2f}", str(len(model.automaton_.contexts)), fmt(dev, False), fmt(dev, True),
-                      fmt(test, False), fmt(test, True), f"{covered:.1%}")
+        table.add_row(
+            name,
+            f"{seconds:.2f}",
+            str(len(model.automaton_.contexts)),
+            fmt(dev, False),
+            fmt(dev, True),
+            fmt(test, False),
+            fmt(test, True),
+            f"{covered:.1%}",
+        )
     Console(width=160).print(table)
 
 

@@ -13,7 +13,7 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from bench.common import median_ms, p99_ms, standard_split, timed
+from bench.common import median_ms, p99_ms, timed
 from corpora import corpus_names, load_corpus
 from models.catalog import default_models, make_lm
 from models.name_model import NameModel
@@ -21,6 +21,7 @@ from models.pattern import encode_pattern
 from models.registry import ModelRegistry
 from models.sampling import backward_sample, forward_filter
 from models.training import train_one
+from testkit.names import standard_split
 
 PATTERNS = ["m*r**n*a", "**ri**na", "****lina", "jo**ph**", "a*e*l*n*"]
 
@@ -50,7 +51,12 @@ def generation(console: Console) -> None:
         for name in ["kn5", "markov3"]:
             model = NameModel(make_lm(name), corpus).fit(words)
             secs = timed(lambda: model.sample(10000, rng), 5)
-            table.add_row(corpus, name, f"{10000 / np.median(secs):,.0f}", f"{median_ms(timed(lambda: model.generate(5, rng), 50)):.2f}")
+            table.add_row(
+                corpus,
+                name,
+                f"{10000 / np.median(secs):,.0f}",
+                f"{median_ms(timed(lambda: model.generate(5, rng), 50)):.2f}",
+            )
             if name.startswith("markov"):
                 secs = timed(lambda: model.lm.walk(10000, rng, 32), 5)
                 table.add_row(corpus, name + " (markovify walk)", f"{10000 / np.median(secs):,.0f}", "")

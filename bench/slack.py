@@ -16,15 +16,20 @@ from concurrent.futures import ThreadPoolExecutor
 from rich.console import Console
 from rich.table import Table
 
-from bench.common import pct, running_stack
-from tests.conftest import wait_until
-from tests.slack_standin import SlackStandIn
-from tests.test_slack import SECRET, signed_post
+from bench.common import pct
+from testkit.processes import running_stack, wait_until
+from testkit.slack_standin import SlackStandIn, signed_post
+
+SECRET = "bench-signing-secret"
 
 
 def main() -> None:
-    with SlackStandIn() as slack, running_stack({"SLACK_BOT_TOKEN": "xoxb-bench", "SLACK_SIGNING_SECRET": SECRET,
-                                                  "TNAAS_SLACK_API_URL": slack.url}) as base:
+    with (
+        SlackStandIn() as slack,
+        running_stack(
+            {"SLACK_BOT_TOKEN": "xoxb-bench", "SLACK_SIGNING_SECRET": SECRET, "TNAAS_SLACK_API_URL": slack.url}
+        ) as base,
+    ):
         url = f"{base}/slack/events"
 
         def command(i: int) -> tuple[str, float, float]:
@@ -32,19 +37,28 @@ def main() -> None:
             user = f"U{i}"
             form = {"command": "/techname", "text": "pokemon 5", "user_id": user, "channel_id": "C1", "team_id": "T1"}
             start = time.perf_counter()
-            status, _ = signed_post(url, urllib.parse.urlencode(form).encode(), "application/x-www-form-urlencoded")
+            status, _ = signed_post(
+                url, urllib.parse.urlencode(form).encode(), "application/x-www-form-urlencoded", SECRET
+            )
             assert status == 200
             return user, start, time.perf_counter() - start
 
         def reply_times(sent: list[tuple[str, float, float]]) -> list[float]:
             """Seconds from sending each command to its candidates being posted in the thread."""
+
             def all_replied():
                 with slack.lock:
                     calls = list(zip(slack.calls, slack.times))
-                parent = {p["_ts"]: p["text"].split(">")[0][2:] for (m, p), _ in calls
-                          if m == "chat.postMessage" and "thread_ts" not in p}
-                done = {parent[p["thread_ts"]]: t for (m, p), t in calls
-                        if m == "chat.postMessage" and p.get("thread_ts") in parent}
+                parent = {
+                    p["_ts"]: p["text"].split(">")[0][2:]
+                    for (m, p), _ in calls
+                    if m == "chat.postMessage" and "thread_ts" not in p
+                }
+                done = {
+                    parent[p["thread_ts"]]: t
+                    for (m, p), t in calls
+                    if m == "chat.postMessage" and p.get("thread_ts") in parent
+                }
                 return done if all(user in done for user, _, _ in sent) else None
 
             done = wait_until(all_replied, timeout=120, interval=0.2, what="every reply")
@@ -52,8 +66,13 @@ def main() -> None:
 
         def row(label: str, sent) -> None:
             acks, replies = [a for _, _, a in sent], reply_times(sent)
-            table.add_row(label, f"{1000 * statistics.median(acks):.1f}", f"{pct(acks, .99):.1f}",
-                          f"{1000 * statistics.median(replies):.1f}", f"{pct(replies, .99):.1f}")
+            table.add_row(
+                label,
+                f"{1000 * statistics.median(acks):.1f}",
+                f"{pct(acks, 0.99):.1f}",
+                f"{1000 * statistics.median(replies):.1f}",
+                f"{pct(replies, 0.99):.1f}",
+            )
 
         table = Table("load", "ack median ms", "ack p99 ms", "reply median ms", "reply p99 ms")
         reply_times([command(-i - 1) for i in range(10)])  # warm up

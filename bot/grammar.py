@@ -19,13 +19,20 @@ from typing import Literal
 from pydantic import BaseModel
 
 from corpora import corpus_names
-from jobs.contracts import CompleteRequest, DetectRequest, GenerateRequest
-from models.catalog import parse_model_name
-from models.pattern import EMPTY_PATTERN, MAX_PATTERN_LEN, WILDCARD, normalise_pattern
-from tnaas.errors import TNaaSError, UnknownCorpus
+from jobs.contracts import (
+    CompleteRequest,
+    DetectRequest,
+    GenerateRequest,
+    checked_corpus,
+    checked_model,
+    checked_n,
+    checked_pattern,
+)
+from models.pattern import WILDCARD
+from tnaas.errors import CommandError
+from tnaas.limits import MAX_TEXT_LEN
 from tnaas.settings import Settings, get_settings
 
-MAX_TEXT = 2000  # a slash command carries at most a few thousand characters; anything longer is a mistake
 SLACK_CONTROL = re.compile(r"<[!@#][^>]*>|<(?:https?|mailto):[^>]*>")
 DETECT_WORDS = {"is", "detect", "lang"}
 LIST_WORDS = {"corpora", "models", "top"}
@@ -41,10 +48,6 @@ class ListThings(BaseModel):
 
 
 Command = Help | ListThings | GenerateRequest | CompleteRequest | DetectRequest
-
-
-class CommandError(TNaaSError):
-    """The text is not a command we understand; the message says what would work."""
 
 
 def usage(settings: Settings | None = None) -> str:
@@ -65,8 +68,8 @@ def strip_slack_markup(text: str) -> tuple[str, bool]:
 def parse_command(text: str, settings: Settings | None = None) -> Command:
     """The one request ``text`` asks for, or a CommandError that says what would work."""
     settings = settings or get_settings()
-    if len(text) > MAX_TEXT:
-        raise CommandError(f"That is {len(text):,} characters; I read at most {MAX_TEXT:,}. {usage(settings)}")
+    if len(text) > MAX_TEXT_LEN:
+        raise CommandError(f"That is {len(text):,} characters; I read at most {MAX_TEXT_LEN:,}. {usage(settings)}")
     text, _ = strip_slack_markup(text)
     words = text.split()
     if not words or words[0].lower() == "help":
@@ -100,30 +103,6 @@ def parse_command(text: str, settings: Settings | None = None) -> Command:
     return GenerateRequest(corpus=corpus, model=model, n=n)
 
 
-# The limits every surface applies before anything is queued (Slack here, the JSON API in bot/api.py).
-def checked_n(n: int, settings: Settings) -> int:
-    if not 1 <= n <= settings.max_n:
-        raise CommandError(f"I can make between 1 and {settings.max_n} names at a time, not {n}.")
-    return n
-
-
-def checked_corpus(name: str) -> str:
-    name = name.strip().lower()
-    if name not in corpus_names():
-        raise UnknownCorpus(name, corpus_names())
-    return name
-
-
-def checked_pattern(text: str) -> str:
-    """The normalised pattern, non-empty and at most MAX_PATTERN_LEN characters."""
-    pattern = normalise_pattern(text)
-    if not pattern:
-        raise CommandError(EMPTY_PATTERN)
-    if len(pattern) > MAX_PATTERN_LEN:
-        raise CommandError(f"Patterns can be at most {MAX_PATTERN_LEN} characters long.")
-    return pattern
-
-
 def _options(words: list[str], settings: Settings) -> tuple[dict[str, str], list[str]]:
     options, positional = {}, []
     for word in words:
@@ -133,8 +112,7 @@ def _options(words: list[str], settings: Settings) -> tuple[dict[str, str], list
             continue
         key = key.lower()
         if key == "model":
-            parse_model_name(value)  # raises UnknownModel with the list of models
-            options["model"] = value.lower()
+            options["model"] = checked_model(value)  # raises UnknownModel with the list of models
         elif key == "n" and value.isdigit():
             options["n"] = value
         else:

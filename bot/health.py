@@ -8,8 +8,7 @@ from redis.exceptions import RedisError
 from rq import Queue, Worker
 from rq.registry import FailedJobRegistry, StartedJobRegistry
 
-from jobs.model_cache import VERSION_KEY
-from jobs.worker import WORKER_MODELS_KEY
+from store.deploys import ModelVersions
 
 
 class WorkerHealth(BaseModel):
@@ -35,12 +34,21 @@ def health(connection: Redis, queue_name: str) -> Health:
     except RedisError as err:
         return Health(ok=False, redis=False, problems=[f"redis unreachable: {err}"])
     q = Queue(queue_name, connection=connection)
-    versions = {k.decode(): v.decode() for k, v in connection.hgetall(WORKER_MODELS_KEY).items()}
-    workers = [WorkerHealth(name=w.name, state=str(w.get_state()), models_version=versions.get(w.name))
-               for w in Worker.all(queue=q)]
-    published = connection.get(VERSION_KEY)
-    report = Health(ok=True, redis=True, models_published=published.decode() if published else None, workers=workers,
-                    queued=q.count, running=StartedJobRegistry(queue=q).count, failed=FailedJobRegistry(queue=q).count)
+    deploys = ModelVersions(connection)
+    versions = deploys.held()
+    workers = [
+        WorkerHealth(name=w.name, state=str(w.get_state()), models_version=versions.get(w.name))
+        for w in Worker.all(queue=q)
+    ]
+    report = Health(
+        ok=True,
+        redis=True,
+        models_published=deploys.published(),
+        workers=workers,
+        queued=q.count,
+        running=StartedJobRegistry(queue=q).count,
+        failed=FailedJobRegistry(queue=q).count,
+    )
     if not workers:
         report.problems.append("no worker is running")
     if report.models_published and any(w.models_version != report.models_published for w in workers):

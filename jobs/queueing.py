@@ -14,14 +14,9 @@ from rq import Queue, Retry
 from rq.job import Job, JobStatus
 
 from jobs import tasks
-from jobs.contracts import Request
-from tnaas.errors import TNaaSError
+from jobs.contracts import ReplyTo, Request, SlackJob, WebJob
+from tnaas.errors import Busy
 from tnaas.settings import Settings, get_settings
-
-
-class Busy(TNaaSError):
-    def __init__(self) -> None:
-        super().__init__("I'm busy right now: try again in a moment.")
 
 
 def queue(connection: Redis, settings: Settings | None = None) -> Queue:
@@ -31,24 +26,21 @@ def queue(connection: Redis, settings: Settings | None = None) -> Queue:
 
 def enqueue(connection: Redis, request: Request, settings: Settings | None = None, **job_kwargs) -> Job:
     """Enqueue one typed request; raises Busy instead of letting the queue grow without bound."""
-    return _enqueue(connection, tasks.TASKS[request.kind], request.model_dump(), settings, **job_kwargs)
+    return _enqueue(connection, tasks.answer_request, request.model_dump(), settings, **job_kwargs)
 
 
-def enqueue_slack(connection: Redis, request: Request, reply: dict, settings: Settings | None = None) -> Job:
+def enqueue_slack(connection: Redis, request: Request, reply: ReplyTo, settings: Settings | None = None) -> Job:
     """Enqueue a request whose answer the worker posts to Slack itself (see jobs.slack_reply).
 
     No RQ ``ttl`` here: a stale Slack job must still run, to tell the user "busy" instead of vanishing.
     """
-    from jobs.slack_reply import reply_in_slack
-
-    return _enqueue(connection, reply_in_slack, {"request": request.model_dump(), "reply": reply}, settings, ttl=None)
+    job = SlackJob(request=request, reply=reply)
+    return _enqueue(connection, tasks.reply_in_slack, job.model_dump(), settings, ttl=None)
 
 
 def enqueue_web(connection: Redis, request: Request, client: str, settings: Settings | None = None) -> Job:
     """Enqueue an API / web page request; the job id is the answer id that votes refer to."""
-    from jobs.web_reply import answer_on_web
-
-    return _enqueue(connection, answer_on_web, {"request": request.model_dump(), "client": client}, settings)
+    return _enqueue(connection, tasks.answer_on_web, WebJob(request=request, client=client).model_dump(), settings)
 
 
 def _enqueue(connection: Redis, func, payload: dict, settings: Settings | None, **job_kwargs) -> Job:
@@ -56,8 +48,13 @@ def _enqueue(connection: Redis, func, payload: dict, settings: Settings | None, 
     q = queue(connection, settings)
     if q.count >= settings.max_queue:
         raise Busy()
-    options = {"job_timeout": settings.job_timeout, "result_ttl": settings.result_ttl, "failure_ttl": settings.failure_ttl,
-               "ttl": settings.queue_ttl, "retry": Retry(max=settings.retries) if settings.retries else None}
+    options = {
+        "job_timeout": settings.job_timeout,
+        "result_ttl": settings.result_ttl,
+        "failure_ttl": settings.failure_ttl,
+        "ttl": settings.queue_ttl,
+        "retry": Retry(max=settings.retries) if settings.retries else None,
+    }
     return q.enqueue(func, payload, **(options | job_kwargs))
 
 

@@ -8,21 +8,19 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import joblib
-import markovify
 import numpy as np
 import sklearn
 from pydantic import BaseModel, Field
 
-from models.automaton import ContextAutomaton
-from models.catalog import make_lm, parse_model_name
+from models.catalog import make_lm
 from models.name_model import NameModel
 from tnaas.errors import ArtifactVersionMismatch, ModelNotTrained
 
-FORMAT = 2
+FORMAT = 3  # 3: the alphabet is one of the model's arrays
 
 
 class ArtifactInfo(BaseModel):
@@ -32,7 +30,7 @@ class ArtifactInfo(BaseModel):
     corpus_hash: str
     params: dict = Field(default_factory=dict)
     metrics: dict = Field(default_factory=dict)
-    trained_at: str = Field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    trained_at: str = Field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
 
     @property
     def version(self) -> str:
@@ -42,22 +40,11 @@ class ArtifactInfo(BaseModel):
 
 
 def save(model: NameModel, info: ArtifactInfo, path: Path) -> None:
-    a = model.automaton_
-    arrays = {
-        "contexts": a.contexts,
-        "probs": a.probs,
-        "next_state": a.next_state,
-        "start": np.array(a.start),
-        "length_probs": model.length_prior_.probs_,
-        "tail": model.tail_,  # stored: recomputing it is most of a large model's load time
-        "words": np.array(model.words_),
-    }
-    if hasattr(model.lm, "chain_"):
-        arrays["chain_json"] = np.array(model.lm.chain_.to_json())
-    header = info.model_dump() | {"alphabet": a.alphabet, "version": info.version}
+    """The model's own arrays (each model kind says what it keeps) under a JSON header."""
+    header = info.model_dump() | {"version": info.version}
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp.npz")
-    np.savez(tmp, header=np.array(json.dumps(header)), **arrays)
+    np.savez(tmp, header=np.array(json.dumps(header)), **model.to_arrays())
     tmp.replace(path)  # atomic: a worker never reads a half-written model
 
 
@@ -80,18 +67,8 @@ def load(path: Path) -> tuple[NameModel, ArtifactInfo]:
     if not path.exists():
         raise ModelNotTrained(str(path))
     with np.load(path, allow_pickle=False) as data:
-        header = json.loads(str(data["header"]))
-        info = _check(header, path)
-        automaton = ContextAutomaton(
-            header["alphabet"], data["contexts"], data["probs"], data["next_state"], int(data["start"])
-        )
-        lm = make_lm(info.model)
-        kind, _ = parse_model_name(info.model)
-        lm.automaton_ = automaton
-        if kind == "markov":
-            lm.chain_ = markovify.Chain.from_json(str(data["chain_json"]))
-            lm.walker_ = lm.chain_.compile()
-        model = NameModel(lm, info.corpus).set_state(data["length_probs"], data["words"].tolist(), data["tail"])
+        info = _check(json.loads(str(data["header"])), path)
+        model = NameModel.from_arrays(make_lm(info.model), info.corpus, data)
     return model, info
 
 

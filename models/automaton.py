@@ -5,7 +5,8 @@ order-1 chain) assigns P(next symbol | history) from the longest suffix of the h
 in training: an unseen context backs off completely to its suffix. So the longest seen suffix is a
 sufficient state, and the model is a deterministic automaton: one row of next-symbol probabilities and
 one row of successor states per seen context. Exact sampling and completion work on that automaton
-and never look at the raw counts (FINDINGS: keep only the k-grams that occur).
+and never look at the raw counts; keeping only the contexts that occur keeps them sparse (a dense order-4
+table over every k-gram is what made exact completion slow).
 """
 
 from __future__ import annotations
@@ -14,18 +15,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-BOS = "^"  # start marker; it only ever appears as the first symbol of a context
-END = 0  # column of the end-of-name symbol in every probability row
+from models.alphabet import BOS, END, Alphabet
 
 
 @dataclass(frozen=True)
 class ContextAutomaton:
     """Plain data: ``probs[s, v]`` = P(symbol v | state s); ``next_state[s, v]`` = state after v.
 
-    Symbol 0 is the end of the name; symbol ``i >= 1`` is ``alphabet[i - 1]``.
+    Symbol ids are the alphabet's (0 is the end of the name).
     """
 
-    alphabet: str
+    alphabet: Alphabet
     contexts: np.ndarray  # (n_states,) str, the context each state stands for (BOS-prefixed at the start)
     probs: np.ndarray  # (n_states, V) float64, rows sum to 1
     next_state: np.ndarray  # (n_states, V) int32; column END is unused
@@ -33,22 +33,37 @@ class ContextAutomaton:
 
     @property
     def n_symbols(self) -> int:
-        return len(self.alphabet) + 1
+        return self.alphabet.n_symbols
 
     @property
     def order(self) -> int:
         return max(len(c) for c in self.contexts)
 
     def encode(self, word: str) -> np.ndarray | None:
-        """Symbol ids of ``word``, or None if it uses a character the model never saw."""
-        index = {ch: i + 1 for i, ch in enumerate(self.alphabet)}
-        try:
-            return np.array([index[ch] for ch in word], dtype=np.int64)
-        except KeyError:
-            return None
+        return self.alphabet.encode(word)
 
     def decode(self, ids) -> str:
-        return "".join(self.alphabet[i - 1] for i in ids)
+        return self.alphabet.decode(ids)
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """Plain arrays for an artifact (see ``from_arrays``)."""
+        return {
+            "alphabet": np.array(self.alphabet.chars),
+            "contexts": self.contexts,
+            "probs": self.probs,
+            "next_state": self.next_state,
+            "start": np.array(self.start),
+        }
+
+    @classmethod
+    def from_arrays(cls, arrays) -> ContextAutomaton:
+        return cls(
+            Alphabet(str(arrays["alphabet"])),
+            arrays["contexts"],
+            arrays["probs"],
+            arrays["next_state"],
+            int(arrays["start"]),
+        )
 
     def log_prob(self, word: str) -> float:
         """log P(word, then end) by walking the automaton; -inf for impossible words."""
@@ -64,16 +79,7 @@ class ContextAutomaton:
 
     def log_probs(self, words: list[str]) -> np.ndarray:
         """``log_prob`` of many words at once: one vectorised step per character position."""
-        index = {ch: i + 1 for i, ch in enumerate(self.alphabet)}
-        lengths = np.array([len(w) for w in words], dtype=np.int64)
-        ids = np.zeros((len(words), int(lengths.max(initial=0))), dtype=np.int64)
-        known = np.ones(len(words), dtype=bool)
-        for row, word in enumerate(words):
-            for col, ch in enumerate(word):
-                if ch not in index:
-                    known[row] = False
-                    break
-                ids[row, col] = index[ch]
+        ids, lengths, known = self.alphabet.encode_many(words)
         state = np.full(len(words), self.start, dtype=np.int64)
         total = np.zeros(len(words))
         with np.errstate(divide="ignore"):  # log of the entries used only, not of the whole table
@@ -99,7 +105,7 @@ class ContextAutomaton:
         return tail
 
     @classmethod
-    def from_rows(cls, alphabet: str, contexts: list[str], rows: np.ndarray) -> ContextAutomaton:
+    def from_rows(cls, alphabet: Alphabet, contexts: list[str], rows: np.ndarray) -> ContextAutomaton:
         """Compile context -> next-symbol probability rows into an automaton.
 
         The context set is closed under suffixes and prefixes (added contexts get zero rows: only
@@ -117,10 +123,9 @@ class ContextAutomaton:
                     work.append(sub)
         ordered = sorted(known, key=lambda c: (len(c), c))
         ids = {c: i for i, c in enumerate(ordered)}
-        n, v = len(ordered), len(alphabet) + 1
+        n, v = len(ordered), alphabet.n_symbols
         probs = np.zeros((n, v))
         probs[[ids[c] for c in contexts]] = rows
-        symbol = {ch: i + 1 for i, ch in enumerate(alphabet)}
         next_state = np.zeros((n, v), dtype=np.int32)
         by_length: dict[int, list[str]] = {}
         for c in ordered:
@@ -129,7 +134,7 @@ class ContextAutomaton:
             level = by_length[length]
             for c in level:  # seen extensions override what a prefix inherited from its own parent
                 if c != BOS:
-                    next_state[ids[c[:-1]], symbol[c[-1]]] = ids[c]
+                    next_state[ids[c[:-1]], alphabet.id(c[-1])] = ids[c]
             for c in level:  # rows one shorter are now final: inherit the parent's successors
                 next_state[ids[c]] = next_state[ids[c[1:]]]
         start = ids.get(BOS, ids[""])

@@ -4,7 +4,7 @@ pomegranate fits the chain (``MarkovChain(k=1)`` on names padded with the end sy
 completions with a ``BayesianNetwork`` over the pattern's positions. For order 1 the network is a
 chain, so belief propagation is exact; sampling fixes one unknown at a time from its marginal.
 It is ~1000x slower than the automaton and needs PyTorch (the ``[bayes]`` extra), so it is never
-the default (FINDINGS: loopy propagation is wrong at orders 2-3). Import cost is paid only here.
+the default (its loopy belief propagation is off by up to 0.2 in marginals at orders 2-3). Import cost is paid only here.
 """
 
 from __future__ import annotations
@@ -13,11 +13,10 @@ import warnings
 
 import numpy as np
 
-from models.automaton import BOS, END, ContextAutomaton
-from models.kneser_ney import alphabet_of
+from models.alphabet import BOS, END, Alphabet
+from models.automaton import ContextAutomaton
 from tnaas.errors import ImpossiblePattern
-
-MAX_LEN = 32
+from tnaas.limits import MAX_NAME_LEN
 
 
 def _torch():
@@ -42,13 +41,12 @@ class PomegranateLM:
 
     def fit(self, words: list[str]) -> PomegranateLM:
         torch, *_, MarkovChain = _torch()
-        alphabet = alphabet_of(words)
-        symbol = {ch: i + 1 for i, ch in enumerate(alphabet)}
-        width = min(max(map(len, words)), MAX_LEN) + 1
+        alphabet = Alphabet.of(words)
+        width = min(max(map(len, words)), MAX_NAME_LEN) + 1
         x = np.full((len(words), width), END, dtype=np.int64)  # padded with the (absorbing) end
         for row, w in enumerate(words):
-            x[row, : min(len(w), MAX_LEN)] = [symbol[ch] for ch in w[:MAX_LEN]]
-        chain = MarkovChain(k=1, n_categories=[len(alphabet) + 1]).fit(torch.from_numpy(x)[:, :, None])
+            x[row, : min(len(w), MAX_NAME_LEN)] = alphabet.encode(w[:MAX_NAME_LEN])
+        chain = MarkovChain(k=1, n_categories=[alphabet.n_symbols]).fit(torch.from_numpy(x)[:, :, None])
         initial = chain.distributions[0].probs[0].detach().double().numpy()
         transition = chain.distributions[1].probs[0].detach().double().numpy()
         contexts = [BOS] + list(alphabet)
@@ -58,6 +56,13 @@ class PomegranateLM:
     def set_automaton(self, automaton: ContextAutomaton) -> PomegranateLM:
         self.automaton_ = automaton
         return self
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """The fitted chain as its automaton: the network is rebuilt from it per pattern length."""
+        return self.automaton_.to_arrays()
+
+    def from_arrays(self, arrays) -> PomegranateLM:
+        return self.set_automaton(ContextAutomaton.from_arrays(arrays))
 
     def _tables(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """P(first symbol), P(next | symbol) and P(end | symbol) read back from the automaton."""
@@ -101,7 +106,9 @@ class PomegranateLM:
         final[END] = 0.0
         final[END, dead] = final[dead, dead] = 1.0
         dists = [Categorical(torch.tensor(start[None], dtype=torch.float64))]
-        dists += [ConditionalCategorical([torch.tensor(step(trans, True), dtype=torch.float64)]) for _ in range(length - 1)]
+        dists += [
+            ConditionalCategorical([torch.tensor(step(trans, True), dtype=torch.float64)]) for _ in range(length - 1)
+        ]
         dists.append(ConditionalCategorical([torch.tensor(final, dtype=torch.float64)]))
         edges = [(dists[i], dists[i + 1]) for i in range(length)]
         return BayesianNetwork(dists, edges)

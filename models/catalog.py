@@ -4,18 +4,29 @@ from __future__ import annotations
 
 import importlib.util
 import re
+from dataclasses import dataclass
 
 from models.bayes import PomegranateLM
 from models.kneser_ney import KneserNeyLM
 from models.markov import MarkovifyLM
 from tnaas.errors import UnknownModel
 
+
+@dataclass(frozen=True)
+class ModelKind:
+    lm: type
+    orders: range
+    description: str
+    competes: bool = True  # fast enough to sample a ranking pool per request, so the bandit may pick it
+
+
 KINDS = {
-    "kn": (KneserNeyLM, range(1, 9), "interpolated modified Kneser-Ney, exact sampling"),
-    "markov": (MarkovifyLM, range(1, 6), "markovify chain (unsmoothed), exact sampling or plain walk"),
-    "bayes": (PomegranateLM, range(1, 2), "pomegranate order-1 chain and Bayesian network (slow, optional)"),
+    "kn": ModelKind(KneserNeyLM, range(1, 9), "interpolated modified Kneser-Ney, exact sampling"),
+    "markov": ModelKind(MarkovifyLM, range(1, 6), "markovify chain (unsmoothed), exact sampling or plain walk"),
+    "bayes": ModelKind(
+        PomegranateLM, range(1, 2), "pomegranate order-1 chain and Bayesian network (slow, optional)", competes=False
+    ),
 }
-DEFAULT_MODEL = "kn5"
 TRAINED_BY_DEFAULT = ["kn5", "kn3", "markov3", "markov2"]
 
 
@@ -28,21 +39,25 @@ def default_models() -> list[str]:
 
 
 def all_model_names() -> list[str]:
-    return [f"{kind}{k}" for kind, (_, orders, _) in KINDS.items() for k in orders]
+    return [f"{name}{k}" for name, kind in KINDS.items() for k in kind.orders]
 
 
 def parse_model_name(name: str) -> tuple[str, int]:
     match = re.fullmatch(r"([a-z]+)(\d+)", name.strip().lower())
-    if not match or match[1] not in KINDS or int(match[2]) not in KINDS[match[1]][1]:
+    if not match or match[1] not in KINDS or int(match[2]) not in KINDS[match[1]].orders:
         raise UnknownModel(name, default_models())
     return match[1], int(match[2])
 
 
 def make_lm(name: str):
     kind, order = parse_model_name(name)
-    return KINDS[kind][0](order)
+    return KINDS[kind].lm(order)
 
 
 def describe(name: str) -> str:
     kind, order = parse_model_name(name)
-    return f"{KINDS[kind][2]}, order {order}"
+    return f"{KINDS[kind].description}, order {order}"
+
+
+def competes(name: str) -> bool:
+    return KINDS[parse_model_name(name)[0]].competes

@@ -42,21 +42,44 @@ def drift_threshold(per_side: int) -> float:
 def check_drift(old: list[dict], new: list[dict], max_per_side: int = 2000, seed: int = 0) -> DriftReport:
     per_side = min(len(old), len(new), max_per_side)
     if per_side < MIN_EACH:
-        return DriftReport(old=len(old), new=len(new), compared=per_side, accuracy=None, auc=None, threshold=None,
-                           drifted=False, advice=f"Too few impressions to compare (need {MIN_EACH} on each side).")
+        return DriftReport(
+            old=len(old),
+            new=len(new),
+            compared=per_side,
+            accuracy=None,
+            auc=None,
+            threshold=None,
+            drifted=False,
+            advice=f"Too few impressions to compare (need {MIN_EACH} on each side).",
+        )
     rng = np.random.default_rng(seed)
     sample = [old[i] for i in rng.choice(len(old), per_side, replace=False)]
     sample += [new[i] for i in rng.choice(len(new), per_side, replace=False)]
     y = np.repeat([0, 1], per_side)
-    classifier = Pipeline([("features", row_vectorizer()), ("scale", MaxAbsScaler()),
-                           ("linear", LogisticRegression(C=1.0, max_iter=2000))])
+    classifier = Pipeline(
+        [
+            ("features", row_vectorizer()),
+            ("scale", MaxAbsScaler()),
+            ("linear", LogisticRegression(C=1.0, max_iter=2000)),
+        ]
+    )
     folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=seed)
     p_new = cross_val_predict(classifier, sample, y, cv=folds, method="predict_proba")[:, 1]
     accuracy = float(np.mean((p_new > 0.5) == y))
     threshold = drift_threshold(per_side)
     drifted = accuracy > threshold
-    advice = ("Recent requests differ from the reranker's training data: retrain (`tnaas train`)." if drifted
-              else "Recent requests look like the training data: no need to retrain.")
-    return DriftReport(old=len(old), new=len(new), compared=per_side, accuracy=round(accuracy, 4),
-                       auc=round(float(roc_auc_score(y, p_new)), 4), threshold=round(threshold, 4), drifted=drifted,
-                       advice=advice)
+    advice = (
+        "Recent requests differ from the reranker's training data: retrain (`tnaas train`)."
+        if drifted
+        else "Recent requests look like the training data: no need to retrain."
+    )
+    return DriftReport(
+        old=len(old),
+        new=len(new),
+        compared=per_side,
+        accuracy=round(accuracy, 4),
+        auc=round(float(roc_auc_score(y, p_new)), 4),
+        threshold=round(threshold, 4),
+        drifted=drifted,
+        advice=advice,
+    )

@@ -94,14 +94,21 @@ class PokemonOrTech:
 
     def _models(self, pokemon: list[str], tech: list[str]) -> list[tuple]:
         # The alphabet as one extra "name" so every character model knows every symbol (no -inf).
-        return [(KneserNeyLM(k).fit(pokemon + [_ALPHABET]).automaton_, KneserNeyLM(k).fit(tech + [_ALPHABET]).automaton_)
-                for k in self.orders]
+        return [
+            (KneserNeyLM(k).fit(pokemon + [_ALPHABET]).automaton_, KneserNeyLM(k).fit(tech + [_ALPHABET]).automaton_)
+            for k in self.orders
+        ]
 
     def _features(self, spelled: list[str], models: list[tuple]) -> np.ndarray:
         cols = [p.log_probs(spelled) - t.log_probs(spelled) for p, t in models]
         zipf = np.array([self.zipf_.get(s.replace(" ", ""), (0.0, 0.0)) for s in spelled]).reshape(-1, 2)
-        cols += [np.array([len(s) for s in spelled]) / 10, zipf[:, 0], zipf[:, 1],
-                 np.array([" " in s for s in spelled], float), np.array([any(c.isdigit() for c in s) for s in spelled], float)]
+        cols += [
+            np.array([len(s) for s in spelled]) / 10,
+            zipf[:, 0],
+            zipf[:, 1],
+            np.array([" " in s for s in spelled], float),
+            np.array([any(c.isdigit() for c in s) for s in spelled], float),
+        ]
         return np.column_stack(cols)
 
     def fit(self, X: list[str], y: list[int]) -> PokemonOrTech:
@@ -145,10 +152,17 @@ class CorpusJudge:
         self.with_verdict = with_verdict
 
     def fit(self, X: list[str], y: list[str]) -> CorpusJudge:
-        self.pipeline_ = Pipeline([
-            ("ngrams", TfidfVectorizer(analyzer="char_wb", ngram_range=self.ngram_range, sublinear_tf=True, dtype=np.float32)),
-            ("linear", LogisticRegression(C=self.C, class_weight="balanced", max_iter=2000)),
-        ])
+        self.pipeline_ = Pipeline(
+            [
+                (
+                    "ngrams",
+                    TfidfVectorizer(
+                        analyzer="char_wb", ngram_range=self.ngram_range, sublinear_tf=True, dtype=np.float32
+                    ),
+                ),
+                ("linear", LogisticRegression(C=self.C, class_weight="balanced", max_iter=2000)),
+            ]
+        )
         ranked = [i for i, c in enumerate(y) if c in set(corpus_names())]  # judge-only corpora: verdict only
         self.pipeline_.fit([self._prepare(X[i]) for i in ranked], [y[i] for i in ranked])
         self.classes_ = self.pipeline_.classes_
@@ -235,8 +249,10 @@ def pokemon_or_tech_report(model: PokemonOrTech, names: list[str], y) -> dict:
         "balanced_accuracy": round(float(np.mean(recall)), 4),
         "pokemon_right": round(recall[0], 4),
         "tech_right": round(recall[1], 4),
-        "confusion": {"pokemon": {"pokemon": int(np.sum((y == 0) & (pred == 0))), "tech": int(np.sum((y == 0) & (pred == 1)))},
-                      "tech": {"pokemon": int(np.sum((y == 1) & (pred == 0))), "tech": int(np.sum((y == 1) & (pred == 1)))}},
+        "confusion": {
+            "pokemon": {"pokemon": int(np.sum((y == 0) & (pred == 0))), "tech": int(np.sum((y == 0) & (pred == 1)))},
+            "tech": {"pokemon": int(np.sum((y == 1) & (pred == 0))), "tech": int(np.sum((y == 1) & (pred == 1)))},
+        },
         "brier": round(float(np.mean((p - y) ** 2)), 4),
         "names": len(names),
     }

@@ -11,23 +11,16 @@ from collections import Counter
 
 import numpy as np
 
-from models.automaton import BOS, ContextAutomaton
+from models.alphabet import BOS, END, Alphabet
+from models.automaton import ContextAutomaton
 
 
-def alphabet_of(words: list[str]) -> str:
-    chars = sorted(set("".join(words)))
-    if BOS in chars:
-        raise ValueError(f"names may not contain the reserved start marker {BOS!r}")
-    return "".join(chars)
-
-
-def count_ngrams(words: list[str], order: int, alphabet: str) -> Counter:
+def count_ngrams(words: list[str], order: int, alphabet: Alphabet) -> Counter:
     """Counts of (context, symbol id) for every context length 0..order."""
-    symbol = {ch: i + 1 for i, ch in enumerate(alphabet)}
     counts: Counter = Counter()
     for w in words:
         padded = BOS + w
-        syms = [symbol[ch] for ch in w] + [0]
+        syms = [alphabet.id(ch) for ch in w] + [END]
         for i, sym in enumerate(syms):
             seen = i + 1  # symbols of history available, including the start marker
             for length in range(min(order, seen) + 1):
@@ -58,8 +51,8 @@ class KneserNeyLM:
     def fit(self, words: list[str]) -> KneserNeyLM:
         if self.order < 1:
             raise ValueError("order must be at least 1")
-        alphabet = alphabet_of(words)
-        v = len(alphabet) + 1
+        alphabet = Alphabet.of(words)
+        v = alphabet.n_symbols
         counts = count_ngrams(words, self.order, alphabet)
         contexts = sorted({ctx for ctx, _ in counts}, key=lambda c: (len(c), c))
         ids = {c: i for i, c in enumerate(contexts)}
@@ -97,6 +90,14 @@ class KneserNeyLM:
             lower_dist = np.full((len(level), v), 1.0 / v) if length == 0 else probs[parent[level]]
             probs[level] = np.maximum(a - disc, 0.0) / total + gamma * lower_dist
         self.automaton_ = ContextAutomaton.from_rows(alphabet, contexts, probs)
+        return self
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """What an artifact keeps: the automaton (the counts are not needed to sample or score)."""
+        return self.automaton_.to_arrays()
+
+    def from_arrays(self, arrays) -> KneserNeyLM:
+        self.automaton_ = ContextAutomaton.from_arrays(arrays)
         return self
 
     def log_prob(self, word: str) -> float:

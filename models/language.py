@@ -29,13 +29,44 @@ from models.text import TOKEN, clean_text, letter_scripts, main_script, sentence
 LANGUAGES_DIR = Path(__file__).resolve().parents[1] / "corpora" / "languages"
 UNKNOWN = "unknown"
 NAMES = {
-    "ar": "Arabic", "bg": "Bulgarian", "ca": "Catalan", "cs": "Czech", "da": "Danish", "de": "German",
-    "en": "English", "es": "Spanish", "et": "Estonian", "eu": "Basque", "fa": "Persian", "fi": "Finnish",
-    "fr": "French", "he": "Hebrew", "hi": "Hindi", "hr": "Croatian", "hu": "Hungarian", "id": "Indonesian",
-    "it": "Italian", "ja": "Japanese", "kk": "Kazakh", "ko": "Korean", "lt": "Lithuanian", "ms": "Malay",
-    "nl": "Dutch", "no": "Norwegian", "pl": "Polish", "pt": "Portuguese", "ro": "Romanian", "ru": "Russian",
-    "sk": "Slovak", "sl": "Slovenian", "sr": "Serbian", "sv": "Swedish", "tr": "Turkish", "uk": "Ukrainian",
-    "vi": "Vietnamese", "zh": "Chinese",
+    "ar": "Arabic",
+    "bg": "Bulgarian",
+    "ca": "Catalan",
+    "cs": "Czech",
+    "da": "Danish",
+    "de": "German",
+    "en": "English",
+    "es": "Spanish",
+    "et": "Estonian",
+    "eu": "Basque",
+    "fa": "Persian",
+    "fi": "Finnish",
+    "fr": "French",
+    "he": "Hebrew",
+    "hi": "Hindi",
+    "hr": "Croatian",
+    "hu": "Hungarian",
+    "id": "Indonesian",
+    "it": "Italian",
+    "ja": "Japanese",
+    "kk": "Kazakh",
+    "ko": "Korean",
+    "lt": "Lithuanian",
+    "ms": "Malay",
+    "nl": "Dutch",
+    "no": "Norwegian",
+    "pl": "Polish",
+    "pt": "Portuguese",
+    "ro": "Romanian",
+    "ru": "Russian",
+    "sk": "Slovak",
+    "sl": "Slovenian",
+    "sr": "Serbian",
+    "sv": "Swedish",
+    "tr": "Turkish",
+    "uk": "Ukrainian",
+    "vi": "Vietnamese",
+    "zh": "Chinese",
 }
 CALIBRATION_ARTICLES = (19, 20)  # fit the temperatures only
 TEST_FROM_ARTICLE = 21  # UDHR articles 21-30 are never trained or calibrated on
@@ -74,8 +105,13 @@ def load_language_data(directory: Path = LANGUAGES_DIR, per_set: int = 200, seed
         data.weights += [weights[i] for i in train]
         data.calibration += [(w, lang) for w in rng.sample(words[5::10], min(per_set // 4, len(words[5::10])))]
         data.held_out["vocabulary"] += [(w, lang) for w in rng.sample(words[::10], min(per_set, len(words[::10])))]
-        paragraphs = [(int(n), p) for n, p in (line.split("\t", 1) for line in
-                      (directory / f"{lang}.udhr.txt").read_text(encoding="utf-8").splitlines())]
+        paragraphs = [
+            (int(n), p)
+            for n, p in (
+                line.split("\t", 1)
+                for line in (directory / f"{lang}.udhr.txt").read_text(encoding="utf-8").splitlines()
+            )
+        ]
         for n, p in paragraphs:
             if n < CALIBRATION_ARTICLES[0]:
                 data.X += _views(p)
@@ -114,21 +150,41 @@ def log_softmax(z: np.ndarray) -> np.ndarray:
 class LanguageDetector:
     """``fit(texts, languages)``; ``predict_proba`` calibrated; ``predict`` may answer ``"unknown"``."""
 
-    def __init__(self, ngram_range: tuple[int, int] = (1, 5), alpha: float = 0.01, unknown_below: float = 0.5,
-                 max_features: int = 600_000):
+    def __init__(
+        self,
+        ngram_range: tuple[int, int] = (1, 5),
+        alpha: float = 0.01,
+        unknown_below: float = 0.5,
+        max_features: int = 600_000,
+    ):
         self.ngram_range = ngram_range
         self.alpha = alpha
         self.unknown_below = unknown_below
         self.max_features = max_features
 
-    def fit(self, X: list[str], y: list[str], calibration: list[tuple[str, str]] | None = None,
-            sample_weight: list[float] | None = None) -> LanguageDetector:
+    def fit(
+        self,
+        X: list[str],
+        y: list[str],
+        calibration: list[tuple[str, str]] | None = None,
+        sample_weight: list[float] | None = None,
+    ) -> LanguageDetector:
         cleaned = [clean_text(x).text for x in X]
-        pipeline = Pipeline([
-            ("ngrams", CountVectorizer(analyzer="char_wb", ngram_range=self.ngram_range, min_df=2,
-                                       max_features=self.max_features, dtype=np.float32)),
-            ("bayes", MultinomialNB(alpha=self.alpha)),
-        ])
+        pipeline = Pipeline(
+            [
+                (
+                    "ngrams",
+                    CountVectorizer(
+                        analyzer="char_wb",
+                        ngram_range=self.ngram_range,
+                        min_df=2,
+                        max_features=self.max_features,
+                        dtype=np.float32,
+                    ),
+                ),
+                ("bayes", MultinomialNB(alpha=self.alpha)),
+            ]
+        )
         pipeline.fit(cleaned, y, bayes__sample_weight=sample_weight)
         bayes = pipeline.named_steps["bayes"]
         # Keep only what prediction needs, laid out for it: naive Bayes is linear in the n-gram

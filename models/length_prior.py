@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from tnaas.limits import MAX_NAME_LEN
+
 
 class LengthPrior:
     """Empirical length distribution over 1..max_len with a little add-``alpha`` smoothing.
@@ -11,7 +13,7 @@ class LengthPrior:
     ``restrict_to`` lets a model with hard zeros (an unsmoothed chain) drop lengths it cannot make.
     """
 
-    def __init__(self, max_len: int = 32, alpha: float = 0.01):
+    def __init__(self, max_len: int = MAX_NAME_LEN, alpha: float = 0.01):
         self.max_len = max_len
         self.alpha = alpha
 

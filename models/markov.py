@@ -12,8 +12,8 @@ import markovify
 import numpy as np
 from markovify.chain import BEGIN, END
 
-from models.automaton import BOS, ContextAutomaton
-from models.kneser_ney import alphabet_of
+from models.alphabet import BOS, Alphabet
+from models.automaton import ContextAutomaton
 
 
 class MarkovifyLM:
@@ -23,24 +23,29 @@ class MarkovifyLM:
         self.order = order
 
     def fit(self, words: list[str]) -> MarkovifyLM:
-        return self.set_chain(markovify.Chain([list(w) for w in words], state_size=self.order), alphabet_of(words))
-
-    def set_chain(self, chain: markovify.Chain, alphabet: str) -> MarkovifyLM:
-        """Adopt a built chain (from ``fit`` or an artifact's JSON) and compile it both ways."""
-        self.chain_ = chain
-        self.walker_ = chain.compile()  # markovify's fast walk: 5x faster than the dict form
-        self.automaton_ = self._compile(alphabet)
+        chain = markovify.Chain([list(w) for w in words], state_size=self.order)
+        self.chain_, self.walker_ = chain, chain.compile()  # markovify's fast walk: 5x faster than the dict form
+        self.automaton_ = self._compile(Alphabet.of(words))
         return self
 
-    def _compile(self, alphabet: str) -> ContextAutomaton:
-        symbol = {ch: i + 1 for i, ch in enumerate(alphabet)} | {END: 0}
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """The automaton, and markovify's own chain as its JSON (``walk`` needs it)."""
+        return self.automaton_.to_arrays() | {"chain_json": np.array(self.chain_.to_json())}
+
+    def from_arrays(self, arrays) -> MarkovifyLM:
+        self.chain_ = markovify.Chain.from_json(str(arrays["chain_json"]))
+        self.walker_ = self.chain_.compile()
+        self.automaton_ = ContextAutomaton.from_arrays(arrays)
+        return self
+
+    def _compile(self, alphabet: Alphabet) -> ContextAutomaton:
         contexts, rows = [], []
         for state, nexts in self.chain_.model.items():
             chars = "".join(t for t in state if t != BEGIN)
             contexts.append((BOS if BEGIN in state else "") + chars)
-            row = np.zeros(len(alphabet) + 1)
+            row = np.zeros(alphabet.n_symbols)
             for token, count in nexts.items():
-                row[symbol[token]] += count
+                row[0 if token == END else alphabet.id(token)] += count
             rows.append(row / row.sum())
         return ContextAutomaton.from_rows(alphabet, contexts, np.array(rows))
 

@@ -9,8 +9,8 @@ import numpy as np
 from models.length_prior import LengthPrior
 from models.pattern import encode_pattern, normalise_pattern
 from models.sampling import backward_sample, forward_filter, marginals, sample_fixed_length
+from tnaas.limits import MAX_NAME_LEN
 
-MAX_LEN = 32
 MAX_ROUNDS = 12  # bounded resampling when asking for n distinct (novel) names
 
 
@@ -33,7 +33,7 @@ class NameModel:
     kept but marked in completions (a real name that fits a pattern is a useful answer).
     """
 
-    def __init__(self, lm, corpus: str = "corpus", max_len: int = MAX_LEN):
+    def __init__(self, lm, corpus: str = "corpus", max_len: int = MAX_NAME_LEN):
         self.lm = lm
         self.corpus = corpus
         self.max_len = max_len
@@ -41,10 +41,25 @@ class NameModel:
     def fit(self, words: list[str]) -> NameModel:
         self.lm.fit(words)
         prior = LengthPrior(self.max_len).fit(words)
-        return self.set_state(prior.probs_, words)
+        return self._adopt(prior.probs_, words)
 
-    def set_state(self, length_probs: np.ndarray, words: list[str], tail: np.ndarray | None = None) -> NameModel:
-        """Adopt the LM's automaton and the tables derived from it (used by ``fit`` and loading)."""
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """Plain arrays for an artifact: the LM's own (see its ``to_arrays``) and the tables around it."""
+        return self.lm.to_arrays() | {
+            "length_probs": self.length_prior_.probs_,
+            "tail": self.tail_,  # stored: recomputing it is most of a large model's load time
+            "words": np.array(self.words_),
+        }
+
+    @classmethod
+    def from_arrays(cls, lm, corpus: str, arrays) -> NameModel:
+        """The inverse of ``to_arrays``; ``lm`` is an unfitted LM of the kind that wrote them."""
+        return cls(lm.from_arrays(arrays), corpus)._adopt(
+            arrays["length_probs"], arrays["words"].tolist(), arrays["tail"]
+        )
+
+    def _adopt(self, length_probs: np.ndarray, words: list[str], tail: np.ndarray | None = None) -> NameModel:
+        """Adopt the LM's automaton and the tables derived from it (after ``fit`` or loading)."""
         self.automaton_ = self.lm.automaton_
         self.tail_ = self.automaton_.length_tail(self.max_len) if tail is None else tail
         self.length_prior_ = LengthPrior(self.max_len)
@@ -100,18 +115,19 @@ class NameModel:
         return self._distinct(draw, n, include_known)
 
     # -- completion ------------------------------------------------------------------------------
-    def complete(
-        self, pattern: str, n: int, rng: np.random.Generator, include_known: bool = True
-    ) -> list[Candidate]:
+    def complete(self, pattern: str, n: int, rng: np.random.Generator, include_known: bool = True) -> list[Candidate]:
         """Up to n distinct fillings of ``pattern`` drawn from their exact posterior, most likely first."""
         ids = encode_pattern(normalise_pattern(pattern), self.automaton_, self.corpus)
         lattice = forward_filter(self.automaton_, ids)  # raises ImpossiblePattern
         if hasattr(self.lm, "complete_ids"):
+
             def draw(k: int) -> list[str]:
                 return [self.automaton_.decode(r) for r in self.lm.complete_ids(ids, k, rng)]
         else:
+
             def draw(k: int) -> list[str]:
                 return [self.automaton_.decode(r) for r in backward_sample(lattice, k, rng)]
+
         found = self._distinct(draw, n, include_known)
         return sorted(found, key=lambda c: -c.log_prob)
 
@@ -134,4 +150,3 @@ class NameModel:
             batch = min(2 * batch, 4096)
         names = list(found)
         return [Candidate(name, float(lp), name in self.known_) for name, lp in zip(names, self.log_probs(names))]
-

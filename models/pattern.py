@@ -6,11 +6,12 @@ import unicodedata
 
 import numpy as np
 
+from models.alphabet import UNKNOWN
 from models.automaton import ContextAutomaton
 from tnaas.errors import ImpossiblePattern, InvalidPattern
+from tnaas.limits import MAX_PATTERN_LEN
 
 WILDCARD = "*"
-MAX_PATTERN_LEN = 32
 EMPTY_PATTERN = "The pattern is empty. Use * for each unknown letter, e.g. *u*a or mo***."
 
 
@@ -25,14 +26,10 @@ def encode_pattern(pattern: str, automaton: ContextAutomaton, corpus: str = "thi
     if not pattern:
         raise InvalidPattern(EMPTY_PATTERN)
     if len(pattern) > MAX_PATTERN_LEN:
-        raise InvalidPattern(
-            f"The pattern is {len(pattern)} characters long; the limit is {MAX_PATTERN_LEN}."
-        )
-    index = {ch: i + 1 for i, ch in enumerate(automaton.alphabet)}
-    unknown = sorted({ch for ch in pattern if ch != WILDCARD and ch not in index})
+        raise InvalidPattern(f"The pattern is {len(pattern)} characters long; the limit is {MAX_PATTERN_LEN}.")
+    alphabet = automaton.alphabet
+    unknown = sorted({ch for ch in pattern if ch != WILDCARD and ch not in alphabet})
     if unknown:
         shown = ", ".join(repr(ch) for ch in unknown)
-        raise ImpossiblePattern(
-            f"No {corpus} name contains {shown}. Letters seen in {corpus}: {automaton.alphabet}"
-        )
-    return np.array([-1 if ch == WILDCARD else index[ch] for ch in pattern], dtype=np.int64)
+        raise ImpossiblePattern(f"No {corpus} name contains {shown}. Letters seen in {corpus}: {automaton.alphabet}")
+    return np.array([UNKNOWN if ch == WILDCARD else alphabet.id(ch) for ch in pattern], dtype=np.int64)

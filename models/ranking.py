@@ -12,8 +12,9 @@ import math
 import numpy as np
 
 
-def candidate_rows(found, corpus: str, model: str, judge, pattern: str | None = None,
-                   scorers: dict | None = None) -> list[dict]:
+def candidate_rows(
+    found, corpus: str, model: str, judge, pattern: str | None = None, scorers: dict | None = None
+) -> list[dict]:
     """One row per candidate, in the reranker's (and the export's) vocabulary.
 
     ``scorers`` ({model name: NameModel} of the same corpus) add each candidate's nats per character
@@ -29,10 +30,17 @@ def candidate_rows(found, corpus: str, model: str, judge, pattern: str | None = 
     chars = np.array([len(n) + 1 for n in names])
     nll = {m: -scorer.log_probs(names) / chars for m, scorer in (scorers or {}).items()}
     return [
-        {"name": c.name, "log_prob": round(float(c.log_prob), 4), "known": bool(c.known), "corpus": corpus, "model": model,
-         "pattern": pattern, "believability": round(float(p[own]), 4) if own is not None else None,
-         "judge": {k: round(float(v), 4) for k, v in zip(classes, p)},
-         "nll": {m: round(float(v[i]), 4) if np.isfinite(v[i]) else None for m, v in nll.items()}}
+        {
+            "name": c.name,
+            "log_prob": round(float(c.log_prob), 4),
+            "known": bool(c.known),
+            "corpus": corpus,
+            "model": model,
+            "pattern": pattern,
+            "believability": round(float(p[own]), 4) if own is not None else None,
+            "judge": {k: round(float(v), 4) for k, v in zip(classes, p)},
+            "nll": {m: round(float(v[i]), 4) if np.isfinite(v[i]) else None for m, v in nll.items()},
+        }
         for i, (c, p) in enumerate(zip(found, probs))
     ]
 
@@ -52,7 +60,7 @@ def choose_shown(scores: np.ndarray, n: int, explore: float, rng: np.random.Gene
     n = min(n, len(order))
     k = min(math.floor(n * explore + rng.random()), n, len(order) - n) if explore > 0 else 0  # E[k] = n * explore
     best = [(int(i), False) for i in order[: n - k]]
-    rest = order[n - k:]
+    rest = order[n - k :]
     explored = [(int(i), True) for i in rng.choice(rest, size=k, replace=False)] if k else []
     shown = best
     for item in explored:

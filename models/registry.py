@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from pathlib import Path
@@ -9,14 +10,16 @@ from pathlib import Path
 from corpora import corpus_names, corpus_path
 from models import artifact
 from models.artifact import ArtifactInfo
-from models.catalog import parse_model_name
+from models.catalog import default_models, parse_model_name
 from models.name_model import NameModel
 
 log = logging.getLogger(__name__)
+ESTIMATORS = ("judge", "language")  # always trained with the name models; the reranker needs votes first
 
 
 class ModelRegistry:
-    """``artifacts/<corpus>/<model>.npz``; ``get`` loads on first use and keeps the model in memory."""
+    """``artifacts/<corpus>/<model>.npz`` and ``artifacts/<name>.joblib``; ``get`` loads on first use
+    and keeps the model in memory."""
 
     def __init__(self, root: Path):
         self.root = Path(root)
@@ -29,6 +32,10 @@ class ModelRegistry:
 
     def trained(self) -> list[ArtifactInfo]:
         return [artifact.read_info(p) for p in sorted(self.root.glob("*/*.npz")) if p.parent.name in corpus_names()]
+
+    def trained_models(self, corpus: str) -> list[str]:
+        """The standard models trained for ``corpus``, in the catalog's order (UnknownCorpus if none such)."""
+        return [m for m in default_models() if self.path(corpus, m).exists()]
 
     def get(self, corpus: str, model: str) -> tuple[NameModel, ArtifactInfo]:
         key = (corpus, model.lower())
@@ -62,3 +69,34 @@ class ModelRegistry:
 
     def estimator_infos(self) -> list[ArtifactInfo]:
         return [artifact.load_estimator(p)[1] for p in sorted(self.root.glob("*.joblib"))]
+
+    def fingerprint(self) -> str:
+        """The deployed version: changes whenever any artifact is rewritten (name, size, modification time)."""
+        h = hashlib.sha256()
+        for path in sorted(self.root.rglob("*")):
+            if path.is_file() and path.suffix in {".npz", ".joblib"}:
+                st = path.stat()
+                h.update(f"{path.relative_to(self.root)}:{st.st_size}:{st.st_mtime_ns}\n".encode())
+        return h.hexdigest()[:16]
+
+    def preload(self) -> str:
+        """Load every trained name model, the judge, the language detector and the reranker (a worker
+        does this once, before its first job); returns the version loaded."""
+        start = time.perf_counter()
+        version = self.fingerprint()
+        loaded = 0
+        for corpus in corpus_names():
+            for model in self.trained_models(corpus):
+                self.get(corpus, model)
+                loaded += 1
+        for name in ESTIMATORS:
+            self.estimator(name)
+        reranker = self.optional_estimator("reranker")
+        log.info(
+            "loaded %d name models, the judge, the language detector and %s in %.0f ms (version %s)",
+            loaded,
+            "the reranker" if reranker is not None else "no reranker (not enough votes yet)",
+            1000 * (time.perf_counter() - start),
+            version,
+        )
+        return version

@@ -59,11 +59,18 @@ def _feature_dicts(rows) -> list[dict]:
 
 def row_vectorizer(ngram_range: tuple[int, int] = (1, 3)) -> FeatureUnion:
     """Impression rows -> sparse features: character n-grams of the name + ``row_features``."""
-    return FeatureUnion([
-        ("characters", make_pipeline(FunctionTransformer(_names),
-                                     TfidfVectorizer(analyzer="char_wb", ngram_range=ngram_range, sublinear_tf=True, min_df=2))),
-        ("fields", make_pipeline(FunctionTransformer(_feature_dicts), DictVectorizer())),
-    ])
+    return FeatureUnion(
+        [
+            (
+                "characters",
+                make_pipeline(
+                    FunctionTransformer(_names),
+                    TfidfVectorizer(analyzer="char_wb", ngram_range=ngram_range, sublinear_tf=True, min_df=2),
+                ),
+            ),
+            ("fields", make_pipeline(FunctionTransformer(_feature_dicts), DictVectorizer())),
+        ]
+    )
 
 
 def labels(rows) -> np.ndarray:
@@ -94,11 +101,13 @@ class Reranker(BaseEstimator, ClassifierMixin):
         self.ngram_range = ngram_range
 
     def fit(self, X: list[dict], y) -> Reranker:
-        self.pipeline_ = Pipeline([
-            ("features", row_vectorizer(self.ngram_range)),
-            ("scale", MaxAbsScaler()),
-            ("linear", LogisticRegression(C=self.C, class_weight="balanced", max_iter=2000)),
-        ])
+        self.pipeline_ = Pipeline(
+            [
+                ("features", row_vectorizer(self.ngram_range)),
+                ("scale", MaxAbsScaler()),
+                ("linear", LogisticRegression(C=self.C, class_weight="balanced", max_iter=2000)),
+            ]
+        )
         self.pipeline_.fit(X, np.asarray(y))
         self.classes_ = self.pipeline_.classes_
         return self

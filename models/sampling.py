@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from models.automaton import END, ContextAutomaton
+from models.alphabet import END
+from models.automaton import ContextAutomaton
 from tnaas.errors import ImpossiblePattern
 
 
@@ -159,11 +160,11 @@ def marginals(lattice: Lattice, n_symbols: int) -> np.ndarray:
 
 
 def _impossible_message(automaton: ContextAutomaton, pattern: np.ndarray, pos: int) -> str:
-    shown = "".join("*" if s < 0 else automaton.alphabet[s - 1] for s in pattern)
+    shown = automaton.alphabet.decode(pattern)
     if pos == len(pattern):
         return f"No name can end the way '{shown}' does under this model. Try adding a * at the end."
     return (
         f"No name matches '{shown}': nothing this model has seen can put "
-        f"{'*' if pattern[pos] < 0 else repr(automaton.alphabet[pattern[pos] - 1])} at position {pos + 1}. "
+        f"{'*' if pattern[pos] < 0 else repr(automaton.alphabet.char(pattern[pos]))} at position {pos + 1}. "
         "Try more * or other letters."
     )

@@ -11,11 +11,12 @@ from pydantic import BaseModel
 from models.judge import CorpusJudge
 from models.language import NAMES, UNKNOWN, LanguageDetector
 from models.pattern import normalise_pattern
-from models.text import MAX_CHARS, clean_text
+from models.text import clean_text
 from tnaas.errors import TNaaSError
+from tnaas.limits import EVIDENCE_LEN, MAX_NAME_LEN
 
 TOP = 3
-NAME = re.compile(r"[a-z0-9åäö._-]{1,32}")  # what corpus names are made of; anything else is text
+NAME = re.compile(rf"[a-z0-9åäö._-]{{1,{MAX_NAME_LEN}}}")  # what corpus names are made of; anything else is text
 LANGUAGE_MIN_LETTERS = 4  # below this, a language guess means nothing
 NAME_LANGUAGE_MIN = 0.7  # a made-up name "sounds Polish" only when the detector is this sure
 
@@ -42,7 +43,7 @@ def sounds_like(text: str, judge: CorpusJudge, detector: LanguageDetector) -> So
     if not text or not text.strip():
         raise TNaaSError("Give me a name or some text, e.g. `is snorlax` or `lang hej på dig`.")
     clean = clean_text(text)
-    notes = [f"Only the first {MAX_CHARS} characters were used."] if clean.truncated else []
+    notes = [f"Only the first {EVIDENCE_LEN} characters were used."] if clean.truncated else []
     visible = " ".join(normalise_pattern(word) for word in text.split())
     shown = visible[:60] + ("…" if len(visible) > 60 else "")
     if not clean.text:
@@ -55,8 +56,12 @@ def sounds_like(text: str, judge: CorpusJudge, detector: LanguageDetector) -> So
     if is_name:
         answer.real_in = judge.real_in(token)
         label, probability = judge.verdict(token)
-        answer.verdict = Score(label=label, name="Pokemon" if label == "pokemon" else "tech", probability=round(probability, 4))
-        answer.corpora = _ranked(judge.classes_, judge.predict_proba([token])[0], dict(zip(judge.classes_, judge.classes_)))
+        answer.verdict = Score(
+            label=label, name="Pokemon" if label == "pokemon" else "tech", probability=round(probability, 4)
+        )
+        answer.corpora = _ranked(
+            judge.classes_, judge.predict_proba([token])[0], dict(zip(judge.classes_, judge.classes_))
+        )
     if clean.letters >= LANGUAGE_MIN_LETTERS:
         probs = detector.predict_proba([clean.text])[0]
         answer.languages = _ranked(detector.classes_, probs, NAMES)
@@ -67,6 +72,11 @@ def sounds_like(text: str, judge: CorpusJudge, detector: LanguageDetector) -> So
     else:
         answer.notes.append("Too short to tell a language.")
     return answer
+
+
+def percentages(scores: list[Score]) -> str:
+    """``pokemon 43%, pypi 13%``: how every surface lists scores."""
+    return ", ".join(f"{s.name} {s.probability:.0%}" for s in scores)
 
 
 def scripts(text: str) -> list[str]:
@@ -82,4 +92,7 @@ def scripts(text: str) -> list[str]:
 
 def _ranked(labels, probs: np.ndarray, names: dict) -> list[Score]:
     order = np.argsort(-probs)[:TOP]
-    return [Score(label=str(labels[i]), name=str(names.get(labels[i], labels[i])), probability=round(float(probs[i]), 4)) for i in order]
+    return [
+        Score(label=str(labels[i]), name=str(names.get(labels[i], labels[i])), probability=round(float(probs[i]), 4))
+        for i in order
+    ]

@@ -8,7 +8,8 @@ import unicodedata
 from collections import Counter
 from dataclasses import dataclass
 
-MAX_CHARS = 1000  # enough for any language decision; longer input is cut at a word boundary
+from tnaas.limits import EVIDENCE_LEN
+
 TOKEN = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*")  # runs of letters, inner apostrophes and hyphens
 
 
@@ -19,7 +20,7 @@ class CleanText:
     letters: int  # letters in ``text``
 
 
-def clean_text(raw: str, limit: int = MAX_CHARS) -> CleanText:
+def clean_text(raw: str, limit: int = EVIDENCE_LEN) -> CleanText:
     """NFC, zero-width and control characters dropped, lowercase, digits/emoji/punctuation dropped."""
     text = unicodedata.normalize("NFC", raw)
     text = "".join(ch for ch in text if unicodedata.category(ch) not in {"Cf", "Cc"} or ch in "\n\t")
@@ -46,21 +47,48 @@ def sentences(paragraph: str, min_words: int = 3, min_letters: int = 15) -> list
 
 # Whole Unicode blocks, so any letter of a script counts, not only the ones seen in training.
 # Scripts used by one of our languages alone (Hangul, kana, Hebrew, Devanagari...) then decide alone.
-SCRIPT_BLOCKS = sorted([
-    (0x0041, 0x024F, "Latin"), (0x1E00, 0x1EFF, "Latin"), (0x2C60, 0x2C7F, "Latin"), (0xA720, 0xA7FF, "Latin"),
-    (0xAB30, 0xAB6F, "Latin"), (0xFF21, 0xFF5A, "Latin"),
-    (0x0370, 0x03FF, "Greek"), (0x1F00, 0x1FFF, "Greek"),
-    (0x0400, 0x052F, "Cyrillic"), (0x1C80, 0x1C8F, "Cyrillic"), (0x2DE0, 0x2DFF, "Cyrillic"), (0xA640, 0xA69F, "Cyrillic"),
-    (0x0530, 0x058F, "Armenian"), (0x0590, 0x05FF, "Hebrew"), (0xFB1D, 0xFB4F, "Hebrew"),
-    (0x0600, 0x06FF, "Arabic"), (0x0750, 0x077F, "Arabic"), (0x08A0, 0x08FF, "Arabic"), (0xFB50, 0xFDFF, "Arabic"),
-    (0xFE70, 0xFEFF, "Arabic"),
-    (0x0900, 0x097F, "Devanagari"), (0xA8E0, 0xA8FF, "Devanagari"), (0x0980, 0x09FF, "Bengali"),
-    (0x0E00, 0x0E7F, "Thai"), (0x10A0, 0x10FF, "Georgian"),
-    (0x1100, 0x11FF, "Hangul"), (0x3130, 0x318F, "Hangul"), (0xA960, 0xA97F, "Hangul"), (0xAC00, 0xD7AF, "Hangul"),
-    (0xD7B0, 0xD7FF, "Hangul"),
-    (0x3040, 0x309F, "Kana"), (0x30A0, 0x30FF, "Kana"), (0x31F0, 0x31FF, "Kana"), (0xFF66, 0xFF9F, "Kana"),
-    (0x3400, 0x4DBF, "Han"), (0x4E00, 0x9FFF, "Han"), (0xF900, 0xFAFF, "Han"), (0x20000, 0x2FA1F, "Han"),
-])
+SCRIPT_BLOCKS = sorted(
+    [
+        (0x0041, 0x024F, "Latin"),
+        (0x1E00, 0x1EFF, "Latin"),
+        (0x2C60, 0x2C7F, "Latin"),
+        (0xA720, 0xA7FF, "Latin"),
+        (0xAB30, 0xAB6F, "Latin"),
+        (0xFF21, 0xFF5A, "Latin"),
+        (0x0370, 0x03FF, "Greek"),
+        (0x1F00, 0x1FFF, "Greek"),
+        (0x0400, 0x052F, "Cyrillic"),
+        (0x1C80, 0x1C8F, "Cyrillic"),
+        (0x2DE0, 0x2DFF, "Cyrillic"),
+        (0xA640, 0xA69F, "Cyrillic"),
+        (0x0530, 0x058F, "Armenian"),
+        (0x0590, 0x05FF, "Hebrew"),
+        (0xFB1D, 0xFB4F, "Hebrew"),
+        (0x0600, 0x06FF, "Arabic"),
+        (0x0750, 0x077F, "Arabic"),
+        (0x08A0, 0x08FF, "Arabic"),
+        (0xFB50, 0xFDFF, "Arabic"),
+        (0xFE70, 0xFEFF, "Arabic"),
+        (0x0900, 0x097F, "Devanagari"),
+        (0xA8E0, 0xA8FF, "Devanagari"),
+        (0x0980, 0x09FF, "Bengali"),
+        (0x0E00, 0x0E7F, "Thai"),
+        (0x10A0, 0x10FF, "Georgian"),
+        (0x1100, 0x11FF, "Hangul"),
+        (0x3130, 0x318F, "Hangul"),
+        (0xA960, 0xA97F, "Hangul"),
+        (0xAC00, 0xD7AF, "Hangul"),
+        (0xD7B0, 0xD7FF, "Hangul"),
+        (0x3040, 0x309F, "Kana"),
+        (0x30A0, 0x30FF, "Kana"),
+        (0x31F0, 0x31FF, "Kana"),
+        (0xFF66, 0xFF9F, "Kana"),
+        (0x3400, 0x4DBF, "Han"),
+        (0x4E00, 0x9FFF, "Han"),
+        (0xF900, 0xFAFF, "Han"),
+        (0x20000, 0x2FA1F, "Han"),
+    ]
+)
 _BLOCK_STARTS = [start for start, _, _ in SCRIPT_BLOCKS]
 
 

@@ -57,7 +57,9 @@ def train_one(registry: ModelRegistry, corpus: str, model_name: str, force: bool
     """Returns (info, trained); skips the work when an artifact of the same version exists."""
     words = load_corpus(corpus)
     lm = make_lm(model_name)
-    info = ArtifactInfo(corpus=corpus, model=model_name, corpus_hash=corpus_hash(words), params={"order": lm.order} | vars(lm))
+    info = ArtifactInfo(
+        corpus=corpus, model=model_name, corpus_hash=corpus_hash(words), params={"order": lm.order} | vars(lm)
+    )
     path = registry.path(corpus, model_name)
     if not force and path.exists():
         try:
@@ -110,8 +112,10 @@ def evaluate_language(detector: LanguageDetector, data) -> dict:
         probs = detector.predict_proba(list(texts))
         top = detector.classes_[probs.argmax(axis=1)]
         answered = probs.max(axis=1) >= detector.unknown_below
-        per_lang = {lang: round(float(np.mean(top[truth == lang] == lang)), 3) if (truth == lang).any() else None
-                    for lang in detector.classes_}
+        per_lang = {
+            lang: round(float(np.mean(top[truth == lang] == lang)), 3) if (truth == lang).any() else None
+            for lang in detector.classes_
+        }
         out[name] = {
             "accuracy": round(float(np.mean(top == truth)), 4),
             "answered": round(float(answered.mean()), 4),
@@ -154,7 +158,10 @@ def train_reranker(registry: ModelRegistry, rows: list[dict], force: bool = Fals
         return existing, f"reranker up to date: {summary}"
     start = time.perf_counter()
     info.metrics = evaluate_reranker(voted) | {
-        "rows": len(voted), "up_voted": int(labels(voted).sum()), "trained_until": max(r["shown_at"] for r in voted)}
+        "rows": len(voted),
+        "up_voted": int(labels(voted).sum()),
+        "trained_until": max(r["shown_at"] for r in voted),
+    }
     reranker.fit(voted, labels(voted))
     info.metrics["train_seconds"] = round(time.perf_counter() - start, 2)
     artifact.save_estimator(reranker, info, path)

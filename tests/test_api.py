@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 from redis import Redis
 
-from bot.votes import VoteStore
-from tests.conftest import http, start_web, start_worker, stop_process, tnaas_env, wait_until
+from store.votes import VoteStore
+from testkit.processes import http, start_web, start_worker, stop_process, tnaas_env, wait_until
 from tnaas.redis_server import EmbeddedRedis
 
 STATIC = Path(__file__).parents[1] / "bot" / "static"
@@ -23,10 +23,16 @@ def redis_url(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def api(trained_artifacts, redis_url):
-    env = tnaas_env(trained_artifacts, REDIS_URL=redis_url, TNAAS_QUEUE="api", TNAAS_USER_RATE=1000, TNAAS_DEFAULT_MODEL="kn3")
+    env = tnaas_env(
+        trained_artifacts, REDIS_URL=redis_url, TNAAS_QUEUE="api", TNAAS_USER_RATE=1000, TNAAS_DEFAULT_MODEL="kn3"
+    )
     connection = Redis.from_url(redis_url)
     worker = start_worker(env, connection)
-    web, base = start_web(env)
+    try:
+        web, base = start_web(env)
+    except BaseException:
+        stop_process(worker)
+        raise
     try:
         yield {"base": base, "redis": connection, "env": env}
     finally:
@@ -42,7 +48,9 @@ def test_generate_answers_n_names_and_votes_go_to_the_shared_store(api):
     status, _, answer = post(api, "/generate", {"corpus": "pokemon", "n": 4, "client": "tester"})
     assert status == 200 and answer["status"] == "done"
     names = answer["names"]
-    assert names["corpus"] == "pokemon" and names["model"] in ("kn3", "markov2") and names["model_chosen_by"] == "bandit"
+    assert (
+        names["corpus"] == "pokemon" and names["model"] in ("kn3", "markov2") and names["model_chosen_by"] == "bandit"
+    )
     assert len({c["name"] for c in names["candidates"]}) == 4 and names["ranked_by"] == "judge"
     vote = {"answer_id": answer["answer_id"], "index": 2, "direction": 1, "voter": "web-abc"}
     assert post(api, "/votes", vote)[2] == {"answer_id": answer["answer_id"], "index": 2, "up": 1, "down": 0}
@@ -74,18 +82,21 @@ def test_complete_keeps_the_known_letters(api):
     assert status == 200 and all(c["name"].startswith("mo") for c in answer["names"]["candidates"])
 
 
-@pytest.mark.parametrize(("path", "body", "message"), [
-    ("/generate", {"corpus": "digimon"}, "I don't know a corpus called 'digimon'. Try one of: pokemon"),
-    ("/generate", {"corpus": "pokemon", "n": 0}, "n: Input should be greater than or equal to 1"),
-    ("/generate", {"corpus": "pokemon", "n": 21}, "between 1 and 20 names"),
-    ("/generate", {"corpus": "pokemon", "model": "gpt9"}, "I don't know a model called 'gpt9'"),
-    ("/generate", {"n": 3}, "corpus: Field required"),
-    ("/complete", {"pattern": "   ", "corpus": "pokemon"}, "The pattern is empty"),
-    ("/complete", {"pattern": "*" * 40, "corpus": "pokemon"}, "at most 32 characters"),
-    ("/complete", {"pattern": "ж*ж", "corpus": "pokemon"}, "ж"),  # found by the worker: no pokemon name has it
-    ("/detect", {"text": ""}, "Give me a name or some text"),
-    ("/detect", {"text": "x" * 2001}, "text: String should have at most 2000 characters"),
-])
+@pytest.mark.parametrize(
+    ("path", "body", "message"),
+    [
+        ("/generate", {"corpus": "digimon"}, "I don't know a corpus called 'digimon'. Try one of: pokemon"),
+        ("/generate", {"corpus": "pokemon", "n": 0}, "n: Input should be greater than or equal to 1"),
+        ("/generate", {"corpus": "pokemon", "n": 21}, "between 1 and 20 names"),
+        ("/generate", {"corpus": "pokemon", "model": "gpt9"}, "I don't know a model called 'gpt9'"),
+        ("/generate", {"n": 3}, "corpus: Field required"),
+        ("/complete", {"pattern": "   ", "corpus": "pokemon"}, "The pattern is empty"),
+        ("/complete", {"pattern": "*" * 40, "corpus": "pokemon"}, "at most 32 characters"),
+        ("/complete", {"pattern": "ж*ж", "corpus": "pokemon"}, "ж"),  # found by the worker: no pokemon name has it
+        ("/detect", {"text": ""}, "Give me a name or some text"),
+        ("/detect", {"text": "x" * 2001}, "text: String should have at most 2000 characters"),
+    ],
+)
 def test_bad_input_is_a_400_that_says_what_was_wrong(api, path, body, message):
     status, _, answer = post(api, path, body)
     assert status == 400 and message in answer["error"], answer
@@ -98,7 +109,8 @@ def test_a_body_that_is_not_json_is_a_400(api):
 
 def test_detect_answers_what_a_name_sounds_like(api):
     status, _, answer = post(api, "/detect", {"text": "snorlax"})
-    assert status == 200 and answer["sounds_like"]["real_in"] == ["pokemon"]
+    assert status == 200 and "pokemon" in answer["sounds_like"]["real_in"]  # and a Debian package
+    assert answer["sounds_like"]["verdict"]["label"] == "pokemon"  # the product's question, answered first
     status, _, answer = post(api, "/detect", {"text": "<img src=x onerror=alert(1)> hej på dig"})
     assert status == 200 and answer["sounds_like"]["text"].startswith("<img")  # data, escaped by whoever renders it
 
@@ -107,13 +119,24 @@ def test_slow_answers_come_back_as_an_id_to_poll_and_a_full_queue_is_busy(traine
     """No worker on this queue: the API returns 202 + a poll URL; once the queue is full, 503; then 429."""
     server = EmbeddedRedis(tmp_path / "redis")  # its own Redis: rate-limit counters start at zero
     redis_url = server.start()
-    env = tnaas_env(trained_artifacts, REDIS_URL=redis_url, TNAAS_QUEUE="api-idle", TNAAS_API_WAIT=1,
-                    TNAAS_MAX_QUEUE=1, TNAAS_USER_RATE=3, TNAAS_DEFAULT_MODEL="kn3")
+    env = tnaas_env(
+        trained_artifacts,
+        REDIS_URL=redis_url,
+        TNAAS_QUEUE="api-idle",
+        TNAAS_API_WAIT=1,
+        TNAAS_MAX_QUEUE=1,
+        TNAAS_USER_RATE=3,
+        TNAAS_DEFAULT_MODEL="kn3",
+    )
     web, base = start_web(env)
     worker = None
     try:
         status, _, queued = http("POST", f"{base}/api/v1/generate", {"corpus": "cats", "n": 3})
-        assert status == 202 and queued["status"] == "queued" and queued["poll"] == f"/api/v1/answers/{queued['answer_id']}"
+        assert (
+            status == 202
+            and queued["status"] == "queued"
+            and queued["poll"] == f"/api/v1/answers/{queued['answer_id']}"
+        )
         status, head, busy = http("POST", f"{base}/api/v1/generate", {"corpus": "cats"})
         assert status == 503 and "busy" in busy["error"] and head["Retry-After"]
         http("POST", f"{base}/api/v1/generate", {"corpus": "cats"})  # the third request this minute
@@ -121,8 +144,9 @@ def test_slow_answers_come_back_as_an_id_to_poll_and_a_full_queue_is_busy(traine
         assert status == 429 and "Easy there" in limited["error"] and int(head["Retry-After"]) == 60
         assert http("GET", f"{base}{queued['poll']}")[0] == 202
         worker = start_worker(env, Redis.from_url(redis_url))
-        status, _, done = wait_until(lambda: (r := http("GET", f"{base}{queued['poll']}"))[0] == 200 and r, timeout=30,
-                                     what="the queued answer")
+        status, _, done = wait_until(
+            lambda: (r := http("GET", f"{base}{queued['poll']}"))[0] == 200 and r, timeout=30, what="the queued answer"
+        )
         assert done["status"] == "done" and len(done["names"]["candidates"]) == 3
         assert http("GET", f"{base}/api/v1/answers/0123456789abcdef")[0] == 404
     finally:

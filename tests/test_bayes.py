@@ -17,7 +17,7 @@ if os.environ.get("TNAAS_REQUIRE_BAYES"):
 else:
     pytest.importorskip("pomegranate")
 
-from models.bayes import PomegranateLM  # noqa: E402
+from models.bayes import PomegranateLM
 
 pytestmark = pytest.mark.bayes
 POKEMON = load_corpus("pokemon")
@@ -44,7 +44,9 @@ def test_pomegranate_marginals_equal_the_exact_sampler(bayes, pattern):
 def test_pomegranate_completion_samples_the_exact_posterior(tiny, rng):
     model = NameModel(PomegranateLM(), "tiny").fit(tiny)
     pattern = "*a**"
-    samples = [model.automaton_.decode(r) for r in model.lm.complete_ids(encode_pattern(pattern, model.automaton_), 4000, rng)]
+    samples = [
+        model.automaton_.decode(r) for r in model.lm.complete_ids(encode_pattern(pattern, model.automaton_), 4000, rng)
+    ]
 
     class Oracle:  # the MLE bigram chain, scored directly
         alphabet = model.automaton_.alphabet

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from redis import Redis
 
-from bot.votes import VoteStore
-from tests.conftest import start_web, start_worker, stop_process, tnaas_env
+from store.votes import VoteStore
+from testkit.processes import start_web, start_worker, stop_process, tnaas_env
 from tnaas.redis_server import EmbeddedRedis
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -30,7 +30,11 @@ def site(trained_artifacts, tmp_path_factory):
     env = tnaas_env(trained_artifacts, REDIS_URL=url, TNAAS_QUEUE="browser", TNAAS_DEFAULT_MODEL="kn3")
     connection = Redis.from_url(url)
     worker = start_worker(env, connection)
-    web, base = start_web(env)
+    try:
+        web, base = start_web(env)
+    except BaseException:
+        stop_process(worker)
+        raise
     try:
         yield {"base": base, "redis": connection}
     finally:
@@ -96,7 +100,8 @@ def test_complete_a_pattern_with_the_keyboard(page):
 def test_what_it_sounds_like_and_user_text_stays_text(page):
     page.fill("#text", "snorlax")
     page.click("#detect")
-    sync_api.expect(page.locator("#sounds")).to_contain_text("snorlax is a real name in: pokemon")
+    sync_api.expect(page.locator("#sounds")).to_contain_text("snorlax is a real name in: debian, pokemon")
+    sync_api.expect(page.locator("#sounds")).to_contain_text("Pokemon or tech? Pokemon")
     page.fill("#text", "<img src=x onerror=alert(1)>")
     page.click("#detect")
     sync_api.expect(page.locator("#sounds")).to_contain_text("<img")  # shown as text, never run

@@ -5,12 +5,18 @@ import sys
 
 import pytest
 
-from tests.conftest import TRAINED, tnaas_env
+from testkit.processes import tnaas_env
+from tests.conftest import TRAINED
 
 
 def tnaas(*args: str, artifacts) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "tnaas", *args], capture_output=True, text=True,
-                          env=tnaas_env(artifacts), timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "tnaas", *args],
+        capture_output=True,
+        text=True,
+        env=tnaas_env(artifacts, TNAAS_DEFAULT_CORPUS="pokemon"),
+        timeout=120,
+    )  # only cats and pokemon are trained
 
 
 @pytest.fixture(scope="module")
@@ -50,13 +56,15 @@ def test_eval_reports_every_trained_model(artifacts):
         assert out.stdout.count(model) == 2  # cats and pokemon
     assert "load ms" in out.stdout and "memory MB" in out.stdout
     assert "judge confusion matrix" in out.stdout and "macro-F1" in out.stdout
+    assert "Pokemon or tech? (held-out names)" in out.stdout
     assert "language detector accuracy per language" in out.stdout and "kk Kazakh" in out.stdout
 
 
 def test_is_says_what_a_name_sounds_like(artifacts):
     out = tnaas("is", "snorlax", artifacts=artifacts)
     assert out.returncode == 0, out.stderr
-    assert "snorlax is a real name in: pokemon" in out.stdout
+    real = out.stdout.splitlines()[0]
+    assert real.startswith("snorlax is a real name in:") and "pokemon" in real  # also a Debian package
     assert out.stdout.splitlines()[1].startswith("Pokemon or tech? Pokemon")  # the product's question first
     assert out.stdout.splitlines()[2].startswith("sounds like: pokemon")
     out = tnaas("lang", "Det", "här", "är", "en", "mening", "på", "svenska", artifacts=artifacts)
@@ -77,3 +85,25 @@ def test_errors_are_friendly_and_exit_2(artifacts, args, says):
     out = tnaas(*args, artifacts=artifacts)
     assert out.returncode == 2 and says in out.stdout
     assert "Traceback" not in out.stdout + out.stderr
+
+
+def test_generate_shows_what_slack_and_the_api_show_for_the_same_request(artifacts):
+    """The command line runs the same pipeline (pool, ranking, exploration); --raw shows plain samples."""
+    import numpy as np
+
+    from jobs.contracts import GenerateRequest
+    from jobs.pipeline import answer
+    from models.registry import ModelRegistry
+    from tnaas.settings import Settings
+
+    def shown(*extra: str) -> list[str]:
+        out = tnaas("generate", "pokemon", "-n", "5", "-m", "kn3", "--seed", "4", *extra, artifacts=artifacts)
+        assert out.returncode == 0, out.stderr
+        return [ln.split()[1] for ln in out.stdout.splitlines() if ln.strip()]
+
+    registry = ModelRegistry(artifacts)
+    request = GenerateRequest(corpus="pokemon", model="kn3", n=5, seed=4)
+    reply = answer(request, registry, None, Settings(artifacts_dir=artifacts))
+    assert shown() == [c.name for c in reply.candidates]
+    plain = registry.model("pokemon", "kn3").generate(5, np.random.default_rng(4))
+    assert shown("--raw") == [c.name for c in plain] != shown()

@@ -10,8 +10,16 @@ from tnaas.errors import UnknownCorpus
 
 @pytest.mark.parametrize(
     ("raw", "slug"),
-    [("Farfetch'd", "farfetchd"), ("Mr. Mime", "mr-mime"), ("Nidoran♀", "nidoranf"), ("Nidoran♂", "nidoranm"),
-     ("Flabébé", "flabebe"), ("Type: Null", "type-null"), ("Porygon-Z", "porygon-z"), ("A.I.M.", "aim")],
+    [
+        ("Farfetch'd", "farfetchd"),
+        ("Mr. Mime", "mr-mime"),
+        ("Nidoran♀", "nidoranf"),
+        ("Nidoran♂", "nidoranm"),
+        ("Flabébé", "flabebe"),
+        ("Type: Null", "type-null"),
+        ("Porygon-Z", "porygon-z"),
+        ("A.I.M.", "aim"),
+    ],
 )
 def test_display_names_become_tokens(raw, slug):
     assert slugify(raw) == slug

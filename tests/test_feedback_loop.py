@@ -5,8 +5,8 @@ import re
 import numpy as np
 from scipy import stats
 
-from bench.feedback_loop import CONFIGS, run_loop
 from models.registry import ModelRegistry
+from testkit.simulated_team import CONFIGS, run_loop
 
 
 def likes_short_easy_names(row: dict) -> float:
@@ -18,12 +18,22 @@ def likes_short_easy_names(row: dict) -> float:
 def test_reranked_names_get_more_up_votes_than_random_order_after_a_few_hundred_votes(trained_artifacts):
     registry = ModelRegistry(trained_artifacts)
     config = {c.ordering: c for c in CONFIGS if not c.bandit}
-    runs = {ordering: run_loop(registry, ["pokemon", "cats"], ["kn3", "markov2"], config[ordering], rounds=160, seed=0,
-                               taste=likes_short_easy_names)
-            for ordering in ("random", "reranker")}
+    runs = {
+        ordering: run_loop(
+            registry,
+            ["pokemon", "cats"],
+            ["kn3", "markov2"],
+            config[ordering],
+            rounds=160,
+            seed=0,
+            taste=likes_short_easy_names,
+        )
+        for ordering in ("random", "reranker")
+    }
     late = {k: np.mean(run.up_rate[80:]) for k, run in runs.items()}  # rounds 81-160: after 400 impressions
     assert runs["reranker"].reranker_trained_at is not None and runs["reranker"].reranker_trained_at <= 80
     ups = {k: int(round(late[k] * 400)) for k in late}
-    p = stats.fisher_exact([[ups["reranker"], 400 - ups["reranker"]], [ups["random"], 400 - ups["random"]]],
-                           alternative="greater").pvalue
+    p = stats.fisher_exact(
+        [[ups["reranker"], 400 - ups["reranker"]], [ups["random"], 400 - ups["random"]]], alternative="greater"
+    ).pvalue
     assert p < 1e-3 and late["reranker"] > 1.5 * late["random"], late

@@ -55,8 +55,18 @@ def test_bad_input_says_what_would_work(text, error, says):
         parse_command(text)
 
 
-@pytest.mark.parametrize("markup", ["<!channel>", "<!here>", "<!everyone>", "<@U024BE7LH>", "<#C024BE7LR|general>",
-                                    "<!subteam^SAZ94GDB8|@team>", "<https://evil.example|click>"])
+@pytest.mark.parametrize(
+    "markup",
+    [
+        "<!channel>",
+        "<!here>",
+        "<!everyone>",
+        "<@U024BE7LH>",
+        "<#C024BE7LR|general>",
+        "<!subteam^SAZ94GDB8|@team>",
+        "<https://evil.example|click>",
+    ],
+)
 def test_slack_markup_is_removed_and_never_echoed(markup):
     text, removed = strip_slack_markup(f"{markup} pokemon {markup}")
     assert text == "pokemon" and removed

@@ -5,11 +5,12 @@ import itertools
 import numpy as np
 import pytest
 
-from bench.common import NAMES
 from corpora import load_corpus
+from models.alphabet import Alphabet
 from models.automaton import ContextAutomaton
 from models.kneser_ney import KneserNeyLM, chen_goodman_discounts
 from models.markov import MarkovifyLM
+from testkit.names import NAMES
 from tests.kn_reference import ReferenceKN
 
 DISCOUNTS = [[0.6, 1.1, 1.4]] * 6
@@ -29,7 +30,7 @@ def test_kneser_ney_matches_reference_for_every_history(tiny, order):
     for history in all_strings("abc", 5):
         state = a.start
         for ch in history:
-            state = a.next_state[state, a.alphabet.index(ch) + 1]
+            state = a.next_state[state, a.alphabet.id(ch)]
         for sym_id, sym in enumerate(["$"] + list(a.alphabet)):
             expected = ref.prob(("^" + history)[-order:], sym)
             assert a.probs[state, sym_id] == pytest.approx(expected, abs=1e-12), (history, sym)
@@ -90,7 +91,7 @@ def test_markovify_automaton_is_its_maximum_likelihood_chain(tiny, order):
         row = a.probs[list(a.contexts).index(ctx)]
         total = sum(nexts.values())
         for token, count in nexts.items():
-            sym = 0 if token == "___END__" else a.alphabet.index(token) + 1
+            sym = 0 if token == "___END__" else a.alphabet.id(token)
             assert row[sym] == pytest.approx(count / total)
     for w in tiny:  # every training name is possible; names with unseen transitions are not
         assert np.isfinite(a.log_prob(w))
@@ -100,7 +101,7 @@ def test_markovify_automaton_is_its_maximum_likelihood_chain(tiny, order):
 
 def test_from_rows_falls_back_to_the_longest_seen_suffix():
     rows = np.array([[0.5, 0.5, 0.0], [0.1, 0.2, 0.7], [0.3, 0.3, 0.4], [0.2, 0.2, 0.6]])
-    a = ContextAutomaton.from_rows("ab", ["", "^", "a", "ba"], rows)
+    a = ContextAutomaton.from_rows(Alphabet("ab"), ["", "^", "a", "ba"], rows)
     state = lambda ctx: list(a.contexts).index(ctx)  # noqa: E731
     assert a.next_state[state("^"), 1] == state("a")  # "^a" unseen -> "a"
     assert a.next_state[state("a"), 2] == state("b")  # "ab" unseen -> "b" (added: the prefix of "ba")

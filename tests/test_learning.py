@@ -14,17 +14,34 @@ from models.reranker import Reranker, enough_votes, evaluate_reranker, labels, s
 LETTERS = list("abcdefghijklmnopqrstuvwxyz")
 
 
-def synthetic_rows(count: int, rng: np.random.Generator, corpus_mix=(0.5, 0.5), start: float = 0.0,
-                   taste=lambda row: 0.05 + 0.6 * (len(row["name"]) <= 5)) -> list[dict]:
+def synthetic_rows(
+    count: int,
+    rng: np.random.Generator,
+    corpus_mix=(0.5, 0.5),
+    start: float = 0.0,
+    taste=lambda row: 0.05 + 0.6 * (len(row["name"]) <= 5),
+) -> list[dict]:
     """Impressions of random names, 5 per message, voted by ``taste`` (a probability per row)."""
     rows = []
     for i in range(count):
         name = "".join(rng.choice(LETTERS, size=int(rng.integers(3, 10))))
         corpus = "pypi" if rng.random() < corpus_mix[0] else "pokemon"
         p = float(rng.random())
-        row = {"channel": "C", "ts": str(i // 5), "index": i % 5 + 1, "name": name, "corpus": corpus, "model": "kn5",
-               "pattern": None, "log_prob": -2.0 * (len(name) + 1), "known": False, "believability": p,
-               "judge": {corpus: p, "npm": 1 - p}, "down": 0, "shown_at": start + i}
+        row = {
+            "channel": "C",
+            "ts": str(i // 5),
+            "index": i % 5 + 1,
+            "name": name,
+            "corpus": corpus,
+            "model": "kn5",
+            "pattern": None,
+            "log_prob": -2.0 * (len(name) + 1),
+            "known": False,
+            "believability": p,
+            "judge": {corpus: p, "npm": 1 - p},
+            "down": 0,
+            "shown_at": start + i,
+        }
         row["up"] = int(rng.random() < taste(row))
         rows.append(row)
     return rows

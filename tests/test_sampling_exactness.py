@@ -77,7 +77,9 @@ def test_fixed_length_generation_is_exact(tiny, rng, order, length):
     a = KneserNeyLM(order, discounts=DISCOUNTS).fit(tiny).automaton_
     ids = sample_fixed_length(a, a.length_tail(length), length, N, rng)
     assert ids.shape == (N, length) and (ids > 0).all()  # exactly `length` letters, never the end
-    assert_same_distribution([a.decode(r) for r in ids], exact_posterior(ReferenceKN(tiny, order, DISCOUNTS), "*" * length))
+    assert_same_distribution(
+        [a.decode(r) for r in ids], exact_posterior(ReferenceKN(tiny, order, DISCOUNTS), "*" * length)
+    )
 
 
 def test_length_prior_is_honoured(tiny, rng):

@@ -57,8 +57,13 @@ def test_language_probabilities_are_calibrated(detector, language_data):
 
 @pytest.mark.parametrize(
     ("text", "lang"),
-    [("Das ist ein schöner Tag für einen Spaziergang", "de"), ("Привет, как у тебя дела сегодня?", "ru"),
-     ("これは日本語の文です", "ja"), ("Dzień dobry, jak się masz?", "pl"), ("Hyvää huomenta kaikille", "fi")],
+    [
+        ("Das ist ein schöner Tag für einen Spaziergang", "de"),
+        ("Привет, как у тебя дела сегодня?", "ru"),
+        ("これは日本語の文です", "ja"),
+        ("Dzień dobry, jak się masz?", "pl"),
+        ("Hyvää huomenta kaikille", "fi"),
+    ],
 )
 def test_everyday_sentences(detector, text, lang):
     assert detector.predict([text])[0] == lang
@@ -70,8 +75,16 @@ def test_no_letters_means_unknown(detector):
 
 @pytest.mark.parametrize(
     ("text", "lang"),
-    [("한", "ko"), ("ありがとう", "ja"), ("カメラ", "ja"), ("は", "ja"), ("שלום", "he"), ("नमस्ते", "hi"),
-     ("日本語です", "ja"), ("ژ", "fa")],
+    [
+        ("한", "ko"),
+        ("ありがとう", "ja"),
+        ("カメラ", "ja"),
+        ("は", "ja"),
+        ("שלום", "he"),
+        ("नमस्ते", "hi"),
+        ("日本語です", "ja"),
+        ("ژ", "fa"),
+    ],
 )
 def test_a_script_of_one_language_decides_alone(detector, text, lang):
     """Any letter of the script's Unicode block, even one never seen in training, settles it."""
@@ -153,8 +166,12 @@ def test_a_real_name_is_reported_real_not_likely(judge, detector, judge_split):
 
 @pytest.mark.parametrize(
     ("text", "note"),
-    [("12345 🎉", "no letters"), ("word " * 2500, "first 1000 characters"), ("Mixed Кириллица and Latin", "mixes scripts"),
-     ("ab", "Too short")],
+    [
+        ("12345 🎉", "no letters"),
+        ("word " * 2500, "first 1000 characters"),
+        ("Mixed Кириллица and Latin", "mixes scripts"),
+        ("ab", "Too short"),
+    ],
 )
 def test_awkward_input_gets_a_clear_answer(judge, detector, text, note):
     answer = sounds_like(text, judge, detector)

@@ -17,14 +17,15 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 from rq.registry import FailedJobRegistry, StartedJobRegistry
 
-from bot.votes import VoteStore, impressions
 from jobs.contracts import CompleteRequest, DetectRequest, GenerateRequest, NamesReply
-from jobs.model_cache import publish_version
+from jobs.pipeline import impressions
 from jobs.queueing import Busy, enqueue, wait_for
-from jobs.worker import WORKER_MODELS_KEY
 from models.registry import ModelRegistry
 from models.training import train_one
-from tests.conftest import TRAINED, start_web, start_worker, stop_process, tnaas_env, wait_until
+from store.deploys import ModelVersions
+from store.votes import VoteStore
+from testkit.processes import start_web, start_worker, stop_process, tnaas_env, wait_until
+from tests.conftest import TRAINED
 from tnaas.redis_server import EmbeddedRedis, free_port
 from tnaas.settings import Settings
 
@@ -48,8 +49,12 @@ def settings(redis_server, trained_artifacts):
 
 
 def worker_for(settings: Settings, connection: Redis) -> subprocess.Popen:
-    env = tnaas_env(settings.artifacts_dir, REDIS_URL=settings.redis_url, TNAAS_QUEUE=settings.queue,
-                    TNAAS_DEFAULT_MODEL=settings.default_model)
+    env = tnaas_env(
+        settings.artifacts_dir,
+        REDIS_URL=settings.redis_url,
+        TNAAS_QUEUE=settings.queue,
+        TNAAS_DEFAULT_MODEL=settings.default_model,
+    )
     return start_worker(env, connection)
 
 
@@ -61,14 +66,18 @@ def worker(settings, connection):
 
 
 def test_generate_complete_detect_round_trip(worker, settings, connection):
-    reply = NamesReply.model_validate(wait_for(enqueue(connection, GenerateRequest(corpus="pokemon", n=6, seed=1), settings), 10))
+    reply = NamesReply.model_validate(
+        wait_for(enqueue(connection, GenerateRequest(corpus="pokemon", n=6, seed=1), settings), 10)
+    )
     assert len(reply.candidates) == 6 and reply.model in ("kn3", "markov2") and reply.model_version
     assert reply.model_chosen_by == "bandit" and reply.ranked_by == "judge"  # no model asked for, no votes yet
     assert all(not c.known and 0 <= c.believability <= 1 for c in reply.candidates)
-    reply = NamesReply.model_validate(wait_for(enqueue(connection, CompleteRequest(pattern="*u*a", corpus="pokemon"), settings), 10))
+    reply = NamesReply.model_validate(
+        wait_for(enqueue(connection, CompleteRequest(pattern="*u*a", corpus="pokemon"), settings), 10)
+    )
     assert reply.candidates and all(re.fullmatch(".u.a", c.name) for c in reply.candidates)
     answer = wait_for(enqueue(connection, DetectRequest(text="snorlax"), settings), 10)["answer"]
-    assert answer["real_in"] == ["pokemon"]
+    assert "pokemon" in answer["real_in"] and answer["verdict"]["label"] == "pokemon"  # snorlax: also a Debian package
 
 
 def test_user_errors_come_back_as_results_not_failures(worker, settings, connection):
@@ -103,9 +112,12 @@ def test_a_worker_killed_mid_job_means_retry_then_failed_with_a_reason(settings,
 
     def kill_worker_mid_job():
         process = worker_for(settings, connection)
-        wait_until(lambda: job.get_status(refresh=True) == JobStatus.STARTED, timeout=30, what="the job to start")
-        os.kill(process.pid, signal.SIGKILL)
-        process.wait()
+        try:
+            wait_until(lambda: job.get_status(refresh=True) == JobStatus.STARTED, timeout=30, what="the job to start")
+            os.kill(process.pid, signal.SIGKILL)
+            process.wait()
+        finally:
+            stop_process(process)  # also when the job never started: no worker outlives the test
         registry.cleanup(timestamp=time.time() + 10_000)  # rq's own sweep, as if the heartbeat expired
 
     kill_worker_mid_job()
@@ -121,24 +133,24 @@ def test_persisted_data_survives_a_redis_restart(tmp_path):
     port = free_port()
     server = EmbeddedRedis(tmp_path / "redis", port=port)
     server.start()
-    Redis.from_url(server.url).hset("tnaas:votes:m1", mapping={"U1:1": "1", "U2:3": "-1"})
+    Redis.from_url(server.url).hset("persisted", mapping={"U1:1": "1", "U2:3": "-1"})
     server.stop()
     server = EmbeddedRedis(tmp_path / "redis", port=port)
     server.start()
     try:
-        assert Redis.from_url(server.url).hgetall("tnaas:votes:m1") == {b"U1:1": b"1", b"U2:3": b"-1"}
+        assert Redis.from_url(server.url).hgetall("persisted") == {b"U1:1": b"1", b"U2:3": b"-1"}
     finally:
         server.stop()
 
 
 def test_workers_reload_when_a_new_model_version_is_published(worker, settings, connection):
     name = next(w.name for w in Worker.all(connection=connection) if w.pid == worker.pid)
-    before = connection.hget(WORKER_MODELS_KEY, name).decode()
+    before = connection.hget(ModelVersions.WORKERS_KEY, name).decode()
     train_one(ModelRegistry(settings.artifacts_dir), "cats", "kn3", force=True)  # a deploy rewrites an artifact
-    published = publish_version(connection, settings.artifacts_dir)
+    published = ModelVersions(connection).publish(ModelRegistry(settings.artifacts_dir).fingerprint())
     assert published != before
     wait_for(enqueue(connection, GenerateRequest(corpus="cats"), settings), 30)  # the reload happens between jobs
-    assert connection.hget(WORKER_MODELS_KEY, name).decode() == published
+    assert connection.hget(ModelVersions.WORKERS_KEY, name).decode() == published
     assert worker.poll() is None
 
 
@@ -153,14 +165,20 @@ def http_json(url: str) -> tuple[int, dict]:
 def test_up_brings_the_stack_up_and_ctrl_c_stops_every_process(trained_artifacts, tmp_path):
     port = free_port()
     env = tnaas_env(trained_artifacts, TNAAS_PORT=port, TNAAS_DATA_DIR=tmp_path / "data", TNAAS_WORKERS=2)
-    up = subprocess.Popen([sys.executable, "-m", "tnaas", "up"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    up = subprocess.Popen(
+        [sys.executable, "-m", "tnaas", "up"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     try:
-        status, report = wait_until(lambda: _healthy(f"http://127.0.0.1:{port}/healthz", workers=2), timeout=90,
-                                    what="/healthz ok with both workers")
+        status, report = wait_until(
+            lambda: _healthy(f"http://127.0.0.1:{port}/healthz", workers=2),
+            timeout=90,
+            what="/healthz ok with both workers",
+        )
         assert status == 200 and report["redis"] and report["queued"] == 0
         assert all(w["models_version"] == report["models_published"] for w in report["workers"])
-        export = subprocess.run([sys.executable, "-m", "tnaas", "votes", "export"], env=env, capture_output=True,
-                                text=True, timeout=60)
+        export = subprocess.run(
+            [sys.executable, "-m", "tnaas", "votes", "export"], env=env, capture_output=True, text=True, timeout=60
+        )
         assert export.returncode == 0 and export.stdout == ""  # finds the embedded Redis; no votes yet
     finally:
         up.send_signal(signal.SIGINT)
@@ -202,13 +220,14 @@ def test_votes_train_a_reranker_that_running_workers_pick_up(settings, connectio
         for i in range(40):
             reply = wait_for(enqueue(connection, GenerateRequest(corpus="pokemon", n=5, seed=i), settings), 10)
             assert reply["ranked_by"] == "judge"
-            store.record_impressions(impressions(reply, "C1", f"{i}.0", 5, "U1", "slack"))
+            store.record_impressions(impressions(NamesReply.model_validate(reply), "C1", f"{i}.0", 5, "U1", "slack"))
             for index, candidate in enumerate(reply["candidates"], 1):
                 if len(candidate["name"]) <= 7:  # this team likes short names
                     store.vote("C1", f"{i}.0", index, "U1", 1)
         env = tnaas_env(artifacts, REDIS_URL=settings.redis_url)
-        trained = subprocess.run([sys.executable, "-m", "tnaas", "train", *TRAINED], env=env, capture_output=True,
-                                 text=True, timeout=300)
+        trained = subprocess.run(
+            [sys.executable, "-m", "tnaas", "train", *TRAINED], env=env, capture_output=True, text=True, timeout=300
+        )
         assert trained.returncode == 0, trained.stdout + trained.stderr
         rows = int(re.search(r"reranker trained: (\d+) impressions on voted messages", trained.stderr)[1])
         info = ModelRegistry(artifacts).estimator_info("reranker")
@@ -217,19 +236,32 @@ def test_votes_train_a_reranker_that_running_workers_pick_up(settings, connectio
         assert reply["ranked_by"] == f"reranker {info.version}"
         exploited = [c for c in reply["candidates"] if not c["explore"]]
         assert sum(len(c["name"]) <= 7 for c in exploited) >= len(exploited) - 1  # the taste was learned
-        again = subprocess.run([sys.executable, "-m", "tnaas", "train", *TRAINED], env=env, capture_output=True,
-                               text=True, timeout=300)
+        again = subprocess.run(
+            [sys.executable, "-m", "tnaas", "train", *TRAINED], env=env, capture_output=True, text=True, timeout=300
+        )
         assert "reranker up to date" in again.stderr  # same votes: nothing retrained
-        drift = subprocess.run([sys.executable, "-m", "tnaas", "drift"], env=env, capture_output=True, text=True, timeout=120)
+        drift = subprocess.run(
+            [sys.executable, "-m", "tnaas", "drift"], env=env, capture_output=True, text=True, timeout=120
+        )
         assert drift.returncode == 0 and "Too few impressions to compare" in drift.stdout
-        standings = subprocess.run([sys.executable, "-m", "tnaas", "votes", "standings", "-c", "pokemon"], env=env,
-                                   capture_output=True, text=True, timeout=60)
+        standings = subprocess.run(
+            [sys.executable, "-m", "tnaas", "votes", "standings", "-c", "pokemon"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert standings.returncode == 0 and "kn3" in standings.stdout and "P(best)" in standings.stdout
     finally:
         stop_process(worker)
 
 
 def test_without_votes_train_says_the_reranker_waits(trained_artifacts):
-    done = subprocess.run([sys.executable, "-m", "tnaas", "train", *TRAINED], env=tnaas_env(trained_artifacts),
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-m", "tnaas", "train", *TRAINED],
+        env=tnaas_env(trained_artifacts),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0 and "reranker not trained: no votes yet" in done.stderr

@@ -6,7 +6,8 @@ import time
 import pytest
 from redis import Redis
 
-from bot.votes import Impression, VoteStore, vote_for_reaction
+from store.events import SeenEvents
+from store.votes import Impression, VoteStore, vote_for_reaction
 from tnaas.redis_server import EmbeddedRedis
 
 
@@ -19,18 +20,40 @@ def store(tmp_path):
 
 
 def shown(store: VoteStore, names: list[str], ts: str = "1700000000.000100") -> None:
-    store.record_impressions([
-        Impression(channel="C1", ts=ts, index=i, name=n, corpus="pokemon", model="kn5", model_version="v1",
-                   log_prob=-10.0, believability=0.5, requested_by="U9", shown_at=time.time())
-        for i, n in enumerate(names, 1)
-    ])
+    store.record_impressions(
+        [
+            Impression(
+                channel="C1",
+                ts=ts,
+                index=i,
+                name=n,
+                corpus="pokemon",
+                model="kn5",
+                model_version="v1",
+                log_prob=-10.0,
+                believability=0.5,
+                requested_by="U9",
+                shown_at=time.time(),
+            )
+            for i, n in enumerate(names, 1)
+        ]
+    )
 
 
 @pytest.mark.parametrize(
     ("reaction", "candidates", "meaning"),
-    [("one", 5, (1, 1)), ("five", 5, (5, 1)), ("six", 5, None), ("keycap_ten", 10, (10, 1)),
-     ("+1", 1, (1, 1)), ("-1", 1, (1, -1)), ("+1::skin-tone-3", 1, (1, 1)), ("+1", 3, None), ("tada", 3, None),
-     ("one", 0, None)],
+    [
+        ("one", 5, (1, 1)),
+        ("five", 5, (5, 1)),
+        ("six", 5, None),
+        ("keycap_ten", 10, (10, 1)),
+        ("+1", 1, (1, 1)),
+        ("-1", 1, (1, -1)),
+        ("+1::skin-tone-3", 1, (1, 1)),
+        ("+1", 3, None),
+        ("tada", 3, None),
+        ("one", 0, None),
+    ],
 )
 def test_what_a_reaction_means(reaction, candidates, meaning):
     assert vote_for_reaction(reaction, candidates) == meaning
@@ -54,9 +77,10 @@ def test_reactions_on_other_messages_are_not_votes(store):
 
 
 def test_a_retried_event_counts_once(store):
-    assert store.first_time("Ev123")
-    assert not store.first_time("Ev123")
-    assert store.first_time("Ev124")
+    events = SeenEvents(store.redis)
+    assert events.first_time("Ev123")
+    assert not events.first_time("Ev123")
+    assert events.first_time("Ev124")
 
 
 def test_export_is_every_impression_with_its_votes_and_reproducible(store):
@@ -71,17 +95,17 @@ def test_export_is_every_impression_with_its_votes_and_reproducible(store):
 
 
 def test_rate_limits_per_user_and_per_workspace(store):
-    from bot.rate_limit import RateLimited, check_rate
+    from store.rate_limit import RateLimited, RateLimits
 
-    redis = store.redis
+    check_rate = RateLimits(store.redis).check
     for _ in range(3):
-        check_rate(redis, "T1", "U1", user_limit=3, team_limit=5)
+        check_rate("T1", "U1", user_limit=3, team_limit=5)
     with pytest.raises(RateLimited, match="you have asked a lot in the last minute"):
-        check_rate(redis, "T1", "U1", user_limit=3, team_limit=5)
-    check_rate(redis, "T1", "U2", user_limit=3, team_limit=5)  # another person: fine (5th request for T1)
+        check_rate("T1", "U1", user_limit=3, team_limit=5)
+    check_rate("T1", "U2", user_limit=3, team_limit=5)  # another person: fine (5th request for T1)
     with pytest.raises(RateLimited, match="this workspace"):
-        check_rate(redis, "T1", "U3", user_limit=3, team_limit=5)
-    check_rate(redis, "T2", "U1", user_limit=3, team_limit=5)  # another workspace: fine
+        check_rate("T1", "U3", user_limit=3, team_limit=5)
+    check_rate("T2", "U1", user_limit=3, team_limit=5)  # another workspace: fine
 
 
 def test_votes_export_cli_writes_json_lines(store, tmp_path):
@@ -96,8 +120,13 @@ def test_votes_export_cli_writes_json_lines(store, tmp_path):
     out = tmp_path / "votes.jsonl"
 
     def export() -> str:
-        done = subprocess.run([sys.executable, "-m", "tnaas", "votes", "export", "-o", str(out)], env=env,
-                              capture_output=True, text=True, timeout=60)
+        done = subprocess.run(
+            [sys.executable, "-m", "tnaas", "votes", "export", "-o", str(out)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert done.returncode == 0, done.stderr
         return out.read_text()
 
@@ -112,30 +141,55 @@ def test_bandit_counts_generated_candidates_shown_and_up_voted_once_each(store):
     for user in ("U1", "U2"):  # two people like the same candidate: one up-voted impression
         store.apply_reaction("C1", "1.1", user, "two", added=True)
     store.apply_reaction("C1", "1.1", "U1", "three", added=True)
-    assert store.arm_counts("model", "pokemon") == {"kn5": (2, 3)}
-    assert store.arm_counts("corpus") == {"pokemon": (2, 3)}
+    assert store.arms.counts("model", "pokemon") == {"kn5": (2, 3)}
+    assert store.arms.counts("corpus") == {"pokemon": (2, 3)}
     store.apply_reaction("C1", "1.1", "U1", "two", added=False)  # U2 still likes it
     store.apply_reaction("C1", "1.1", "U1", "three", added=False)
     store.apply_reaction("C1", "1.1", "U1", "three", added=False)  # removing twice undoes once
-    assert store.arm_counts("model") == {"kn5": (1, 3)}
-    store.record_impressions([  # a completion: not a contest between models
-        Impression(channel="C1", ts="2.2", index=1, name="mojo", corpus="pypi", model="kn3", model_version="v1",
-                   pattern="mo**", shown_at=time.time())])
+    assert store.arms.counts("model") == {"kn5": (1, 3)}
+    store.record_impressions(
+        [  # a completion: not a contest between models
+            Impression(
+                channel="C1",
+                ts="2.2",
+                index=1,
+                name="mojo",
+                corpus="pypi",
+                model="kn3",
+                model_version="v1",
+                pattern="mo**",
+                shown_at=time.time(),
+            )
+        ]
+    )
     store.apply_reaction("C1", "2.2", "U1", "+1", added=True)
-    assert store.arm_counts("model") == {"kn5": (1, 3)} and store.tally("C1", "2.2") == {1: {"up": 1, "down": 0}}
+    assert store.arms.counts("model") == {"kn5": (1, 3)} and store.tally("C1", "2.2") == {1: {"up": 1, "down": 0}}
 
 
 def test_votes_from_the_web_go_through_the_same_store(store):
-    store.record_impressions([
-        Impression(channel="web", ts="r1", index=i, name=n, corpus="npm", model="kn5", model_version="v1",
-                   surface="web", shown_at=time.time()) for i, n in enumerate(["reactly", "vuex"], 1)])
+    store.record_impressions(
+        [
+            Impression(
+                channel="web",
+                ts="r1",
+                index=i,
+                name=n,
+                corpus="npm",
+                model="kn5",
+                model_version="v1",
+                surface="web",
+                shown_at=time.time(),
+            )
+            for i, n in enumerate(["reactly", "vuex"], 1)
+        ]
+    )
     assert store.vote("web", "r1", 2, "browser-1", 1) and not store.vote("web", "r1", 2, "browser-1", 1)
     assert [(r["name"], r["up"], r["surface"]) for r in store.export()] == [("reactly", 0, "web"), ("vuex", 1, "web")]
-    assert store.arm_counts("model", "npm") == {"kn5": (1, 2)}
+    assert store.arms.counts("model", "npm") == {"kn5": (1, 2)}
 
 
 def test_models_and_top_in_slack_show_the_standings(store):
-    from bot.listeners import list_things
+    from bot.commands import list_things
 
     assert "no generated names shown yet" in list_things("models", store.redis)
     shown(store, ["pikachu", "bulbor", "zapdosaur", "mewtwoo"], ts="1.1")

@@ -15,13 +15,27 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from corpora import corpus_names, manifest
+from jobs.contracts import (
+    CompleteRequest,
+    DetectReply,
+    DetectRequest,
+    GenerateRequest,
+    NamesReply,
+    UserError,
+    checked_corpus,
+    checked_model,
+    checked_n,
+    checked_pattern,
+    checked_text,
+)
 from models import catalog
 from models.bandit import standings
-from models.registry import ModelRegistry
 from models.language import NAMES as LANGUAGE_NAMES
-from models.sounds_like import sounds_like
-from bot.votes import VoteStore
+from models.registry import ModelRegistry
+from models.sounds_like import percentages
 from models.training import train_judge, train_language, train_one, train_reranker
+from store.arms import ArmCounts
+from store.votes import VoteStore
 from tnaas.errors import TNaaSError
 from tnaas.settings import get_settings
 
@@ -30,7 +44,9 @@ console = Console(width=None if Console().is_terminal else 160)
 log = logging.getLogger("tnaas")
 
 CorpusOpt = Annotated[list[str] | None, typer.Option("--corpus", "-c", help="corpus (repeatable); default all")]
-ModelOpt = Annotated[list[str] | None, typer.Option("--model", "-m", help="model (repeatable); default the standard set")]
+ModelOpt = Annotated[
+    list[str] | None, typer.Option("--model", "-m", help="model (repeatable); default the standard set")
+]
 
 
 def _registry() -> ModelRegistry:
@@ -58,30 +74,49 @@ def train(
     force: bool = typer.Option(False, help="retrain even if up to date"),
     classifiers: bool = typer.Option(True, help="also train the corpus judge and the language detector"),
     reranker: bool = typer.Option(True, help="also train the reranker from the team's votes, when there are enough"),
-    votes: Annotated[typer.FileText | None, typer.Option(help="votes from a `tnaas votes export` file; default the stack's Redis")] = None,
+    votes: Annotated[
+        typer.FileText | None, typer.Option(help="votes from a `tnaas votes export` file; default the stack's Redis")
+    ] = None,
 ) -> None:
     """Train every corpus x model pair, the judge, the language detector and the reranker (skipping what is up to date)."""
     registry = _registry()
     pairs = [(c, m) for c in corpus or corpus_names() for m in model or catalog.default_models()]
     start = time.perf_counter()
     try:
-        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console) as bar:
+        with Progress(
+            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
+        ) as bar:
             task = bar.add_task("training", total=len(pairs) + (2 if classifiers else 0))
             for c, m in pairs:
                 bar.update(task, description=f"{c}/{m}")
                 info, trained = train_one(registry, c, m, force=force)
-                log.info("%s/%s %s: held-out %s nats/char", c, m, "trained" if trained else "up to date", _nll(info.metrics["heldout_nll"]))
+                log.info(
+                    "%s/%s %s: held-out %s nats/char",
+                    c,
+                    m,
+                    "trained" if trained else "up to date",
+                    _nll(info.metrics["heldout_nll"]),
+                )
                 bar.advance(task)
             if classifiers:
                 bar.update(task, description="judge (which corpus?)")
                 info, trained = train_judge(registry, force=force)
-                log.info("judge %s: held-out accuracy %.3f, macro-F1 %.3f", "trained" if trained else "up to date",
-                         info.metrics["accuracy"], info.metrics["macro_f1"])
+                log.info(
+                    "judge %s: held-out accuracy %.3f, macro-F1 %.3f",
+                    "trained" if trained else "up to date",
+                    info.metrics["accuracy"],
+                    info.metrics["macro_f1"],
+                )
                 bar.advance(task)
                 bar.update(task, description="language detector")
                 info, trained = train_language(registry, force=force)
-                log.info("language %s: held-out accuracy words %.3f, pairs %.3f, sentences %.3f", "trained" if trained else "up to date",
-                         info.metrics["words"]["accuracy"], info.metrics["pairs"]["accuracy"], info.metrics["sentences"]["accuracy"])
+                log.info(
+                    "language %s: held-out accuracy words %.3f, pairs %.3f, sentences %.3f",
+                    "trained" if trained else "up to date",
+                    info.metrics["words"]["accuracy"],
+                    info.metrics["pairs"]["accuracy"],
+                    info.metrics["sentences"]["accuracy"],
+                )
                 bar.advance(task)
     except TNaaSError as err:
         _fail_friendly(err)
@@ -95,7 +130,7 @@ def _train_reranker(registry: ModelRegistry, votes, force: bool) -> int:
     """Train (or skip, saying why) the reranker; publish the new version to a running stack."""
     import json
 
-    from jobs.model_cache import publish_version
+    from store.deploys import ModelVersions
     from tnaas.redis_server import stack_redis
 
     settings = get_settings()
@@ -111,10 +146,14 @@ def _train_reranker(registry: ModelRegistry, votes, force: bool) -> int:
         log.info("%s", message)
         if info is None:
             return 0
-        log.info("reranker held-out ROC AUC %s (judge's believability alone: %s) on %s impressions",
-                 info.metrics.get("heldout_auc"), info.metrics.get("believability_auc"), info.metrics.get("heldout_rows"))
+        log.info(
+            "reranker held-out ROC AUC %s (judge's believability alone: %s) on %s impressions",
+            info.metrics.get("heldout_auc"),
+            info.metrics.get("believability_auc"),
+            info.metrics.get("heldout_rows"),
+        )
         if connection is not None:
-            publish_version(connection, registry.root)  # running workers reload between jobs
+            ModelVersions(connection).publish(registry.fingerprint())  # running workers reload between jobs
     return 1
 
 
@@ -126,7 +165,19 @@ def evaluate(corpus: CorpusOpt = None, model: ModelOpt = None) -> None:
     estimators = {i.model: i for i in registry.estimator_infos()} if not (corpus or model) else {}
     if not infos and not estimators:
         _fail_friendly(TNaaSError("No trained models yet. Run `tnaas train` first."))
-    table = Table("corpus", "model", "held-out nats/char", "chain only", "coverage", "novelty", "states", "train s", "load ms", "memory MB", "version")
+    table = Table(
+        "corpus",
+        "model",
+        "held-out nats/char",
+        "chain only",
+        "coverage",
+        "novelty",
+        "states",
+        "train s",
+        "load ms",
+        "memory MB",
+        "version",
+    )
     for info in infos:
         start = time.perf_counter()
         loaded, _ = ModelRegistry(registry.root).get(info.corpus, info.model)
@@ -134,8 +185,19 @@ def evaluate(corpus: CorpusOpt = None, model: ModelOpt = None) -> None:
         a = loaded.automaton_
         mb = (a.probs.nbytes + a.next_state.nbytes + loaded.tail_.nbytes) / 2**20
         m = info.metrics
-        table.add_row(info.corpus, info.model, _nll(m["heldout_nll"]), _nll(m["heldout_nll_chain_only"]), f"{m['heldout_coverage']:.0%}", f"{m['novelty']:.0%}",
-                      str(m["states"]), f"{m['train_seconds']:.1f}", f"{load_ms:.0f}", f"{mb:.1f}", info.version)
+        table.add_row(
+            info.corpus,
+            info.model,
+            _nll(m["heldout_nll"]),
+            _nll(m["heldout_nll_chain_only"]),
+            f"{m['heldout_coverage']:.0%}",
+            f"{m['novelty']:.0%}",
+            str(m["states"]),
+            f"{m['train_seconds']:.1f}",
+            f"{load_ms:.0f}",
+            f"{mb:.1f}",
+            info.version,
+        )
     if infos:
         console.print(table)
     if "judge" in estimators:
@@ -145,20 +207,43 @@ def evaluate(corpus: CorpusOpt = None, model: ModelOpt = None) -> None:
 
 
 def _print_judge(m: dict) -> None:
-    console.print(f"[bold]judge[/bold]: held-out accuracy {m['accuracy']:.3f}, macro-F1 {m['macro_f1']:.3f} "
-                  f"on {m['heldout_names']} names; on pokemon/pypi/npm names: {m['hard_case_accuracy']:.3f}")
+    console.print(
+        f"[bold]judge[/bold]: held-out accuracy {m['accuracy']:.3f}, macro-F1 {m['macro_f1']:.3f} "
+        f"on {m['heldout_names']} names; on pokemon/pypi/npm names: {m['hard_case_accuracy']:.3f}"
+    )
     confusion = Table("true \\ predicted", *m["labels"], title="judge confusion matrix (held-out names)")
     for label, row in zip(m["labels"], m["confusion"]):
         confusion.add_row(label, *map(str, row))
     console.print(confusion)
+    if verdict := m.get("pokemon_or_tech"):
+        console.print(
+            f"[bold]Pokemon or tech?[/bold] held-out accuracy {verdict['accuracy']:.3f} "
+            f"(Pokemon {verdict['pokemon_right']:.3f}, tech {verdict['tech_right']:.3f}) on {verdict['names']} names"
+        )
+        table = Table("true \\ verdict", "pokemon", "tech", title="Pokemon or tech? (held-out names)")
+        for side, row in verdict["confusion"].items():
+            table.add_row(side, str(row["pokemon"]), str(row["tech"]))
+        console.print(table)
 
 
 def _print_language(m: dict) -> None:
     sets = [s for s in ("words", "pairs", "sentences", "vocabulary") if s in m]
-    summary = Table("held-out set", "items", "accuracy", "answers (not unknown)", "accuracy when answering",
-                    title=f"language detector (temperature {m['temperature']})")
+    summary = Table(
+        "held-out set",
+        "items",
+        "accuracy",
+        "answers (not unknown)",
+        "accuracy when answering",
+        title=f"language detector (temperature per length band: {', '.join(map(str, m['temperatures']))})",
+    )
     for s in sets:
-        summary.add_row(s, str(m[s]["items"]), f"{m[s]['accuracy']:.3f}", f"{m[s]['answered']:.3f}", f"{m[s]['accuracy_when_answered']:.3f}")
+        summary.add_row(
+            s,
+            str(m[s]["items"]),
+            f"{m[s]['accuracy']:.3f}",
+            f"{m[s]['answered']:.3f}",
+            f"{m[s]['accuracy_when_answered']:.3f}",
+        )
     console.print(summary)
     per = Table("language", *sets, title="language detector accuracy per language")
     for lang in m[sets[0]]["per_language"]:
@@ -167,41 +252,75 @@ def _print_language(m: dict) -> None:
     console.print(per)
 
 
+def _answer(request) -> NamesReply | DetectReply:
+    """The pipeline Slack and the API use, with the running stack's votes for the bandit when one answers."""
+    from jobs.pipeline import answer
+    from tnaas.redis_server import running_stack_redis
+
+    settings = get_settings()
+    stack = running_stack_redis(settings.redis_url, settings.data_dir) if isinstance(request, GenerateRequest) else None
+    reply = answer(request, _registry(), ArmCounts(stack) if stack is not None else None, settings)
+    if isinstance(reply, UserError):
+        _fail_friendly(TNaaSError(reply.error))
+    return reply
+
+
 @app.command()
 def generate(
     corpus: str,
-    n: Annotated[int, typer.Option("-n", min=1, max=200)] = 5,
-    model: Annotated[str, typer.Option("--model", "-m")] = "",
+    n: Annotated[int | None, typer.Option("-n", help="default TNAAS_DEFAULT_N, at most TNAAS_MAX_N")] = None,
+    model: Annotated[str, typer.Option("--model", "-m", help="default: the bandit, as in Slack")] = "",
     seed: int | None = None,
     include_known: Annotated[bool, typer.Option(help="allow names already in the corpus (marked)")] = False,
-    walk: Annotated[bool, typer.Option(help="markovify's plain forward walk instead of the length prior")] = False,
+    raw: Annotated[bool, typer.Option(help="plain model samples: no ranking, no bandit")] = False,
+    walk: Annotated[
+        bool, typer.Option(help="markovify's plain forward walk instead of the length prior (implies --raw)")
+    ] = False,
 ) -> None:
-    """Generate n new names in the style of CORPUS."""
+    """Generate n new names in the style of CORPUS, ranked as Slack and the API rank them."""
+    settings = get_settings()
     try:
-        name_model = _registry().model(corpus, model or get_settings().default_model)
-        found = name_model.generate(n, np.random.default_rng(seed), include_known=include_known, walk=walk)
+        request = GenerateRequest(
+            corpus=checked_corpus(corpus),
+            model=checked_model(model),
+            n=checked_n(n or settings.default_n, settings),
+            seed=seed,
+            include_known=include_known,
+        )
+        if raw or walk:
+            name_model = _registry().model(request.corpus, request.model or settings.default_model)
+            found = name_model.generate(request.n, np.random.default_rng(seed), include_known=include_known, walk=walk)
+            _print_names([(c.name, c.nll_per_char, c.known) for c in found])
+            return
     except TNaaSError as err:
         _fail_friendly(err)
-    _print_candidates(found)
+    _print_reply(_answer(request))
 
 
 @app.command()
 def complete(
     pattern: str,
-    corpus: Annotated[str, typer.Option("--corpus", "-c")] = "pokemon",
-    n: Annotated[int, typer.Option("-n", min=1, max=200)] = 5,
+    corpus: Annotated[str | None, typer.Option("--corpus", "-c", help="default TNAAS_DEFAULT_CORPUS")] = None,
+    n: Annotated[int | None, typer.Option("-n", help="default TNAAS_DEFAULT_N, at most TNAAS_MAX_N")] = None,
     model: Annotated[str, typer.Option("--model", "-m")] = "",
     seed: int | None = None,
 ) -> None:
     """Complete PATTERN (each * is exactly one unknown character), most likely first."""
+    settings = get_settings()
     try:
-        name_model = _registry().model(corpus, model or get_settings().default_model)
-        found = name_model.complete(pattern, n, np.random.default_rng(seed))
+        request = CompleteRequest(
+            pattern=checked_pattern(pattern),
+            corpus=checked_corpus(corpus or settings.default_corpus),
+            model=checked_model(model),
+            n=checked_n(n or settings.default_n, settings),
+            seed=seed,
+        )
     except TNaaSError as err:
         _fail_friendly(err)
-    if not found:
+    reply = _answer(request)
+    if not reply.candidates:
         console.print("No completion found.")
-    _print_candidates(found)
+    _print_reply(reply)
 
 
 @app.command("is")
@@ -220,19 +339,19 @@ app.command("lang", hidden=True)(detect)
 
 
 def _sounds_like(text: str) -> None:
-    registry = _registry()
     try:
-        answer = sounds_like(text, registry.estimator("judge"), registry.estimator("language"))
+        request = DetectRequest(text=checked_text(text))
     except TNaaSError as err:
         _fail_friendly(err)
+    answer = _answer(request).answer
     if answer.real_in:
         console.print(f"[bold]{answer.text}[/bold] is a real name in: {', '.join(answer.real_in)}")
     if answer.verdict:
         console.print(f"Pokemon or tech? {answer.verdict.name} {answer.verdict.probability:.0%}")
     if answer.corpora:
-        console.print("sounds like: " + ", ".join(f"{s.name} {s.probability:.0%}" for s in answer.corpora))
+        console.print(f"sounds like: {percentages(answer.corpora)}")
     if answer.language != "unknown":
-        console.print("language: " + ", ".join(f"{s.name} {s.probability:.0%}" for s in answer.languages))
+        console.print(f"language: {percentages(answer.languages)}")
     for note in answer.notes:
         console.print(f"[dim]{note}[/dim]")
 
@@ -246,12 +365,14 @@ def worker(burst: bool = typer.Option(False, help="exit when the queue is empty"
 
     settings = get_settings()
     connection = Redis.from_url(settings.redis_url or "redis://127.0.0.1:6379/0")
-    ModelWorker([settings.queue], connection=connection).work(burst=burst, logging_level=settings.log_level)
+    ModelWorker([settings.queue], connection=connection, settings=settings).work(
+        burst=burst, logging_level=settings.log_level
+    )
 
 
 @app.command()
 def web() -> None:
-    """Run the web process (health today; Slack and the API next) on TNAAS_HOST:TNAAS_PORT."""
+    """Run the web process (the page, the API, Slack's endpoint, /healthz) on TNAAS_HOST:TNAAS_PORT."""
     import uvicorn
 
     from bot.web import create_app
@@ -288,7 +409,9 @@ app.add_typer(votes_app, name="votes")
 
 
 @votes_app.command("export")
-def votes_export(out: Annotated[typer.FileTextWrite, typer.Option("--out", "-o", help="file; default stdout")] = "-") -> None:
+def votes_export(
+    out: Annotated[typer.FileTextWrite, typer.Option("--out", "-o", help="file; default stdout")] = "-",
+) -> None:
     """Every impression with its votes as JSON lines, in the order shown (re-running gives the same rows)."""
     import json
 
@@ -301,14 +424,19 @@ def votes_export(out: Annotated[typer.FileTextWrite, typer.Option("--out", "-o",
 
 
 @votes_app.command("standings")
-def votes_standings(corpus: Annotated[str | None, typer.Option("--corpus", "-c", help="models of one corpus; default all")] = None) -> None:
+def votes_standings(
+    corpus: Annotated[str | None, typer.Option("--corpus", "-c", help="models of one corpus; default all")] = None,
+) -> None:
     """The bandit's view: each model's and corpus' up-vote rate (posterior mean, 90% interval, chance of being best)."""
     with _vote_store() as store:
-        tables = [("model", store.arm_counts("model", corpus)), ("corpus", store.arm_counts("corpus"))]
+        arms = ArmCounts(store.redis)
+        tables = [("model", arms.counts("model", corpus)), ("corpus", arms.counts("corpus"))]
     for kind, counts in tables:
         table = Table(kind, "shown", "up-voted", "up-vote rate", "90% interval", "P(best)", title=f"{kind} standings")
         for s in standings(counts):
-            table.add_row(s.arm, str(s.shown), str(s.up), f"{s.mean:.1%}", f"{s.low:.1%} - {s.high:.1%}", f"{s.p_best:.0%}")
+            table.add_row(
+                s.arm, str(s.shown), str(s.up), f"{s.mean:.1%}", f"{s.low:.1%} - {s.high:.1%}", f"{s.p_best:.0%}"
+            )
         console.print(table)
 
 
@@ -325,9 +453,11 @@ def drift() -> None:
     cut = info.metrics["trained_until"]
     report = check_drift([r for r in rows if r["shown_at"] <= cut], [r for r in rows if r["shown_at"] > cut])
     if report.accuracy is not None:
-        console.print(f"old-vs-new classifier: accuracy {report.accuracy:.3f} (drift above {report.threshold:.3f}), "
-                      f"ROC AUC {report.auc:.3f}, on {report.compared} impressions per side "
-                      f"({report.old} seen by the reranker, {report.new} since)")
+        console.print(
+            f"old-vs-new classifier: accuracy {report.accuracy:.3f} (drift above {report.threshold:.3f}), "
+            f"ROC AUC {report.auc:.3f}, on {report.compared} impressions per side "
+            f"({report.old} seen by the reranker, {report.new} since)"
+        )
     console.print(report.advice)
     if report.drifted:
         raise typer.Exit(1)
@@ -347,10 +477,8 @@ def models() -> None:
     """The models that can be trained and picked."""
     table = Table("model", "what it is", "trained by default")
     defaults = catalog.default_models()
-    for kind, (_, orders, _) in catalog.KINDS.items():
-        for k in orders:
-            name = f"{kind}{k}"
-            table.add_row(name, catalog.describe(name), "yes" if name in defaults else "")
+    for name in catalog.all_model_names():
+        table.add_row(name, catalog.describe(name), "yes" if name in defaults else "")
     console.print(table)
 
 
@@ -358,7 +486,16 @@ def _nll(value: float | None) -> str:
     return "inf (unsmoothed)" if value is None else f"{value:.3f}"
 
 
-def _print_candidates(found) -> None:
-    for i, c in enumerate(found, 1):
-        mark = "  [dim](already in the corpus)[/dim]" if c.known else ""
-        console.print(f"{i:>2}. {c.name}  [dim]{c.nll_per_char:.2f} nats/char[/dim]{mark}")
+def _print_reply(reply: NamesReply) -> None:
+    _print_names([(c.name, -c.log_prob / (len(c.name) + 1), c.known) for c in reply.candidates])
+    how = f"{reply.model} ({reply.model_chosen_by})" + (
+        f", ranked by {reply.ranked_by}" if reply.pattern is None else ""
+    )
+    log.info("model %s", how)
+
+
+def _print_names(names: list[tuple[str, float, bool]]) -> None:
+    """``(name, nats per character, already in the corpus)``, numbered from 1."""
+    for i, (name, nll, known) in enumerate(names, 1):
+        mark = "  [dim](already in the corpus)[/dim]" if known else ""
+        console.print(f"{i:>2}. {name}  [dim]{nll:.2f} nats/char[/dim]{mark}")

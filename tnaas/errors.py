@@ -7,6 +7,17 @@ class TNaaSError(ValueError):
     """Bad input a user can fix; ``str(err)`` is safe to show them as-is."""
 
 
+class CommandError(TNaaSError):
+    """The request is not one we understand, or breaks a limit; the message says what would work."""
+
+
+class Busy(TNaaSError):
+    """Too much is queued: a reply minutes late is worse than "try again"."""
+
+    def __init__(self) -> None:
+        super().__init__("I'm busy right now: try again in a moment.")
+
+
 class UnknownCorpus(TNaaSError):
     def __init__(self, name: str, known: list[str]):
         self.name, self.known = name, known

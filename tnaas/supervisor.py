@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 
 from redis import Redis
 
-from jobs.model_cache import publish_version
+from models.registry import ModelRegistry
+from store.deploys import ModelVersions
 from tnaas.redis_server import EmbeddedRedis, url_file
 from tnaas.settings import Settings
 
@@ -54,7 +55,7 @@ class Supervisor:
             self.redis = EmbeddedRedis(self.settings.data_dir / "redis")
             url = self.redis.start()
             url_file(self.settings.data_dir).write_text(url)  # so `tnaas votes export` and `train` find it
-        version = publish_version(Redis.from_url(url))
+        version = ModelVersions(Redis.from_url(url)).publish(ModelRegistry(self.settings.artifacts_dir).fingerprint())
         log.info("models version %s published", version)
         self.env = os.environ | {"REDIS_URL": url, "PYTHONUNBUFFERED": "1"}
         python = [sys.executable, "-m", "tnaas"]
@@ -62,11 +63,15 @@ class Supervisor:
         self.children += [Child(f"worker.{i + 1}", python + ["worker"]) for i in range(self.settings.workers)]
         for child in self.children:
             self._spawn(child)
-        log.info("the playground: http://%s:%d/  (API: /api/v1, health: /healthz)", self.settings.host, self.settings.port)
+        log.info(
+            "the playground: http://%s:%d/  (API: /api/v1, health: /healthz)", self.settings.host, self.settings.port
+        )
         return url
 
     def _spawn(self, child: Child) -> None:
-        child.process = subprocess.Popen(child.args, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        child.process = subprocess.Popen(
+            child.args, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
         child.stream = threading.Thread(target=_stream, args=(child,), daemon=True)
         child.stream.start()
         log.info("%s started (pid %d)", child.name, child.process.pid)

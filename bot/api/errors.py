@@ -1,0 +1,74 @@
+"""Every API error is JSON ``{"error": "..."}`` with the status that says what kind of problem it is."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from jobs.queueing import JobFailed
+from store.rate_limit import WINDOW, RateLimited
+from tnaas.errors import Busy, TNaaSError
+
+
+class ApiError(BaseModel):
+    error: str
+
+
+class Unauthorized(Exception):
+    pass
+
+
+class NotFound(Exception):
+    pass
+
+
+ERRORS = {status: {"model": ApiError} for status in (400, 401, 404, 429, 503)}
+
+
+def validation_message(err: RequestValidationError) -> str:
+    """The first problem, said plainly: 'n: Input should be greater than or equal to 1'."""
+    first = err.errors()[0]
+    where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
+    if first.get("type") == "json_invalid":
+        return "The request body is not valid JSON."
+    return f"{where}: {first.get('msg', 'invalid')}" if where else first.get("msg", "invalid request")
+
+
+def error(status: int, message: str, **headers) -> JSONResponse:
+    return JSONResponse(ApiError(error=message).model_dump(), status_code=status, headers=headers or None)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def bad_body(_, err: RequestValidationError):
+        return error(400, validation_message(err))
+
+    @app.exception_handler(TNaaSError)
+    async def user_error(_, err: TNaaSError):
+        return error(400, str(err))
+
+    @app.exception_handler(RateLimited)
+    async def rate_limited(_, err: RateLimited):
+        return error(429, str(err), **{"Retry-After": str(WINDOW)})
+
+    @app.exception_handler(Busy)
+    async def busy(_, err: Busy):
+        return error(503, str(err), **{"Retry-After": "5"})
+
+    @app.exception_handler(Unauthorized)
+    async def unauthorized(_, err: Unauthorized):
+        return error(
+            401,
+            "This API needs a token: send `Authorization: Bearer <TNAAS_API_TOKEN>`.",
+            **{"WWW-Authenticate": "Bearer"},
+        )
+
+    @app.exception_handler(NotFound)
+    async def not_found(_, err: NotFound):
+        return error(404, str(err))
+
+    @app.exception_handler(JobFailed)
+    async def failed(_, err: JobFailed):
+        return error(500, "Something went wrong on our side; try again.")

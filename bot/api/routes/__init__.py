@@ -1,0 +1,1 @@
+"""One router per resource: answers (generate, complete, detect, poll), votes, the catalog."""

@@ -1,0 +1,47 @@
+"""What can be asked for: the corpora (with their trained models) and the models (with their standings)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from bot.api.deps import RedisDep, RegistryDep
+from bot.api.schemas import CorpusOut, ModelOut, ModelsOut
+from corpora import manifest
+from jobs.contracts import checked_corpus
+from models.bandit import standings
+from models.catalog import default_models, describe
+from store.arms import ArmCounts
+
+router = APIRouter(tags=["catalog"])
+
+
+@router.get("/corpora", response_model=list[CorpusOut])
+def corpora(registry: RegistryDep) -> list[CorpusOut]:
+    """Every corpus, with the models trained for it (the page's pickers come from here)."""
+    trained: dict[str, list[str]] = {}
+    for info in registry.trained():
+        trained.setdefault(info.corpus, []).append(info.model)
+    order = {m: i for i, m in enumerate(default_models())}
+    return [
+        CorpusOut(
+            name=name,
+            names=meta["count"],
+            source=meta["source"],
+            license=meta["license"],
+            models=sorted(trained.get(name, []), key=lambda m: (order.get(m, 99), m)),
+        )
+        for name, meta in manifest().items()
+    ]
+
+
+@router.get("/models", response_model=ModelsOut)
+def models(
+    redis: RedisDep, corpus: Annotated[str | None, Query(description="standings for one corpus; default all")] = None
+) -> ModelsOut:
+    """The default models and how they stand in the team's votes (Beta posteriors)."""
+    counts = ArmCounts(redis).counts("model", checked_corpus(corpus) if corpus else None)
+    return ModelsOut(
+        models=[ModelOut(name=m, description=describe(m)) for m in default_models()], standings=standings(counts)
+    )

@@ -1,0 +1,86 @@
+"""What API callers send and get back (the job contract's replies are reused as they are)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from jobs.contracts import NamesReply
+from models.bandit import Standing
+from models.sounds_like import SoundsLike
+from tnaas.limits import MAX_CLIENT_ID_LEN, MAX_CORPUS_NAME_LEN, MAX_MODEL_NAME_LEN, MAX_TEXT_LEN
+
+CLIENT_ID = rf"^[A-Za-z0-9_-]{{1,{MAX_CLIENT_ID_LEN}}}$"
+N_DOC = "default TNAAS_DEFAULT_N, at most TNAAS_MAX_N"
+
+
+# -- what callers send ------------------------------------------------------------------------------
+class GenerateIn(BaseModel):
+    corpus: str = Field(max_length=MAX_CORPUS_NAME_LEN, examples=["pokemon"])
+    model: str | None = Field(
+        None, max_length=MAX_MODEL_NAME_LEN, description="default: the bandit picks the best-voted model"
+    )
+    n: int | None = Field(None, ge=1, description=N_DOC)
+    seed: int | None = None
+    client: str | None = Field(None, pattern=CLIENT_ID, description="a stable id of the caller (the page sends one)")
+
+
+class CompleteIn(BaseModel):
+    # The pattern's own limit (tnaas.limits.MAX_PATTERN_LEN) applies after normalisation, which drops
+    # invisible characters: the raw field only has to fit in a text.
+    pattern: str = Field(
+        max_length=MAX_TEXT_LEN, examples=["mo***"], description="each * is exactly one unknown character"
+    )
+    corpus: str | None = Field(None, max_length=MAX_CORPUS_NAME_LEN, description="default: TNAAS_DEFAULT_CORPUS")
+    model: str | None = Field(None, max_length=MAX_MODEL_NAME_LEN)
+    n: int | None = Field(None, ge=1, description=N_DOC)
+    seed: int | None = None
+    client: str | None = Field(None, pattern=CLIENT_ID)
+
+
+class DetectIn(BaseModel):
+    text: str = Field(max_length=MAX_TEXT_LEN, examples=["snorlax"])
+    client: str | None = Field(None, pattern=CLIENT_ID)
+
+
+class VoteIn(BaseModel):
+    answer_id: str = Field(max_length=MAX_CLIENT_ID_LEN)
+    index: int = Field(ge=1, description="1-based position of the candidate in the answer")
+    direction: Literal[1, -1] = 1
+    added: bool = Field(True, description="false takes the vote back")
+    voter: str = Field(pattern=CLIENT_ID)
+
+
+# -- what callers get -------------------------------------------------------------------------------
+class Answer(BaseModel):
+    status: Literal["done", "queued"]
+    answer_id: str
+    poll: str | None = Field(None, description="while queued: GET this for the answer")
+    names: NamesReply | None = None
+    sounds_like: SoundsLike | None = None
+
+
+class VoteOut(BaseModel):
+    answer_id: str
+    index: int
+    up: int
+    down: int
+
+
+class CorpusOut(BaseModel):
+    name: str
+    names: int
+    source: str
+    license: str
+    models: list[str]  # trained for this corpus
+
+
+class ModelOut(BaseModel):
+    name: str
+    description: str
+
+
+class ModelsOut(BaseModel):
+    models: list[ModelOut]
+    standings: list[Standing]

@@ -1,0 +1,27 @@
+"""Reactions on the bot's candidate messages are votes (see ``store.votes.vote_for_reaction``)."""
+
+from __future__ import annotations
+
+from bot.listeners.deps import deps_of
+from store.events import SeenEvents
+from store.votes import VoteStore
+
+
+def on_reaction(body: dict, event: dict, context, added: bool) -> None:
+    """A person's reaction on one of our messages, once per event id; the bot's own seeds are not votes."""
+    item = event.get("item", {})
+    if event.get("user") == context.bot_user_id or item.get("type") != "message":
+        return
+    deps = deps_of(context)
+    if SeenEvents(deps.connection).first_time(body["event_id"]):
+        VoteStore(deps.connection).apply_reaction(
+            item["channel"], item["ts"], event["user"], event["reaction"], added=added
+        )
+
+
+def reaction_added(body: dict, event: dict, context) -> None:
+    on_reaction(body, event, context, added=True)
+
+
+def reaction_removed(body: dict, event: dict, context) -> None:
+    on_reaction(body, event, context, added=False)

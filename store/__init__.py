@@ -1,0 +1,11 @@
+"""Everything TNaaS keeps in Redis. Each class owns its key prefix; nothing outside this package
+spells a key (rq's own keys are rq's).
+
+| prefix | owner | what |
+| --- | --- | --- |
+| ``tnaas:message:``, ``tnaas:votes:``, ``tnaas:ups:``, ``tnaas:impressions`` | ``votes.VoteStore`` | shown candidates, votes |
+| ``tnaas:arms`` | ``arms.ArmCounts`` | the bandit's shown / up-voted counters |
+| ``tnaas:event:`` | ``events.SeenEvents`` | Slack event ids already acted on |
+| ``tnaas:rate:`` | ``rate_limit.RateLimits`` | one-minute request counters |
+| ``tnaas:models:version``, ``tnaas:workers:models`` | ``deploys.ModelVersions`` | published model version, what each worker holds |
+"""

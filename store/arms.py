@@ -1,0 +1,46 @@
+"""The bandit's evidence: per (corpus, model) and per corpus, generated candidates shown and up-voted."""
+
+from __future__ import annotations
+
+from redis import Redis
+from redis.client import Pipeline
+
+
+class ArmCounts:
+    """One hash: ``model:<corpus>:<model>:shown`` / ``:up`` and ``corpus:<corpus>:shown`` / ``:up``.
+
+    ``up`` counts candidates with at least one up-vote, so a candidate two people like counts once.
+    """
+
+    KEY = "tnaas:arms"
+
+    def __init__(self, connection: Redis):
+        self.redis = connection
+
+    def add_shown(self, pipe: Pipeline, corpus: str, model: str, shown: int) -> None:
+        """In the caller's pipeline, with the impressions that were shown."""
+        pipe.hincrby(self.KEY, f"model:{corpus}:{model}:shown", shown)
+        pipe.hincrby(self.KEY, f"corpus:{corpus}:shown", shown)
+
+    def add_up(self, corpus: str, model: str, step: int) -> None:
+        """A candidate became up-voted (+1) or stopped being up-voted (-1)."""
+        with self.redis.pipeline() as pipe:
+            pipe.hincrby(self.KEY, f"model:{corpus}:{model}:up", step)
+            pipe.hincrby(self.KEY, f"corpus:{corpus}:up", step)
+            pipe.execute()
+
+    def counts(self, kind: str = "model", corpus: str | None = None) -> dict[str, tuple[int, int]]:
+        """{arm: (up, shown)}: models of one corpus, models summed over corpora, or corpora (kind="corpus")."""
+        counts: dict[str, list[int]] = {}
+        for field, value in self.redis.hgetall(self.KEY).items():
+            parts = field.decode().split(":")
+            if parts[0] != kind:
+                continue
+            if kind == "model":
+                _, arm_corpus, arm, what = parts
+                if corpus is not None and arm_corpus != corpus:
+                    continue
+            else:
+                _, arm, what = parts
+            counts.setdefault(arm, [0, 0])[0 if what == "up" else 1] += int(value)
+        return {arm: (up, shown) for arm, (up, shown) in counts.items()}

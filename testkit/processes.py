@@ -1,0 +1,143 @@
+"""Real TNaaS processes on 127.0.0.1 for tests and benchmarks; each stopped by its pid."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from redis import Redis
+from rq import Worker
+
+from tnaas.redis_server import EmbeddedRedis, free_port
+
+
+def tnaas_env(artifacts, **extra) -> dict:
+    """The environment of a `tnaas` process using ``artifacts``; its data (the embedded Redis'
+    files) beside them, never the developer's own ./data."""
+    env = os.environ | {"TNAAS_ARTIFACTS_DIR": str(artifacts), "TNAAS_DATA_DIR": f"{artifacts}-data", "COLUMNS": "200"}
+    env.pop("REDIS_URL", None)
+    return env | {k: str(v) for k, v in extra.items()}
+
+
+def stop_process(process: subprocess.Popen, timeout: float = 10.0) -> None:
+    """Stop a process this session started, by its pid: SIGTERM, then SIGKILL."""
+    if process.poll() is None:
+        os.kill(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.kill(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def wait_until(predicate, timeout: float = 30.0, interval: float = 0.05, what: str = "condition"):
+    """Poll ``predicate`` until it returns something truthy; a bounded loop."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def start_worker(env: dict, connection: Redis) -> subprocess.Popen:
+    """`tnaas worker` with ``env``; returns once this very process has registered with RQ."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tnaas", "worker"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        wait_until(
+            lambda: any(w.pid == process.pid for w in Worker.all(connection=connection)) or process.poll() is not None,
+            timeout=60,
+            what="the worker to register",
+        )
+        assert process.poll() is None, "worker exited at start"
+    except BaseException:
+        stop_process(process)
+        raise
+    return process
+
+
+def start_web(env: dict) -> tuple[subprocess.Popen, str]:
+    """`tnaas web` on a free loopback port; returns the process and its base URL once it answers."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tnaas", "web"],
+        env=env | {"TNAAS_PORT": str(port)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+
+    def answering() -> bool:
+        try:
+            urllib.request.urlopen(f"{base}/healthz", timeout=2)
+        except urllib.error.HTTPError:
+            return True  # answering, even if unhealthy
+        except OSError:
+            return process.poll() is not None
+        return True
+
+    try:
+        wait_until(answering, timeout=30, what="the web process")
+        assert process.poll() is None, "web process exited at start"
+    except BaseException:
+        stop_process(process)
+        raise
+    return process, base
+
+
+def http(method: str, url: str, body=None, headers: dict | None = None, raw: bytes | None = None):
+    """(status, headers, parsed JSON or text) of one request; never raises on HTTP error statuses."""
+    data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+    request = urllib.request.Request(
+        url, data=data, method=method, headers={"Content-Type": "application/json"} | (headers or {})
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            status, head, text = response.status, response.headers, response.read().decode()
+    except urllib.error.HTTPError as err:
+        status, head, text = err.code, err.headers, err.read().decode()
+    try:
+        return status, head, json.loads(text)
+    except ValueError:
+        return status, head, text
+
+
+@contextmanager
+def running_stack(extra_env: dict[str, str], workers: int = 2) -> Iterator[str]:
+    """An embedded redis-server, `workers` x `tnaas worker` and `tnaas web` on 127.0.0.1, rate limits
+    and the queue bound lifted, workers logging at WARNING; yields the web base URL, stops all by pid."""
+    with tempfile.TemporaryDirectory() as tmp, EmbeddedRedis(Path(tmp) / "redis") as server:
+        env = (
+            os.environ
+            | {
+                "REDIS_URL": server.url,
+                "TNAAS_LOG_LEVEL": "WARNING",
+                "TNAAS_USER_RATE": "1000000",
+                "TNAAS_TEAM_RATE": "1000000",
+                "TNAAS_MAX_QUEUE": "100000",
+            }
+            | extra_env
+        )
+        processes = []
+        try:
+            connection = Redis.from_url(server.url)
+            processes += [start_worker(env, connection) for _ in range(workers)]
+            web, base = start_web(env)
+            processes.append(web)
+            yield base
+        finally:
+            for process in processes:
+                stop_process(process)

@@ -1,0 +1,127 @@
+"""A simulated team that votes: stands in for real users when measuring the feedback loop.
+
+The voter has a hidden taste: it likes short names (4-7 characters), that the judge finds tech-like
+(npm or PyPI), and that are easy to say (letters only, no run of three consonants or three vowels).
+Each round a request asks for n names from a corpus; the configuration decides which model generates
+(uniformly at random, or the Thompson-sampling bandit) and which n of the sampled pool are shown (at
+random, by the judge alone, or by the judge + a reranker retrained on the votes so far every few
+rounds). The voter sees every shown name and up-votes it with its hidden probability. The same
+functions the workers use do the work (models.ranking, models.bandit, models.reranker); only the
+voter and the bookkeeping are here.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from models.bandit import thompson_choice
+from models.ranking import candidate_rows, choose_shown, pool_scores
+from models.registry import ModelRegistry
+from models.reranker import Reranker, enough_votes, labels, voted_rows
+
+TECH = ("npm", "pypi")
+
+
+def hidden_taste(row: dict) -> float:
+    """The simulated voter's probability of an up-vote (the loop never sees this function)."""
+    name = row["name"]
+    short = 1.0 if 4 <= len(name) <= 7 else 0.4 if len(name) in (3, 8) else 0.0
+    easy = name.isalpha() and not re.search(r"[^aeiouy]{3}|[aeiouy]{3}", name)
+    tech = sum((row.get("judge") or {}).get(c, 0.0) for c in TECH)
+    return 0.02 + 0.8 * short * float(easy) * tech
+
+
+@dataclass(frozen=True)
+class Config:
+    name: str
+    ordering: str  # "random", "judge" or "reranker"
+    bandit: bool
+
+
+CONFIGS = [
+    Config("random order, random model", "random", False),
+    Config("judge order, random model", "judge", False),
+    Config("reranker, random model", "reranker", False),
+    Config("random order, bandit", "random", True),
+    Config("reranker + bandit", "reranker", True),
+]
+
+
+@dataclass
+class LoopResult:
+    config: Config
+    up_rate: list[float]  # per round
+    rows: list[dict]
+    counts: dict[str, tuple[int, int]]
+    reranker_trained_at: int | None
+
+
+def run_loop(
+    registry: ModelRegistry,
+    corpora: list[str],
+    models: list[str],
+    config: Config,
+    rounds: int,
+    seed: int,
+    n: int = 5,
+    pool: int = 100,
+    explore: float = 0.2,
+    retrain_every: int = 20,
+    taste=hidden_taste,
+) -> LoopResult:
+    rng = np.random.default_rng(seed)
+    judge = registry.estimator("judge")
+    counts = {(c, m): [0, 0] for c in corpora for m in models}  # (up, shown)
+    rows_log: list[dict] = []
+    reranker, trained_at, rates = None, None, []
+    for r in range(rounds):
+        corpus = corpora[int(rng.integers(len(corpora)))]
+        if config.bandit:
+            model = thompson_choice({m: tuple(counts[corpus, m]) for m in models}, rng)
+        else:
+            model = models[int(rng.integers(len(models)))]
+        rows = candidate_rows(
+            registry.model(corpus, model).generate(pool, rng),
+            corpus,
+            model,
+            judge,
+            scorers={m: registry.model(corpus, m) for m in models},
+        )
+        if config.ordering == "random":
+            shown = [(int(i), True) for i in rng.choice(len(rows), min(n, len(rows)), replace=False)]
+        else:
+            scores = pool_scores(rows, reranker if config.ordering == "reranker" else None)
+            shown = choose_shown(scores, n, explore, rng)
+        ups = 0
+        for position, (i, explored) in enumerate(shown, 1):
+            up = int(rng.random() < taste(rows[i]))
+            ups += up
+            rows_log.append(
+                rows[i]
+                | {
+                    "channel": "sim",
+                    "ts": str(r),
+                    "index": position,
+                    "explore": explored,
+                    "up": up,
+                    "down": 0,
+                    "shown_at": float(r),
+                }
+            )
+        counts[corpus, model][0] += ups
+        counts[corpus, model][1] += len(shown)
+        rates.append(ups / max(1, len(shown)))
+        if config.ordering == "reranker" and (r + 1) % retrain_every == 0:
+            voted = voted_rows(rows_log)
+            if enough_votes(voted)[0]:
+                reranker = Reranker().fit(voted, labels(voted))
+                trained_at = trained_at if trained_at is not None else r + 1
+    per_model: dict[str, list[int]] = {}
+    for (_, m), (up, shown) in counts.items():
+        per_model.setdefault(m, [0, 0])
+        per_model[m][0] += up
+        per_model[m][1] += shown
+    return LoopResult(config, rates, rows_log, {m: tuple(v) for m, v in per_model.items()}, trained_at)
