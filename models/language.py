@@ -3,6 +3,8 @@
 1. The script, by whole Unicode blocks: a language is possible only if its training text uses the
    text's main script (any kana means Japanese). Hangul, kana, Hebrew, Devanagari... belong to one of
    our languages each, so they decide alone; Han is Chinese or Japanese, Cyrillic one of five, etc.
+   Then the letters: a letter only some languages write (Ukrainian ї, Serbian ђ, German ß, a Han
+   character simplified Chinese never uses) narrows the candidates to those languages.
 2. Among the possible languages, multinomial naive Bayes over character 1-5-gram counts (within word
    boundaries), trained on frequency-weighted word lists (a frequent word counts more) and the UDHR:
    a linear model in log space that trains in seconds and predicts thousands of texts a second.
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import json
 import random
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,7 +27,7 @@ from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.naive_bayes import MultinomialNB
 from sklearn.pipeline import Pipeline
 
-from models.text import TOKEN, clean_text, letter_scripts, main_script, sentences
+from models.text import TOKEN, clean_text, letter_scripts, main_script, script_of, sentences
 
 LANGUAGES_DIR = Path(__file__).resolve().parents[1] / "corpora" / "languages"
 UNKNOWN = "unknown"
@@ -72,6 +75,9 @@ CALIBRATION_ARTICLES = (19, 20)  # fit the temperatures only
 TEST_FROM_ARTICLE = 21  # UDHR articles 21-30 are never trained or calibrated on
 LENGTH_EDGES = (4, 8, 16, 32, 64)  # letters: one calibration temperature per length band
 MIN_SCRIPT_SHARE = 0.02  # a language "uses" a script when this share of its training letters are in it
+# A language "writes" a letter when its training text has it this often (loanwords aside)
+MIN_LETTER_COUNT = 3
+MIN_LETTER_SHARE = 2e-5
 
 
 @dataclass
@@ -96,10 +102,12 @@ def load_language_data(directory: Path = LANGUAGES_DIR, per_set: int = 200, seed
     """
     data = LanguageData(held_out={"words": [], "pairs": [], "sentences": [], "vocabulary": []})
     rng = random.Random(seed)
-    for lang in json.loads((directory / "manifest.json").read_text(encoding="utf-8")):
-        rows = [line.split("\t") for line in (directory / f"{lang}.words.txt").read_text(encoding="utf-8").splitlines()]
+    languages = json.loads((directory / "manifest.json").read_text(encoding="utf-8"))
+    lists = {lang: _word_list(directory, lang) for lang in languages}
+    for lang in languages:
+        rows = lists[lang]
         words = [r[0] for r in rows]
-        weights = word_weights([r[1] if len(r) > 1 else "" for r in rows])
+        weights = word_weights([r[1] for r in rows])
         train = [i for i in range(len(words)) if i % 10 not in (0, 5)]
         data.X += [words[i] for i in train]
         data.weights += [weights[i] for i in train]
@@ -125,6 +133,12 @@ def load_language_data(directory: Path = LANGUAGES_DIR, per_set: int = 200, seed
         data.held_out["pairs"] += [(p, lang) for p in rng.sample(pairs, min(per_set, len(pairs)))]
         data.held_out["sentences"] += [(s, lang) for p in test for s in sentences(p)]
     return data
+
+
+def _word_list(directory: Path, lang: str) -> list[tuple[str, str]]:
+    """(word, Zipf frequency or "") rows of ``<lang>.words.txt``."""
+    rows = (line.split("\t") for line in (directory / f"{lang}.words.txt").read_text(encoding="utf-8").splitlines())
+    return [(r[0], r[1] if len(r) > 1 else "") for r in rows]
 
 
 def word_weights(zipfs: list[str]) -> list[float]:
@@ -153,7 +167,7 @@ class LanguageDetector:
     def __init__(
         self,
         ngram_range: tuple[int, int] = (1, 5),
-        alpha: float = 0.01,
+        alpha: float = 0.001,
         unknown_below: float = 0.5,
         max_features: int = 600_000,
     ):
@@ -196,6 +210,7 @@ class LanguageDetector:
         self.bias_ = bayes.class_log_prior_.astype(np.float32)
         self.classes_ = bayes.classes_
         self.scripts_ = self._learn_scripts(cleaned, y)
+        self.letters_ = self._learn_letters(cleaned, y)
         self.temperatures_ = np.ones(len(LENGTH_EDGES) + 1)
         if calibration:
             self.temperatures_ = self._fit_temperatures(*zip(*calibration))
@@ -217,10 +232,32 @@ class LanguageDetector:
             masks["Han"] |= masks["Kana"]
         return masks
 
+    def _learn_letters(self, texts: list[str], y: list[str]) -> dict[str, np.ndarray]:
+        """letter -> which languages write it, for letters some languages never write (ї, ђ, ß, ő, ł...)."""
+        index = {lang: i for i, lang in enumerate(self.classes_)}
+        counts: dict[str, np.ndarray] = {}
+        for text, lang in zip(texts, y):
+            for ch, n in Counter(ch for ch in text if ch.isalpha()).items():
+                counts.setdefault(ch, np.zeros(len(self.classes_)))[index[lang]] += n
+        totals = np.sum(list(counts.values()), axis=0)
+        masks = {}
+        for ch, n in counts.items():
+            writes = n >= np.maximum(MIN_LETTER_COUNT, MIN_LETTER_SHARE * totals)
+            if writes.any() and not writes[self.scripts_.get(script_of(ch), writes)].all():
+                masks[ch] = writes
+        return masks
+
     def possible(self, text: str) -> np.ndarray:
-        """Languages whose script matches the text's main script (none for a script none of them uses)."""
+        """Languages whose script matches the text's main script (none for a script none of them uses),
+        narrowed to those that write every one of its letters, when some do: a letter only Ukrainian
+        writes (ї) decides Ukrainian, one only Serbian writes (ђ) Serbian, whatever the n-grams say."""
         script = main_script(text)
-        return self.scripts_.get(script, np.zeros(len(self.classes_), dtype=bool))
+        mask = self.scripts_.get(script, np.zeros(len(self.classes_), dtype=bool))
+        narrowed = mask.copy()
+        for ch in set(text):
+            if (writes := self.letters_.get(ch)) is not None:
+                narrowed &= writes
+        return narrowed if narrowed.any() else mask
 
     def _joint_log_likelihood(self, texts: list[str]) -> np.ndarray:
         """Sum the weight rows of each text's known n-grams: the same numbers as ``transform(texts) @

@@ -10,7 +10,22 @@ from dataclasses import dataclass
 
 from tnaas.limits import EVIDENCE_LEN
 
-TOKEN = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*")  # runs of letters, inner apostrophes and hyphens
+
+def _marks() -> str:
+    """Every combining mark of the Basic Multilingual Plane (Mn, Mc, Me) as regex class ranges."""
+    marks = [c for c in range(0x300, 0x10000) if unicodedata.category(chr(c)).startswith("M")]
+    ranges, start = [], marks[0]
+    for prev, cur in zip(marks, [*marks[1:], None]):
+        if cur != prev + 1:
+            ranges.append(f"\\u{start:04x}-\\u{prev:04x}")
+            start = cur
+    return "".join(ranges)
+
+
+# A word: a letter, then letters and combining marks (Devanagari and Thai vowel signs are marks, so
+# without them "नमस्ते" would fall apart), with inner apostrophes and hyphens.
+_WORD = rf"[^\W\d_](?:[^\W\d_]|[{_marks()}])*"
+TOKEN = re.compile(rf"{_WORD}(?:['’-]{_WORD})*")
 
 
 @dataclass(frozen=True)

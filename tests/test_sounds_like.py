@@ -106,6 +106,21 @@ def test_cyrillic_is_one_of_the_cyrillic_languages(detector):
     assert detector.classes_[probs[2].argmax()] == "uk"
 
 
+@pytest.mark.parametrize(("text", "lang"), [("їжак", "uk"), ("єдність", "uk"), ("ђак", "sr"), ("straße", "de")])
+def test_a_letter_only_one_language_writes_decides_it(detector, text, lang):
+    """ї is Ukrainian whatever its n-grams say: an answer, not "unknown"."""
+    assert detector.predict([text])[0] == lang
+
+
+def test_combining_marks_stay_inside_words():
+    """Devanagari and Thai vowel signs are combining marks: a word must not fall apart at them."""
+    from models.text import TOKEN, clean_text
+
+    assert TOKEN.findall("नमस्ते दुनिया") == ["नमस्ते", "दुनिया"]
+    assert TOKEN.findall("สวัสดีครับ") == ["สวัสดีครับ"]
+    assert clean_text("l'homme, re-use 42 café").text == "l'homme re-use café"
+
+
 def test_a_script_none_of_our_languages_uses_is_unknown(detector):
     assert list(detector.predict(["Καλημέρα σας", "สวัสดีครับ"])) == ["unknown", "unknown"]
 
@@ -136,6 +151,21 @@ def test_pokemon_or_tech_on_names_it_never_saw(judge, judge_split):
     right_pokemon, right_tech = np.mean(p_tech[: len(pokemon)] < 0.5), np.mean(p_tech[len(pokemon) :] >= 0.5)
     assert right_pokemon > 0.85 and right_tech > 0.8  # measured 0.92-0.95 and 0.88
     assert np.mean(p_tech[: len(pokemon)]) < 0.3 < 0.7 < np.mean(p_tech[len(pokemon) :])
+
+
+def test_a_known_name_is_its_side_and_an_unknown_one_leans_tech(judge, judge_split):
+    """Pokemon are a closed list we hold: a listed one is a Pokemon; a name on neither list is judged
+    by its sound with the prior for unknown names (software names far outnumber Pokemon)."""
+    from models.judge import UNKNOWN_PRIOR_TECH
+
+    train, _ = judge_split
+    pokemon = next(n for n, c in train if c == "pokemon" and judge.real_in(n) == ["pokemon"])
+    assert judge.verdict(pokemon) == ("pokemon", 1.0)
+    tech = next(n for n, c in train if c == "pypi" and "pokemon" not in judge.real_in(n))
+    assert judge.verdict(tech) == ("tech", 1.0)
+    model = judge.pokemon_or_tech_
+    even, prior = model.predict_proba(["hadoop"])[0], model.predict_proba(["hadoop"], UNKNOWN_PRIOR_TECH)[0]
+    assert even < prior and judge.verdict("hadoop") == ("tech", pytest.approx(prior))
 
 
 def test_names_are_matched_the_way_people_type_them(judge, detector):
