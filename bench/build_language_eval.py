@@ -137,7 +137,9 @@ def download(tmp: Path) -> dict[str, Path]:
 
 def _plain_word(token: str) -> bool:
     """A word as people write it: letters only, no capital after the first (no "XPath", "URI", "x-y")."""
-    return re.fullmatch(r"[^\W\d_]+", token) is not None and token[1:] == token[1:].lower()
+    return (
+        TOKEN.fullmatch(token) is not None and "-" not in token and "'" not in token and token[1:] == token[1:].lower()
+    )
 
 
 def build(out: Path = OUT, seed: int = 0) -> dict[str, dict[str, int]]:

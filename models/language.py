@@ -23,9 +23,9 @@ from pathlib import Path
 
 import numpy as np
 from scipy.optimize import minimize_scalar
-from sklearn.feature_extraction.text import CountVectorizer
+from scipy.sparse import csr_matrix
+from sklearn.feature_extraction.text import HashingVectorizer
 from sklearn.naive_bayes import MultinomialNB
-from sklearn.pipeline import Pipeline
 
 from models.text import TOKEN, clean_text, letter_scripts, main_script, script_of, sentences
 
@@ -75,6 +75,17 @@ CALIBRATION_ARTICLES = (19, 20)  # fit the temperatures only
 TEST_FROM_ARTICLE = 21  # UDHR articles 21-30 are never trained or calibrated on
 LENGTH_EDGES = (4, 8, 16, 32, 64)  # letters: one calibration temperature per length band
 MIN_SCRIPT_SHARE = 0.02  # a language "uses" a script when this share of its training letters are in it
+HASH_BITS = 24  # n-gram hash buckets: 16.8M, so the ~600k n-grams kept rarely share one
+# Look-alike languages that n-grams mix up: their word frequencies decide between them.
+CONFUSABLE = (
+    ("ms", "id"),
+    ("da", "no", "sv"),
+    ("cs", "sk"),
+    ("es", "pt", "ca"),
+    ("hr", "sr", "sl"),
+    ("bg", "ru", "sr", "uk"),
+)
+WORD_EVIDENCE = 1.0  # weight of the word-frequency log-ratio beside the n-gram log-likelihood
 # A language "writes" a letter when its training text has it this often (loanwords aside)
 MIN_LETTER_COUNT = 3
 MIN_LETTER_SHARE = 2e-5
@@ -88,6 +99,7 @@ class LanguageData:
     y: list[str] = field(default_factory=list)
     weights: list[float] = field(default_factory=list)
     calibration: list[tuple[str, str]] = field(default_factory=list)
+    frequencies: dict[str, dict[str, float]] = field(default_factory=dict)  # lang -> training word -> Zipf
     held_out: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
 
 
@@ -111,6 +123,7 @@ def load_language_data(directory: Path = LANGUAGES_DIR, per_set: int = 200, seed
         train = [i for i in range(len(words)) if i % 10 not in (0, 5)]
         data.X += [words[i] for i in train]
         data.weights += [weights[i] for i in train]
+        data.frequencies[lang] = {words[i]: float(rows[i][1]) for i in train if rows[i][1]}
         data.calibration += [(w, lang) for w in rng.sample(words[5::10], min(per_set // 4, len(words[5::10])))]
         data.held_out["vocabulary"] += [(w, lang) for w in rng.sample(words[::10], min(per_set, len(words[::10])))]
         paragraphs = [
@@ -182,35 +195,34 @@ class LanguageDetector:
         y: list[str],
         calibration: list[tuple[str, str]] | None = None,
         sample_weight: list[float] | None = None,
+        frequencies: dict[str, dict[str, float]] | None = None,
     ) -> LanguageDetector:
         cleaned = [clean_text(x).text for x in X]
-        pipeline = Pipeline(
-            [
-                (
-                    "ngrams",
-                    CountVectorizer(
-                        analyzer="char_wb",
-                        ngram_range=self.ngram_range,
-                        min_df=2,
-                        max_features=self.max_features,
-                        dtype=np.float32,
-                    ),
-                ),
-                ("bayes", MultinomialNB(alpha=self.alpha)),
-            ]
+        # Hashed n-grams: no vocabulary dict to load or hold (it cost more memory than the weights),
+        # only the sorted ids of the buckets kept. n-grams seen in one text only are dropped, then all
+        # but the ``max_features`` most frequent.
+        self.vectorizer_ = HashingVectorizer(
+            analyzer="char_wb",
+            ngram_range=self.ngram_range,
+            n_features=2**HASH_BITS,
+            alternate_sign=False,
+            norm=None,
+            dtype=np.float32,
         )
-        pipeline.fit(cleaned, y, bayes__sample_weight=sample_weight)
-        bayes = pipeline.named_steps["bayes"]
-        # Keep only what prediction needs, laid out for it: naive Bayes is linear in the n-gram
-        # counts, and a C-ordered (features x languages) float32 matrix makes one text ~100x faster
-        # than sklearn's transposed float64 view (which it copies on every call), at a quarter the size.
-        self.vectorizer_ = pipeline.named_steps["ngrams"]
-        self.vectorizer_.stop_words_ = None  # the pruned n-grams: only needed to explain a fit
+        counts = self.vectorizer_.transform(cleaned).tocsc()
+        df, total = np.diff(counts.indptr), np.asarray(counts.sum(axis=0)).ravel()
+        kept = np.flatnonzero(df >= 2)
+        kept = np.sort(kept[np.argsort(-total[kept], kind="stable")[: self.max_features]])
+        bayes = MultinomialNB(alpha=self.alpha).fit(counts[:, kept].tocsr(), y, sample_weight=sample_weight)
+        # Keep only what prediction needs, laid out for it: naive Bayes is linear in the n-gram counts.
+        self.features_ = kept.astype(np.int32)
         self.weights_ = np.ascontiguousarray(bayes.feature_log_prob_.T, dtype=np.float32)
         self.bias_ = bayes.class_log_prior_.astype(np.float32)
         self.classes_ = bayes.classes_
         self.scripts_ = self._learn_scripts(cleaned, y)
         self.letters_ = self._learn_letters(cleaned, y)
+        self.groups_ = [self._word_model(group, frequencies or {}) for group in CONFUSABLE]
+        self.groups_ = [g for g in self.groups_ if g is not None]
         self.temperatures_ = np.ones(len(LENGTH_EDGES) + 1)
         if calibration:
             self.temperatures_ = self._fit_temperatures(*zip(*calibration))
@@ -247,6 +259,32 @@ class LanguageDetector:
                 masks[ch] = writes
         return masks
 
+    def _word_model(self, group: tuple[str, ...], frequencies: dict[str, dict[str, float]]):
+        """(language indices, word -> row, log P(word | language) per row) over a group of look-alike
+        languages' frequency lists; a word missing from one list gets a quarter of that list's rarest."""
+        langs = [lang for lang in group if frequencies.get(lang) and lang in self.classes_]
+        if len(langs) < 2:
+            return None
+        words = sorted(set().union(*(frequencies[lang] for lang in langs)))
+        rows = {w: i for i, w in enumerate(words)}
+        table = np.empty((len(words), len(langs)), dtype=np.float32)
+        for j, lang in enumerate(langs):
+            freq = {w: 10.0**z for w, z in frequencies[lang].items()}
+            total, floor = sum(freq.values()), min(freq.values()) / 4
+            table[:, j] = np.log(np.array([freq.get(w, floor) for w in words]) / total)
+        return np.searchsorted(self.classes_, langs), rows, table
+
+    def _word_evidence(self, cleaned: list[str], jll: np.ndarray) -> None:
+        """Within each group of look-alike languages, add how much likelier the text's known words are
+        under each one's word frequencies than under the group's likeliest (0 for that one): "kerana"
+        is Malay and "karena" Indonesian, which their shared n-grams cannot tell."""
+        for langs, rows, table in self.groups_:
+            for i, text in enumerate(cleaned):
+                found = [r for r in map(rows.get, text.split()) if r is not None]
+                if found:
+                    evidence = table[found].sum(axis=0, dtype=np.float64)
+                    jll[i, langs] += WORD_EVIDENCE * (evidence - evidence.max())
+
     def possible(self, text: str) -> np.ndarray:
         """Languages whose script matches the text's main script (none for a script none of them uses),
         narrowed to those that write every one of its letters, when some do: a letter only Ukrainian
@@ -260,18 +298,21 @@ class LanguageDetector:
         return narrowed if narrowed.any() else mask
 
     def _joint_log_likelihood(self, texts: list[str]) -> np.ndarray:
-        """Sum the weight rows of each text's known n-grams: the same numbers as ``transform(texts) @
-        weights_`` without building a sparse matrix, which dominates the cost of one short text."""
-        analyze, vocabulary = self.vectorizer_.build_analyzer(), self.vectorizer_.vocabulary_
-        out = np.empty((len(texts), len(self.classes_)))
-        for row, text in enumerate(texts):
-            ids = [i for i in map(vocabulary.get, analyze(text)) if i is not None]
-            out[row] = self.weights_[ids].sum(axis=0, dtype=np.float64) + self.bias_
-        return out
+        """The counts of each text's kept n-grams times their weight rows, plus the class prior."""
+        counts = self.vectorizer_.transform(texts)
+        rows = np.searchsorted(self.features_, counts.indices)
+        rows[rows == len(self.features_)] = 0
+        kept = self.features_[rows] == counts.indices
+        text_of = np.repeat(np.arange(len(texts)), np.diff(counts.indptr))
+        per_text = np.bincount(text_of[kept], minlength=len(texts))
+        indptr = np.concatenate([[0], np.cumsum(per_text)])
+        known = csr_matrix((counts.data[kept], rows[kept], indptr), shape=(len(texts), len(self.features_)))
+        return np.asarray(known @ self.weights_, dtype=np.float64) + self.bias_
 
     def _scores(self, cleaned: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(log-likelihoods with impossible languages at -inf, length band, any language possible)."""
         jll = self._joint_log_likelihood(cleaned)
+        self._word_evidence(cleaned, jll)
         masks = np.array([self.possible(c) for c in cleaned]).reshape(len(cleaned), len(self.classes_))
         jll[~masks] = -np.inf
         letters = [sum(ch.isalpha() for ch in c) for c in cleaned]

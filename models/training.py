@@ -137,7 +137,7 @@ def train_language(registry: ModelRegistry, force: bool = False) -> tuple[Artifa
         return existing, False
     start = time.perf_counter()
     data = load_language_data()
-    detector.fit(data.X, data.y, data.calibration, sample_weight=data.weights)
+    detector.fit(data.X, data.y, data.calibration, sample_weight=data.weights, frequencies=data.frequencies)
     info.metrics = evaluate_language(detector, data)
     info.metrics["train_seconds"] = round(time.perf_counter() - start, 2)
     artifact.save_estimator(detector, info, path)
