@@ -6,8 +6,10 @@
    Then the letters: a letter only some languages write (Ukrainian ї, Serbian ђ, German ß, a Han
    character simplified Chinese never uses) narrows the candidates to those languages.
 2. Among the possible languages, multinomial naive Bayes over character 1-5-gram counts (within word
-   boundaries), trained on frequency-weighted word lists (a frequent word counts more) and the UDHR:
-   a linear model in log space that trains in seconds and predicts thousands of texts a second.
+   boundaries, hashed: no vocabulary to hold), trained on frequency-weighted word lists (a frequent
+   word counts more) and the UDHR: a linear model in log space that trains in seconds and predicts
+   thousands of texts a second. Within groups of look-alike languages (ms/id, da/no/sv...) the words'
+   own frequencies add their log-ratio, since shared n-grams cannot tell "kerana" from "karena".
 3. Naive Bayes is far too sure of itself on long texts and not sure enough on one short word, so a
    temperature per input length, fitted on held-out text, calibrates it; below ``unknown_below``
    the answer is "unknown" rather than a confident wrong guess.
