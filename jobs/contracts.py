@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field, TypeAdapter, field_validator
 
 from corpora import corpus_names
-from models.catalog import parse_model_name
+from models.catalog import canonical_model_name
 from models.pattern import EMPTY_PATTERN, normalise_pattern
 from models.sounds_like import SoundsLike
 from tnaas.errors import CommandError, UnknownCorpus
@@ -142,11 +142,10 @@ def checked_corpus(name: str) -> str:
 
 
 def checked_model(name: str | None) -> str | None:
-    """A model name as requests carry it (lowercase), None for "let the bandit choose"; UnknownModel otherwise."""
+    """A model name as requests carry it (canonical: ``kn5``), None for "let the bandit choose"; UnknownModel otherwise."""
     if name is None or not name.strip():
         return None
-    parse_model_name(name)
-    return name.strip().lower()
+    return canonical_model_name(name)
 
 
 def checked_pattern(text: str) -> str:

@@ -27,7 +27,7 @@ from models.registry import ModelRegistry
 from models.sounds_like import sounds_like
 from store.arms import ArmCounts
 from store.votes import Impression
-from tnaas.errors import TNaaSError
+from tnaas.errors import ModelUnavailable, TNaaSError
 from tnaas.settings import Settings
 
 
@@ -47,13 +47,21 @@ def answer(
         return UserError(error=str(err))
 
 
+def available(models: ModelRegistry, corpus: str, model: str) -> str:
+    """``model`` if it is trained for ``corpus`` here; else an error a user can act on (the models that
+    are), never the operator's path and "run tnaas train"."""
+    if not models.is_trained(corpus, model):
+        raise ModelUnavailable(model, corpus, models.trained_names(corpus))
+    return model
+
+
 def generate(request: GenerateRequest, models: ModelRegistry, arms: ArmCounts | None, settings: Settings) -> NamesReply:
     """Sample a pool (settings.rerank_pool), score it with the reranker or the judge, show the best n."""
     rng = np.random.default_rng(request.seed)
     arm_models = competing(models.trained_models(request.corpus))
     counts = arms.counts("model", request.corpus) if arms is not None else None
     model_name, chosen_by = choose_model(request.model, arm_models, counts, rng, settings.default_model)
-    model, info = models.get(request.corpus, model_name)
+    model, info = models.get(request.corpus, available(models, request.corpus, model_name))
     pool = max(request.n, settings.rerank_pool) if request.rerank else request.n
     found = model.generate(pool, rng, include_known=request.include_known)
     rows = candidate_rows(
@@ -85,7 +93,7 @@ def complete(request: CompleteRequest, models: ModelRegistry, settings: Settings
     model_name, chosen_by = choose_model(
         request.model, arm_models, None, np.random.default_rng(request.seed), settings.default_model
     )
-    model, info = models.get(request.corpus, model_name)
+    model, info = models.get(request.corpus, available(models, request.corpus, model_name))
     found = model.complete(request.pattern, request.n, np.random.default_rng(request.seed))
     rows = candidate_rows(
         found,

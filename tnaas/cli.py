@@ -35,7 +35,7 @@ from models.registry import ModelRegistry
 from models.training import train_judge, train_language, train_one, train_reranker
 from store.arms import ArmCounts
 from store.votes import VoteStore
-from tnaas.errors import TNaaSError
+from tnaas.errors import ModelNotTrained, OperatorError, TNaaSError
 from tnaas.settings import get_settings
 
 app = typer.Typer(help="TNaaS: believable new names in the style of a corpus.", no_args_is_help=True)
@@ -61,7 +61,7 @@ def _setup(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) ->
         logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
-def _fail_friendly(err: TNaaSError) -> None:
+def _fail_friendly(err: TNaaSError | OperatorError) -> None:
     console.print(f"[red]{err}[/red]")
     raise typer.Exit(2)
 
@@ -117,7 +117,7 @@ def train(
                     info.metrics["sentences"]["accuracy"],
                 )
                 bar.advance(task)
-    except TNaaSError as err:
+    except (TNaaSError, OperatorError) as err:
         _fail_friendly(err)
     total = len(pairs) + (2 if classifiers else 0)
     if reranker:
@@ -248,8 +248,12 @@ def _answer(request) -> NamesReply | DetectReply:
     from tnaas.redis_server import running_stack_redis
 
     settings = get_settings()
+    registry = _registry()
+    asked = getattr(request, "model", None)
+    if asked and not registry.is_trained(request.corpus, asked):
+        _fail_friendly(ModelNotTrained(str(registry.path(request.corpus, asked))))  # the operator's view of it
     stack = running_stack_redis(settings.redis_url, settings.data_dir) if isinstance(request, GenerateRequest) else None
-    reply = answer(request, _registry(), ArmCounts(stack) if stack is not None else None, settings)
+    reply = answer(request, registry, ArmCounts(stack) if stack is not None else None, settings)
     if isinstance(reply, UserError):
         _fail_friendly(TNaaSError(reply.error))
     return reply
@@ -282,7 +286,7 @@ def generate(
             found = name_model.generate(request.n, np.random.default_rng(seed), include_known=include_known, walk=walk)
             _print_names([(c.name, c.nll_per_char, c.known) for c in found])
             return
-    except TNaaSError as err:
+    except (TNaaSError, OperatorError) as err:
         _fail_friendly(err)
     _print_reply(_answer(request))
 
@@ -305,7 +309,7 @@ def complete(
             n=checked_n(n or settings.default_n, settings),
             seed=seed,
         )
-    except TNaaSError as err:
+    except (TNaaSError, OperatorError) as err:
         _fail_friendly(err)
     reply = _answer(request)
     if not reply.candidates:
@@ -331,7 +335,7 @@ app.command("lang", hidden=True)(detect)
 def _sounds_like(text: str) -> None:
     try:
         request = DetectRequest(text=checked_text(text))
-    except TNaaSError as err:
+    except (TNaaSError, OperatorError) as err:
         _fail_friendly(err)
     answer = _answer(request).answer
     if answer.real_in:
