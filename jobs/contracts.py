@@ -108,17 +108,28 @@ def reply_from(result: dict) -> NamesReply | DetectReply | UserError:
 
 
 class ReplyTo(BaseModel):
-    """Where a Slack answer goes."""
+    """Where a Slack answer goes, and with whose token."""
 
-    kind: Literal["slash", "mention"]
+    kind: Literal["slash", "mention", "dm"]
     channel: str
     user: str
-    thread_ts: str | None = None  # the mention to answer in; None for a slash command
+    thread_ts: str | None = None  # the mention to answer in; None for a slash command or a direct message
+    team: str | None = None  # the workspace: its installation's token posts the answer
+    enterprise: str | None = None
+    response_url: str | None = None  # a slash command's: posts without membership, and without a token
 
 
 class SlackJob(BaseModel):
     request: Request
     reply: ReplyTo
+
+
+class HomeJob(BaseModel):
+    """Publish the App Home tab for one person (when they open it)."""
+
+    team: str | None
+    user: str
+    enterprise: str | None = None
 
 
 class WebJob(BaseModel):

@@ -118,7 +118,13 @@ def detect(request: DetectRequest, models: ModelRegistry) -> DetectReply:
 
 
 def impressions(
-    reply: NamesReply, channel: str, ts: str, requested_n: int, user: str | None, surface: str
+    reply: NamesReply,
+    channel: str,
+    ts: str,
+    requested_n: int,
+    user: str | None,
+    surface: str,
+    team: str | None = None,
 ) -> list[Impression]:
     """One impression per shown candidate, numbered from 1: the rows of the reranking dataset."""
     shown_at = time.time()
@@ -141,6 +147,7 @@ def impressions(
             requested_n=requested_n,
             requested_by=user,
             surface=surface,
+            team=team,
             shown_at=shown_at,
         )
         for i, c in enumerate(reply.candidates, 1)

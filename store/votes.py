@@ -5,7 +5,12 @@ model, model version, pattern, scores). A keycap reaction (:one: ... :keycap_ten
 message is an up-vote for that candidate; :+1: / :-1: on a single-candidate message count too.
 Votes have set semantics per (message, candidate, user, direction): adding twice counts once and
 removing undoes. The web page votes through the same store (channel ``web``, one "message" per
-answer). The bandit's counters (``store.arms``) move with the impressions and up-votes recorded here.
+answer); Slack's vote buttons too. The bandit's counters (``store.arms``) move with the impressions
+and up-votes recorded here.
+
+Retention: with ``retention`` seconds set, each message's keys expire that long after it was shown,
+and impressions older than that are dropped from the head of the list whenever new ones are
+recorded. ``forget_user`` deletes one person's votes and the requests they made.
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ class Impression(BaseModel):
     requested_n: int | None = None
     requested_by: str | None = None
     surface: str = "slack"
+    team: str | None = None  # the Slack workspace (None on the web)
     shown_at: float
 
 
@@ -64,35 +70,63 @@ def vote_for_reaction(reaction: str, candidates: int) -> tuple[int, int] | None:
 
 
 class VoteStore:
-    MESSAGE_KEY = "tnaas:message:{channel}:{ts}"  # our message: candidate count, corpus, model
-    VOTES_KEY = "tnaas:votes:{channel}:{ts}"  # "index:user:direction" -> when
+    MESSAGE_KEY = "tnaas:message:{channel}:{ts}"  # our message: candidate count, names, corpus, model, team
+    VOTES_PREFIX = "tnaas:votes:"
+    VOTES_KEY = VOTES_PREFIX + "{channel}:{ts}"  # "index:user:direction" -> when
     UPS_KEY = "tnaas:ups:{channel}:{ts}"  # candidate index -> number of up-votes it has now
     IMPRESSIONS_KEY = "tnaas:impressions"  # every shown candidate, in order, as JSON
 
-    def __init__(self, connection: Redis):
+    PRUNE_BATCH = 1000  # old impressions dropped per recording, at most (a bounded loop)
+
+    def __init__(self, connection: Redis, retention: int | None = None):
         self.redis = connection
         self.arms = ArmCounts(connection)
+        self.retention = retention  # seconds; None keeps everything
 
     def record_impressions(self, impressions: list[Impression]) -> None:
-        """Mark the message as ours (with its candidate count) and append one row per candidate."""
+        """Mark the message as ours (candidates, their names) and append one row per candidate."""
         if not impressions:
             return
         first = impressions[0]
         generated = first.pattern is None  # the bandit compares models on generation only
+        message = self.MESSAGE_KEY.format(channel=first.channel, ts=first.ts)
         with self.redis.pipeline() as pipe:
             pipe.hset(
-                self.MESSAGE_KEY.format(channel=first.channel, ts=first.ts),
+                message,
                 mapping={
                     "candidates": len(impressions),
+                    "names": json.dumps([i.name for i in impressions]),
                     "corpus": first.corpus,
                     "model": first.model,
                     "generated": int(generated),
+                    "team": first.team or "",
                 },
             )
+            if self.retention:
+                pipe.expire(message, self.retention)
             pipe.rpush(self.IMPRESSIONS_KEY, *(i.model_dump_json() for i in impressions))
             if generated:
                 self.arms.add_shown(pipe, first.corpus, first.model, len(impressions))
             pipe.execute()
+        if self.retention:
+            self.prune(time.time() - self.retention)
+
+    def prune(self, before: float) -> int:
+        """Drop impressions shown before ``before`` (epoch seconds) from the head of the list."""
+        dropped = 0
+        while dropped < self.PRUNE_BATCH:
+            head = self.redis.lindex(self.IMPRESSIONS_KEY, 0)
+            if head is None or json.loads(head)["shown_at"] >= before:
+                break
+            self.redis.lpop(self.IMPRESSIONS_KEY)
+            dropped += 1
+        return dropped
+
+    def name_of(self, channel: str, ts: str, index: int) -> str | None:
+        """The name candidate ``index`` (from 1) of our message, None if there is no such candidate."""
+        raw = self.redis.hget(self.MESSAGE_KEY.format(channel=channel, ts=ts), "names")
+        names = json.loads(raw) if raw else []
+        return names[index - 1] if 1 <= index <= len(names) else None
 
     def candidates_on(self, channel: str, ts: str) -> int:
         """How many candidates our message shows; 0 for messages that are not ours."""
@@ -117,7 +151,34 @@ class VoteStore:
             ups = self.redis.hincrby(self.UPS_KEY.format(channel=channel, ts=ts), str(index), 1 if added else -1)
             if ups == (1 if added else 0):  # this candidate just became (or stopped being) up-voted
                 self._count_up(channel, ts, 1 if added else -1)
+        if changed and added and self.retention:
+            ttl = self.redis.ttl(self.MESSAGE_KEY.format(channel=channel, ts=ts))
+            for votes_key in (key, self.UPS_KEY.format(channel=channel, ts=ts)):
+                self.redis.expire(votes_key, ttl if ttl > 0 else self.retention)
         return bool(changed)
+
+    def toggle(self, channel: str, ts: str, index: int, user: str, direction: int = 1) -> bool:
+        """A vote button: the first click votes, the next takes it back. True when the vote now stands."""
+        field = f"{index}:{user}:{direction}"
+        standing = self.redis.hexists(self.VOTES_KEY.format(channel=channel, ts=ts), field)
+        self.vote(channel, ts, index, user, direction, added=not standing)
+        return not standing
+
+    def forget_user(self, user: str) -> tuple[int, int]:
+        """Delete everything one person gave us: their votes (the counts they moved move back) and the
+        impressions of the requests they made. Returns (votes, requests) deleted."""
+        votes = 0
+        for key in self.redis.scan_iter(match=self.VOTES_KEY.format(channel="*", ts="*"), count=1000):
+            channel, ts = key.decode().removeprefix(self.VOTES_PREFIX).rsplit(":", 1)
+            for field in self.redis.hkeys(key):
+                index, voter, direction = field.decode().split(":")
+                if voter == user and self.vote(channel, ts, int(index), user, int(direction), added=False):
+                    votes += 1
+        requests = 0
+        for raw in self.redis.lrange(self.IMPRESSIONS_KEY, 0, -1):
+            if json.loads(raw).get("requested_by") == user:
+                requests += self.redis.lrem(self.IMPRESSIONS_KEY, 0, raw)
+        return votes, requests
 
     def _count_up(self, channel: str, ts: str, step: int) -> None:
         message = {
@@ -127,10 +188,12 @@ class VoteStore:
         if message.get("generated") == "1":
             self.arms.add_up(message["corpus"], message["model"], step)
 
-    def top(self, limit: int = 10) -> list[tuple[str, int]]:
-        """Names with the highest net votes across every message (up minus down)."""
+    def top(self, limit: int = 10, team: str | None = None) -> list[tuple[str, int]]:
+        """Names with the highest net votes (up minus down) across every message, or one team's."""
         net: dict[str, int] = {}
         for row in self.export():
+            if team is not None and row.get("team") != team:
+                continue
             net[row["name"]] = net.get(row["name"], 0) + row["up"] - row["down"]
         ranked = sorted(((n, v) for n, v in net.items() if v > 0), key=lambda nv: (-nv[1], nv[0]))
         return ranked[:limit]
