@@ -6,10 +6,11 @@ malformed timestamp or body (measured: HTTP 500). So each request is checked her
 order, and Bolt only ever sees signed, well-formed requests:
 
 1. size: over ``SLACK_MAX_BODY`` bytes -> 413, read no further (the body is streamed, never whole);
-2. signature and timestamp (``v0=`` + 64 hex digits, an integer within five minutes) -> 401;
-3. shape: UTF-8; JSON only as an Events API envelope (an object with a known ``type``), a form only as
-   a slash command, an interactivity ``payload`` (a JSON object) or an SSL check -> 400;
-4. replay: a signature seen before (the same timestamp and body) -> 200, and nothing is done again.
+2. text: not UTF-8 -> 400 (Slack only sends UTF-8, and a signature is checked over the text);
+3. signature and timestamp (``v0=`` + 64 hex digits, an integer within five minutes) -> 401;
+4. shape: JSON only as an Events API envelope (an object with a known ``type``), a form only as a
+   slash command, an interactivity ``payload`` (a JSON object) or an SSL check -> 400;
+5. replay: a signature seen before (the same timestamp and body) -> 200, and nothing is done again.
 
 Everything past the size check (hashing, parsing, Bolt itself, which waits for a slash command's ack)
 runs in a worker thread, never on the event loop.
@@ -132,7 +133,14 @@ async def capped_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def verify(headers: dict, body: bytes, secret: str) -> str:
+def text_of(body: bytes) -> str:
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise Refused(400, "The body is not UTF-8.") from None
+
+
+def verify(headers: dict, body: str, secret: str) -> str:
     """The request's signature when it is Slack's (HMAC of the timestamp and body, five minutes at most)."""
     timestamp = headers.get("x-slack-request-timestamp", "")
     signature = headers.get("x-slack-signature", "")
@@ -143,17 +151,13 @@ def verify(headers: dict, body: bytes, secret: str) -> str:
     return signature
 
 
-def check_shape(content_type: str, body: bytes) -> str:
-    """The body as text, if it is something Slack sends to this endpoint."""
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError:
-        raise Refused(400, "The body is not UTF-8.") from None
+def check_shape(content_type: str, text: str) -> None:
+    """Refused unless the body is something Slack sends to this endpoint."""
     if content_type.startswith(JSON_TYPE):
         envelope = _json_object(text)
         if envelope.get("type") not in EVENT_TYPES:
             raise Refused(400, "A JSON body must be a Slack Events API envelope.")
-        return text
+        return
     if content_type.startswith(FORM):
         form = parse_qs(text, keep_blank_values=True)
         if "payload" in form:
@@ -162,7 +166,7 @@ def check_shape(content_type: str, body: bytes) -> str:
                 raise Refused(400, "The interactivity payload has no type.")
         elif "command" not in form and "ssl_check" not in form:
             raise Refused(400, "A form must be a slash command or an interactivity payload.")
-        return text
+        return
     raise Refused(400, "Slack sends JSON or a form to this endpoint.")
 
 
@@ -179,8 +183,9 @@ def _json_object(text: str) -> dict:
 def dispatch(edge: SlackEdge, headers: dict, query: str, body: bytes) -> BoltResponse:
     """Verified, well-formed, first-time requests go to Bolt; replays get an empty 200."""
     headers = {k.lower(): v for k, v in headers.items()}
-    signature = verify(headers, body, edge.settings.slack_signing_secret or "")
-    text = check_shape(headers.get("content-type", ""), body)
+    text = text_of(body)
+    signature = verify(headers, text, edge.settings.slack_signing_secret or "")
+    check_shape(headers.get("content-type", ""), text)
     if not SeenRequests(edge.connection).first_time(signature):
         log.warning("a replayed Slack request (signature seen before) was not acted on again")
         return BoltResponse(status=200, body="")

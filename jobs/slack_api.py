@@ -120,7 +120,7 @@ class NoToken(Exception):
 
 
 class Tokens:
-    """Each workspace's bot token: its installation (rotated when it is about to expire), else the
+    """Each workspace's bot token: its installation (rotated when it is about to expire), or the
     single-workspace SLACK_BOT_TOKEN."""
 
     def __init__(self, connection: Redis, settings: Settings):
@@ -137,10 +137,14 @@ class Tokens:
         )
 
     def bot_token(self, team: str | None, enterprise: str | None = None) -> str:
-        bot = self.store.find_bot(enterprise_id=enterprise, team_id=team) if team else None
-        if bot is None:
+        """With OAuth, only the team's own installation (SLACK_BOT_TOKEN's team is saved as one by the web
+        process); without, the one token."""
+        if not self.settings.slack_oauth:
             if self.settings.slack_bot_token:
                 return self.settings.slack_bot_token
+            raise NoToken("not_installed")
+        bot = self.store.find_bot(enterprise_id=enterprise, team_id=team) if team else None
+        if bot is None:
             raise NoToken("not_installed")
         if bot.bot_refresh_token:
             bot = rotated_bot(self.store, self.rotator(), bot)
@@ -153,10 +157,10 @@ class Tokens:
 def rotated_bot(store: RedisInstallationStore, rotator: TokenRotator | None, bot: Bot) -> Bot:
     """``bot`` with a token that is not about to expire: rotated (once, under the workspace's lock,
     since refresh tokens are single-use) and saved when needed. NoToken when rotation fails."""
-    if rotator is None:
-        raise NoToken("token_expired")  # a rotating token, but this process has no client secret
     if bot.bot_token_expires_at and bot.bot_token_expires_at > _soon():
         return bot
+    if rotator is None:
+        raise NoToken("token_expired")  # a rotating token, but this process has no client secret
     try:
         with store.rotation_lock(bot.enterprise_id, bot.team_id):
             current = store.find_bot(enterprise_id=bot.enterprise_id, team_id=bot.team_id) or bot

@@ -237,9 +237,13 @@ class SlackReply:
         """Post to the slash command's response_url (at most 5 times, within 30 minutes of the command)."""
         if not self.to.response_url:
             return False
-        response = WebhookClient(self.to.response_url, timeout=10).send(
-            text=text, blocks=blocks, response_type=response_type, replace_original=False
-        )
+        try:
+            response = WebhookClient(self.to.response_url, timeout=10).send(
+                text=text, blocks=blocks, response_type=response_type, replace_original=False
+            )
+        except OSError as err:  # unreachable: tell the user another way
+            log.warning("team %s: response_url unreachable: %s", self._team, err)
+            return False
         if response.status_code == 200:
             return True
         log.warning("team %s: response_url answered %s %s", self._team, response.status_code, response.body)

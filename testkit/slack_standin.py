@@ -213,16 +213,18 @@ class SlackStandIn:
 
     # -- the Web API ---------------------------------------------------------------------------------
     def _api(self, method: str, params: dict, headers) -> tuple[int, dict | str, dict]:
-        bearer = (headers.get("Authorization") or "").removeprefix("Bearer ").strip()
+        authorization = headers.get("Authorization") or ""
+        bearer = authorization.removeprefix("Bearer ").strip() if authorization.startswith("Bearer ") else ""
         token = params.get("token") or bearer or None
         fault = self._fault(method, params)
-        if fault is not None and fault.delay:
-            time.sleep(fault.delay)
         with self.lock:
             team = self.tokens[token].team if token in self.tokens else None
             params = params | {"_token": token, "_team": team}
             self.calls.append((method, params))
             self.times.append(time.perf_counter())
+        if fault is not None and fault.delay:
+            time.sleep(fault.delay)  # a slow Slack: the call is seen at once, answered later
+        with self.lock:
             if fault is not None and fault.error:
                 headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
                 return fault.status, {"ok": False, "error": fault.error}, headers

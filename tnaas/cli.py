@@ -415,6 +415,20 @@ def votes_export(
     log.info("exported %d impressions", rows)
 
 
+@votes_app.command("forget")
+def votes_forget(
+    user: Annotated[str, typer.Option("--user", "-u", help="the person: a Slack user id (U…/W…) or a page voter id")],
+) -> None:
+    """Delete one person's votes and the requests they made (a privacy request); counts move back."""
+    import re
+
+    if not re.fullmatch(r"[A-Za-z0-9_.:-]{1,64}", user):
+        _fail_friendly(TNaaSError(f"'{user}' is not a user id: Slack's look like U012AB3CD."))
+    with _vote_store() as store:
+        votes, requests = store.forget_user(user)
+    console.print(f"Deleted {votes} vote(s) and {requests} shown name(s) requested by {user}.")
+
+
 @votes_app.command("standings")
 def votes_standings(
     corpus: Annotated[str | None, typer.Option("--corpus", "-c", help="models of one corpus; default all")] = None,
