@@ -3,7 +3,7 @@
 ``reactions.add`` is a Tier 3 method: about 50 calls a minute per workspace. Seeding the keycaps on
 every reply would stop a busy team after a few commands a minute, so seeds are budgeted (a sliding
 minute, below the tier), paused when Slack answered 429, and stop altogether once a team has shown
-that it knows the convention (its people have voted with keycaps). The vote buttons need no call.
+that it knows the convention (enough of its people have voted with keycaps). The vote buttons need no call.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ return math.max(granted, 0)
 
 
 class TeamHabits:
-    KEYCAPS_KEY = "tnaas:team:{team}:keycap_votes"
+    VOTERS_KEY = "tnaas:team:{team}:keycap_voters"  # people who have voted with a keycap
     BUDGET_KEY = "tnaas:team:{team}:reactions"  # sorted set: one member per reactions.add in the last minute
     PAUSED_KEY = "tnaas:team:{team}:reactions_paused"  # set while Slack told us to wait
 
@@ -34,11 +34,19 @@ class TeamHabits:
         self.redis = connection
         self._take = connection.register_script(_TAKE)
 
-    def keycap_vote(self, team: str) -> None:
-        self.redis.incr(self.KEYCAPS_KEY.format(team=team))
+    def keycap_vote(self, team: str, user: str) -> None:
+        self.redis.sadd(self.VOTERS_KEY.format(team=team), user)
 
     def knows_keycaps(self, team: str) -> bool:
-        return int(self.redis.get(self.KEYCAPS_KEY.format(team=team)) or 0) >= KEYCAP_VOTES_TO_LEARN
+        """Enough of the team's people have voted with keycaps that the convention is known."""
+        return self.redis.scard(self.VOTERS_KEY.format(team=team)) >= KEYCAP_VOTES_TO_LEARN
+
+    def forget(self, user: str) -> int:
+        """Remove one person from every team's keycap voters (a privacy request); teams they were in."""
+        removed = 0
+        for key in self.redis.scan_iter(match=self.VOTERS_KEY.format(team="*"), count=1000):
+            removed += self.redis.srem(key, user)
+        return removed
 
     def seeds(self, team: str, wanted: int, per_minute: int = SLACK_REACTIONS_PER_MINUTE) -> int:
         """How many of ``wanted`` keycaps to seed now: none once the team knows them or while Slack

@@ -106,7 +106,10 @@ def test_keycap_seeds_stay_within_the_tier_3_budget_and_stop_once_learned(redis)
     habits.pause("T2", 30)
     assert habits.seeds("T2", 5) == 0
     for _ in range(KEYCAP_VOTES_TO_LEARN):
-        habits.keycap_vote("T3")
+        habits.keycap_vote("T3", "U1")  # one enthusiast is not the team
+    assert not habits.knows_keycaps("T3")
+    for i in range(KEYCAP_VOTES_TO_LEARN):
+        habits.keycap_vote("T3", f"U{i}")
     assert habits.knows_keycaps("T3") and habits.seeds("T3", 5) == 0
 
 
@@ -167,12 +170,14 @@ def test_tnaas_votes_forget_from_the_command_line(redis, redis_url, tmp_path):
     votes = VoteStore(redis)
     votes.record_impressions(shown("T1", "1.1", ["tom"], user="U1"))
     votes.vote("C1", "1.1", 1, "U7", 1)
+    TeamHabits(redis).keycap_vote("T1", "U7")
     env = tnaas_env(tmp_path / "artifacts", REDIS_URL=redis_url)
     out = subprocess.run(
         [sys.executable, "-m", "tnaas", "votes", "forget", "--user", "U7"], env=env, capture_output=True, text=True
     )
     assert out.returncode == 0, out.stderr
     assert "1 vote" in out.stdout and votes.tally("C1", "1.1") == {}
+    assert TeamHabits(redis).forget("U7") == 0  # already forgotten there too
     out = subprocess.run(
         [sys.executable, "-m", "tnaas", "votes", "forget", "--user", "not a user"], env=env, capture_output=True
     )

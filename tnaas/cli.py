@@ -424,8 +424,11 @@ def votes_forget(
 
     if not re.fullmatch(r"[A-Za-z0-9_.:-]{1,64}", user):
         _fail_friendly(TNaaSError(f"'{user}' is not a user id: Slack's look like U012AB3CD."))
+    from store.slack_teams import TeamHabits
+
     with _vote_store() as store:
         votes, requests = store.forget_user(user)
+        TeamHabits(store.redis).forget(user)
     console.print(f"Deleted {votes} vote(s) and {requests} shown name(s) requested by {user}.")
 
 

@@ -15,7 +15,7 @@ SEED_MAX = 2**63 - 1  # numpy seeds are non-negative; requests beyond this are r
 
 # Slack (documented limits, per workspace and method; see the README's Slack section)
 SLACK_REACTIONS_PER_MINUTE = 45  # reactions.add is Tier 3 (50 a minute): the vote seeds stay under it
-KEYCAP_VOTES_TO_LEARN = 5  # keycap votes by a team's people after which its replies are no longer seeded
+KEYCAP_VOTES_TO_LEARN = 5  # people of a team who voted with keycaps, after which its replies are no longer seeded
 SLACK_MAX_BODY = 256 * 1024  # bytes of one request to /slack/events; Slack's own are a few KB
 SLACK_MAX_RETRY_WAIT = 5  # seconds a worker waits on a Slack 429 before leaving the rest to a retry
 SLACK_TOKEN_ROTATION_MINUTES = 120  # a rotating token (12 h) is refreshed this long before it expires (Bolt's default)

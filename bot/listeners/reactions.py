@@ -1,5 +1,5 @@
 """Reactions on the bot's candidate messages are votes (see ``store.votes.vote_for_reaction``); a team
-whose people vote with keycaps has learned the convention, and its replies stop being seeded."""
+whose people vote with keycaps (enough of them) has learned the convention, and its replies stop being seeded."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ def on_reaction(body: dict, event: dict, context, added: bool) -> None:
             item["channel"], item["ts"], event["user"], event["reaction"], added=added
         )
         if vote is not None and added and event["reaction"].split("::")[0] in KEYCAPS:
-            TeamHabits(deps.connection).keycap_vote(context.team_id or body.get("team_id") or "-")
+            TeamHabits(deps.connection).keycap_vote(context.team_id or body.get("team_id") or "-", event["user"])
 
 
 def reaction_added(body: dict, event: dict, context) -> None:
