@@ -130,15 +130,15 @@ class SlackReply:
 
     def _publish(self, result: NamesReply | DetectReply) -> Posted:
         names = result if isinstance(result, NamesReply) else None
-        seeds = 0
-        if names is not None:
-            wanted = min(len(names.candidates), len(KEYCAPS))
-            seeds = int(self._step("seeds", lambda: str(TeamHabits(self.connection).seeds(self._team, wanted))))
         thread = self.to.thread_ts
         if self.to.kind == "slash":
             thread = self._step("headline", lambda: self._post(text=headline(self.request, self.to.user)))
             if thread is None:
                 return self._elsewhere(result)
+        seeds = 0
+        if names is not None:  # decided once, before the message that says whether they were added
+            wanted = min(len(names.candidates), len(KEYCAPS))
+            seeds = int(self._step("seeds", lambda: str(TeamHabits(self.connection).seeds(self._team, wanted))))
         blocks, text = self._message(result, seeded=seeds > 0)
         ts = self._step("candidates", lambda: self._post(thread_ts=thread, text=text, blocks=blocks))
         if ts is None:

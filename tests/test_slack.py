@@ -17,8 +17,10 @@ from http.client import HTTPConnection
 
 import pytest
 from redis import Redis
-from rq.registry import StartedJobRegistry
+from rq.job import Job
+from rq.registry import FailedJobRegistry, StartedJobRegistry
 
+from jobs.slack_api import LOST_ACCESS, NOT_HERE, SEED_STOP
 from store.votes import VoteStore
 from testkit.processes import http, start_web, start_worker, stop_process, tnaas_env, wait_until
 from testkit.slack_standin import (
@@ -243,6 +245,16 @@ def test_the_home_tab_shows_how_to_use_it_and_the_teams_favourites(stack):
     view = wait_for(lambda: stack.slack.views.get(("T1", "U8")), "the Home tab")
     text = json.dumps(view)
     assert "/techname pokemon 5" in text and f"{store.name_of('CHOME', ts, 1)} (1)" in text and "Models" in text
+    stack.slack.home_enabled = False  # an admin turned the Home tab off: views.publish says not_enabled
+    try:
+        attempts = len(stack.slack.called("views.publish"))
+        stack.event(opened | {"event_ts": "2"}, "EvHome2", team="THOME")
+        wait_for(lambda: len(stack.slack.called("views.publish")) > attempts, "the attempt")
+        settled(stack)
+    finally:
+        stack.slack.home_enabled = True
+    failed = FailedJobRegistry(QUEUE, connection=stack.redis).get_job_ids()
+    assert not [i for i in failed if Job.fetch(i, connection=stack.redis).func_name == "jobs.tasks.publish_home"]
 
 
 # -- replies that always arrive ---------------------------------------------------------------------
@@ -268,6 +280,17 @@ def test_not_in_channel_answers_through_the_response_url_and_its_buttons_vote(st
     stack.click("CNOTIN", "1700000099.000001", value)  # Slack tells the button the message's ts; we never knew it
     key = value.split("|")[1]
     wait_for(lambda: VoteStore(stack.redis).tally("CNOTIN", key) == {2: {"up": 1, "down": 0}}, "the vote")
+
+
+@pytest.mark.parametrize("code", sorted(NOT_HERE))
+def test_every_cannot_post_here_code_answers_through_the_response_url(stack, code):
+    channel = f"CHERE{code.upper().replace('_', '')}"
+    stack.slack.fail("chat.postMessage", code, when=lambda p: p.get("channel") == channel)
+    _, _, response_url = stack.slash("cats 2", channel=channel)
+    said = wait_for(lambda: stack.slack.responses(response_url), "the answer")[0]
+    assert said["response_type"] == "in_channel" and said["text"].count("\n") == 2
+    settled(stack)
+    assert len(stack.attempts("chat.postMessage", channel)) == 1
 
 
 def test_channel_not_found_for_a_private_channel_answers_through_the_response_url(stack):
@@ -308,9 +331,7 @@ def test_an_error_for_someone_not_in_the_channel_reaches_them_by_direct_message(
     assert "I don't know a corpus called 'pokemn'" in dm["text"]
 
 
-@pytest.mark.parametrize(
-    "code", ["invalid_auth", "token_revoked", "account_inactive", "token_expired", "missing_scope"]
-)
+@pytest.mark.parametrize("code", sorted(LOST_ACCESS - {"not_installed"}))
 def test_a_token_slack_refuses_is_explained_through_the_response_url_and_not_retried(stack, code):
     channel = f"CLOST{code.upper().replace('_', '')}"
     stack.slack.fail("chat.postMessage", code, when=lambda p: p.get("channel") == channel)
@@ -329,6 +350,9 @@ def test_a_short_rate_limit_is_waited_out_within_the_job(stack):
     posted = wait_for(lambda: len(p := stack.posts("CRL1")) >= 2 and p, "the reply")
     settled(stack)
     assert len(posted) == 2 and len(stack.attempts("chat.postMessage", "CRL1")) == 3
+    with stack.slack.lock:
+        times = [t for (m, p), t in zip(stack.slack.calls, stack.slack.times) if p.get("channel") == "CRL1"]
+    assert times[1] - times[0] >= 1.0  # Retry-After honoured by the same call, not an immediate rerun of the job
 
 
 def test_a_long_rate_limit_fails_the_job_and_its_retry_continues_without_posting_twice(stack):
@@ -361,14 +385,14 @@ def test_a_rate_limited_seed_stops_seeding_and_pauses_the_team(stack):
     assert len(stack.attempts("reactions.add", "CRL3")) == 1  # paused for the Retry-After: no new seeds
 
 
-@pytest.mark.parametrize("code", ["message_not_found", "too_many_reactions"])
+@pytest.mark.parametrize("code", sorted(SEED_STOP))
 def test_a_seed_slack_refuses_stops_seeding_and_the_reply_stands(stack, code):
     channel = f"CSEED{code.upper().replace('_', '')}"
     stack.slack.fail("reactions.add", code, when=lambda p: p["channel"] == channel)
     stack.slash("cats 3", channel=channel, team=f"T{channel}")
     wait_for(lambda: len(stack.posts(channel)) >= 2, "the reply")
     settled(stack)
-    assert len(stack.attempts("reactions.add", channel)) == 1
+    assert len(stack.attempts("reactions.add", channel)) == 1 and len(stack.posts(channel)) == 2
 
 
 def test_a_job_that_fails_for_good_tells_the_user_privately_once(stack):
@@ -381,12 +405,18 @@ def test_a_job_that_fails_for_good_tells_the_user_privately_once(stack):
     assert said[0]["response_type"] == "ephemeral" and said[0]["text"].startswith("Sorry, something went wrong")
 
 
-def test_a_user_error_whose_response_url_expired_reaches_them_by_direct_message(stack):
-    posts = len(stack.posts("U9"))
-    _, _, response_url = stack.slash("pokemon model=kn8", channel="CEXPIRED", user="U9", url_age=31 * 60)
-    dm = wait_for(lambda: stack.posts("U9")[posts:], "the direct message")[0]
+@pytest.mark.parametrize("why", ["expired_url", "used_url"])
+def test_a_user_error_whose_response_url_cannot_be_used_reaches_them_by_direct_message(stack, why):
+    user = f"U{why.upper().replace('_', '')}"
+    age = 31 * 60 if why == "expired_url" else 0
+    response_url = stack.slack.response_url("CURL", user, age=age)
+    for _ in range(5 if why == "used_url" else 0):  # a response_url takes 5 posts
+        assert post(response_url, b'{"text": "earlier"}', {"Content-Type": "application/json"})[0] == 200
+    body = slash_form("pokemon model=kn8", user=user, channel="CURL", response_url=response_url)
+    assert signed_post(stack.url, body, FORM, SECRET)[0] == 200
+    dm = wait_for(lambda: stack.posts(user), "the direct message")[0]
     assert dm["text"] == "The model kn8 isn't available for pokemon. Try one of: kn3, markov2."
-    assert stack.slack.responses(response_url) == []
+    assert len(stack.slack.responses(response_url)) == (5 if why == "used_url" else 0)
 
 
 def test_a_worker_killed_mid_reply_is_rerun_and_continues_where_it_stopped(stack):
@@ -433,7 +463,7 @@ def test_a_replayed_slash_command_is_answered_once(stack):
         ("pokemon ³", "digits 0-9"),
         ("dogs n=①", "digits 0-9"),
         ("pokemon model=kn٥", "I don't know a model called"),
-        ("<ftp://evil.example|x> <tel:+1555|call> blah=1", "I don't know the option"),
+        ("<ftp://evil.example|x> <tel:+1555|call> pokemn", "I don't know a corpus called 'pokemn'"),
     ],
 )
 def test_help_and_errors_are_private_and_never_echo_markup(stack, text, says):

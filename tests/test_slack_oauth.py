@@ -133,6 +133,10 @@ def test_a_forged_or_replayed_state_installs_nothing(stack):
     again = f"{stack['base']}/slack/oauth_redirect?code={stack['slack'].install_code('T5')}&state={state}"
     assert post(again, None, {"Cookie": cookie}, method="GET")[0] in (400, 401)  # a state is consumed once
     assert RedisInstallationStore(stack["redis"]).find_bot(enterprise_id=None, team_id="T5") is None
+    _, page, headers = post(f"{stack['base']}/slack/install", None, {}, method="GET")
+    state, cookie = re.search(r"state=([^&\"]+)", html.unescape(page))[1], headers["set-cookie"].split(";")[0]
+    bogus = f"{stack['base']}/slack/oauth_redirect?code=not-a-code&state={state}"
+    assert post(bogus, None, {"Cookie": cookie}, method="GET")[0] == 401  # oauth.v2.access: invalid_code
 
 
 def expire_soon(stack, team: str) -> Bot:
