@@ -47,6 +47,7 @@ bench: $(VENV)/.test
 	$(BIN)/python -m bench.feedback_loop
 	$(BIN)/python -m bench.slack
 	$(BIN)/python -m bench.api
+	$(BIN)/python -m bench.availability
 
 clean:
 	rm -rf $(VENV) artifacts

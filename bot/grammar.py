@@ -6,6 +6,9 @@
 | `pokemon`, `pypi 10`, `npm model=markov2 n=8` | GenerateRequest |
 | `*u*a pokemon`, `mo*** pypi`, `***ly` | CompleteRequest (each `*` is one letter) |
 | `is snorlax`, `detect kafka`, `lang <text>` | DetectRequest |
+| `pypi 5 free`, `like kafka pypi free` | only names free on the corpus' registry |
+| `like kafka`, `like kafka pypi 8` | LikeRequest (names a few edits away) |
+| `check kafkify`, `check kafkify pykafka` | CheckRequest (free on PyPI / npm?) |
 
 Parse, don't validate: everything downstream works with the typed request. Slack sends the user's
 own `&`, `<`, `>` as `&amp;`, `&lt;`, `&gt;`, so anything between angle brackets is Slack markup
@@ -23,12 +26,16 @@ from pydantic import BaseModel
 
 from corpora import corpus_names
 from jobs.contracts import (
+    CheckRequest,
     CompleteRequest,
     DetectRequest,
     GenerateRequest,
+    LikeRequest,
     checked_corpus,
+    checked_like_name,
     checked_model,
     checked_n,
+    checked_names,
     checked_pattern,
 )
 from models.pattern import WILDCARD
@@ -40,6 +47,7 @@ SLACK_MARKUP = re.compile(r"<[^<>]*>")  # every form: <@U1>, <#C1|x>, <!here>, <
 SLACK_ENTITIES = {"&lt;": "<", "&gt;": ">", "&amp;": "&"}  # the only three Slack escapes
 MAX_NUMBER_DIGITS = 4
 DETECT_WORDS = {"is", "detect", "lang"}
+CHECK_WORD, LIKE_WORD, FREE_WORD = "check", "like", "free"
 LIST_WORDS = {"corpora", "models", "top"}
 
 
@@ -52,14 +60,16 @@ class ListThings(BaseModel):
     what: Literal["corpora", "models", "top"]
 
 
-Command = Help | ListThings | GenerateRequest | CompleteRequest | DetectRequest
+Command = Help | ListThings | GenerateRequest | CompleteRequest | LikeRequest | CheckRequest | DetectRequest
 
 
 def usage(settings: Settings | None = None) -> str:
     settings = settings or get_settings()
     return (
         "Try `pokemon`, `pypi 10`, `npm model=markov2 n=8` (new names), `*u*a pokemon` or `mo*** pypi` "
-        "(each * is one letter), `is snorlax` or `lang hej på dig` (what it sounds like), `corpora`, `models`, `top`. "
+        "(each * is one letter), `like kafka pypi` (names a few letters away), `pypi 5 free` (only names free "
+        "on PyPI), `check kafkify` (free on PyPI and npm?), `is snorlax` or `lang hej på dig` (what it sounds like), "
+        "`corpora`, `models`, `top`. "
         f"Corpora: {', '.join(corpus_names())}. At most {settings.max_n} names."
     )
 
@@ -107,7 +117,13 @@ def parse_command(text: str, settings: Settings | None = None) -> Command:
         return DetectRequest(text=rest)
     if head in LIST_WORDS and len(words) == 1:
         return ListThings(what=head)
+    if head == CHECK_WORD:
+        return CheckRequest(names=checked_names(words[1:]))
+    if head == LIKE_WORD:
+        return _like(words[1:], text, settings)
     options, positional = _options(words, settings)
+    free = any(w.lower() == FREE_WORD for w in positional)
+    positional = [w for w in positional if w.lower() != FREE_WORD]
     model = options.get("model")
     n = number(options["n"], settings) if "n" in options else settings.default_n
     patterns = [w for w in positional if WILDCARD in w]
@@ -123,11 +139,33 @@ def parse_command(text: str, settings: Settings | None = None) -> Command:
         raise CommandError(f"I didn't understand `{shown(text)}`. {usage(settings)}")
     corpus = checked_corpus(names[0]) if names else None
     if patterns:
+        if free:
+            raise CommandError("`free` works with new names and `like`, not with patterns: try `pypi 5 free`.")
         pattern = checked_pattern(patterns[0])
         return CompleteRequest(pattern=pattern, corpus=corpus or settings.default_corpus, model=model, n=n)
     if corpus is None:
         raise CommandError(f"Which corpus? {usage(settings)}")
-    return GenerateRequest(corpus=corpus, model=model, n=n)
+    return GenerateRequest(corpus=corpus, model=model, n=n, free=free)
+
+
+def _like(words: list[str], text: str, settings: Settings) -> LikeRequest:
+    """`like NAME [corpus] [n] [free] [model=...] [n=...]`: the first word is the name, as typed."""
+    options, positional = _options(words, settings)
+    if not positional:
+        raise CommandError("`like` needs a name to start from, e.g. `like kafka` or `like kafka pypi`.")
+    name, rest = checked_like_name(positional[0]), [w.lower() for w in positional[1:]]
+    free = FREE_WORD in rest
+    rest = [w for w in rest if w != FREE_WORD]
+    for word in rest:
+        _refuse_other_digits(word)
+    numbers = [w for w in rest if is_number(w)]
+    corpora = [w for w in rest if not is_number(w)]
+    if len(numbers) > 1 or len(corpora) > 1:
+        raise CommandError(f"I didn't understand `{shown(text)}`. Try `like kafka pypi 5`.")
+    n = number(numbers[0], settings) if numbers else number(options.get("n", str(settings.default_n)), settings)
+    n = checked_n(n, settings)
+    corpus = checked_corpus(corpora[0]) if corpora else settings.default_corpus
+    return LikeRequest(name=name, corpus=corpus, model=options.get("model"), n=n, free=free)
 
 
 def _options(words: list[str], settings: Settings) -> tuple[dict[str, str], list[str]]:

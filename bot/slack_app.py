@@ -27,6 +27,7 @@ from bot.listeners.deps import KEY, SlackDeps
 from jobs.slack_api import rotated_installation
 from store.installations import RedisInstallationStore, RedisOAuthStateStore
 from tnaas.limits import SLACK_TOKEN_ROTATION_MINUTES
+from tnaas.observability import ContextThreadPool
 from tnaas.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -65,7 +66,12 @@ def create_slack_app(settings: Settings, connection: Redis) -> App:
         app = _installable_app(settings, connection)
     else:
         client = WebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url)
-        app = App(token=settings.slack_bot_token, signing_secret=settings.slack_signing_secret, client=client)
+        app = App(
+            token=settings.slack_bot_token,
+            signing_secret=settings.slack_signing_secret,
+            client=client,
+            listener_executor=ContextThreadPool(max_workers=5),  # listeners log and enqueue under the request's id
+        )
 
     @app.use
     def provide_deps(context, next):
@@ -96,7 +102,13 @@ def _installable_app(settings: Settings, connection: Redis) -> App:
         token_rotation_expiration_minutes=SLACK_TOKEN_ROTATION_MINUTES,
         client=client,
     )
-    app = App(signing_secret=settings.slack_signing_secret, client=client, oauth_settings=oauth, authorize=authorize)
+    app = App(
+        signing_secret=settings.slack_signing_secret,
+        client=client,
+        oauth_settings=oauth,
+        authorize=authorize,
+        listener_executor=ContextThreadPool(max_workers=5),  # listeners log and enqueue under the request's id
+    )
     app.enable_token_revocation_listeners()
     if settings.slack_bot_token:
         keep_token_workspace(store, client, settings.slack_bot_token)

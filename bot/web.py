@@ -7,13 +7,15 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis import Redis
 
 from bot.api.errors import install_error_handlers
 from bot.api.main import api_router
 from bot.health import Health, health
+from bot.metrics import Observed, metrics_registry
 from bot.slack_http import install_slack
 from models.registry import ModelRegistry
 from tnaas.settings import get_settings
@@ -50,6 +52,7 @@ def create_app(connection: Redis | None = None) -> FastAPI:
             allow_methods=["GET", "POST"],
             allow_headers=["Authorization", "Content-Type"],
         )
+    app.add_middleware(Observed, record_metrics=settings.metrics)  # outermost: sees every answer
     app.state.settings, app.state.api_redis = settings, api_redis
     app.state.registry = ModelRegistry(settings.artifacts_dir)
     install_error_handlers(app)
@@ -65,6 +68,14 @@ def create_app(connection: Redis | None = None) -> FastAPI:
     def healthz() -> JSONResponse:
         report = health(redis, settings.queue)
         return JSONResponse(report.model_dump(), status_code=200 if report.ok else 503)
+
+    if settings.metrics:
+        registry = metrics_registry(redis, settings.queue)
+
+        @app.get("/metrics", include_in_schema=False)
+        def metrics() -> Response:
+            """Prometheus text format: this process's requests plus the stack's state from Redis."""
+            return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     app.state.slack = install_slack(app, settings, redis)  # /slack/events, /slack/install, /slack/oauth_redirect
 

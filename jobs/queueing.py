@@ -16,6 +16,7 @@ from rq.job import Job, JobStatus
 from jobs import tasks
 from jobs.contracts import HomeJob, ReplyTo, Request, SlackJob, WebJob
 from tnaas.errors import Busy
+from tnaas.observability import current_request_id, new_request_id
 from tnaas.settings import Settings, get_settings
 
 
@@ -62,6 +63,10 @@ def _enqueue(connection: Redis, func, payload: dict, settings: Settings | None, 
     if q.count >= settings.max_queue:
         raise Busy()
     options = {
+        # rq shows a job's description in `rq info` and its logs; the default is the call with its
+        # payload (user ids, text), so it is only the kind of job here.
+        "description": func.__name__,
+        "meta": {"request_id": current_request_id() or new_request_id()},  # the worker logs under it
         "job_timeout": settings.job_timeout,
         "result_ttl": settings.result_ttl,
         "failure_ttl": settings.failure_ttl,

@@ -16,13 +16,14 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from jobs.contracts import CompleteRequest, GenerateRequest, NamesReply
+from jobs.contracts import CheckReply, CheckRequest, CompleteRequest, GenerateRequest, LikeRequest, MarkOut, NamesReply
 from models.bandit import standings
-from models.sounds_like import SoundsLike
+from models.sounds_like import SoundsLike, percentages
 from store.votes import KEYCAPS
 
 VOTE_ACTION = "vote"  # action_ids vote_1, vote_2, ... of the per-candidate buttons (bot/listeners/votes.py)
 MRKDWN = set("*_~`")
+REGISTRY_NAMES = {"pypi": "PyPI", "npm": "npm"}
 
 
 def escape(text: str) -> str:
@@ -42,11 +43,34 @@ def name_text(name: str) -> str:
 
 
 def headline(request, user: str) -> str:
+    free = " free" if getattr(request, "free", False) else ""
     if isinstance(request, GenerateRequest):
-        return f"<@{user}> asked for {request.n} {request.corpus} names"
+        return f"<@{user}> asked for {request.n}{free} {request.corpus} names"
     if isinstance(request, CompleteRequest):
         return f"<@{user}> asked to complete {code(request.pattern)} ({request.corpus})"
+    if isinstance(request, LikeRequest):
+        return f"<@{user}> asked for{free} {request.corpus} names like {code(request.name)}"
+    if isinstance(request, CheckRequest):
+        names = ", ".join(code(n, limit=40) for n in request.names)
+        return f"<@{user}> asked whether {names} {'is' if len(request.names) == 1 else 'are'} free"
     return f"<@{user}> asked what {code(request.text)} sounds like"
+
+
+def marks_text(availability: dict[str, MarkOut]) -> str:
+    """'free on PyPI · taken on npm' (empty when nothing was checked)."""
+    return " · ".join(f"{m.verdict} on {REGISTRY_NAMES.get(r, r)}" for r, m in availability.items())
+
+
+def check_text(reply: CheckReply) -> str:
+    lines = []
+    for item in reply.names:
+        lines.append(f"{name_text(item.name)}: {marks_text(item.availability)}")
+        lines += [
+            f"  _{REGISTRY_NAMES.get(r, r)}: {escape(m.reason)}_"
+            for r, m in item.availability.items()
+            if m.reason and m.verdict != "free"
+        ]
+    return "\n".join(lines)
 
 
 def vote_value(index: int, key: str | None) -> str:
@@ -69,13 +93,17 @@ def candidate_blocks(reply: NamesReply, seeded: bool, key: str | None = None, he
         blocks.append(SectionBlock(text=MarkdownTextObject(text=head)))
     for i, c in enumerate(reply.candidates, 1):
         line = f"{i}. {name_text(c.name)}" + (" _(already exists)_" if c.known else "")
+        line += f" — {marks_text(c.availability)}" if c.availability else ""
         lines.append(line)
         button = ButtonElement(text="👍 Vote", action_id=f"{VOTE_ACTION}_{i}", value=vote_value(i, key))
         blocks.append(SectionBlock(text=MarkdownTextObject(text=line), accessory=button))
+    if reply.note:
+        lines.append(f"_{escape(reply.note)}_")
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=lines[-1])]))
     fallback = "\n".join(([head] if head else []) + lines) or "No names found."
     if not reply.candidates:
         return [SectionBlock(text=MarkdownTextObject(text=fallback))], fallback
-    votable = min(len(lines), len(KEYCAPS))
+    votable = min(len(reply.candidates), len(KEYCAPS))
     how = "Vote with the buttons"
     how += f", or react with :one: … for the first {votable}" if key is None else ""
     how += " (I added the reactions to click)." if seeded else "."
@@ -90,9 +118,9 @@ def sounds_like_text(answer: SoundsLike) -> str:
     if answer.real_in:
         parts.append(f"{code(answer.text)} is a real name in: {', '.join(answer.real_in)}.")
     if answer.corpora:
-        parts.append("Sounds like: " + ", ".join(f"{s.name} {s.probability:.0%}" for s in answer.corpora))
+        parts.append(f"Sounds like: {percentages(answer.corpora)}")
     if answer.language != "unknown":
-        parts.append("Language: " + ", ".join(f"{s.name} {s.probability:.0%}" for s in answer.languages))
+        parts.append(f"Language: {percentages(answer.languages)}")
     parts += [f"_{escape(n)}_" for n in answer.notes]
     return "\n".join(parts) or "Nothing to say about that."
 

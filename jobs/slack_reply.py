@@ -33,7 +33,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.webhook import WebhookClient
 
 from corpora import corpus_names
-from jobs.contracts import DetectReply, NamesReply, SlackJob, UserError, reply_from
+from jobs.contracts import CheckReply, DetectReply, NamesReply, SlackJob, UserError, reply_from
 from jobs.pipeline import answer, impressions
 from jobs.slack_api import (
     LOST_ACCESS,
@@ -46,7 +46,15 @@ from jobs.slack_api import (
     error_code,
     retry_after,
 )
-from jobs.slack_messages import candidate_blocks, escape, headline, home_view, sounds_like_text, standings_text
+from jobs.slack_messages import (
+    candidate_blocks,
+    check_text,
+    escape,
+    headline,
+    home_view,
+    sounds_like_text,
+    standings_text,
+)
 from jobs.worker import WorkerContext
 from store.arms import ArmCounts
 from store.replies import ReplyProgress
@@ -116,7 +124,7 @@ class SlackReply:
                 return self._lost(error_code(err))
             raise
 
-    def _answer(self, enqueued_at, context: WorkerContext) -> NamesReply | DetectReply | UserError | None:
+    def _answer(self, enqueued_at, context: WorkerContext) -> NamesReply | DetectReply | CheckReply | UserError | None:
         """The answer this job posts: computed on the first attempt and kept, so a rerun posts the same."""
         saved = self.progress.get("answer")
         if saved is not None:
@@ -124,11 +132,13 @@ class SlackReply:
         if waited_too_long(enqueued_at, self.settings.queue_ttl):
             self.tell(BUSY)
             return None
-        result = answer(self.request, context.models, ArmCounts(context.connection), self.settings)
+        result = answer(
+            self.request, context.models, ArmCounts(context.connection), self.settings, context.availability
+        )
         self.progress.done("answer", result.model_dump_json())
         return result
 
-    def _publish(self, result: NamesReply | DetectReply) -> Posted:
+    def _publish(self, result: NamesReply | DetectReply | CheckReply) -> Posted:
         names = result if isinstance(result, NamesReply) else None
         thread = self.to.thread_ts
         if self.to.kind == "slash":
@@ -150,7 +160,7 @@ class SlackReply:
             ts=ts, channel=self.to.channel, via="thread", candidates=len(names.candidates), seeded=self._seed(ts, seeds)
         )
 
-    def _elsewhere(self, result: NamesReply | DetectReply) -> Posted:
+    def _elsewhere(self, result: NamesReply | DetectReply | CheckReply) -> Posted:
         """The bot cannot post in the channel: the whole answer through the response_url, else by DM."""
         key = f"r{self.job_id}"  # Slack does not tell us the ts of a message posted to a response_url
         head = headline(self.request, self.to.user)
@@ -283,14 +293,14 @@ class SlackReply:
         if isinstance(result, NamesReply):
             blocks, text = candidate_blocks(result, seeded, key, head)
             return [b.to_dict() for b in blocks], text
-        text = sounds_like_text(result.answer)
+        text = sounds_like_text(result.answer) if isinstance(result, DetectReply) else check_text(result)
         return None, f"{head}\n{text}" if head else text
 
     def _record(self, names: NamesReply, channel: str, ts: str) -> None:
         if self.progress.get("impressions"):
             return
         rows = impressions(names, channel, ts, self.request.n, self.to.user, "slack", team=self.to.team)
-        VoteStore(self.connection, self.settings.retention_seconds).record_impressions(rows)
+        VoteStore(self.connection).record_impressions(rows)
         self.progress.done("impressions")
 
 

@@ -23,7 +23,9 @@ log = logging.getLogger(__name__)
 @needs_context
 def answer_request(payload: dict, *, context: WorkerContext) -> dict:
     """Just the answer (the API's and the benchmarks' plain job): a request dict, a reply dict."""
-    return answer(request_from(payload), context.models, ArmCounts(context.connection), context.settings).model_dump()
+    return answer(
+        request_from(payload), context.models, ArmCounts(context.connection), context.settings, context.availability
+    ).model_dump()
 
 
 @needs_context
@@ -34,10 +36,10 @@ def answer_on_web(payload: dict, *, context: WorkerContext) -> dict:
     answer within the API's wait or polls for it later, the votes that follow find their candidates.
     """
     job = WebJob.model_validate(payload)
-    reply = answer(job.request, context.models, ArmCounts(context.connection), context.settings)
+    reply = answer(job.request, context.models, ArmCounts(context.connection), context.settings, context.availability)
     current = get_current_job()
     if isinstance(reply, NamesReply) and reply.candidates and current is not None:
-        VoteStore(context.connection, context.settings.retention_seconds).record_impressions(
+        VoteStore(context.connection).record_impressions(
             impressions(reply, WEB_CHANNEL, current.id, job.request.n, job.client, "web")
         )
     return reply.model_dump()

@@ -14,14 +14,19 @@ Job functions get what they need from the worker, explicitly: ``ContextJob`` pas
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from redis import Redis
 from rq import SimpleWorker
 from rq.job import Job
 
+from availability.checker import AvailabilityChecker, build_checker
+from jobs import metrics
 from models.registry import ModelRegistry
 from store.deploys import ModelVersions
+from tnaas.observability import request_context
 from tnaas.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -33,6 +38,7 @@ class WorkerContext:
     version: str  # the model version ``models`` holds
     connection: Redis
     settings: Settings
+    availability: AvailabilityChecker | None = None  # registry snapshots, live checks and their cache
 
 
 def needs_context(func):
@@ -62,16 +68,21 @@ class ModelWorker(SimpleWorker):
     job_class = ContextJob
 
     def __init__(self, *args, settings: Settings | None = None, **kwargs):
+        # rq logs each job's description at INFO by default: the call with its payload (user ids, text).
+        kwargs.setdefault("log_job_description", False)
         super().__init__(*args, **kwargs)
         self.settings = settings or get_settings()
         self.versions = ModelVersions(self.connection)
+        self.availability = build_checker(self.settings, connection=self.connection)  # once: its threads live on
         self.context = self._load()
         self._seen_published: str | None = None
 
     def _load(self) -> WorkerContext:
         models = ModelRegistry(self.settings.artifacts_dir)
-        context = WorkerContext(models, models.preload(), self.connection, self.settings)
+        context = WorkerContext(models, models.preload(), self.connection, self.settings, self.availability)
         self.versions.report(self.name, context.version)
+        if self.settings.metrics:
+            metrics.holds_version(context.version)
         return context
 
     def reload_if_published(self) -> bool:
@@ -82,12 +93,22 @@ class ModelWorker(SimpleWorker):
         log.info("model version %s published (have %s): reloading", published, self.context.version)
         self._seen_published = published  # react once, even if this machine's files fingerprint differently
         self.context = self._load()
+        if self.settings.metrics:
+            metrics.MODEL_RELOADS.inc()
         return True
 
     def execute_job(self, job: ContextJob, queue):
-        self.reload_if_published()
-        job.context = self.context
-        return super().execute_job(job, queue)
+        """Run one job under its request id (so its log lines carry it), timed for /metrics."""
+        with request_context(job.meta.get("request_id"), job.id):
+            self.reload_if_published()
+            self.availability.reload_if_refreshed()
+            job.context = self.context
+            started_at, started = datetime.now(UTC), time.perf_counter()
+            try:
+                return super().execute_job(job, queue)
+            finally:
+                if self.settings.metrics:
+                    metrics.observe_job(job, started, time.perf_counter(), started_at)
 
     def teardown(self):
         self.versions.forget(self.name)

@@ -69,6 +69,11 @@ def sounds_like(text: str, judge: CorpusJudge, detector: LanguageDetector) -> So
     return answer
 
 
+def percentages(scores: list[Score]) -> str:
+    """``pokemon 43%, pypi 13%``: how every surface lists scores."""
+    return ", ".join(f"{s.name} {s.probability:.0%}" for s in scores)
+
+
 def scripts(text: str) -> list[str]:
     """Writing systems of the letters in ``text`` (LATIN, CYRILLIC, CJK...), most used first."""
     counts: dict[str, int] = {}

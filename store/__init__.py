@@ -12,4 +12,5 @@ spells a key (rq's own keys are rq's).
 | ``tnaas:slack:`` | ``installations.RedisInstallationStore``, ``RedisOAuthStateStore`` | installations, bot tokens, OAuth states, rotation locks |
 | ``tnaas:rate:`` | ``rate_limit.RateLimits`` | one-minute request counters |
 | ``tnaas:models:version``, ``tnaas:workers:models`` | ``deploys.ModelVersions`` | published model version, what each worker holds |
+| ``tnaas:availability:`` | ``availability.AvailabilityCache`` | registries' live "free"/"taken" answers, with a TTL |
 """

@@ -8,9 +8,8 @@ removing undoes. The web page votes through the same store (channel ``web``, one
 answer); Slack's vote buttons too. The bandit's counters (``store.arms``) move with the impressions
 and up-votes recorded here.
 
-Retention: with ``retention`` seconds set, each message's keys expire that long after it was shown,
-and impressions older than that are dropped from the head of the list whenever new ones are
-recorded. ``forget_user`` deletes one person's votes and the requests they made.
+``forget_user`` deletes one person's votes and the requests they made (a privacy request);
+``purge_before`` forgets everything past the retention period (the scheduler's upkeep).
 """
 
 from __future__ import annotations
@@ -38,6 +37,7 @@ class Impression(BaseModel):
     model: str
     model_version: str
     pattern: str | None = None
+    like: str | None = None  # `like NAME`: the name these candidates are near
     log_prob: float | None = None
     believability: float | None = None
     judge: dict[str, float] | None = None  # the judge's probability for every corpus
@@ -76,19 +76,16 @@ class VoteStore:
     UPS_KEY = "tnaas:ups:{channel}:{ts}"  # candidate index -> number of up-votes it has now
     IMPRESSIONS_KEY = "tnaas:impressions"  # every shown candidate, in order, as JSON
 
-    PRUNE_BATCH = 1000  # old impressions dropped per recording, at most (a bounded loop)
-
-    def __init__(self, connection: Redis, retention: int | None = None):
+    def __init__(self, connection: Redis):
         self.redis = connection
         self.arms = ArmCounts(connection)
-        self.retention = retention  # seconds; None keeps everything
 
     def record_impressions(self, impressions: list[Impression]) -> None:
         """Mark the message as ours (candidates, their names) and append one row per candidate."""
         if not impressions:
             return
         first = impressions[0]
-        generated = first.pattern is None  # the bandit compares models on generation only
+        generated = first.pattern is None and first.like is None  # the bandit compares models on generation only
         message = self.MESSAGE_KEY.format(channel=first.channel, ts=first.ts)
         with self.redis.pipeline() as pipe:
             pipe.hset(
@@ -102,25 +99,10 @@ class VoteStore:
                     "team": first.team or "",
                 },
             )
-            if self.retention:
-                pipe.expire(message, self.retention)
             pipe.rpush(self.IMPRESSIONS_KEY, *(i.model_dump_json() for i in impressions))
             if generated:
                 self.arms.add_shown(pipe, first.corpus, first.model, len(impressions))
             pipe.execute()
-        if self.retention:
-            self.prune(time.time() - self.retention)
-
-    def prune(self, before: float) -> int:
-        """Drop impressions shown before ``before`` (epoch seconds) from the head of the list."""
-        dropped = 0
-        while dropped < self.PRUNE_BATCH:
-            head = self.redis.lindex(self.IMPRESSIONS_KEY, 0)
-            if head is None or json.loads(head)["shown_at"] >= before:
-                break
-            self.redis.lpop(self.IMPRESSIONS_KEY)
-            dropped += 1
-        return dropped
 
     def name_of(self, channel: str, ts: str, index: int) -> str | None:
         """The name candidate ``index`` (from 1) of our message, None if there is no such candidate."""
@@ -151,10 +133,6 @@ class VoteStore:
             ups = self.redis.hincrby(self.UPS_KEY.format(channel=channel, ts=ts), str(index), 1 if added else -1)
             if ups == (1 if added else 0):  # this candidate just became (or stopped being) up-voted
                 self._count_up(channel, ts, 1 if added else -1)
-        if changed and added and self.retention:
-            ttl = self.redis.ttl(self.MESSAGE_KEY.format(channel=channel, ts=ts))
-            for votes_key in (key, self.UPS_KEY.format(channel=channel, ts=ts)):
-                self.redis.expire(votes_key, ttl if ttl > 0 else self.retention)
         return bool(changed)
 
     def toggle(self, channel: str, ts: str, index: int, user: str, direction: int = 1) -> bool:
@@ -217,3 +195,40 @@ class VoteStore:
                 tallies[key] = self.tally(*key)
             counts = tallies[key].get(row["index"], {"up": 0, "down": 0})
             yield row | counts
+
+    def impression_count(self) -> int:
+        return self.redis.llen(self.IMPRESSIONS_KEY)
+
+    def purge_before(self, cutoff: float, batch: int = 1000) -> int:
+        """Forget impressions shown before ``cutoff`` (epoch seconds), with their messages' votes.
+
+        Impressions are appended in the order shown, so the old ones are a prefix of the list: it
+        is trimmed from the head (new rows are pushed at the tail meanwhile, untouched). The bandit's
+        counters stay: they are totals and name nobody. Returns how many impressions were removed.
+        """
+        removed = 0
+        while True:
+            raws = self.redis.lrange(self.IMPRESSIONS_KEY, 0, batch - 1)
+            rows = [json.loads(raw) for raw in raws]
+            old = 0
+            while old < len(rows) and rows[old]["shown_at"] < cutoff:
+                old += 1
+            if old == 0:
+                return removed
+            if not self._trim_head(old, raws[old - 1]):
+                continue  # someone else trimmed meanwhile: read again
+            messages = {(r["channel"], r["ts"]) for r in rows[:old]}
+            with self.redis.pipeline() as pipe:
+                for channel, ts in messages:
+                    for key in (self.MESSAGE_KEY, self.VOTES_KEY, self.UPS_KEY):
+                        pipe.delete(key.format(channel=channel, ts=ts))
+                pipe.execute()
+            removed += old
+            if old < batch:
+                return removed
+
+    # Trim the first n rows only if the n-th is still the row we read: two purges never cut twice.
+    _TRIM_HEAD = "if redis.call('LINDEX', KEYS[1], ARGV[1]) == ARGV[2] then redis.call('LTRIM', KEYS[1], ARGV[1] + 1, -1) return 1 end return 0"
+
+    def _trim_head(self, n: int, last: bytes) -> bool:
+        return bool(self.redis.eval(self._TRIM_HEAD, 1, self.IMPRESSIONS_KEY, n - 1, last))

@@ -21,10 +21,24 @@ from rq import Worker
 from tnaas.redis_server import EmbeddedRedis, free_port
 
 
+def local_registries() -> dict[str, str]:
+    """Package registries on a closed loopback port, for processes that must never ask a real one:
+    availability checks there are "unknown" at once. Tests that want answers start a stand-in."""
+    closed = free_port()
+    return {
+        "TNAAS_PYPI_INDEX_URL": f"http://127.0.0.1:{closed}/simple/",
+        "TNAAS_NPM_REGISTRY_URL": f"http://127.0.0.1:{closed}/npm/",
+    }
+
+
 def tnaas_env(artifacts, **extra) -> dict:
     """The environment of a `tnaas` process using ``artifacts``; its data (the embedded Redis'
-    files) beside them, never the developer's own ./data."""
-    env = os.environ | {"TNAAS_ARTIFACTS_DIR": str(artifacts), "TNAAS_DATA_DIR": f"{artifacts}-data", "COLUMNS": "200"}
+    files) beside them, never the developer's own ./data; package registries only on 127.0.0.1."""
+    env = (
+        local_registries()
+        | os.environ
+        | {"TNAAS_ARTIFACTS_DIR": str(artifacts), "TNAAS_DATA_DIR": f"{artifacts}-data", "COLUMNS": "200"}
+    )
     env.pop("REDIS_URL", None)
     return env | {k: str(v) for k, v in extra.items()}
 
@@ -56,12 +70,16 @@ def start_worker(env: dict, connection: Redis) -> subprocess.Popen:
     process = subprocess.Popen(
         [sys.executable, "-m", "tnaas", "worker"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
-    wait_until(
-        lambda: any(w.pid == process.pid for w in Worker.all(connection=connection)) or process.poll() is not None,
-        timeout=60,
-        what="the worker to register",
-    )
-    assert process.poll() is None, "worker exited at start"
+    try:
+        wait_until(
+            lambda: any(w.pid == process.pid for w in Worker.all(connection=connection)) or process.poll() is not None,
+            timeout=60,
+            what="the worker to register",
+        )
+        assert process.poll() is None, "worker exited at start"
+    except BaseException:
+        stop_process(process)
+        raise
     return process
 
 
@@ -85,8 +103,12 @@ def start_web(env: dict) -> tuple[subprocess.Popen, str]:
             return process.poll() is not None
         return True
 
-    wait_until(answering, timeout=30, what="the web process")
-    assert process.poll() is None, "web process exited at start"
+    try:
+        wait_until(answering, timeout=30, what="the web process")
+        assert process.poll() is None, "web process exited at start"
+    except BaseException:
+        stop_process(process)
+        raise
     return process, base
 
 
@@ -113,7 +135,8 @@ def running_stack(extra_env: dict[str, str], workers: int = 2) -> Iterator[str]:
     and the queue bound lifted, workers logging at WARNING; yields the web base URL, stops all by pid."""
     with tempfile.TemporaryDirectory() as tmp, EmbeddedRedis(Path(tmp) / "redis") as server:
         env = (
-            os.environ
+            local_registries()
+            | os.environ
             | {
                 "REDIS_URL": server.url,
                 "TNAAS_LOG_LEVEL": "WARNING",

@@ -28,7 +28,11 @@ def api(trained_artifacts, redis_url):
     )
     connection = Redis.from_url(redis_url)
     worker = start_worker(env, connection)
-    web, base = start_web(env)
+    try:
+        web, base = start_web(env)
+    except BaseException:
+        stop_process(worker)
+        raise
     try:
         yield {"base": base, "redis": connection, "env": env}
     finally:

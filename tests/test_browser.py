@@ -30,7 +30,11 @@ def site(trained_artifacts, tmp_path_factory):
     env = tnaas_env(trained_artifacts, REDIS_URL=url, TNAAS_QUEUE="browser", TNAAS_DEFAULT_MODEL="kn3")
     connection = Redis.from_url(url)
     worker = start_worker(env, connection)
-    web, base = start_web(env)
+    try:
+        web, base = start_web(env)
+    except BaseException:
+        stop_process(worker)
+        raise
     try:
         yield {"base": base, "redis": connection}
     finally:

@@ -81,7 +81,9 @@ def test_errors_never_echo_backticks_or_long_text():
     assert "`rm" not in str(err.value) and len(str(err.value)) < 600
 
 
-@pytest.mark.parametrize("text", ["pokemon ³", "dogs n=①", "pokemon ٥", "cats n=²", "pokemon ①②"])
+@pytest.mark.parametrize(
+    "text", ["pokemon ³", "dogs n=①", "pokemon ٥", "cats n=²", "pokemon ①②", "like kafka pypi ³", "like kafka n=①"]
+)
 def test_digits_other_than_0_to_9_are_refused_clearly(text):
     """`str.isdigit` is true for these and `int` fails on them: that was an HTTP 500."""
     with pytest.raises(CommandError, match="digits 0-9"):

@@ -1,6 +1,6 @@
 """What the Slack side keeps in Redis, on a real redis-server: installations and OAuth states (slack_sdk's
-store interfaces), reply progress, replay de-duplication, the reaction budget, retention and
-forgetting a person; plus the manifests and the mrkdwn the bot writes."""
+store interfaces), reply progress, replay de-duplication, the reaction budget and forgetting
+a person; plus the manifests and the mrkdwn the bot writes."""
 
 import json
 import subprocess
@@ -141,16 +141,6 @@ def test_buttons_toggle_votes_and_top_is_per_team(redis):
     votes.toggle("C1", "1.1", 1, "U5")
     votes.toggle("C1", "2.2", 1, "U5")
     assert votes.top(team="T1") == [("tom", 1)] and votes.top(team="T2") == [("rex", 1)]
-
-
-def test_retention_drops_old_impressions_and_expires_messages(redis):
-    votes = VoteStore(redis, retention=3600)
-    votes.record_impressions(shown("T1", "1.1", ["old"], at=time.time() - 7200))
-    votes.record_impressions(shown("T1", "2.2", ["new"]))
-    assert [r["name"] for r in votes.export()] == ["new"]
-    assert 0 < redis.ttl(VoteStore.MESSAGE_KEY.format(channel="C1", ts="2.2")) <= 3600
-    votes.vote("C1", "2.2", 1, "U5", 1)
-    assert 0 < redis.ttl(VoteStore.VOTES_KEY.format(channel="C1", ts="2.2")) <= 3600
 
 
 def test_forgetting_a_person_deletes_their_votes_and_requests(redis):

@@ -112,9 +112,12 @@ def test_a_worker_killed_mid_job_means_retry_then_failed_with_a_reason(settings,
 
     def kill_worker_mid_job():
         process = worker_for(settings, connection)
-        wait_until(lambda: job.get_status(refresh=True) == JobStatus.STARTED, timeout=30, what="the job to start")
-        os.kill(process.pid, signal.SIGKILL)
-        process.wait()
+        try:
+            wait_until(lambda: job.get_status(refresh=True) == JobStatus.STARTED, timeout=30, what="the job to start")
+            os.kill(process.pid, signal.SIGKILL)
+            process.wait()
+        finally:
+            stop_process(process)  # also when the job never started: no worker outlives the test
         registry.cleanup(timestamp=time.time() + 10_000)  # rq's own sweep, as if the heartbeat expired
 
     kill_worker_mid_job()
@@ -177,11 +180,15 @@ def test_up_brings_the_stack_up_and_ctrl_c_stops_every_process(trained_artifacts
             [sys.executable, "-m", "tnaas", "votes", "export"], env=env, capture_output=True, text=True, timeout=60
         )
         assert export.returncode == 0 and export.stdout == ""  # finds the embedded Redis; no votes yet
+        for worker_port in (port + 1, port + 2):  # each worker serves its own metrics, next to the web's port
+            with urllib.request.urlopen(f"http://127.0.0.1:{worker_port}/metrics", timeout=5) as response:
+                text = response.read().decode()
+            assert f'tnaas_worker_models_info{{version="{report["models_published"]}"}} 1.0' in text
     finally:
         up.send_signal(signal.SIGINT)
         output, _ = up.communicate(timeout=30)
     pids = [int(p) for p in re.findall(r"started \(pid (\d+)\)", output)]
-    assert len(pids) == 3  # web and two workers
+    assert len(pids) == 4  # web, two workers and the upkeep scheduler
     for pid in pids:
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
@@ -193,7 +200,9 @@ def _healthy(url: str, workers: int):
         status, report = http_json(url)
     except OSError:
         return None
-    return (status, report) if status == 200 and len(report["workers"]) == workers else None
+    # Settled: the upkeep jobs the scheduler enqueues at its start have been taken by a worker.
+    settled = status == 200 and len(report["workers"]) == workers and report["queued"] == 0
+    return (status, report) if settled else None
 
 
 def test_healthz_says_what_is_wrong(settings, connection, trained_artifacts):

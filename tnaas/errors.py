@@ -66,3 +66,7 @@ class ModelNotTrained(OperatorError):
 
 class ArtifactVersionMismatch(OperatorError):
     """A saved model was written by an incompatible format version: retrain it."""
+
+
+class InvalidSeed(TNaaSError):
+    """A name to start `like` from that no walk can start from (empty, too long, unknown letters)."""

@@ -12,6 +12,7 @@ MAX_CORPUS_NAME_LEN = 64  # a corpus or model name in a request; longer is a mis
 MAX_MODEL_NAME_LEN = 32
 MAX_CLIENT_ID_LEN = 64  # the page's voter id, an answer id
 SEED_MAX = 2**63 - 1  # numpy seeds are non-negative; requests beyond this are refused
+MAX_CHECK_NAMES = 20  # names one availability check asks about: a shortlist, not a crawl
 
 # Slack (documented limits, per workspace and method; see the README's Slack section)
 SLACK_REACTIONS_PER_MINUTE = 45  # reactions.add is Tier 3 (50 a minute): the vote seeds stay under it

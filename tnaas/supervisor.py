@@ -31,6 +31,7 @@ RESTART_PAUSE = 1.0
 class Child:
     name: str
     args: list[str]
+    env: dict[str, str] = field(default_factory=dict)  # on top of the stack's
     process: subprocess.Popen | None = None
     restarts: int = 0
     stream: threading.Thread | None = field(default=None, repr=False)
@@ -40,6 +41,18 @@ def _stream(child: Child) -> None:
     for line in child.process.stdout:
         sys.stdout.write(f"{child.name:<9}| {line}")
         sys.stdout.flush()
+
+
+def children(settings: Settings) -> list[Child]:
+    """The web process, the workers (each serving its metrics on the next port up from the web's)
+    and the one upkeep scheduler."""
+    python = [sys.executable, "-m", "tnaas"]
+    web_port = settings.web_port
+    workers = [
+        Child(f"worker.{i + 1}", python + ["worker"], {"TNAAS_METRICS_PORT": str(web_port + 1 + i)})
+        for i in range(settings.workers)
+    ]
+    return [Child("web", python + ["web"]), *workers, Child("scheduler", python + ["scheduler"])]
 
 
 class Supervisor:
@@ -58,19 +71,19 @@ class Supervisor:
         version = ModelVersions(Redis.from_url(url)).publish(ModelRegistry(self.settings.artifacts_dir).fingerprint())
         log.info("models version %s published", version)
         self.env = os.environ | {"REDIS_URL": url, "PYTHONUNBUFFERED": "1"}
-        python = [sys.executable, "-m", "tnaas"]
-        self.children = [Child("web", python + ["web"])]
-        self.children += [Child(f"worker.{i + 1}", python + ["worker"]) for i in range(self.settings.workers)]
+        self.children = children(self.settings)
         for child in self.children:
             self._spawn(child)
         log.info(
-            "the playground: http://%s:%d/  (API: /api/v1, health: /healthz)", self.settings.host, self.settings.port
+            "the playground: http://%s:%d/  (API: /api/v1, health: /healthz, metrics: /metrics)",
+            self.settings.web_host,
+            self.settings.web_port,
         )
         return url
 
     def _spawn(self, child: Child) -> None:
         child.process = subprocess.Popen(
-            child.args, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+            child.args, env=self.env | child.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
         )
         child.stream = threading.Thread(target=_stream, args=(child,), daemon=True)
         child.stream.start()

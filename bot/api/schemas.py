@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
-from jobs.contracts import NamesReply
+from jobs.contracts import CheckReply, NamesReply
 from models.bandit import Standing
 from models.sounds_like import SoundsLike
-from tnaas.limits import MAX_CLIENT_ID_LEN, MAX_CORPUS_NAME_LEN, MAX_MODEL_NAME_LEN, MAX_TEXT_LEN
+from tnaas.limits import MAX_CHECK_NAMES, MAX_CLIENT_ID_LEN, MAX_CORPUS_NAME_LEN, MAX_MODEL_NAME_LEN, MAX_TEXT_LEN
 
 CLIENT_ID = rf"^[A-Za-z0-9_-]{{1,{MAX_CLIENT_ID_LEN}}}$"
 N_DOC = "default TNAAS_DEFAULT_N, at most TNAAS_MAX_N"
@@ -23,6 +23,7 @@ class GenerateIn(BaseModel):
     )
     n: int | None = Field(None, ge=1, description=N_DOC)
     seed: int | None = None
+    free: bool = Field(False, description="only names free on the corpus' registry (PyPI, npm; both for others)")
     client: str | None = Field(None, pattern=CLIENT_ID, description="a stable id of the caller (the page sends one)")
 
 
@@ -37,6 +38,30 @@ class CompleteIn(BaseModel):
     n: int | None = Field(None, ge=1, description=N_DOC)
     seed: int | None = None
     client: str | None = Field(None, pattern=CLIENT_ID)
+
+
+class LikeIn(BaseModel):
+    name: str = Field(max_length=MAX_TEXT_LEN, examples=["kafka"], description="the name to start from")
+    corpus: str | None = Field(None, max_length=MAX_CORPUS_NAME_LEN, description="default: TNAAS_DEFAULT_CORPUS")
+    model: str | None = Field(None, max_length=MAX_MODEL_NAME_LEN)
+    n: int | None = Field(None, ge=1, description=N_DOC)
+    seed: int | None = None
+    free: bool = False
+    client: str | None = Field(None, pattern=CLIENT_ID)
+
+
+class CheckIn(BaseModel):
+    names: list[str] = Field(
+        min_length=1, max_length=MAX_CHECK_NAMES, examples=[["kafkify"]], description="names as they would be published"
+    )
+    client: str | None = Field(None, pattern=CLIENT_ID)
+
+    @field_validator("names")
+    @classmethod
+    def _short_enough(cls, names: list[str]) -> list[str]:
+        if any(len(n) > MAX_TEXT_LEN for n in names):
+            raise ValueError(f"each name at most {MAX_TEXT_LEN} characters")
+        return names
 
 
 class DetectIn(BaseModel):
@@ -58,6 +83,7 @@ class Answer(BaseModel):
     answer_id: str
     poll: str | None = Field(None, description="while queued: GET this for the answer")
     names: NamesReply | None = None
+    check: CheckReply | None = None
     sounds_like: SoundsLike | None = None
 
 

@@ -24,7 +24,7 @@ def vote_button(ack, body: dict, action: dict, respond, context) -> None:
         return
     ts = key or container.get("message_ts")
     user = (body.get("user") or {}).get("id")
-    store = VoteStore(deps.connection, deps.settings.retention_seconds)
+    store = VoteStore(deps.connection)
     name = store.name_of(channel or "", ts or "", index)
     if name is None or not user:
         text = f"Voting on that message has closed (votes are kept {deps.settings.retention_days} days)."

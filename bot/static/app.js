@@ -72,11 +72,13 @@ function renderNames(data) {
   const reply = data.names;
   const list = $("#names");
   list.replaceChildren();
-  const what = reply.pattern ? `completions of ${reply.pattern}` : `${reply.corpus} names`;
+  const what = reply.pattern
+    ? `completions of ${reply.pattern}`
+    : reply.like ? `${reply.corpus} names like ${reply.like}` : `${reply.free ? "free " : ""}${reply.corpus} names`;
   const chosen = reply.model_chosen_by === "bandit" ? " (picked by votes)" : "";
-  $("#names-status").textContent = reply.candidates.length
+  $("#names-status").textContent = (reply.candidates.length
     ? `${reply.candidates.length} ${what} from ${reply.model}${chosen}. Vote with the arrows.`
-    : "No names found for that.";
+    : "No names found for that.") + (reply.note ? ` ${reply.note}` : "");
   reply.candidates.forEach((candidate, i) => {
     const item = document.createElement("li");
     const name = document.createElement("span");
@@ -87,6 +89,13 @@ function renderNames(data) {
       const badge = document.createElement("span");
       badge.className = "badge";
       badge.textContent = "already exists";
+      item.append(badge);
+    }
+    for (const [registry, mark] of Object.entries(candidate.availability || {})) {
+      const badge = document.createElement("span");
+      badge.className = `badge mark ${mark.verdict.replace(" ", "-")}`;
+      badge.textContent = `${registry === "pypi" ? "PyPI" : registry} ${mark.verdict}`;
+      if (mark.reason) badge.title = mark.reason;
       item.append(badge);
     }
     for (const [direction, cls] of [[1, "up"], [-1, "down"]]) {
@@ -159,9 +168,17 @@ $("#corpus").addEventListener("change", fillModels);
 $("#generate-form").addEventListener("submit", (event) => {
   event.preventDefault();
   busy($("#go"), async () => {
-    const body = { corpus: $("#corpus").value, n: Number($("#n").value) || 5, client: voter };
+    const body = { corpus: $("#corpus").value, n: Number($("#n").value) || 5, free: $("#free").checked, client: voter };
     if ($("#model").value) body.model = $("#model").value;
     renderNames(await answer("/generate", body));
+  });
+});
+$("#like-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  busy($("#like-go"), async () => {
+    const body = { name: $("#like").value, corpus: $("#corpus").value, n: Number($("#n").value) || 5, free: $("#free").checked, client: voter };
+    if ($("#model").value) body.model = $("#model").value;
+    renderNames(await answer("/like", body));
   });
 });
 $("#complete-form").addEventListener("submit", (event) => {

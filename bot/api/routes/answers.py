@@ -11,16 +11,21 @@ from rq.job import Job, JobStatus
 
 from bot.api.deps import AddressDep, RedisDep, SettingsDep
 from bot.api.errors import NotFound
-from bot.api.schemas import Answer, CompleteIn, DetectIn, GenerateIn
+from bot.api.schemas import Answer, CheckIn, CompleteIn, DetectIn, GenerateIn, LikeIn
 from jobs.contracts import (
+    CheckReply,
+    CheckRequest,
     CompleteRequest,
     DetectReply,
     DetectRequest,
     GenerateRequest,
+    LikeRequest,
     UserError,
     checked_corpus,
+    checked_like_name,
     checked_model,
     checked_n,
+    checked_names,
     checked_pattern,
     checked_text,
     reply_from,
@@ -43,7 +48,24 @@ def generate_request(body: GenerateIn, settings: Settings) -> GenerateRequest:
         model=checked_model(body.model),
         n=checked_n(body.n or settings.default_n, settings),
         seed=body.seed,
+        free=body.free,
     )
+
+
+def like_request(body: LikeIn, settings: Settings) -> LikeRequest:
+    corpus = checked_corpus(body.corpus) if body.corpus and body.corpus.strip() else settings.default_corpus
+    return LikeRequest(
+        name=checked_like_name(body.name),
+        corpus=corpus,
+        model=checked_model(body.model),
+        n=checked_n(body.n or settings.default_n, settings),
+        seed=body.seed,
+        free=body.free,
+    )
+
+
+def check_request(body: CheckIn) -> CheckRequest:
+    return CheckRequest(names=checked_names(body.names))
 
 
 def complete_request(body: CompleteIn, settings: Settings) -> CompleteRequest:
@@ -70,6 +92,8 @@ def answer_from(job_id: str, result: dict | None) -> Answer:
         raise TNaaSError(reply.error)
     if isinstance(reply, DetectReply):
         return Answer(status="done", answer_id=job_id, sounds_like=reply.answer)
+    if isinstance(reply, CheckReply):
+        return Answer(status="done", answer_id=job_id, check=reply)
     return Answer(status="done", answer_id=job_id, names=reply)
 
 
@@ -94,6 +118,18 @@ def generate(body: GenerateIn, address: AddressDep, redis: RedisDep, settings: S
 def complete(body: CompleteIn, address: AddressDep, redis: RedisDep, settings: SettingsDep) -> JSONResponse:
     """Fillings of a pattern such as `mo***` or `*u*a`, most likely first."""
     return respond(ask(complete_request(body, settings), body.client, address, redis, settings))
+
+
+@router.post("/like", response_model=Answer, responses=QUEUED)
+def like(body: LikeIn, address: AddressDep, redis: RedisDep, settings: SettingsDep) -> JSONResponse:
+    """Believable names one to three edits from a given one, ranked as generation ranks."""
+    return respond(ask(like_request(body, settings), body.client, address, redis, settings))
+
+
+@router.post("/check", response_model=Answer, responses=QUEUED)
+def check(body: CheckIn, address: AddressDep, redis: RedisDep, settings: SettingsDep) -> JSONResponse:
+    """Is each name free on PyPI and npm: by the registries' rules, their snapshot and a live look-up."""
+    return respond(ask(check_request(body), body.client, address, redis, settings))
 
 
 @router.post("/detect", response_model=Answer, responses=QUEUED)

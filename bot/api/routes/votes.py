@@ -8,6 +8,7 @@ from bot.api.deps import VotesDep
 from bot.api.errors import NotFound
 from bot.api.routes.answers import ANSWER_ID
 from bot.api.schemas import VoteIn, VoteOut
+from bot.metrics import count_vote
 from store.votes import WEB_CHANNEL
 from tnaas.errors import TNaaSError
 
@@ -22,7 +23,8 @@ def vote(body: VoteIn, votes: VotesDep) -> VoteOut:
         raise NotFound(f"No answer {body.answer_id[:64]!r} with names to vote on.")
     if body.index > shown:
         raise TNaaSError(f"That answer has {shown} names; there is no #{body.index}.")
-    votes.vote(WEB_CHANNEL, body.answer_id, body.index, body.voter, body.direction, body.added)
+    if votes.vote(WEB_CHANNEL, body.answer_id, body.index, body.voter, body.direction, body.added) and body.added:
+        count_vote("web", body.direction)
     tally = votes.tally(WEB_CHANNEL, body.answer_id).get(body.index, {"up": 0, "down": 0})
     return VoteOut(answer_id=body.answer_id, index=body.index, **tally)
 
