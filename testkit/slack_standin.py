@@ -109,7 +109,7 @@ class SlackStandIn:
         self.refresh_tokens: dict[str, str] = {}  # live refresh token -> the team it refreshes
         self.faults: list[Fault] = []
         self.home_enabled = True
-        self.throttled: list[tuple[str, str]] = []  # (method, team) of every 429 the limits produced
+        self.throttled: list[tuple[str, str, str]] = []  # (method, team, channel) of every 429 the limits produced
         self._windows: dict[tuple[str, str], deque] = defaultdict(deque)  # (team, method) -> call times
         self._buckets: dict[str, tuple[float, float]] = {}  # channel -> (tokens, at)
         self._counter = itertools.count(1)
@@ -237,7 +237,7 @@ class SlackStandIn:
                 return 200, _err(problem), {}
             wait = self._rate_limited(method, team, params)
             if wait:
-                self.throttled.append((method, team))
+                self.throttled.append((method, team, params.get("channel", "")))
                 return 429, _err("ratelimited"), {"Retry-After": str(wait)}
             handler = {
                 "auth.test": self._auth_test,

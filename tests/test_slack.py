@@ -479,6 +479,11 @@ def test_a_model_that_is_not_trained_is_refused_with_the_list_and_no_server_path
     assert said["response_type"] == "ephemeral"
 
 
+def test_the_api_refuses_an_untrained_model_the_same_way_without_a_server_path(stack):
+    status, _, body = http("POST", f"{stack.base}/api/v1/generate", {"corpus": "pokemon", "model": "kn05", "n": 2})
+    assert status == 400 and body == {"error": "The model kn5 isn't available for pokemon. Try one of: kn3, markov2."}
+
+
 def test_user_text_is_posted_escaped_once_and_inside_its_code_span(stack):
     """Slack sends a typed `<` as `&lt;`; backticks in the text must not close the headline's code span."""
     stack.slash("is a &lt;b&gt; `rm` &amp; c", channel="CESCAPE")
