@@ -40,7 +40,7 @@ from models.sounds_like import percentages
 from models.training import train_judge, train_language, train_one, train_reranker
 from store.arms import ArmCounts
 from store.votes import VoteStore
-from tnaas.errors import TNaaSError
+from tnaas.errors import ModelNotTrained, OperatorError, TNaaSError
 from tnaas.limits import SEED_MAX
 from tnaas.observability import configure_logging
 from tnaas.settings import get_settings
@@ -69,7 +69,7 @@ def _setup(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) ->
         configure_logging(level, settings.log_format)
 
 
-def _fail_friendly(err: TNaaSError) -> None:
+def _fail_friendly(err: TNaaSError | OperatorError) -> None:
     console.print(f"[red]{err}[/red]")
     raise typer.Exit(2)
 
@@ -125,7 +125,7 @@ def train(
                     info.metrics["sentences"]["accuracy"],
                 )
                 bar.advance(task)
-    except TNaaSError as err:
+    except (TNaaSError, OperatorError) as err:
         _fail_friendly(err)
     total = len(pairs) + (2 if classifiers else 0)
     if reranker:
@@ -270,12 +270,16 @@ def _answer(request) -> NamesReply | DetectReply:
     from tnaas.redis_server import running_stack_redis
 
     settings = get_settings()
+    registry = _registry()
+    asked = getattr(request, "model", None)
+    if asked and not registry.is_trained(request.corpus, asked):
+        _fail_friendly(ModelNotTrained(str(registry.path(request.corpus, asked))))  # the operator's view of it
     stack = (
         running_stack_redis(settings.redis_url, settings.data_dir)
         if isinstance(request, GenerateRequest | LikeRequest)
         else None
     )
-    reply = answer(request, _registry(), ArmCounts(stack) if stack is not None else None, settings)
+    reply = answer(request, registry, ArmCounts(stack) if stack is not None else None, settings)
     if isinstance(reply, UserError):
         _fail_friendly(TNaaSError(reply.error))
     return reply
@@ -308,7 +312,7 @@ def generate(
             found = name_model.generate(request.n, np.random.default_rng(seed), include_known=include_known, walk=walk)
             _print_names([(c.name, c.nll_per_char, c.known) for c in found])
             return
-    except TNaaSError as err:
+    except (TNaaSError, OperatorError) as err:
         _fail_friendly(err)
     _print_reply(_answer(request))
 
@@ -331,7 +335,7 @@ def complete(
             n=checked_n(n or settings.default_n, settings),
             seed=seed,
         )
-    except TNaaSError as err:
+    except (TNaaSError, OperatorError) as err:
         _fail_friendly(err)
     reply = _answer(request)
     if not reply.candidates:
@@ -357,7 +361,7 @@ def like(
             n=checked_n(n or settings.default_n, settings),
             seed=seed,
         )
-    except TNaaSError as err:
+    except (TNaaSError, OperatorError) as err:
         _fail_friendly(err)
     reply = _answer(request)
     for i, c in enumerate(reply.candidates, 1):
@@ -383,7 +387,7 @@ app.command("lang", hidden=True)(detect)
 def _sounds_like(text: str) -> None:
     try:
         request = DetectRequest(text=checked_text(text))
-    except TNaaSError as err:
+    except (TNaaSError, OperatorError) as err:
         _fail_friendly(err)
     answer = _answer(request).answer
     if answer.real_in:
@@ -500,6 +504,23 @@ def votes_export(
             out.write(json.dumps(row, sort_keys=True, ensure_ascii=False) + "\n")
             rows += 1
     log.info("exported %d impressions", rows)
+
+
+@votes_app.command("forget")
+def votes_forget(
+    user: Annotated[str, typer.Option("--user", "-u", help="the person: a Slack user id (U…/W…) or a page voter id")],
+) -> None:
+    """Delete one person's votes and the requests they made (a privacy request); counts move back."""
+    import re
+
+    if not re.fullmatch(r"[A-Za-z0-9_.:-]{1,64}", user):
+        _fail_friendly(TNaaSError(f"'{user}' is not a user id: Slack's look like U012AB3CD."))
+    from store.slack_teams import TeamHabits
+
+    with _vote_store() as store:
+        votes, requests = store.forget_user(user)
+        TeamHabits(store.redis).forget(user)
+    console.print(f"Deleted {votes} vote(s) and {requests} shown name(s) requested by {user}.")
 
 
 @votes_app.command("standings")
