@@ -44,9 +44,12 @@ bench: $(VENV)/.test
 	$(BIN)/python -m bench.sampling_speed
 	$(BIN)/python -m bench.language_detection
 	$(BIN)/python -m bench.jobs
+	$(BIN)/python -m bench.believability
 	$(BIN)/python -m bench.feedback_loop
 	$(BIN)/python -m bench.slack
 	$(BIN)/python -m bench.api
+	$(BIN)/python -m bench.faults
+	$(BIN)/python -m bench.availability
 
 clean:
 	rm -rf $(VENV) artifacts

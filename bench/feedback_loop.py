@@ -1,5 +1,6 @@
 """Does learning from votes pay off? A simulated team (``testkit.simulated_team``) votes for many
-rounds; compare the loops: random or bandit model choice, random, judge or reranker order.
+rounds; compare the loops: random or bandit model choice; random, judge, believability (the
+reservoir: the cold start) or reranker order; and an oracle that knows the hidden taste.
 
 Run: ``.venv/bin/python -m bench.feedback_loop`` (the models `tnaas train` made, in TNAAS_ARTIFACTS_DIR).
 """
@@ -16,7 +17,7 @@ from rich.table import Table
 from models.bandit import standings
 from models.registry import ModelRegistry
 from models.reranker import evaluate_reranker
-from testkit.simulated_team import CONFIGS, LoopResult, hidden_taste, run_loop
+from testkit.simulated_team import CONFIGS, ORACLE, LoopResult, hidden_taste, run_loop
 from tnaas.settings import get_settings
 
 
@@ -64,6 +65,32 @@ def main() -> None:
         )
     console.print(table)
     console.print(f"random ordering, last half: {statistics.mean(baseline):.3f}")
+    cold = {
+        k: statistics.mean(statistics.mean(res.up_rate[: args.block]) for res in runs) for k, runs in results.items()
+    }
+    late = {
+        k: statistics.mean(statistics.mean(res.up_rate[args.rounds // 2 :]) for res in runs)
+        for k, runs in results.items()
+    }
+    summary = Table(
+        "configuration",
+        f"rounds 1-{args.block}",
+        "vs random order",
+        "of the oracle",
+        "last half",
+        "of the oracle",
+        title="cold start, and the share of the best possible (the oracle shows the pool's best by the hidden taste)",
+    )
+    for name in results:
+        summary.add_row(
+            name,
+            f"{cold[name]:.3f}",
+            f"{cold[name] / cold[CONFIGS[0].name]:.2f}x",
+            f"{cold[name] / cold[ORACLE]:.0%}",
+            f"{late[name]:.3f}",
+            f"{late[name] / late[ORACLE]:.0%}",
+        )
+    console.print(summary)
 
     for name in (CONFIGS[0].name, "reranker + bandit"):
         model_table = Table(

@@ -1,4 +1,4 @@
-"""The web process's ASGI app: the playground page, the JSON API, /healthz and Slack's /slack/events."""
+"""The web process's ASGI app: the playground page, the JSON API, /healthz and Slack's /slack/* routes."""
 
 from __future__ import annotations
 
@@ -7,17 +7,23 @@ from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis import Redis
-from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
-from starlette.concurrency import run_in_threadpool
+from redis.exceptions import RedisError
 
+from bot.api.deps import cookie_voter, voter_cookies
 from bot.api.errors import install_error_handlers
 from bot.api.main import api_router
+from bot.edge import Edge, Gate
 from bot.health import Health, health
-from bot.slack_app import HOW_TO_CONNECT, create_slack_app
+from bot.metrics import Observed, metrics_registry
+from bot.slack_http import install_slack
+from bot.voters import COOKIE, COOKIE_MAX_AGE
 from models.registry import ModelRegistry
+from tnaas.limits import MAX_API_BODY
+from tnaas.redis_server import redis_client
 from tnaas.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -33,9 +39,9 @@ PAGE_HEADERS = {
 def create_app(connection: Redis | None = None) -> FastAPI:
     settings = get_settings()
     url = settings.redis_url or "redis://127.0.0.1:6379/0"
-    redis = connection or Redis.from_url(url, socket_timeout=2)
+    redis = connection or redis_client(url, socket_timeout=2)
     # The API blocks on a job's result for up to api_wait: its connection must outlast that.
-    api_redis = connection or Redis.from_url(url, socket_timeout=settings.api_wait + 5)
+    api_redis = connection or redis_client(url, socket_timeout=settings.api_wait + 5)
     # No /docs or /redoc: FastAPI's pages load their scripts from a CDN, and this must work offline.
     app = FastAPI(
         title="TNaaS",
@@ -45,6 +51,8 @@ def create_app(connection: Redis | None = None) -> FastAPI:
         description="Tech Names as a Service: believable new names in the style of a corpus, pattern "
         "completion, what a name sounds like, and votes that teach it what the team likes.",
     )
+    # Token, size and shape checks before a route reads the body (innermost: CORS answers preflights first).
+    app.add_middleware(Edge, gates=[Gate("/api/", MAX_API_BODY, token=settings.api_token)])
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -52,40 +60,51 @@ def create_app(connection: Redis | None = None) -> FastAPI:
             allow_methods=["GET", "POST"],
             allow_headers=["Authorization", "Content-Type"],
         )
-    app.state.settings, app.state.api_redis = settings, api_redis
+    app.add_middleware(Observed, record_metrics=settings.metrics)  # outermost: sees every answer
+    app.state.settings, app.state.api_redis, app.state.redis = settings, api_redis, redis
     app.state.registry = ModelRegistry(settings.artifacts_dir)
     install_error_handlers(app)
     app.include_router(api_router)
 
     @app.get("/", include_in_schema=False)
-    def page() -> FileResponse:
-        return FileResponse(STATIC / "index.html", headers=PAGE_HEADERS)
+    def page(request: Request) -> FileResponse:
+        """The playground, with a signed voter cookie the first time (its votes count under it)."""
+        response = FileResponse(STATIC / "index.html", headers=PAGE_HEADERS)
+        try:
+            if cookie_voter(request) is None:
+                response.set_cookie(
+                    COOKIE,
+                    voter_cookies(request).issue(),
+                    max_age=COOKIE_MAX_AGE,
+                    httponly=True,
+                    samesite="strict",
+                    secure=request.url.scheme == "https",
+                )
+        except RedisError:  # no signing key without Redis: the page works, its votes wait for a cookie
+            log.warning("Redis unavailable: the page is served without a voter cookie")
+        return response
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
+    @app.get("/livez", include_in_schema=False)
+    def livez() -> JSONResponse:
+        """Liveness: this process answers (restart it if not). Says nothing of Redis or the workers."""
+        return JSONResponse({"ok": True})
+
     @app.get("/healthz", response_model=Health)
     def healthz() -> JSONResponse:
-        report = health(redis, settings.queue)
+        """Readiness: can the stack answer requests now? 503 with the problems listed when not."""
+        report = health(redis, settings)
         return JSONResponse(report.model_dump(), status_code=200 if report.ok else 503)
 
-    slack = create_slack_app(settings, redis) if settings.slack_enabled else None
-    app.state.slack = slack
-    if slack is None:
-        log.warning(HOW_TO_CONNECT)
-    elif settings.slack_app_token:
-        from slack_bolt.adapter.socket_mode import SocketModeHandler
+    if settings.metrics:
+        registry = metrics_registry(redis, settings.queue)
 
-        # Socket Mode: Slack pushes events over a websocket we open; /slack/events stays available.
-        SocketModeHandler(slack, settings.slack_app_token, web_client=slack.client).connect()
-        log.info("Slack Socket Mode connected")
+        @app.get("/metrics", include_in_schema=False)
+        def metrics() -> Response:
+            """Prometheus text format: this process's requests plus the stack's state from Redis."""
+            return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
-    @app.post("/slack/events", include_in_schema=False)
-    async def slack_events(request: Request):
-        if slack is None:
-            return JSONResponse({"error": HOW_TO_CONNECT}, status_code=503)
-        body = await request.body()
-        # Bolt is synchronous (a slash command waits for its ack): keep it off the event loop.
-        response = await run_in_threadpool(slack.dispatch, to_bolt_request(request, body))
-        return to_starlette_response(response)
+    app.state.slack = install_slack(app, settings, redis)  # /slack/events, /slack/install, /slack/oauth_redirect
 
     return app

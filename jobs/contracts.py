@@ -12,11 +12,11 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field, TypeAdapter, field_validator
 
 from corpora import corpus_names
-from models.catalog import parse_model_name
-from models.pattern import EMPTY_PATTERN, normalise_pattern
+from models.catalog import canonical_model_name
+from models.pattern import EMPTY_PATTERN, WILDCARD, normalise_pattern
 from models.sounds_like import SoundsLike
 from tnaas.errors import CommandError, UnknownCorpus
-from tnaas.limits import MAX_PATTERN_LEN, MAX_TEXT_LEN
+from tnaas.limits import MAX_CHECK_NAMES, MAX_NAME_LEN, MAX_PATTERN_LEN, MAX_TEXT_LEN, SEED_MAX
 from tnaas.settings import Settings, get_settings
 
 
@@ -37,9 +37,10 @@ class GenerateRequest(_Sized):
     kind: Literal["generate"] = "generate"
     corpus: str
     model: str | None = None
-    seed: int | None = None
+    seed: int | None = Field(None, ge=0, le=SEED_MAX)
     include_known: bool = False
     rerank: bool = True  # sample a pool, show the best n (judge + reranker) with some exploration
+    free: bool = False  # only names free on the corpus' registry (PyPI for pypi, npm for npm, both otherwise)
 
 
 class CompleteRequest(_Sized):
@@ -47,7 +48,25 @@ class CompleteRequest(_Sized):
     pattern: str = Field(max_length=MAX_PATTERN_LEN)
     corpus: str
     model: str | None = None
-    seed: int | None = None
+    seed: int | None = Field(None, ge=0, le=SEED_MAX)
+
+
+class LikeRequest(_Sized):
+    """Names a few edits from ``name`` (``like kafka pypi``), ranked as generation ranks."""
+
+    kind: Literal["like"] = "like"
+    name: str = Field(max_length=MAX_NAME_LEN)
+    corpus: str
+    model: str | None = None
+    seed: int | None = Field(None, ge=0, le=SEED_MAX)
+    free: bool = False
+
+
+class CheckRequest(BaseModel):
+    """Is each name free on PyPI and npm (``check kafkify``)?"""
+
+    kind: Literal["check"] = "check"
+    names: list[str] = Field(min_length=1, max_length=MAX_CHECK_NAMES)
 
 
 class DetectRequest(BaseModel):
@@ -55,13 +74,24 @@ class DetectRequest(BaseModel):
     text: str = Field(max_length=MAX_TEXT_LEN)
 
 
-Request = Annotated[GenerateRequest | CompleteRequest | DetectRequest, Field(discriminator="kind")]
+Request = Annotated[
+    GenerateRequest | CompleteRequest | LikeRequest | CheckRequest | DetectRequest, Field(discriminator="kind")
+]
+AnyRequest = GenerateRequest | CompleteRequest | LikeRequest | CheckRequest | DetectRequest
 _REQUEST = TypeAdapter(Request)
 
 
-def request_from(payload: dict) -> GenerateRequest | CompleteRequest | DetectRequest:
+def request_from(payload: dict) -> AnyRequest:
     """A request RQ stored (``model_dump``) as the typed request it was."""
     return _REQUEST.validate_python(payload)
+
+
+class MarkOut(BaseModel):
+    """A name on one registry: free, taken, not allowed (by its rules) or unknown, and why."""
+
+    verdict: Literal["free", "taken", "not allowed", "unknown"]
+    reason: str = ""
+    source: str = ""  # rules | snapshot | live | cache | none
 
 
 class CandidateOut(BaseModel):
@@ -69,10 +99,13 @@ class CandidateOut(BaseModel):
     log_prob: float
     known: bool
     believability: float | None  # P(corpus | name) from the judge
+    real: float | None = None  # P(real name) from the model's adversarial judge (models.believability)
     judge: dict[str, float] = {}  # P(c | name) for every corpus c
     nll: dict[str, float | None] = {}  # nats per character under every model of the corpus (None: impossible)
     score: float | None = None  # what the ranking used: P(up-vote) from the reranker, else believability
     explore: bool = False  # shown at random from the pool rather than for its score
+    availability: dict[str, MarkOut] = {}  # registry -> mark, for the shown names
+    edits: int | None = None  # `like`: edits from the name asked about
 
 
 class NamesReply(BaseModel):
@@ -81,9 +114,22 @@ class NamesReply(BaseModel):
     model: str
     model_version: str
     model_chosen_by: Literal["request", "bandit", "default"] = "request"
-    ranked_by: str = "likelihood"  # "reranker <version>", "judge" or "likelihood"
+    ranked_by: str = "likelihood"  # "reranker <version>", "believability <version>", "judge" or "likelihood"
     pattern: str | None = None
+    like: str | None = None  # `like`: the name the candidates are near
+    free: bool = False  # only names free on the corpus' registry were kept
+    note: str | None = None  # something the user should know about this answer (e.g. fewer free names than asked)
     candidates: list[CandidateOut]
+
+
+class NameMarks(BaseModel):
+    name: str
+    availability: dict[str, MarkOut]
+
+
+class CheckReply(BaseModel):
+    kind: Literal["check"] = "check"
+    names: list[NameMarks]
 
 
 class DetectReply(BaseModel):
@@ -98,27 +144,45 @@ class UserError(BaseModel):
     error: str
 
 
-Reply = Annotated[NamesReply | DetectReply | UserError, Field(discriminator="kind")]
+class TooLate(BaseModel):
+    """The request waited longer than TNAAS_QUEUE_TTL for a worker: answered "busy", not run late."""
+
+    kind: Literal["busy"] = "busy"
+    error: str
+
+
+Reply = Annotated[NamesReply | CheckReply | DetectReply | UserError | TooLate, Field(discriminator="kind")]
 _REPLY = TypeAdapter(Reply)
 
 
-def reply_from(result: dict) -> NamesReply | DetectReply | UserError:
+def reply_from(result: dict) -> NamesReply | CheckReply | DetectReply | UserError | TooLate:
     """A job's stored return value as the typed reply it was."""
     return _REPLY.validate_python(result)
 
 
 class ReplyTo(BaseModel):
-    """Where a Slack answer goes."""
+    """Where a Slack answer goes, and with whose token."""
 
-    kind: Literal["slash", "mention"]
+    kind: Literal["slash", "mention", "dm"]
     channel: str
     user: str
-    thread_ts: str | None = None  # the mention to answer in; None for a slash command
+    thread_ts: str | None = None  # the mention to answer in; None for a slash command or a direct message
+    team: str | None = None  # the workspace: its installation's token posts the answer
+    enterprise: str | None = None
+    response_url: str | None = None  # a slash command's: posts without membership, and without a token
 
 
 class SlackJob(BaseModel):
     request: Request
     reply: ReplyTo
+
+
+class HomeJob(BaseModel):
+    """Publish the App Home tab for one person (when they open it)."""
+
+    team: str | None
+    user: str
+    enterprise: str | None = None
 
 
 class WebJob(BaseModel):
@@ -142,11 +206,10 @@ def checked_corpus(name: str) -> str:
 
 
 def checked_model(name: str | None) -> str | None:
-    """A model name as requests carry it (lowercase), None for "let the bandit choose"; UnknownModel otherwise."""
+    """A model name as requests carry it (canonical: ``kn5``), None for "let the bandit choose"; UnknownModel otherwise."""
     if name is None or not name.strip():
         return None
-    parse_model_name(name)
-    return name.strip().lower()
+    return canonical_model_name(name)
 
 
 def checked_pattern(text: str) -> str:
@@ -165,3 +228,25 @@ def checked_text(text: str) -> str:
     if len(text) > MAX_TEXT_LEN:
         raise CommandError(f"That is {len(text):,} characters; I read at most {MAX_TEXT_LEN:,}.")
     return text
+
+
+def checked_like_name(text: str) -> str:
+    """The name ``like`` starts from: normalised as a pattern is, one whole name, within the name limit."""
+    name = normalise_pattern(text)
+    if not name:
+        raise CommandError("`like` needs a name to start from, e.g. `like kafka` or `like kafka pypi`.")
+    if WILDCARD in name:
+        raise CommandError("`like` takes a whole name, not a pattern: for `*` send the pattern alone, e.g. `k*fk*`.")
+    if len(name) > MAX_NAME_LEN:
+        raise CommandError(f"Names can be at most {MAX_NAME_LEN} characters long; that one has {len(name)}.")
+    return name
+
+
+def checked_names(names: list[str]) -> list[str]:
+    """Names to check: at least one, at most MAX_CHECK_NAMES, each as typed (the registries' rules judge them)."""
+    names = [n.strip() for n in names if n.strip()]
+    if not names:
+        raise CommandError("`check` needs a name, e.g. `check kafkify`.")
+    if len(names) > MAX_CHECK_NAMES:
+        raise CommandError(f"I check at most {MAX_CHECK_NAMES} names at a time, not {len(names)}.")
+    return names

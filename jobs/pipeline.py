@@ -8,84 +8,271 @@ settings. Bad input a user can fix comes back as a ``UserError`` reply, never as
 
 from __future__ import annotations
 
+import logging
 import time
 
 import numpy as np
 
+from availability.checker import AvailabilityChecker
+from availability.marks import Mark
+from availability.rules import REGISTRIES
 from jobs.contracts import (
+    AnyRequest,
     CandidateOut,
+    CheckReply,
+    CheckRequest,
     CompleteRequest,
     DetectReply,
     DetectRequest,
     GenerateRequest,
+    LikeRequest,
+    MarkOut,
+    NameMarks,
     NamesReply,
     UserError,
 )
 from models.bandit import choose_model, competing
+from models.catalog import default_model_for
+from models.like import like as names_like
+from models.name_model import Candidate
 from models.ranking import candidate_rows, choose_shown, pool_scores
 from models.registry import ModelRegistry
 from models.sounds_like import sounds_like
 from store.arms import ArmCounts
 from store.votes import Impression
-from tnaas.errors import TNaaSError
+from tnaas.errors import ModelUnavailable, TNaaSError
 from tnaas.settings import Settings
+
+MAX_FREE_ROUNDS = 3  # live checks of replacements when shown names turn out taken: bounded
+log = logging.getLogger(__name__)
 
 
 def answer(
-    request: GenerateRequest | CompleteRequest | DetectRequest,
+    request: AnyRequest,
     models: ModelRegistry,
     arms: ArmCounts | None,
     settings: Settings,
-) -> NamesReply | DetectReply | UserError:
+    availability: AvailabilityChecker | None = None,
+) -> NamesReply | CheckReply | DetectReply | UserError:
+    """``availability`` (None: no marks, and `free` / `check` say they cannot be answered here)."""
     try:
         if isinstance(request, GenerateRequest):
-            return generate(request, models, arms, settings)
+            return generate(request, models, arms, settings, availability)
         if isinstance(request, CompleteRequest):
-            return complete(request, models, settings)
+            return complete(request, models, settings, availability)
+        if isinstance(request, LikeRequest):
+            return like(request, models, arms, settings, availability)
+        if isinstance(request, CheckRequest):
+            return check(request, _needed(availability))
         return detect(request, models)
     except TNaaSError as err:
         return UserError(error=str(err))
 
 
-def generate(request: GenerateRequest, models: ModelRegistry, arms: ArmCounts | None, settings: Settings) -> NamesReply:
-    """Sample a pool (settings.rerank_pool), score it with the reranker or the judge, show the best n."""
+def available(models: ModelRegistry, corpus: str, model: str) -> str:
+    """``model`` if it is trained for ``corpus`` here; else an error a user can act on (the models that
+    are), never the operator's path and "run tnaas train"."""
+    if not models.is_trained(corpus, model):
+        raise ModelUnavailable(model, corpus, models.trained_names(corpus))
+    return model
+
+
+def generate(
+    request: GenerateRequest,
+    models: ModelRegistry,
+    arms: ArmCounts | None,
+    settings: Settings,
+    availability: AvailabilityChecker | None = None,
+) -> NamesReply:
+    """New names, ranked. Until the reranker exists, n names drawn from the model's believable
+    reservoir (models.believability) are the ranking; then the reranker orders a pool drawn from it,
+    P(real) one of its features. ``free`` draws a pool, best first by P(real), to replace taken names."""
+    rng = np.random.default_rng(request.seed)
+    arm_models = competing(models.trained_models(request.corpus))
+    counts = arms.counts("model", request.corpus) if arms is not None else None
+    model_name, chosen_by = choose_model(
+        request.model, arm_models, counts, rng, default_model(request.corpus, models, settings)
+    )
+    model, info = models.get(request.corpus, available(models, request.corpus, model_name))
+    pool = max(request.n, settings.rerank_pool) if request.rerank or request.free else request.n
+    real = None
+    if request.rerank and not request.include_known and models.has_reservoir(request.corpus, model_name):
+        reservoir = models.reservoir(request.corpus, model_name)
+        cold = models.optional_estimator("reranker") is None and not request.free
+        start = time.perf_counter()
+        picked = reservoir.draw(request.n if cold else pool, rng)
+        log.debug("reservoir draw of %d names in %.3f ms", len(picked), 1000 * (time.perf_counter() - start))
+        found = [Candidate(reservoir.names[i], float(reservoir.log_probs[i]), False) for i in picked]
+        real = (reservoir.scores[picked], f"believability {reservoir.info.version}")
+    else:  # the plain model: include_known, rerank off, or a model trained before reservoirs existed
+        found = model.generate(pool, rng, include_known=request.include_known)
+    reply = NamesReply(
+        corpus=request.corpus,
+        model=model_name,
+        model_version=info.version,
+        model_chosen_by=chosen_by,
+        free=request.free,
+        candidates=[],
+    )
+    return _ranked(reply, found, request, models, arm_models, settings, availability, rng, real)
+
+
+def default_model(corpus: str, models: ModelRegistry, settings: Settings) -> str:
+    """TNAAS_DEFAULT_MODEL when the operator set it; else the believability benchmark's choice for the
+    corpus (models/default_models.json) when it is trained; else the setting's default."""
+    if "default_model" in settings.model_fields_set:
+        return settings.default_model
+    chosen = default_model_for(corpus, settings.default_model)
+    return chosen if chosen in models.trained_models(corpus) else settings.default_model
+
+
+def like(
+    request: LikeRequest,
+    models: ModelRegistry,
+    arms: ArmCounts | None,
+    settings: Settings,
+    availability: AvailabilityChecker | None = None,
+) -> NamesReply:
+    """A pool of names one to three edits from the one asked about, ranked as generation ranks."""
     rng = np.random.default_rng(request.seed)
     arm_models = competing(models.trained_models(request.corpus))
     counts = arms.counts("model", request.corpus) if arms is not None else None
     model_name, chosen_by = choose_model(request.model, arm_models, counts, rng, settings.default_model)
-    model, info = models.get(request.corpus, model_name)
-    pool = max(request.n, settings.rerank_pool) if request.rerank else request.n
-    found = model.generate(pool, rng, include_known=request.include_known)
+    model, info = models.get(request.corpus, available(models, request.corpus, model_name))
+    found = names_like(model, request.name, max(request.n, settings.rerank_pool), rng)
+    if not found:
+        raise TNaaSError(
+            f"I found no believable {request.corpus} names near '{request.name}'. Try another corpus or model."
+        )
+    reply = NamesReply(
+        corpus=request.corpus,
+        model=model_name,
+        model_version=info.version,
+        model_chosen_by=chosen_by,
+        like=request.name,
+        free=request.free,
+        candidates=[],
+    )
+    return _ranked(reply, found, request, models, arm_models, settings, availability, rng)
+
+
+def _ranked(reply, found, request, models, arm_models, settings, availability, rng, real=None) -> NamesReply:
+    """Score the pool (reranker; else P(real) for names from a reservoir, ``real`` = (scores, ranked
+    by); else the judge), show the best n with some exploration, with their marks; with ``free``, only
+    names that the corpus' registry confirms free, replacements checked in rounds."""
     rows = candidate_rows(
         found,
         request.corpus,
-        model_name,
+        reply.model,
         models.estimator("judge"),
         scorers={m: models.model(request.corpus, m) for m in arm_models},
+        real=real[0] if real is not None else None,
     )
-    reply = NamesReply(
-        corpus=request.corpus, model=model_name, model_version=info.version, model_chosen_by=chosen_by, candidates=[]
-    )
-    if not request.rerank:
-        reply.candidates = [CandidateOut.model_validate(row) for row in rows]
-        return reply
-    reranker = models.optional_estimator("reranker")
-    scores = pool_scores(rows, reranker)
-    reply.ranked_by = f"reranker {models.estimator_info('reranker').version}" if reranker is not None else "judge"
+    edits = {c.name: getattr(c, "edits", None) for c in found}
+    if request.free:
+        registries = registries_for(request.corpus)
+        keep = np.ones(len(rows), dtype=bool)
+        for registry in registries:
+            keep &= _needed(availability).possibly_free([r["name"] for r in rows], registry)
+        rows = [r for r, k in zip(rows, keep) if k]
+    rerank = getattr(request, "rerank", True)
+    reranker = models.optional_estimator("reranker") if rerank else None
+    if reranker is None and real is not None:
+        scores = np.array([r["real"] for r in rows])
+    else:
+        scores = pool_scores(rows, reranker) if rows else np.zeros(0)
+    if rerank:
+        if reranker is not None:
+            reply.ranked_by = f"reranker {models.estimator_info('reranker').version}"
+        else:
+            reply.ranked_by = real[1] if real is not None else "judge"
+        picks = choose_shown(scores, request.n, settings.explore, rng)
+    else:
+        picks = [(i, False) for i in range(min(request.n, len(rows)))]
+    if request.free:
+        picks, marks = _confirmed_free(picks, scores, rows, request.n, registries_for(request.corpus), availability)
+        if len(picks) < request.n:
+            reply.note = _fewer_free(len(picks), request.n, registries_for(request.corpus))
+    else:
+        marks = _marks(availability, [rows[i]["name"] for i, _ in picks])
     reply.candidates = [
-        CandidateOut.model_validate(rows[i] | {"score": round(float(scores[i]), 4), "explore": explored})
-        for i, explored in choose_shown(scores, request.n, settings.explore, rng)
+        CandidateOut.model_validate(
+            rows[i]
+            | {"explore": explored, "availability": m, "edits": edits.get(rows[i]["name"])}
+            | ({"score": round(float(scores[i]), 4)} if rerank else {})
+        )
+        for (i, explored), m in zip(picks, marks)
     ]
     return reply
 
 
-def complete(request: CompleteRequest, models: ModelRegistry, settings: Settings) -> NamesReply:
+def registries_for(corpus: str) -> tuple[str, ...]:
+    """The registry a corpus' names are published to: PyPI for pypi, npm for npm, both for the others."""
+    return (corpus,) if corpus in REGISTRIES else REGISTRIES
+
+
+def _needed(availability: AvailabilityChecker | None) -> AvailabilityChecker:
+    if availability is None:
+        raise TNaaSError("Availability checks are not set up here, so I cannot tell which names are free.")
+    return availability
+
+
+def _marks(availability: AvailabilityChecker | None, names: list[str]) -> list[dict[str, MarkOut]]:
+    if availability is None or not names:
+        return [{} for _ in names]
+    return [{r: _mark_out(m) for r, m in marks.items()} for marks in availability.check(names, REGISTRIES)]
+
+
+def _mark_out(mark: Mark) -> MarkOut:
+    return MarkOut(verdict=mark.verdict.value, reason=mark.reason, source=mark.source)
+
+
+def _confirmed_free(picks, scores, rows, n: int, registries, availability) -> tuple[list, list]:
+    """The picks the registries confirm free, topped up with the next best, in at most MAX_FREE_ROUNDS
+    rounds of live checks. A name the registry cannot confirm ("unknown") is never kept."""
+    picked = {i for i, _ in picks}
+    reserve = [int(i) for i in np.argsort(-scores, kind="stable") if int(i) not in picked]
+    kept, marks = [], []
+    for _ in range(MAX_FREE_ROUNDS):
+        checked = _marks(_needed(availability), [rows[i]["name"] for i, _ in picks])
+        for pick, m in zip(picks, checked):
+            if all(m[r].verdict == "free" for r in registries):
+                kept.append(pick)
+                marks.append(m)
+        short = n - len(kept)
+        if short <= 0 or not reserve:
+            break
+        picks, reserve = [(i, False) for i in reserve[:short]], reserve[short:]
+    return kept[:n], marks[:n]
+
+
+def _fewer_free(found: int, n: int, registries: tuple[str, ...]) -> str:
+    where = " and ".join({"pypi": "PyPI", "npm": "npm"}[r] for r in registries)
+    return (
+        f"Only {found} of the {n} names are confirmed free on {where}: the rest were taken, not allowed, "
+        "or the registry could not confirm them in time."
+    )
+
+
+def check(request: CheckRequest, availability: AvailabilityChecker) -> CheckReply:
+    marks = availability.check(request.names, REGISTRIES)
+    return CheckReply(
+        names=[
+            NameMarks(name=name, availability={r: _mark_out(m) for r, m in per.items()})
+            for name, per in zip(request.names, marks)
+        ]
+    )
+
+
+def complete(
+    request: CompleteRequest, models: ModelRegistry, settings: Settings, availability: AvailabilityChecker | None = None
+) -> NamesReply:
     """Completions keep likelihood order: the pattern already says what the user wants."""
     arm_models = competing(models.trained_models(request.corpus))
     model_name, chosen_by = choose_model(
         request.model, arm_models, None, np.random.default_rng(request.seed), settings.default_model
     )
-    model, info = models.get(request.corpus, model_name)
+    model, info = models.get(request.corpus, available(models, request.corpus, model_name))
     found = model.complete(request.pattern, request.n, np.random.default_rng(request.seed))
     rows = candidate_rows(
         found,
@@ -101,7 +288,10 @@ def complete(request: CompleteRequest, models: ModelRegistry, settings: Settings
         model_version=info.version,
         model_chosen_by=chosen_by,
         pattern=request.pattern,
-        candidates=[CandidateOut.model_validate(row) for row in rows],
+        candidates=[
+            CandidateOut.model_validate(row | {"availability": m})
+            for row, m in zip(rows, _marks(availability, [r["name"] for r in rows]))
+        ],
     )
 
 
@@ -110,7 +300,13 @@ def detect(request: DetectRequest, models: ModelRegistry) -> DetectReply:
 
 
 def impressions(
-    reply: NamesReply, channel: str, ts: str, requested_n: int, user: str | None, surface: str
+    reply: NamesReply,
+    channel: str,
+    ts: str,
+    requested_n: int,
+    user: str | None,
+    surface: str,
+    team: str | None = None,
 ) -> list[Impression]:
     """One impression per shown candidate, numbered from 1: the rows of the reranking dataset."""
     shown_at = time.time()
@@ -124,8 +320,10 @@ def impressions(
             model=reply.model,
             model_version=reply.model_version,
             pattern=reply.pattern,
+            like=reply.like,
             log_prob=c.log_prob,
             believability=c.believability,
+            real=c.real,
             judge=c.judge,
             nll=c.nll,
             known=c.known,
@@ -133,6 +331,7 @@ def impressions(
             requested_n=requested_n,
             requested_by=user,
             surface=surface,
+            team=team,
             shown_at=shown_at,
         )
         for i, c in enumerate(reply.candidates, 1)

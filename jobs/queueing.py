@@ -2,20 +2,32 @@
 
 A reply that arrives minutes late is worse than "busy, try again": when the queue is longer than
 ``max_queue`` nothing is enqueued, and a job that waited ``queue_ttl`` seconds without a worker is
-dropped by RQ itself (``ttl``) rather than run late.
+answered "busy" by the worker that finally takes it (``jobs.tasks.too_late``) and by the API's
+poll meanwhile, rather than run late. Jobs are not expired by RQ while they may still run (an
+expired job is a "no such answer" to its caller): a job never taken is forgotten after
+``result_ttl``, like an answer.
+
+A request retried with the same idempotency key (a client whose connection dropped) gets the
+job of its first try, never a second one: the job id is derived from the key and the request.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
+import time
+from datetime import UTC
 
 from redis import Redis
-from rq import Queue, Retry
+from rq import Callback, Queue, Retry
+from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
 from jobs import tasks
-from jobs.contracts import ReplyTo, Request, SlackJob, WebJob
+from jobs.contracts import HomeJob, ReplyTo, Request, SlackJob, WebJob
+from store.claims import Claims
 from tnaas.errors import Busy
+from tnaas.observability import current_request_id, new_request_id
 from tnaas.settings import Settings, get_settings
 
 
@@ -26,36 +38,98 @@ def queue(connection: Redis, settings: Settings | None = None) -> Queue:
 
 def enqueue(connection: Redis, request: Request, settings: Settings | None = None, **job_kwargs) -> Job:
     """Enqueue one typed request; raises Busy instead of letting the queue grow without bound."""
-    return _enqueue(connection, tasks.answer_request, request.model_dump(), settings, **job_kwargs)
+    return enqueue_call(connection, tasks.answer_request, request.model_dump(), settings, **job_kwargs)
 
 
 def enqueue_slack(connection: Redis, request: Request, reply: ReplyTo, settings: Settings | None = None) -> Job:
     """Enqueue a request whose answer the worker posts to Slack itself (see jobs.slack_reply).
 
-    No RQ ``ttl`` here: a stale Slack job must still run, to tell the user "busy" instead of vanishing.
+    No RQ ``ttl`` here: a stale Slack job must still run, to tell the user "busy" instead of vanishing;
+    and when it fails for good, ``on_failure`` tells the user privately.
     """
     job = SlackJob(request=request, reply=reply)
-    return _enqueue(connection, tasks.reply_in_slack, job.model_dump(), settings, ttl=None)
+    return enqueue_call(
+        connection,
+        tasks.reply_in_slack,
+        job.model_dump(),
+        settings,
+        ttl=None,
+        on_failure=Callback(tasks.tell_user_it_failed),
+    )
 
 
-def enqueue_web(connection: Redis, request: Request, client: str, settings: Settings | None = None) -> Job:
-    """Enqueue an API / web page request; the job id is the answer id that votes refer to."""
-    return _enqueue(connection, tasks.answer_on_web, WebJob(request=request, client=client).model_dump(), settings)
+def enqueue_home(connection: Redis, home: HomeJob, settings: Settings | None = None) -> Job:
+    """Publish someone's App Home tab (a Slack call, so a worker's job, never the web process's)."""
+    return enqueue_call(connection, tasks.publish_home, home.model_dump(), settings)
 
 
-def _enqueue(connection: Redis, func, payload: dict, settings: Settings | None, **job_kwargs) -> Job:
+def enqueue_web(
+    connection: Redis, request: Request, client: str, settings: Settings | None = None, key: str | None = None
+) -> Job:
+    """Enqueue an API / web page request; the job id is the answer id that votes refer to.
+
+    With an idempotency ``key``, the first call enqueues and every later one (the same key and the
+    same request) returns that same job, finished or not.
+    """
+    payload = WebJob(request=request, client=client).model_dump()
+    if key is None:
+        return enqueue_call(connection, tasks.answer_on_web, payload, settings)
+    settings = settings or get_settings()
+    job_id = idempotent_job_id(key, request)
+    if Claims(connection).claim(job_id, settings.result_ttl):
+        return enqueue_call(connection, tasks.answer_on_web, payload, settings, job_id=job_id)
+    if (job := _fetch_soon(connection, job_id)) is not None:
+        return job
+    # Claimed, but no job: its first request died between the claim and the enqueue.
+    return enqueue_call(connection, tasks.answer_on_web, payload, settings, job_id=job_id)
+
+
+def idempotent_job_id(key: str, request: Request) -> str:
+    """The job id for this key and this request (another request under the same key is another job)."""
+    return hashlib.sha256(f"{key}\n{request.model_dump_json()}".encode()).hexdigest()[:32]
+
+
+def _fetch_soon(connection: Redis, job_id: str, within: float = 1.0) -> Job | None:
+    """The job, waiting briefly for a concurrent twin request that has claimed it to enqueue it."""
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            return Job.fetch(job_id, connection=connection)
+        except NoSuchJobError:
+            if time.monotonic() >= deadline:
+                return None
+            time.sleep(0.02)
+
+
+def enqueue_call(connection: Redis, func, payload, settings: Settings | None, **job_kwargs) -> Job:
+    """Enqueue ``func(payload)`` with the stack's timeouts, TTLs, retries and backpressure."""
     settings = settings or get_settings()
     q = queue(connection, settings)
     if q.count >= settings.max_queue:
         raise Busy()
     options = {
+        # rq shows a job's description in `rq info` and its logs; the default is the call with its
+        # payload (user ids, text), so it is only the kind of job here.
+        "description": func.__name__,
+        "meta": {"request_id": current_request_id() or new_request_id()},  # the worker logs under it
         "job_timeout": settings.job_timeout,
         "result_ttl": settings.result_ttl,
         "failure_ttl": settings.failure_ttl,
-        "ttl": settings.queue_ttl,
+        # Never expire a job that may still run: one never taken is forgotten like an answer.
+        "ttl": max(settings.queue_ttl, settings.result_ttl),
         "retry": Retry(max=settings.retries) if settings.retries else None,
     }
     return q.enqueue(func, payload, **(options | job_kwargs))
+
+
+def waited_too_long(job: Job, settings: Settings) -> bool:
+    """Still queued after TNAAS_QUEUE_TTL: its caller is told "busy" (the worker will say so too)."""
+    if job.enqueued_at is None or job.get_status(refresh=False) != JobStatus.QUEUED:
+        return False
+    enqueued = (
+        job.enqueued_at.timestamp() if job.enqueued_at.tzinfo else job.enqueued_at.replace(tzinfo=UTC).timestamp()
+    )
+    return time.time() - enqueued > settings.queue_ttl
 
 
 def wait_for(job: Job, timeout: float) -> dict | None:

@@ -9,19 +9,38 @@ to the failed registry, and the supervisor starts a new worker.
 Job functions get what they need from the worker, explicitly: ``ContextJob`` passes the worker's
 ``WorkerContext`` (loaded models, Redis, settings) as the ``context`` keyword to the functions marked
 ``@needs_context``; any other function runs as rq runs it.
+
+Faults. A heartbeat thread (``Pulse``) beats every ``TNAAS_HEARTBEAT`` seconds, also while a job
+runs (rq's ``SimpleWorker`` beats only between jobs), and keeps the running job's entry in rq's
+started registry alive for ``TNAAS_WORKER_SILENT`` seconds. A worker that dies or is stopped
+(SIGKILL, SIGSTOP, a lost machine) falls silent: its entry expires, and the next sweep -- every
+worker's pulse runs one, one worker at a time -- hands the job to rq's abandoned-job handling:
+retried while it has retries left, else failed with ``AbandonedJobError``. Never silently expired.
+When Redis goes away the worker stays up and tries again every second (rq's default backoff
+grows to a minute), so it takes jobs again within a second or two of Redis' return.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from redis import Redis
+from redis.exceptions import RedisError
 from rq import SimpleWorker
 from rq.job import Job
+from rq.registry import StartedJobRegistry
 
+from availability.checker import AvailabilityChecker, build_checker
+from jobs import metrics
 from models.registry import ModelRegistry
 from store.deploys import ModelVersions
+from store.sweeps import SweepLock
+from tnaas.observability import request_context
+from tnaas.redis_server import wait_for_redis
 from tnaas.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -33,6 +52,7 @@ class WorkerContext:
     version: str  # the model version ``models`` holds
     connection: Redis
     settings: Settings
+    availability: AvailabilityChecker | None = None  # registry snapshots, live checks and their cache
 
 
 def needs_context(func):
@@ -56,22 +76,132 @@ class ContextJob(Job):
         return self.func(*self.args, context=self.context, **self.kwargs)
 
 
+class Pulse(threading.Thread):
+    """The worker's heartbeat, beside whatever the worker is doing; see the module's docstring."""
+
+    def __init__(self, worker: ModelWorker):
+        super().__init__(name="pulse", daemon=True)
+        self.worker = worker
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopped.wait(self.worker.settings.heartbeat):
+            try:
+                self.worker.beat()
+                self.worker.sweep()
+            except RedisError as err:  # Redis is away: the main loop waits for it; keep beating
+                log.debug("heartbeat: %s", err)
+            except Exception:  # a heartbeat must never take the worker down
+                log.exception("heartbeat failed")
+
+
 class ModelWorker(SimpleWorker):
     """``rq worker --worker-class jobs.worker.ModelWorker``: preload, then check the deployed version."""
 
     job_class = ContextJob
+    # rq waits 1, 2, 4, ... up to 60 s between reconnection attempts; Redis restarts in about a second.
+    exponential_backoff_factor = 1.0
+    max_connection_wait_time = 1.0
 
     def __init__(self, *args, settings: Settings | None = None, **kwargs):
+        # rq logs each job's description at INFO by default: the call with its payload (user ids, text).
+        kwargs.setdefault("log_job_description", False)
         super().__init__(*args, **kwargs)
         self.settings = settings or get_settings()
         self.versions = ModelVersions(self.connection)
+        self.sweeps = SweepLock(self.connection)
+        self.availability = build_checker(self.settings, connection=self.connection)  # once: its threads live on
         self.context = self._load()
         self._seen_published: str | None = None
+        self._running: Job | None = None  # the job being run now, for the pulse
+        self.pulse = Pulse(self)
+
+    # -- heartbeats and the abandoned-job sweep ------------------------------------------------------
+    def get_heartbeat_ttl(self, job: Job) -> int:
+        """How long the running job's entry in the started registry lives without a heartbeat."""
+        return self.settings.worker_silent
+
+    def heartbeat(self, timeout: int | None = None, pipeline=None) -> None:
+        """rq's heartbeat with this worker's silence limit as the key's life (rq's default: 8 minutes)."""
+        try:
+            super().heartbeat(self.settings.worker_silent, pipeline)
+        except RedisError as err:
+            if pipeline is not None:
+                raise
+            log.debug("heartbeat: %s", err)
+
+    def beat(self) -> None:
+        """One heartbeat: the worker (registering again if it was silent long enough to be dropped)
+        and, while a job runs, the job's entry in the started registry."""
+        if not self.connection.exists(self.key):
+            if self.birth_date is None:
+                return  # not registered yet: work() does that
+            log.warning(
+                "worker %s was silent for more than %d s: registering again", self.name, self.settings.worker_silent
+            )
+            self.register_birth()
+        self.heartbeat()
+        execution, job = self.execution, self._running
+        if execution is not None and job is not None:
+            with self.connection.pipeline() as pipe:
+                job.started_job_registry.add_execution(
+                    execution, pipeline=pipe, ttl=self.settings.worker_silent, xx=True
+                )
+                pipe.execute()
+
+    def sweep(self) -> None:
+        """Jobs whose worker fell silent: rq retries them (retries left) or fails them. One sweeper at a time."""
+        for queue in self.queues:
+            if self.sweeps.claim(queue.name, self.settings.heartbeat):
+                StartedJobRegistry(queue.name, connection=self.connection, job_class=self.job_class).cleanup()
+                self.requeue_unstarted(queue)
+
+    def requeue_unstarted(self, queue) -> None:
+        """Jobs a worker took off the queue (rq moves them to an intermediate list) but never started,
+        seen there for longer than TNAAS_WORKER_SILENT: back to the head of the queue. (rq itself
+        fails them only after a minute, at its 10-minute maintenance.)"""
+        pending = queue.intermediate_queue
+        for job_id in pending.get_job_ids():
+            if job_id in queue.started_job_registry or pending.set_first_seen(job_id):
+                continue
+            first_seen = pending.get_first_seen(job_id)
+            if (
+                first_seen is not None
+                and (datetime.now(UTC) - first_seen).total_seconds() > self.settings.worker_silent
+            ):
+                with self.connection.pipeline() as pipe:
+                    pipe.lrem(pending.key, 1, job_id)
+                    queue.push_job_id(job_id, pipeline=pipe, at_front=True)
+                    pipe.execute()
+                log.warning("job %s was taken but never started: back in the queue", job_id)
+
+    def work(self, *args, **kwargs):
+        self.pulse.start()
+        try:
+            return super().work(*args, **kwargs)
+        finally:
+            self.pulse.stopped.set()
+
+    # -- Redis going away -----------------------------------------------------------------------------
+    def check_for_suspension(self, burst: bool):
+        try:
+            super().check_for_suspension(burst)
+        except RedisError as err:
+            log.warning("Redis unreachable (%s): waiting for it", err)
+            wait_for_redis(self.connection, lambda: self._stop_requested)
+
+    def run_maintenance_tasks(self):
+        try:
+            super().run_maintenance_tasks()
+        except RedisError as err:
+            log.warning("maintenance skipped, Redis unreachable: %s", err)
 
     def _load(self) -> WorkerContext:
         models = ModelRegistry(self.settings.artifacts_dir)
-        context = WorkerContext(models, models.preload(), self.connection, self.settings)
+        context = WorkerContext(models, models.preload(), self.connection, self.settings, self.availability)
         self.versions.report(self.name, context.version)
+        if self.settings.metrics:
+            metrics.holds_version(context.version)
         return context
 
     def reload_if_published(self) -> bool:
@@ -82,13 +212,37 @@ class ModelWorker(SimpleWorker):
         log.info("model version %s published (have %s): reloading", published, self.context.version)
         self._seen_published = published  # react once, even if this machine's files fingerprint differently
         self.context = self._load()
+        if self.settings.metrics:
+            metrics.MODEL_RELOADS.inc()
         return True
 
     def execute_job(self, job: ContextJob, queue):
-        self.reload_if_published()
-        job.context = self.context
-        return super().execute_job(job, queue)
+        """Run one job under its request id (so its log lines carry it), timed for /metrics.
+
+        If Redis goes away meanwhile, the job's outcome cannot be recorded: the worker waits for
+        Redis and moves on, and the job, still in the started registry, is swept and retried.
+        """
+        with request_context(job.meta.get("request_id"), job.id):
+            started_at, started = datetime.now(UTC), time.perf_counter()
+            try:
+                self.reload_if_published()
+                self.availability.reload_if_refreshed()
+                job.context = self.context
+                self._running = job
+                return super().execute_job(job, queue)
+            except RedisError as err:
+                log.warning("Redis went away during job %s (%s): it will be retried once Redis is back", job.id, err)
+                self.execution = None
+                wait_for_redis(self.connection, lambda: self._stop_requested)
+            finally:
+                self._running = None
+                if self.settings.metrics:
+                    metrics.observe_job(job, started, time.perf_counter(), started_at)
 
     def teardown(self):
-        self.versions.forget(self.name)
-        super().teardown()
+        self.pulse.stopped.set()
+        try:
+            self.versions.forget(self.name)
+            super().teardown()
+        except RedisError as err:
+            log.warning("Redis unreachable at shutdown (%s): rq forgets this worker once its heartbeat expires", err)

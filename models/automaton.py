@@ -80,17 +80,32 @@ class ContextAutomaton:
     def log_probs(self, words: list[str]) -> np.ndarray:
         """``log_prob`` of many words at once: one vectorised step per character position."""
         ids, lengths, known = self.alphabet.encode_many(words)
-        state = np.full(len(words), self.start, dtype=np.int64)
-        total = np.zeros(len(words))
-        with np.errstate(divide="ignore"):  # log of the entries used only, not of the whole table
-            for col in range(ids.shape[1]):
-                active = col < lengths
-                sym = ids[active, col]
-                total[active] += np.log(self.probs[state[active], sym])
-                state[active] = self.next_state[state[active], sym]
-            total += np.log(self.probs[state, END])
+        total = self.log_probs_ids(ids, lengths)
         total[~known] = -np.inf
         return total
+
+    def log_probs_ids(self, ids: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+        """log P(word, then end) for rows of symbol ids; row r uses its first ``lengths[r]`` columns.
+
+        Columns past a row's length must hold 0 (the end symbol): then column ``lengths[r]`` scores the
+        end, and every row takes the same steps with no per-column masking (the fast path for batches).
+        """
+        n, width = ids.shape
+        if width and (ids[np.arange(width)[None, :] >= lengths[:, None]] != 0).any():
+            ids = np.where(np.arange(width)[None, :] < lengths[:, None], ids, 0)
+        flat_p, flat_next, v = self.probs.reshape(-1), self.next_state.reshape(-1), self.probs.shape[1]
+        state = np.full(n, self.start, dtype=np.int64)
+        product, total = np.ones(n), np.zeros(n)
+        with np.errstate(divide="ignore"):  # the entries used only, never the whole table
+            for col in range(width):
+                at = state * v + ids[:, col]
+                product *= np.where(col <= lengths, flat_p[at], 1.0)
+                state = flat_next[at].astype(np.int64)
+                if col % 8 == 7:  # eight probabilities at a time: a product of more could underflow
+                    total += np.log(product)
+                    product[:] = 1.0
+            total += np.log(product)
+            return total + np.where(lengths >= width, np.log(self.probs[state, END]), 0.0)
 
     def length_tail(self, max_len: int) -> np.ndarray:
         """``tail[r, s]`` = P(exactly r more characters, then the end | state s), for r = 0..max_len.

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 from models.bayes import PomegranateLM
 from models.kneser_ney import KneserNeyLM
@@ -30,6 +32,16 @@ KINDS = {
 TRAINED_BY_DEFAULT = ["kn5", "kn3", "markov3", "markov2"]
 
 
+DEFAULTS_BY_CORPUS = Path(__file__).with_name("default_models.json")  # written by bench/believability.py
+
+
+def default_model_for(corpus: str, fallback: str) -> str:
+    """The model whose names an independent detector found most believable for this corpus
+    (``python -m bench.believability --write-defaults``); ``fallback`` (the setting) for one it has not seen."""
+    chosen = json.loads(DEFAULTS_BY_CORPUS.read_text(encoding="utf-8")) if DEFAULTS_BY_CORPUS.exists() else {}
+    return chosen.get(corpus, fallback)
+
+
 def bayes_available() -> bool:
     return all(importlib.util.find_spec(m) is not None for m in ("torch", "pomegranate"))
 
@@ -43,10 +55,17 @@ def all_model_names() -> list[str]:
 
 
 def parse_model_name(name: str) -> tuple[str, int]:
-    match = re.fullmatch(r"([a-z]+)(\d+)", name.strip().lower())
+    """(kind, order) of ``kn5``; ASCII digits only (``kn٥`` is refused, not read as 5), leading zeros allowed."""
+    match = re.fullmatch(r"([a-z]+)([0-9]{1,3})", name.strip().lower())
     if not match or match[1] not in KINDS or int(match[2]) not in KINDS[match[1]].orders:
         raise UnknownModel(name, default_models())
     return match[1], int(match[2])
+
+
+def canonical_model_name(name: str) -> str:
+    """The one spelling of a model name: ``KN05`` -> ``kn5``; UnknownModel for anything else."""
+    kind, order = parse_model_name(name)
+    return f"{kind}{order}"
 
 
 def make_lm(name: str):

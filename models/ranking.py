@@ -13,13 +13,20 @@ import numpy as np
 
 
 def candidate_rows(
-    found, corpus: str, model: str, judge, pattern: str | None = None, scorers: dict | None = None
+    found,
+    corpus: str,
+    model: str,
+    judge,
+    pattern: str | None = None,
+    scorers: dict | None = None,
+    real: np.ndarray | None = None,
 ) -> list[dict]:
     """One row per candidate, in the reranker's (and the export's) vocabulary.
 
     ``scorers`` ({model name: NameModel} of the same corpus) add each candidate's nats per character
     under every model (None where a model gives it probability 0): agreement between models is a
-    signal of its own.
+    signal of its own. ``real``: each candidate's P(real name) from the model's adversarial judge
+    (the reservoir's scores), a feature of the reranker.
     """
     if not found:
         return []
@@ -38,6 +45,7 @@ def candidate_rows(
             "model": model,
             "pattern": pattern,
             "believability": round(float(p[own]), 4) if own is not None else None,
+            "real": round(float(real[i]), 4) if real is not None else None,
             "judge": {k: round(float(v), 4) for k, v in zip(classes, p)},
             "nll": {m: round(float(v[i]), 4) if np.isfinite(v[i]) else None for m, v in nll.items()},
         }

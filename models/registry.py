@@ -10,7 +10,8 @@ from pathlib import Path
 from corpora import corpus_names, corpus_path
 from models import artifact
 from models.artifact import ArtifactInfo
-from models.catalog import default_models, parse_model_name
+from models.believability import Reservoir
+from models.catalog import all_model_names, default_models, parse_model_name
 from models.name_model import NameModel
 
 log = logging.getLogger(__name__)
@@ -23,7 +24,7 @@ class ModelRegistry:
 
     def __init__(self, root: Path):
         self.root = Path(root)
-        self._loaded: dict[tuple[str, str], tuple[NameModel, ArtifactInfo]] = {}
+        self._loaded: dict[tuple, object] = {}  # name models, estimators and reservoirs by key
 
     def path(self, corpus: str, model: str) -> Path:
         corpus_path(corpus)  # raises UnknownCorpus
@@ -37,6 +38,14 @@ class ModelRegistry:
         """The standard models trained for ``corpus``, in the catalog's order (UnknownCorpus if none such)."""
         return [m for m in default_models() if self.path(corpus, m).exists()]
 
+    def is_trained(self, corpus: str, model: str) -> bool:
+        return self.path(corpus, model).exists()
+
+    def trained_names(self, corpus: str) -> list[str]:
+        """Every model trained for ``corpus``, in the catalog's order (what a user may ask for)."""
+        trained = {p.stem for p in (self.root / corpus).glob("*.npz")}
+        return [m for m in all_model_names() if m in trained]
+
     def get(self, corpus: str, model: str) -> tuple[NameModel, ArtifactInfo]:
         key = (corpus, model.lower())
         if key not in self._loaded:
@@ -47,6 +56,23 @@ class ModelRegistry:
 
     def model(self, corpus: str, model: str) -> NameModel:
         return self.get(corpus, model)[0]
+
+    def believability_path(self, corpus: str, model: str) -> Path:
+        """The adversarial judge of one (corpus, model): real names against that model's samples."""
+        return self.path(corpus, model).parent / "believability" / f"{model.lower()}.joblib"
+
+    def reservoir_path(self, corpus: str, model: str) -> Path:
+        return self.path(corpus, model).parent / "reservoir" / f"{model.lower()}.npz"
+
+    def reservoir(self, corpus: str, model: str) -> Reservoir:
+        """The believable tier of (corpus, model), loaded once per process (see models.believability)."""
+        key = ("_reservoir", corpus, model.lower())
+        if key not in self._loaded:
+            self._loaded[key] = Reservoir.load(self.reservoir_path(corpus, model))
+        return self._loaded[key]
+
+    def has_reservoir(self, corpus: str, model: str) -> bool:
+        return ("_reservoir", corpus, model.lower()) in self._loaded or self.reservoir_path(corpus, model).exists()
 
     def estimator_path(self, name: str) -> Path:
         return self.root / f"{name}.joblib"
@@ -88,6 +114,8 @@ class ModelRegistry:
         for corpus in corpus_names():
             for model in self.trained_models(corpus):
                 self.get(corpus, model)
+                if self.has_reservoir(corpus, model):
+                    self.reservoir(corpus, model)
                 loaded += 1
         for name in ESTIMATORS:
             self.estimator(name)

@@ -42,6 +42,8 @@ def row_features(row: dict) -> dict:
         features["nll_per_char"] = -row["log_prob"] / (len(name) + 1)
     if row.get("believability") is not None:
         features["believability"] = row["believability"]
+    if row.get("real") is not None:  # the adversarial judge: does it look like a real name?
+        features["real"] = row["real"]
     for corpus, p in (row.get("judge") or {}).items():
         features[f"judge={corpus}"] = p
     for model, value in (row.get("nll") or {}).items():  # nats/char under every model of the corpus

@@ -3,21 +3,25 @@
 from __future__ import annotations
 
 import json
+import logging
 import random
 import time
 
 import numpy as np
 
 from corpora import corpus_hash, load_corpus, manifest
-from models import artifact
+from models import artifact, believability
 from models.artifact import ArtifactInfo
+from models.believability import BelievabilityJudge, NearCopies, Reservoir, build_reservoir, judge_training_set
 from models.catalog import make_lm
+from models.decency import BLOCKLIST_DIR, default_blocklist
 from models.judge import CorpusJudge, corpus_dataset, evaluate_judge
 from models.language import LANGUAGES_DIR, LanguageDetector, load_language_data
 from models.name_model import NameModel
 from models.registry import ModelRegistry
 from models.reranker import Reranker, enough_votes, evaluate_reranker, labels, voted_rows
 
+log = logging.getLogger(__name__)
 HOLDOUT = 0.1
 NOVELTY_SAMPLES = 500
 
@@ -54,6 +58,17 @@ def evaluate(model_name: str, words: list[str], corpus: str, seed: int = 0) -> d
 
 
 def train_one(registry: ModelRegistry, corpus: str, model_name: str, force: bool = False) -> tuple[ArtifactInfo, bool]:
+    """The name model, then its believability judge and reservoir; (the model's info, trained?).
+
+    Skips whatever is up to date."""
+    info, trained = train_name_model(registry, corpus, model_name, force)
+    train_believability(registry, corpus, model_name, force=force or trained)
+    return info, trained
+
+
+def train_name_model(
+    registry: ModelRegistry, corpus: str, model_name: str, force: bool = False
+) -> tuple[ArtifactInfo, bool]:
     """Returns (info, trained); skips the work when an artifact of the same version exists."""
     words = load_corpus(corpus)
     lm = make_lm(model_name)
@@ -75,6 +90,62 @@ def train_one(registry: ModelRegistry, corpus: str, model_name: str, force: bool
     metrics["train_seconds"] = round(time.perf_counter() - start, 2)
     info.metrics = metrics
     artifact.save(model, info, path)
+    return info, True
+
+
+def believability_info(corpus: str, model_info: ArtifactInfo) -> ArtifactInfo:
+    """Versioned by the name model it ranks, the judge's and the reservoir's parameters and the blocklist."""
+    blocklist = (BLOCKLIST_DIR / "blocklist.tsv").read_text(encoding="utf-8")
+    params = {
+        "name_model": model_info.version,
+        "judge": BelievabilityJudge().get_params(),
+        "negatives_per_name": believability.NEGATIVES_PER_NAME,
+        "max_negatives": believability.MAX_NEGATIVES,
+        "pool": believability.POOL,
+        "tier": [believability.TOP_SHARE, believability.MIN_KEEP, believability.MAX_KEEP],
+        "blocklist": corpus_hash([blocklist]),
+    }
+    return ArtifactInfo(corpus=corpus, model=model_info.model, corpus_hash=model_info.corpus_hash, params=params)
+
+
+def train_believability(
+    registry: ModelRegistry, corpus: str, model_name: str, force: bool = False
+) -> tuple[ArtifactInfo, bool]:
+    """The adversarial judge of (corpus, model) and its scored reservoir, both stamped with one version."""
+    model, model_info = artifact.load(registry.path(corpus, model_name))
+    info = believability_info(corpus, model_info)
+    judge_path, reservoir_path = (
+        registry.believability_path(corpus, model_name),
+        registry.reservoir_path(corpus, model_name),
+    )
+    if not force and reservoir_path.exists() and (existing := _up_to_date(judge_path, info)):
+        try:
+            if Reservoir.load(reservoir_path).info.version == info.version:
+                return existing, False
+        except ValueError:
+            pass  # unreadable or old format: rebuild
+    start = time.perf_counter()
+    rng = np.random.default_rng(int(info.version, 16))  # same version, same reservoir
+    words = load_corpus(corpus)
+    judge = BelievabilityJudge().fit(*judge_training_set(model, words, rng))
+    judge_seconds = time.perf_counter() - start
+    reservoir = build_reservoir(model, judge, NearCopies(words), default_blocklist(), info, rng)
+    info.metrics = {
+        "reservoir": len(reservoir),
+        "judge_seconds": round(judge_seconds, 2),
+        "reservoir_seconds": round(time.perf_counter() - start - judge_seconds, 2),
+        "tier_min_score": round(float(reservoir.scores.min()), 4) if len(reservoir) else None,
+    }
+    artifact.save_estimator(judge, info, judge_path)
+    reservoir.save(reservoir_path)
+    log.info(
+        "%s/%s believability: judge in %.1f s, reservoir of %d names in %.1f s",
+        corpus,
+        model_name,
+        judge_seconds,
+        len(reservoir),
+        info.metrics["reservoir_seconds"],
+    )
     return info, True
 
 

@@ -25,15 +25,18 @@ class RateLimits:
 
     def check(self, team: str, user: str, user_limit: int, team_limit: int) -> None:
         """Count this request; raise RateLimited when the user or the workspace is over its limit."""
+        self.check_each([(f"user:{team}:{user}", user_limit, "you"), (f"team:{team}", team_limit, "this workspace")])
+
+    def check_each(self, counters: list[tuple[str, int, str]]) -> None:
+        """Count this request under each ``(counter, limit, who)``; RateLimited(who) for the first one over."""
         window = int(time.time() // WINDOW)
-        keys = [f"{self.PREFIX}user:{team}:{user}:{window}", f"{self.PREFIX}team:{team}:{window}"]
         with self.redis.pipeline() as pipe:
-            for key in keys:
+            for name, _, _ in counters:
+                key = f"{self.PREFIX}{name}:{window}"
                 pipe.incr(key)
                 pipe.expire(key, WINDOW * 2)
-            user_count, _, team_count, _ = pipe.execute()
+            counts = pipe.execute()[::2]
         wait = WINDOW - int(time.time()) % WINDOW
-        if user_count > user_limit:
-            raise RateLimited("you", wait)
-        if team_count > team_limit:
-            raise RateLimited("this workspace", wait)
+        for count, (_, limit, who) in zip(counts, counters):
+            if count > limit:
+                raise RateLimited(who, wait)

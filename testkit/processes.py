@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -21,10 +23,24 @@ from rq import Worker
 from tnaas.redis_server import EmbeddedRedis, free_port
 
 
+def local_registries() -> dict[str, str]:
+    """Package registries on a closed loopback port, for processes that must never ask a real one:
+    availability checks there are "unknown" at once. Tests that want answers start a stand-in."""
+    closed = free_port()
+    return {
+        "TNAAS_PYPI_INDEX_URL": f"http://127.0.0.1:{closed}/simple/",
+        "TNAAS_NPM_REGISTRY_URL": f"http://127.0.0.1:{closed}/npm/",
+    }
+
+
 def tnaas_env(artifacts, **extra) -> dict:
     """The environment of a `tnaas` process using ``artifacts``; its data (the embedded Redis'
-    files) beside them, never the developer's own ./data."""
-    env = os.environ | {"TNAAS_ARTIFACTS_DIR": str(artifacts), "TNAAS_DATA_DIR": f"{artifacts}-data", "COLUMNS": "200"}
+    files) beside them, never the developer's own ./data; package registries only on 127.0.0.1."""
+    env = (
+        local_registries()
+        | os.environ
+        | {"TNAAS_ARTIFACTS_DIR": str(artifacts), "TNAAS_DATA_DIR": f"{artifacts}-data", "COLUMNS": "200"}
+    )
     env.pop("REDIS_URL", None)
     return env | {k: str(v) for k, v in extra.items()}
 
@@ -115,13 +131,42 @@ def http(method: str, url: str, body=None, headers: dict | None = None, raw: byt
         return status, head, text
 
 
+class SupervisorLog:
+    """What `tnaas up` has said so far (read by a thread), and the pid of each child's latest start."""
+
+    def __init__(self, up: subprocess.Popen):
+        self.lines: list[str] = []
+        threading.Thread(target=lambda: self.lines.extend(up.stdout), daemon=True).start()
+
+    def read(self) -> str:
+        return "".join(list(self.lines))
+
+    def pids(self) -> dict[str, int]:
+        return {name: int(pid) for name, pid in re.findall(r"(\S+) started \(pid (\d+)\)", self.read())}
+
+    def kill_and_wait(self, name: str, sig: int = signal.SIGKILL, timeout: float = 10) -> int:
+        """Signal the child by its pid; the pid of the one the supervisor starts in its place."""
+        old = self.pids()[name]
+        os.kill(old, sig)
+        return wait_until(lambda: (pid := self.pids()[name]) != old and pid, timeout=timeout, what=f"a new {name}")
+
+
+def voter_cookie(base: str) -> str:
+    """The ``Cookie`` header value of a fresh page visit: the signed voter id the page votes under."""
+    with urllib.request.urlopen(f"{base}/", timeout=10) as response:
+        set_cookie = response.headers["Set-Cookie"]
+    assert set_cookie, "the page set no voter cookie"
+    return set_cookie.split(";", 1)[0]
+
+
 @contextmanager
 def running_stack(extra_env: dict[str, str], workers: int = 2) -> Iterator[str]:
     """An embedded redis-server, `workers` x `tnaas worker` and `tnaas web` on 127.0.0.1, rate limits
     and the queue bound lifted, workers logging at WARNING; yields the web base URL, stops all by pid."""
     with tempfile.TemporaryDirectory() as tmp, EmbeddedRedis(Path(tmp) / "redis") as server:
         env = (
-            os.environ
+            local_registries()
+            | os.environ
             | {
                 "REDIS_URL": server.url,
                 "TNAAS_LOG_LEVEL": "WARNING",

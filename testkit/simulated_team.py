@@ -5,7 +5,11 @@ The voter has a hidden taste: it likes short names (4-7 characters), that the ju
 Each round a request asks for n names from a corpus; the configuration decides which model generates
 (uniformly at random, or the Thompson-sampling bandit) and which n of the sampled pool are shown (at
 random, by the judge alone, or by the judge + a reranker retrained on the votes so far every few
-rounds). The voter sees every shown name and up-votes it with its hidden probability. The same
+rounds). The voter sees every shown name and up-votes it with its hidden probability.
+``believability`` shows n names drawn from the model's reservoir (the cold-start ranking of
+models.believability); the reranker starts from the same reservoir and, once trained, reranks a pool
+drawn from it. The ``oracle`` knows the hidden taste and shows the pool's n best by it, so the loop's
+up-vote rate reads as a fraction of the best possible. The same
 functions the workers use do the work (models.ranking, models.bandit, models.reranker); only the
 voter and the bookkeeping are here.
 """
@@ -18,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from models.bandit import thompson_choice
+from models.name_model import Candidate
 from models.ranking import candidate_rows, choose_shown, pool_scores
 from models.registry import ModelRegistry
 from models.reranker import Reranker, enough_votes, labels, voted_rows
@@ -37,17 +42,20 @@ def hidden_taste(row: dict) -> float:
 @dataclass(frozen=True)
 class Config:
     name: str
-    ordering: str  # "random", "judge" or "reranker"
+    ordering: str  # "random", "judge", "believability", "reranker" or "oracle"
     bandit: bool
 
 
 CONFIGS = [
     Config("random order, random model", "random", False),
     Config("judge order, random model", "judge", False),
+    Config("believability, random model", "believability", False),
     Config("reranker, random model", "reranker", False),
     Config("random order, bandit", "random", True),
     Config("reranker + bandit", "reranker", True),
+    Config("oracle (knows the taste), random model", "oracle", False),
 ]
+ORACLE = CONFIGS[-1].name
 
 
 @dataclass
@@ -83,15 +91,22 @@ def run_loop(
             model = thompson_choice({m: tuple(counts[corpus, m]) for m in models}, rng)
         else:
             model = models[int(rng.integers(len(models)))]
-        rows = candidate_rows(
-            registry.model(corpus, model).generate(pool, rng),
-            corpus,
-            model,
-            judge,
-            scorers={m: registry.model(corpus, m) for m in models},
-        )
+        cold = config.ordering == "believability" or (config.ordering == "reranker" and reranker is None)
+        if config.ordering in ("believability", "reranker"):
+            reservoir = registry.reservoir(corpus, model)
+            found = [
+                Candidate(reservoir.names[i], float(reservoir.log_probs[i]), False)
+                for i in reservoir.draw(n if cold else pool, rng)
+            ]
+        else:
+            found = registry.model(corpus, model).generate(pool, rng)
+        rows = candidate_rows(found, corpus, model, judge, scorers={m: registry.model(corpus, m) for m in models})
         if config.ordering == "random":
             shown = [(int(i), True) for i in rng.choice(len(rows), min(n, len(rows)), replace=False)]
+        elif cold:
+            shown = [(i, False) for i in range(len(rows))]
+        elif config.ordering == "oracle":
+            shown = [(int(i), False) for i in np.argsort([-taste(row) for row in rows], kind="stable")[:n]]
         else:
             scores = pool_scores(rows, reranker if config.ordering == "reranker" else None)
             shown = choose_shown(scores, n, explore, rng)

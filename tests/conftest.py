@@ -35,10 +35,15 @@ def assert_same_distribution(samples: list[str], exact: dict[str, float], min_ex
 
 
 # -- real processes ---------------------------------------------------------------------------------
+import os  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 
-from testkit.processes import tnaas_env  # noqa: E402
+from testkit.processes import local_registries, tnaas_env  # noqa: E402
+
+# No test asks a real package registry: unless a test starts a stand-in, availability goes to a closed
+# loopback port (this process and every process a test starts inherit it).
+os.environ.update({k: v for k, v in local_registries().items() if k not in os.environ})
 
 TRAINED = ["-c", "cats", "-c", "pokemon", "-m", "kn3", "-m", "markov2"]
 

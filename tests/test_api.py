@@ -1,13 +1,16 @@
 """The JSON API over HTTP against the real stack: a redis-server, `tnaas web` and `tnaas worker` processes."""
 
 import re
+import socket
 from pathlib import Path
 
 import pytest
 from redis import Redis
+from rq.registry import FailedJobRegistry
 
-from store.votes import VoteStore
-from testkit.processes import http, start_web, start_worker, stop_process, tnaas_env, wait_until
+from store.votes import Impression, VoteStore
+from testkit.processes import http, start_web, start_worker, stop_process, tnaas_env, voter_cookie, wait_until
+from tnaas.limits import MAX_API_BODY, SEED_MAX
 from tnaas.redis_server import EmbeddedRedis
 
 STATIC = Path(__file__).parents[1] / "bot" / "static"
@@ -24,7 +27,12 @@ def redis_url(tmp_path_factory):
 @pytest.fixture(scope="module")
 def api(trained_artifacts, redis_url):
     env = tnaas_env(
-        trained_artifacts, REDIS_URL=redis_url, TNAAS_QUEUE="api", TNAAS_USER_RATE=1000, TNAAS_DEFAULT_MODEL="kn3"
+        trained_artifacts,
+        REDIS_URL=redis_url,
+        TNAAS_QUEUE="api",
+        TNAAS_USER_RATE=1000,
+        TNAAS_VOTE_RATE=1000,
+        TNAAS_DEFAULT_MODEL="kn3",
     )
     connection = Redis.from_url(redis_url)
     worker = start_worker(env, connection)
@@ -51,12 +59,18 @@ def test_generate_answers_n_names_and_votes_go_to_the_shared_store(api):
     assert (
         names["corpus"] == "pokemon" and names["model"] in ("kn3", "markov2") and names["model_chosen_by"] == "bandit"
     )
-    assert len({c["name"] for c in names["candidates"]}) == 4 and names["ranked_by"] == "judge"
-    vote = {"answer_id": answer["answer_id"], "index": 2, "direction": 1, "voter": "web-abc"}
-    assert post(api, "/votes", vote)[2] == {"answer_id": answer["answer_id"], "index": 2, "up": 1, "down": 0}
-    assert post(api, "/votes", vote)[2]["up"] == 1  # the same person again: still one vote
-    assert post(api, "/votes", vote | {"voter": "web-def"})[2]["up"] == 2
-    assert post(api, "/votes", vote | {"voter": "web-def", "added": False})[2]["up"] == 1
+    assert len({c["name"] for c in names["candidates"]}) == 4 and names["ranked_by"].startswith("believability ")
+    alice, bob = {"Cookie": voter_cookie(api["base"])}, {"Cookie": voter_cookie(api["base"])}  # two page visits
+    vote = {"answer_id": answer["answer_id"], "index": 2, "direction": 1}
+    assert post(api, "/votes", vote, headers=alice)[2] == {
+        "answer_id": answer["answer_id"],
+        "index": 2,
+        "up": 1,
+        "down": 0,
+    }
+    assert post(api, "/votes", vote, headers=alice)[2]["up"] == 1  # the same person again: still one vote
+    assert post(api, "/votes", vote, headers=bob)[2]["up"] == 2
+    assert post(api, "/votes", vote | {"added": False}, headers=bob)[2]["up"] == 1
     rows = [r for r in VoteStore(api["redis"]).export() if r["ts"] == answer["answer_id"]]
     assert [r["name"] for r in rows] == [c["name"] for c in names["candidates"]]
     assert rows[1]["up"] == 1 and rows[1]["surface"] == "web" and rows[1]["requested_by"] == "tester"
@@ -66,9 +80,9 @@ def test_generate_answers_n_names_and_votes_go_to_the_shared_store(api):
 
 def test_votes_on_unknown_answers_or_positions_are_refused(api):
     _, _, answer = post(api, "/generate", {"corpus": "cats", "n": 2})
-    status, _, body = post(api, "/votes", {"answer_id": answer["answer_id"], "index": 3, "voter": "web-abc"})
+    status, _, body = post(api, "/votes", {"answer_id": answer["answer_id"], "index": 3})
     assert status == 400 and "has 2 names" in body["error"]
-    status, _, body = post(api, "/votes", {"answer_id": "0123456789abcdef", "index": 1, "voter": "web-abc"})
+    status, _, body = post(api, "/votes", {"answer_id": "0123456789abcdef", "index": 1})
     assert status == 404 and "No answer" in body["error"]
     status, _, body = post(api, "/votes", {"answer_id": answer["answer_id"], "index": 1, "voter": "<!channel>"})
     assert status == 400 and body["error"].startswith("voter:")
@@ -156,18 +170,82 @@ def test_slow_answers_come_back_as_an_id_to_poll_and_a_full_queue_is_busy(traine
         server.stop()
 
 
-def test_an_api_token_guards_the_api_but_not_the_page(trained_artifacts, redis_url):
-    env = tnaas_env(trained_artifacts, REDIS_URL=redis_url, TNAAS_API_TOKEN="s3cret")
+def test_an_api_token_guards_the_api_but_not_the_page(trained_artifacts, redis_url, api):
+    env = tnaas_env(trained_artifacts, REDIS_URL=redis_url, TNAAS_API_TOKEN="s3cret", TNAAS_QUEUE="api")
     web, base = start_web(env)
+    token = {"Authorization": "Bearer s3cret"}
     try:
         status, head, body = http("GET", f"{base}/api/v1/corpora")
         assert status == 401 and "Bearer" in body["error"] and head["WWW-Authenticate"] == "Bearer"
         assert http("GET", f"{base}/api/v1/corpora", headers={"Authorization": "Bearer nope"})[0] == 401
-        status, _, corpora = http("GET", f"{base}/api/v1/corpora", headers={"Authorization": "Bearer s3cret"})
+        status, _, corpora = http("GET", f"{base}/api/v1/corpora", headers=token)
         assert status == 200 and {c["name"]: c["models"] for c in corpora}["pokemon"] == ["kn3", "markov2"]
         assert http("GET", f"{base}/")[0] == 200
+        assert http("POST", f"{base}/api/v1/generate", raw=b"{not json")[0] == 401  # the token first, then the body
+        assert unauthenticated_megabytes(base, 50 * 2**20).startswith(b"HTTP/1.1 401")
+        # A token holder vouches for its own users: their voter ids count (an integration's people).
+        _, _, answer = http("POST", f"{base}/api/v1/generate", {"corpus": "cats", "n": 2}, headers=token)
+        for voter in ("u1", "u2", "u2"):
+            vote = {"answer_id": answer["answer_id"], "index": 1, "voter": voter}
+            status, _, tally = http("POST", f"{base}/api/v1/votes", vote, headers=token)
+        assert status == 200 and tally["up"] == 2
     finally:
         stop_process(web)
+
+
+def unauthenticated_megabytes(base: str, size: int) -> bytes:
+    """Announce ``size`` bytes of body without a token, send the first 64 KB: the answer must come
+    without the rest being read (a server that reads it all first would wait here until the timeout)."""
+    host, port = base.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        head = f"POST /api/v1/generate HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+        sock.sendall(f"{head}Content-Length: {size}\r\n\r\n".encode() + b"[" * 65536)
+        return sock.recv(4096)
+
+
+def test_votes_are_rate_limited_per_address_and_proxy_headers_trusted_only_from_listed_proxies(
+    trained_artifacts, tmp_path
+):
+    with EmbeddedRedis(tmp_path / "redis") as server:
+        store = VoteStore(Redis.from_url(server.url))
+        store.record_impressions(
+            [
+                Impression(
+                    channel="web",
+                    ts="0123456789abcdef",
+                    index=1,
+                    name="pika",
+                    corpus="pokemon",
+                    model="kn3",
+                    model_version="v",
+                    shown_at=0,
+                )
+            ]
+        )
+        vote = {"answer_id": "0123456789abcdef", "index": 1, "voter": "anyone"}  # a named voter counts for nothing
+        env = tnaas_env(trained_artifacts, REDIS_URL=server.url, TNAAS_VOTE_RATE=3)
+        trusting = env | {"TNAAS_FORWARDED_ALLOW_IPS": "127.0.0.1"}
+        web, base = start_web(env)
+        proxied, proxied_base = None, None
+        try:
+            spoofed = [
+                http("POST", f"{base}/api/v1/votes", vote, headers={"X-Forwarded-For": f"10.0.0.{i}"}) for i in range(4)
+            ]
+            assert [s for s, _, _ in spoofed] == [200, 200, 200, 429]  # one address, whatever the header says
+            status, head, body = spoofed[-1]
+            assert "Easy there" in body["error"] and int(head["Retry-After"]) <= 60
+            status, _, _ = http("POST", f"{base}/api/v1/votes", vote, headers={"Cookie": voter_cookie(base)})
+            assert status == 429  # a fresh voter cookie from the same address: the address is still over
+            proxied, proxied_base = start_web(trusting)
+            behind_proxy = [
+                http("POST", f"{proxied_base}/api/v1/votes", vote, headers={"X-Forwarded-For": f"10.0.1.{i}"})[0]
+                for i in range(4)
+            ]
+            assert behind_proxy == [200] * 4  # a listed proxy's header names the client: four clients
+        finally:
+            stop_process(web)
+            if proxied is not None:
+                stop_process(proxied)
 
 
 def test_cors_only_for_configured_origins(trained_artifacts, redis_url, api):
@@ -201,3 +279,65 @@ def test_the_page_is_served_whole_from_here(api):
         assert not re.search(r"""(src|href)=["']?(https?:)?//""", text), path.name
         assert not re.search(r"""(fetch|import)\(\s*["'`]https?:""", text), path.name
         assert http("GET", f"{api['base']}/static/{path.name}")[0] == 200
+
+
+# -- bad input: every refusal is JSON {"error": ...} with the status that says why ----------------------
+@pytest.mark.parametrize("seed", [-1, -(10**30), 2**63])
+def test_seeds_out_of_range_are_a_400_not_a_failed_job(api, seed):
+    failed = FailedJobRegistry("api", connection=api["redis"])
+    before = failed.get_job_count(cleanup=False)
+    status, _, body = post(api, "/generate", {"corpus": "pokemon", "n": 2, "seed": seed})
+    assert status == 400 and body["error"].startswith("seed: Input should be"), body
+    assert failed.get_job_count(cleanup=False) == before
+
+
+def test_the_largest_seed_works(api):
+    status, _, body = post(api, "/generate", {"corpus": "pokemon", "n": 2, "seed": SEED_MAX})
+    assert status == 200 and len(body["names"]["candidates"]) == 2
+
+
+@pytest.mark.parametrize(
+    ("raw", "status", "message"),
+    [
+        (b"[" * 5000 + b"]" * 5000, 400, "nested too deeply"),
+        (b'{"corpus": "pokemon", "x": ' + b"[" * 20 + b"]" * 20 + b"}", 400, "nested too deeply"),
+        (b'{"corpus": "pok\xe9mon"}', 400, "not valid UTF-8"),
+        (b'{"corpus": "pokemon", "n": ' + b"9" * 5000 + b"}", 400, "A number in the request has 5,000 characters"),
+        (b'{"corpus": "pokemon", "seed": NaN}', 400, "NaN is not a number JSON allows"),
+        (b'{"corpus": "pokemon", "pad": "' + b"x" * (MAX_API_BODY + 1) + b'"}', 413, "larger than 65,536 bytes"),
+    ],
+)
+def test_malformed_bodies_are_refused_in_our_words(api, raw, status, message):
+    got, _, body = post(api, "/generate", raw=raw)
+    assert got == status and message in body["error"] and set(body) == {"error"}, body
+
+
+def test_the_frameworks_own_errors_are_ours_too(api):
+    status, _, body = http("GET", f"{api['base']}/api/v1/no-such-thing")
+    assert status == 404 and body == {"error": "Not Found"}
+    status, _, body = http("GET", f"{api['base']}/api/v1/generate")
+    assert status == 405 and body == {"error": "Method Not Allowed"}
+    status, _, body = post(api, "/generate", {"corpus": "pokemon"}, headers={"Idempotency-Key": "x"})
+    assert status == 400 and "idempotency-key" in body["error"]
+
+
+def test_invented_voter_ids_from_one_address_are_one_voter(api):
+    _, _, answer = post(api, "/generate", {"corpus": "cats", "n": 2})
+    for i in range(100):
+        status, _, tally = post(api, "/votes", {"answer_id": answer["answer_id"], "index": 1, "voter": f"sock-{i}"})
+        assert status == 200
+    assert tally["up"] == 1
+    status, _, tally = post(
+        api, "/votes", {"answer_id": answer["answer_id"], "index": 1}, headers={"Cookie": "tnaas_voter=forged.0000"}
+    )
+    assert status == 200 and tally["up"] == 1  # a forged cookie is no voter either: still the address
+
+
+def test_a_retry_under_the_same_idempotency_key_gets_the_first_answer(api):
+    key = {"Idempotency-Key": "retry-key-0001"}
+    status, _, first = post(api, "/generate", {"corpus": "cats", "n": 3}, headers=key)
+    assert status == 200
+    status, _, again = post(api, "/generate", {"corpus": "cats", "n": 3}, headers=key)
+    assert status == 200 and again == first  # the same job, not a second one
+    status, _, other = post(api, "/generate", {"corpus": "cats", "n": 2}, headers=key)
+    assert status == 200 and other["answer_id"] != first["answer_id"]  # another request under the key: another job

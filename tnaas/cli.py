@@ -9,20 +9,24 @@ from typing import Annotated
 
 import numpy as np
 import typer
+from redis.exceptions import RedisError
 from rich.console import Console
 from rich.logging import RichHandler
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from availability import cli as availability_cli
 from corpora import corpus_names, manifest
 from jobs.contracts import (
     CompleteRequest,
     DetectReply,
     DetectRequest,
     GenerateRequest,
+    LikeRequest,
     NamesReply,
     UserError,
     checked_corpus,
+    checked_like_name,
     checked_model,
     checked_n,
     checked_pattern,
@@ -36,7 +40,9 @@ from models.sounds_like import percentages
 from models.training import train_judge, train_language, train_one, train_reranker
 from store.arms import ArmCounts
 from store.votes import VoteStore
-from tnaas.errors import TNaaSError
+from tnaas.errors import ModelNotTrained, OperatorError, TNaaSError
+from tnaas.limits import SEED_MAX
+from tnaas.observability import configure_logging
 from tnaas.settings import get_settings
 
 app = typer.Typer(help="TNaaS: believable new names in the style of a corpus.", no_args_is_help=True)
@@ -55,14 +61,15 @@ def _registry() -> ModelRegistry:
 
 @app.callback()
 def _setup(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
-    level = logging.DEBUG if verbose else get_settings().log_level
-    if console.is_terminal:
-        logging.basicConfig(level=level, format="%(message)s", handlers=[RichHandler(console=console, show_path=False)])
-    else:  # under `tnaas up`, a Procfile or CI: plain lines, and no rich rendering on every job's log line
-        logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = get_settings()
+    level = logging.DEBUG if verbose else settings.log_level
+    if console.is_terminal and settings.log_format == "text":
+        configure_logging(level, "text", RichHandler(console=console, show_path=False))
+    else:  # under `tnaas up`, a Procfile runner, a container or CI: one line per record, plain or JSON
+        configure_logging(level, settings.log_format)
 
 
-def _fail_friendly(err: TNaaSError) -> None:
+def _fail_friendly(err: TNaaSError | OperatorError) -> None:
     console.print(f"[red]{err}[/red]")
     raise typer.Exit(2)
 
@@ -118,19 +125,35 @@ def train(
                     info.metrics["sentences"]["accuracy"],
                 )
                 bar.advance(task)
-    except TNaaSError as err:
+    except (TNaaSError, OperatorError) as err:
         _fail_friendly(err)
     total = len(pairs) + (2 if classifiers else 0)
     if reranker:
         total += _train_reranker(registry, votes, force)
+    _publish(registry)
     console.print(f"{total} models ready in {registry.root} ({time.perf_counter() - start:.1f} s)")
+
+
+def _publish(registry: ModelRegistry) -> None:
+    """Tell a running stack (REDIS_URL, or `tnaas up`'s) which version is deployed: its workers load it
+    between jobs. Without a stack (an image build) there is nobody to tell; the web process
+    publishes at its start."""
+    from store.deploys import ModelVersions
+    from tnaas.redis_server import running_stack_redis
+
+    settings = get_settings()
+    try:
+        connection = running_stack_redis(settings.redis_url, settings.data_dir)
+        if connection is not None:
+            log.info("models version %s published", ModelVersions(connection).publish(registry.fingerprint()))
+    except RedisError as err:
+        log.warning("models trained, but not published: Redis at REDIS_URL does not answer (%s)", err)
 
 
 def _train_reranker(registry: ModelRegistry, votes, force: bool) -> int:
     """Train (or skip, saying why) the reranker; publish the new version to a running stack."""
     import json
 
-    from store.deploys import ModelVersions
     from tnaas.redis_server import stack_redis
 
     settings = get_settings()
@@ -152,8 +175,6 @@ def _train_reranker(registry: ModelRegistry, votes, force: bool) -> int:
             info.metrics.get("believability_auc"),
             info.metrics.get("heldout_rows"),
         )
-        if connection is not None:
-            ModelVersions(connection).publish(registry.fingerprint())  # running workers reload between jobs
     return 1
 
 
@@ -258,8 +279,16 @@ def _answer(request) -> NamesReply | DetectReply:
     from tnaas.redis_server import running_stack_redis
 
     settings = get_settings()
-    stack = running_stack_redis(settings.redis_url, settings.data_dir) if isinstance(request, GenerateRequest) else None
-    reply = answer(request, _registry(), ArmCounts(stack) if stack is not None else None, settings)
+    registry = _registry()
+    asked = getattr(request, "model", None)
+    if asked and not registry.is_trained(request.corpus, asked):
+        _fail_friendly(ModelNotTrained(str(registry.path(request.corpus, asked))))  # the operator's view of it
+    stack = (
+        running_stack_redis(settings.redis_url, settings.data_dir)
+        if isinstance(request, GenerateRequest | LikeRequest)
+        else None
+    )
+    reply = answer(request, registry, ArmCounts(stack) if stack is not None else None, settings)
     if isinstance(reply, UserError):
         _fail_friendly(TNaaSError(reply.error))
     return reply
@@ -270,7 +299,7 @@ def generate(
     corpus: str,
     n: Annotated[int | None, typer.Option("-n", help="default TNAAS_DEFAULT_N, at most TNAAS_MAX_N")] = None,
     model: Annotated[str, typer.Option("--model", "-m", help="default: the bandit, as in Slack")] = "",
-    seed: int | None = None,
+    seed: Annotated[int | None, typer.Option(min=0, max=SEED_MAX)] = None,
     include_known: Annotated[bool, typer.Option(help="allow names already in the corpus (marked)")] = False,
     raw: Annotated[bool, typer.Option(help="plain model samples: no ranking, no bandit")] = False,
     walk: Annotated[
@@ -292,7 +321,7 @@ def generate(
             found = name_model.generate(request.n, np.random.default_rng(seed), include_known=include_known, walk=walk)
             _print_names([(c.name, c.nll_per_char, c.known) for c in found])
             return
-    except TNaaSError as err:
+    except (TNaaSError, OperatorError) as err:
         _fail_friendly(err)
     _print_reply(_answer(request))
 
@@ -303,7 +332,7 @@ def complete(
     corpus: Annotated[str | None, typer.Option("--corpus", "-c", help="default TNAAS_DEFAULT_CORPUS")] = None,
     n: Annotated[int | None, typer.Option("-n", help="default TNAAS_DEFAULT_N, at most TNAAS_MAX_N")] = None,
     model: Annotated[str, typer.Option("--model", "-m")] = "",
-    seed: int | None = None,
+    seed: Annotated[int | None, typer.Option(min=0, max=SEED_MAX)] = None,
 ) -> None:
     """Complete PATTERN (each * is exactly one unknown character), most likely first."""
     settings = get_settings()
@@ -315,12 +344,38 @@ def complete(
             n=checked_n(n or settings.default_n, settings),
             seed=seed,
         )
-    except TNaaSError as err:
+    except (TNaaSError, OperatorError) as err:
         _fail_friendly(err)
     reply = _answer(request)
     if not reply.candidates:
         console.print("No completion found.")
     _print_reply(reply)
+
+
+@app.command()
+def like(
+    name: str,
+    corpus: Annotated[str, typer.Option("--corpus", "-c", help="default: TNAAS_DEFAULT_CORPUS")] = "",
+    n: Annotated[int, typer.Option("-n", help="default: TNAAS_DEFAULT_N")] = 0,
+    model: Annotated[str, typer.Option("--model", "-m")] = "",
+    seed: int | None = None,
+) -> None:
+    """Believable names one to three edits from NAME, ranked as generation ranks (never NAME, never a corpus name)."""
+    settings = get_settings()
+    try:
+        request = LikeRequest(
+            name=checked_like_name(name),
+            corpus=checked_corpus(corpus or settings.default_corpus),
+            model=checked_model(model),
+            n=checked_n(n or settings.default_n, settings),
+            seed=seed,
+        )
+    except (TNaaSError, OperatorError) as err:
+        _fail_friendly(err)
+    reply = _answer(request)
+    for i, c in enumerate(reply.candidates, 1):
+        edits = f"{c.edits} edit{'s' if c.edits != 1 else ''}, " if c.edits else ""
+        console.print(f"{i:>2}. {c.name}  [dim]{edits}{-c.log_prob / (len(c.name) + 1):.2f} nats/char[/dim]")
 
 
 @app.command("is")
@@ -341,7 +396,7 @@ app.command("lang", hidden=True)(detect)
 def _sounds_like(text: str) -> None:
     try:
         request = DetectRequest(text=checked_text(text))
-    except TNaaSError as err:
+    except (TNaaSError, OperatorError) as err:
         _fail_friendly(err)
     answer = _answer(request).answer
     if answer.real_in:
@@ -358,13 +413,16 @@ def _sounds_like(text: str) -> None:
 
 @app.command()
 def worker(burst: bool = typer.Option(False, help="exit when the queue is empty")) -> None:
-    """Run one worker: loads every model once, then takes jobs from Redis."""
-    from redis import Redis
-
+    """Run one worker: loads every model once, then takes jobs from Redis; /metrics on its own port."""
+    from jobs.metrics import serve_worker_metrics
     from jobs.worker import ModelWorker
+    from tnaas.redis_server import redis_client, wait_for_redis
 
     settings = get_settings()
-    connection = Redis.from_url(settings.redis_url or "redis://127.0.0.1:6379/0")
+    connection = redis_client(settings.redis_url or "redis://127.0.0.1:6379/0")
+    if settings.metrics:
+        serve_worker_metrics(settings.worker_metrics_port)
+    wait_for_redis(connection)  # started beside a Redis that is (re)starting: wait, do not crash-loop
     ModelWorker([settings.queue], connection=connection, settings=settings).work(
         burst=burst, logging_level=settings.log_level
     )
@@ -372,13 +430,47 @@ def worker(burst: bool = typer.Option(False, help="exit when the queue is empty"
 
 @app.command()
 def web() -> None:
-    """Run the web process (the page, the API, Slack's endpoint, /healthz) on TNAAS_HOST:TNAAS_PORT."""
+    """Run the web process (the page, the API, Slack's endpoint, /healthz, /metrics) on $PORT or TNAAS_PORT."""
     import uvicorn
 
     from bot.web import create_app
+    from store.deploys import ModelVersions
+    from tnaas.redis_server import redis_client
 
     settings = get_settings()
-    uvicorn.run(create_app(), host=settings.host, port=settings.port, log_level=settings.log_level.lower())
+    if settings.web_host not in ("127.0.0.1", "localhost", "::1") and not settings.api_token:
+        log.warning("listening on %s with no TNAAS_API_TOKEN: anyone who reaches it can use the API", settings.web_host)
+    try:  # the deploy's front door says which models this release carries (workers compare and reload)
+        connection = redis_client(settings.redis_url or "redis://127.0.0.1:6379/0")
+        log.info("models version %s published", ModelVersions(connection).publish(_registry().fingerprint()))
+    except RedisError as err:
+        log.warning("models version not published: Redis does not answer (%s); /healthz will say so", err)
+    uvicorn.run(
+        create_app(),
+        host=settings.web_host,
+        port=settings.web_port,
+        log_config=None,  # uvicorn's loggers go through ours (plain or JSON, with request ids)
+        access_log=False,  # bot.metrics logs one line per request, with its id and route
+        # X-Forwarded-For / -Proto only from the proxies listed (none by default): anyone else could
+        # pose as any address and walk around the per-address rate limits.
+        proxy_headers=bool(settings.forwarded_allow_ips.strip()),
+        forwarded_allow_ips=settings.forwarded_allow_ips.strip() or None,
+        # SIGTERM (a restart, a deploy): stop accepting, answer the requests in flight (an API
+        # request waits at most TNAAS_API_WAIT), then exit.
+        timeout_graceful_shutdown=settings.api_wait + 5,
+    )
+
+
+@app.command()
+def scheduler() -> None:
+    """Enqueue the upkeep jobs (retrain the reranker when due, purge old votes) on a schedule. Run one."""
+    from jobs.schedule import scheduler as make_scheduler
+    from tnaas.redis_server import redis_client, wait_for_redis
+
+    settings = get_settings()
+    connection = redis_client(settings.redis_url or "redis://127.0.0.1:6379/0")
+    wait_for_redis(connection)
+    make_scheduler(connection, settings).start()
 
 
 @app.command()
@@ -389,7 +481,7 @@ def up() -> None:
     settings = get_settings()
     if not _registry().trained():
         _fail_friendly(TNaaSError("No trained models yet. Run `tnaas train` first."))
-    Supervisor(settings).run()
+    raise typer.Exit(Supervisor(settings).run())
 
 
 @contextmanager
@@ -403,6 +495,8 @@ def _vote_store():
             _fail_friendly(TNaaSError("No votes yet: start the stack (`make run`), or set REDIS_URL to its Redis."))
         yield VoteStore(connection)
 
+
+availability_cli.register(app)  # `tnaas check NAME...`, `tnaas availability refresh|status`
 
 votes_app = typer.Typer(help="The reranking dataset: impressions and their votes.")
 app.add_typer(votes_app, name="votes")
@@ -421,6 +515,23 @@ def votes_export(
             out.write(json.dumps(row, sort_keys=True, ensure_ascii=False) + "\n")
             rows += 1
     log.info("exported %d impressions", rows)
+
+
+@votes_app.command("forget")
+def votes_forget(
+    user: Annotated[str, typer.Option("--user", "-u", help="the person: a Slack user id (U…/W…) or a page voter id")],
+) -> None:
+    """Delete one person's votes and the requests they made (a privacy request); counts move back."""
+    import re
+
+    if not re.fullmatch(r"[A-Za-z0-9_.:-]{1,64}", user):
+        _fail_friendly(TNaaSError(f"'{user}' is not a user id: Slack's look like U012AB3CD."))
+    from store.slack_teams import TeamHabits
+
+    with _vote_store() as store:
+        votes, requests = store.forget_user(user)
+        TeamHabits(store.redis).forget(user)
+    console.print(f"Deleted {votes} vote(s) and {requests} shown name(s) requested by {user}.")
 
 
 @votes_app.command("standings")

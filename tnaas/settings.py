@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -18,6 +19,9 @@ class Settings(BaseSettings):
     default_corpus: str = Field("pypi", description="corpus for a pattern that names none (`***ly`)")
     max_n: int = Field(20, ge=1, description="most names one request may ask for")
     log_level: str = Field("INFO", description="logging level")
+    log_format: Literal["text", "json"] = Field(
+        "text", description="`json`: one JSON object per line, with the request id that follows a request into its job"
+    )
 
     redis_url: str | None = Field(
         None,
@@ -25,16 +29,65 @@ class Settings(BaseSettings):
         description="Redis to use; unset: start an embedded redis-server",
     )
     data_dir: Path = Field(Path("data"), description="embedded Redis keeps its append-only file here")
-    host: str = Field("127.0.0.1", description="address the web process binds")
-    port: int = Field(8000, description="port of the web process")
+    host: str | None = Field(
+        None, description="address the web process binds; unset: 0.0.0.0 under a platform ($PORT set), else 127.0.0.1"
+    )
+    port: int = Field(8000, description="port of the web process when no $PORT is given")
+    platform_port: int | None = Field(
+        None,
+        validation_alias="PORT",
+        description="$PORT, given by platforms and Procfile runners to each process: the web process listens "
+        "on it, a worker serves its metrics on it",
+    )
+    metrics_port: int | None = Field(
+        None, description="port a worker serves /metrics on; unset: its $PORT, and without one no metrics server"
+    )
+    metrics: bool = Field(True, description="record Prometheus metrics (off only to measure what they cost)")
+    forwarded_allow_ips: str = Field(
+        "",
+        description="proxies whose X-Forwarded-For / -Proto the web process believes (comma-separated addresses, "
+        "or *); empty: none, the client address is the connection's",
+    )
     workers: int = Field(2, ge=1, description="worker processes `tnaas up` starts")
     queue: str = Field("tnaas", description="RQ queue name")
     max_queue: int = Field(200, ge=1, description="jobs waiting above this: answer 'busy' instead of queueing")
-    queue_ttl: int = Field(30, ge=1, description="seconds a job may wait for a worker before it is dropped as stale")
+    queue_ttl: int = Field(
+        30, ge=1, description="seconds a job may wait for a worker; later it is answered 'busy, try again' instead"
+    )
     job_timeout: int = Field(20, ge=1, description="seconds a job may run")
     result_ttl: int = Field(600, description="seconds a result is kept")
     failure_ttl: int = Field(7 * 24 * 3600, description="seconds a failed job is kept for inspection")
     retries: int = Field(2, ge=0, description="retries of a job whose worker died or that failed unexpectedly")
+    heartbeat: float = Field(
+        1.0, gt=0, le=10, description="seconds between a worker's heartbeats (also while it runs a job)"
+    )
+    worker_silent: int = Field(
+        5,
+        ge=2,
+        description="seconds without a heartbeat after which a worker counts as gone: its running job is retried "
+        "(or failed) and it leaves the worker list",
+    )
+    health_queue_wait: int = Field(
+        10, ge=1, description="/healthz is not ready when the oldest waiting job has waited longer than this"
+    )
+    health_failed_growth: int = Field(
+        5, ge=1, description="/healthz is not ready when this many jobs failed within health_failed_window"
+    )
+    health_failed_window: int = Field(300, ge=10, description="seconds over which failed jobs are counted")
+    redis_fsync: Literal["everysec", "always"] = Field(
+        "everysec",
+        description="the embedded Redis' appendfsync: everysec loses at most about a second of acknowledged writes "
+        "on a power cut (none on a process kill); always loses none and costs an fsync per write",
+    )
+    restart_healthy_after: float = Field(
+        10.0, gt=0, description="`tnaas up`: a child that ran this long has its restart backoff reset"
+    )
+    restart_max_quick_exits: int = Field(
+        5,
+        ge=2,
+        description="`tnaas up` gives up when a child exits this many times in a row, each within "
+        "restart_healthy_after of its start (a crash loop)",
+    )
 
     slack_bot_token: str | None = Field(
         None,
@@ -51,6 +104,21 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("SLACK_APP_TOKEN", "TNAAS_SLACK_APP_TOKEN"),
         description="xapp- token: use Socket Mode instead of HTTP",
     )
+    slack_client_id: str | None = Field(
+        None,
+        validation_alias=AliasChoices("SLACK_CLIENT_ID", "TNAAS_SLACK_CLIENT_ID"),
+        description="with SLACK_CLIENT_SECRET: any workspace can install the app (/slack/install)",
+    )
+    slack_client_secret: str | None = Field(
+        None,
+        validation_alias=AliasChoices("SLACK_CLIENT_SECRET", "TNAAS_SLACK_CLIENT_SECRET"),
+        description="the app's client secret (OAuth install and token rotation)",
+    )
+    slack_redirect_uri: str | None = Field(
+        None,
+        validation_alias=AliasChoices("SLACK_REDIRECT_URI", "TNAAS_SLACK_REDIRECT_URI"),
+        description="https://YOUR-HOST/slack/oauth_redirect, if the app lists more than one redirect URL",
+    )
     slack_api_url: str = Field(
         "https://slack.com/api/", description="Slack Web API base URL (tests point it at a stand-in)"
     )
@@ -65,10 +133,67 @@ class Settings(BaseSettings):
     )
     user_rate: int = Field(30, ge=1, description="requests per user (web: per address) per minute")
     team_rate: int = Field(120, ge=1, description="requests per workspace per minute")
+    vote_rate: int = Field(60, ge=1, description="web votes per minute, per address and per voter")
+    secret_key: str | None = Field(
+        None,
+        description="signs the page's voter cookie; unset: a random key kept in Redis, shared by every web process",
+    )
+
+    retention_days: int = Field(
+        90, ge=1, description="impressions and votes older than this are purged (they name users and what they typed)"
+    )
+    retrain_new_votes: int = Field(
+        60, ge=1, description="voted impressions since the reranker's training that make the scheduler retrain it"
+    )
+    upkeep_interval: int = Field(3600, ge=10, description="seconds between the scheduler's upkeep runs")
+
+    # availability (issue 17): the registries the user's own tools use, unless set here
+    pypi_index_url: str | None = Field(
+        None, description="PEP 691 simple index to check names on; unset: pip's configured index"
+    )
+    npm_registry_url: str | None = Field(
+        None, description="npm registry to check names on; unset: `npm config get registry`"
+    )
+    availability_dir: Path | None = Field(
+        None, description="where snapshots of all registry names live; unset: <artifacts_dir>/availability"
+    )
+    availability_timeout: float = Field(
+        2.0, gt=0, le=30, description="seconds a live registry check may take before the answer is 'unknown'"
+    )
+    availability_ttl: int = Field(3600, ge=1, description="seconds a live 'free'/'taken' answer is cached in Redis")
+    availability_refresh_timeout: float = Field(
+        600.0, gt=0, description="seconds `tnaas availability refresh` may spend downloading an index"
+    )
+    availability_canaries: dict[str, str] = Field(
+        default_factory=lambda: {"pypi": "pip", "npm": "npm"},
+        description="a name each registry must have: its 'not found' is trusted only when this one is found",
+    )
+
+    @property
+    def snapshot_dir(self) -> Path:
+        return self.availability_dir or self.artifacts_dir / "availability"
+
+    @property
+    def web_host(self) -> str:
+        """Where the web process binds: every interface under a platform (it routes to $PORT), else loopback."""
+        return self.host or ("0.0.0.0" if self.platform_port else "127.0.0.1")
+
+    @property
+    def web_port(self) -> int:
+        return self.platform_port or self.port
+
+    @property
+    def worker_metrics_port(self) -> int | None:
+        return self.metrics_port or self.platform_port
+
+    @property
+    def slack_oauth(self) -> bool:
+        """Installable by any workspace (Bolt's OAuth flow), rather than one workspace's token."""
+        return bool(self.slack_client_id and self.slack_client_secret)
 
     @property
     def slack_enabled(self) -> bool:
-        return bool(self.slack_bot_token and self.slack_signing_secret)
+        return bool(self.slack_signing_secret and (self.slack_bot_token or self.slack_oauth))
 
 
 @cache

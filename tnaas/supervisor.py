@@ -1,8 +1,14 @@
 """`tnaas up`: Redis (embedded unless REDIS_URL is set), the web process and N workers, as one.
 
 A small supervisor rather than honcho: honcho rewrites $PORT per process and stops everything when
-one process exits, while a worker that dies here (e.g. killed mid-job) is simply started again.
-Every child's output is streamed with its name in front; Ctrl-C (or SIGTERM) stops them all by pid.
+one process exits, while here any child that dies (Redis included, on the same port and the same
+append-only file) is started again. Each child's restarts back off (0.25 s, 0.5 s, 1 s, ... at most
+8 s) while it keeps exiting soon after its start, and the backoff resets once it has run for
+``TNAAS_RESTART_HEALTHY_AFTER`` seconds: old exits never add up. Only a crash loop -- a child
+exiting ``TNAAS_RESTART_MAX_QUICK_EXITS`` times in a row, each soon after its start -- stops the
+stack, and ``tnaas up`` says which child and how it exited. Every child's output is streamed with
+its name in front; Ctrl-C (or SIGTERM) stops them all by pid: the web process first (it finishes
+the requests in flight), Redis last.
 """
 
 from __future__ import annotations
@@ -16,105 +22,172 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from redis import Redis
-
 from models.registry import ModelRegistry
 from store.deploys import ModelVersions
-from tnaas.redis_server import EmbeddedRedis, url_file
+from tnaas.redis_server import EmbeddedRedis, redis_client, url_file
 from tnaas.settings import Settings
 
 log = logging.getLogger(__name__)
-RESTART_PAUSE = 1.0
+POLL = 0.1  # seconds between looks at the children: a dead one is noticed within this
+
+
+@dataclass(frozen=True)
+class RestartPolicy:
+    """When to start a child again, and when to give up on it (pure: tested without processes)."""
+
+    healthy_after: float  # a run at least this long resets the backoff
+    max_quick_exits: int  # this many quick exits in a row is a crash loop
+    first_delay: float = 0.25
+    max_delay: float = 8.0
+
+    def after_exit(self, ran_for: float, quick_exits: int) -> tuple[int, float | None]:
+        """(quick exits in a row now, seconds to wait before the restart, or None: a crash loop, give up)."""
+        quick_exits = quick_exits + 1 if ran_for < self.healthy_after else 0
+        if quick_exits >= self.max_quick_exits:
+            return quick_exits, None
+        return quick_exits, min(self.max_delay, self.first_delay * 2 ** max(0, quick_exits - 1))
 
 
 @dataclass
 class Child:
     name: str
     args: list[str]
+    env: dict[str, str] = field(default_factory=dict)  # on top of the stack's
     process: subprocess.Popen | None = None
+    started_at: float = 0.0
+    quick_exits: int = 0
+    restart_at: float | None = None  # monotonic time of a pending restart
     restarts: int = 0
-    stream: threading.Thread | None = field(default=None, repr=False)
 
 
-def _stream(child: Child) -> None:
-    for line in child.process.stdout:
-        sys.stdout.write(f"{child.name:<9}| {line}")
+def _stream(name: str, stream) -> None:
+    for line in stream:
+        sys.stdout.write(f"{name:<9}| {line}")
         sys.stdout.flush()
 
 
+def children(settings: Settings) -> list[Child]:
+    """The web process, the workers (each serving its metrics on the next port up from the web's)
+    and the one upkeep scheduler."""
+    python = [sys.executable, "-m", "tnaas"]
+    web_port = settings.web_port
+    workers = [
+        Child(f"worker.{i + 1}", python + ["worker"], {"TNAAS_METRICS_PORT": str(web_port + 1 + i)})
+        for i in range(settings.workers)
+    ]
+    return [Child("web", python + ["web"]), *workers, Child("scheduler", python + ["scheduler"])]
+
+
 class Supervisor:
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, stack: list[Child] | None = None):
         self.settings = settings
+        self.policy = RestartPolicy(settings.restart_healthy_after, settings.restart_max_quick_exits)
         self.redis: EmbeddedRedis | None = None
         self.children: list[Child] = []
+        self._stack = stack  # the children to run instead of the standard ones (tests)
         self.stopping = threading.Event()
+        self.env: dict[str, str] = dict(os.environ)
+        self.gave_up: str | None = None  # why the stack stopped on its own
 
-    def start(self) -> str:
+    def start(self) -> str | None:
+        """Start Redis (when embedded) and wait for it, publish the models' version, start the rest."""
         url = self.settings.redis_url
-        if not url:
-            self.redis = EmbeddedRedis(self.settings.data_dir / "redis")
-            url = self.redis.start()
+        self.children = []
+        if not url and self._stack is None:
+            self.redis = EmbeddedRedis(self.settings.data_dir / "redis", fsync=self.settings.redis_fsync)
+            redis_child = Child("redis", self.redis.command())
+            self.children.append(redis_child)
+            self._spawn(redis_child)
+            url = self.redis.wait_ready(redis_child.process)
             url_file(self.settings.data_dir).write_text(url)  # so `tnaas votes export` and `train` find it
-        version = ModelVersions(Redis.from_url(url)).publish(ModelRegistry(self.settings.artifacts_dir).fingerprint())
-        log.info("models version %s published", version)
-        self.env = os.environ | {"REDIS_URL": url, "PYTHONUNBUFFERED": "1"}
-        python = [sys.executable, "-m", "tnaas"]
-        self.children = [Child("web", python + ["web"])]
-        self.children += [Child(f"worker.{i + 1}", python + ["worker"]) for i in range(self.settings.workers)]
-        for child in self.children:
+        if self._stack is None:
+            version = ModelVersions(redis_client(url)).publish(ModelRegistry(self.settings.artifacts_dir).fingerprint())
+            log.info("models version %s published", version)
+            self.env = os.environ | {"REDIS_URL": url, "PYTHONUNBUFFERED": "1"}
+        rest = self._stack if self._stack is not None else children(self.settings)
+        self.children += rest
+        for child in rest:
             self._spawn(child)
-        log.info(
-            "the playground: http://%s:%d/  (API: /api/v1, health: /healthz)", self.settings.host, self.settings.port
-        )
+        if self._stack is None:
+            log.info(
+                "the playground: http://%s:%d/  (API: /api/v1, health: /healthz, metrics: /metrics)",
+                self.settings.web_host,
+                self.settings.web_port,
+            )
         return url
 
     def _spawn(self, child: Child) -> None:
         child.process = subprocess.Popen(
-            child.args, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+            child.args, env=self.env | child.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
         )
-        child.stream = threading.Thread(target=_stream, args=(child,), daemon=True)
-        child.stream.start()
+        child.started_at = time.monotonic()
+        child.restart_at = None
+        threading.Thread(target=_stream, args=(child.name, child.process.stdout), daemon=True).start()
         log.info("%s started (pid %d)", child.name, child.process.pid)
 
-    def watch(self) -> None:
-        """Restart workers that exit; stop everything if the web process itself cannot stay up."""
-        while not self.stopping.wait(0.5):
-            for child in self.children:
-                code = child.process.poll()
-                if code is None:
-                    continue
-                if child.name == "web" and child.restarts >= 3:
-                    log.error("web keeps exiting (code %s): stopping", code)
-                    self.stopping.set()
-                    break
-                log.warning("%s exited with code %s: restarting", child.name, code)
-                child.restarts += 1
-                time.sleep(RESTART_PAUSE)
-                self._spawn(child)
+    def check(self) -> str | None:
+        """One look at every child: schedule restarts of the dead, run the restarts that are due.
 
-    def stop(self, timeout: float = 10.0) -> None:
+        Returns why the stack must stop (a crash loop), else None.
+        """
+        now = time.monotonic()
+        for child in self.children:
+            if child.restart_at is not None:
+                if now >= child.restart_at:
+                    child.restarts += 1
+                    self._spawn(child)
+                continue
+            code = child.process.poll()
+            if code is None:
+                continue
+            ran_for = now - child.started_at
+            child.quick_exits, delay = self.policy.after_exit(ran_for, child.quick_exits)
+            if delay is None:
+                return (
+                    f"{child.name} exited {child.quick_exits} times in a row, each within "
+                    f"{self.policy.healthy_after:g} s of its start (last exit code {code}): a crash loop, "
+                    f"so the stack stops; its last lines are above"
+                )
+            log.warning("%s exited with code %s after %.1f s: restarting in %.2f s", child.name, code, ran_for, delay)
+            child.restart_at = now + delay
+        return None
+
+    def watch(self) -> None:
+        """Look after the children until asked to stop or a crash loop makes it pointless."""
+        while not self.stopping.wait(POLL):
+            reason = self.check()
+            if reason:
+                log.error("%s", reason)
+                self.gave_up = reason
+                self.stopping.set()
+
+    def stop(self, timeout: float = 15.0) -> None:
+        """Stop every child by pid: the web process first, Redis last, each given ``timeout`` to finish."""
         self.stopping.set()
-        for child in self.children:
-            if child.process and child.process.poll() is None:
-                child.process.terminate()
-        deadline = time.monotonic() + timeout
-        for child in self.children:
-            if child.process:
-                try:
-                    child.process.wait(max(0.1, deadline - time.monotonic()))
-                except subprocess.TimeoutExpired:
-                    child.process.kill()
-                    child.process.wait()
-        if self.redis:
-            self.redis.stop()
+        order = sorted(self.children, key=lambda c: {"web": 0, "redis": 2}.get(c.name, 1))
+        for group in (0, 1, 2):
+            members = [c for c in order if {"web": 0, "redis": 2}.get(c.name, 1) == group]
+            for child in members:
+                if child.process and child.process.poll() is None:
+                    child.process.terminate()  # SIGTERM: web finishes its requests, workers their jobs
+            deadline = time.monotonic() + timeout
+            for child in members:
+                if child.process:
+                    try:
+                        child.process.wait(max(0.1, deadline - time.monotonic()))
+                    except subprocess.TimeoutExpired:
+                        child.process.kill()
+                        child.process.wait()
         log.info("stopped")
 
-    def run(self) -> None:
+    def run(self) -> int:
+        """Start, watch, stop; the exit code of `tnaas up` (1 after a crash loop)."""
         signal.signal(signal.SIGTERM, lambda *_: self.stopping.set())
-        self.start()
         try:
+            self.start()
             self.watch()
         except KeyboardInterrupt:
             pass
         finally:
             self.stop()
+        return 1 if self.gave_up else 0

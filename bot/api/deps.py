@@ -4,13 +4,13 @@ override any of them (``app.dependency_overrides``). The web process puts the sh
 
 from __future__ import annotations
 
-import hmac
 from typing import Annotated
 
 from fastapi import Depends, Request
 from redis import Redis
 
-from bot.api.errors import Unauthorized
+from bot.edge import token_ok
+from bot.voters import COOKIE, VoterCookies, signing_key
 from models.registry import ModelRegistry
 from store.votes import VoteStore
 from tnaas.settings import Settings
@@ -34,7 +34,28 @@ def get_registry(request: Request) -> ModelRegistry:
 
 
 def client_address(request: Request) -> str:
+    """The connection's address (a proxy's X-Forwarded-For only from TNAAS_FORWARDED_ALLOW_IPS)."""
     return request.client.host if request.client else "unknown"
+
+
+def voter_cookies(request: Request) -> VoterCookies:
+    """Signs and checks the page's voter cookie (the key is fetched once per process)."""
+    state = request.app.state
+    if getattr(state, "voter_cookies", None) is None:
+        state.voter_cookies = VoterCookies(signing_key(state.settings.secret_key, state.redis))
+    return state.voter_cookies
+
+
+def cookie_voter(request: Request) -> str | None:
+    """The voter id of a genuine ``tnaas_voter`` cookie, else None."""
+    value = request.cookies.get(COOKIE)
+    return voter_cookies(request).verify(value) if value else None
+
+
+def authenticated(request: Request) -> bool:
+    """The caller presented the API token (the edge refuses callers without it when one is set)."""
+    token = request.app.state.settings.api_token
+    return bool(token) and token_ok(request.headers.get("authorization", ""), token)
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
@@ -42,12 +63,5 @@ RedisDep = Annotated[Redis, Depends(get_redis)]
 VotesDep = Annotated[VoteStore, Depends(get_votes)]
 RegistryDep = Annotated[ModelRegistry, Depends(get_registry)]
 AddressDep = Annotated[str, Depends(client_address)]
-
-
-def require_token(request: Request, settings: SettingsDep) -> None:
-    """With TNAAS_API_TOKEN set, every API call needs ``Authorization: Bearer <token>``."""
-    if not settings.api_token:
-        return
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(token.encode(), settings.api_token.encode()):
-        raise Unauthorized()
+CookieVoterDep = Annotated[str | None, Depends(cookie_voter)]
+AuthenticatedDep = Annotated[bool, Depends(authenticated)]

@@ -1,30 +1,36 @@
-"""Every API error is JSON ``{"error": "..."}`` with the status that says what kind of problem it is."""
+"""Every error is JSON ``{"error": "..."}`` with the status that says what kind of problem it is,
+the framework's own included (unknown routes, wrong methods, bodies it cannot parse), and so is
+what nobody foresaw (a 500 that says to try again, never a traceback or a server path)."""
 
 from __future__ import annotations
+
+import logging
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from redis.exceptions import RedisError
+from starlette.exceptions import HTTPException
 
 from jobs.queueing import JobFailed
 from store.rate_limit import WINDOW, RateLimited
 from tnaas.errors import Busy, TNaaSError
+
+log = logging.getLogger(__name__)
+UNAVAILABLE = "Our database is unavailable for a moment (nothing you sent was kept): try again in a few seconds."
+UNAVAILABLE_RETRY = "1"  # second: `tnaas up` restarts Redis within about one
 
 
 class ApiError(BaseModel):
     error: str
 
 
-class Unauthorized(Exception):
-    pass
-
-
 class NotFound(Exception):
     pass
 
 
-ERRORS = {status: {"model": ApiError} for status in (400, 401, 404, 429, 503)}
+ERRORS = {status: {"model": ApiError} for status in (400, 401, 404, 413, 429, 503)}
 
 
 def validation_message(err: RequestValidationError) -> str:
@@ -57,18 +63,23 @@ def install_error_handlers(app: FastAPI) -> None:
     async def busy(_, err: Busy):
         return error(503, str(err), **{"Retry-After": "5"})
 
-    @app.exception_handler(Unauthorized)
-    async def unauthorized(_, err: Unauthorized):
-        return error(
-            401,
-            "This API needs a token: send `Authorization: Bearer <TNAAS_API_TOKEN>`.",
-            **{"WWW-Authenticate": "Bearer"},
-        )
-
     @app.exception_handler(NotFound)
     async def not_found(_, err: NotFound):
         return error(404, str(err))
 
     @app.exception_handler(JobFailed)
     async def failed(_, err: JobFailed):
+        return error(500, "Something went wrong on our side; try again.")
+
+    @app.exception_handler(RedisError)
+    async def redis_down(_, err: RedisError):
+        log.warning("Redis unavailable: %s", err)
+        return error(503, UNAVAILABLE, **{"Retry-After": UNAVAILABLE_RETRY})
+
+    @app.exception_handler(HTTPException)
+    async def http_error(_, err: HTTPException):
+        return error(err.status_code, str(err.detail), **(err.headers or {}))
+
+    @app.exception_handler(Exception)
+    async def unexpected(_, err: Exception):  # the server logs the traceback; the caller gets no trace of it
         return error(500, "Something went wrong on our side; try again.")

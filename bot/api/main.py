@@ -1,14 +1,13 @@
-"""The ``/api/v1`` router: every resource's routes behind the token check."""
+"""The ``/api/v1`` router: every resource's routes (the token is checked before, by ``bot.edge``)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 
-from bot.api.deps import require_token
 from bot.api.errors import ERRORS
 from bot.api.routes import answers, catalog, votes
 
-api_router = APIRouter(prefix="/api/v1", dependencies=[Depends(require_token)], responses=ERRORS)
+api_router = APIRouter(prefix="/api/v1", responses=ERRORS)
 api_router.include_router(answers.router)
 api_router.include_router(votes.router)
 api_router.include_router(catalog.router)

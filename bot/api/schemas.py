@@ -4,15 +4,23 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
-from jobs.contracts import NamesReply
+from jobs.contracts import CheckReply, NamesReply
 from models.bandit import Standing
 from models.sounds_like import SoundsLike
-from tnaas.limits import MAX_CLIENT_ID_LEN, MAX_CORPUS_NAME_LEN, MAX_MODEL_NAME_LEN, MAX_TEXT_LEN
+from tnaas.limits import (
+    MAX_CHECK_NAMES,
+    MAX_CLIENT_ID_LEN,
+    MAX_CORPUS_NAME_LEN,
+    MAX_MODEL_NAME_LEN,
+    MAX_TEXT_LEN,
+    SEED_MAX,
+)
 
 CLIENT_ID = rf"^[A-Za-z0-9_-]{{1,{MAX_CLIENT_ID_LEN}}}$"
 N_DOC = "default TNAAS_DEFAULT_N, at most TNAAS_MAX_N"
+SEED_DOC = "same seed, same names (with the same models and votes)"
 
 
 # -- what callers send ------------------------------------------------------------------------------
@@ -22,7 +30,8 @@ class GenerateIn(BaseModel):
         None, max_length=MAX_MODEL_NAME_LEN, description="default: the bandit picks the best-voted model"
     )
     n: int | None = Field(None, ge=1, description=N_DOC)
-    seed: int | None = None
+    seed: int | None = Field(None, ge=0, le=SEED_MAX, description=SEED_DOC)
+    free: bool = Field(False, description="only names free on the corpus' registry (PyPI, npm; both for others)")
     client: str | None = Field(None, pattern=CLIENT_ID, description="a stable id of the caller (the page sends one)")
 
 
@@ -35,8 +44,32 @@ class CompleteIn(BaseModel):
     corpus: str | None = Field(None, max_length=MAX_CORPUS_NAME_LEN, description="default: TNAAS_DEFAULT_CORPUS")
     model: str | None = Field(None, max_length=MAX_MODEL_NAME_LEN)
     n: int | None = Field(None, ge=1, description=N_DOC)
-    seed: int | None = None
+    seed: int | None = Field(None, ge=0, le=SEED_MAX, description=SEED_DOC)
     client: str | None = Field(None, pattern=CLIENT_ID)
+
+
+class LikeIn(BaseModel):
+    name: str = Field(max_length=MAX_TEXT_LEN, examples=["kafka"], description="the name to start from")
+    corpus: str | None = Field(None, max_length=MAX_CORPUS_NAME_LEN, description="default: TNAAS_DEFAULT_CORPUS")
+    model: str | None = Field(None, max_length=MAX_MODEL_NAME_LEN)
+    n: int | None = Field(None, ge=1, description=N_DOC)
+    seed: int | None = Field(None, ge=0, le=SEED_MAX, description=SEED_DOC)
+    free: bool = False
+    client: str | None = Field(None, pattern=CLIENT_ID)
+
+
+class CheckIn(BaseModel):
+    names: list[str] = Field(
+        min_length=1, max_length=MAX_CHECK_NAMES, examples=[["kafkify"]], description="names as they would be published"
+    )
+    client: str | None = Field(None, pattern=CLIENT_ID)
+
+    @field_validator("names")
+    @classmethod
+    def _short_enough(cls, names: list[str]) -> list[str]:
+        if any(len(n) > MAX_TEXT_LEN for n in names):
+            raise ValueError(f"each name at most {MAX_TEXT_LEN} characters")
+        return names
 
 
 class DetectIn(BaseModel):
@@ -49,7 +82,12 @@ class VoteIn(BaseModel):
     index: int = Field(ge=1, description="1-based position of the candidate in the answer")
     direction: Literal[1, -1] = 1
     added: bool = Field(True, description="false takes the vote back")
-    voter: str = Field(pattern=CLIENT_ID)
+    voter: str | None = Field(
+        None,
+        pattern=CLIENT_ID,
+        description="who votes, honoured only from a caller with the API token; the page votes under its "
+        "signed cookie, anyone else as their address",
+    )
 
 
 # -- what callers get -------------------------------------------------------------------------------
@@ -58,6 +96,7 @@ class Answer(BaseModel):
     answer_id: str
     poll: str | None = Field(None, description="while queued: GET this for the answer")
     names: NamesReply | None = None
+    check: CheckReply | None = None
     sounds_like: SoundsLike | None = None
 
 

@@ -4,8 +4,9 @@
 const $ = (selector) => document.querySelector(selector);
 const POLL_TRIES = 40; // an answer still queued is polled at most this many times
 const POLL_MS = 500;
+const RETRIES = 3; // a dropped connection or a 503 (restarting, busy) is retried this many times
 
-function voterId() {
+function clientId() { // who asked (impressions' requested_by); votes count under the cookie
   let id = localStorage.getItem("tnaas-voter");
   if (!id) {
     const bytes = crypto.getRandomValues(new Uint8Array(12)); // works on plain http too, unlike randomUUID
@@ -14,7 +15,7 @@ function voterId() {
   }
   return id;
 }
-const voter = voterId();
+const client = clientId();
 
 function showError(message) {
   const box = $("#error");
@@ -22,11 +23,34 @@ function showError(message) {
   box.hidden = !message;
 }
 
+function newKey() {
+  return Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+// One request, retried under the same idempotency key when the connection drops or the server says
+// 503 (a restart, a Redis blip): a retry gets the answer of the first try, never a second job.
+async function send(path, init) {
+  for (let attempt = 0; ; attempt++) {
+    let response;
+    try {
+      response = await fetch(`/api/v1${path}`, init);
+    } catch (err) {
+      if (attempt >= RETRIES) throw new Error("The server cannot be reached: try again in a moment.");
+      await new Promise((resolve) => setTimeout(resolve, 1000 * (attempt + 1)));
+      continue;
+    }
+    if (response.status !== 503 || attempt >= RETRIES) return response;
+    const wait = Math.min(10, Number(response.headers.get("Retry-After")) || 2);
+    await new Promise((resolve) => setTimeout(resolve, 1000 * wait));
+  }
+}
+
 async function api(path, body) {
   const headers = { "Content-Type": "application/json" };
   const token = sessionStorage.getItem("tnaas-token");
   if (token) headers.Authorization = `Bearer ${token}`;
-  const response = await fetch(`/api/v1${path}`, body === undefined ? { headers } : { method: "POST", headers, body: JSON.stringify(body) });
+  if (body !== undefined) headers["Idempotency-Key"] = newKey();
+  const response = await send(path, body === undefined ? { headers } : { method: "POST", headers, body: JSON.stringify(body) });
   let data = {};
   try { data = await response.json(); } catch { /* an empty or non-JSON body: handled below */ }
   if (response.status === 401) $("#token-form").hidden = false;
@@ -72,11 +96,13 @@ function renderNames(data) {
   const reply = data.names;
   const list = $("#names");
   list.replaceChildren();
-  const what = reply.pattern ? `completions of ${reply.pattern}` : `${reply.corpus} names`;
+  const what = reply.pattern
+    ? `completions of ${reply.pattern}`
+    : reply.like ? `${reply.corpus} names like ${reply.like}` : `${reply.free ? "free " : ""}${reply.corpus} names`;
   const chosen = reply.model_chosen_by === "bandit" ? " (picked by votes)" : "";
-  $("#names-status").textContent = reply.candidates.length
+  $("#names-status").textContent = (reply.candidates.length
     ? `${reply.candidates.length} ${what} from ${reply.model}${chosen}. Vote with the arrows.`
-    : "No names found for that.";
+    : "No names found for that.") + (reply.note ? ` ${reply.note}` : "");
   reply.candidates.forEach((candidate, i) => {
     const item = document.createElement("li");
     const name = document.createElement("span");
@@ -87,6 +113,13 @@ function renderNames(data) {
       const badge = document.createElement("span");
       badge.className = "badge";
       badge.textContent = "already exists";
+      item.append(badge);
+    }
+    for (const [registry, mark] of Object.entries(candidate.availability || {})) {
+      const badge = document.createElement("span");
+      badge.className = `badge mark ${mark.verdict.replace(" ", "-")}`;
+      badge.textContent = `${registry === "pypi" ? "PyPI" : registry} ${mark.verdict}`;
+      if (mark.reason) badge.title = mark.reason;
       item.append(badge);
     }
     for (const [direction, cls] of [[1, "up"], [-1, "down"]]) {
@@ -106,7 +139,8 @@ function renderNames(data) {
 
 async function vote(answerId, index, direction, button) {
   const added = button.getAttribute("aria-pressed") !== "true";
-  const { data } = await api("/votes", { answer_id: answerId, index, direction, added, voter });
+  // Who votes is the signed cookie this page got with it, not anything the page says.
+  const { data } = await api("/votes", { answer_id: answerId, index, direction, added });
   button.setAttribute("aria-pressed", String(added));
   setVoteLabel(button, direction === 1 ? data.up : data.down);
 }
@@ -160,22 +194,30 @@ $("#corpus").addEventListener("change", fillModels);
 $("#generate-form").addEventListener("submit", (event) => {
   event.preventDefault();
   busy($("#go"), async () => {
-    const body = { corpus: $("#corpus").value, n: Number($("#n").value) || 5, client: voter };
+    const body = { corpus: $("#corpus").value, n: Number($("#n").value) || 5, free: $("#free").checked, client };
     if ($("#model").value) body.model = $("#model").value;
     renderNames(await answer("/generate", body));
+  });
+});
+$("#like-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  busy($("#like-go"), async () => {
+    const body = { name: $("#like").value, corpus: $("#corpus").value, n: Number($("#n").value) || 5, free: $("#free").checked, client };
+    if ($("#model").value) body.model = $("#model").value;
+    renderNames(await answer("/like", body));
   });
 });
 $("#complete-form").addEventListener("submit", (event) => {
   event.preventDefault();
   busy($("#complete"), async () => {
-    const body = { pattern: $("#pattern").value, corpus: $("#corpus").value, n: Number($("#n").value) || 5, client: voter };
+    const body = { pattern: $("#pattern").value, corpus: $("#corpus").value, n: Number($("#n").value) || 5, client };
     if ($("#model").value) body.model = $("#model").value;
     renderNames(await answer("/complete", body));
   });
 });
 $("#detect-form").addEventListener("submit", (event) => {
   event.preventDefault();
-  busy($("#detect"), async () => renderSounds((await answer("/detect", { text: $("#text").value, client: voter })).sounds_like));
+  busy($("#detect"), async () => renderSounds((await answer("/detect", { text: $("#text").value, client })).sounds_like));
 });
 $("#token-form").addEventListener("submit", (event) => {
   event.preventDefault();

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from bot.api.deps import VotesDep
+from bot.api.deps import AddressDep, AuthenticatedDep, CookieVoterDep, RedisDep, SettingsDep, VotesDep
 from bot.api.errors import NotFound
 from bot.api.routes.answers import ANSWER_ID
 from bot.api.schemas import VoteIn, VoteOut
+from bot.metrics import count_vote
+from bot.voters import voter_for
+from store.rate_limit import RateLimits
 from store.votes import WEB_CHANNEL
 from tnaas.errors import TNaaSError
 
@@ -15,14 +18,31 @@ router = APIRouter(tags=["votes"])
 
 
 @router.post("/votes", response_model=VoteOut)
-def vote(body: VoteIn, votes: VotesDep) -> VoteOut:
-    """Thumbs up (direction 1) or down (-1) on a candidate of an answer; `added: false` takes it back."""
+def vote(
+    body: VoteIn,
+    votes: VotesDep,
+    redis: RedisDep,
+    settings: SettingsDep,
+    address: AddressDep,
+    cookie_voter: CookieVoterDep,
+    authenticated: AuthenticatedDep,
+) -> VoteOut:
+    """Thumbs up (direction 1) or down (-1) on a candidate of an answer; `added: false` takes it back.
+
+    The vote counts under the page's signed voter cookie, else the `voter` named by a caller with
+    the API token, else the caller's address; `TNAAS_VOTE_RATE` per minute per voter and per address.
+    """
+    voter = voter_for(cookie_voter, body.voter, authenticated, address)
+    RateLimits(redis).check_each(
+        [(f"vote-address:{address}", settings.vote_rate, "you"), (f"vote-voter:{voter}", settings.vote_rate, "you")]
+    )
     shown = votes.candidates_on(WEB_CHANNEL, body.answer_id) if ANSWER_ID.match(body.answer_id) else 0
     if shown == 0:
         raise NotFound(f"No answer {body.answer_id[:64]!r} with names to vote on.")
     if body.index > shown:
         raise TNaaSError(f"That answer has {shown} names; there is no #{body.index}.")
-    votes.vote(WEB_CHANNEL, body.answer_id, body.index, body.voter, body.direction, body.added)
+    if votes.vote(WEB_CHANNEL, body.answer_id, body.index, voter, body.direction, body.added) and body.added:
+        count_vote("web", body.direction)
     tally = votes.tally(WEB_CHANNEL, body.answer_id).get(body.index, {"up": 0, "down": 0})
     return VoteOut(answer_id=body.answer_id, index=body.index, **tally)
 

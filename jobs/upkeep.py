@@ -1,0 +1,79 @@
+"""Scheduled upkeep, run as ordinary jobs on the workers (``jobs.schedule`` enqueues them).
+
+- ``retrain_reranker``: when enough new votes came in since the reranker was trained, or the drift
+  check says today's requests no longer look like its training data, train it again and publish the
+  new model version, which every worker then loads between jobs. The artifacts folder must be the
+  one the workers read (the compose volume, or the one machine of ``tnaas up`` / a Procfile runner).
+- ``purge_expired``: impressions and votes older than ``TNAAS_RETENTION_DAYS`` are forgotten.
+
+Both are idempotent: run twice, or by two schedulers, they do the work once.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from pydantic import BaseModel
+
+from jobs.worker import WorkerContext, needs_context
+from models.artifact import ArtifactInfo
+from models.drift import check_drift
+from models.reranker import voted_rows
+from models.training import train_reranker
+from store.deploys import ModelVersions
+from store.votes import VoteStore
+from tnaas.settings import Settings
+
+log = logging.getLogger(__name__)
+DAY = 24 * 3600
+
+
+class Retrained(BaseModel):
+    retrained: bool
+    reason: str | None = None  # why it was due; None: not due
+    message: str = ""
+    version: str | None = None  # the published version after a retrain
+
+
+def split_at(rows: list[dict], cut: float) -> tuple[list[dict], list[dict]]:
+    """(impressions the reranker was trained on, impressions shown since)."""
+    return [r for r in rows if r["shown_at"] <= cut], [r for r in rows if r["shown_at"] > cut]
+
+
+def retrain_reason(rows: list[dict], info: ArtifactInfo | None, settings: Settings) -> str | None:
+    """Why the reranker should be trained again now, or None."""
+    if info is None:
+        return "no reranker yet" if voted_rows(rows) else None
+    old, new = split_at(rows, info.metrics["trained_until"])
+    fresh = len(voted_rows(new))
+    if fresh >= settings.retrain_new_votes:
+        return f"{fresh} impressions on voted messages since the last training"
+    report = check_drift(old, new)
+    if report.drifted:
+        return f"drift: old-vs-new accuracy {report.accuracy} above {report.threshold}"
+    return None
+
+
+@needs_context
+def retrain_reranker(*, context: WorkerContext) -> dict:
+    rows = list(VoteStore(context.connection).export())
+    reason = retrain_reason(rows, context.models.estimator_info("reranker"), context.settings)
+    if reason is None:
+        log.info("upkeep: reranker retrain not due")
+        return Retrained(retrained=False).model_dump()
+    info, message = train_reranker(context.models, rows)
+    log.info("upkeep: retrain due (%s): %s", reason, message)
+    if info is None or not message.startswith("reranker trained"):
+        return Retrained(retrained=False, reason=reason, message=message).model_dump()
+    version = ModelVersions(context.connection).publish(context.models.fingerprint())
+    log.info("upkeep: model version %s published", version)
+    return Retrained(retrained=True, reason=reason, message=message, version=version).model_dump()
+
+
+@needs_context
+def purge_expired(*, context: WorkerContext) -> dict:
+    days = context.settings.retention_days
+    purged = VoteStore(context.connection).purge_before(time.time() - days * DAY)
+    log.info("upkeep: %d impressions older than %d days purged", purged, days)
+    return {"purged": purged, "retention_days": days}

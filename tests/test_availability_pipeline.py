@@ -1,0 +1,168 @@
+"""Availability and `like` through the request pipeline every surface answers with: the grammar's words,
+marks on every shown name, `free` that never shows a name the registry did not confirm, `check`."""
+
+import pytest
+
+from availability.checker import AvailabilityChecker
+from availability.config import RegistryEndpoint
+from availability.live import LiveChecker
+from availability.rules import NPM, PYPI
+from availability.snapshot import Snapshot
+from bot.grammar import parse_command
+from jobs.contracts import CheckReply, CheckRequest, GenerateRequest, LikeRequest, NamesReply, UserError
+from jobs.pipeline import answer, impressions, registries_for
+from models.registry import ModelRegistry
+from testkit.registry_standin import RegistryStandin
+from tnaas.errors import TNaaSError
+from tnaas.settings import Settings
+
+CANARIES = {PYPI: "pip", NPM: "npm"}
+
+
+@pytest.fixture(scope="module")
+def models(trained_artifacts) -> ModelRegistry:
+    return ModelRegistry(trained_artifacts)
+
+
+@pytest.fixture
+def settings(trained_artifacts) -> Settings:
+    return Settings(artifacts_dir=trained_artifacts, default_model="kn3", rerank_pool=60, explore=0.0)
+
+
+def checker(standin: RegistryStandin, pypi: list[str], npm: list[str]) -> AvailabilityChecker:
+    ends = {PYPI: RegistryEndpoint(PYPI, standin.pypi_url, "test"), NPM: RegistryEndpoint(NPM, standin.npm_url, "test")}
+    snaps = {PYPI: Snapshot.build(PYPI, pypi), NPM: Snapshot.build(NPM, npm)}
+    return AvailabilityChecker(snaps, LiveChecker(ends, 2.0), None, CANARIES)
+
+
+# -- the grammar --------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("pypi 5 free", GenerateRequest(corpus="pypi", n=5, free=True)),
+        ("free npm", GenerateRequest(corpus="npm", free=True)),
+        ("pokemon 3", GenerateRequest(corpus="pokemon", n=3)),
+        ("like kafka", LikeRequest(name="kafka", corpus="pypi")),
+        (
+            "like Kafka pokemon 8 free model=kn3",
+            LikeRequest(name="kafka", corpus="pokemon", n=8, free=True, model="kn3"),
+        ),
+        ("check kafkify", CheckRequest(names=["kafkify"])),
+        ("check kafkify left-pad Requests", CheckRequest(names=["kafkify", "left-pad", "Requests"])),
+    ],
+)
+def test_the_grammar_takes_free_like_and_check(text, expected):
+    assert parse_command(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("like", "needs a name"),
+        ("like k*fka", "not a pattern"),
+        ("like " + "x" * 40, "at most 32"),
+        ("like kafka pypi npm", "didn't understand"),
+        ("like kafka cobol", "don't know a corpus"),
+        ("check", "needs a name"),
+        ("check " + " ".join(f"n{i}" for i in range(21)), "at most 20"),
+        ("*u*a pokemon free", "not with patterns"),
+    ],
+)
+def test_bad_like_check_and_free_get_a_clear_message(text, message):
+    with pytest.raises(TNaaSError, match=message):
+        parse_command(text)
+
+
+def test_free_means_the_corpus_registry_or_both():
+    assert registries_for("pypi") == (PYPI,) and registries_for("npm") == (NPM,)
+    assert registries_for("pokemon") == (PYPI, NPM)
+
+
+# -- the pipeline -------------------------------------------------------------------------------------
+def test_every_shown_name_carries_its_marks(models, settings):
+    with RegistryStandin(["pip"], ["npm"]) as standin:
+        reply = answer(
+            GenerateRequest(corpus="pokemon", n=5, seed=3), models, None, settings, checker(standin, ["pip"], ["npm"])
+        )
+    assert isinstance(reply, NamesReply) and len(reply.candidates) == 5
+    for c in reply.candidates:
+        assert set(c.availability) == {PYPI, NPM}
+        assert all(m.verdict in ("free", "not allowed") for m in c.availability.values())
+
+
+def test_free_never_shows_a_name_the_registry_has(models, settings):
+    """Whatever generation would have shown is registered on both registries; `free` must show others,
+    each confirmed free by a live answer."""
+    request = GenerateRequest(corpus="pokemon", n=5, seed=11)
+    with RegistryStandin(["pip"], ["npm"]) as standin:
+        plain = answer(request, models, None, settings, checker(standin, ["pip"], ["npm"]))
+    taken = [c.name for c in plain.candidates]
+    with RegistryStandin(["pip", *taken], ["npm", *taken]) as standin:
+        reply = answer(
+            request.model_copy(update={"free": True}), models, None, settings, checker(standin, ["pip"], ["npm"])
+        )
+    assert reply.free and len(reply.candidates) == 5 and reply.note is None
+    for c in reply.candidates:
+        assert c.name not in taken
+        assert {r: m.verdict for r, m in c.availability.items()} == {PYPI: "free", NPM: "free"}
+        assert {m.source for m in c.availability.values()} == {"live"}
+
+
+def test_free_with_a_registry_down_shows_nothing_unconfirmed(models, settings):
+    with RegistryStandin(["pip"], ["npm"], mode="broken") as standin:
+        reply = answer(
+            GenerateRequest(corpus="cats", n=3, seed=1, free=True),
+            models,
+            None,
+            settings,
+            checker(standin, ["pip"], ["npm"]),
+        )
+    assert isinstance(reply, NamesReply)
+    assert reply.candidates == [] and "could not confirm" in reply.note
+
+
+def test_free_without_availability_is_a_user_error(models, settings):
+    reply = answer(GenerateRequest(corpus="cats", n=3, free=True), models, None, settings, None)
+    assert isinstance(reply, UserError) and "not set up" in reply.error
+
+
+def test_like_through_the_pipeline(models, settings):
+    with RegistryStandin(["pip"], ["npm"]) as standin:
+        reply = answer(
+            LikeRequest(name="pikachu", corpus="pokemon", n=6, seed=2),
+            models,
+            None,
+            settings,
+            checker(standin, ["pip"], ["npm"]),
+        )
+    assert isinstance(reply, NamesReply) and reply.like == "pikachu" and len(reply.candidates) == 6
+    known = models.model("pokemon", "kn3").known_
+    for c in reply.candidates:
+        assert c.name != "pikachu" and c.name not in known and 1 <= c.edits <= 3
+        assert c.score is not None and set(c.availability) == {PYPI, NPM}
+    rows = impressions(reply, "C1", "1.2", 6, "U1", "slack")
+    assert {r.like for r in rows} == {"pikachu"} and {r.pattern for r in rows} == {None}
+
+
+def test_like_a_seed_no_model_can_start_from_is_a_user_error(models, settings):
+    reply = answer(LikeRequest(name="kafka!", corpus="pokemon", n=3), models, None, settings, None)
+    assert isinstance(reply, UserError) and "'!'" in reply.error
+
+
+def test_check_through_the_pipeline(models, settings):
+    with RegistryStandin(["pip", "requests"], ["npm", "left-pad"]) as standin:
+        reply = answer(
+            CheckRequest(names=["requests", "leftpad", "kafkify", "os"]),
+            models,
+            None,
+            settings,
+            checker(standin, ["pip", "requests"], ["npm", "left-pad"]),
+        )
+    assert isinstance(reply, CheckReply)
+    got = {item.name: (item.availability[PYPI].verdict, item.availability[NPM].verdict) for item in reply.names}
+    assert got == {
+        "requests": ("taken", "free"),
+        "leftpad": ("free", "not allowed"),
+        "kafkify": ("free", "free"),
+        "os": ("not allowed", "not allowed"),
+    }

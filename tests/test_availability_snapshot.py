@@ -1,0 +1,112 @@
+"""The compact snapshot: exact look-ups, the "too similar" keys, its false-positive rate, files on disk."""
+
+import json
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from availability.rules import NPM, PYPI
+from availability.snapshot import HashIndex, Snapshot, SnapshotStore
+from availability.sources import SourceError, names_from_file
+
+PYPI_NAMES = ["requests", "Django", "zope.interface", "yt_tools", "numpy", "Pillow"]
+NPM_NAMES = ["left-pad", "react-native", "JSONStream", "@babel/core", "lodash"]
+
+
+def test_pypi_snapshot_answers_by_pep503_and_ultranormal_keys():
+    snap = Snapshot.build(PYPI, PYPI_NAMES, "test")
+    asked = ["requests", "REQUESTS", "Zope_Interface", "django", "yttools", "yt.t00ls", "pi11ow", "kafkify", "numpy2"]
+    assert snap.taken(asked).tolist() == [True, True, True, True, False, False, False, False, False]
+    assert snap.similar_taken(asked).tolist() == [True, True, True, True, True, True, True, False, False]
+    assert snap.possibly_free(asked).tolist() == [False] * 7 + [True, True]
+
+
+def test_npm_snapshot_is_exact_by_name_and_similar_without_punctuation():
+    snap = Snapshot.build(NPM, NPM_NAMES, "test")
+    asked = [
+        "left-pad",
+        "leftpad",
+        "left_pad",
+        "jsonstream",
+        "JSONStream",
+        "@babel/core",
+        "@babel/cor-e",
+        "@me/leftpad",
+        "kafkify",
+    ]
+    assert snap.taken(asked).tolist() == [True, False, False, False, True, True, False, False, False]
+    assert snap.similar_taken(asked).tolist() == [True, True, True, True, True, False, False, False, False]
+
+
+def test_absent_names_are_not_found(rng):
+    """200k random names against 200k stored: a hit would be a 64-bit collision (expected 2e-9 of one)."""
+    letters = np.frombuffer(b"abcdefghijklmnopqrstuvwxyz0123456789-", dtype=np.uint8)
+
+    def random_names(length: int) -> list[str]:
+        raw = letters[rng.integers(0, len(letters), (200_000, length))]
+        return sorted(set(raw.view(f"S{length}").ravel().astype(str)))
+
+    stored, asked = random_names(12), random_names(11)  # a different length: never stored
+    snap = Snapshot.build(NPM, stored)
+    assert snap.taken(stored).all()
+    assert not snap.taken(asked).any()
+    assert len(snap.exact) == len(stored)  # no two stored names collided either
+    assert snap.false_positive_rate < 1e-13
+
+
+def test_store_round_trip_keeps_two_versions_and_survives_a_broken_pointer(tmp_path, caplog):
+    store = SnapshotStore(tmp_path)
+    assert store.load(PYPI) is None
+    first = store.save(Snapshot.build(PYPI, ["alpha"], "one"))
+    store.save(Snapshot.build(PYPI, ["beta"], "two"))
+    third = store.save(Snapshot.build(PYPI, PYPI_NAMES, "three"))
+    loaded = store.load(PYPI)
+    assert loaded.source == "three" and loaded.names == len(PYPI_NAMES)
+    assert loaded.taken(["requests", "alpha"]).tolist() == [True, False]
+    folders = sorted(p.name for p in tmp_path.iterdir() if p.is_dir())
+    assert len(folders) == 2 and third.name in folders and first.name not in folders
+    store.pointer(PYPI).write_text("{not json")
+    assert store.load(PYPI) is None
+    assert "unreadable" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("content", "names"),
+    [
+        (json.dumps(["a", "b-c", "@s/d"]), ["a", "b-c", "@s/d"]),
+        (json.dumps({"meta": {"api-version": "1.1"}, "projects": [{"name": "Foo"}, {"name": "bar"}]}), ["Foo", "bar"]),
+        ("name\tversion\nfoo\t1.0\nbar\t2.0\n", ["foo", "bar"]),
+        ("foo\n\nbar\n", ["foo", "bar"]),
+    ],
+)
+def test_names_from_file_reads_every_format(tmp_path, content, names):
+    path = tmp_path / "names"
+    path.write_text(content)
+    assert names_from_file(path) == names
+
+
+@pytest.mark.parametrize("content", ["[1, 2]", '{"projects": 3}', '["a", '])
+def test_names_from_a_bad_file_is_a_clear_error(tmp_path, content):
+    path = tmp_path / "names.json"
+    path.write_text(content)
+    with pytest.raises(SourceError, match="names.json"):
+        names_from_file(path)
+
+
+def test_names_from_a_missing_file_is_a_clear_error(tmp_path):
+    with pytest.raises(SourceError, match="Cannot read"):
+        names_from_file(tmp_path / "nowhere.json")
+
+
+U64 = st.integers(0, 2**64 - 1)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(U64, max_size=300), st.lists(U64, max_size=50), st.sampled_from([0, 1, 2**63, 2**64 - 1]))
+def test_hash_index_membership_is_exact(stored, asked, edge):
+    values = np.unique(np.array(stored + [edge], dtype=np.uint64))
+    queries = np.array(asked + stored[:10] + [edge, 0, 2**64 - 1], dtype=np.uint64)
+    assert HashIndex(values).contains(queries).tolist() == np.isin(queries, values).tolist()
+    assert not HashIndex(np.zeros(0, dtype=np.uint64)).contains(queries).any()

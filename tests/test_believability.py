@@ -1,0 +1,157 @@
+"""The cold-start ranking: adversarial judge, near-copy index, blocklist and the scored reservoir."""
+
+import random
+
+import numpy as np
+import pytest
+from scipy import stats
+from sklearn.base import clone
+
+from corpora import load_corpus
+from jobs.contracts import GenerateRequest
+from jobs.pipeline import default_model, generate
+from models import artifact
+from models.artifact import ArtifactInfo
+from models.believability import (
+    MIN_KEEP,
+    BelievabilityJudge,
+    NearCopies,
+    Reservoir,
+    build_reservoir,
+    judge_training_set,
+)
+from models.catalog import default_model_for, make_lm
+from models.decency import Blocklist, blocklist_source, default_blocklist
+from models.name_model import NameModel
+from models.registry import ModelRegistry
+from models.reranker import row_features
+from models.training import believability_info, train_believability
+from tnaas.settings import Settings
+
+
+def edit_distance(a: str, b: str) -> int:
+    row = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        prev, row[0] = row[0], i
+        for j, cb in enumerate(b, 1):
+            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (ca != cb))
+    return row[-1]
+
+
+def test_near_copies_agree_with_edit_distance():
+    rng = random.Random(0)
+    words = ["".join(rng.choice("abc") for _ in range(rng.randint(1, 5))) for _ in range(40)]
+    probes = ["".join(rng.choice("abcd") for _ in range(rng.randint(1, 6))) for _ in range(2000)]
+    index = NearCopies(words)
+    for probe in probes:
+        assert index.near(probe) == any(edit_distance(probe, w) <= 1 for w in words), probe
+
+
+def test_blocklist_blocks_words_inside_names_but_not_innocent_hosts():
+    blocklist = default_blocklist()
+    for bad in ["fuckmon", "shitbot", "py-cunt", "knullare", "rövknulla", "sexy-js"]:
+        assert blocklist.blocked(bad), bad
+    for fine in ["analytics", "pymongo", "button", "scraper", "pikachu", "kattunge"]:
+        assert not blocklist.blocked(fine), fine
+    source = blocklist_source()
+    assert source["license"] == "CC-BY-4.0" and "naughty-words" in source["source"]
+    assert set(source["languages"]) == {"en", "sv"}
+
+
+def test_the_reservoir_never_holds_blocked_known_or_near_copied_names():
+    # A corpus whose model readily makes a listed word: without the blocklist the reservoir holds some.
+    words = ["fuchsia", "duck", "pluck", "lucky", "fudge", "tuck", "muck", "fuck", "plucky", "ducky", "chuck", "luck"]
+    model = NameModel(make_lm("kn2"), "test").fit(words)
+    judge = BelievabilityJudge().fit(*judge_training_set(model, words, np.random.default_rng(0)))
+    info = ArtifactInfo(corpus="test", model="kn2", corpus_hash="x")
+
+    def build(blocklist: Blocklist) -> Reservoir:
+        return build_reservoir(model, judge, NearCopies(words), blocklist, info, np.random.default_rng(1), pool=20_000)
+
+    unfiltered, filtered = build(Blocklist([], [])), build(Blocklist(["fuck"], []))
+    assert any("fuck" in n for n in unfiltered.names)
+    assert filtered.names and not any("fuck" in n for n in filtered.names)
+    near = NearCopies(words)
+    assert not any(near.near(n) for n in filtered.names)
+    assert len(set(filtered.names)) == len(filtered.names)
+
+
+def test_judge_follows_scikit_learn_conventions_and_marks_the_models_artifacts():
+    words = load_corpus("pokemon")  # digits end a few names (porygon2); smoothing puts them anywhere
+    model = NameModel(make_lm("kn5"), "pokemon").fit(words)
+    X, y = judge_training_set(model, words, np.random.default_rng(0))
+    judge = BelievabilityJudge()
+    assert judge.fit(X, y) is judge and list(judge.classes_) == [0, 1]
+    assert clone(judge).get_params() == judge.get_params()
+    samples = [s for s in model.sample(20_000, np.random.default_rng(1)) if s not in set(words)]
+    digits = [s for s in samples if any(ch.isdigit() for ch in s)]
+    plain = [s for s in samples if not any(ch.isdigit() for ch in s)]
+    assert len(digits) > 20
+    assert stats.mannwhitneyu(judge.believability(digits), judge.believability(plain), alternative="less").pvalue < 1e-4
+
+
+def _reservoir(size: int) -> Reservoir:
+    names = [f"name{i}" for i in range(size)]
+    info = ArtifactInfo(corpus="test", model="kn3", corpus_hash="x")
+    return Reservoir(names, np.linspace(1, 0, size), -np.ones(size), info)
+
+
+def test_draws_are_reproducible_with_a_seed_and_rarely_repeat_across_requests(tmp_path):
+    reservoir = _reservoir(MIN_KEEP)
+    first = reservoir.draw(10, np.random.default_rng(7))
+    assert np.array_equal(first, reservoir.draw(10, np.random.default_rng(7)))
+    assert len(set(first)) == 10
+    shown = np.concatenate([reservoir.draw(10, np.random.default_rng(seed)) for seed in range(100)])
+    assert len(set(shown)) / len(shown) >= 0.95
+    reservoir.save(tmp_path / "r.npz")
+    loaded = Reservoir.load(tmp_path / "r.npz")
+    assert loaded.names == reservoir.names and loaded.info.version == reservoir.info.version
+    assert np.array_equal(loaded.draw(10, np.random.default_rng(7)), first)
+
+
+@pytest.mark.parametrize("corpus, model", [("cats", "kn3"), ("pokemon", "markov2")])
+def test_tnaas_train_deploys_a_versioned_judge_and_reservoir(trained_artifacts, corpus, model):
+    registry = ModelRegistry(trained_artifacts)
+    reservoir = registry.reservoir(corpus, model)
+    _, model_info = registry.get(corpus, model)
+    expected = believability_info(corpus, model_info).version
+    assert reservoir.info.version == expected
+    assert artifact.load_estimator(registry.believability_path(corpus, model))[1].version == expected
+    words = load_corpus(corpus)
+    near, blocklist = NearCopies(words), default_blocklist()
+    assert len(reservoir) > 1000
+    assert not any(near.near(n) or blocklist.blocked(n) for n in reservoir.names)
+    _, trained = train_believability(registry, corpus, model)
+    assert not trained  # up to date: nothing rebuilt
+
+
+def test_cold_start_requests_are_drawn_from_the_reservoir_reproducibly(trained_artifacts):
+    registry = ModelRegistry(trained_artifacts)
+    settings = Settings(artifacts_dir=trained_artifacts, default_model="kn3")
+    request = GenerateRequest(corpus="pokemon", n=10, seed=3)
+    reply = generate(request, registry, None, settings)
+    reservoir = registry.reservoir("pokemon", "kn3")
+    assert reply.model == "kn3" and reply.ranked_by == f"believability {reservoir.info.version}"
+    assert len(reply.candidates) == 10 and {c.name for c in reply.candidates} <= set(reservoir.names)
+    assert all(c.real is not None and not c.known for c in reply.candidates)
+    again = generate(request, registry, None, settings)
+    assert [c.name for c in again.candidates] == [c.name for c in reply.candidates]
+    other = generate(request.model_copy(update={"seed": 4}), registry, None, settings)
+    assert {c.name for c in other.candidates} != {c.name for c in reply.candidates}
+
+
+def test_the_benchmarks_default_model_is_used_only_when_trained_and_not_overridden(trained_artifacts, tmp_path):
+    registry = ModelRegistry(trained_artifacts)
+    chosen = default_model_for("pokemon", "fallback")
+    expected = chosen if chosen in registry.trained_models("pokemon") else "kn5"
+    assert default_model("pokemon", registry, Settings(artifacts_dir=trained_artifacts)) == expected
+    assert (
+        default_model("pokemon", registry, Settings(artifacts_dir=trained_artifacts, default_model="markov2"))
+        == "markov2"
+    )
+
+
+def test_the_reranker_sees_believability_as_a_feature():
+    row = {"name": "pikablu", "corpus": "pokemon", "model": "kn3", "real": 0.71}
+    assert row_features(row)["real"] == 0.71
+    assert "real" not in row_features(row | {"real": None})

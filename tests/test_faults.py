@@ -1,0 +1,384 @@
+"""Faults on the real stack: processes killed (SIGKILL), stopped (SIGSTOP) and terminated by pid,
+Redis going away and coming back on its append-only file. Short heartbeats and waits through
+settings keep each scenario to seconds; the long runs under load are in bench/faults.py."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from redis import Redis
+from rq import Queue, Worker
+from rq.job import Job, JobStatus
+from rq.registry import FailedJobRegistry
+
+from jobs.contracts import GenerateRequest
+from jobs.queueing import enqueue, enqueue_call, wait_for, waited_too_long
+from store.votes import Impression, VoteStore
+from testkit.processes import (
+    SupervisorLog,
+    http,
+    start_web,
+    start_worker,
+    stop_process,
+    tnaas_env,
+    voter_cookie,
+    wait_until,
+)
+from tnaas.redis_server import EmbeddedRedis, free_port
+from tnaas.settings import Settings
+from tnaas.supervisor import Child, RestartPolicy, Supervisor
+
+FAST = {  # heartbeats and limits in seconds, so that each fault shows within a few
+    "TNAAS_HEARTBEAT": "0.2",
+    "TNAAS_WORKER_SILENT": "2",
+    "TNAAS_HEALTH_QUEUE_WAIT": "1",
+    "TNAAS_DEFAULT_MODEL": "kn3",
+    "TNAAS_LOG_LEVEL": "WARNING",
+}
+
+
+@pytest.fixture
+def redis_server(tmp_path):
+    server = EmbeddedRedis(tmp_path / "redis")
+    server.start()
+    yield server
+    server.stop()
+
+
+def kill(process: subprocess.Popen) -> None:
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+
+
+def restart(server: EmbeddedRedis) -> None:
+    """redis-server again on the same port and the same append-only file."""
+    server.start()
+
+
+def votable(connection: Redis, answer_id: str = "0123456789abcdef") -> dict:
+    VoteStore(connection).record_impressions(
+        [
+            Impression(
+                channel="web",
+                ts=answer_id,
+                index=i,
+                name=f"n{i}",
+                corpus="cats",
+                model="kn3",
+                model_version="v",
+                shown_at=0,
+            )
+            for i in (1, 2)
+        ]
+    )
+    return {"answer_id": answer_id, "index": 1, "voter": "someone"}  # the voter a caller names is ignored
+
+
+def started_by(job: Job, process: subprocess.Popen, connection: Redis) -> bool:
+    """The job is running on the worker with this pid (not still marked started by a dead one)."""
+    job.refresh()
+    names = {w.name for w in Worker.all(connection=connection) if w.pid == process.pid}
+    return job.get_status() == JobStatus.STARTED and job.worker_name in names
+
+
+# -- the supervisor ---------------------------------------------------------------------------------
+def test_restart_backoff_grows_with_quick_exits_resets_after_a_healthy_run_and_gives_up_on_a_loop():
+    policy = RestartPolicy(healthy_after=10, max_quick_exits=4)
+    assert policy.after_exit(ran_for=1, quick_exits=0) == (1, 0.25)
+    assert policy.after_exit(ran_for=1, quick_exits=1) == (2, 0.5)
+    assert policy.after_exit(ran_for=1, quick_exits=2) == (3, 1.0)
+    assert policy.after_exit(ran_for=1, quick_exits=3) == (4, None)  # a crash loop
+    assert policy.after_exit(ran_for=60, quick_exits=3) == (0, 0.25)  # ran well: old exits forgotten
+
+
+def _supervise(stack: list[Child], **settings) -> tuple[Supervisor, str | None, float]:
+    supervisor = Supervisor(Settings(_env_file=None, **settings), stack=stack)
+    supervisor.start()
+    start = time.monotonic()
+    reason = None
+    try:
+        while reason is None and time.monotonic() - start < 8:
+            reason = supervisor.check()
+            time.sleep(0.05)
+            if all(c.restarts >= 6 for c in supervisor.children):
+                break
+    finally:
+        supervisor.stop(timeout=5)
+    return supervisor, reason, time.monotonic() - start
+
+
+def test_a_child_that_exits_after_running_well_is_restarted_every_time():
+    """The old supervisor stopped the stack at the web's 4th exit, however far apart."""
+    child = Child("web", [sys.executable, "-c", "import time; time.sleep(0.4)"])
+    supervisor, reason, _ = _supervise([child], restart_healthy_after=0.3, restart_max_quick_exits=3)
+    assert reason is None and child.restarts >= 6 and supervisor.gave_up is None
+
+
+def test_a_crash_loop_stops_the_stack_and_says_which_child_and_why():
+    stack = [
+        Child("worker.1", [sys.executable, "-c", "import sys; sys.exit(3)"]),
+        Child("web", [sys.executable, "-c", "import time; time.sleep(30)"]),
+    ]
+    supervisor, reason, _ = _supervise(stack, restart_healthy_after=5, restart_max_quick_exits=3)
+    assert reason is not None and reason.startswith("worker.1 exited 3 times in a row") and "exit code 3" in reason
+    assert all(c.process.poll() is not None for c in supervisor.children)  # every child stopped by pid
+
+
+def test_up_restarts_redis_web_and_workers_by_pid_and_keeps_the_data(trained_artifacts, tmp_path):
+    port = free_port()
+    env = tnaas_env(
+        trained_artifacts,
+        **FAST | {"TNAAS_LOG_LEVEL": "INFO"},  # the supervisor says which pid each child has at INFO
+        TNAAS_PORT=port,
+        TNAAS_DATA_DIR=tmp_path / "data",
+        TNAAS_WORKERS=1,
+        TNAAS_RESTART_HEALTHY_AFTER=1,
+    )
+    up = subprocess.Popen(
+        [sys.executable, "-m", "tnaas", "up"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    log = SupervisorLog(up)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(lambda: _ready(base), timeout=90, what="the stack to be ready")
+        for _ in range(4):  # the web's 4th exit stopped the whole stack before
+            log.kill_and_wait("web")
+            wait_until(lambda: _ready(base), timeout=30, what="the new web to answer")
+        connection = Redis.from_url((tmp_path / "data" / "redis" / "url").read_text())
+        vote = votable(connection)
+        cookie = {"Cookie": voter_cookie(base)}
+        assert http("POST", f"{base}/api/v1/votes", vote, headers=cookie)[2]["up"] == 1
+        log.kill_and_wait("redis")
+        _, _, tally = wait_until(
+            lambda: (r := http("POST", f"{base}/api/v1/votes", vote | {"index": 2}, headers=cookie))[0] == 200 and r,
+            timeout=10,
+            what="votes through the restarted Redis",
+        )
+        assert tally["up"] == 1 and VoteStore(connection).tally("web", vote["answer_id"]) == {
+            1: {"up": 1, "down": 0},  # acknowledged before the kill: it was on the append-only file
+            2: {"up": 1, "down": 0},
+        }
+        new_worker = log.kill_and_wait("worker.1")
+        wait_until(
+            lambda: any(w.pid == new_worker for w in Worker.all(connection=connection)), timeout=60, what="a new worker"
+        )
+        assert up.poll() is None
+    finally:
+        up.send_signal(signal.SIGINT)
+        up.wait(60)
+    output = log.read()
+    started = [int(p) for p in re.findall(r"started \(pid (\d+)\)", output)]
+    assert len(started) == 4 + 4 + 1 + 1  # redis, web, worker, scheduler; then 4 webs, a redis, a worker
+    for pid in started:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+    assert "web exited" in output and "redis exited" in output and "crash loop" not in output
+
+
+def _ready(base: str) -> bool:
+    try:
+        status, _, report = http("GET", f"{base}/healthz")
+    except OSError:
+        return False
+    return status == 200 and len(report["workers"]) >= 1
+
+
+# -- Redis going away -------------------------------------------------------------------------------
+def test_with_redis_down_the_api_answers_503_json_and_recovers_when_it_is_back(trained_artifacts, redis_server):
+    env = tnaas_env(trained_artifacts, REDIS_URL=redis_server.url, **FAST)
+    web, base = start_web(env)
+    try:
+        vote = votable(Redis.from_url(redis_server.url))
+        assert http("POST", f"{base}/api/v1/votes", vote)[0] == 200
+        kill(redis_server.process)
+        for path, body in (("/api/v1/votes", vote), ("/api/v1/generate", {"corpus": "cats"})):
+            status, head, answer = http("POST", f"{base}{path}", body)
+            assert status == 503 and "try again" in answer["error"] and int(head["Retry-After"]) >= 1, answer
+        status, _, report = http("GET", f"{base}/healthz")
+        assert status == 503 and report["redis"] is False and report["problems"][0].startswith("redis unreachable")
+        status, _, alive = http("GET", f"{base}/livez")
+        assert status == 200 and alive == {"ok": True}  # liveness: this process is fine, restart nothing
+        restart(redis_server)
+        status, _, tally = http("POST", f"{base}/api/v1/votes", vote | {"index": 2})
+        assert status == 200 and tally["up"] == 1
+    finally:
+        stop_process(web)
+
+
+def test_workers_take_jobs_within_seconds_of_redis_coming_back(trained_artifacts, redis_server):
+    """rq's own backoff doubles to a minute: after 8 s without Redis a worker slept until ~15 s."""
+    settings = Settings(_env_file=None, redis_url=redis_server.url, artifacts_dir=trained_artifacts, queue="back")
+    env = tnaas_env(trained_artifacts, REDIS_URL=redis_server.url, TNAAS_QUEUE="back", **FAST)
+    connection = Redis.from_url(redis_server.url)
+    worker = start_worker(env, connection)
+    nobody = settings.model_copy(update={"queue": "back-unserved", "queue_ttl": 2})
+    waiting = enqueue(connection, GenerateRequest(corpus="cats", n=2), nobody)  # queued before the outage
+    try:
+        kill(redis_server.process)
+        time.sleep(8)
+        restart(redis_server)
+        job = enqueue(connection, GenerateRequest(corpus="cats", n=2), settings)
+        assert wait_for(job, 4)["candidates"]  # taken and answered within 4 s of Redis' return (before: ~7 s)
+        assert worker.poll() is None  # the same worker, not a restarted one
+        # The job queued before the outage is still there (it used to expire, a 404): now it is "busy".
+        assert Job.exists(waiting.id, connection=connection) and waited_too_long(
+            Job.fetch(waiting.id, connection), nobody
+        )
+    finally:
+        stop_process(worker)
+
+
+# -- jobs whose worker dies or stops ----------------------------------------------------------------
+def test_a_job_whose_worker_is_killed_is_retried_by_another_not_expired(trained_artifacts, redis_server):
+    """Before: the job sat in rq's started registry until a 10-minute sweep, and its key expired at
+    TNAAS_QUEUE_TTL although it had started (its caller got 404)."""
+    settings = Settings(_env_file=None, redis_url=redis_server.url, queue="kill", queue_ttl=1, retries=2)
+    env = tnaas_env(trained_artifacts, REDIS_URL=redis_server.url, TNAAS_QUEUE="kill", **FAST)
+    connection = Redis.from_url(redis_server.url)
+    doomed = start_worker(env, connection)
+    job = enqueue_call(connection, time.sleep, 3, settings)
+    survivor = None
+    try:
+        wait_until(lambda: job.get_status(refresh=True) == JobStatus.STARTED, timeout=30, what="the job to start")
+        kill(doomed)
+        survivor = start_worker(env, connection)
+        wait_until(lambda: job.get_status(refresh=True) == JobStatus.FINISHED, timeout=30, what="the retried job")
+        job.refresh()
+        assert job.retries_left == 1  # one retry used: it ran again, on the survivor
+    finally:
+        stop_process(doomed)
+        if survivor is not None:
+            stop_process(survivor)
+
+
+def test_a_job_that_loses_its_worker_twice_is_failed_with_a_reason(trained_artifacts, redis_server):
+    settings = Settings(_env_file=None, redis_url=redis_server.url, queue="twice", retries=1)
+    env = tnaas_env(trained_artifacts, REDIS_URL=redis_server.url, TNAAS_QUEUE="twice", **FAST)
+    connection = Redis.from_url(redis_server.url)
+    job = enqueue_call(connection, time.sleep, 30, settings, job_timeout=60)
+    for _ in range(2):  # each new worker sweeps its dead predecessor's job, then takes it
+        worker = start_worker(env, connection)
+        try:
+            wait_until(lambda w=worker: started_by(job, w, connection), timeout=30, what="this worker to start the job")
+            kill(worker)
+        finally:
+            stop_process(worker)
+    sweeper = start_worker(env, connection)
+    try:
+        wait_until(lambda: job.get_status(refresh=True) == JobStatus.FAILED, timeout=20, what="the sweep")
+        assert job.id in FailedJobRegistry("twice", connection=connection)
+        assert "AbandonedJobError" in (job.latest_result().exc_string or "")
+    finally:
+        stop_process(sweeper)
+
+
+def test_stopped_workers_make_healthz_fail_and_waiting_answers_busy_not_404(trained_artifacts, redis_server):
+    env = tnaas_env(
+        trained_artifacts, REDIS_URL=redis_server.url, TNAAS_QUEUE="stop", TNAAS_QUEUE_TTL=2, TNAAS_API_WAIT=1, **FAST
+    )
+    connection = Redis.from_url(redis_server.url)
+    worker = start_worker(env, connection)
+    web, base = start_web(env)
+    try:
+        wait_until(lambda: http("GET", f"{base}/healthz")[0] == 200, timeout=20, what="ready")
+        os.kill(worker.pid, signal.SIGSTOP)
+        status, _, queued = http("POST", f"{base}/api/v1/generate", {"corpus": "cats", "n": 2})
+        assert status == 202
+        status, _, report = wait_until(
+            lambda: (r := http("GET", f"{base}/healthz"))[0] == 503 and r, timeout=10, what="healthz to say not ready"
+        )
+        problems = " ".join(report["problems"])
+        assert re.search("jobs are not being taken|no live worker|no worker is running", problems), report
+        time.sleep(2.5 - 1)  # past TNAAS_QUEUE_TTL since the request
+        status, head, busy = wait_until(
+            lambda: (r := http("GET", f"{base}{queued['poll']}"))[0] != 202 and r, timeout=5, what="busy"
+        )
+        assert status == 503 and "busy" in busy["error"] and head["Retry-After"]
+        os.kill(worker.pid, signal.SIGCONT)
+        wait_until(lambda: http("GET", f"{base}/healthz")[0] == 200, timeout=20, what="ready again")
+        status, _, busy = wait_until(  # the resumed worker answers the job it had taken, at once
+            lambda: (r := http("GET", f"{base}{queued['poll']}"))[0] != 202 and r, timeout=10, what="the answer"
+        )
+        assert status == 503 and "busy" in busy["error"]  # answered "busy" by the worker too: not run late
+    finally:
+        if worker.poll() is None:
+            os.kill(worker.pid, signal.SIGCONT)
+        stop_process(web)
+        stop_process(worker)
+
+
+# -- the web process going away ---------------------------------------------------------------------
+def test_sigterm_lets_the_web_answer_its_requests_in_flight_and_sigkill_loses_none_to_a_retry(
+    trained_artifacts, redis_server
+):
+    """No worker: each request waits TNAAS_API_WAIT for its answer, so all eight are in flight."""
+    env = tnaas_env(trained_artifacts, REDIS_URL=redis_server.url, TNAAS_QUEUE="web", TNAAS_API_WAIT=3, **FAST)
+    connection = Redis.from_url(redis_server.url)
+    web, base = start_web(env)
+
+    def ask(i: int, at: str) -> tuple[int, str]:
+        status, _, body = http(
+            "POST", f"{at}/api/v1/generate", {"corpus": "cats", "seed": i}, headers={"Idempotency-Key": f"key-{i:04d}"}
+        )
+        return status, body["answer_id"]
+
+    try:
+        with ThreadPoolExecutor(8) as pool:
+            asked = [pool.submit(ask, i, base) for i in range(8)]
+            wait_until(lambda: Queue("web", connection=connection).count == 8, timeout=10, what="8 requests in flight")
+            web.send_signal(signal.SIGTERM)
+            first = [f.result(timeout=20) for f in asked]
+        assert [s for s, _ in first] == [202] * 8  # every one answered before it exited
+        web.wait(10)
+        web, base = start_web(env)
+        with ThreadPoolExecutor(8) as pool:
+            asked = [pool.submit(ask, i, base) for i in range(8, 16)]
+            wait_until(lambda: Queue("web", connection=connection).count == 16, timeout=10, what="8 more in flight")
+            kill(web)  # no goodbye: the connections drop
+            dropped = [f.exception(timeout=20) for f in asked]
+        assert all(isinstance(e, OSError) for e in dropped)
+        web, base = start_web(env)
+        with ThreadPoolExecutor(8) as pool:  # the clients retry under the same keys
+            retried = list(pool.map(lambda i: ask(i, base), range(8, 16)))
+        assert [s for s, _ in retried] == [202] * 8 and Queue("web", connection=connection).count == 16  # no twins
+        assert all(Job.exists(answer_id, connection=connection) for _, answer_id in retried)
+    finally:
+        stop_process(web)
+
+
+# -- durability -------------------------------------------------------------------------------------
+@pytest.mark.parametrize("fsync", ["everysec", "always"])
+def test_acknowledged_votes_survive_killing_redis(tmp_path, fsync):
+    """Redis appends each write to its file before it answers: a killed process loses nothing it
+    acknowledged (everysec leaves up to about a second in the OS's cache, which only a power cut loses;
+    `always` fsyncs before answering)."""
+    port = free_port()
+    server = EmbeddedRedis(tmp_path / "redis", port=port, fsync=fsync)
+    server.start()
+    try:
+        connection = Redis.from_url(server.url)
+        assert connection.config_get("appendfsync") == {"appendfsync": fsync}
+        store = VoteStore(connection)
+        acknowledged = sum(store.vote("web", "0123456789abcdef", 1, f"addr-{i}", 1) for i in range(300))
+        kill(server.process)
+        server.start()
+        assert VoteStore(Redis.from_url(server.url)).tally("web", "0123456789abcdef") == {
+            1: {"up": acknowledged, "down": 0}
+        }
+    finally:
+        server.stop()
+
+
+def test_the_fsync_setting_reaches_the_embedded_redis_and_nothing_else_is_accepted(monkeypatch):
+    monkeypatch.setenv("TNAAS_REDIS_FSYNC", "always")
+    assert Settings(_env_file=None).redis_fsync == "always"
+    monkeypatch.setenv("TNAAS_REDIS_FSYNC", "no")  # "no" leaves flushing to the OS: not offered
+    with pytest.raises(ValueError, match="redis_fsync"):
+        Settings(_env_file=None)

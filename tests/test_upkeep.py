@@ -1,0 +1,134 @@
+"""Scheduled upkeep: retention purge in the store, the retrain rule, and `tnaas scheduler` enqueuing
+both for a real worker, which purges old votes and trains and deploys the reranker from new ones."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import time
+
+import pytest
+from redis import Redis
+
+from jobs.contracts import GenerateRequest, NamesReply
+from jobs.pipeline import impressions
+from jobs.queueing import enqueue, wait_for
+from jobs.upkeep import retrain_reason
+from models.artifact import ArtifactInfo
+from models.registry import ModelRegistry
+from store.votes import Impression, VoteStore
+from testkit.processes import start_worker, stop_process, tnaas_env, wait_until
+from tnaas.redis_server import EmbeddedRedis
+from tnaas.settings import Settings
+
+DAY = 24 * 3600
+
+
+@pytest.fixture
+def connection(tmp_path):
+    with EmbeddedRedis(tmp_path / "redis") as server:
+        yield Redis.from_url(server.url)
+
+
+def shown(channel: str, ts: str, at: float, n: int = 2) -> list[Impression]:
+    return [
+        Impression(
+            channel=channel, ts=ts, index=i, name=f"name{ts}{i}", corpus="cats", model="kn3", model_version="v",
+            requested_by="U-SOMEONE", shown_at=at,
+        )
+        for i in range(1, n + 1)
+    ]  # fmt: skip
+
+
+def test_purge_forgets_old_impressions_and_their_votes_and_keeps_the_rest(connection):
+    store = VoteStore(connection)
+    now = time.time()
+    store.record_impressions(shown("C1", "1.0", now - 100 * DAY))
+    store.record_impressions(shown("C1", "2.0", now - 95 * DAY))
+    store.record_impressions(shown("C1", "3.0", now - 1 * DAY))
+    for ts in ("1.0", "3.0"):
+        store.vote("C1", ts, 1, "U-VOTER", 1)
+    assert store.purge_before(now - 90 * DAY, batch=1) == 4  # batches smaller than the purge: still all
+    rows = list(store.export())
+    assert [(r["ts"], r["index"], r["up"]) for r in rows] == [("3.0", 1, 1), ("3.0", 2, 0)]
+    assert store.candidates_on("C1", "1.0") == 0 and store.tally("C1", "1.0") == {}
+    assert store.purge_before(now - 90 * DAY) == 0  # run again: nothing more to do
+
+
+def info(trained_until: float) -> ArtifactInfo:
+    return ArtifactInfo(corpus="votes", model="reranker", corpus_hash="x", metrics={"trained_until": trained_until})
+
+
+def rows(start: float, messages: int, voted: bool) -> list[dict]:
+    return [
+        {"channel": "C", "ts": f"{start + m}", "index": 1, "name": f"n{m}", "corpus": "cats", "model": "kn3",
+         "shown_at": start + m, "up": int(voted), "down": 0}
+        for m in range(messages)
+    ]  # fmt: skip
+
+
+def test_retrain_is_due_when_enough_new_votes_came_in(tmp_path):
+    settings = Settings(_env_file=None, retrain_new_votes=10)
+    assert retrain_reason([], None, settings) is None  # nothing voted: nothing to learn
+    assert retrain_reason(rows(0, 3, voted=True), None, settings) == "no reranker yet"
+    old = rows(0, 50, voted=True)
+    assert retrain_reason(old + rows(100, 9, voted=True), info(49), settings) is None
+    assert retrain_reason(old + rows(100, 40, voted=False), info(49), settings) is None  # unvoted: no news
+    assert "10 impressions on voted messages" in retrain_reason(old + rows(100, 10, voted=True), info(49), settings)
+
+
+def test_the_scheduler_has_workers_purge_old_votes_and_deploy_a_reranker(trained_artifacts, tmp_path):
+    artifacts = tmp_path / "artifacts"
+    shutil.copytree(trained_artifacts, artifacts)  # a reranker gets deployed here: not into the shared models
+    with EmbeddedRedis(tmp_path / "redis") as server:
+        connection = Redis.from_url(server.url)
+        env = tnaas_env(
+            artifacts,
+            REDIS_URL=server.url,
+            TNAAS_DEFAULT_MODEL="kn3",
+            TNAAS_RETENTION_DAYS=30,
+            TNAAS_UPKEEP_INTERVAL=3600,
+            TNAAS_LOG_LEVEL="WARNING",
+        )
+        settings = Settings(_env_file=None, redis_url=server.url, artifacts_dir=artifacts, default_model="kn3")
+        worker = start_worker(env, connection)
+        scheduler = None
+        try:
+            store = VoteStore(connection)
+            store.record_impressions(shown("C0", "0.5", time.time() - 40 * DAY))  # past the 30-day window
+            for i in range(40):  # the team likes short names
+                reply = wait_for(enqueue(connection, GenerateRequest(corpus="pokemon", n=5, seed=i), settings), 10)
+                store.record_impressions(
+                    impressions(NamesReply.model_validate(reply), "C1", f"{i}.0", 5, "U1", "slack")
+                )
+                for index, candidate in enumerate(reply["candidates"], 1):
+                    if len(candidate["name"]) <= 7:
+                        store.vote("C1", f"{i}.0", index, "U1", 1)
+            scheduler = subprocess.Popen(
+                [sys.executable, "-m", "tnaas", "scheduler"],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            registry = ModelRegistry(artifacts)
+            wait_until(lambda: registry.estimator_path("reranker").exists(), timeout=180, what="a reranker")
+            wait_until(lambda: store.candidates_on("C0", "0.5") == 0, timeout=60, what="the purge")
+            assert len(list(store.export())) == 200  # only the old message went
+            reply = wait_until(
+                lambda: (
+                    r
+                    if (r := wait_for(enqueue(connection, GenerateRequest(corpus="pokemon", n=5), settings), 10))[
+                        "ranked_by"
+                    ].startswith("reranker")
+                    else None
+                ),
+                timeout=60,
+                what="the worker to rank with the new reranker",
+            )
+            version = ModelRegistry(artifacts).estimator_info("reranker").version
+            assert reply["ranked_by"] == f"reranker {version}"
+        finally:
+            for process in (scheduler, worker):
+                if process is not None:
+                    stop_process(process)
