@@ -87,6 +87,13 @@ def test_errors_are_friendly_and_exit_2(artifacts, args, says):
     assert "Traceback" not in out.stdout + out.stderr
 
 
+@pytest.mark.parametrize("command", [["generate", "pokemon"], ["complete", "p*ka"], ["like", "pika"]])
+def test_every_command_refuses_a_negative_seed_plainly(artifacts, command):
+    out = tnaas(*command, "--seed", "-5", artifacts=artifacts)
+    assert out.returncode == 2 and "Invalid value for '--seed'" in out.stderr
+    assert "Traceback" not in out.stdout + out.stderr and "pydantic" not in out.stdout + out.stderr
+
+
 def test_generate_shows_what_slack_and_the_api_show_for_the_same_request(artifacts):
     """The command line runs the same pipeline (pool, ranking, exploration); --raw shows plain samples."""
     import numpy as np

@@ -74,6 +74,10 @@ def _fail_friendly(err: TNaaSError | OperatorError) -> None:
     raise typer.Exit(2)
 
 
+# The same seeds every surface takes (0..SEED_MAX), refused by typer with a plain message.
+SeedOption = Annotated[int | None, typer.Option(min=0, max=SEED_MAX, help="same seed, same names")]
+
+
 @app.command()
 def train(
     corpus: CorpusOpt = None,
@@ -299,7 +303,7 @@ def generate(
     corpus: str,
     n: Annotated[int | None, typer.Option("-n", help="default TNAAS_DEFAULT_N, at most TNAAS_MAX_N")] = None,
     model: Annotated[str, typer.Option("--model", "-m", help="default: the bandit, as in Slack")] = "",
-    seed: Annotated[int | None, typer.Option(min=0, max=SEED_MAX)] = None,
+    seed: SeedOption = None,
     include_known: Annotated[bool, typer.Option(help="allow names already in the corpus (marked)")] = False,
     raw: Annotated[bool, typer.Option(help="plain model samples: no ranking, no bandit")] = False,
     walk: Annotated[
@@ -332,7 +336,7 @@ def complete(
     corpus: Annotated[str | None, typer.Option("--corpus", "-c", help="default TNAAS_DEFAULT_CORPUS")] = None,
     n: Annotated[int | None, typer.Option("-n", help="default TNAAS_DEFAULT_N, at most TNAAS_MAX_N")] = None,
     model: Annotated[str, typer.Option("--model", "-m")] = "",
-    seed: Annotated[int | None, typer.Option(min=0, max=SEED_MAX)] = None,
+    seed: SeedOption = None,
 ) -> None:
     """Complete PATTERN (each * is exactly one unknown character), most likely first."""
     settings = get_settings()
@@ -358,7 +362,7 @@ def like(
     corpus: Annotated[str, typer.Option("--corpus", "-c", help="default: TNAAS_DEFAULT_CORPUS")] = "",
     n: Annotated[int, typer.Option("-n", help="default: TNAAS_DEFAULT_N")] = 0,
     model: Annotated[str, typer.Option("--model", "-m")] = "",
-    seed: int | None = None,
+    seed: SeedOption = None,
 ) -> None:
     """Believable names one to three edits from NAME, ranked as generation ranks (never NAME, never a corpus name)."""
     settings = get_settings()
