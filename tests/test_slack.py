@@ -22,7 +22,7 @@ from rq.registry import FailedJobRegistry, StartedJobRegistry
 
 from jobs.slack_api import LOST_ACCESS, NOT_HERE, SEED_STOP
 from store.votes import VoteStore
-from testkit.processes import http, start_web, start_worker, stop_process, tnaas_env, wait_until
+from testkit.processes import http, start_worker, wait_until
 from testkit.slack_standin import (
     BOT_USER,
     SCOPES,
@@ -33,8 +33,8 @@ from testkit.slack_standin import (
     signed_post,
     slash_form,
 )
+from testkit.stacks import slack_stack
 from tnaas.limits import KEYCAP_VOTES_TO_LEARN, SLACK_MAX_BODY
-from tnaas.redis_server import EmbeddedRedis
 
 SECRET = "test-signing-secret"
 FORM = "application/x-www-form-urlencoded"
@@ -97,31 +97,9 @@ class Stack:
 @pytest.fixture(scope="module")
 def stack(trained_artifacts, tmp_path_factory):
     """Redis, the Slack stand-in, `tnaas web` and one `tnaas worker`, all on 127.0.0.1."""
-    redis_server = EmbeddedRedis(tmp_path_factory.mktemp("redis"))
-    redis_server.start()
-    standin = SlackStandIn().__enter__()
-    env = tnaas_env(
-        trained_artifacts,
-        REDIS_URL=redis_server.url,
-        TNAAS_QUEUE=QUEUE,
-        TNAAS_DEFAULT_MODEL="kn3",
-        SLACK_BOT_TOKEN=TOKEN,
-        SLACK_SIGNING_SECRET=SECRET,
-        TNAAS_SLACK_API_URL=standin.url,
-        TNAAS_USER_RATE=1000,
-    )
-    connection = Redis.from_url(redis_server.url)
-    processes = []
-    try:
-        processes.append(start_worker(env, connection))
-        web, base = start_web(env)
-        processes.append(web)
-        yield Stack(f"{base}/slack/events", base, standin, connection, env, processes)
-    finally:
-        for process in processes:
-            stop_process(process)
-        standin.__exit__()
-        redis_server.stop()
+    env = {"TNAAS_QUEUE": QUEUE, "TNAAS_DEFAULT_MODEL": "kn3", "SLACK_BOT_TOKEN": TOKEN, "SLACK_SIGNING_SECRET": SECRET}
+    with slack_stack(trained_artifacts, tmp_path_factory.mktemp("redis"), **env) as s:
+        yield Stack(f"{s.base}/slack/events", s.base, s.slack, s.redis, s.env, s.processes)
 
 
 def blocks_of(message: dict) -> list[dict]:

@@ -11,7 +11,6 @@ import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from redis import Redis
 from rq import Queue
 from rq.registry import StartedJobRegistry
 from slack_sdk.oauth.installation_store import Bot
@@ -20,9 +19,9 @@ from bot.slack_app import BOT_SCOPES
 from jobs.contracts import GenerateRequest, ReplyTo
 from jobs.queueing import enqueue_slack
 from store.installations import RedisInstallationStore
-from testkit.processes import start_web, start_worker, stop_process, tnaas_env, wait_until
-from testkit.slack_standin import CLIENT_ID, CLIENT_SECRET, TOKEN, SlackStandIn, post, signed_post, slash_form
-from tnaas.redis_server import EmbeddedRedis
+from testkit.processes import wait_until
+from testkit.slack_standin import CLIENT_ID, CLIENT_SECRET, TOKEN, post, signed_post, slash_form
+from testkit.stacks import slack_stack
 from tnaas.settings import Settings
 
 SECRET = "oauth-signing-secret"
@@ -32,33 +31,16 @@ FORM = "application/x-www-form-urlencoded"
 
 @pytest.fixture(scope="module")
 def stack(trained_artifacts, tmp_path_factory):
-    redis_server = EmbeddedRedis(tmp_path_factory.mktemp("redis"))
-    redis_server.start()
-    standin = SlackStandIn().__enter__()
-    env = tnaas_env(
-        trained_artifacts,
-        REDIS_URL=redis_server.url,
-        TNAAS_QUEUE=QUEUE,
-        TNAAS_DEFAULT_MODEL="kn3",
-        SLACK_CLIENT_ID=CLIENT_ID,
-        SLACK_CLIENT_SECRET=CLIENT_SECRET,
-        SLACK_SIGNING_SECRET=SECRET,
-        SLACK_BOT_TOKEN=TOKEN,  # an existing single-workspace install (team T1) next to the OAuth ones
-        TNAAS_SLACK_API_URL=standin.url,
-        TNAAS_USER_RATE=1000,
-    )
-    connection = Redis.from_url(redis_server.url)
-    processes = []
-    try:
-        processes.append(start_worker(env, connection))
-        web, base = start_web(env)
-        processes.append(web)
-        yield {"base": base, "slack": standin, "redis": connection, "env": env}
-    finally:
-        for process in processes:
-            stop_process(process)
-        standin.__exit__()
-        redis_server.stop()
+    env = {
+        "TNAAS_QUEUE": QUEUE,
+        "TNAAS_DEFAULT_MODEL": "kn3",
+        "SLACK_CLIENT_ID": CLIENT_ID,
+        "SLACK_CLIENT_SECRET": CLIENT_SECRET,
+        "SLACK_SIGNING_SECRET": SECRET,
+        "SLACK_BOT_TOKEN": TOKEN,  # an existing single-workspace install (team T1) next to the OAuth ones
+    }
+    with slack_stack(trained_artifacts, tmp_path_factory.mktemp("redis"), **env) as s:
+        yield {"base": s.base, "slack": s.slack, "redis": s.redis, "env": s.env}
 
 
 def install(stack, team: str, rotation: bool = False) -> str:
