@@ -74,8 +74,11 @@ def _fail_friendly(err: TNaaSError | OperatorError) -> None:
     raise typer.Exit(2)
 
 
-# The same seeds every surface takes (0..SEED_MAX), refused by typer with a plain message.
+# The options every request command takes, defined once. Seeds as every surface takes them (0..SEED_MAX).
 SeedOption = Annotated[int | None, typer.Option(min=0, max=SEED_MAX, help="same seed, same names")]
+NOption = Annotated[int | None, typer.Option("-n", help="default TNAAS_DEFAULT_N, at most TNAAS_MAX_N")]
+ModelOption = Annotated[str, typer.Option("--model", "-m", help="default: as in Slack")]
+CorpusOption = Annotated[str | None, typer.Option("--corpus", "-c", help="default TNAAS_DEFAULT_CORPUS")]
 
 
 @app.command()
@@ -301,8 +304,8 @@ def _answer(request) -> NamesReply | DetectReply:
 @app.command()
 def generate(
     corpus: str,
-    n: Annotated[int | None, typer.Option("-n", help="default TNAAS_DEFAULT_N, at most TNAAS_MAX_N")] = None,
-    model: Annotated[str, typer.Option("--model", "-m", help="default: the bandit, as in Slack")] = "",
+    n: NOption = None,
+    model: ModelOption = "",
     seed: SeedOption = None,
     include_known: Annotated[bool, typer.Option(help="allow names already in the corpus (marked)")] = False,
     raw: Annotated[bool, typer.Option(help="plain model samples: no ranking, no bandit")] = False,
@@ -333,9 +336,9 @@ def generate(
 @app.command()
 def complete(
     pattern: str,
-    corpus: Annotated[str | None, typer.Option("--corpus", "-c", help="default TNAAS_DEFAULT_CORPUS")] = None,
-    n: Annotated[int | None, typer.Option("-n", help="default TNAAS_DEFAULT_N, at most TNAAS_MAX_N")] = None,
-    model: Annotated[str, typer.Option("--model", "-m")] = "",
+    corpus: CorpusOption = None,
+    n: NOption = None,
+    model: ModelOption = "",
     seed: SeedOption = None,
 ) -> None:
     """Complete PATTERN (each * is exactly one unknown character), most likely first."""
@@ -359,9 +362,9 @@ def complete(
 @app.command()
 def like(
     name: str,
-    corpus: Annotated[str, typer.Option("--corpus", "-c", help="default: TNAAS_DEFAULT_CORPUS")] = "",
-    n: Annotated[int, typer.Option("-n", help="default: TNAAS_DEFAULT_N")] = 0,
-    model: Annotated[str, typer.Option("--model", "-m")] = "",
+    corpus: CorpusOption = None,
+    n: NOption = None,
+    model: ModelOption = "",
     seed: SeedOption = None,
 ) -> None:
     """Believable names one to three edits from NAME, ranked as generation ranks (never NAME, never a corpus name)."""
