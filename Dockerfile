@@ -30,6 +30,7 @@ COPY models/ models/
 COPY corpora/ corpora/
 COPY store/ store/
 COPY jobs/ jobs/
+COPY availability/ availability/
 RUN python -m tnaas train && mkdir -p data && chown -R 10001:10001 artifacts data
 
 # 3. The rest (the web process, the page), and the `tnaas` command itself.

@@ -4,6 +4,7 @@ Procfile runner (honcho) to a healthy stack. Docker itself does not run here; ev
 
 from __future__ import annotations
 
+import ast
 import copy
 import fnmatch
 import json
@@ -102,6 +103,41 @@ def test_the_dockerfile_installs_dependencies_before_code_and_runs_as_a_user():
     users = [ln.split()[1] for ln in instructions if ln.startswith("USER ")]
     assert users and users[-1].split(":")[0] not in ("root", "0")
     assert any(ln.startswith("HEALTHCHECK") and "tnaas.probe" in ln for ln in instructions)
+
+
+def _module_file(dotted: str) -> Path | None:
+    base = ROOT.joinpath(*dotted.split("."))
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _imported_at_load(path: Path) -> set[str]:
+    """Our modules that importing ``path`` imports (its module-level imports, not those inside functions)."""
+    found = set()
+    for node in ast.parse(path.read_text()).body:
+        for sub in ast.walk(node) if not isinstance(node, (ast.FunctionDef, ast.ClassDef)) else ():
+            if isinstance(sub, ast.Import):
+                found |= {a.name for a in sub.names}
+            elif isinstance(sub, ast.ImportFrom) and sub.level == 0 and sub.module:
+                found |= {sub.module} | {f"{sub.module}.{a.name}" for a in sub.names}
+    dotted = {m for m in found if _module_file(m)}
+    return dotted | {".".join(m.split(".")[: i + 1]) for m in dotted for i in range(m.count("."))}
+
+
+def test_the_dockerfile_copies_everything_its_training_step_imports():
+    """`RUN python -m tnaas train` runs before `COPY . .`: every package `tnaas` imports must be copied first."""
+    instructions = [ln.strip() for ln in (ROOT / "Dockerfile").read_text().splitlines()]
+    train = next(i for i, ln in enumerate(instructions) if "tnaas train" in ln and ln.startswith("RUN"))
+    copied = {ln.split()[1].strip("/") for ln in instructions[:train] if ln.startswith("COPY ")}
+    seen, todo = set(), ["tnaas.__main__", "tnaas.cli"]
+    while todo:
+        module = todo.pop()
+        if module not in seen and (path := _module_file(module)):
+            seen.add(module)
+            todo += sorted(_imported_at_load(path) - seen)
+    assert {m.split(".")[0] for m in seen} <= copied
 
 
 def test_the_dockerfile_reads_exactly_the_core_dependencies(tmp_path):

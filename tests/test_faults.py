@@ -214,7 +214,8 @@ def test_with_redis_down_the_api_answers_503_json_and_recovers_when_it_is_back(t
 
 
 def test_workers_take_jobs_within_seconds_of_redis_coming_back(trained_artifacts, redis_server):
-    """rq's own backoff doubles to a minute: after 8 s without Redis a worker slept until ~15 s."""
+    """rq's own backoff doubles to a minute: after 16 s without Redis a worker slept until ~31 s, 15 s
+    after Redis was back. The bound below leaves room for a loaded machine and still tells the two apart."""
     settings = Settings(_env_file=None, redis_url=redis_server.url, artifacts_dir=trained_artifacts, queue="back")
     env = tnaas_env(trained_artifacts, REDIS_URL=redis_server.url, TNAAS_QUEUE="back", **FAST)
     connection = Redis.from_url(redis_server.url)
@@ -223,10 +224,10 @@ def test_workers_take_jobs_within_seconds_of_redis_coming_back(trained_artifacts
     waiting = enqueue(connection, GenerateRequest(corpus="cats", n=2), nobody)  # queued before the outage
     try:
         kill(redis_server.process)
-        time.sleep(8)
+        time.sleep(16)
         restart(redis_server)
         job = enqueue(connection, GenerateRequest(corpus="cats", n=2), settings)
-        assert wait_for(job, 4)["candidates"]  # taken and answered within 4 s of Redis' return (before: ~7 s)
+        assert wait_for(job, 8)["candidates"]  # taken and answered within 8 s of Redis' return (before: ~15 s)
         assert worker.poll() is None  # the same worker, not a restarted one
         # The job queued before the outage is still there (it used to expire, a 404): now it is "busy".
         assert Job.exists(waiting.id, connection=connection) and waited_too_long(
