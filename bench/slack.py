@@ -44,7 +44,7 @@ def stack_env(slack: SlackStandIn) -> dict:
     return {"SLACK_BOT_TOKEN": "xoxb-test", "SLACK_SIGNING_SECRET": SECRET, "TNAAS_SLACK_API_URL": slack.url}
 
 
-def latency() -> None:
+def latency(rates: tuple[int, ...] = (5, 10, 20, 40, 80)) -> None:
     with SlackStandIn(minute=1e-3) as slack, running_stack(stack_env(slack)) as base:
         url = f"{base}/slack/events"
 
@@ -79,16 +79,28 @@ def latency() -> None:
             return [done[user] - start for user, start, _ in sent]
 
         def row(label: str, sent) -> None:
-            acks, replies = [a for _, _, a in sent], reply_times(sent)
+            acks, replies = [a for _, _, a in sent], reply_times(sent)  # raises unless every one was answered
+            span = max(start + r for (_, start, _), r in zip(sent, replies)) - min(start for _, start, _ in sent)
             table.add_row(
                 label,
+                f"{len(sent)}/{len(sent)}",
+                f"{len(sent) / span:.0f}",
                 f"{1000 * statistics.median(acks):.1f}",
                 f"{pct(acks, 0.99):.1f}",
                 f"{1000 * statistics.median(replies):.1f}",
                 f"{pct(replies, 0.99):.1f}",
             )
 
-        table = Table("load", "ack median ms", "ack p99 ms", "reply median ms", "reply p99 ms", title="latency")
+        table = Table(
+            "load",
+            "answered",
+            "answered/s",
+            "ack median ms",
+            "ack p99 ms",
+            "reply median ms",
+            "reply p99 ms",
+            title="latency (answered/s: commands over the seconds from the first sent to the last answered)",
+        )
         reply_times([command(-i - 1) for i in range(10)])  # warm up
         sent = []
         for i in range(200):
@@ -96,7 +108,7 @@ def latency() -> None:
             reply_times(sent[-1:])  # one at a time: wait for the reply before the next command
         row("sequential (200)", sent)
         start_id = 10_000
-        for rate in (5, 10, 20, 40, 80):
+        for rate in rates:
             n = rate * 10
             with ThreadPoolExecutor(max_workers=32) as pool:
                 futures, start = [], time.perf_counter()
@@ -225,9 +237,11 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", choices=["latency", "limits"], help="run one part")
-    only = parser.parse_args().only
+    parser.add_argument("--rates", default="5,10,20,40,80", help="sustained commands/s of the latency part")
+    args = parser.parse_args()
+    only = args.only
     if only in (None, "latency"):
-        latency()
+        latency(tuple(int(r) for r in args.rates.split(",")))
     if only in (None, "limits"):
         within_limits()
 
