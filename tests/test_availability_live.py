@@ -212,3 +212,42 @@ def test_redirects_to_the_normalised_project_page_are_followed(registry):
         )
     assert page.status_code == 200 and page.json()["name"] == "zope-interface"
     assert any(p.startswith("/simple/Zope.Interface") for p in registry.requests)
+
+
+def test_a_registry_that_refused_a_connection_is_not_asked_again_for_a_moment():
+    """While a registry is down, each request's names would each try to connect again: after a
+    refusal it is answered "unknown" without asking for UNREACHABLE_FOR seconds, then asked again."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from availability.live import UNREACHABLE_FOR
+
+    port = free_port()
+    live = LiveChecker({PYPI: RegistryEndpoint(PYPI, f"http://127.0.0.1:{port}/simple/", "test")}, TIMEOUT)
+    asked: list[str] = []
+
+    class Counting(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):
+            asked.append(self.path)
+            self.send_response(404)
+            self.end_headers()
+
+    try:
+        first = live.check([(PYPI, "kafkify")])[PYPI, "kafkify"]
+        assert first.verdict is Verdict.UNKNOWN and "could not be reached" in first.reason
+        server = ThreadingHTTPServer(("127.0.0.1", port), Counting)  # the registry comes back
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        try:
+            again = live.check([(PYPI, "kafkify"), (PYPI, "other")])
+            assert all(a.verdict is Verdict.UNKNOWN for a in again.values()) and asked == []
+            time.sleep(UNREACHABLE_FOR + 0.1)
+            live.check([(PYPI, "kafkify")])
+            assert len(asked) == 1  # asked again once the moment has passed
+        finally:
+            server.shutdown()
+            server.server_close()
+    finally:
+        live.close()
