@@ -16,6 +16,7 @@ import numpy as np
 from availability.checker import AvailabilityChecker
 from availability.marks import Mark
 from availability.rules import REGISTRIES
+from corpora import corpus_names
 from jobs.contracts import (
     AnyRequest,
     CandidateOut,
@@ -144,6 +145,19 @@ def generate(
         candidates=[],
     )
     return _ranked(reply, found, request, models, arm_models, settings, availability, rng, real, features)
+
+
+def warm(models: ModelRegistry, settings: Settings) -> None:
+    """Score each corpus' default reservoir ahead of the requests (a worker runs this in a thread
+    after loading), so the first request of a corpus does not pay the second it takes."""
+    for corpus in corpus_names():
+        try:
+            model = default_model(corpus, models, settings)
+            arm_models = competing(models.answering_models(corpus))
+        except TNaaSError:  # a corpus with no models trained here
+            continue
+        if model in arm_models and models.has_reservoir(corpus, model):
+            models.pool_features(corpus, model, tuple(arm_models))
 
 
 def default_model(corpus: str, models: ModelRegistry, settings: Settings) -> str:

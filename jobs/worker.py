@@ -199,10 +199,20 @@ class ModelWorker(SimpleWorker):
     def _load(self) -> WorkerContext:
         models = ModelRegistry(self.settings.artifacts_dir)
         context = WorkerContext(models, models.preload(), self.connection, self.settings, self.availability)
+        # the reservoirs' ranking columns, scored beside the first jobs rather than inside them
+        threading.Thread(target=self._warm, args=(models,), name="warm", daemon=True).start()
         self.versions.report(self.name, context.version)
         if self.settings.metrics:
             metrics.holds_version(context.version)
         return context
+
+    def _warm(self, models: ModelRegistry) -> None:
+        from jobs.pipeline import warm  # the pipeline imports what the job functions need; not at import time
+
+        try:
+            warm(models, self.settings)
+        except Exception:  # a job scores what it needs itself; warming up must never take the worker down
+            log.exception("warming up the reservoirs' ranking columns failed")
 
     def reload_if_published(self) -> bool:
         """Between jobs: one GET; a different published version means load everything again."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 import time
 from pathlib import Path
 
@@ -26,6 +27,7 @@ class ModelRegistry:
     def __init__(self, root: Path):
         self.root = Path(root)
         self._loaded: dict[tuple, object] = {}  # name models, estimators and reservoirs by key
+        self._scoring = threading.Lock()  # one reservoir scored at a time (see pool_features)
 
     def path(self, corpus: str, model: str) -> Path:
         corpus_path(corpus)  # raises UnknownCorpus
@@ -74,16 +76,19 @@ class ModelRegistry:
 
     def pool_features(self, corpus: str, model: str, scored_by: tuple[str, ...]) -> PoolFeatures:
         """The reservoir's judge and nll columns (``scored_by``: the models whose nll rows carry),
-        computed once per process on first use and dropped with the models on a reload."""
+        computed once per process on first use (or by a worker's warm-up thread: a job that needs them
+        meanwhile waits for that one computation) and dropped with the models on a reload."""
         key = ("_features", corpus, model.lower(), scored_by)
         if key not in self._loaded:
-            start = time.perf_counter()
-            self._loaded[key] = PoolFeatures(
-                self.reservoir(corpus, model).names,
-                self.estimator("judge"),
-                {m: self.model(corpus, m) for m in scored_by},
-            )
-            log.info("scored the %s/%s reservoir in %.1f s", corpus, model, time.perf_counter() - start)
+            with self._scoring:
+                if key not in self._loaded:
+                    start = time.perf_counter()
+                    self._loaded[key] = PoolFeatures(
+                        self.reservoir(corpus, model).names,
+                        self.estimator("judge"),
+                        {m: self.model(corpus, m) for m in scored_by},
+                    )
+                    log.info("scored the %s/%s reservoir in %.1f s", corpus, model, time.perf_counter() - start)
         return self._loaded[key]
 
     def answering_models(self, corpus: str) -> list[str]:
