@@ -105,9 +105,9 @@ def metrics_work_seconds(n: int = 20000) -> float:
     for _ in range(n):
         REQUESTS.labels("POST", "/api/v1/generate", "200").inc()
         LATENCY.labels("POST", "/api/v1/generate", "200").observe(0.03)
-        JOB_WAIT.labels("answer_on_web").observe(0.001)
-        JOB_RUN.labels("answer_on_web").observe(0.02)
-        JOBS.labels("answer_on_web", "finished").inc()
+        JOB_WAIT.labels("answer_web_batch").observe(0.001)
+        JOB_RUN.labels("answer_web_batch").observe(0.02)
+        JOBS.labels("answer_web_batch", "finished").inc()
     return (time.perf_counter() - start) / n
 
 

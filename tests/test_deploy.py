@@ -239,7 +239,7 @@ def test_the_procfile_runs_a_healthy_stack_under_honcho(trained_artifacts, tmp_p
                 headers={"X-Request-ID": "req-procfile-0001"},
             )
             assert status == 200 and body["sounds_like"]["text"] == "zebrafinchsentinel"
-            finished = 'tnaas_jobs_total{kind="answer_on_web",outcome="finished"} 1.0'
+            finished = 'tnaas_jobs_total{kind="answer_web_batch",outcome="finished"} 1.0'
             # The worker serves its metrics on its own $PORT; it counts the job just after the answer went out.
             wait_until(lambda: finished in _scrape(base + 100), timeout=10, what="the worker to count the job")
         finally:

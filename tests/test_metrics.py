@@ -103,9 +103,9 @@ def test_worker_metrics_time_jobs_by_kind_and_count_failures(stack):
     failing = Queue("tnaas", connection=connection).enqueue("json.loads", "{not json")  # a real failing job
     wait_until(lambda: failing.get_status(refresh=True) == "failed", timeout=30, what="the job to fail")
     _, samples = scrape(worker_url)
-    assert value(samples, "tnaas_job_wait_seconds_count", kind="answer_on_web") >= 1
-    assert value(samples, "tnaas_job_run_seconds_count", kind="answer_on_web") >= 1
-    assert value(samples, "tnaas_jobs_total", kind="answer_on_web", outcome="finished") >= 1
+    assert value(samples, "tnaas_job_wait_seconds_count", kind="answer_web_batch") >= 1
+    assert value(samples, "tnaas_job_run_seconds_count", kind="answer_web_batch") >= 1
+    assert value(samples, "tnaas_jobs_total", kind="answer_web_batch", outcome="finished") >= 1
     assert value(samples, "tnaas_jobs_total", kind="loads", outcome="failed") == 1
     assert [k for k in samples if k[0] == "tnaas_worker_models_info"]
     _, web_samples = scrape(f"{base}/metrics")
