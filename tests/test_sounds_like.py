@@ -7,8 +7,9 @@ from models import artifact
 from models.artifact import ArtifactInfo
 from models.judge import HARD_CASE, TECH, CorpusJudge, corpus_dataset, name_key, split_by_name
 from models.kneser_ney import KneserNeyLM
-from models.language import LanguageDetector, load_language_data
+from models.language import load_language_data
 from models.name_model import NameModel
+from models.registry import ModelRegistry
 from models.sounds_like import sounds_like
 from models.training import evaluate_language
 from tnaas.errors import ArtifactVersionMismatch, TNaaSError
@@ -20,9 +21,9 @@ def language_data():
 
 
 @pytest.fixture(scope="module")
-def detector(language_data):
-    data = language_data
-    return LanguageDetector().fit(data.X, data.y, data.calibration, data.weights, frequencies=data.frequencies)
+def detector(trained_artifacts):
+    """The detector `tnaas train` made for the suite: fitted on the same split, the held-out text unseen."""
+    return ModelRegistry(trained_artifacts).estimator("language")
 
 
 @pytest.fixture(scope="module")
