@@ -6,7 +6,9 @@ trained detector: ``tnaas train``). The items are bench/data/language_eval.tsv: 
 its own process, so load time and peak memory are its own. Accuracy is averaged over languages (as
 lingua's published tables are); "unknown" counts as wrong (ours is shown both as its top guess, which is
 how the others answer, and as it answers users, "unknown" when unsure); throughput is one text at a time,
-one core.
+one core. Speed is measured again in ``--rounds`` rounds of fresh processes, the detectors interleaved
+(order rotated each round) on every 10th item, and reported as medians and as ratios to lingua within
+each round, so a busy machine slows every detector alike. Results: bench/results/language_detection.json.
 """
 
 from __future__ import annotations
@@ -22,6 +24,9 @@ from rich.console import Console
 from rich.table import Table
 
 SETS = ("words", "pairs", "sentences")
+RESULTS = Path(__file__).parent / "results" / "language_detection.json"
+PEER = "lingua high accuracy"
+SPEED_EVERY = 10  # speed rounds time every 10th item of each set
 
 
 def rss_mb(field: str = "VmRSS") -> float:
@@ -131,19 +136,56 @@ def run_one(name: str) -> dict:
     return out
 
 
-def main() -> None:
+def run_speed(name: str) -> dict:
+    """Texts per second on every ``SPEED_EVERY``-th item, in a fresh process."""
+    from bench.build_language_eval import load_eval
+
+    data = load_eval()
+    langs = sorted({lang for items in data.values() for _, lang in items})
+    predict = LOADERS[name](langs)[0]
+    predict("warm up")
+    texts = [t for s in SETS for t, _ in data[s][::SPEED_EVERY]]
+    start = time.perf_counter()
+    for t in texts:
+        predict(t)
+    return {"per_second": len(texts) / (time.perf_counter() - start)}
+
+
+def _child(flag: str, name: str) -> dict | None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.language_detection", flag, name], capture_output=True, text=True, timeout=1800
+    )
+    if proc.returncode != 0:
+        print(f"{name} failed:\n{proc.stderr[-2000:]}", file=sys.stderr)
+        return None
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def speed_rounds(names: list[str], rounds: int) -> dict[str, dict]:
+    """Median texts/s per detector and median ratio to ``PEER`` within a round, order rotated each round."""
+    speeds: dict[str, list[float]] = {n: [] for n in names}
+    for r in range(rounds):
+        for name in names[r % len(names) :] + names[: r % len(names)]:
+            if (out := _child("--speed", name)) is not None:
+                speeds[name].append(out["per_second"])
+    return {
+        n: {
+            "per_second": [round(v) for v in v_list],
+            "median": float(np.median(v_list)) if v_list else None,
+            "ratio_to_peer": float(np.median(np.divide(v_list, speeds[PEER])))
+            if v_list and len(speeds.get(PEER, [])) == len(v_list)
+            else None,
+        }
+        for n, v_list in speeds.items()
+    }
+
+
+def main(rounds: int = 3) -> None:
     results = {}
     for name in LOADERS:
-        proc = subprocess.run(
-            [sys.executable, "-m", "bench.language_detection", "--one", name],
-            capture_output=True,
-            text=True,
-            timeout=1800,
-        )
-        if proc.returncode != 0:
-            print(f"{name} failed:\n{proc.stderr[-2000:]}", file=sys.stderr)
-            continue
-        results[name] = json.loads(proc.stdout.strip().splitlines()[-1])
+        if (out := _child("--one", name)) is not None:
+            results[name] = out
+    speed = speed_rounds(list(results), rounds) if rounds else {}
     common = sorted(set.intersection(*(set(r["supported"]) for r in results.values())))
     console = Console(width=170)
     table = Table(
@@ -151,6 +193,7 @@ def main() -> None:
         "languages",
         *(f"{s} (mean over {len(common)} langs)" for s in SETS),
         "texts/s (one core)",
+        f"rounds: median texts/s, x {PEER[:6]}",
         "load s",
         "model MB in memory",
         "peak RSS MB",
@@ -164,6 +207,7 @@ def main() -> None:
             str(len(r["supported"])),
             *(f"{a:.3f}" for a in accs),
             f"{r['per_second']:,.0f}",
+            f"{speed[name]['median']:,.0f}, x{speed[name]['ratio_to_peer']:.2f}" if speed.get(name) else "",
             f"{r['load_s']:.2f}",
             f"{r['memory_mb']:.0f}",
             f"{r['peak_mb']:.0f}",
@@ -180,10 +224,22 @@ def main() -> None:
     for lang in common:
         per.add_row(lang, *(f"{results[n][s][lang]:.2f}" for n in results for s in SETS))
     console.print(per)
+    summary = {
+        name: {s: float(np.mean([r[s][lang] for lang in common if r[s][lang] is not None])) for s in SETS}
+        | {k: r[k] for k in ("per_second", "load_s", "memory_mb", "peak_mb", "disk_mb")}
+        | {"speed_rounds": speed.get(name)}
+        for name, r in results.items()
+    }
+    per_language = {name: {s: r[s] for s in SETS} for name, r in results.items()}
+    RESULTS.parent.mkdir(exist_ok=True)
+    RESULTS.write_text(json.dumps({"languages": common, "summary": summary, "per_language": per_language}, indent=1))
+    console.print(f"Written: {RESULTS}")
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 3 and sys.argv[1] == "--one":
-        print(json.dumps(run_one(sys.argv[2])))
+    if len(sys.argv) == 3 and sys.argv[1] in ("--one", "--speed"):
+        print(json.dumps((run_one if sys.argv[1] == "--one" else run_speed)(sys.argv[2])))
+    elif len(sys.argv) == 3 and sys.argv[1] == "--rounds":
+        main(int(sys.argv[2]))
     else:
         main()
