@@ -145,10 +145,11 @@ def run_speed(name: str) -> dict:
     predict = LOADERS[name](langs)[0]
     predict("warm up")
     texts = [t for s in SETS for t, _ in data[s][::SPEED_EVERY]]
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     for t in texts:
         predict(t)
-    return {"per_second": len(texts) / (time.perf_counter() - start)}
+    cpu, wall = time.process_time() - cpu, time.perf_counter() - start
+    return {"per_second": len(texts) / wall, "per_cpu_second": len(texts) / cpu, "cpu_share": cpu / wall}
 
 
 def _child(flag: str, name: str) -> dict | None:
@@ -162,22 +163,26 @@ def _child(flag: str, name: str) -> dict | None:
 
 
 def speed_rounds(names: list[str], rounds: int) -> dict[str, dict]:
-    """Median texts/s per detector and median ratio to ``PEER`` within a round, order rotated each round."""
-    speeds: dict[str, list[float]] = {n: [] for n in names}
+    """Median texts/s per detector (wall clock and per CPU-second of the process: on a loaded machine
+    the latter is what the detector costs) and the median ratio to ``PEER`` within a round."""
+    runs: dict[str, list[dict]] = {n: [] for n in names}
     for r in range(rounds):
         for name in names[r % len(names) :] + names[: r % len(names)]:
             if (out := _child("--speed", name)) is not None:
-                speeds[name].append(out["per_second"])
-    return {
-        n: {
-            "per_second": [round(v) for v in v_list],
-            "median": float(np.median(v_list)) if v_list else None,
-            "ratio_to_peer": float(np.median(np.divide(v_list, speeds[PEER])))
-            if v_list and len(speeds.get(PEER, [])) == len(v_list)
-            else None,
-        }
-        for n, v_list in speeds.items()
-    }
+                runs[name].append(out)
+    summary = {}
+    for name, got in runs.items():
+        row = {"cpu_share": [round(g["cpu_share"], 2) for g in got]}
+        for key in ("per_second", "per_cpu_second"):
+            values = [g[key] for g in got]
+            peer = [g[key] for g in runs.get(PEER, [])]
+            row[key] = [round(v) for v in values]
+            row[f"{key}_median"] = float(np.median(values)) if values else None
+            row[f"{key}_ratio"] = (
+                float(np.median(np.divide(values, peer))) if values and len(peer) == len(values) else None
+            )
+        summary[name] = row
+    return summary
 
 
 def main(rounds: int = 3) -> None:
@@ -194,6 +199,7 @@ def main(rounds: int = 3) -> None:
         *(f"{s} (mean over {len(common)} langs)" for s in SETS),
         "texts/s (one core)",
         f"rounds: median texts/s, x {PEER[:6]}",
+        f"rounds: texts per CPU s, x {PEER[:6]}",
         "load s",
         "model MB in memory",
         "peak RSS MB",
@@ -207,7 +213,10 @@ def main(rounds: int = 3) -> None:
             str(len(r["supported"])),
             *(f"{a:.3f}" for a in accs),
             f"{r['per_second']:,.0f}",
-            f"{speed[name]['median']:,.0f}, x{speed[name]['ratio_to_peer']:.2f}" if speed.get(name) else "",
+            *(
+                f"{speed[name][f'{k}_median']:,.0f}, x{speed[name][f'{k}_ratio']:.2f}" if speed.get(name) else ""
+                for k in ("per_second", "per_cpu_second")
+            ),
             f"{r['load_s']:.2f}",
             f"{r['memory_mb']:.0f}",
             f"{r['peak_mb']:.0f}",
