@@ -44,12 +44,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from rapidfuzz.distance import Levenshtein
-from rapidfuzz.process import cdist
 from rich.console import Console
 from rich.table import Table
 from scipy import sparse
-from scipy.sparse.csgraph import connected_components
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.linear_model import LogisticRegression
@@ -57,7 +54,13 @@ from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
 from corpora import corpus_names, load_corpus
 from models.artifact import ArtifactInfo
-from models.believability import BelievabilityJudge, NearCopies, build_reservoir, judge_training_set
+from models.believability import (
+    BelievabilityJudge,
+    NearCopies,
+    build_reservoir,
+    judge_training_set,
+    near_duplicate_groups,
+)
 from models.catalog import TRAINED_BY_DEFAULT, make_lm
 from models.decency import default_blocklist
 from models.judge import CorpusJudge
@@ -97,13 +100,6 @@ def _classifier(family: str):
     )
 
 
-def near_duplicate_groups(names: list[str], distance: int = NEAR_DUPLICATE) -> np.ndarray:
-    """Group id per name: names linked by a chain of edit distance <= ``distance`` share a group
-    (nidoranf / nidoranm, charizard-mega-x / charizard-mega-y)."""
-    close = cdist(names, names, scorer=Levenshtein.distance, score_cutoff=distance, dtype=np.int32, workers=2)
-    return connected_components(sparse.csr_matrix(close <= distance), directed=False)[1]
-
-
 @dataclass
 class Detector:
     """Cross-fitted: ``k`` detectors, each trained on 4/5 of (held-out real, samples). With ``grouped``
@@ -120,7 +116,7 @@ class Detector:
         y = np.r_[np.ones(len(real)), np.zeros(len(fake))]
         called = np.zeros(len(real))
         if self.grouped:
-            groups = np.r_[near_duplicate_groups(real), len(real) + np.arange(len(fake))]
+            groups = np.r_[near_duplicate_groups(real, NEAR_DUPLICATE), len(real) + np.arange(len(fake))]
             splits = StratifiedGroupKFold(k, shuffle=True, random_state=seed).split(names, y, groups)
         else:
             splits = StratifiedKFold(k, shuffle=True, random_state=seed).split(names, y)

@@ -23,6 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from rapidfuzz.distance import Levenshtein
+from rapidfuzz.process import cdist
+from scipy import sparse
+from scipy.sparse.csgraph import connected_components
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
@@ -111,6 +115,16 @@ class NearCopies:
 
     def mask(self, names) -> np.ndarray:
         return np.fromiter((self.near(n) for n in names), dtype=bool, count=len(names))
+
+
+def near_duplicate_groups(names: list[str], distance: int = 2) -> np.ndarray:
+    """Group id per name: names linked by a chain of edit distances <= ``distance`` share a group
+    (nidoranf / nidoranm, charizard-mega-x / charizard-mega-y). Cross-fitting keeps a group in one
+    fold, so no name is judged by a model that saw its near-twin."""
+    if not names:
+        return np.zeros(0, dtype=int)
+    close = cdist(names, names, scorer=Levenshtein.distance, score_cutoff=distance, dtype=np.int32, workers=-1)
+    return connected_components(sparse.csr_matrix(close <= distance), directed=False)[1]
 
 
 @dataclass(frozen=True)
