@@ -1,16 +1,30 @@
-"""Slack path on the real stack: signed slash command -> ack, and -> threaded reply posted.
+"""Slack path on the real stack: signed slash command -> ack and -> threaded reply; then what one
+workspace costs in Slack API calls and how many commands a minute it can sustain within Slack's limits.
 
-Run: ``.venv/bin/python -m bench.slack`` after ``tnaas train``. Starts an embedded redis-server, a
-local Slack Web API stand-in, `tnaas web` and 2 workers on 127.0.0.1 (stopped by pid at the end).
-Sequential: 200 commands one after another. Sustained: commands sent at a fixed rate for 10 s each,
-rate raised until the reply p99 degrades; all loops are bounded.
+Run: ``.venv/bin/python -m bench.slack`` after ``tnaas train`` (about 6 minutes; ``--only latency`` or
+``--only limits`` for one part). Starts an embedded
+redis-server, a local stand-in for the Slack Web API, `tnaas web` and 2 workers on 127.0.0.1 (stopped
+by pid at the end); all loops are bounded.
+
+1. Latency: the stand-in's rate limits are off (its "minute" is a millisecond). Sequential: 200
+   commands one after another. Sustained: commands at a fixed rate for 10 s each, rate raised until
+   the reply p99 degrades.
+2. Rate limits: the stand-in enforces Slack's documented limits in real time (``reactions.add`` Tier 3,
+   50 a minute per workspace; ``chat.postMessage`` one a second per channel, short bursts). Commands
+   (``pokemon 5``) are sent at a fixed rate for 30 s by a team still learning the keycap convention
+   (its replies are seeded, within the budget) and by one that has learned it (buttons only), each row
+   in channels of its own after the previous row has gone quiet. Printed: Slack calls per command by
+   method (successful posts, every reactions.add), 429s Slack answered, commands answered, and seconds
+   from command to posted candidates.
 """
 
 from __future__ import annotations
 
+import json
 import statistics
 import time
 import urllib.parse
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
 from rich.console import Console
@@ -18,18 +32,20 @@ from rich.table import Table
 
 from bench.common import pct
 from testkit.processes import running_stack, wait_until
-from testkit.slack_standin import SlackStandIn, signed_post
+from testkit.slack_standin import SlackStandIn, signed_post, slash_form
+from tnaas.limits import KEYCAP_VOTES_TO_LEARN
 
 SECRET = "bench-signing-secret"
+FORM = "application/x-www-form-urlencoded"
+console = Console(width=150)
 
 
-def main() -> None:
-    with (
-        SlackStandIn() as slack,
-        running_stack(
-            {"SLACK_BOT_TOKEN": "xoxb-bench", "SLACK_SIGNING_SECRET": SECRET, "TNAAS_SLACK_API_URL": slack.url}
-        ) as base,
-    ):
+def stack_env(slack: SlackStandIn) -> dict:
+    return {"SLACK_BOT_TOKEN": "xoxb-test", "SLACK_SIGNING_SECRET": SECRET, "TNAAS_SLACK_API_URL": slack.url}
+
+
+def latency() -> None:
+    with SlackStandIn(minute=1e-3) as slack, running_stack(stack_env(slack)) as base:
         url = f"{base}/slack/events"
 
         def command(i: int) -> tuple[str, float, float]:
@@ -37,9 +53,7 @@ def main() -> None:
             user = f"U{i}"
             form = {"command": "/techname", "text": "pokemon 5", "user_id": user, "channel_id": "C1", "team_id": "T1"}
             start = time.perf_counter()
-            status, _ = signed_post(
-                url, urllib.parse.urlencode(form).encode(), "application/x-www-form-urlencoded", SECRET
-            )
+            status, _ = signed_post(url, urllib.parse.urlencode(form).encode(), FORM, SECRET)
             assert status == 200
             return user, start, time.perf_counter() - start
 
@@ -52,7 +66,7 @@ def main() -> None:
                 parent = {
                     p["_ts"]: p["text"].split(">")[0][2:]
                     for (m, p), _ in calls
-                    if m == "chat.postMessage" and "thread_ts" not in p
+                    if m == "chat.postMessage" and "thread_ts" not in p and "_ts" in p
                 }
                 done = {
                     parent[p["thread_ts"]]: t
@@ -74,25 +88,148 @@ def main() -> None:
                 f"{pct(replies, 0.99):.1f}",
             )
 
-        table = Table("load", "ack median ms", "ack p99 ms", "reply median ms", "reply p99 ms")
+        table = Table("load", "ack median ms", "ack p99 ms", "reply median ms", "reply p99 ms", title="latency")
         reply_times([command(-i - 1) for i in range(10)])  # warm up
         sent = []
         for i in range(200):
             sent.append(command(i))
             reply_times(sent[-1:])  # one at a time: wait for the reply before the next command
         row("sequential (200)", sent)
-        base = 10_000
+        start_id = 10_000
         for rate in (5, 10, 20, 40, 80):
             n = rate * 10
             with ThreadPoolExecutor(max_workers=32) as pool:
                 futures, start = [], time.perf_counter()
                 for i in range(n):
                     time.sleep(max(0.0, start + i / rate - time.perf_counter()))
-                    futures.append(pool.submit(command, base + i))
+                    futures.append(pool.submit(command, start_id + i))
                 sent = [f.result() for f in futures]
-            base += n
+            start_id += n
             row(f"{rate}/s for 10 s", sent)
-        Console(width=140).print(table)
+        console.print(table)
+
+
+def within_limits(seconds: float = 30.0) -> None:
+    table = Table(
+        "team",
+        "channels",
+        "commands/min",
+        "sent",
+        "answered",
+        "postMessage/cmd",
+        "reactions.add/cmd",
+        "429s",
+        "reply p50 s",
+        "reply max s",
+        title=f"one workspace within Slack's limits ({seconds:.0f} s per row, `pokemon 5`, real-time limits)",
+    )
+    with SlackStandIn() as slack, running_stack(stack_env(slack)) as base:
+        url = f"{base}/slack/events"
+        learn(slack, url, "TLEARNED")
+        # One SLACK_BOT_TOKEN here, so Slack counts every "team" of this bench as one workspace.
+        for row, (team, channels, per_minute) in enumerate(
+            (
+                ("TLEARNING1", 1, 20),
+                ("TLEARNED", 1, 20),
+                ("TLEARNED", 1, 30),
+                ("TLEARNING2", 1, 40),  # over a minute after the first learning row: its seeds are past
+                ("TLEARNED", 1, 40),
+                ("TLEARNED", 4, 80),
+            )
+        ):
+            prefix = f"CROW{row}x"
+            n = int(per_minute * seconds / 60)
+            sent, start = {}, time.perf_counter()
+            for i in range(n):
+                time.sleep(max(0.0, start + i * 60 / per_minute - time.perf_counter()))
+                user = f"UR{row}x{i}"
+                sent[user] = time.perf_counter()
+                body = slash_form("pokemon 5", user=user, channel=f"{prefix}{i % channels}", team=team)
+                assert signed_post(url, body, FORM, SECRET)[0] == 200
+
+            def ours(prefix=prefix) -> list[tuple[str, dict, float]]:
+                with slack.lock:
+                    calls = list(zip(slack.calls, slack.times))
+                return [(m, p, t) for (m, p), t in calls if str(p.get("channel", "")).startswith(prefix)]
+
+            def replied(ours=ours) -> dict[str, float]:
+                """user -> when their candidates were posted (the headline names the user)."""
+                posted = [(p, t) for m, p, t in ours() if m == "chat.postMessage" and "_ts" in p]
+                heads = {p["_ts"]: p["text"].split(">")[0][2:] for p, _ in posted if "thread_ts" not in p}
+                return {heads[p["thread_ts"]]: t for p, t in posted if p.get("thread_ts") in heads}
+
+            wait_until(lambda n=n, replied=replied: len(replied()) >= n, timeout=300, interval=0.5, what="the replies")
+            settle(slack)
+            calls = Counter(m for m, p, _ in ours() if m == "reactions.add" or "_ts" in p)
+            done = replied()
+            waits = sorted(done[u] - sent[u] for u in sent if u in done)
+            table.add_row(
+                "learning" if team.startswith("TLEARNING") else "learned",
+                str(channels),
+                str(per_minute),
+                str(n),
+                str(len(done)),
+                f"{calls['chat.postMessage'] / n:.2f}",
+                f"{calls['reactions.add'] / n:.2f}",
+                str(sum(1 for _, _, channel in list(slack.throttled) if channel.startswith(prefix))),
+                f"{statistics.median(waits):.2f}",
+                f"{waits[-1]:.2f}",
+            )
+    console.print(table)
+    console.print(
+        "Per command: `/techname` posts 2 messages (headline, thread), a mention or DM 1; a learning team's reply "
+        "adds up to 10 keycaps, within a budget of 45 a minute per workspace (Tier 3 is 50), a learned team's none "
+        "(vote buttons cost no call). chat.postMessage allows about one a second per channel, so one channel "
+        "sustains ~30 slash commands a minute; a 429 is waited out (Retry-After) and the reply arrives later."
+    )
+
+
+def settle(slack: SlackStandIn, quiet: float = 3.0) -> None:
+    """Wait until Slack has seen no call for ``quiet`` seconds (retries and seeds done): rows stay apart."""
+    wait_until(lambda: slack.times and time.perf_counter() - slack.times[-1] > quiet, timeout=120, what="quiet")
+
+
+def learn(slack: SlackStandIn, url: str, team: str) -> None:
+    """A team's people vote with keycaps: after KEYCAP_VOTES_TO_LEARN votes its replies stop being seeded."""
+    assert signed_post(url, slash_form("cats 2", channel="CTEACH", team=team), FORM, SECRET)[0] == 200
+    ts = wait_until(
+        lambda: [
+            p["_ts"]
+            for p in slack.called("chat.postMessage")
+            if p["channel"] == "CTEACH" and "thread_ts" in p and "_ts" in p
+        ],
+        timeout=30,
+        what="a reply to vote on",
+    )[0]
+    for i in range(KEYCAP_VOTES_TO_LEARN):
+        event = {
+            "type": "event_callback",
+            "team_id": team,
+            "api_app_id": "A1",
+            "event_id": f"EvTeach{i}",
+            "event_time": int(time.time()),
+            "event": {
+                "type": "reaction_added",
+                "user": f"UV{i}",
+                "reaction": "one",
+                "item": {"type": "message", "channel": "CTEACH", "ts": ts},
+                "event_ts": str(i),
+            },
+        }
+        assert signed_post(url, json.dumps(event).encode(), "application/json", SECRET)[0] == 200
+    time.sleep(1)
+
+
+def main() -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", choices=["latency", "limits"], help="run one part")
+    only = parser.parse_args().only
+    if only in (None, "latency"):
+        latency()
+    if only in (None, "limits"):
+        within_limits()
 
 
 if __name__ == "__main__":

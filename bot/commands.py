@@ -1,5 +1,6 @@
-"""What a `/techname` or mention text does: help and lists are answered at once, privately; every
-other command is parsed, counted against the rate limits and queued for a worker."""
+"""What a `/techname`, mention or direct-message text does: help and lists are answered at once,
+privately; every other command is parsed, counted against the rate limits and queued for a worker.
+What goes back to Slack is escaped for mrkdwn here, once."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from bot.grammar import Help, ListThings, parse_command, usage
 from corpora import corpus_names
 from jobs.contracts import ReplyTo
 from jobs.queueing import enqueue_slack
-from models.bandit import standings
+from jobs.slack_messages import escape, standings_text, top_text
 from models.catalog import default_models
 from store.arms import ArmCounts
 from store.rate_limit import RateLimits
@@ -19,38 +20,25 @@ from tnaas.settings import Settings
 
 
 def handle_text(text: str, team: str, reply: ReplyTo, connection: Redis, settings: Settings) -> str | None:
-    """Parse and enqueue; the returned text (help, a list, an error) goes back to the user privately."""
+    """Parse and enqueue; the returned mrkdwn (help, a list, an error) goes back to the user privately."""
     try:
         command = parse_command(text, settings)
         if isinstance(command, Help):
-            return usage(settings)
+            return escape(usage(settings))
         if isinstance(command, ListThings):
-            return list_things(command.what, connection)
+            return list_things(command.what, connection, team)
         RateLimits(connection).check(team, reply.user, settings.user_rate, settings.team_rate)
         enqueue_slack(connection, command, reply, settings)
         return None
     except TNaaSError as err:
-        return str(err)
+        return escape(str(err))
 
 
-def list_things(what: str, connection: Redis) -> str:
+def list_things(what: str, connection: Redis, team: str | None = None) -> str:
+    """Corpora, models with their standings, or the best-voted names (of ``team``, if given)."""
     arms = ArmCounts(connection)
     if what == "corpora":
         return "Corpora: " + ", ".join(corpus_names())
     if what == "models":
         return "Models: " + ", ".join(default_models()) + "\n" + standings_text("Models", arms.counts("model"))
-    best = VoteStore(connection).top()
-    names = "Best-voted names: " + (", ".join(f"{n} ({v})" for n, v in best) if best else "no votes yet.")
-    return names + "\n" + standings_text("Corpora", arms.counts("corpus"))
-
-
-def standings_text(title: str, counts: dict[str, tuple[int, int]]) -> str:
-    """The bandit's standings in one line per arm: up-vote rate of generated names, interval, P(best)."""
-    if not counts:
-        return f"{title} by up-votes: no generated names shown yet."
-    lines = [f"{title} by up-vote rate of generated names (90% interval, chance of being best):"]
-    lines += [
-        f"• {s.arm}: {s.mean:.0%} ({s.low:.0%}–{s.high:.0%}, {s.up}/{s.shown} up-voted, best {s.p_best:.0%})"
-        for s in standings(counts)
-    ]
-    return "\n".join(lines)
+    return top_text(VoteStore(connection).top(team=team)) + "\n" + standings_text("Corpora", arms.counts("corpus"))

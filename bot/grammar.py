@@ -10,8 +10,11 @@
 | `like kafka`, `like kafka pypi 8` | LikeRequest (names a few edits away) |
 | `check kafkify`, `check kafkify pykafka` | CheckRequest (free on PyPI / npm?) |
 
-Parse, don't validate: everything downstream works with the typed request. Slack mrkdwn control
-sequences (`<!channel>`, `<@U123>`, links) are removed before parsing and never echoed back.
+Parse, don't validate: everything downstream works with the typed request. Slack sends the user's
+own `&`, `<`, `>` as `&amp;`, `&lt;`, `&gt;`, so anything between angle brackets is Slack markup
+(mentions, channels, `<!here>`, links of any scheme): it is removed before parsing, never echoed
+back, and the three entities are decoded so that the text is what the user typed. Numbers are
+ASCII digits; other digits (`³`, `①`, `٥`) are refused with a message that says so.
 """
 
 from __future__ import annotations
@@ -36,11 +39,13 @@ from jobs.contracts import (
     checked_pattern,
 )
 from models.pattern import WILDCARD
-from tnaas.errors import CommandError
+from tnaas.errors import CommandError, shown
 from tnaas.limits import MAX_TEXT_LEN
 from tnaas.settings import Settings, get_settings
 
-SLACK_CONTROL = re.compile(r"<[!@#][^>]*>|<(?:https?|mailto):[^>]*>")
+SLACK_MARKUP = re.compile(r"<[^<>]*>")  # every form: <@U1>, <#C1|x>, <!here>, <ftp://a|b>, <tel:1>, <mailto:x>
+SLACK_ENTITIES = {"&lt;": "<", "&gt;": ">", "&amp;": "&"}  # the only three Slack escapes
+MAX_NUMBER_DIGITS = 4
 DETECT_WORDS = {"is", "detect", "lang"}
 CHECK_WORD, LIKE_WORD, FREE_WORD = "check", "like", "free"
 LIST_WORDS = {"corpora", "models", "top"}
@@ -70,9 +75,29 @@ def usage(settings: Settings | None = None) -> str:
 
 
 def strip_slack_markup(text: str) -> tuple[str, bool]:
-    """Remove mentions, channel/broadcast tags and links; report whether anything was removed."""
-    cleaned = SLACK_CONTROL.sub(" ", text)
-    return " ".join(cleaned.split()), cleaned != text
+    """Remove mentions, channel/broadcast tags and links, then decode Slack's three entities;
+    report whether any markup was removed."""
+    cleaned = SLACK_MARKUP.sub(" ", text)
+    removed = cleaned != text
+    cleaned = re.sub("&(?:lt|gt|amp);", lambda m: SLACK_ENTITIES[m[0]], cleaned)
+    return " ".join(cleaned.split()), removed
+
+
+def is_number(word: str) -> bool:
+    """Plain ASCII digits: ``str.isdigit`` is also true for ``³`` and ``①``, which ``int`` cannot read."""
+    return word.isascii() and word.isdigit()
+
+
+def number(word: str, settings: Settings) -> int:
+    if len(word) > MAX_NUMBER_DIGITS:
+        raise CommandError(f"I can make between 1 and {settings.max_n} names at a time.")
+    return int(word)
+
+
+def _refuse_other_digits(word: str) -> None:
+    """A word of digits that are not 0-9 (``³``, ``①``, ``٥``): say how to write the number."""
+    if word and not is_number(word) and all(ch.isnumeric() for ch in word):
+        raise CommandError(f"Please write numbers with the digits 0-9: I can't read `{shown(word)}` as one.")
 
 
 def parse_command(text: str, settings: Settings | None = None) -> Command:
@@ -100,16 +125,18 @@ def parse_command(text: str, settings: Settings | None = None) -> Command:
     free = any(w.lower() == FREE_WORD for w in positional)
     positional = [w for w in positional if w.lower() != FREE_WORD]
     model = options.get("model")
-    n = int(options.get("n", settings.default_n))
+    n = number(options["n"], settings) if "n" in options else settings.default_n
     patterns = [w for w in positional if WILDCARD in w]
     others = [w.lower() for w in positional if WILDCARD not in w]
-    numbers = [w for w in others if w.isdigit()]
-    names = [w for w in others if not w.isdigit()]
+    for word in others:
+        _refuse_other_digits(word)
+    numbers = [w for w in others if is_number(w)]
+    names = [w for w in others if not is_number(w)]
     if numbers:
-        n = int(numbers[0])
+        n = number(numbers[0], settings)
     checked_n(n, settings)
     if len(names) > 1 or len(patterns) > 1 or len(numbers) > 1:
-        raise CommandError(f"I didn't understand `{_shown(text)}`. {usage(settings)}")
+        raise CommandError(f"I didn't understand `{shown(text)}`. {usage(settings)}")
     corpus = checked_corpus(names[0]) if names else None
     if patterns:
         if free:
@@ -129,11 +156,14 @@ def _like(words: list[str], text: str, settings: Settings) -> LikeRequest:
     name, rest = checked_like_name(positional[0]), [w.lower() for w in positional[1:]]
     free = FREE_WORD in rest
     rest = [w for w in rest if w != FREE_WORD]
-    numbers = [w for w in rest if w.isdigit()]
-    corpora = [w for w in rest if not w.isdigit()]
+    for word in rest:
+        _refuse_other_digits(word)
+    numbers = [w for w in rest if is_number(w)]
+    corpora = [w for w in rest if not is_number(w)]
     if len(numbers) > 1 or len(corpora) > 1:
-        raise CommandError(f"I didn't understand `{_shown(text)}`. Try `like kafka pypi 5`.")
-    n = checked_n(int(numbers[0]) if numbers else int(options.get("n", settings.default_n)), settings)
+        raise CommandError(f"I didn't understand `{shown(text)}`. Try `like kafka pypi 5`.")
+    n = number(numbers[0], settings) if numbers else number(options.get("n", str(settings.default_n)), settings)
+    n = checked_n(n, settings)
     corpus = checked_corpus(corpora[0]) if corpora else settings.default_corpus
     return LikeRequest(name=name, corpus=corpus, model=options.get("model"), n=n, free=free)
 
@@ -148,14 +178,11 @@ def _options(words: list[str], settings: Settings) -> tuple[dict[str, str], list
         key = key.lower()
         if key == "model":
             options["model"] = checked_model(value)  # raises UnknownModel with the list of models
-        elif key == "n" and value.isdigit():
+        elif key == "n" and is_number(value):
             options["n"] = value
+        elif key == "n":
+            _refuse_other_digits(value)
+            raise CommandError(f"`n=` takes a number of names, e.g. `n=8`, not `{shown(value)}`.")
         else:
-            raise CommandError(f"I don't know the option `{_shown(word)}`: use `model=` or `n=`. {usage(settings)}")
+            raise CommandError(f"I don't know the option `{shown(word)}`: use `model=` or `n=`. {usage(settings)}")
     return options, positional
-
-
-def _shown(text: str, limit: int = 40) -> str:
-    """User text safe to echo inside a code span: no backticks, no markup, bounded length."""
-    text = text.replace("`", "'")
-    return text[:limit] + ("…" if len(text) > limit else "")

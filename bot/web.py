@@ -1,4 +1,4 @@
-"""The web process's ASGI app: the playground page, the JSON API, /healthz and Slack's /slack/events."""
+"""The web process's ASGI app: the playground page, the JSON API, /healthz and Slack's /slack/* routes."""
 
 from __future__ import annotations
 
@@ -12,8 +12,6 @@ from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis import Redis
 from redis.exceptions import RedisError
-from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
-from starlette.concurrency import run_in_threadpool
 
 from bot.api.deps import cookie_voter, voter_cookies
 from bot.api.errors import install_error_handlers
@@ -21,7 +19,7 @@ from bot.api.main import api_router
 from bot.edge import Edge, Gate
 from bot.health import Health, health
 from bot.metrics import Observed, metrics_registry
-from bot.slack_app import HOW_TO_CONNECT, create_slack_app
+from bot.slack_http import install_slack
 from bot.voters import COOKIE, COOKIE_MAX_AGE
 from models.registry import ModelRegistry
 from tnaas.limits import MAX_API_BODY
@@ -107,24 +105,6 @@ def create_app(connection: Redis | None = None) -> FastAPI:
             """Prometheus text format: this process's requests plus the stack's state from Redis."""
             return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
-    slack = create_slack_app(settings, redis) if settings.slack_enabled else None
-    app.state.slack = slack
-    if slack is None:
-        log.warning(HOW_TO_CONNECT)
-    elif settings.slack_app_token:
-        from slack_bolt.adapter.socket_mode import SocketModeHandler
-
-        # Socket Mode: Slack pushes events over a websocket we open; /slack/events stays available.
-        SocketModeHandler(slack, settings.slack_app_token, web_client=slack.client).connect()
-        log.info("Slack Socket Mode connected")
-
-    @app.post("/slack/events", include_in_schema=False)
-    async def slack_events(request: Request):
-        if slack is None:
-            return JSONResponse({"error": HOW_TO_CONNECT}, status_code=503)
-        body = await request.body()
-        # Bolt is synchronous (a slash command waits for its ack): keep it off the event loop.
-        response = await run_in_threadpool(slack.dispatch, to_bolt_request(request, body))
-        return to_starlette_response(response)
+    app.state.slack = install_slack(app, settings, redis)  # /slack/events, /slack/install, /slack/oauth_redirect
 
     return app

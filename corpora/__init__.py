@@ -18,6 +18,12 @@ def manifest() -> dict[str, dict]:
 
 
 def corpus_names() -> list[str]:
+    """Corpora users generate from; judge-only corpora (Debian's project names) are not among them."""
+    return [name for name, meta in manifest().items() if meta.get("role", "generate") == "generate"]
+
+
+def judge_corpus_names() -> list[str]:
+    """Every corpus, the judge-only ones included."""
     return list(manifest())
 
 

@@ -5,6 +5,9 @@ to use). Sources, and how the long lists are cut to ``TOP`` names:
 
 - npm packages ``pokemon``, ``superheroes``, ``cat-names``, ``dog-names``, ``dictionary-sv``: whole
   lists (Swedish: a seeded sample).
+- Judge-only corpora (no name model; the judge's "Pokemon or tech?" learns from them): ``debian``,
+  the project names behind Debian's packages (``apt-cache pkgnames``, packaging stripped), and
+  ``pypi-words``, one-word names of the whole PyPI index (a stable sample of 60,000).
 - npm names: the npm package ``all-the-package-names``, which lists every public package name,
   most depended-on first; unscoped names are kept in that order, the first ``TOP``. Should a
   release ever come alphabetically sorted (no ranking at all), the ``stable sample`` below is used
@@ -77,6 +80,7 @@ class Source:
     license: str
     normalisation: str
     load: Callable[[Options], Loaded]
+    role: str = "generate"  # "judge": only the judge learns from it (no name model, not offered to users)
 
 
 class SourceError(RuntimeError):
@@ -230,6 +234,68 @@ def _npm(options: Options) -> Loaded:
     return Loaded(ranked, f"npm:all-the-package-names ({main})", version, ranking)
 
 
+# Debian packages one project ships as many (python3-x, libx-dev, x-doc, golang-github-owner-x...):
+# strip the packaging so the project's own name is left, as people would type it.
+_DEB_SKIP = re.compile(r"(linux-gnu|mingw|firmware|^linux-(image|headers|modules|kbuild|source|support|config|doc))")
+_DEB_GO = re.compile(r"^golang-(github|gitlab|gopkg|google|golang|go|k8s|bitbucket)-[a-z0-9]+-")
+_DEB_PREFIX = re.compile(
+    r"^(python3?-|pypy3?-|node-|ruby-|php-|perl-|lua-|r-cran-|r-bioc-|r-other-|librust-|golang-|elpa-|gir1\.2-|"
+    r"fonts?-|xfonts-|texlive-|tex-|ttf-|otf-|hunspell-|aspell-|myspell-|hyphen-|mythes-|libghc-|libjs-|"
+    r"puppet-module-|vim-|emacs-|kde-|kodi-|trinity-|lib)"
+)
+_DEB_SUFFIX = re.compile(
+    r"(-(dev|doc|docs|dbg|dbgsym|common|data|bin|utils|tools|perl|java|ocaml|cil|static|examples|tests?|plugins?|"
+    r"runtime|headers|source|src|l10n|locales|i18n|core|cli|client|server|daemon|gtk\d?|qt\d?|nox|all|base|full|"
+    r"extra|lite|mono|py|go)|\d[\d.+~-]*[a-z]?\d*)$"
+)
+
+
+def debian_project_name(package: str) -> str | None:
+    """``python3-requests`` -> requests, ``libtkrzw1`` -> tkrzw; None for toolchain and kernel packages."""
+    name = package.lower()
+    if _DEB_SKIP.search(name):
+        return None
+    previous = None
+    while previous != name:
+        previous = name
+        name = _DEB_GO.sub("", name)
+        for pattern in (_DEB_PREFIX, _DEB_SUFFIX):
+            stripped = pattern.sub("", name)
+            name = stripped if len(stripped) >= 3 else name
+    name = re.sub(r"[-_.+]+", "-", name).strip("-")
+    ok = re.fullmatch(r"[a-z][a-z0-9]*(-[a-z0-9]+)?", name) and 3 <= len(name) <= 20
+    return name if ok and sum(c.isdigit() for c in name) <= 2 else None
+
+
+def _debian(_: Options) -> Loaded:
+    """Project names behind every package Debian's apt lists (offline, after ``apt-get update``)."""
+    try:
+        out = subprocess.run(["apt-cache", "pkgnames"], check=True, capture_output=True, text=True).stdout.split()
+        policy = subprocess.run(["apt-cache", "policy", "apt"], capture_output=True, text=True).stdout
+    except (OSError, subprocess.CalledProcessError) as err:
+        raise SourceError(f"cannot list Debian's packages (apt-cache): {err}") from err
+    release = next((ln.split()[-1] for ln in policy.splitlines() if "Candidate" in ln), "?")
+    names = sorted({n for p in out if (n := debian_project_name(p))})
+    return Loaded(names, "apt-cache pkgnames (Debian's package lists)", f"apt {release}", "every project, sorted")
+
+
+PYPI_WORDS = 60_000
+
+
+def _pypi_words(options: Options) -> Loaded:
+    """One-word PyPI project names from the whole index, not only the most downloaded: the invented,
+    brand-like names (hadoop-like) that the top names' descriptive ones (python-dateutil) lack."""
+    url = options.index_url or configured_index_url()
+    names, version = fetch_index(url)
+    words = {n for n in map(pep503, names) if re.fullmatch(r"[a-z]{3,14}", n)}
+    return Loaded(
+        stable_sample(words, PYPI_WORDS),
+        f"PEP 691 index {url}",
+        version,
+        f"names of 3-14 letters a-z only; stable sample: the {PYPI_WORDS:,} smallest SHA-256",
+    )
+
+
 SLUG = (
     "lowercase; diacritics stripped (NFKD); ♀/♂ -> f/m; apostrophes, dots and colons dropped; "
     "runs of spaces/other punctuation -> '-'"
@@ -267,6 +333,23 @@ SOURCES = [
         "NFC; lowercase words of 3-9 letters a-z, å, ä, ö only",
         _swedish,
     ),
+    Source(
+        "debian",
+        "Software projects packaged by Debian (for the judge's 'Pokemon or tech?')",
+        "names are facts; list from Debian's archive metadata",
+        "lowercase; packaging prefixes/suffixes (python3-, lib, -dev, -doc, version numbers...) stripped; "
+        "3-20 chars, at most one '-'",
+        _debian,
+        role="judge",
+    ),
+    Source(
+        "pypi-words",
+        "One-word PyPI project names, whole index (for the judge's 'Pokemon or tech?')",
+        "names are facts; list from PyPI metadata",
+        "lowercase",
+        _pypi_words,
+        role="judge",
+    ),
 ]
 
 
@@ -297,7 +380,7 @@ def entry(source: Source, loaded: Loaded, names: list[str], text: str, today: st
         "count": len(names),
         "normalisation": source.normalisation,
         "sha256": hashlib.sha256(text.encode()).hexdigest(),
-    }
+    } | ({"role": source.role} if source.role != "generate" else {})
 
 
 def build(options: Options, only: list[str] | None = None, out: Path = HERE) -> dict:

@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field, TypeAdapter, field_validator
 
 from corpora import corpus_names
-from models.catalog import parse_model_name
+from models.catalog import canonical_model_name
 from models.pattern import EMPTY_PATTERN, WILDCARD, normalise_pattern
 from models.sounds_like import SoundsLike
 from tnaas.errors import CommandError, UnknownCorpus
@@ -161,17 +161,28 @@ def reply_from(result: dict) -> NamesReply | CheckReply | DetectReply | UserErro
 
 
 class ReplyTo(BaseModel):
-    """Where a Slack answer goes."""
+    """Where a Slack answer goes, and with whose token."""
 
-    kind: Literal["slash", "mention"]
+    kind: Literal["slash", "mention", "dm"]
     channel: str
     user: str
-    thread_ts: str | None = None  # the mention to answer in; None for a slash command
+    thread_ts: str | None = None  # the mention to answer in; None for a slash command or a direct message
+    team: str | None = None  # the workspace: its installation's token posts the answer
+    enterprise: str | None = None
+    response_url: str | None = None  # a slash command's: posts without membership, and without a token
 
 
 class SlackJob(BaseModel):
     request: Request
     reply: ReplyTo
+
+
+class HomeJob(BaseModel):
+    """Publish the App Home tab for one person (when they open it)."""
+
+    team: str | None
+    user: str
+    enterprise: str | None = None
 
 
 class WebJob(BaseModel):
@@ -195,11 +206,10 @@ def checked_corpus(name: str) -> str:
 
 
 def checked_model(name: str | None) -> str | None:
-    """A model name as requests carry it (lowercase), None for "let the bandit choose"; UnknownModel otherwise."""
+    """A model name as requests carry it (canonical: ``kn5``), None for "let the bandit choose"; UnknownModel otherwise."""
     if name is None or not name.strip():
         return None
-    parse_model_name(name)
-    return name.strip().lower()
+    return canonical_model_name(name)
 
 
 def checked_pattern(text: str) -> str:

@@ -40,7 +40,7 @@ from models.registry import ModelRegistry
 from models.sounds_like import sounds_like
 from store.arms import ArmCounts
 from store.votes import Impression
-from tnaas.errors import TNaaSError
+from tnaas.errors import ModelUnavailable, TNaaSError
 from tnaas.settings import Settings
 
 MAX_FREE_ROUNDS = 3  # live checks of replacements when shown names turn out taken: bounded
@@ -69,6 +69,14 @@ def answer(
         return UserError(error=str(err))
 
 
+def available(models: ModelRegistry, corpus: str, model: str) -> str:
+    """``model`` if it is trained for ``corpus`` here; else an error a user can act on (the models that
+    are), never the operator's path and "run tnaas train"."""
+    if not models.is_trained(corpus, model):
+        raise ModelUnavailable(model, corpus, models.trained_names(corpus))
+    return model
+
+
 def generate(
     request: GenerateRequest,
     models: ModelRegistry,
@@ -85,7 +93,7 @@ def generate(
     model_name, chosen_by = choose_model(
         request.model, arm_models, counts, rng, default_model(request.corpus, models, settings)
     )
-    model, info = models.get(request.corpus, model_name)
+    model, info = models.get(request.corpus, available(models, request.corpus, model_name))
     pool = max(request.n, settings.rerank_pool) if request.rerank or request.free else request.n
     real = None
     if request.rerank and not request.include_known and models.has_reservoir(request.corpus, model_name):
@@ -130,7 +138,7 @@ def like(
     arm_models = competing(models.trained_models(request.corpus))
     counts = arms.counts("model", request.corpus) if arms is not None else None
     model_name, chosen_by = choose_model(request.model, arm_models, counts, rng, settings.default_model)
-    model, info = models.get(request.corpus, model_name)
+    model, info = models.get(request.corpus, available(models, request.corpus, model_name))
     found = names_like(model, request.name, max(request.n, settings.rerank_pool), rng)
     if not found:
         raise TNaaSError(
@@ -264,7 +272,7 @@ def complete(
     model_name, chosen_by = choose_model(
         request.model, arm_models, None, np.random.default_rng(request.seed), settings.default_model
     )
-    model, info = models.get(request.corpus, model_name)
+    model, info = models.get(request.corpus, available(models, request.corpus, model_name))
     found = model.complete(request.pattern, request.n, np.random.default_rng(request.seed))
     rows = candidate_rows(
         found,
@@ -292,7 +300,13 @@ def detect(request: DetectRequest, models: ModelRegistry) -> DetectReply:
 
 
 def impressions(
-    reply: NamesReply, channel: str, ts: str, requested_n: int, user: str | None, surface: str
+    reply: NamesReply,
+    channel: str,
+    ts: str,
+    requested_n: int,
+    user: str | None,
+    surface: str,
+    team: str | None = None,
 ) -> list[Impression]:
     """One impression per shown candidate, numbered from 1: the rows of the reranking dataset."""
     shown_at = time.time()
@@ -317,6 +331,7 @@ def impressions(
             requested_n=requested_n,
             requested_by=user,
             surface=surface,
+            team=team,
             shown_at=shown_at,
         )
         for i, c in enumerate(reply.candidates, 1)

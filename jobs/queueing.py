@@ -19,12 +19,12 @@ import time
 from datetime import UTC
 
 from redis import Redis
-from rq import Queue, Retry
+from rq import Callback, Queue, Retry
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
 from jobs import tasks
-from jobs.contracts import ReplyTo, Request, SlackJob, WebJob
+from jobs.contracts import HomeJob, ReplyTo, Request, SlackJob, WebJob
 from store.claims import Claims
 from tnaas.errors import Busy
 from tnaas.observability import current_request_id, new_request_id
@@ -44,10 +44,23 @@ def enqueue(connection: Redis, request: Request, settings: Settings | None = Non
 def enqueue_slack(connection: Redis, request: Request, reply: ReplyTo, settings: Settings | None = None) -> Job:
     """Enqueue a request whose answer the worker posts to Slack itself (see jobs.slack_reply).
 
-    No RQ ``ttl`` here: a stale Slack job must still run, to tell the user "busy" instead of vanishing.
+    No RQ ``ttl`` here: a stale Slack job must still run, to tell the user "busy" instead of vanishing;
+    and when it fails for good, ``on_failure`` tells the user privately.
     """
     job = SlackJob(request=request, reply=reply)
-    return enqueue_call(connection, tasks.reply_in_slack, job.model_dump(), settings, ttl=None)
+    return enqueue_call(
+        connection,
+        tasks.reply_in_slack,
+        job.model_dump(),
+        settings,
+        ttl=None,
+        on_failure=Callback(tasks.tell_user_it_failed),
+    )
+
+
+def enqueue_home(connection: Redis, home: HomeJob, settings: Settings | None = None) -> Job:
+    """Publish someone's App Home tab (a Slack call, so a worker's job, never the web process's)."""
+    return enqueue_call(connection, tasks.publish_home, home.model_dump(), settings)
 
 
 def enqueue_web(

@@ -1,129 +1,85 @@
-"""The worker's side of a Slack request: compute, then reply in a thread and seed the vote buttons.
+"""The worker's side of a Slack request: compute the answer once, then post it where it belongs, one
+recorded step at a time, so that every command is answered and nothing is posted twice.
 
-Runs on a worker (never in the web process), so a slow Slack API call cannot delay an ack. For a
-slash command the bot posts a short parent message in the channel and the candidates in its thread;
-for a mention, the candidates go into the mention's thread. Each shown candidate is an impression.
+Runs on a worker (never in the web process), so a slow Slack API call cannot delay an ack.
+
+- Where: for a slash command a headline in the channel and the candidates in its thread (the app has
+  ``chat:write.public``, so no channel needs joining); for a mention, the mention's thread; for a
+  direct message, the conversation. Where the bot cannot post (a private channel or DM it is not in,
+  an archived channel, a public channel without ``chat:write.public``), a slash command's answer goes
+  through its ``response_url`` (in the channel, no membership needed), and otherwise to the user by
+  direct message. Help, errors and "busy" are private: the response_url's ephemeral reply, or
+  ``chat.postEphemeral``, or a direct message. Slack's error codes are handled per call
+  (``jobs.slack_api`` lists them and what is done about each).
+- Once: each step is recorded in ``store.replies.ReplyProgress`` before the next starts (the answer
+  itself first), so a rerun of the job (worker killed, Slack error, rq retry) continues where the
+  first attempt stopped.
+- Within rate limits: candidates carry vote buttons (no API call); keycap reactions are seeded only
+  while the team is learning the convention, within a per-workspace budget (``store.slack_teams``).
 """
 
 from __future__ import annotations
 
+import json
+import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
-from functools import cache
+from typing import Literal
 
 from pydantic import BaseModel
+from redis import Redis
 from slack_sdk import WebClient
-from slack_sdk.models.blocks import ContextBlock, MarkdownTextObject, SectionBlock
+from slack_sdk.errors import SlackApiError
+from slack_sdk.webhook import WebhookClient
 
-from jobs.contracts import (
-    CheckReply,
-    CheckRequest,
-    CompleteRequest,
-    DetectReply,
-    GenerateRequest,
-    LikeRequest,
-    MarkOut,
-    NamesReply,
-    SlackJob,
-    UserError,
-)
+from corpora import corpus_names
+from jobs.contracts import CheckReply, DetectReply, NamesReply, SlackJob, UserError, reply_from
 from jobs.pipeline import answer, impressions
+from jobs.slack_api import (
+    LOST_ACCESS,
+    NOT_HERE,
+    RATE_LIMITED,
+    SEED_DONE,
+    SEED_STOP,
+    NoToken,
+    Tokens,
+    error_code,
+    retry_after,
+)
+from jobs.slack_messages import (
+    candidate_blocks,
+    check_text,
+    escape,
+    headline,
+    home_view,
+    sounds_like_text,
+    standings_text,
+)
 from jobs.worker import WorkerContext
-from models.sounds_like import SoundsLike, percentages
 from store.arms import ArmCounts
+from store.replies import ReplyProgress
+from store.slack_teams import TeamHabits
 from store.votes import KEYCAPS, VoteStore
 from tnaas.errors import Busy
 from tnaas.settings import Settings
 
+log = logging.getLogger(__name__)
 BUSY = str(Busy())
+FAILED = "Sorry, something went wrong on my side and I couldn't answer that. Please try again in a moment."
+SLOW_DOWN = "Slack asked me to slow down, so I couldn't answer that. Please try again in a minute."
+LOST = "I can't post in this workspace any more (Slack says `{code}`): ask an admin to reinstall TNaaS."
+POSTED_STEPS = ("candidates", "response_url", "dm")  # a reply that reached one of these was delivered
 
 
 class Posted(BaseModel):
     """What a Slack job did (kept by RQ as its result, for inspection)."""
 
-    ts: str | None = None  # the message with the answer
+    ts: str | None = None  # the answer's message (for one posted through a response_url: our key for it)
+    channel: str | None = None
+    via: Literal["thread", "response_url", "dm", "none"] = "none"
     candidates: int = 0
-    error: str | None = None  # what the user was told privately instead
-
-
-@cache
-def slack_client(token: str | None, base_url: str) -> WebClient:
-    return WebClient(token=token, base_url=base_url)
-
-
-def escape(text: str) -> str:
-    """Slack mrkdwn control characters; user text is never rendered as a mention or link."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-REGISTRY_NAMES = {"pypi": "PyPI", "npm": "npm"}
-
-
-def code(text: str) -> str:
-    """User text inside a code span: escaped, and no backtick to end the span early."""
-    return escape(text.replace("`", "'"))
-
-
-def headline(request, user: str) -> str:
-    free = " free" if getattr(request, "free", False) else ""
-    if isinstance(request, GenerateRequest):
-        return f"<@{user}> asked for {request.n}{free} {request.corpus} names"
-    if isinstance(request, CompleteRequest):
-        return f"<@{user}> asked to complete `{escape(request.pattern)}` ({request.corpus})"
-    if isinstance(request, LikeRequest):
-        return f"<@{user}> asked for{free} {request.corpus} names like `{code(request.name)}`"
-    if isinstance(request, CheckRequest):
-        shown = ", ".join(f"`{code(n[:40])}`" for n in request.names)
-        return f"<@{user}> asked whether {shown} {'is' if len(request.names) == 1 else 'are'} free"
-    return f"<@{user}> asked what `{escape(request.text[:60])}` sounds like"
-
-
-def marks_text(availability: dict[str, MarkOut]) -> str:
-    """'free on PyPI · taken on npm' (empty when nothing was checked)."""
-    return " · ".join(f"{m.verdict} on {REGISTRY_NAMES.get(r, r)}" for r, m in availability.items())
-
-
-def check_text(reply: CheckReply) -> str:
-    lines = []
-    for item in reply.names:
-        lines.append(f"*{escape(item.name)}*: {marks_text(item.availability)}")
-        lines += [
-            f"  _{REGISTRY_NAMES.get(r, r)}: {escape(m.reason)}_"
-            for r, m in item.availability.items()
-            if m.reason and m.verdict != "free"
-        ]
-    return "\n".join(lines)
-
-
-def candidate_blocks(reply: NamesReply) -> tuple[list, str]:
-    lines = []
-    for i, c in enumerate(reply.candidates, 1):
-        mark = " _(already exists)_" if c.known else ""
-        free = f" — {marks_text(c.availability)}" if c.availability else ""
-        lines.append(f"{i}. *{escape(c.name)}*{mark}{free}")
-    if reply.note:
-        lines.append(f"_{escape(reply.note)}_")
-    fallback = "\n".join(lines) or "No names found."
-    votable = min(len(lines), len(KEYCAPS))
-    hint = f"Vote with the number reactions. Model {reply.model} ({reply.model_version})."
-    if len(lines) > votable:
-        hint += f" Only the first {votable} can be voted on."
-    blocks = [
-        SectionBlock(text=MarkdownTextObject(text=fallback)),
-        ContextBlock(elements=[MarkdownTextObject(text=hint)]),
-    ]
-    return blocks, fallback
-
-
-def sounds_like_text(answer: SoundsLike) -> str:
-    parts = []
-    if answer.real_in:
-        parts.append(f"*{escape(answer.text)}* is a real name in: {', '.join(answer.real_in)}.")
-    if answer.corpora:
-        parts.append(f"Sounds like: {percentages(answer.corpora)}")
-    if answer.language != "unknown":
-        parts.append(f"Language: {percentages(answer.languages)}")
-    parts += [f"_{n}_" for n in answer.notes]
-    return "\n".join(parts) or "Nothing to say about that."
+    seeded: int = 0
+    error: str | None = None  # what the user was told privately instead, or why nothing could be posted
 
 
 def waited_too_long(enqueued_at: datetime | None, ttl: int, now: datetime | None = None) -> bool:
@@ -134,33 +90,257 @@ def waited_too_long(enqueued_at: datetime | None, ttl: int, now: datetime | None
     return (now - enqueued_at.replace(tzinfo=enqueued_at.tzinfo or UTC)).total_seconds() > ttl
 
 
-def client_for(settings: Settings) -> WebClient:
-    return slack_client(settings.slack_bot_token, settings.slack_api_url)
+class SlackReply:
+    """One job's reply. Each method that calls Slack handles the error codes that have a better answer
+    than failing the job; the others (and ``ratelimited`` past a short wait) fail it for rq to retry."""
+
+    def __init__(self, job: SlackJob, job_id: str, connection: Redis, settings: Settings):
+        self.request, self.to = job.request, job.reply
+        self.job_id, self.connection, self.settings = job_id, connection, settings
+        self.progress = ReplyProgress(connection, job_id)
+        self._client: WebClient | None = None
+
+    @property
+    def client(self) -> WebClient:
+        """The workspace's bot token, looked up (and rotated if need be) on first use; NoToken if none."""
+        if self._client is None:
+            self._client = Tokens(self.connection, self.settings).client(self.to.team, self.to.enterprise)
+        return self._client
+
+    # -- the reply ---------------------------------------------------------------------------------
+    def run(self, enqueued_at: datetime | None, context: WorkerContext) -> Posted:
+        try:
+            result = self._answer(enqueued_at, context)
+            if result is None:
+                return Posted(error=BUSY)
+            if isinstance(result, UserError):
+                self.tell(result.error)
+                return Posted(error=result.error)
+            return self._publish(result)
+        except NoToken as err:
+            return self._lost(err.code)
+        except SlackApiError as err:
+            if error_code(err) in LOST_ACCESS:
+                return self._lost(error_code(err))
+            raise
+
+    def _answer(self, enqueued_at, context: WorkerContext) -> NamesReply | DetectReply | CheckReply | UserError | None:
+        """The answer this job posts: computed on the first attempt and kept, so a rerun posts the same."""
+        saved = self.progress.get("answer")
+        if saved is not None:
+            return reply_from(json.loads(saved))
+        if waited_too_long(enqueued_at, self.settings.queue_ttl):
+            self.tell(BUSY)
+            return None
+        result = answer(
+            self.request, context.models, ArmCounts(context.connection), self.settings, context.availability
+        )
+        self.progress.done("answer", result.model_dump_json())
+        return result
+
+    def _publish(self, result: NamesReply | DetectReply | CheckReply) -> Posted:
+        names = result if isinstance(result, NamesReply) else None
+        thread = self.to.thread_ts
+        if self.to.kind == "slash":
+            thread = self._step("headline", lambda: self._post(text=headline(self.request, self.to.user)))
+            if thread is None:
+                return self._elsewhere(result)
+        seeds = 0
+        if names is not None:  # decided once, before the message that says whether they were added
+            wanted = min(len(names.candidates), len(KEYCAPS))
+            seeds = int(self._step("seeds", lambda: str(TeamHabits(self.connection).seeds(self._team, wanted))))
+        blocks, text = self._message(result, seeded=seeds > 0)
+        ts = self._step("candidates", lambda: self._post(thread_ts=thread, text=text, blocks=blocks))
+        if ts is None:
+            return self._elsewhere(result)
+        if names is None:
+            return Posted(ts=ts, channel=self.to.channel, via="thread")
+        self._record(names, self.to.channel, ts)
+        return Posted(
+            ts=ts, channel=self.to.channel, via="thread", candidates=len(names.candidates), seeded=self._seed(ts, seeds)
+        )
+
+    def _elsewhere(self, result: NamesReply | DetectReply | CheckReply) -> Posted:
+        """The bot cannot post in the channel: the whole answer through the response_url, else by DM."""
+        key = f"r{self.job_id}"  # Slack does not tell us the ts of a message posted to a response_url
+        head = headline(self.request, self.to.user)
+        names = result if isinstance(result, NamesReply) else None
+        if self.to.response_url:
+            blocks, text = self._message(result, seeded=False, key=key, head=head)
+            sent = self._step("response_url", lambda: key if self._respond("in_channel", text, blocks) else None)
+            if sent:
+                if names is not None:
+                    self._record(names, self.to.channel, key)
+                return Posted(ts=key, channel=self.to.channel, via="response_url", candidates=_count(names))
+        note = "I can't post in that conversation, so here is your answer privately."
+        blocks, text = self._message(result, seeded=False, head=f"{note}\n{head}")
+        where = self._step("dm", lambda: self._dm(text=text, blocks=blocks))
+        if where is None:
+            log.error("team %s: no way to reach user %s (channel %s)", self._team, self.to.user, self.to.channel)
+            return Posted(error="unreachable")
+        channel, ts = where.split("|")
+        if names is not None:
+            self._record(names, channel, ts)
+        return Posted(ts=ts, channel=channel, via="dm", candidates=_count(names))
+
+    def tell(self, text: str, step: str = "told") -> bool:
+        """Say ``text`` to the user privately, once per ``step``: the response_url's ephemeral reply
+        (slash commands), an ephemeral message (mentions), the DM itself (direct messages), else a DM."""
+        if self.progress.get(step):
+            return True
+        text = escape(text)
+        told = (
+            (self.to.kind == "slash" and self._respond("ephemeral", text))
+            or (self.to.kind == "mention" and self._ephemeral(text))
+            or (self.to.kind == "dm" and self._post(text=text) is not None)
+            or self._dm(text=text) is not None
+        )
+        if told:
+            self.progress.done(step)
+        else:
+            log.error("team %s: could not tell user %s %r", self._team, self.to.user, text)
+        return bool(told)
+
+    def _lost(self, code: str) -> Posted:
+        """The workspace's token does not work: the response_url needs none, so a slash command's user
+        still hears why; the operator reads it in the log. Retrying would not help."""
+        log.error("team %s: Slack refused our token (%s); the app must be reinstalled there", self._team, code)
+        told = self.progress.get("told") or self.to.kind != "slash"
+        if not told and self._respond("ephemeral", LOST.format(code=code)):
+            self.progress.done("told")
+        return Posted(error=code)
+
+    # -- one Slack call each -----------------------------------------------------------------------
+    def _post(self, **message) -> str | None:
+        """chat.postMessage into the conversation; its ts, or None where the bot cannot post."""
+        try:
+            return self.client.chat_postMessage(channel=self.to.channel, **message)["ts"]
+        except SlackApiError as err:
+            if error_code(err) in NOT_HERE:
+                log.info("team %s: cannot post in %s: %s", self._team, self.to.channel, error_code(err))
+                return None
+            raise
+
+    def _dm(self, **message) -> str | None:
+        """A direct message to the user (chat.postMessage to their user id): "channel|ts", or None."""
+        try:
+            posted = self.client.chat_postMessage(channel=self.to.user, **message)
+            return f"{posted['channel']}|{posted['ts']}"
+        except SlackApiError as err:
+            if error_code(err) in NOT_HERE:
+                log.warning("team %s: cannot DM %s: %s", self._team, self.to.user, error_code(err))
+                return None
+            raise
+
+    def _ephemeral(self, text: str) -> bool:
+        try:
+            self.client.chat_postEphemeral(
+                channel=self.to.channel, user=self.to.user, text=text, thread_ts=self.to.thread_ts
+            )
+            return True
+        except SlackApiError as err:
+            if error_code(err) in NOT_HERE:
+                return False
+            raise
+
+    def _respond(self, response_type: str, text: str, blocks=None) -> bool:
+        """Post to the slash command's response_url (at most 5 times, within 30 minutes of the command)."""
+        if not self.to.response_url:
+            return False
+        try:
+            response = WebhookClient(self.to.response_url, timeout=10).send(
+                text=text, blocks=blocks, response_type=response_type, replace_original=False
+            )
+        except OSError as err:  # unreachable: tell the user another way
+            log.warning("team %s: response_url unreachable: %s", self._team, err)
+            return False
+        if response.status_code == 200:
+            return True
+        log.warning("team %s: response_url answered %s %s", self._team, response.status_code, response.body)
+        return False
+
+    def _seed(self, ts: str, seeds: int) -> int:
+        """Add the first ``seeds`` keycap reactions (one recorded step each); returns how many are on."""
+        for i in range(int(self.progress.get("seeded") or 0), seeds):
+            try:
+                self.client.reactions_add(channel=self.to.channel, timestamp=ts, name=KEYCAPS[i])
+            except SlackApiError as err:
+                code = error_code(err)
+                if code == RATE_LIMITED:
+                    TeamHabits(self.connection).pause(self._team, retry_after(err))
+                if code == RATE_LIMITED or code in SEED_STOP | NOT_HERE | LOST_ACCESS:
+                    log.info("team %s: stopped seeding votes on %s: %s", self._team, ts, code)
+                    break
+                if code not in SEED_DONE:
+                    raise
+            self.progress.done("seeded", str(i + 1))
+        return int(self.progress.get("seeded") or 0)
+
+    # -- helpers -----------------------------------------------------------------------------------
+    @property
+    def _team(self) -> str:
+        return self.to.team or "-"
+
+    def _step(self, step: str, act: Callable[[], str | None]) -> str | None:
+        """What ``step`` produced on an earlier attempt, else do it now and record what it produced."""
+        done = self.progress.get(step)
+        if done is not None:
+            return done
+        value = act()
+        return self.progress.done(step, value) if value is not None else None
+
+    def _message(self, result, seeded: bool, key: str | None = None, head: str | None = None):
+        if isinstance(result, NamesReply):
+            blocks, text = candidate_blocks(result, seeded, key, head)
+            return [b.to_dict() for b in blocks], text
+        text = sounds_like_text(result.answer) if isinstance(result, DetectReply) else check_text(result)
+        return None, f"{head}\n{text}" if head else text
+
+    def _record(self, names: NamesReply, channel: str, ts: str) -> None:
+        if self.progress.get("impressions"):
+            return
+        rows = impressions(names, channel, ts, self.request.n, self.to.user, "slack", team=self.to.team)
+        VoteStore(self.connection).record_impressions(rows)
+        self.progress.done("impressions")
 
 
-def reply(job: SlackJob, enqueued_at: datetime | None, context: WorkerContext) -> Posted:
+def _count(names: NamesReply | None) -> int:
+    return len(names.candidates) if names is not None else 0
+
+
+def reply(job: SlackJob, job_id: str, enqueued_at: datetime | None, context: WorkerContext) -> Posted:
     """Run the request, then post the reply where it belongs (or "busy" if it waited too long)."""
-    request, to = job.request, job.reply
-    client = client_for(context.settings)
-    if waited_too_long(enqueued_at, context.settings.queue_ttl):
-        client.chat_postEphemeral(channel=to.channel, user=to.user, text=BUSY, thread_ts=to.thread_ts)
-        return Posted(error=BUSY)
-    result = answer(request, context.models, ArmCounts(context.connection), context.settings, context.availability)
-    if isinstance(result, UserError):
-        client.chat_postEphemeral(channel=to.channel, user=to.user, text=result.error, thread_ts=to.thread_ts)
-        return Posted(error=result.error)
-    thread = to.thread_ts
-    if to.kind == "slash":
-        thread = client.chat_postMessage(channel=to.channel, text=headline(request, to.user))["ts"]
-    if isinstance(result, DetectReply):
-        posted = client.chat_postMessage(channel=to.channel, thread_ts=thread, text=sounds_like_text(result.answer))
-        return Posted(ts=posted["ts"])
-    if isinstance(result, CheckReply):
-        posted = client.chat_postMessage(channel=to.channel, thread_ts=thread, text=check_text(result))
-        return Posted(ts=posted["ts"])
-    blocks, fallback = candidate_blocks(result)
-    ts = client.chat_postMessage(channel=to.channel, thread_ts=thread, text=fallback, blocks=blocks)["ts"]
-    VoteStore(context.connection).record_impressions(impressions(result, to.channel, ts, request.n, to.user, "slack"))
-    for name in KEYCAPS[: len(result.candidates)]:
-        client.reactions_add(channel=to.channel, timestamp=ts, name=name)
-    return Posted(ts=ts, candidates=len(result.candidates))
+    return SlackReply(job, job_id, context.connection, context.settings).run(enqueued_at, context)
+
+
+def tell_failure(job: SlackJob, job_id: str, connection: Redis, settings: Settings, err: BaseException | None) -> None:
+    """A job that failed for good: unless its answer was delivered, the user hears so, privately."""
+    reply_ = SlackReply(job, job_id, connection, settings)
+    steps = reply_.progress.steps()
+    if any(step in steps for step in POSTED_STEPS):
+        return
+    slow = isinstance(err, SlackApiError) and error_code(err) == RATE_LIMITED
+    try:
+        reply_.tell(SLOW_DOWN if slow else FAILED, step="told_failure")
+    except (SlackApiError, NoToken) as tell_err:
+        log.error("team %s: could not tell user %s that the job failed: %s", job.reply.team, job.reply.user, tell_err)
+
+
+def publish_home(team: str | None, user: str, enterprise: str | None, connection: Redis, settings: Settings) -> dict:
+    """The App Home tab for ``user``: how to use the bot, the team's best-voted names, model standings."""
+    view = home_view(
+        corpus_names(),
+        VoteStore(connection).top(team=team),
+        standings_text("Models", ArmCounts(connection).counts("model")),
+    )
+    try:
+        Tokens(connection, settings).client(team, enterprise).views_publish(user_id=user, view=view)
+    except NoToken as err:
+        log.error("team %s: no token to publish the Home tab: %s", team, err.code)
+        return {"error": err.code}
+    except SlackApiError as err:
+        if error_code(err) == "not_enabled" or error_code(err) in LOST_ACCESS:
+            log.warning("team %s: Home tab not published: %s", team, error_code(err))
+            return {"error": error_code(err)}
+        raise
+    return {"published": True}

@@ -3,15 +3,22 @@ the typed pipeline. Each gets the worker's context (models, Redis, settings) fro
 
 from __future__ import annotations
 
+import logging
+import uuid
+
 from rq import get_current_job
+from rq.job import Job
 
 from jobs import slack_reply
-from jobs.contracts import NamesReply, SlackJob, TooLate, WebJob, request_from
+from jobs.contracts import HomeJob, NamesReply, SlackJob, TooLate, WebJob, request_from
 from jobs.pipeline import answer, impressions
 from jobs.worker import WorkerContext, needs_context
 from store.arms import ArmCounts
 from store.votes import WEB_CHANNEL, VoteStore
 from tnaas.errors import Busy
+from tnaas.settings import get_settings
+
+log = logging.getLogger(__name__)
 
 
 def too_late(context: WorkerContext) -> dict | None:
@@ -57,7 +64,28 @@ def answer_on_web(payload: dict, *, context: WorkerContext) -> dict:
 
 @needs_context
 def reply_in_slack(payload: dict, *, context: WorkerContext) -> dict:
-    """A Slack request: the answer, posted where it belongs (or "busy" if it waited too long)."""
+    """A Slack request: the answer, posted where it belongs (or "busy" if it waited too long). A rerun
+    of the same job (same id) continues where the previous attempt stopped."""
     job = SlackJob.model_validate(payload)
     current = get_current_job()
-    return slack_reply.reply(job, current.enqueued_at if current else None, context).model_dump()
+    job_id = current.id if current is not None else uuid.uuid4().hex
+    return slack_reply.reply(job, job_id, current.enqueued_at if current else None, context).model_dump()
+
+
+@needs_context
+def publish_home(payload: dict, *, context: WorkerContext) -> dict:
+    """Someone opened the bot's App Home tab: publish it for them."""
+    job = HomeJob.model_validate(payload)
+    return slack_reply.publish_home(job.team, job.user, job.enterprise, context.connection, context.settings)
+
+
+def tell_user_it_failed(job: Job, connection, exc_type, exc_value, traceback) -> None:
+    """rq's ``on_failure`` for Slack jobs: when the last attempt has failed (an exception, or a worker
+    that died: rq's abandoned-job sweep calls this too), the user hears so privately rather than
+    nothing. Attempts with retries left stay silent: rq runs the job again."""
+    if job.retries_left:
+        return
+    try:
+        slack_reply.tell_failure(SlackJob.model_validate(job.args[0]), job.id, connection, get_settings(), exc_value)
+    except Exception:  # a failure callback must not fail: log it for the operator
+        log.exception("could not tell the user that Slack job %s failed", job.id)

@@ -55,10 +55,17 @@ def all_model_names() -> list[str]:
 
 
 def parse_model_name(name: str) -> tuple[str, int]:
-    match = re.fullmatch(r"([a-z]+)(\d+)", name.strip().lower())
+    """(kind, order) of ``kn5``; ASCII digits only (``kn٥`` is refused, not read as 5), leading zeros allowed."""
+    match = re.fullmatch(r"([a-z]+)([0-9]{1,3})", name.strip().lower())
     if not match or match[1] not in KINDS or int(match[2]) not in KINDS[match[1]].orders:
         raise UnknownModel(name, default_models())
     return match[1], int(match[2])
+
+
+def canonical_model_name(name: str) -> str:
+    """The one spelling of a model name: ``KN05`` -> ``kn5``; UnknownModel for anything else."""
+    kind, order = parse_model_name(name)
+    return f"{kind}{order}"
 
 
 def make_lm(name: str):

@@ -1,26 +1,35 @@
-"""Which natural language does a text look like? Character n-grams and a linear model.
+"""Which natural language does a text look like? The script first, then character n-grams.
 
-The classifier is multinomial naive Bayes over character 1-5-gram counts (within word boundaries):
-a linear model in log space that trains in seconds on 38 languages and predicts ~25k texts a second.
-Its raw posteriors are far too sure of themselves on long texts, so one temperature, fitted on
-held-out text, calibrates them; below ``unknown_below`` the answer is "unknown" rather than a
-confident wrong guess.
+1. The script, by whole Unicode blocks: a language is possible only if its training text uses the
+   text's main script (any kana means Japanese). Hangul, kana, Hebrew, Devanagari... belong to one of
+   our languages each, so they decide alone; Han is Chinese or Japanese, Cyrillic one of five, etc.
+   Then the letters: a letter only some languages write (Ukrainian ї, Serbian ђ, German ß, a Han
+   character simplified Chinese never uses) narrows the candidates to those languages.
+2. Among the possible languages, multinomial naive Bayes over character 1-5-gram counts (within word
+   boundaries, hashed: no vocabulary to hold), trained on frequency-weighted word lists (a frequent
+   word counts more) and the UDHR: a linear model in log space that trains in seconds and predicts
+   thousands of texts a second. Within groups of look-alike languages (ms/id, da/no/sv...) the words'
+   own frequencies add their log-ratio, since shared n-grams cannot tell "kerana" from "karena".
+3. Naive Bayes is far too sure of itself on long texts and not sure enough on one short word, so a
+   temperature per input length, fitted on held-out text, calibrates it; below ``unknown_below``
+   the answer is "unknown" rather than a confident wrong guess.
 """
 
 from __future__ import annotations
 
 import json
 import random
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from scipy.optimize import minimize_scalar
-from sklearn.feature_extraction.text import CountVectorizer
+from sklearn.feature_extraction.text import HashingVectorizer
 from sklearn.naive_bayes import MultinomialNB
-from sklearn.pipeline import Pipeline
+from sklearn.utils import murmurhash3_32
 
-from models.text import TOKEN, clean_text, sentences
+from models.text import TOKEN, clean_text, letter_scripts, main_script, script_of, sentences
 
 LANGUAGES_DIR = Path(__file__).resolve().parents[1] / "corpora" / "languages"
 UNKNOWN = "unknown"
@@ -64,8 +73,27 @@ NAMES = {
     "vi": "Vietnamese",
     "zh": "Chinese",
 }
-CALIBRATION_ARTICLES = (19, 20)  # fit the temperature only
+CALIBRATION_ARTICLES = (19, 20)  # fit the temperatures only
 TEST_FROM_ARTICLE = 21  # UDHR articles 21-30 are never trained or calibrated on
+LENGTH_EDGES = (4, 8, 16, 32, 64)  # letters: one calibration temperature per length band
+MIN_SCRIPT_SHARE = 0.02  # a language "uses" a script when this share of its training letters are in it
+# Weights in half precision: ~0.01 nats of rounding per n-gram, far below what decides a language,
+# for half the memory (the weights are most of the detector).
+WEIGHT_DTYPE = np.float16
+HASH_BITS = 24  # n-gram hash buckets: 16.8M, so the ~600k n-grams kept rarely share one
+# Look-alike languages that n-grams mix up: their word frequencies decide between them.
+CONFUSABLE = (
+    ("ms", "id"),
+    ("da", "no", "sv"),
+    ("cs", "sk"),
+    ("es", "pt", "ca"),
+    ("hr", "sr", "sl"),
+    ("bg", "ru", "sr", "uk"),
+)
+WORD_EVIDENCE = 1.0  # weight of the word-frequency log-ratio beside the n-gram log-likelihood
+# A language "writes" a letter when its training text has it this often (loanwords aside)
+MIN_LETTER_COUNT = 3
+MIN_LETTER_SHARE = 2e-5
 
 
 @dataclass
@@ -74,24 +102,35 @@ class LanguageData:
 
     X: list[str] = field(default_factory=list)
     y: list[str] = field(default_factory=list)
+    weights: list[float] = field(default_factory=list)
     calibration: list[tuple[str, str]] = field(default_factory=list)
+    frequencies: dict[str, dict[str, float]] = field(default_factory=dict)  # lang -> training word -> Zipf
     held_out: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
 
 
 def load_language_data(directory: Path = LANGUAGES_DIR, per_set: int = 200, seed: int = 0) -> LanguageData:
     """Split corpora/languages/ three ways, by word-list position and by UDHR article.
 
-    Train: 80% of each word list and UDHR articles 0-18 (as sentences, word pairs and words).
-    Calibration: another 10% of the word list and articles 19-20. Held out for evaluation: the last
-    10% of the word list ("vocabulary"), and words, word pairs and sentences from articles 21-30.
+    Train: 80% of each word list, each word weighted by its frequency (``word_weight``), and UDHR
+    articles 0-18 (as sentences, word pairs and words, weight 1). Calibration: another 10% of the word
+    list (a quarter as many as running text: users type running text more than rare words) and articles 19-20. Held out for evaluation: the last 10% of the word list ("vocabulary"),
+    and words, word pairs and sentences from articles 21-30. (The independent benchmark, from another
+    source, is bench/language_detection.py.)
     """
     data = LanguageData(held_out={"words": [], "pairs": [], "sentences": [], "vocabulary": []})
     rng = random.Random(seed)
-    for lang in json.loads((directory / "manifest.json").read_text(encoding="utf-8")):
-        words = (directory / f"{lang}.words.txt").read_text(encoding="utf-8").split()
-        data.X += [w for i, w in enumerate(words) if i % 10 not in (0, 5)]
-        data.calibration += [(w, lang) for w in words[5::10][:per_set]]
-        data.held_out["vocabulary"] += [(w, lang) for w in words[::10][:per_set]]
+    languages = json.loads((directory / "manifest.json").read_text(encoding="utf-8"))
+    lists = {lang: _word_list(directory, lang) for lang in languages}
+    for lang in languages:
+        rows = lists[lang]
+        words = [r[0] for r in rows]
+        weights = word_weights([r[1] for r in rows])
+        train = [i for i in range(len(words)) if i % 10 not in (0, 5)]
+        data.X += [words[i] for i in train]
+        data.weights += [weights[i] for i in train]
+        data.frequencies[lang] = {words[i]: float(rows[i][1]) for i in train if rows[i][1]}
+        data.calibration += [(w, lang) for w in rng.sample(words[5::10], min(per_set // 4, len(words[5::10])))]
+        data.held_out["vocabulary"] += [(w, lang) for w in rng.sample(words[::10], min(per_set, len(words[::10])))]
         paragraphs = [
             (int(n), p)
             for n, p in (
@@ -102,6 +141,7 @@ def load_language_data(directory: Path = LANGUAGES_DIR, per_set: int = 200, seed
         for n, p in paragraphs:
             if n < CALIBRATION_ARTICLES[0]:
                 data.X += _views(p)
+        data.weights += [1.0] * (len(data.X) - len(data.weights))
         data.y += [lang] * (len(data.X) - len(data.y))
         data.calibration += [(v, lang) for n, p in paragraphs if n in CALIBRATION_ARTICLES for v in _views(p)]
         test = [p for n, p in paragraphs if n >= TEST_FROM_ARTICLE]
@@ -113,10 +153,29 @@ def load_language_data(directory: Path = LANGUAGES_DIR, per_set: int = 200, seed
     return data
 
 
+def _word_list(directory: Path, lang: str) -> list[tuple[str, str]]:
+    """(word, Zipf frequency or "") rows of ``<lang>.words.txt``."""
+    rows = (line.split("\t") for line in (directory / f"{lang}.words.txt").read_text(encoding="utf-8").splitlines())
+    return [(r[0], r[1] if len(r) > 1 else "") for r in rows]
+
+
+def word_weights(zipfs: list[str]) -> list[float]:
+    """Training weight of each word: 1 + its Zipf frequency above the list's rarest word, so "the"
+    (Zipf 7.7) counts ~5x a word at the list's end (~3.5); lists without frequencies weigh 1 each."""
+    known = [float(z) for z in zipfs if z]
+    floor = min(known, default=0.0)
+    return [1.0 + float(z) - floor if z else 1.0 for z in zipfs]
+
+
 def _views(paragraph: str) -> list[str]:
     """A paragraph as the kinds of input users send: sentences, word pairs and single words."""
     tokens = TOKEN.findall(paragraph)
     return sentences(paragraph) + [" ".join(tokens[i : i + 2]) for i in range(0, len(tokens) - 1, 2)] + tokens
+
+
+def _bucket(h: int, n_features: int) -> int:
+    """The column scikit-learn's FeatureHasher gives a signed 32-bit MurmurHash3 value."""
+    return (2147483647 - (n_features - 1)) % n_features if h == -2147483648 else abs(h) % n_features
 
 
 def log_softmax(z: np.ndarray) -> np.ndarray:
@@ -128,58 +187,178 @@ def log_softmax(z: np.ndarray) -> np.ndarray:
 class LanguageDetector:
     """``fit(texts, languages)``; ``predict_proba`` calibrated; ``predict`` may answer ``"unknown"``."""
 
-    def __init__(self, ngram_range: tuple[int, int] = (1, 5), alpha: float = 0.01, unknown_below: float = 0.5):
+    def __init__(
+        self,
+        ngram_range: tuple[int, int] = (1, 5),
+        alpha: float = 0.001,
+        unknown_below: float = 0.5,
+        max_features: int = 600_000,
+    ):
         self.ngram_range = ngram_range
         self.alpha = alpha
         self.unknown_below = unknown_below
+        self.max_features = max_features
 
-    def fit(self, X: list[str], y: list[str], calibration: list[tuple[str, str]] | None = None) -> LanguageDetector:
-        pipeline = Pipeline(
-            [
-                (
-                    "ngrams",
-                    CountVectorizer(analyzer="char_wb", ngram_range=self.ngram_range, min_df=2, dtype=np.float32),
-                ),
-                ("bayes", MultinomialNB(alpha=self.alpha)),
-            ]
+    def fit(
+        self,
+        X: list[str],
+        y: list[str],
+        calibration: list[tuple[str, str]] | None = None,
+        sample_weight: list[float] | None = None,
+        frequencies: dict[str, dict[str, float]] | None = None,
+    ) -> LanguageDetector:
+        cleaned = [clean_text(x).text for x in X]
+        # Hashed n-grams: no vocabulary dict to load or hold (it cost more memory than the weights),
+        # only the sorted ids of the buckets kept. n-grams seen in one text only are dropped, then all
+        # but the ``max_features`` most frequent.
+        self.vectorizer_ = HashingVectorizer(
+            analyzer="char_wb",
+            ngram_range=self.ngram_range,
+            n_features=2**HASH_BITS,
+            alternate_sign=False,
+            norm=None,
+            dtype=np.float32,
         )
-        pipeline.fit([clean_text(x).text for x in X], y)
-        bayes = pipeline.named_steps["bayes"]
-        # Keep only what prediction needs, laid out for it: naive Bayes is linear in the n-gram
-        # counts, and a C-ordered (features x languages) float32 matrix makes one text ~100x faster
-        # than sklearn's transposed float64 view (which it copies on every call), at a quarter the size.
-        self.vectorizer_ = pipeline.named_steps["ngrams"]
-        self.weights_ = np.ascontiguousarray(bayes.feature_log_prob_.T, dtype=np.float32)
+        counts = self.vectorizer_.transform(cleaned).tocsc()
+        df, total = np.diff(counts.indptr), np.asarray(counts.sum(axis=0)).ravel()
+        kept = np.flatnonzero(df >= 2)
+        kept = np.sort(kept[np.argsort(-total[kept], kind="stable")[: self.max_features]])
+        bayes = MultinomialNB(alpha=self.alpha).fit(counts[:, kept].tocsr(), y, sample_weight=sample_weight)
+        # Keep only what prediction needs, laid out for it: naive Bayes is linear in the n-gram counts.
+        self.features_ = kept.astype(np.int32)
+        self.weights_ = np.ascontiguousarray(bayes.feature_log_prob_.T, dtype=WEIGHT_DTYPE)
         self.bias_ = bayes.class_log_prior_.astype(np.float32)
         self.classes_ = bayes.classes_
-        self.temperature_ = 1.0
+        self.scripts_ = self._learn_scripts(cleaned, y)
+        self.letters_ = self._learn_letters(cleaned, y)
+        self.groups_ = [self._word_model(group, frequencies or {}) for group in CONFUSABLE]
+        self.groups_ = [g for g in self.groups_ if g is not None]
+        self.temperatures_ = np.ones(len(LENGTH_EDGES) + 1)
         if calibration:
-            self.temperature_ = self._fit_temperature(*zip(*calibration))
+            self.temperatures_ = self._fit_temperatures(*zip(*calibration))
         return self
 
+    def _learn_scripts(self, texts: list[str], y: list[str]) -> dict[str, np.ndarray]:
+        """script -> which languages use it (a boolean mask over ``classes_``)."""
+        per_lang: dict[str, dict] = {lang: {} for lang in self.classes_}
+        for text, lang in zip(texts, y):
+            for script, n in letter_scripts(text).items():
+                per_lang[lang][script] = per_lang[lang].get(script, 0) + n
+        masks: dict[str, np.ndarray] = {}
+        for i, lang in enumerate(self.classes_):
+            total = sum(per_lang[lang].values()) or 1
+            for script, n in per_lang[lang].items():
+                if n / total >= MIN_SCRIPT_SHARE:
+                    masks.setdefault(script, np.zeros(len(self.classes_), dtype=bool))[i] = True
+        if "Kana" in masks and "Han" in masks:  # kana decide Japanese; Han alone is Chinese or Japanese
+            masks["Han"] |= masks["Kana"]
+        return masks
+
+    def _learn_letters(self, texts: list[str], y: list[str]) -> dict[str, np.ndarray]:
+        """letter -> which languages write it, for letters some languages never write (ї, ђ, ß, ő, ł...)."""
+        index = {lang: i for i, lang in enumerate(self.classes_)}
+        counts: dict[str, np.ndarray] = {}
+        for text, lang in zip(texts, y):
+            for ch, n in Counter(ch for ch in text if ch.isalpha()).items():
+                counts.setdefault(ch, np.zeros(len(self.classes_)))[index[lang]] += n
+        totals = np.sum(list(counts.values()), axis=0)
+        masks = {}
+        for ch, n in counts.items():
+            writes = n >= np.maximum(MIN_LETTER_COUNT, MIN_LETTER_SHARE * totals)
+            if writes.any() and not writes[self.scripts_.get(script_of(ch), writes)].all():
+                masks[ch] = writes
+        return masks
+
+    def _word_model(self, group: tuple[str, ...], frequencies: dict[str, dict[str, float]]):
+        """(language indices, sorted word hashes, log P(word | language) per hash) over a group of
+        look-alike languages' frequency lists; a word missing from one list gets a quarter of that
+        list's rarest. Hashes rather than a dict of words: a tenth of the memory."""
+        langs = [lang for lang in group if frequencies.get(lang) and lang in self.classes_]
+        if len(langs) < 2:
+            return None
+        words = sorted(set().union(*(frequencies[lang] for lang in langs)), key=murmurhash3_32)
+        keys = np.array([murmurhash3_32(w) for w in words], dtype=np.int32)
+        table = np.empty((len(words), len(langs)), dtype=np.float32)
+        for j, lang in enumerate(langs):
+            freq = {w: 10.0**z for w, z in frequencies[lang].items()}
+            total, floor = sum(freq.values()), min(freq.values()) / 4
+            table[:, j] = np.log(np.array([freq.get(w, floor) for w in words]) / total)
+        return np.searchsorted(self.classes_, langs), keys, table
+
+    def _word_evidence(self, cleaned: list[str], jll: np.ndarray) -> None:
+        """Within each group of look-alike languages, add how much likelier the text's known words are
+        under each one's word frequencies than under the group's likeliest (0 for that one): "kerana"
+        is Malay and "karena" Indonesian, which their shared n-grams cannot tell."""
+        for i, text in enumerate(cleaned):
+            hashes = np.array([murmurhash3_32(w) for w in text.split()], dtype=np.int32)
+            for langs, keys, table in self.groups_:
+                rows = np.minimum(np.searchsorted(keys, hashes), len(keys) - 1)
+                found = rows[keys[rows] == hashes]
+                if len(found):
+                    evidence = table[found].sum(axis=0, dtype=np.float64)
+                    jll[i, langs] += WORD_EVIDENCE * (evidence - evidence.max())
+
+    def possible(self, text: str) -> np.ndarray:
+        """Languages whose script matches the text's main script (none for a script none of them uses),
+        narrowed to those that write every one of its letters, when some do: a letter only Ukrainian
+        writes (ї) decides Ukrainian, one only Serbian writes (ђ) Serbian, whatever the n-grams say."""
+        script = main_script(text)
+        mask = self.scripts_.get(script, np.zeros(len(self.classes_), dtype=bool))
+        narrowed = mask.copy()
+        for ch in set(text):
+            if (writes := self.letters_.get(ch)) is not None:
+                narrowed &= writes
+        return narrowed if narrowed.any() else mask
+
     def _joint_log_likelihood(self, texts: list[str]) -> np.ndarray:
-        """Sum the weight rows of each text's known n-grams: the same numbers as ``transform(texts) @
-        weights_`` without building a sparse matrix, which dominates the cost of one short text."""
-        analyze, vocabulary = self.vectorizer_.build_analyzer(), self.vectorizer_.vocabulary_
+        """Sum the weight rows of each text's kept n-grams (hashed as the vectorizer hashes them in
+        ``fit``), plus the class prior. One text at a time: building a sparse matrix would cost more
+        than the whole sum for the short texts users send."""
+        analyze, n_features = self.vectorizer_.build_analyzer(), self.vectorizer_.n_features
         out = np.empty((len(texts), len(self.classes_)))
-        for row, text in enumerate(texts):
-            ids = [i for i in map(vocabulary.get, analyze(text)) if i is not None]
-            out[row] = self.weights_[ids].sum(axis=0, dtype=np.float64) + self.bias_
+        for i, text in enumerate(texts):
+            buckets = np.fromiter(
+                (_bucket(murmurhash3_32(g), n_features) for g in analyze(text)), dtype=self.features_.dtype
+            )
+            rows = np.minimum(np.searchsorted(self.features_, buckets), len(self.features_) - 1)
+            rows = rows[self.features_[rows] == buckets]
+            out[i] = self.weights_[rows].sum(axis=0, dtype=np.float64) + self.bias_
         return out
 
-    def _fit_temperature(self, texts, labels) -> float:
-        jll = self._joint_log_likelihood([clean_text(t).text for t in texts])
+    def _scores(self, cleaned: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(log-likelihoods with impossible languages at -inf, length band, any language possible)."""
+        jll = self._joint_log_likelihood(cleaned)
+        self._word_evidence(cleaned, jll)
+        masks = np.array([self.possible(c) for c in cleaned]).reshape(len(cleaned), len(self.classes_))
+        jll[~masks] = -np.inf
+        letters = [sum(ch.isalpha() for ch in c) for c in cleaned]
+        return jll, np.searchsorted(LENGTH_EDGES, letters, side="right"), masks.any(axis=1)
+
+    def _fit_temperatures(self, texts, labels) -> np.ndarray:
+        """One temperature per length band, each minimising the log-loss of its band's texts."""
+        jll, band, any_possible = self._scores([clean_text(t).text for t in texts])
         target = np.searchsorted(self.classes_, labels)
+        rows = np.arange(len(target))
+        usable = any_possible & np.isfinite(jll[rows, target])
+        temperatures = np.ones(len(LENGTH_EDGES) + 1)
+        for b in range(len(temperatures)):
+            chosen = usable & (band == b)
+            if chosen.sum() < 20:
+                chosen = usable  # too few texts of this length: share the overall temperature
+            z, t = jll[chosen], target[chosen]
 
-        def loss(log_t: float) -> float:
-            return -log_softmax(jll / np.exp(log_t))[np.arange(len(target)), target].mean()
+            def loss(log_t: float, z=z, t=t) -> float:
+                return -log_softmax(z / np.exp(log_t))[np.arange(len(t)), t].mean()
 
-        return float(np.exp(minimize_scalar(loss, bounds=(-3, 6), method="bounded").x))
+            temperatures[b] = float(np.exp(minimize_scalar(loss, bounds=(-3, 6), method="bounded").x))
+        return temperatures
 
     def predict_proba(self, X: list[str]) -> np.ndarray:
         cleaned = [clean_text(x).text for x in X]
-        probs = np.exp(log_softmax(self._joint_log_likelihood(cleaned) / self.temperature_))
-        probs[[not c for c in cleaned]] = 1.0 / len(self.classes_)  # no letters: no evidence at all
+        jll, band, any_possible = self._scores(cleaned)
+        jll[~any_possible] = 0.0  # no letters, or a script none of our languages uses: no evidence
+        probs = np.exp(log_softmax(jll / self.temperatures_[band][:, None]))
+        probs[~any_possible] = 1.0 / len(self.classes_)
         return probs
 
     def predict(self, X: list[str]) -> np.ndarray:

@@ -11,7 +11,7 @@ from corpora import corpus_names, corpus_path
 from models import artifact
 from models.artifact import ArtifactInfo
 from models.believability import Reservoir
-from models.catalog import default_models, parse_model_name
+from models.catalog import all_model_names, default_models, parse_model_name
 from models.name_model import NameModel
 
 log = logging.getLogger(__name__)
@@ -37,6 +37,14 @@ class ModelRegistry:
     def trained_models(self, corpus: str) -> list[str]:
         """The standard models trained for ``corpus``, in the catalog's order (UnknownCorpus if none such)."""
         return [m for m in default_models() if self.path(corpus, m).exists()]
+
+    def is_trained(self, corpus: str, model: str) -> bool:
+        return self.path(corpus, model).exists()
+
+    def trained_names(self, corpus: str) -> list[str]:
+        """Every model trained for ``corpus``, in the catalog's order (what a user may ask for)."""
+        trained = {p.stem for p in (self.root / corpus).glob("*.npz")}
+        return [m for m in all_model_names() if m in trained]
 
     def get(self, corpus: str, model: str) -> tuple[NameModel, ArtifactInfo]:
         key = (corpus, model.lower())

@@ -30,7 +30,8 @@ class Score(BaseModel):
 class SoundsLike(BaseModel):
     text: str
     is_name: bool  # a single name-like token: corpus scores apply
-    real_in: list[str] = []  # corpora that contain this exact name
+    verdict: Score | None = None  # "Pokemon or tech?" first: pokemon or tech, for even odds
+    real_in: list[str] = []  # corpora that contain this name (case and separators ignored)
     corpora: list[Score] = []
     language: str = UNKNOWN  # best language, or "unknown" when the evidence is weak
     languages: list[Score] = []
@@ -54,6 +55,10 @@ def sounds_like(text: str, judge: CorpusJudge, detector: LanguageDetector) -> So
         answer.notes.append(f"This mixes scripts ({', '.join(found)}): the scores follow the majority.")
     if is_name:
         answer.real_in = judge.real_in(token)
+        label, probability = judge.verdict(token)
+        answer.verdict = Score(
+            label=label, name="Pokemon" if label == "pokemon" else "tech", probability=round(probability, 4)
+        )
         answer.corpora = _ranked(
             judge.classes_, judge.predict_proba([token])[0], dict(zip(judge.classes_, judge.classes_))
         )

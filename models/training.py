@@ -177,7 +177,7 @@ def train_judge(registry: ModelRegistry, force: bool = False) -> tuple[ArtifactI
 
 def evaluate_language(detector: LanguageDetector, data) -> dict:
     """Top-1 accuracy per held-out set (overall and per language), and how often it answers."""
-    out: dict = {"temperature": round(detector.temperature_, 3)}
+    out: dict = {"temperatures": [round(float(t), 3) for t in detector.temperatures_]}
     for name, items in data.held_out.items():
         texts, truth = map(np.array, zip(*items))
         probs = detector.predict_proba(list(texts))
@@ -208,7 +208,7 @@ def train_language(registry: ModelRegistry, force: bool = False) -> tuple[Artifa
         return existing, False
     start = time.perf_counter()
     data = load_language_data()
-    detector.fit(data.X, data.y, data.calibration)
+    detector.fit(data.X, data.y, data.calibration, sample_weight=data.weights, frequencies=data.frequencies)
     info.metrics = evaluate_language(detector, data)
     info.metrics["train_seconds"] = round(time.perf_counter() - start, 2)
     artifact.save_estimator(detector, info, path)

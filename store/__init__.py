@@ -6,6 +6,10 @@ spells a key (rq's own keys are rq's).
 | ``tnaas:message:``, ``tnaas:votes:``, ``tnaas:ups:``, ``tnaas:impressions`` | ``votes.VoteStore`` | shown candidates, votes |
 | ``tnaas:arms`` | ``arms.ArmCounts`` | the bandit's shown / up-voted counters |
 | ``tnaas:event:`` | ``events.SeenEvents`` | Slack event ids already acted on |
+| ``tnaas:request:`` | ``events.SeenRequests`` | signatures of Slack requests already dispatched (replays) |
+| ``tnaas:reply:`` | ``replies.ReplyProgress`` | what each Slack reply job has posted so far |
+| ``tnaas:team:`` | ``slack_teams.TeamHabits`` | per workspace: keycap votes seen, reaction budget, 429 pause |
+| ``tnaas:slack:`` | ``installations.RedisInstallationStore``, ``RedisOAuthStateStore`` | installations, bot tokens, OAuth states, rotation locks |
 | ``tnaas:rate:`` | ``rate_limit.RateLimits`` | one-minute request counters |
 | ``tnaas:models:version``, ``tnaas:workers:models`` | ``deploys.ModelVersions`` | published model version, what each worker holds |
 | ``tnaas:sweep:`` | ``sweeps.SweepLock`` | which worker sweeps a queue's abandoned jobs now |

@@ -5,7 +5,11 @@ model, model version, pattern, scores). A keycap reaction (:one: ... :keycap_ten
 message is an up-vote for that candidate; :+1: / :-1: on a single-candidate message count too.
 Votes have set semantics per (message, candidate, user, direction): adding twice counts once and
 removing undoes. The web page votes through the same store (channel ``web``, one "message" per
-answer). The bandit's counters (``store.arms``) move with the impressions and up-votes recorded here.
+answer); Slack's vote buttons too. The bandit's counters (``store.arms``) move with the impressions
+and up-votes recorded here.
+
+``forget_user`` deletes one person's votes and the requests they made (a privacy request);
+``purge_before`` forgets everything past the retention period (the scheduler's upkeep).
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ class Impression(BaseModel):
     requested_n: int | None = None
     requested_by: str | None = None
     surface: str = "slack"
+    team: str | None = None  # the Slack workspace (None on the web)
     shown_at: float
 
 
@@ -67,8 +72,9 @@ def vote_for_reaction(reaction: str, candidates: int) -> tuple[int, int] | None:
 
 
 class VoteStore:
-    MESSAGE_KEY = "tnaas:message:{channel}:{ts}"  # our message: candidate count, corpus, model
-    VOTES_KEY = "tnaas:votes:{channel}:{ts}"  # "index:user:direction" -> when
+    MESSAGE_KEY = "tnaas:message:{channel}:{ts}"  # our message: candidate count, names, corpus, model, team
+    VOTES_PREFIX = "tnaas:votes:"
+    VOTES_KEY = VOTES_PREFIX + "{channel}:{ts}"  # "index:user:direction" -> when
     UPS_KEY = "tnaas:ups:{channel}:{ts}"  # candidate index -> number of up-votes it has now
     IMPRESSIONS_KEY = "tnaas:impressions"  # every shown candidate, in order, as JSON
 
@@ -77,7 +83,7 @@ class VoteStore:
         self.arms = ArmCounts(connection)
 
     def record_impressions(self, impressions: list[Impression]) -> bool:
-        """Mark the message as ours (with its candidate count) and append one row per candidate.
+        """Mark the message as ours (candidates, their names) and append one row per candidate.
 
         Once per message: a job run twice (retried after its worker fell silent, though it had in
         fact finished) records nothing the second time. False when the message was already recorded.
@@ -97,9 +103,11 @@ class VoteStore:
                     message_key,
                     mapping={
                         "candidates": len(impressions),
+                        "names": json.dumps([i.name for i in impressions]),
                         "corpus": first.corpus,
                         "model": first.model,
                         "generated": int(generated),
+                        "team": first.team or "",
                     },
                 )
                 pipe.rpush(self.IMPRESSIONS_KEY, *(i.model_dump_json() for i in impressions))
@@ -109,6 +117,12 @@ class VoteStore:
             except WatchError:
                 return False  # recorded meanwhile by the job's twin
         return True
+
+    def name_of(self, channel: str, ts: str, index: int) -> str | None:
+        """The name candidate ``index`` (from 1) of our message, None if there is no such candidate."""
+        raw = self.redis.hget(self.MESSAGE_KEY.format(channel=channel, ts=ts), "names")
+        names = json.loads(raw) if raw else []
+        return names[index - 1] if 1 <= index <= len(names) else None
 
     def candidates_on(self, channel: str, ts: str) -> int:
         """How many candidates our message shows; 0 for messages that are not ours."""
@@ -135,6 +149,29 @@ class VoteStore:
                 self._count_up(channel, ts, 1 if added else -1)
         return bool(changed)
 
+    def toggle(self, channel: str, ts: str, index: int, user: str, direction: int = 1) -> bool:
+        """A vote button: the first click votes, the next takes it back. True when the vote now stands."""
+        field = f"{index}:{user}:{direction}"
+        standing = self.redis.hexists(self.VOTES_KEY.format(channel=channel, ts=ts), field)
+        self.vote(channel, ts, index, user, direction, added=not standing)
+        return not standing
+
+    def forget_user(self, user: str) -> tuple[int, int]:
+        """Delete everything one person gave us: their votes (the counts they moved move back) and the
+        impressions of the requests they made. Returns (votes, requests) deleted."""
+        votes = 0
+        for key in self.redis.scan_iter(match=self.VOTES_KEY.format(channel="*", ts="*"), count=1000):
+            channel, ts = key.decode().removeprefix(self.VOTES_PREFIX).rsplit(":", 1)
+            for field in self.redis.hkeys(key):
+                index, voter, direction = field.decode().split(":")
+                if voter == user and self.vote(channel, ts, int(index), user, int(direction), added=False):
+                    votes += 1
+        requests = 0
+        for raw in self.redis.lrange(self.IMPRESSIONS_KEY, 0, -1):
+            if json.loads(raw).get("requested_by") == user:
+                requests += self.redis.lrem(self.IMPRESSIONS_KEY, 0, raw)
+        return votes, requests
+
     def _count_up(self, channel: str, ts: str, step: int) -> None:
         message = {
             k.decode(): v.decode()
@@ -143,10 +180,12 @@ class VoteStore:
         if message.get("generated") == "1":
             self.arms.add_up(message["corpus"], message["model"], step)
 
-    def top(self, limit: int = 10) -> list[tuple[str, int]]:
-        """Names with the highest net votes across every message (up minus down)."""
+    def top(self, limit: int = 10, team: str | None = None) -> list[tuple[str, int]]:
+        """Names with the highest net votes (up minus down) across every message, or one team's."""
         net: dict[str, int] = {}
         for row in self.export():
+            if team is not None and row.get("team") != team:
+                continue
             net[row["name"]] = net.get(row["name"], 0) + row["up"] - row["down"]
         ranked = sorted(((n, v) for n, v in net.items() if v > 0), key=lambda nv: (-nv[1], nv[0]))
         return ranked[:limit]

@@ -123,7 +123,8 @@ def test_a_body_that_is_not_json_is_a_400(api):
 
 def test_detect_answers_what_a_name_sounds_like(api):
     status, _, answer = post(api, "/detect", {"text": "snorlax"})
-    assert status == 200 and answer["sounds_like"]["real_in"] == ["pokemon"]
+    assert status == 200 and "pokemon" in answer["sounds_like"]["real_in"]  # and a Debian package
+    assert answer["sounds_like"]["verdict"]["label"] == "pokemon"  # the product's question, answered first
     status, _, answer = post(api, "/detect", {"text": "<img src=x onerror=alert(1)> hej på dig"})
     assert status == 200 and answer["sounds_like"]["text"].startswith("<img")  # data, escaped by whoever renders it
 

@@ -100,7 +100,8 @@ def test_complete_a_pattern_with_the_keyboard(page):
 def test_what_it_sounds_like_and_user_text_stays_text(page):
     page.fill("#text", "snorlax")
     page.click("#detect")
-    sync_api.expect(page.locator("#sounds")).to_contain_text("snorlax is a real name in: pokemon")
+    sync_api.expect(page.locator("#sounds")).to_contain_text("snorlax is a real name in: debian, pokemon")
+    sync_api.expect(page.locator("#sounds")).to_contain_text("Pokemon or tech? Pokemon")
     page.fill("#text", "<img src=x onerror=alert(1)>")
     page.click("#detect")
     sync_api.expect(page.locator("#sounds")).to_contain_text("<img")  # shown as text, never run

@@ -56,14 +56,17 @@ def test_eval_reports_every_trained_model(artifacts):
         assert out.stdout.count(model) == 2  # cats and pokemon
     assert "load ms" in out.stdout and "memory MB" in out.stdout
     assert "judge confusion matrix" in out.stdout and "macro-F1" in out.stdout
+    assert "Pokemon or tech? (held-out names)" in out.stdout
     assert "language detector accuracy per language" in out.stdout and "kk Kazakh" in out.stdout
 
 
 def test_is_says_what_a_name_sounds_like(artifacts):
     out = tnaas("is", "snorlax", artifacts=artifacts)
     assert out.returncode == 0, out.stderr
-    assert "snorlax is a real name in: pokemon" in out.stdout
-    assert out.stdout.splitlines()[1].startswith("sounds like: pokemon")
+    real = out.stdout.splitlines()[0]
+    assert real.startswith("snorlax is a real name in:") and "pokemon" in real  # also a Debian package
+    assert out.stdout.splitlines()[1].startswith("Pokemon or tech? Pokemon")  # the product's question first
+    assert out.stdout.splitlines()[2].startswith("sounds like: pokemon")
     out = tnaas("lang", "Det", "här", "är", "en", "mening", "på", "svenska", artifacts=artifacts)
     assert out.returncode == 0 and "language: Swedish" in out.stdout
 
@@ -82,6 +85,13 @@ def test_errors_are_friendly_and_exit_2(artifacts, args, says):
     out = tnaas(*args, artifacts=artifacts)
     assert out.returncode == 2 and says in out.stdout
     assert "Traceback" not in out.stdout + out.stderr
+
+
+@pytest.mark.parametrize("command", [["generate", "pokemon"], ["complete", "p*ka"], ["like", "pika"]])
+def test_every_command_refuses_a_negative_seed_plainly(artifacts, command):
+    out = tnaas(*command, "--seed", "-5", artifacts=artifacts)
+    assert out.returncode == 2 and "Invalid value for '--seed'" in out.stderr
+    assert "Traceback" not in out.stdout + out.stderr and "pydantic" not in out.stdout + out.stderr
 
 
 def test_generate_shows_what_slack_and_the_api_show_for_the_same_request(artifacts):

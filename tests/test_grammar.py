@@ -79,3 +79,63 @@ def test_errors_never_echo_backticks_or_long_text():
     with pytest.raises(CommandError) as err:
         parse_command("pokemon `rm -rf`=" + "y" * 300)
     assert "`rm" not in str(err.value) and len(str(err.value)) < 600
+
+
+@pytest.mark.parametrize(
+    "text", ["pokemon ³", "dogs n=①", "pokemon ٥", "cats n=²", "pokemon ①②", "like kafka pypi ³", "like kafka n=①"]
+)
+def test_digits_other_than_0_to_9_are_refused_clearly(text):
+    """`str.isdigit` is true for these and `int` fails on them: that was an HTTP 500."""
+    with pytest.raises(CommandError, match="digits 0-9"):
+        parse_command(text)
+
+
+def test_huge_numbers_are_refused_without_echoing_them():
+    with pytest.raises(CommandError, match="between 1 and 20") as err:
+        parse_command("pokemon " + "9" * 1500)
+    assert len(str(err.value)) < 100
+
+
+@pytest.mark.parametrize(
+    ("text", "model"),
+    [("pokemon model=kn05", "kn5"), ("pokemon model=KN3", "kn3"), ("pokemon model=markov002", "markov2")],
+)
+def test_model_names_are_canonical(text, model):
+    assert parse_command(text).model == model
+
+
+@pytest.mark.parametrize("model", ["kn٥", "kn５", "kn5.0", "kn-5", "kn"])
+def test_model_names_with_other_digits_are_refused(model):
+    with pytest.raises(UnknownModel, match="Try one of"):
+        parse_command(f"pokemon model={model}")
+
+
+@pytest.mark.parametrize(
+    "markup",
+    [
+        "<ftp://evil.example/x|click>",
+        "<tel:+15551234|call me>",
+        "<mailto:a@b.example|mail>",
+        "<!date^1392734382^{date}|Feb 18>",
+        "<slack://open|open>",
+        "<@W024BE7LH>",
+    ],
+)
+def test_every_slack_link_and_mention_form_is_removed(markup):
+    text, removed = strip_slack_markup(f"{markup} pokemon {markup}")
+    assert text == "pokemon" and removed
+    with pytest.raises(CommandError) as err:
+        parse_command(f"{markup} blah{markup}=1")
+    assert "<" not in str(err.value) and "evil" not in str(err.value) and "tel:" not in str(err.value)
+
+
+def test_slack_entities_are_decoded_so_the_text_is_what_the_user_typed():
+    """Slack sends a typed `<` as `&lt;`: decoding it here is what keeps it from being posted as `&amp;lt;`."""
+    assert parse_command("is a &lt;b&gt; &amp;lt; c") == DetectRequest(text="a <b> &lt; c")
+    assert strip_slack_markup("&amp;amp;") == ("&amp;", False)
+
+
+def test_echoed_names_carry_no_backticks_or_line_breaks():
+    with pytest.raises(UnknownCorpus) as err:
+        parse_command("poke`mon")
+    assert "`" not in str(err.value)

@@ -127,14 +127,12 @@ def test_the_grafana_dashboard_only_uses_metrics_that_exist(stack):
 def test_slack_listeners_run_under_the_request_id_of_their_request():
     """Bolt runs listeners in a thread pool: ours carries the request's id into them (and their jobs)."""
     from bot.slack_app import create_slack_app
-    from testkit.slack_standin import SlackStandIn
+    from testkit.slack_standin import TOKEN, SlackStandIn
     from tnaas.observability import ContextThreadPool, current_request_id, request_context
     from tnaas.settings import Settings
 
     with SlackStandIn() as standin:  # Bolt checks its token with auth.test when it starts
-        settings = Settings(
-            _env_file=None, slack_bot_token="xoxb-t", slack_signing_secret="s", slack_api_url=standin.url
-        )
+        settings = Settings(_env_file=None, slack_bot_token=TOKEN, slack_signing_secret="s", slack_api_url=standin.url)
         app = create_slack_app(settings, None)
     assert isinstance(app.listener_runner.listener_executor, ContextThreadPool)
     with request_context("req-slack-00042"):

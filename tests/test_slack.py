@@ -1,24 +1,97 @@
-"""The Slack bot end to end: the real web process and workers, signed requests over HTTP, and a
-local stand-in for the Slack Web API that records every call."""
+"""The Slack bot end to end, as a real workspace treats it: the real web process and workers, signed
+requests over HTTP, and a local stand-in for Slack that answers like the Web API does, errors
+included (``testkit.slack_standin``). One workspace, by SLACK_BOT_TOKEN; the OAuth install is in
+test_slack_oauth.py."""
 
 import json
+import os
+import signal
 import subprocess
 import sys
+import threading
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
+from dataclasses import dataclass
 from datetime import UTC
+from http.client import HTTPConnection
 
 import pytest
 from redis import Redis
+from rq.job import Job
+from rq.registry import FailedJobRegistry, StartedJobRegistry
 
+from jobs.slack_api import LOST_ACCESS, NOT_HERE, SEED_STOP
 from store.votes import VoteStore
-from testkit.processes import start_web, start_worker, stop_process, tnaas_env, wait_until
-from testkit.slack_standin import BOT_USER, SlackStandIn, signed_post
+from testkit.processes import http, start_web, start_worker, stop_process, tnaas_env, wait_until
+from testkit.slack_standin import (
+    BOT_USER,
+    SCOPES,
+    TOKEN,
+    SlackStandIn,
+    post,
+    signature,
+    signed_post,
+    slash_form,
+)
+from tnaas.limits import KEYCAP_VOTES_TO_LEARN, SLACK_MAX_BODY
 from tnaas.redis_server import EmbeddedRedis
 
 SECRET = "test-signing-secret"
+FORM = "application/x-www-form-urlencoded"
+QUEUE = "slack"
+
+
+@dataclass
+class Stack:
+    url: str  # /slack/events
+    base: str
+    slack: SlackStandIn
+    redis: Redis
+    env: dict
+    processes: list
+
+    def slash(self, text: str, channel: str = "C1", user: str = "U1", team: str = "T1", **kw) -> tuple[int, str, str]:
+        """A signed /techname; (status, ack body, the command's response_url)."""
+        response_url = self.slack.response_url(channel, user, age=kw.pop("url_age", 0))
+        body = slash_form(text, user=user, channel=channel, team=team, response_url=response_url)
+        status, ack = signed_post(self.url, body, FORM, kw.pop("secret", SECRET), **kw)
+        return status, ack, response_url
+
+    def event(self, inner: dict, event_id: str, team: str = "T1") -> int:
+        body = {
+            "type": "event_callback",
+            "team_id": team,
+            "api_app_id": "A1",
+            "event_id": event_id,
+            "event_time": int(time.time()),
+            "event": inner,
+        }
+        return signed_post(self.url, json.dumps(body).encode(), "application/json", SECRET)[0]
+
+    def click(self, channel: str, message_ts: str, value: str, user: str = "U5") -> str:
+        """A person clicks a vote button; returns the action's response_url (where the confirmation goes)."""
+        response_url = self.slack.response_url(channel, user)
+        payload = {
+            "type": "block_actions",
+            "user": {"id": user, "team_id": "T1"},
+            "team": {"id": "T1"},
+            "api_app_id": "A1",
+            "container": {"type": "message", "message_ts": message_ts, "channel_id": channel, "is_ephemeral": False},
+            "channel": {"id": channel},
+            "actions": [{"type": "button", "action_id": "vote_1", "block_id": "b", "value": value, "action_ts": "1"}],
+            "response_url": response_url,
+            "trigger_id": "t",
+        }
+        body = urllib.parse.urlencode({"payload": json.dumps(payload)}).encode()
+        assert signed_post(self.url, body, FORM, SECRET)[0] == 200
+        return response_url
+
+    def posts(self, channel: str) -> list[dict]:
+        """Messages the bot did post in ``channel`` (each with its ``_ts``)."""
+        return [p for p in self.slack.called("chat.postMessage") if p.get("channel") == channel and "_ts" in p]
+
+    def attempts(self, method: str, channel: str) -> list[dict]:
+        return [p for p in self.slack.called(method) if p.get("channel") == channel]
 
 
 @pytest.fixture(scope="module")
@@ -30,9 +103,9 @@ def stack(trained_artifacts, tmp_path_factory):
     env = tnaas_env(
         trained_artifacts,
         REDIS_URL=redis_server.url,
-        TNAAS_QUEUE="slack",
+        TNAAS_QUEUE=QUEUE,
         TNAAS_DEFAULT_MODEL="kn3",
-        SLACK_BOT_TOKEN="xoxb-test",
+        SLACK_BOT_TOKEN=TOKEN,
         SLACK_SIGNING_SECRET=SECRET,
         TNAAS_SLACK_API_URL=standin.url,
         TNAAS_USER_RATE=1000,
@@ -43,7 +116,7 @@ def stack(trained_artifacts, tmp_path_factory):
         processes.append(start_worker(env, connection))
         web, base = start_web(env)
         processes.append(web)
-        yield {"url": f"{base}/slack/events", "slack": standin, "redis": connection, "env": env}
+        yield Stack(f"{base}/slack/events", base, standin, connection, env, processes)
     finally:
         for process in processes:
             stop_process(process)
@@ -51,81 +124,85 @@ def stack(trained_artifacts, tmp_path_factory):
         redis_server.stop()
 
 
-def slash(stack, text: str, user: str = "U1", secret: str = SECRET, age: int = 0) -> tuple[int, str]:
-    form = {
-        "command": "/techname",
-        "text": text,
-        "user_id": user,
-        "channel_id": "C1",
-        "team_id": "T1",
-        "response_url": "http://127.0.0.1:9/unused",
-        "trigger_id": "t",
-    }
-    return signed_post(
-        stack["url"], urllib.parse.urlencode(form).encode(), "application/x-www-form-urlencoded", secret, age
+def blocks_of(message: dict) -> list[dict]:
+    blocks = message.get("blocks") or []
+    return json.loads(blocks) if isinstance(blocks, str) else blocks
+
+
+def wait_for(predicate, what: str, timeout: float = 20):
+    return wait_until(predicate, timeout=timeout, what=what)
+
+
+def settled(stack: Stack) -> None:
+    """Every queued Slack job has run (so that counting calls afterwards is final)."""
+    from rq import Queue
+
+    queue = Queue(QUEUE, connection=stack.redis)
+    wait_for(
+        lambda: queue.count == 0 and StartedJobRegistry(QUEUE, connection=stack.redis).count == 0, "the queue to drain"
     )
 
 
-def event(stack, inner: dict, event_id: str) -> tuple[int, str]:
-    body = {
-        "type": "event_callback",
-        "team_id": "T1",
-        "api_app_id": "A1",
-        "event_id": event_id,
-        "event_time": int(time.time()),
-        "event": inner,
-    }
-    return signed_post(stack["url"], json.dumps(body).encode(), "application/json", SECRET)
-
-
-def new_calls(stack, method: str, before: int, count: int) -> list[dict]:
-    """The calls of ``method`` made after the first ``before``, once there are ``count`` of them."""
-
-    def arrived():
-        calls = stack["slack"].called(method)[before:]
-        return calls if len(calls) >= count else None
-
-    return wait_until(arrived, timeout=20, what=f"{count} {method} call(s)")
-
-
-def test_slash_command_replies_in_a_thread_with_vote_buttons(stack):
-    posts, reactions = len(stack["slack"].called("chat.postMessage")), len(stack["slack"].called("reactions.add"))
+# -- the happy path --------------------------------------------------------------------------------
+def test_slash_command_replies_in_a_thread_with_vote_buttons_and_seeds(stack):
     start = time.perf_counter()
-    status, _ = slash(stack, "pokemon 3")
+    status, _, _ = stack.slash("pokemon 3", channel="CHAPPY", team="THAPPY")
     assert status == 200 and time.perf_counter() - start < 3
-    parent, candidates = new_calls(stack, "chat.postMessage", posts, 2)[:2]
-    assert parent["channel"] == "C1" and parent["text"] == "<@U1> asked for 3 pokemon names"
-    assert candidates["thread_ts"] and candidates["text"].count("\n") == 2
-    seeded = new_calls(stack, "reactions.add", reactions, 3)
+    parent, candidates = wait_for(lambda: (p := stack.posts("CHAPPY")) and len(p) >= 2 and p, "the reply")[:2]
+    assert parent["text"] == "<@U1> asked for 3 pokemon names" and "thread_ts" not in parent
+    assert candidates["thread_ts"] == parent["_ts"] and candidates["text"].count("\n") == 2
+    buttons = [b["accessory"] for b in blocks_of(candidates) if "accessory" in b]
+    assert [(b["action_id"], b["value"]) for b in buttons] == [("vote_1", "1"), ("vote_2", "2"), ("vote_3", "3")]
+    seeded = wait_for(lambda: (r := stack.attempts("reactions.add", "CHAPPY")) and len(r) >= 3 and r, "the seeds")
     assert [r["name"] for r in seeded] == ["one", "two", "three"]
 
 
 def test_votes_count_once_per_person_and_ignore_the_bot(stack):
-    reactions = len(stack["slack"].called("reactions.add"))
-    slash(stack, "cats 2")
-    ts = new_calls(stack, "reactions.add", reactions, 2)[0]["timestamp"]  # seeded on the candidate message
-    item = {"type": "message", "channel": "C1", "ts": ts}
-    vote = {
-        "type": "reaction_added",
-        "user": "U7",
-        "reaction": "two",
-        "item": item,
-        "item_user": BOT_USER,
-        "event_ts": "1",
-    }
-    assert event(stack, vote, "Ev1")[0] == 200
-    assert event(stack, vote, "Ev1")[0] == 200  # Slack's retry of the same event
-    assert event(stack, vote | {"user": BOT_USER}, "Ev2")[0] == 200  # the bot's own seeded reaction
-    store = VoteStore(stack["redis"])
-    wait_until(lambda: store.tally("C1", ts) == {2: {"up": 1, "down": 0}}, timeout=10, what="the vote")
-    event(stack, vote | {"type": "reaction_removed"}, "Ev3")
-    wait_until(lambda: store.tally("C1", ts) == {}, timeout=10, what="the vote to be removed")
+    stack.slash("cats 2", channel="CVOTE")
+    ts = wait_for(lambda: len(r := stack.attempts("reactions.add", "CVOTE")) >= 2 and r, "the seeds")[0]["timestamp"]
+    item = {"type": "message", "channel": "CVOTE", "ts": ts}
+    vote = {"type": "reaction_added", "user": "U7", "reaction": "two", "item": item, "item_user": BOT_USER}
+    assert stack.event(vote | {"event_ts": "1"}, "Ev1") == 200
+    assert stack.event(vote | {"event_ts": "1"}, "Ev1") == 200  # Slack's retry of the same event
+    assert stack.event(vote | {"user": BOT_USER, "event_ts": "2"}, "Ev2") == 200  # the bot's own seed
+    store = VoteStore(stack.redis)
+    wait_for(lambda: store.tally("CVOTE", ts) == {2: {"up": 1, "down": 0}}, "the vote")
+    stack.event(vote | {"type": "reaction_removed", "event_ts": "3"}, "Ev3")
+    wait_for(lambda: store.tally("CVOTE", ts) == {}, "the vote to be removed")
     rows = [r for r in store.export() if r["ts"] == ts]
     assert [r["index"] for r in rows] == [1, 2] and rows[0]["corpus"] == "cats" and rows[0]["requested_by"] == "U1"
+    assert rows[0]["team"] == "T1"
+
+
+def test_a_vote_button_votes_and_a_second_click_takes_it_back(stack):
+    stack.slash("cats 2", channel="CBUTTON")
+    ts = wait_for(lambda: len(p := stack.posts("CBUTTON")) >= 2 and p, "the reply")[1]["_ts"]
+    store = VoteStore(stack.redis)
+    first = stack.click("CBUTTON", ts, "2")
+    wait_for(lambda: store.tally("CBUTTON", ts) == {2: {"up": 1, "down": 0}}, "the vote")
+    said = wait_for(lambda: stack.slack.responses(first), "the confirmation")[0]
+    assert said["response_type"] == "ephemeral" and said["text"].startswith("You voted for *")
+    stack.click("CBUTTON", ts, "2")
+    wait_for(lambda: store.tally("CBUTTON", ts) == {}, "the vote to be taken back")
+
+
+def test_keycaps_are_no_longer_seeded_once_the_team_votes_with_them(stack):
+    stack.slash("cats 2", channel="CLEARN", team="TLEARN")
+    ts = wait_for(lambda: len(r := stack.attempts("reactions.add", "CLEARN")) >= 2 and r, "the seeds")[0]["timestamp"]
+    item = {"type": "message", "channel": "CLEARN", "ts": ts}
+    for i in range(KEYCAP_VOTES_TO_LEARN):
+        vote = {"type": "reaction_added", "user": f"UL{i}", "reaction": "one", "item": item, "event_ts": str(i)}
+        stack.event(vote, f"EvLearn{i}", team="TLEARN")
+    wait_for(lambda: VoteStore(stack.redis).tally("CLEARN", ts) == {1: {"up": 5, "down": 0}}, "the votes")
+    stack.slash("cats 2", channel="CLEARN", team="TLEARN")
+    replies = wait_for(lambda: len(p := stack.posts("CLEARN")) >= 4 and p, "the second reply")
+    settled(stack)
+    assert len(stack.attempts("reactions.add", "CLEARN")) == 2  # only the first reply's
+    hint = json.dumps(blocks_of(replies[3]))
+    assert "I added the reactions" not in hint and "Vote with the buttons" in hint
 
 
 def test_a_mention_is_answered_in_its_thread(stack):
-    posts = len(stack["slack"].called("chat.postMessage"))
     mention = {
         "type": "app_mention",
         "user": "U2",
@@ -134,14 +211,248 @@ def test_a_mention_is_answered_in_its_thread(stack):
         "ts": "1699999999.000200",
         "event_ts": "1699999999.000200",
     }
-    assert event(stack, mention, "EvM1")[0] == 200
-    event(stack, mention, "EvM1")  # retried: answered once
-    reply = new_calls(stack, "chat.postMessage", posts, 1)[0]
-    assert reply["channel"] == "C9" and reply["thread_ts"] == "1699999999.000200"
-    time.sleep(1.0)
-    assert len([p for p in stack["slack"].called("chat.postMessage")[posts:] if p["channel"] == "C9"]) == 1
+    assert stack.event(mention, "EvM1") == 200
+    stack.event(mention, "EvM1")  # retried: answered once
+    reply = wait_for(lambda: stack.posts("C9"), "the reply")[0]
+    assert reply["thread_ts"] == "1699999999.000200"
+    settled(stack)
+    assert len(stack.posts("C9")) == 1
 
 
+def test_a_direct_message_is_answered_like_a_mention(stack):
+    message = {"type": "message", "channel_type": "im", "user": "U3", "text": "cats 2", "channel": "DU3", "ts": "5.1"}
+    stack.slack.channel("DU3", public=False, members={"U3", BOT_USER})
+    assert stack.event(message | {"event_ts": "5.1"}, "EvDM1") == 200
+    reply = wait_for(lambda: stack.posts("DU3"), "the reply")[0]
+    assert reply["text"].count("\n") == 1 and "vote_1" in json.dumps(blocks_of(reply))
+    stack.event(message | {"text": "pokemn", "ts": "5.2", "event_ts": "5.2"}, "EvDM2")
+    said = wait_for(lambda: len(p := stack.posts("DU3")) >= 2 and p, "the error")[1]
+    assert "I don't know a corpus called 'pokemn'" in said["text"]
+    own = {"type": "message", "channel_type": "im", "user": BOT_USER, "bot_id": "BUBOT", "text": "x", "channel": "DU3"}
+    stack.event(own | {"ts": "5.3", "event_ts": "5.3"}, "EvDM3")  # the bot's own message is not a command
+    settled(stack)
+    assert len(stack.posts("DU3")) == 2
+
+
+def test_the_home_tab_shows_how_to_use_it_and_the_teams_favourites(stack):
+    stack.slash("cats 2", channel="CHOME", team="THOME")
+    ts = wait_for(lambda: len(p := stack.posts("CHOME")) >= 2 and p, "the reply")[1]["_ts"]
+    store = VoteStore(stack.redis)
+    wait_for(lambda: store.name_of("CHOME", ts, 1), "the impressions")
+    store.vote("CHOME", ts, 1, "U8", 1)
+    opened = {"type": "app_home_opened", "user": "U8", "channel": "DU8", "tab": "home", "event_ts": "1"}
+    assert stack.event(opened, "EvHome1", team="THOME") == 200
+    view = wait_for(lambda: stack.slack.views.get(("T1", "U8")), "the Home tab")
+    text = json.dumps(view)
+    assert "/techname pokemon 5" in text and f"{store.name_of('CHOME', ts, 1)} (1)" in text and "Models" in text
+    stack.slack.home_enabled = False  # an admin turned the Home tab off: views.publish says not_enabled
+    try:
+        attempts = len(stack.slack.called("views.publish"))
+        stack.event(opened | {"event_ts": "2"}, "EvHome2", team="THOME")
+        wait_for(lambda: len(stack.slack.called("views.publish")) > attempts, "the attempt")
+        settled(stack)
+    finally:
+        stack.slack.home_enabled = True
+    failed = FailedJobRegistry(QUEUE, connection=stack.redis).get_job_ids()
+    assert not [i for i in failed if Job.fetch(i, connection=stack.redis).func_name == "jobs.tasks.publish_home"]
+
+
+# -- replies that always arrive ---------------------------------------------------------------------
+def test_a_public_channel_the_bot_never_joined_is_answered_join_free(stack):
+    stack.slack.channel("CPUBLIC", public=True, members={"U1"})  # the bot is not a member; it has chat:write.public
+    stack.slash("cats 2", channel="CPUBLIC")
+    assert len(wait_for(lambda: len(p := stack.posts("CPUBLIC")) >= 2 and p, "the reply")) == 2
+
+
+def test_not_in_channel_answers_through_the_response_url_and_its_buttons_vote(stack):
+    """An install without chat:write.public gets `not_in_channel`: the answer goes through the command's
+    response_url, in the channel, with vote buttons that find its candidates."""
+    stack.slack.channel("CNOTIN", public=True, members={"U1"})
+    stack.slack.token(TOKEN, "T1", scopes=SCOPES.replace(",chat:write.public", ""))
+    try:
+        _, _, response_url = stack.slash("cats 2", channel="CNOTIN")
+        said = wait_for(lambda: stack.slack.responses(response_url), "the answer")[0]
+    finally:
+        stack.slack.token(TOKEN, "T1")
+    assert said["response_type"] == "in_channel" and said["text"].startswith("<@U1> asked for 2 cats names")
+    assert [p.get("_ts") for p in stack.attempts("chat.postMessage", "CNOTIN")] == [None]  # refused, not retried
+    value = [b["accessory"]["value"] for b in said["blocks"] if "accessory" in b][1]
+    stack.click("CNOTIN", "1700000099.000001", value)  # Slack tells the button the message's ts; we never knew it
+    key = value.split("|")[1]
+    wait_for(lambda: VoteStore(stack.redis).tally("CNOTIN", key) == {2: {"up": 1, "down": 0}}, "the vote")
+
+
+@pytest.mark.parametrize("code", sorted(NOT_HERE))
+def test_every_cannot_post_here_code_answers_through_the_response_url(stack, code):
+    channel = f"CHERE{code.upper().replace('_', '')}"
+    stack.slack.fail("chat.postMessage", code, when=lambda p: p.get("channel") == channel)
+    _, _, response_url = stack.slash("cats 2", channel=channel)
+    said = wait_for(lambda: stack.slack.responses(response_url), "the answer")[0]
+    assert said["response_type"] == "in_channel" and said["text"].count("\n") == 2
+    settled(stack)
+    assert len(stack.attempts("chat.postMessage", channel)) == 1
+
+
+def test_channel_not_found_for_a_private_channel_answers_through_the_response_url(stack):
+    stack.slack.channel("GPRIVATE", public=False, members={"U1"})
+    _, _, response_url = stack.slash("is snorlax", channel="GPRIVATE")
+    said = wait_for(lambda: stack.slack.responses(response_url), "the answer")[0]
+    assert said["response_type"] == "in_channel" and "is a real name in: pokemon" in said["text"]
+
+
+def test_is_archived_reaches_the_user_by_direct_message(stack):
+    stack.slack.channel("CARCHIVED", archived=True)
+    _, _, response_url = stack.slash("cats 2", channel="CARCHIVED")
+    dm = wait_for(lambda: stack.posts("U1"), "the direct message")[-1]
+    assert dm["text"].startswith("I can't post in that conversation") and dm["text"].count("\n") == 3
+    assert stack.slack.responses(response_url) == []  # the response_url answered 410 channel_is_archived
+
+
+def test_a_mention_where_the_bot_was_removed_is_answered_by_direct_message(stack):
+    posts = len(stack.posts("U4"))
+    mention = {
+        "type": "app_mention",
+        "user": "U4",
+        "text": "cats 2",
+        "channel": "GGONE",
+        "ts": "7.1",
+        "event_ts": "7.1",
+    }
+    stack.event(mention, "EvGone")
+    dm = wait_for(lambda: stack.posts("U4")[posts:], "the direct message")[0]
+    assert "here is your answer privately" in dm["text"]
+
+
+def test_an_error_for_someone_not_in_the_channel_reaches_them_by_direct_message(stack):
+    stack.slack.channel("CMEMBERS", members={BOT_USER, "U2"})
+    mention = {"type": "app_mention", "user": "U6", "text": "pokemn", "channel": "CMEMBERS", "ts": "8.1"}
+    stack.event(mention | {"event_ts": "8.1"}, "EvNotMember")
+    dm = wait_for(lambda: stack.posts("U6"), "the direct message")[0]  # chat.postEphemeral: user_not_in_channel
+    assert "I don't know a corpus called 'pokemn'" in dm["text"]
+
+
+@pytest.mark.parametrize("code", sorted(LOST_ACCESS - {"not_installed"}))
+def test_a_token_slack_refuses_is_explained_through_the_response_url_and_not_retried(stack, code):
+    channel = f"CLOST{code.upper().replace('_', '')}"
+    stack.slack.fail("chat.postMessage", code, when=lambda p: p.get("channel") == channel)
+    _, _, response_url = stack.slash("cats 2", channel=channel)
+    said = wait_for(lambda: stack.slack.responses(response_url), "the explanation")[0]
+    assert said["response_type"] == "ephemeral" and f"`{code}`" in said["text"] and "reinstall" in said["text"]
+    settled(stack)
+    assert len(stack.attempts("chat.postMessage", channel)) == 1
+
+
+def test_a_short_rate_limit_is_waited_out_within_the_job(stack):
+    stack.slack.fail(
+        "chat.postMessage", "ratelimited", status=429, retry_after=1, when=lambda p: p["channel"] == "CRL1"
+    )
+    stack.slash("cats 2", channel="CRL1")
+    posted = wait_for(lambda: len(p := stack.posts("CRL1")) >= 2 and p, "the reply")
+    settled(stack)
+    assert len(posted) == 2 and len(stack.attempts("chat.postMessage", "CRL1")) == 3
+    with stack.slack.lock:
+        times = [t for (m, p), t in zip(stack.slack.calls, stack.slack.times) if p.get("channel") == "CRL1"]
+    assert times[1] - times[0] >= 1.0  # Retry-After honoured by the same call, not an immediate rerun of the job
+
+
+def test_a_long_rate_limit_fails_the_job_and_its_retry_continues_without_posting_twice(stack):
+    """Slack's 429 on the thread post (Retry-After 30 s, beyond what a job waits): rq retries the job, which
+    finds the headline already posted and posts only the candidates."""
+    stack.slack.fail(
+        "chat.postMessage",
+        "ratelimited",
+        status=429,
+        retry_after=30,
+        when=lambda p: p["channel"] == "CRL2" and "thread_ts" in p,
+    )
+    _, _, response_url = stack.slash("cats 2", channel="CRL2")
+    posted = wait_for(lambda: len(p := stack.posts("CRL2")) >= 2 and p, "the reply")
+    settled(stack)
+    headlines = [p for p in stack.posts("CRL2") if "thread_ts" not in p]
+    assert len(headlines) == 1 and len(stack.posts("CRL2")) == 2 and posted[1]["thread_ts"] == headlines[0]["_ts"]
+    assert stack.slack.responses(response_url) == []  # a retry with attempts left says nothing
+
+
+def test_a_rate_limited_seed_stops_seeding_and_pauses_the_team(stack):
+    stack.slack.fail("reactions.add", "ratelimited", status=429, retry_after=30, when=lambda p: p["channel"] == "CRL3")
+    stack.slash("cats 3", channel="CRL3", team="TRL3")
+    wait_for(lambda: len(stack.posts("CRL3")) >= 2, "the reply")
+    settled(stack)
+    assert len(stack.attempts("reactions.add", "CRL3")) == 1
+    stack.slash("cats 3", channel="CRL3", team="TRL3")
+    wait_for(lambda: len(stack.posts("CRL3")) >= 4, "the second reply")
+    settled(stack)
+    assert len(stack.attempts("reactions.add", "CRL3")) == 1  # paused for the Retry-After: no new seeds
+
+
+@pytest.mark.parametrize("code", sorted(SEED_STOP))
+def test_a_seed_slack_refuses_stops_seeding_and_the_reply_stands(stack, code):
+    channel = f"CSEED{code.upper().replace('_', '')}"
+    stack.slack.fail("reactions.add", code, when=lambda p: p["channel"] == channel)
+    stack.slash("cats 3", channel=channel, team=f"T{channel}")
+    wait_for(lambda: len(stack.posts(channel)) >= 2, "the reply")
+    settled(stack)
+    assert len(stack.attempts("reactions.add", channel)) == 1 and len(stack.posts(channel)) == 2
+
+
+def test_a_job_that_fails_for_good_tells_the_user_privately_once(stack):
+    stack.slack.fail("chat.postMessage", "fatal_error", times=10, when=lambda p: p["channel"] == "CFATAL")
+    _, _, response_url = stack.slash("cats 2", channel="CFATAL")
+    said = wait_for(lambda: stack.slack.responses(response_url), "the apology")
+    settled(stack)
+    assert len(stack.attempts("chat.postMessage", "CFATAL")) == 3  # the first attempt and 2 retries
+    assert len(stack.slack.responses(response_url)) == 1
+    assert said[0]["response_type"] == "ephemeral" and said[0]["text"].startswith("Sorry, something went wrong")
+
+
+@pytest.mark.parametrize("why", ["expired_url", "used_url"])
+def test_a_user_error_whose_response_url_cannot_be_used_reaches_them_by_direct_message(stack, why):
+    user = f"U{why.upper().replace('_', '')}"
+    age = 31 * 60 if why == "expired_url" else 0
+    response_url = stack.slack.response_url("CURL", user, age=age)
+    for _ in range(5 if why == "used_url" else 0):  # a response_url takes 5 posts
+        assert post(response_url, b'{"text": "earlier"}', {"Content-Type": "application/json"})[0] == 200
+    body = slash_form("pokemon model=kn8", user=user, channel="CURL", response_url=response_url)
+    assert signed_post(stack.url, body, FORM, SECRET)[0] == 200
+    dm = wait_for(lambda: stack.posts(user), "the direct message")[0]
+    assert dm["text"] == "The model kn8 isn't available for pokemon. Try one of: kn3, markov2."
+    assert len(stack.slack.responses(response_url)) == (5 if why == "used_url" else 0)
+
+
+def test_a_worker_killed_mid_reply_is_rerun_and_continues_where_it_stopped(stack):
+    """Killed while seeding the second keycap; rq's abandoned-job sweep reruns the job: no second headline,
+    no second list, each keycap once (the one Slack already had answers `already_reacted`)."""
+    channel = "CKILL"
+    stack.slack.fail("reactions.add", "", delay=2.0, when=lambda p: p["channel"] == channel and p["name"] == "two")
+    stack.slash("cats 3", channel=channel, team="TKILL")
+    wait_for(lambda: any(r["name"] == "two" for r in stack.attempts("reactions.add", channel)), "the second seed")
+    worker = stack.processes[0]
+    os.kill(worker.pid, signal.SIGKILL)
+    worker.wait()
+    time.sleep(2.5)  # the delayed call completes at Slack after its caller died
+    StartedJobRegistry(QUEUE, connection=stack.redis).cleanup(timestamp=time.time() + 3600)  # rq's sweep, now
+    stack.processes[0] = start_worker(stack.env, stack.redis)
+    wait_for(lambda: len(stack.attempts("reactions.add", channel)) >= 4, "the rerun's seeds")
+    settled(stack)
+    assert len(stack.posts(channel)) == 2
+    assert [r["name"] for r in stack.attempts("reactions.add", channel)] == ["one", "two", "two", "three"]
+    assert stack.slack.reactions[(channel, stack.posts(channel)[1]["_ts"])] == {
+        (BOT_USER, "one"),
+        (BOT_USER, "two"),
+        (BOT_USER, "three"),
+    }
+
+
+def test_a_replayed_slash_command_is_answered_once(stack):
+    body = slash_form("cats 2", channel="CREPLAY", response_url=stack.slack.response_url("CREPLAY", "U1"))
+    timestamp = str(int(time.time()))
+    assert [signed_post(stack.url, body, FORM, SECRET, timestamp=timestamp)[0] for _ in range(3)] == [200] * 3
+    wait_for(lambda: len(stack.posts("CREPLAY")) >= 2, "the reply")
+    settled(stack)
+    assert len(stack.posts("CREPLAY")) == 2
+
+
+# -- the edge ---------------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("text", "says"),
     [
@@ -149,51 +460,153 @@ def test_a_mention_is_answered_in_its_thread(stack):
         ("", "Try `pokemon`"),
         ("pokemon 99", "between 1 and 20"),
         ("<!channel> blah=1", "I don't know the option"),
+        ("pokemon ³", "digits 0-9"),
+        ("dogs n=①", "digits 0-9"),
+        ("pokemon model=kn٥", "I don't know a model called"),
+        ("<ftp://evil.example|x> <tel:+1555|call> pokemn", "I don't know a corpus called 'pokemn'"),
     ],
 )
-def test_help_and_errors_are_private_and_never_echo_mass_mentions(stack, text, says):
-    status, body = slash(stack, text)
-    assert status == 200 and says in body and "<!channel>" not in body
+def test_help_and_errors_are_private_and_never_echo_markup(stack, text, says):
+    status, body, _ = stack.slash(text)
+    assert status == 200 and says in body
+    assert "<!channel>" not in body and "evil" not in body and "tel:" not in body
 
 
-def test_unsigned_stale_or_forged_requests_get_401(stack):
-    assert slash(stack, "pokemon", secret="wrong")[0] == 401
-    assert slash(stack, "pokemon", age=10 * 60)[0] == 401
-    request = urllib.request.Request(stack["url"], data=b"command=/techname&text=pokemon", method="POST")
-    with pytest.raises(urllib.error.HTTPError) as err:
-        urllib.request.urlopen(request, timeout=5)
-    assert err.value.code == 401
+def test_a_model_that_is_not_trained_is_refused_with_the_list_and_no_server_path(stack):
+    _, _, response_url = stack.slash("pokemon model=kn8", channel="CKN8")
+    said = wait_for(lambda: stack.slack.responses(response_url), "the answer")[0]
+    assert said["text"] == "The model kn8 isn't available for pokemon. Try one of: kn3, markov2."
+    assert said["response_type"] == "ephemeral"
+
+
+def test_the_api_refuses_an_untrained_model_the_same_way_without_a_server_path(stack):
+    status, _, body = http("POST", f"{stack.base}/api/v1/generate", {"corpus": "pokemon", "model": "kn05", "n": 2})
+    assert status == 400 and body == {"error": "The model kn5 isn't available for pokemon. Try one of: kn3, markov2."}
+
+
+def test_user_text_is_posted_escaped_once_and_inside_its_code_span(stack):
+    """Slack sends a typed `<` as `&lt;`; backticks in the text must not close the headline's code span."""
+    stack.slash("is a &lt;b&gt; `rm` &amp; c", channel="CESCAPE")
+    headline = wait_for(lambda: stack.posts("CESCAPE"), "the reply")[0]["text"]
+    assert headline == "<@U1> asked what `a &lt;b&gt; ˋrmˋ &amp; c` sounds like"
+
+
+def unsigned(stack, body: bytes, content_type: str, timestamp: str | None, sig: str | None) -> int:
+    headers = {"Content-Type": content_type}
+    if timestamp is not None:
+        headers["X-Slack-Request-Timestamp"] = timestamp
+    if sig is not None:
+        headers["X-Slack-Signature"] = sig
+    return post(stack.url, body, headers)[0]
+
+
+@pytest.mark.parametrize("timestamp", ["abc", "", "1.5", "-1", " 123", "1e9", "9" * 40])
+def test_malformed_timestamps_get_401(stack, timestamp):
+    body = slash_form("pokemon")
+    assert unsigned(stack, body, FORM, timestamp, "v0=" + "0" * 64) == 401
+    assert unsigned(stack, body, FORM, timestamp, signature(SECRET, timestamp, body)) == 401
+
+
+@pytest.mark.parametrize("sig", [None, "", "v0=zz", "v1=" + "0" * 64, "v0=é" + "0" * 63, "v0=" + "0" * 64])
+def test_malformed_or_wrong_signatures_get_401(stack, sig):
+    assert unsigned(stack, slash_form("pokemon"), FORM, str(int(time.time())), sig) == 401
+
+
+def test_stale_or_forged_requests_get_401(stack):
+    assert stack.slash("pokemon", secret="wrong")[0] == 401
+    assert stack.slash("pokemon", age=10 * 60)[0] == 401
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        (b"{bad", "application/json"),
+        (b"[1, 2]", "application/json"),
+        (b"[" * 100_000 + b"]" * 100_000, "application/json"),
+        (json.dumps({"command": "/techname", "text": "pokemon"}).encode(), "application/json"),
+        (b"payload=%7Bbad", FORM),
+        (b"payload=%5B1%5D", FORM),
+        (b"text=pokemon", FORM),
+        (b"command=/techname", "text/plain"),
+    ],
+)
+def test_malformed_bodies_get_400_when_signed_and_401_when_not(stack, body, content_type):
+    timestamp = str(int(time.time()))
+    assert unsigned(stack, body, content_type, timestamp, signature(SECRET, timestamp, body)) == 400
+    assert unsigned(stack, body, content_type, timestamp, None) == 401
+
+
+def test_a_body_that_is_not_utf8_gets_400_signed_or_not(stack):
+    timestamp, body = str(int(time.time())), b"command=%2Ftechname&text=\xff\xfe"
+    assert unsigned(stack, body, FORM, timestamp, signature(SECRET, timestamp, body)) == 400
+    assert unsigned(stack, body, FORM, timestamp, None) == 400
+
+
+def raw_post(base: str, headers: dict, chunks) -> tuple[int, str]:
+    """POST as a client that keeps sending while the server answers (the way a flood arrives)."""
+    host, port = urllib.parse.urlsplit(base).netloc.split(":")
+    connection = HTTPConnection(host, int(port), timeout=10)
+    connection.putrequest("POST", "/slack/events")
+    for name, value in headers.items():
+        connection.putheader(name, value)
+    connection.endheaders()
+    try:
+        for chunk in chunks:
+            connection.send(chunk)
+    except OSError:
+        pass  # the server stopped reading: what we want
+    response = connection.getresponse()
+    return response.status, response.read().decode()
+
+
+def test_an_oversized_body_is_refused_without_freezing_the_process(stack):
+    """A declared 10 MB gets 413 before any of it is read; a chunked body without a declared length is cut
+    at the cap. Meanwhile /healthz keeps answering."""
+    answered = []
+
+    def health_while_busy():
+        for _ in range(5):
+            start = time.perf_counter()
+            status, _, _ = http("GET", f"{stack.base}/healthz")
+            answered.append((status, time.perf_counter() - start))
+
+    thread = threading.Thread(target=health_while_busy)
+    thread.start()
+    declared = {"Content-Type": FORM, "Content-Length": "10000000", "X-Slack-Request-Timestamp": "1"}
+    status, _ = raw_post(stack.base, declared, [b"a=" + b"x" * 65536])
+    assert status == 413
+    chunked = {"Content-Type": FORM, "Transfer-Encoding": "chunked"}
+    piece = b"x" * 65536
+    chunks = [b"%x\r\n%s\r\n" % (len(piece), piece) for _ in range(2 * SLACK_MAX_BODY // len(piece))] + [b"0\r\n\r\n"]
+    status, body = raw_post(stack.base, chunked, chunks)
+    thread.join()
+    assert status == 413 and "at most" in body
+    assert all(s in (200, 503) and seconds < 2 for s, seconds in answered)
 
 
 def test_a_slack_job_that_waited_too_long_says_busy_instead_of_answering_late(stack):
     """No worker takes this queue for 2 s (> TNAAS_QUEUE_TTL=1), then one does: the user hears "busy"."""
     from datetime import datetime, timedelta
 
-    from jobs.slack_reply import waited_too_long
-
-    now = datetime.now(UTC)
-    assert waited_too_long(now - timedelta(seconds=31), 30, now) and not waited_too_long(
-        now - timedelta(seconds=5), 30, now
-    )
-    from jobs.contracts import GenerateRequest
+    from jobs.contracts import GenerateRequest, ReplyTo
     from jobs.queueing import enqueue_slack
+    from jobs.slack_reply import waited_too_long
     from tnaas.settings import Settings
 
+    now = datetime.now(UTC)
+    assert waited_too_long(now - timedelta(seconds=31), 30, now)
+    assert not waited_too_long(now - timedelta(seconds=5), 30, now)
     settings = Settings(redis_url="unused", queue="slack-stale", queue_ttl=1)
-    enqueue_slack(
-        stack["redis"],
-        GenerateRequest(corpus="pokemon"),
-        {"kind": "mention", "channel": "C5", "user": "U5", "thread_ts": "1.5"},
-        settings,
-    )
+    reply = ReplyTo(kind="mention", channel="C5", user="U5", thread_ts="1.5", team="T1")
+    enqueue_slack(stack.redis, GenerateRequest(corpus="pokemon"), reply, settings)
     time.sleep(2)
-    ephemerals = len(stack["slack"].called("chat.postEphemeral"))
-    env = stack["env"] | {"TNAAS_QUEUE": "slack-stale", "TNAAS_QUEUE_TTL": "1"}
+    ephemerals = len(stack.slack.called("chat.postEphemeral"))
+    env = stack.env | {"TNAAS_QUEUE": "slack-stale", "TNAAS_QUEUE_TTL": "1"}
     worker = subprocess.run(
         [sys.executable, "-m", "tnaas", "worker", "--burst"], env=env, capture_output=True, timeout=120
     )
     assert worker.returncode == 0
-    said = stack["slack"].called("chat.postEphemeral")[ephemerals:]
+    said = stack.slack.called("chat.postEphemeral")[ephemerals:]
     assert [(s["channel"], s["user"], s["text"]) for s in said] == [
         ("C5", "U5", "I'm busy right now: try again in a moment.")
     ]

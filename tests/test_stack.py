@@ -76,7 +76,7 @@ def test_generate_complete_detect_round_trip(worker, settings, connection):
     )
     assert reply.candidates and all(re.fullmatch(".u.a", c.name) for c in reply.candidates)
     answer = wait_for(enqueue(connection, DetectRequest(text="snorlax"), settings), 10)["answer"]
-    assert answer["real_in"] == ["pokemon"]
+    assert "pokemon" in answer["real_in"] and answer["verdict"]["label"] == "pokemon"  # snorlax: also a Debian package
 
 
 def test_user_errors_come_back_as_results_not_failures(worker, settings, connection):

@@ -40,7 +40,7 @@ from models.sounds_like import percentages
 from models.training import train_judge, train_language, train_one, train_reranker
 from store.arms import ArmCounts
 from store.votes import VoteStore
-from tnaas.errors import TNaaSError
+from tnaas.errors import ModelNotTrained, OperatorError, TNaaSError
 from tnaas.limits import SEED_MAX
 from tnaas.observability import configure_logging
 from tnaas.settings import get_settings
@@ -69,9 +69,13 @@ def _setup(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) ->
         configure_logging(level, settings.log_format)
 
 
-def _fail_friendly(err: TNaaSError) -> None:
+def _fail_friendly(err: TNaaSError | OperatorError) -> None:
     console.print(f"[red]{err}[/red]")
     raise typer.Exit(2)
+
+
+# The same seeds every surface takes (0..SEED_MAX), refused by typer with a plain message.
+SeedOption = Annotated[int | None, typer.Option(min=0, max=SEED_MAX, help="same seed, same names")]
 
 
 @app.command()
@@ -125,7 +129,7 @@ def train(
                     info.metrics["sentences"]["accuracy"],
                 )
                 bar.advance(task)
-    except TNaaSError as err:
+    except (TNaaSError, OperatorError) as err:
         _fail_friendly(err)
     total = len(pairs) + (2 if classifiers else 0)
     if reranker:
@@ -236,6 +240,15 @@ def _print_judge(m: dict) -> None:
     for label, row in zip(m["labels"], m["confusion"]):
         confusion.add_row(label, *map(str, row))
     console.print(confusion)
+    if verdict := m.get("pokemon_or_tech"):
+        console.print(
+            f"[bold]Pokemon or tech?[/bold] held-out accuracy {verdict['accuracy']:.3f} "
+            f"(Pokemon {verdict['pokemon_right']:.3f}, tech {verdict['tech_right']:.3f}) on {verdict['names']} names"
+        )
+        table = Table("true \\ verdict", "pokemon", "tech", title="Pokemon or tech? (held-out names)")
+        for side, row in verdict["confusion"].items():
+            table.add_row(side, str(row["pokemon"]), str(row["tech"]))
+        console.print(table)
 
 
 def _print_language(m: dict) -> None:
@@ -246,7 +259,7 @@ def _print_language(m: dict) -> None:
         "accuracy",
         "answers (not unknown)",
         "accuracy when answering",
-        title=f"language detector (temperature {m['temperature']})",
+        title=f"language detector (temperature per length band: {', '.join(map(str, m['temperatures']))})",
     )
     for s in sets:
         summary.add_row(
@@ -270,12 +283,16 @@ def _answer(request) -> NamesReply | DetectReply:
     from tnaas.redis_server import running_stack_redis
 
     settings = get_settings()
+    registry = _registry()
+    asked = getattr(request, "model", None)
+    if asked and not registry.is_trained(request.corpus, asked):
+        _fail_friendly(ModelNotTrained(str(registry.path(request.corpus, asked))))  # the operator's view of it
     stack = (
         running_stack_redis(settings.redis_url, settings.data_dir)
         if isinstance(request, GenerateRequest | LikeRequest)
         else None
     )
-    reply = answer(request, _registry(), ArmCounts(stack) if stack is not None else None, settings)
+    reply = answer(request, registry, ArmCounts(stack) if stack is not None else None, settings)
     if isinstance(reply, UserError):
         _fail_friendly(TNaaSError(reply.error))
     return reply
@@ -286,7 +303,7 @@ def generate(
     corpus: str,
     n: Annotated[int | None, typer.Option("-n", help="default TNAAS_DEFAULT_N, at most TNAAS_MAX_N")] = None,
     model: Annotated[str, typer.Option("--model", "-m", help="default: the bandit, as in Slack")] = "",
-    seed: Annotated[int | None, typer.Option(min=0, max=SEED_MAX)] = None,
+    seed: SeedOption = None,
     include_known: Annotated[bool, typer.Option(help="allow names already in the corpus (marked)")] = False,
     raw: Annotated[bool, typer.Option(help="plain model samples: no ranking, no bandit")] = False,
     walk: Annotated[
@@ -308,7 +325,7 @@ def generate(
             found = name_model.generate(request.n, np.random.default_rng(seed), include_known=include_known, walk=walk)
             _print_names([(c.name, c.nll_per_char, c.known) for c in found])
             return
-    except TNaaSError as err:
+    except (TNaaSError, OperatorError) as err:
         _fail_friendly(err)
     _print_reply(_answer(request))
 
@@ -319,7 +336,7 @@ def complete(
     corpus: Annotated[str | None, typer.Option("--corpus", "-c", help="default TNAAS_DEFAULT_CORPUS")] = None,
     n: Annotated[int | None, typer.Option("-n", help="default TNAAS_DEFAULT_N, at most TNAAS_MAX_N")] = None,
     model: Annotated[str, typer.Option("--model", "-m")] = "",
-    seed: Annotated[int | None, typer.Option(min=0, max=SEED_MAX)] = None,
+    seed: SeedOption = None,
 ) -> None:
     """Complete PATTERN (each * is exactly one unknown character), most likely first."""
     settings = get_settings()
@@ -331,7 +348,7 @@ def complete(
             n=checked_n(n or settings.default_n, settings),
             seed=seed,
         )
-    except TNaaSError as err:
+    except (TNaaSError, OperatorError) as err:
         _fail_friendly(err)
     reply = _answer(request)
     if not reply.candidates:
@@ -345,7 +362,7 @@ def like(
     corpus: Annotated[str, typer.Option("--corpus", "-c", help="default: TNAAS_DEFAULT_CORPUS")] = "",
     n: Annotated[int, typer.Option("-n", help="default: TNAAS_DEFAULT_N")] = 0,
     model: Annotated[str, typer.Option("--model", "-m")] = "",
-    seed: int | None = None,
+    seed: SeedOption = None,
 ) -> None:
     """Believable names one to three edits from NAME, ranked as generation ranks (never NAME, never a corpus name)."""
     settings = get_settings()
@@ -357,7 +374,7 @@ def like(
             n=checked_n(n or settings.default_n, settings),
             seed=seed,
         )
-    except TNaaSError as err:
+    except (TNaaSError, OperatorError) as err:
         _fail_friendly(err)
     reply = _answer(request)
     for i, c in enumerate(reply.candidates, 1):
@@ -383,11 +400,13 @@ app.command("lang", hidden=True)(detect)
 def _sounds_like(text: str) -> None:
     try:
         request = DetectRequest(text=checked_text(text))
-    except TNaaSError as err:
+    except (TNaaSError, OperatorError) as err:
         _fail_friendly(err)
     answer = _answer(request).answer
     if answer.real_in:
         console.print(f"[bold]{answer.text}[/bold] is a real name in: {', '.join(answer.real_in)}")
+    if answer.verdict:
+        console.print(f"Pokemon or tech? {answer.verdict.name} {answer.verdict.probability:.0%}")
     if answer.corpora:
         console.print(f"sounds like: {percentages(answer.corpora)}")
     if answer.language != "unknown":
@@ -500,6 +519,23 @@ def votes_export(
             out.write(json.dumps(row, sort_keys=True, ensure_ascii=False) + "\n")
             rows += 1
     log.info("exported %d impressions", rows)
+
+
+@votes_app.command("forget")
+def votes_forget(
+    user: Annotated[str, typer.Option("--user", "-u", help="the person: a Slack user id (U…/W…) or a page voter id")],
+) -> None:
+    """Delete one person's votes and the requests they made (a privacy request); counts move back."""
+    import re
+
+    if not re.fullmatch(r"[A-Za-z0-9_.:-]{1,64}", user):
+        _fail_friendly(TNaaSError(f"'{user}' is not a user id: Slack's look like U012AB3CD."))
+    from store.slack_teams import TeamHabits
+
+    with _vote_store() as store:
+        votes, requests = store.forget_user(user)
+        TeamHabits(store.redis).forget(user)
+    console.print(f"Deleted {votes} vote(s) and {requests} shown name(s) requested by {user}.")
 
 
 @votes_app.command("standings")

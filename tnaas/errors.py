@@ -3,6 +3,13 @@
 from __future__ import annotations
 
 
+def shown(text: str, limit: int = 40) -> str:
+    """User text safe to echo in a message, in quotes or a code span: no backticks, no line breaks,
+    bounded length. (Each surface escapes its own markup on the way out: Slack's mrkdwn, HTML.)"""
+    text = " ".join(text.replace("`", "'").split())
+    return text[:limit] + ("…" if len(text) > limit else "")
+
+
 class TNaaSError(ValueError):
     """Bad input a user can fix; ``str(err)`` is safe to show them as-is."""
 
@@ -21,13 +28,13 @@ class Busy(TNaaSError):
 class UnknownCorpus(TNaaSError):
     def __init__(self, name: str, known: list[str]):
         self.name, self.known = name, known
-        super().__init__(f"I don't know a corpus called '{name}'. Try one of: {', '.join(known)}.")
+        super().__init__(f"I don't know a corpus called '{shown(name)}'. Try one of: {', '.join(known)}.")
 
 
 class UnknownModel(TNaaSError):
     def __init__(self, name: str, known: list[str]):
         self.name, self.known = name, known
-        super().__init__(f"I don't know a model called '{name}'. Try one of: {', '.join(known)}.")
+        super().__init__(f"I don't know a model called '{shown(name)}'. Try one of: {', '.join(known)}.")
 
 
 class InvalidPattern(TNaaSError):
@@ -38,12 +45,26 @@ class ImpossiblePattern(TNaaSError):
     """No name of this shape has probability above zero under the chosen model."""
 
 
-class ModelNotTrained(TNaaSError):
+class ModelUnavailable(TNaaSError):
+    """A model the user asked for (or the default) is not trained for this corpus on this deployment."""
+
+    def __init__(self, model: str, corpus: str, trained: list[str]):
+        self.model, self.corpus, self.trained = model, corpus, trained
+        offer = f"Try one of: {', '.join(trained)}." if trained else "No model is ready for it yet."
+        super().__init__(f"The model {model} isn't available for {corpus}. {offer}")
+
+
+class OperatorError(Exception):
+    """A problem only the operator can fix: it may name server paths and commands, so the command line
+    shows it while Slack and the API never do (a job that hits one fails, and the user hears "sorry")."""
+
+
+class ModelNotTrained(OperatorError):
     def __init__(self, path: str):
         super().__init__(f"No trained model at {path}. Run `tnaas train` first.")
 
 
-class ArtifactVersionMismatch(TNaaSError):
+class ArtifactVersionMismatch(OperatorError):
     """A saved model was written by an incompatible format version: retrain it."""
 
 

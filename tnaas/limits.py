@@ -16,3 +16,10 @@ MAX_API_BODY = 64 * 1024  # bytes: the largest legitimate API body (2,000 charac
 MAX_JSON_DEPTH = 16  # API bodies are flat objects: deeper nesting is refused before it is parsed
 MAX_JSON_NUMBER_LEN = 40  # digits (and sign, point, exponent) in one JSON number: SEED_MAX has 19 digits
 MAX_CHECK_NAMES = 20  # names one availability check asks about: a shortlist, not a crawl
+
+# Slack (documented limits, per workspace and method; see the README's Slack section)
+SLACK_REACTIONS_PER_MINUTE = 45  # reactions.add is Tier 3 (50 a minute): the vote seeds stay under it
+KEYCAP_VOTES_TO_LEARN = 5  # people of a team who voted with keycaps, after which its replies are no longer seeded
+SLACK_MAX_BODY = 256 * 1024  # bytes of one request to /slack/events; Slack's own are a few KB
+SLACK_MAX_RETRY_WAIT = 5  # seconds a worker waits on a Slack 429 before leaving the rest to a retry
+SLACK_TOKEN_ROTATION_MINUTES = 120  # a rotating token (12 h) is refreshed this long before it expires (Bolt's default)

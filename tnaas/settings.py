@@ -104,6 +104,21 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("SLACK_APP_TOKEN", "TNAAS_SLACK_APP_TOKEN"),
         description="xapp- token: use Socket Mode instead of HTTP",
     )
+    slack_client_id: str | None = Field(
+        None,
+        validation_alias=AliasChoices("SLACK_CLIENT_ID", "TNAAS_SLACK_CLIENT_ID"),
+        description="with SLACK_CLIENT_SECRET: any workspace can install the app (/slack/install)",
+    )
+    slack_client_secret: str | None = Field(
+        None,
+        validation_alias=AliasChoices("SLACK_CLIENT_SECRET", "TNAAS_SLACK_CLIENT_SECRET"),
+        description="the app's client secret (OAuth install and token rotation)",
+    )
+    slack_redirect_uri: str | None = Field(
+        None,
+        validation_alias=AliasChoices("SLACK_REDIRECT_URI", "TNAAS_SLACK_REDIRECT_URI"),
+        description="https://YOUR-HOST/slack/oauth_redirect, if the app lists more than one redirect URL",
+    )
     slack_api_url: str = Field(
         "https://slack.com/api/", description="Slack Web API base URL (tests point it at a stand-in)"
     )
@@ -172,8 +187,13 @@ class Settings(BaseSettings):
         return self.metrics_port or self.platform_port
 
     @property
+    def slack_oauth(self) -> bool:
+        """Installable by any workspace (Bolt's OAuth flow), rather than one workspace's token."""
+        return bool(self.slack_client_id and self.slack_client_secret)
+
+    @property
     def slack_enabled(self) -> bool:
-        return bool(self.slack_bot_token and self.slack_signing_secret)
+        return bool(self.slack_signing_secret and (self.slack_bot_token or self.slack_oauth))
 
 
 @cache

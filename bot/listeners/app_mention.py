@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.commands import handle_text
-from bot.listeners.deps import deps_of
+from bot.listeners.deps import deps_of, say_privately
 from jobs.contracts import ReplyTo
 from store.events import SeenEvents
 
@@ -13,7 +13,15 @@ def app_mention(body: dict, event: dict, client, context) -> None:
     if not SeenEvents(deps.connection).first_time(body["event_id"]):
         return  # a Slack retry of an event we already handled
     thread = event.get("thread_ts") or event["ts"]
-    reply = ReplyTo(kind="mention", channel=event["channel"], user=event["user"], thread_ts=thread)
-    message = handle_text(event.get("text", ""), body.get("team_id", ""), reply, deps.connection, deps.settings)
+    team = context.team_id or body.get("team_id")
+    reply = ReplyTo(
+        kind="mention",
+        channel=event["channel"],
+        user=event["user"],
+        thread_ts=thread,
+        team=team,
+        enterprise=context.enterprise_id,
+    )
+    message = handle_text(event.get("text", ""), team or "", reply, deps.connection, deps.settings)
     if message:
-        client.chat_postEphemeral(channel=event["channel"], user=event["user"], text=message, thread_ts=thread)
+        say_privately(client, reply, message)

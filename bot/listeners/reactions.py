@@ -1,11 +1,13 @@
-"""Reactions on the bot's candidate messages are votes (see ``store.votes.vote_for_reaction``)."""
+"""Reactions on the bot's candidate messages are votes (see ``store.votes.vote_for_reaction``); a team
+whose people vote with keycaps (enough of them) has learned the convention, and its replies stop being seeded."""
 
 from __future__ import annotations
 
 from bot.listeners.deps import deps_of
 from bot.metrics import count_vote
 from store.events import SeenEvents
-from store.votes import VoteStore
+from store.slack_teams import TeamHabits
+from store.votes import KEYCAPS, VoteStore
 
 
 def on_reaction(body: dict, event: dict, context, added: bool) -> None:
@@ -20,6 +22,8 @@ def on_reaction(body: dict, event: dict, context, added: bool) -> None:
         )
         if vote is not None and added:
             count_vote("slack", vote.direction)
+            if event["reaction"].split("::")[0] in KEYCAPS:
+                TeamHabits(deps.connection).keycap_vote(context.team_id or body.get("team_id") or "-", event["user"])
 
 
 def reaction_added(body: dict, event: dict, context) -> None:

@@ -1,4 +1,5 @@
-"""`/techname ...`: help, lists and errors come back privately in the ack; the rest is queued."""
+"""`/techname ...`: help, lists and errors come back privately in the ack; the rest is queued, with the
+command's response_url so that the answer arrives even where the bot is not a member."""
 
 from __future__ import annotations
 
@@ -9,8 +10,15 @@ from jobs.contracts import ReplyTo
 
 def techname(ack, command: dict, context) -> None:
     deps = deps_of(context)
-    reply = ReplyTo(kind="slash", channel=command["channel_id"], user=command["user_id"])
-    message = handle_text(command.get("text", ""), command.get("team_id", ""), reply, deps.connection, deps.settings)
+    reply = ReplyTo(
+        kind="slash",
+        channel=command["channel_id"],
+        user=command["user_id"],
+        team=context.team_id or command.get("team_id"),
+        enterprise=context.enterprise_id,
+        response_url=command.get("response_url") or None,
+    )
+    message = handle_text(command.get("text", ""), reply.team or "", reply, deps.connection, deps.settings)
     if message:
         ack(text=message)  # help, lists and errors: ephemeral, straight in the ack
     else:

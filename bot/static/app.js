@@ -166,6 +166,7 @@ function renderSounds(answer) {
   const line = (text) => { const p = document.createElement("p"); p.textContent = text; box.append(p); return p; };
   line(`“${answer.text}”`).className = "asked";
   if (answer.real_in.length) line(`${answer.text} is a real name in: ${answer.real_in.join(", ")}.`);
+  if (answer.verdict) line(`Pokemon or tech? ${answer.verdict.name} ${Math.round(answer.verdict.probability * 100)}%`);
   const bars = (title, scores) => {
     if (!scores.length) return;
     line(title).className = "label";

@@ -1,0 +1,192 @@
+"""Slack's HTTP edge: ``/slack/events`` (events, slash commands, interactivity), ``/slack/install`` and
+``/slack/oauth_redirect`` (any workspace installs the app).
+
+Bolt reads and parses a body before it checks the signature, puts no cap on its size, and raises on a
+malformed timestamp or body (measured: HTTP 500). So each request is checked here first, in this
+order, and Bolt only ever sees signed, well-formed requests:
+
+1. size: over ``SLACK_MAX_BODY`` bytes -> 413, read no further (the body is streamed, never whole);
+2. text: not UTF-8 -> 400 (Slack only sends UTF-8, and a signature is checked over the text);
+3. signature and timestamp (``v0=`` + 64 hex digits, an integer within five minutes) -> 401;
+4. shape: JSON only as an Events API envelope (an object with a known ``type``), a form only as a
+   slash command, an interactivity ``payload`` (a JSON object) or an SSL check -> 400;
+5. replay: a signature seen before (the same timestamp and body) -> 200, and nothing is done again.
+
+Everything past the size check (hashing, parsing, Bolt itself, which waits for a slash command's ack)
+runs in a worker thread, never on the event loop.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from dataclasses import dataclass
+from urllib.parse import parse_qs
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from redis import Redis
+from slack_bolt import App, BoltRequest, BoltResponse
+from slack_bolt.adapter.starlette.handler import to_starlette_response
+from slack_sdk.signature import SignatureVerifier
+from starlette.concurrency import run_in_threadpool
+
+from bot.slack_app import HOW_TO_CONNECT, create_slack_app
+from store.events import SeenRequests
+from tnaas.limits import SLACK_MAX_BODY
+from tnaas.settings import Settings
+
+log = logging.getLogger(__name__)
+router = APIRouter(include_in_schema=False)
+
+TIMESTAMP = re.compile(r"[0-9]{1,12}")
+SIGNATURE = re.compile(r"v0=[0-9a-f]{64}")
+EVENT_TYPES = {"url_verification", "event_callback", "app_rate_limited"}
+FORM, JSON_TYPE = "application/x-www-form-urlencoded", "application/json"
+NOT_INSTALLABLE = (
+    "This TNaaS answers one workspace, by its SLACK_BOT_TOKEN. To let any workspace install it, set "
+    "SLACK_CLIENT_ID and SLACK_CLIENT_SECRET (see the README)."
+)
+
+
+@dataclass
+class SlackEdge:
+    app: App | None
+    connection: Redis
+    settings: Settings
+
+
+class Refused(Exception):
+    def __init__(self, status: int, message: str):
+        self.status, self.message = status, message
+        super().__init__(message)
+
+
+def install_slack(app: FastAPI, settings: Settings, connection: Redis) -> App | None:
+    """Build the Bolt app when Slack is configured (else /slack/* say how to connect it) and mount
+    the routes; with SLACK_APP_TOKEN, also connect by Socket Mode."""
+    slack = create_slack_app(settings, connection) if settings.slack_enabled else None
+    app.state.slack_edge = SlackEdge(slack, connection, settings)
+    app.include_router(router)
+    if slack is None:
+        log.warning(HOW_TO_CONNECT)
+    elif settings.slack_app_token:
+        from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+        # Socket Mode: Slack pushes events over a websocket we open; /slack/events stays available.
+        SocketModeHandler(slack, settings.slack_app_token, web_client=slack.client).connect()
+        log.info("Slack Socket Mode connected")
+    return slack
+
+
+@router.post("/slack/events")
+async def slack_events(request: Request) -> Response:
+    edge: SlackEdge = request.app.state.slack_edge
+    if edge.app is None:
+        return JSONResponse({"error": HOW_TO_CONNECT}, status_code=503)
+    try:
+        body = await capped_body(request, SLACK_MAX_BODY)
+        response = await run_in_threadpool(dispatch, edge, dict(request.headers), str(request.url.query), body)
+    except Refused as err:
+        return JSONResponse({"error": err.message}, status_code=err.status)
+    return to_starlette_response(response)
+
+
+@router.get("/slack/install")
+async def slack_install(request: Request) -> Response:
+    return await _oauth(request, "install")
+
+
+@router.get("/slack/oauth_redirect")
+async def slack_oauth_redirect(request: Request) -> Response:
+    return await _oauth(request, "callback")
+
+
+async def _oauth(request: Request, step: str) -> Response:
+    """Bolt's OAuth flow: the "Add to Slack" page (a state issued, kept in Redis and a cookie), then
+    Slack's redirect (state consumed, code exchanged by oauth.v2.access, installation saved)."""
+    edge: SlackEdge = request.app.state.slack_edge
+    if edge.app is None:
+        return JSONResponse({"error": HOW_TO_CONNECT}, status_code=503)
+    flow = edge.app.oauth_flow
+    if flow is None:
+        return JSONResponse({"error": NOT_INSTALLABLE}, status_code=404)
+    bolt_request = BoltRequest(body="", query=str(request.url.query), headers=dict(request.headers))
+    handle = flow.handle_installation if step == "install" else flow.handle_callback
+    return to_starlette_response(await run_in_threadpool(handle, bolt_request))
+
+
+async def capped_body(request: Request, limit: int) -> bytes:
+    """The body, streamed and refused (413) as soon as it is over ``limit`` bytes."""
+    declared = request.headers.get("content-length", "")
+    if declared and not (declared.isascii() and declared.isdigit()):
+        raise Refused(400, "Bad Content-Length.")
+    if declared and int(declared) > limit:
+        raise Refused(413, f"Requests to this endpoint are at most {limit:,} bytes.")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise Refused(413, f"Requests to this endpoint are at most {limit:,} bytes.")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def text_of(body: bytes) -> str:
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise Refused(400, "The body is not UTF-8.") from None
+
+
+def verify(headers: dict, body: str, secret: str) -> str:
+    """The request's signature when it is Slack's (HMAC of the timestamp and body, five minutes at most)."""
+    timestamp = headers.get("x-slack-request-timestamp", "")
+    signature = headers.get("x-slack-signature", "")
+    if not TIMESTAMP.fullmatch(timestamp) or not SIGNATURE.fullmatch(signature):
+        raise Refused(401, "This endpoint only answers requests signed by Slack.")
+    if not SignatureVerifier(secret).is_valid(body, timestamp, signature):
+        raise Refused(401, "This endpoint only answers requests signed by Slack.")
+    return signature
+
+
+def check_shape(content_type: str, text: str) -> None:
+    """Refused unless the body is something Slack sends to this endpoint."""
+    if content_type.startswith(JSON_TYPE):
+        envelope = _json_object(text)
+        if envelope.get("type") not in EVENT_TYPES:
+            raise Refused(400, "A JSON body must be a Slack Events API envelope.")
+        return
+    if content_type.startswith(FORM):
+        form = parse_qs(text, keep_blank_values=True)
+        if "payload" in form:
+            payload = _json_object(form["payload"][0])
+            if not isinstance(payload.get("type"), str):
+                raise Refused(400, "The interactivity payload has no type.")
+        elif "command" not in form and "ssl_check" not in form:
+            raise Refused(400, "A form must be a slash command or an interactivity payload.")
+        return
+    raise Refused(400, "Slack sends JSON or a form to this endpoint.")
+
+
+def _json_object(text: str) -> dict:
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError):
+        raise Refused(400, "The body is not valid JSON.") from None
+    if not isinstance(value, dict):
+        raise Refused(400, "The JSON must be an object.")
+    return value
+
+
+def dispatch(edge: SlackEdge, headers: dict, query: str, body: bytes) -> BoltResponse:
+    """Verified, well-formed, first-time requests go to Bolt; replays get an empty 200."""
+    headers = {k.lower(): v for k, v in headers.items()}
+    text = text_of(body)
+    signature = verify(headers, text, edge.settings.slack_signing_secret or "")
+    check_shape(headers.get("content-type", ""), text)
+    if not SeenRequests(edge.connection).first_time(signature):
+        log.warning("a replayed Slack request (signature seen before) was not acted on again")
+        return BoltResponse(status=200, body="")
+    return edge.app.dispatch(BoltRequest(body=text, query=query, headers=headers))

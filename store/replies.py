@@ -1,0 +1,44 @@
+"""What a Slack reply has already done, step by step, so that a rerun of its job continues where the
+first attempt stopped instead of posting again.
+
+A job can run more than once: its worker dies mid-reply and rq's abandoned-job sweep reruns it, or a
+Slack error fails it and rq retries it. Each step (the answer computed, the headline posted, the
+candidates posted, the impressions recorded, each reaction seeded) is recorded here right after it
+happens and before the next one starts; a rerun skips every recorded step. The one window left is
+between Slack accepting a post and the record being written (a process killed in that millisecond).
+"""
+
+from __future__ import annotations
+
+from redis import Redis
+
+
+class ReplyProgress:
+    PREFIX = "tnaas:reply:"
+    TTL = 24 * 3600  # far longer than any retry or abandoned-job sweep of the job
+
+    def __init__(self, connection: Redis, job_id: str):
+        self.redis = connection
+        self.key = f"{self.PREFIX}{job_id}"
+
+    def get(self, step: str) -> str | None:
+        value = self.redis.hget(self.key, step)
+        return value.decode() if value is not None else None
+
+    def steps(self) -> dict[str, str]:
+        return {k.decode(): v.decode() for k, v in self.redis.hgetall(self.key).items()}
+
+    def done(self, step: str, value: str = "1") -> str:
+        """Record a step (and what it produced, e.g. the posted message's ts)."""
+        with self.redis.pipeline() as pipe:
+            pipe.hset(self.key, step, value)
+            pipe.expire(self.key, self.TTL)
+            pipe.execute()
+        return value
+
+    def claim(self, step: str, value: str = "1") -> bool:
+        """Record a step only if it is not recorded yet: True for the one caller that should act."""
+        claimed = bool(self.redis.hsetnx(self.key, step, value))
+        if claimed:
+            self.redis.expire(self.key, self.TTL)
+        return claimed

@@ -1,0 +1,211 @@
+"""Any workspace installs the app: Bolt's OAuth flow end to end against the stand-in playing Slack
+(``/slack/install`` -> Slack's consent -> ``/slack/oauth_redirect`` -> ``oauth.v2.access``), the
+installation kept in our Redis, each team answered with its own token, tokens rotated once when they
+are about to expire, uninstalled workspaces forgotten; SLACK_BOT_TOKEN's workspace keeps working."""
+
+import html
+import json
+import re
+import time
+import urllib.parse
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from redis import Redis
+from rq import Queue
+from rq.registry import StartedJobRegistry
+from slack_sdk.oauth.installation_store import Bot
+
+from bot.slack_app import BOT_SCOPES
+from jobs.contracts import GenerateRequest, ReplyTo
+from jobs.queueing import enqueue_slack
+from store.installations import RedisInstallationStore
+from testkit.processes import start_web, start_worker, stop_process, tnaas_env, wait_until
+from testkit.slack_standin import CLIENT_ID, CLIENT_SECRET, TOKEN, SlackStandIn, post, signed_post, slash_form
+from tnaas.redis_server import EmbeddedRedis
+from tnaas.settings import Settings
+
+SECRET = "oauth-signing-secret"
+QUEUE = "slack-oauth"
+FORM = "application/x-www-form-urlencoded"
+
+
+@pytest.fixture(scope="module")
+def stack(trained_artifacts, tmp_path_factory):
+    redis_server = EmbeddedRedis(tmp_path_factory.mktemp("redis"))
+    redis_server.start()
+    standin = SlackStandIn().__enter__()
+    env = tnaas_env(
+        trained_artifacts,
+        REDIS_URL=redis_server.url,
+        TNAAS_QUEUE=QUEUE,
+        TNAAS_DEFAULT_MODEL="kn3",
+        SLACK_CLIENT_ID=CLIENT_ID,
+        SLACK_CLIENT_SECRET=CLIENT_SECRET,
+        SLACK_SIGNING_SECRET=SECRET,
+        SLACK_BOT_TOKEN=TOKEN,  # an existing single-workspace install (team T1) next to the OAuth ones
+        TNAAS_SLACK_API_URL=standin.url,
+        TNAAS_USER_RATE=1000,
+    )
+    connection = Redis.from_url(redis_server.url)
+    processes = []
+    try:
+        processes.append(start_worker(env, connection))
+        web, base = start_web(env)
+        processes.append(web)
+        yield {"base": base, "slack": standin, "redis": connection, "env": env}
+    finally:
+        for process in processes:
+            stop_process(process)
+        standin.__exit__()
+        redis_server.stop()
+
+
+def install(stack, team: str, rotation: bool = False) -> str:
+    """A person installs the app into ``team`` the way a browser does; returns the bot token Slack issued."""
+    status, page, headers = post(f"{stack['base']}/slack/install", None, {}, method="GET")
+    assert status == 200, page
+    link = html.unescape(re.search(r'href="(https://slack\.com/oauth/v2/authorize\?[^"]+)"', page)[1])
+    query = urllib.parse.parse_qs(urllib.parse.urlsplit(link).query)
+    assert query["client_id"] == [CLIENT_ID] and query["scope"] == [",".join(BOT_SCOPES)]
+    cookie = headers["set-cookie"].split(";")[0]
+    assert cookie == f"slack-app-oauth-state={query['state'][0]}"
+    code = stack["slack"].install_code(team, rotation=rotation)  # the person clicks "Allow" at Slack
+    redirect = f"{stack['base']}/slack/oauth_redirect?code={code}&state={query['state'][0]}"
+    status, page, _ = post(redirect, None, {"Cookie": cookie}, method="GET")
+    assert status == 200, page
+    bot = RedisInstallationStore(stack["redis"]).find_bot(enterprise_id=None, team_id=team)
+    assert bot is not None and bot.bot_token.startswith(f"xoxb-{team}-")
+    return bot.bot_token
+
+
+def slash(stack, text: str, team: str, channel: str, user: str = "U1") -> tuple[int, str]:
+    body = slash_form(
+        text, user=user, channel=channel, team=team, response_url=stack["slack"].response_url(channel, user)
+    )
+    return signed_post(f"{stack['base']}/slack/events", body, FORM, SECRET)
+
+
+def posts(stack, channel: str) -> list[dict]:
+    return [p for p in stack["slack"].called("chat.postMessage") if p.get("channel") == channel and "_ts" in p]
+
+
+def refreshes(stack) -> list[dict]:
+    return [p for p in stack["slack"].called("oauth.v2.access") if p.get("grant_type") == "refresh_token"]
+
+
+def settled(stack) -> None:
+    wait_until(
+        lambda: (
+            Queue(QUEUE, connection=stack["redis"]).count == 0
+            and StartedJobRegistry(QUEUE, connection=stack["redis"]).count == 0
+        ),
+        timeout=20,
+        what="the queue to drain",
+    )
+
+
+def test_a_new_workspace_installs_the_app_and_is_answered_with_its_own_token(stack):
+    token = install(stack, "T2")
+    exchange = stack["slack"].called("oauth.v2.access")[-1]
+    assert exchange["_token"] is None and "code" in exchange  # the client id and secret went as Basic auth
+    status, _ = slash(stack, "cats 2", team="T2", channel="C20")
+    assert status == 200
+    replies = wait_until(lambda: len(p := posts(stack, "C20")) >= 2 and p, timeout=20, what="the reply")
+    assert {p["_token"] for p in replies} == {token}
+
+
+def test_the_single_workspace_token_keeps_working_next_to_installs(stack):
+    slash(stack, "cats 2", team="T1", channel="C10")
+    replies = wait_until(lambda: len(p := posts(stack, "C10")) >= 2 and p, timeout=20, what="the reply")
+    assert {p["_token"] for p in replies} == {TOKEN}
+
+
+def test_a_forged_or_replayed_state_installs_nothing(stack):
+    _, page, headers = post(f"{stack['base']}/slack/install", None, {}, method="GET")
+    state = re.search(r"state=([^&\"]+)", html.unescape(page))[1]
+    code = stack["slack"].install_code("T4")
+    forged = f"{stack['base']}/slack/oauth_redirect?code={code}&state=forged"
+    assert post(forged, None, {"Cookie": "slack-app-oauth-state=forged"}, method="GET")[0] in (400, 401)
+    cookie = headers["set-cookie"].split(";")[0]
+    good = f"{stack['base']}/slack/oauth_redirect?code={code}&state={state}"
+    assert post(good, None, {"Cookie": cookie}, method="GET")[0] == 200
+    again = f"{stack['base']}/slack/oauth_redirect?code={stack['slack'].install_code('T5')}&state={state}"
+    assert post(again, None, {"Cookie": cookie}, method="GET")[0] in (400, 401)  # a state is consumed once
+    assert RedisInstallationStore(stack["redis"]).find_bot(enterprise_id=None, team_id="T5") is None
+    _, page, headers = post(f"{stack['base']}/slack/install", None, {}, method="GET")
+    state, cookie = re.search(r"state=([^&\"]+)", html.unescape(page))[1], headers["set-cookie"].split(";")[0]
+    bogus = f"{stack['base']}/slack/oauth_redirect?code=not-a-code&state={state}"
+    assert post(bogus, None, {"Cookie": cookie}, method="GET")[0] == 401  # oauth.v2.access: invalid_code
+
+
+def expire_soon(stack, team: str) -> Bot:
+    """The bot token of ``team`` has a minute left: due for rotation."""
+    store = RedisInstallationStore(stack["redis"])
+    bot = store.find_bot(enterprise_id=None, team_id=team)
+    bot.bot_token_expires_at = int(time.time()) + 60
+    store.save_bot(bot)
+    return bot
+
+
+def test_an_expiring_token_is_rotated_once_by_the_web_process_and_the_workers(stack):
+    old = install(stack, "T3", rotation=True)
+    expire_soon(stack, "T3")
+    before = len(refreshes(stack))
+    with ThreadPoolExecutor(4) as pool:  # four commands at once: Bolt authorizes each in its own thread
+        statuses = list(pool.map(lambda i: slash(stack, "cats 2", team="T3", channel=f"C3{i}")[0], range(4)))
+    assert statuses == [200] * 4
+    for i in range(4):
+        wait_until(lambda i=i: len(posts(stack, f"C3{i}")) >= 2, timeout=20, what="the replies")
+    new = RedisInstallationStore(stack["redis"]).find_bot(enterprise_id=None, team_id="T3")
+    assert len(refreshes(stack)) == before + 1  # refresh tokens are single-use: exactly one rotation
+    assert new.bot_token != old and new.bot_token_expires_at > time.time() + 11 * 3600
+    assert {p["_token"] for i in range(4) for p in posts(stack, f"C3{i}")} == {new.bot_token}
+
+    # A worker meeting an expiring token (no request through the web process first) rotates it too.
+    expire_soon(stack, "T3")
+    settings = Settings(redis_url="unused", queue=QUEUE)
+    reply = ReplyTo(kind="slash", channel="C39", user="U1", team="T3")
+    enqueue_slack(stack["redis"], GenerateRequest(corpus="cats", n=2), reply, settings)
+    wait_until(lambda: len(posts(stack, "C39")) >= 2, timeout=20, what="the worker's reply")
+    newest = RedisInstallationStore(stack["redis"]).find_bot(enterprise_id=None, team_id="T3")
+    assert len(refreshes(stack)) == before + 2 and {p["_token"] for p in posts(stack, "C39")} == {newest.bot_token}
+
+
+def test_an_uninstalled_workspace_is_forgotten_and_its_queued_reply_explains(stack):
+    install(stack, "T6")
+    event = {
+        "type": "event_callback",
+        "team_id": "T6",
+        "api_app_id": "A1",
+        "event_id": "EvUninstall",
+        "event_time": int(time.time()),
+        "event": {"type": "app_uninstalled", "event_ts": "1"},
+    }
+    assert (
+        signed_post(f"{stack['base']}/slack/events", json.dumps(event).encode(), "application/json", SECRET)[0] == 200
+    )
+    store = RedisInstallationStore(stack["redis"])
+    wait_until(lambda: store.find_bot(enterprise_id=None, team_id="T6") is None, timeout=10, what="the deletion")
+    response_url = stack["slack"].response_url("C60", "U1")
+    body = slash_form("cats 2", channel="C60", team="T6", response_url=response_url)
+    assert signed_post(f"{stack['base']}/slack/events", body, FORM, SECRET)[0] == 200
+    said = wait_until(lambda: stack["slack"].responses(response_url), timeout=10, what="Bolt's answer")[0]
+    assert "install" in said["text"].lower()  # Bolt: this workspace has no installation
+    response_url = stack["slack"].response_url("C61", "U1")
+    reply = ReplyTo(kind="slash", channel="C61", user="U1", team="T6", response_url=response_url)
+    enqueue_slack(stack["redis"], GenerateRequest(corpus="cats", n=2), reply, Settings(redis_url="unused", queue=QUEUE))
+    said = wait_until(lambda: stack["slack"].responses(response_url), timeout=20, what="the explanation")[0]
+    assert "reinstall" in said["text"] and posts(stack, "C61") == []
+
+
+def test_a_failed_rotation_is_a_lost_token_not_a_crash(stack):
+    install(stack, "T7", rotation=True)
+    bot = expire_soon(stack, "T7")
+    stack["slack"].refresh_tokens.pop(bot.bot_refresh_token)  # Slack no longer knows the refresh token
+    response_url = stack["slack"].response_url("C70", "U1")
+    reply = ReplyTo(kind="slash", channel="C70", user="U1", team="T7", response_url=response_url)
+    enqueue_slack(stack["redis"], GenerateRequest(corpus="cats", n=2), reply, Settings(redis_url="unused", queue=QUEUE))
+    said = wait_until(lambda: stack["slack"].responses(response_url), timeout=20, what="the explanation")[0]
+    assert "`token_expired`" in said["text"]
+    settled(stack)
