@@ -385,7 +385,7 @@ def main() -> None:
         per_corpus = []
         for model_name in models:
             result = evaluate_pair(
-                corpus, model_name, *splits[corpus], corpus_judge, args.n, args.seed, args.group_folds
+                corpus, model_name, *splits[corpus], corpus_judge, args.n, args.seed, not args.stratified_folds
             )
             log.info("%s/%s done in %.0f s: targets %s", corpus, model_name, result["seconds"], meets_targets(result))
             per_corpus.append(result)
