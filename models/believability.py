@@ -118,14 +118,17 @@ class NearCopies:
         return np.fromiter((self.near(n) for n in names), dtype=bool, count=len(names))
 
 
-def near_duplicate_groups(names: list[str], distance: int = 2) -> np.ndarray:
-    """Group id per name: names linked by a chain of edit distances <= ``distance`` share a group
-    (nidoranf / nidoranm, charizard-mega-x / charizard-mega-y). Cross-fitting keeps a group in one
-    fold, so no name is judged by a model that saw its near-twin."""
+def near_duplicate_groups(names: list[str], distance: int = 2, share: float = 0.25) -> np.ndarray:
+    """Group id per name: names linked by a chain of near-twins (at most ``distance`` edits and at most
+    ``share`` of the longer name: nidoranf / nidoranm, spider-man / spider-woman) share a group.
+    Cross-fitting keeps a group in one fold, so no name is judged by a model that saw its twin. The
+    share keeps short names apart (max / mac would chain most of a dog-name list into one group)."""
     if not names:
         return np.zeros(0, dtype=int)
     close = cdist(names, names, scorer=Levenshtein.distance, score_cutoff=distance, dtype=np.int32, workers=-1)
-    return connected_components(sparse.csr_matrix(close <= distance), directed=False)[1]
+    lengths = np.array([len(n) for n in names])
+    linked = (close <= distance) & (close <= share * np.maximum.outer(lengths, lengths))
+    return connected_components(sparse.csr_matrix(linked), directed=False)[1]
 
 
 @dataclass(frozen=True)

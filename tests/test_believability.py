@@ -167,3 +167,5 @@ def test_near_duplicate_groups_keep_near_twins_together_and_strangers_apart():
     assert len({group[n] for n in ("nidoranf", "bulbasaur", "ivysaur", "charizard-mega-x", "mew")}) == 5
     assert len(near_duplicate_groups(names, distance=1)) == len(names)
     assert len(set(near_duplicate_groups(names, distance=1))) == 6  # nidorina is 2 edits from nidoranm
+    short = ["max", "mac", "bella", "belle"]  # one edit is a third of max: not twins; a fifth of bella: twins
+    assert list(near_duplicate_groups(short)) == [0, 1, 2, 2]
