@@ -17,7 +17,7 @@ from rich.table import Table
 from models.bandit import standings
 from models.registry import ModelRegistry
 from models.reranker import evaluate_reranker
-from testkit.simulated_team import CONFIGS, ORACLE, LoopResult, hidden_taste, run_loop
+from testkit.simulated_team import CONFIGS, ORACLE, TASTES, LoopResult, run_loop
 from tnaas.settings import get_settings
 
 
@@ -32,16 +32,24 @@ def main() -> None:
     parser.add_argument("--block", type=int, default=50)
     parser.add_argument("--corpora", default="pypi,npm,pokemon")
     parser.add_argument("--models", default="kn5,kn3,markov3,markov2")
+    parser.add_argument("--tastes", default=",".join(TASTES), help="simulated teams (testkit.simulated_team)")
     args = parser.parse_args()
     registry = ModelRegistry(get_settings().artifacts_dir)
-    corpora, models = args.corpora.split(","), args.models.split(",")
     console = Console(width=200)
+    for taste in args.tastes.split(","):
+        report(registry, args, taste, console)
+
+
+def report(registry: ModelRegistry, args: argparse.Namespace, taste_name: str, console: Console) -> None:
+    taste = TASTES[taste_name]
+    corpora, models = args.corpora.split(","), args.models.split(",")
+    console.rule(f"the {taste_name!r} team ({taste.__name__})")
     console.print(f"{args.rounds} rounds x 5 names, pool 100, corpora {corpora}, models {models}, {args.seeds} seeds")
 
     results: dict[str, list[LoopResult]] = {}
     for config in CONFIGS:
         results[config.name] = [
-            run_loop(registry, corpora, models, config, args.rounds, seed) for seed in range(args.seeds)
+            run_loop(registry, corpora, models, config, args.rounds, seed, taste=taste) for seed in range(args.seeds)
         ]
 
     blocks = len(block_means(list(range(args.rounds)), args.block))
@@ -118,8 +126,10 @@ def main() -> None:
         )
     ceiling = []
     for res in results[CONFIGS[0].name]:
-        ceiling.append(float(np.mean([hidden_taste(r) for r in res.rows])))
-    console.print(f"expected up-rate of a random shown name under the hidden taste: {statistics.mean(ceiling):.3f}")
+        ceiling.append(float(np.mean([taste(r) for r in res.rows])))
+    console.print(
+        f"expected up-rate of a random shown name under the {taste_name!r} taste: {statistics.mean(ceiling):.3f}"
+    )
 
 
 if __name__ == "__main__":

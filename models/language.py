@@ -173,9 +173,10 @@ def _views(paragraph: str) -> list[str]:
     return sentences(paragraph) + [" ".join(tokens[i : i + 2]) for i in range(0, len(tokens) - 1, 2)] + tokens
 
 
-def _bucket(h: int, n_features: int) -> int:
-    """The column scikit-learn's FeatureHasher gives a signed 32-bit MurmurHash3 value."""
-    return (2147483647 - (n_features - 1)) % n_features if h == -2147483648 else abs(h) % n_features
+def _buckets(hashes: np.ndarray, n_features: int) -> np.ndarray:
+    """The columns scikit-learn's FeatureHasher gives signed 32-bit MurmurHash3 values (int64 here,
+    so abs(-2**31) does not overflow; FeatureHasher's int32 arithmetic wraps it, reproduced by hand)."""
+    return np.where(hashes == -2147483648, (2147483647 - (n_features - 1)) % n_features, np.abs(hashes) % n_features)
 
 
 def log_softmax(z: np.ndarray) -> np.ndarray:
@@ -289,14 +290,34 @@ class LanguageDetector:
         """Within each group of look-alike languages, add how much likelier the text's known words are
         under each one's word frequencies than under the group's likeliest (0 for that one): "kerana"
         is Malay and "karena" Indonesian, which their shared n-grams cannot tell."""
+        if not self.groups_:
+            return
+        keys, table, groups = self._merged_word_models()
         for i, text in enumerate(cleaned):
-            hashes = np.array([murmurhash3_32(w) for w in text.split()], dtype=np.int32)
-            for langs, keys, table in self.groups_:
-                rows = np.minimum(np.searchsorted(keys, hashes), len(keys) - 1)
-                found = rows[keys[rows] == hashes]
-                if len(found):
-                    evidence = table[found].sum(axis=0, dtype=np.float64)
-                    jll[i, langs] += WORD_EVIDENCE * (evidence - evidence.max())
+            hashes = np.fromiter(map(murmurhash3_32, text.split()), dtype=np.int32)
+            rows = np.minimum(np.searchsorted(keys, hashes), len(keys) - 1)
+            found = rows[keys[rows] == hashes]
+            if len(found):
+                evidence = table[found].sum(axis=0, dtype=np.float64)
+                for langs, columns in groups:  # a group none of whose words occur adds 0
+                    jll[i, langs] += WORD_EVIDENCE * (evidence[columns] - evidence[columns].max())
+
+    def _merged_word_models(self) -> tuple[np.ndarray, np.ndarray, list[tuple[np.ndarray, slice]]]:
+        """Every group's word table side by side over the union of their hashes (0 where a group does
+        not know a word), so a text's words are looked up once rather than once per group. Built on
+        first use from ``groups_`` and kept."""
+        if getattr(self, "_merged", None) is None:
+            keys = np.unique(np.concatenate([k for _, k, _ in self.groups_]))
+            table = np.zeros((len(keys), sum(t.shape[1] for _, _, t in self.groups_)), dtype=np.float32)
+            groups, start = [], 0
+            for langs, group_keys, group_table in self.groups_:
+                unique, first = np.unique(group_keys, return_index=True)  # a shared hash: the first word's row
+                columns = slice(start, start + group_table.shape[1])
+                table[np.searchsorted(keys, unique), columns] = group_table[first]
+                groups.append((langs, columns))
+                start = columns.stop
+            self._merged = keys, table, groups
+        return self._merged
 
     def possible(self, text: str) -> np.ndarray:
         """Languages whose script matches the text's main script (none for a script none of them uses),
@@ -317,9 +338,8 @@ class LanguageDetector:
         analyze, n_features = self.vectorizer_.build_analyzer(), self.vectorizer_.n_features
         out = np.empty((len(texts), len(self.classes_)))
         for i, text in enumerate(texts):
-            buckets = np.fromiter(
-                (_bucket(murmurhash3_32(g), n_features) for g in analyze(text)), dtype=self.features_.dtype
-            )
+            hashes = np.fromiter(map(murmurhash3_32, analyze(text)), dtype=np.int64)
+            buckets = _buckets(hashes, n_features).astype(self.features_.dtype)
             rows = np.minimum(np.searchsorted(self.features_, buckets), len(self.features_) - 1)
             rows = rows[self.features_[rows] == buckets]
             out[i] = self.weights_[rows].sum(axis=0, dtype=np.float64) + self.bias_

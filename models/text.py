@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import functools
 import re
 import unicodedata
 from collections import Counter
@@ -107,6 +108,7 @@ SCRIPT_BLOCKS = sorted(
 _BLOCK_STARTS = [start for start, _, _ in SCRIPT_BLOCKS]
 
 
+@functools.lru_cache(maxsize=8192)  # texts repeat a few letters: a dict hit, not a bisect, per letter
 def script_of(ch: str) -> str:
     """The script of one letter by its Unicode block ("Other" outside the blocks above)."""
     code = ord(ch)

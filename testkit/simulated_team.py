@@ -1,7 +1,11 @@
 """A simulated team that votes: stands in for real users when measuring the feedback loop.
 
-The voter has a hidden taste: it likes short names (4-7 characters), that the judge finds tech-like
-(npm or PyPI), and that are easy to say (letters only, no run of three consonants or three vowels).
+The voter has a hidden taste: it likes short names (4-7 characters) that are easy to say (letters
+only, no run of three consonants or three vowels) and, in ``hidden_taste`` (the "tech" team), that
+the judge finds tech-like (npm or PyPI) whatever corpus it asked for; in ``asked_style_taste`` (the
+"style" team), that the judge finds in the style of the corpus it asked for: a team asking for
+pokemon-style names wants pokemon-like ones. The tech team penalises corpus-likeness for every corpus
+but npm/PyPI, so no cold-start ranking for believability can please it there; both are reported.
 Each round a request asks for n names from a corpus; the configuration decides which model generates
 (uniformly at random, or the Thompson-sampling bandit) and which n of the sampled pool are shown (at
 random, by the judge alone, or by the judge + a reranker retrained on the votes so far every few
@@ -30,13 +34,25 @@ from models.reranker import Reranker, enough_votes, labels, voted_rows
 TECH = ("npm", "pypi")
 
 
-def hidden_taste(row: dict) -> float:
-    """The simulated voter's probability of an up-vote (the loop never sees this function)."""
-    name = row["name"]
+def _short_and_easy(name: str) -> float:
     short = 1.0 if 4 <= len(name) <= 7 else 0.4 if len(name) in (3, 8) else 0.0
     easy = name.isalpha() and not re.search(r"[^aeiouy]{3}|[aeiouy]{3}", name)
+    return short * float(easy)
+
+
+def hidden_taste(row: dict) -> float:
+    """The simulated voter's probability of an up-vote (the loop never sees this function)."""
     tech = sum((row.get("judge") or {}).get(c, 0.0) for c in TECH)
-    return 0.02 + 0.8 * short * float(easy) * tech
+    return 0.02 + 0.8 * _short_and_easy(row["name"]) * tech
+
+
+def asked_style_taste(row: dict) -> float:
+    """Like ``hidden_taste``, but the style that counts is the corpus the request asked for."""
+    style = (row.get("judge") or {}).get(row["corpus"], 0.0)
+    return 0.02 + 0.8 * _short_and_easy(row["name"]) * style
+
+
+TASTES = {"tech": hidden_taste, "style": asked_style_taste}
 
 
 @dataclass(frozen=True)

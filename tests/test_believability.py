@@ -19,6 +19,7 @@ from models.believability import (
     Reservoir,
     build_reservoir,
     judge_training_set,
+    near_duplicate_groups,
 )
 from models.catalog import default_model_for, make_lm
 from models.decency import Blocklist, blocklist_source, default_blocklist
@@ -155,3 +156,16 @@ def test_the_reranker_sees_believability_as_a_feature():
     row = {"name": "pikablu", "corpus": "pokemon", "model": "kn3", "real": 0.71}
     assert row_features(row)["real"] == 0.71
     assert "real" not in row_features(row | {"real": None})
+
+
+def test_near_duplicate_groups_keep_near_twins_together_and_strangers_apart():
+    names = ["nidoranf", "nidoranm", "nidorina", "bulbasaur", "ivysaur", "charizard-mega-x", "charizard-mega-y", "mew"]
+    groups = near_duplicate_groups(names)
+    group = dict(zip(names, groups))
+    assert group["nidoranf"] == group["nidoranm"] == group["nidorina"]  # a chain: f-m (1), m-rina (2)
+    assert group["charizard-mega-x"] == group["charizard-mega-y"]
+    assert len({group[n] for n in ("nidoranf", "bulbasaur", "ivysaur", "charizard-mega-x", "mew")}) == 5
+    assert len(near_duplicate_groups(names, distance=1)) == len(names)
+    assert len(set(near_duplicate_groups(names, distance=1))) == 6  # nidorina is 2 edits from nidoranm
+    short = ["max", "mac", "bella", "belle"]  # one edit is a third of max: not twins; a fifth of bella: twins
+    assert list(near_duplicate_groups(short)) == [0, 1, 2, 2]

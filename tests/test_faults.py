@@ -362,11 +362,12 @@ def test_sigterm_lets_the_web_answer_its_requests_in_flight_and_sigkill_loses_no
 
 
 # -- durability -------------------------------------------------------------------------------------
-@pytest.mark.parametrize("fsync", ["everysec", "always"])
-def test_acknowledged_votes_survive_killing_redis(tmp_path, fsync):
-    """Redis appends each write to its file before it answers: a killed process loses nothing it
-    acknowledged (everysec leaves up to about a second in the OS's cache, which only a power cut loses;
-    `always` fsyncs before answering)."""
+@pytest.mark.parametrize(("fsync", "settle"), [("everysec", 2.5), ("always", 0.0)])
+def test_acknowledged_votes_survive_killing_redis(tmp_path, fsync, settle):
+    """`always`: Redis writes and fsyncs each vote before it answers, so a kill right after loses none.
+    `everysec`: Redis writes before answering unless a background fsync is still running (a busy disk),
+    when it postpones the write for up to 2 s and answers meanwhile (aof.c); a kill in that window loses
+    those votes (seen in CI), so the promise is: votes acknowledged over 2 s before the kill survive."""
     port = free_port()
     server = EmbeddedRedis(tmp_path / "redis", port=port, fsync=fsync)
     server.start()
@@ -375,6 +376,7 @@ def test_acknowledged_votes_survive_killing_redis(tmp_path, fsync):
         assert connection.config_get("appendfsync") == {"appendfsync": fsync}
         store = VoteStore(connection)
         acknowledged = sum(store.vote("web", "0123456789abcdef", 1, f"addr-{i}", 1) for i in range(300))
+        time.sleep(settle)
         kill(server.process)
         server.start()
         assert VoteStore(Redis.from_url(server.url)).tally("web", "0123456789abcdef") == {

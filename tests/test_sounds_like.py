@@ -7,8 +7,9 @@ from models import artifact
 from models.artifact import ArtifactInfo
 from models.judge import HARD_CASE, TECH, CorpusJudge, corpus_dataset, name_key, split_by_name
 from models.kneser_ney import KneserNeyLM
-from models.language import LanguageDetector, load_language_data
+from models.language import load_language_data
 from models.name_model import NameModel
+from models.registry import ModelRegistry
 from models.sounds_like import sounds_like
 from models.training import evaluate_language
 from tnaas.errors import ArtifactVersionMismatch, TNaaSError
@@ -20,9 +21,9 @@ def language_data():
 
 
 @pytest.fixture(scope="module")
-def detector(language_data):
-    data = language_data
-    return LanguageDetector().fit(data.X, data.y, data.calibration, data.weights, frequencies=data.frequencies)
+def detector(trained_artifacts):
+    """The detector `tnaas train` made for the suite: fitted on the same split, the held-out text unseen."""
+    return ModelRegistry(trained_artifacts).estimator("language")
 
 
 @pytest.fixture(scope="module")
@@ -256,3 +257,28 @@ def test_scoring_equals_the_training_representation(detector):
     counts = detector.vectorizer_.transform(texts)[:, detector.features_]
     expected = np.asarray(counts @ detector.weights_, dtype=np.float64) + detector.bias_
     np.testing.assert_allclose(detector._joint_log_likelihood(texts), expected, rtol=1e-5)
+
+
+def test_word_evidence_is_each_groups_own_log_ratio(detector):
+    """Within every look-alike group (Serbian is in two), a text's known words add their frequency
+    log-ratio to that group's languages, 0 for the group's likeliest; languages in no group get nothing."""
+    from sklearn.utils import murmurhash3_32
+
+    from models.language import WORD_EVIDENCE
+    from models.text import clean_text
+
+    texts = ["vrijeme je", "време је за", "jag är inte", "kerana dia", "zzzz qqq", "это наш дом"]
+    cleaned = [clean_text(t).text for t in texts]
+    got = np.zeros((len(texts), len(detector.classes_)))
+    detector._word_evidence(cleaned, got)
+    expected = np.zeros_like(got)
+    for i, text in enumerate(cleaned):
+        for langs, keys, table in detector.groups_:
+            rows = [int(np.searchsorted(keys, murmurhash3_32(w))) for w in text.split()]
+            found = [r for r, w in zip(rows, text.split()) if r < len(keys) and keys[r] == murmurhash3_32(w)]
+            if found:
+                evidence = table[found].sum(axis=0, dtype=np.float64)
+                expected[i, langs] += WORD_EVIDENCE * (evidence - evidence.max())
+    np.testing.assert_allclose(got, expected, atol=1e-9)
+    assert got[4].tolist() == [0.0] * len(detector.classes_)  # no known word: no evidence
+    assert (got[:4] != 0).any(axis=1).all()
