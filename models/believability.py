@@ -8,7 +8,9 @@ and its P(real) ranks candidates.
 
 Scoring a fresh pool per request costs milliseconds; the reservoir does it once per model version:
 a large sample, with names in the corpus, near-copies (edit distance 1 of a corpus name) and
-names on the blocklist removed, scored, and cut to its most believable tier. A request then draws
+names on the blocklist removed, scored, and cut to its most believable tier, per name length in the
+corpus' proportions (P(real) grows with length, so a plain cut would show longer names than the
+corpus has; see ``cut_tier``). A request then draws
 n names from that tier with its own rng: microseconds, reproducible with a seed, and the tier is
 large enough that 100 requests of 10 rarely see a name twice.
 
