@@ -23,7 +23,9 @@ family no ranking here uses; the adversarial judge is itself linear over charact
 
 Strategies: ``random`` (n of a pool of 100, random order); ``judge`` (today's ranking: the corpus
 judge's P(corpus) over a pool of 100, models.ranking with 20% exploration); ``reservoir`` (the
-adversarial judge's believable tier, models.believability; judge and reservoir trained on the 60%).
+adversarial judge's believable tier, models.believability, cut per name length in the 60%'s
+proportions; judge and reservoir trained on the 60%); ``plain tier`` (the same scored candidates cut
+to the best whatever their length: the cut before issue 12's length fix, side by side in one run).
 
 Run: ``.venv/bin/python -m bench.believability`` (all corpora x kn5,kn3,markov3,markov2; 30-60 min
 on 2 cores) or ``--corpora pokemon,pypi --models kn5``; ``--write-defaults`` records the best model per
@@ -62,9 +64,10 @@ from models.artifact import ArtifactInfo
 from models.believability import (
     BelievabilityJudge,
     NearCopies,
-    build_reservoir,
     judge_training_set,
     near_duplicate_groups,
+    reservoir_from,
+    score_candidates,
 )
 from models.catalog import TRAINED_BY_DEFAULT, make_lm
 from models.decency import default_blocklist
@@ -198,12 +201,14 @@ def evaluate_pair(
     rng = np.random.default_rng(seed)
     judge = BelievabilityJudge().fit(*judge_training_set(model, train, rng))
     near = NearCopies(train)
-    reservoir = build_reservoir(
-        model, judge, near, default_blocklist(), ArtifactInfo(corpus=corpus, model=model_name, corpus_hash="bench"), rng
-    )
+    info = ArtifactInfo(corpus=corpus, model=model_name, corpus_hash="bench")
+    candidates = score_candidates(model, judge, near, rng)  # one pool, cut both ways
+    plain = reservoir_from(*candidates, model, near, default_blocklist(), info, by_length=False)
+    reservoir = reservoir_from(*candidates, model, near, default_blocklist(), info, by_length=True)
     shown = {
         "random": run_random(model, n),
         "judge": run_judge(model, corpus, model_name, corpus_judge, n),
+        "plain_tier": run_reservoir(plain, n),
         "reservoir": run_reservoir(reservoir, n),
     }
     real = held if len(held) <= MAX_DETECTOR_REAL else list(rng.choice(held, MAX_DETECTOR_REAL, replace=False))
@@ -218,6 +223,7 @@ def evaluate_pair(
         "folds": "grouped" if grouped else "stratified",
         "heldout": {f: d.heldout_called_real for f, d in detectors.items()},
         "train_names": {f: d.called_real(train_names) for f, d in detectors.items()},
+        "heldout_length": float(np.mean([len(x) for x in held])),
         "strategies": {},
     }
     for name, s in shown.items():
@@ -228,6 +234,7 @@ def evaluate_pair(
             "novelty": float(np.mean([x not in known for x in s.names])),
             "blocked": float(np.mean(default_blocklist().mask(s.names))),
             "ms": float(np.median(s.ms)),
+            "length": float(np.mean([len(x) for x in s.names])),
             "examples": s.names[:8],
         }
     out["seconds"] = round(time.perf_counter() - start, 1)
@@ -267,11 +274,13 @@ def print_results(results: list[dict], console: Console) -> None:
         "real (60% split)",
         "random",
         "judge (today)",
+        "plain tier",
         "reservoir",
-        "near-copies r/j/res",
-        "distinct r/j/res",
-        "novelty res",
-        "ms/request r/j/res",
+        "near-copies r/j/pl/res",
+        "distinct r/j/pl/res",
+        "novelty pl/res",
+        "length held/r/j/pl/res",
+        "ms/request r/j/pl/res",
         title=f"Share called real by the detector; {REQUESTS} requests of n names each",
     )
     for r in results:
@@ -282,18 +291,19 @@ def print_results(results: list[dict], console: Console) -> None:
                 [
                     " / ".join(f"{s[k]['near_copies']:.2f}" for k in s),
                     " / ".join(f"{s[k]['distinct']:.2f}" for k in s),
-                    f"{s['reservoir']['novelty']:.2f}",
+                    f"{s['plain_tier']['novelty']:.2f} / {s['reservoir']['novelty']:.2f}",
+                    " / ".join(f"{x:.1f}" for x in [r["heldout_length"]] + [s[k]["length"] for k in s]),
                     " / ".join(f"{s[k]['ms']:.3g}" for k in s),
                 ]
                 if i == 0
-                else [""] * 4
+                else [""] * 5
             )
             table.add_row(
                 head,
                 f,
                 f"{r['heldout'][f]:.2f}",
                 f"{r['train_names'][f]:.2f}",
-                *(f"{s[k]['called_real'][f]:.2f}" for k in ("random", "judge", "reservoir")),
+                *(f"{s[k]['called_real'][f]:.2f}" for k in ("random", "judge", "plain_tier", "reservoir")),
                 *extra,
             )
     console.print(table)

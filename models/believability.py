@@ -8,7 +8,9 @@ and its P(real) ranks candidates.
 
 Scoring a fresh pool per request costs milliseconds; the reservoir does it once per model version:
 a large sample, with names in the corpus, near-copies (edit distance 1 of a corpus name) and
-names on the blocklist removed, scored, and cut to its most believable tier. A request then draws
+names on the blocklist removed, scored, and cut to its most believable tier, per name length in the
+corpus' proportions (P(real) grows with length, so a plain cut would show longer names than the
+corpus has; see ``cut_tier``). A request then draws
 n names from that tier with its own rng: microseconds, reproducible with a seed, and the tier is
 large enough that 100 requests of 10 rarely see a name twice.
 
@@ -19,6 +21,7 @@ real from sampled better, yet its top picks look worse) see the module docstring
 from __future__ import annotations
 
 import json
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,6 +47,7 @@ POOL = 300_000
 TOP_SHARE = 0.2  # the reservoir keeps this share of the eligible candidates, best first ...
 MIN_KEEP = 12_000  # ... but at least this many (100 requests of 10 then repeat < 5% of names) ...
 MAX_KEEP = 20_000  # ... and at most this many
+BY_LENGTH = True  # cut the tier per name length, in the corpus' proportions (see cut_tier)
 
 
 class BelievabilityJudge(BaseEstimator, ClassifierMixin):
@@ -181,6 +185,62 @@ def eligible_candidates(model, near: NearCopies, rng: np.random.Generator, pool:
     return [n for n, close in zip(distinct, near.mask(distinct)) if not close]
 
 
+def length_shares(words) -> dict[int, float]:
+    """Share of the corpus' names of each length."""
+    counts = Counter(len(w) for w in words)
+    total = sum(counts.values())
+    return {length: c / total for length, c in counts.items()}
+
+
+def length_quotas(available: dict[int, int], shares: dict[int, float], keep: int) -> tuple[dict[int, int], int]:
+    """How many names of each length the tier keeps: ``keep`` split in proportion to ``shares``
+    (largest remainders), a length with too few candidates giving its shortfall to the others in
+    proportion to their shares. Returns the quotas and what is left for lengths the corpus never has
+    (non-zero only when the corpus' own lengths run out of candidates)."""
+    quotas = dict.fromkeys(available, 0)
+    remaining = min(keep, sum(available.values()))
+    open_ = [length for length in sorted(available) if shares.get(length, 0) > 0 and available[length] > 0]
+    while remaining > 0 and open_:
+        weights = np.array([shares[length] for length in open_])
+        ideal = remaining * weights / weights.sum()
+        alloc = np.floor(ideal).astype(int)
+        alloc[np.argsort(-(ideal - alloc), kind="stable")[: remaining - alloc.sum()]] += 1
+        for length, want in zip(open_, alloc):
+            take = min(int(want), available[length] - quotas[length])
+            quotas[length] += take
+            remaining -= take
+        open_ = [length for length in open_ if quotas[length] < available[length]]
+    return quotas, remaining
+
+
+def cut_tier(names: list[str], scores: np.ndarray, keep: int, shares: dict[int, float] | None, blocklist) -> list[int]:
+    """Indices of the tier, best first: the best-scored unblocked names of each length, as many of each
+    as ``length_quotas`` gives (``shares=None``: the plain cut, the ``keep`` best whatever their length).
+
+    Why per length: P(real) grows with the evidence a name offers, so the plain cut favours long
+    names (deployed pokemon kn3: 8.1 letters against the corpus' 7.7, pypi kn5 15.3 against 12.6); cut per
+    length, the shown names look like the corpus in length too."""
+    order = [int(i) for i in np.argsort(-scores, kind="stable") if not blocklist.blocked(names[i])]
+    if shares is None:
+        return order[:keep]
+    by_length: dict[int, list[int]] = {}
+    for i in order:  # best first within each length
+        by_length.setdefault(len(names[i]), []).append(i)
+    quotas, left = length_quotas({length: len(ids) for length, ids in by_length.items()}, shares, keep)
+    chosen = {i for length, ids in by_length.items() for i in ids[: quotas[length]]}
+    rest = [i for i in order if i not in chosen and shares.get(len(names[i]), 0) == 0]
+    chosen.update(rest[:left])  # lengths the corpus lacks fill what its own could not
+    return [i for i in order if i in chosen]
+
+
+def score_candidates(
+    model, judge: BelievabilityJudge, near: NearCopies, rng: np.random.Generator, pool: int = POOL
+) -> tuple[list[str], np.ndarray]:
+    """The eligible candidates of a reservoir and their P(real)."""
+    names = eligible_candidates(model, near, rng, pool)
+    return names, judge.believability(names) if names else np.zeros(0)
+
+
 def build_reservoir(
     model,
     judge: BelievabilityJudge,
@@ -189,17 +249,18 @@ def build_reservoir(
     info: ArtifactInfo,
     rng: np.random.Generator,
     pool: int = POOL,
+    by_length: bool = BY_LENGTH,
 ) -> Reservoir:
-    """Sample ``pool`` names, keep the eligible ones, score them, cut to the believable tier."""
-    names = eligible_candidates(model, near, rng, pool)
-    scores = judge.believability(names) if names else np.zeros(0)
-    order = np.argsort(-scores, kind="stable")
-    keep = tier_size(len(names))
-    chosen: list[int] = []
-    for i in order:  # best first, skipping blocked words, until the tier is full
-        if not blocklist.blocked(names[i]):
-            chosen.append(int(i))
-            if len(chosen) == keep:
-                break
+    """Sample ``pool`` names, keep the eligible ones, score them, cut to the believable tier (per length
+    of the corpus' names, those ``near`` indexes, unless ``by_length`` is off)."""
+    names, scores = score_candidates(model, judge, near, rng, pool)
+    return reservoir_from(names, scores, model, near, blocklist, info, by_length)
+
+
+def reservoir_from(
+    names: list[str], scores: np.ndarray, model, near: NearCopies, blocklist, info: ArtifactInfo, by_length: bool
+) -> Reservoir:
+    shares = length_shares(near.words) if by_length else None
+    chosen = cut_tier(names, scores, tier_size(len(names)), shares, blocklist)
     kept = [names[i] for i in chosen]
     return Reservoir(kept, scores[chosen], model.log_probs(kept) if kept else np.zeros(0), info)

@@ -18,8 +18,12 @@ from models.believability import (
     NearCopies,
     Reservoir,
     build_reservoir,
+    cut_tier,
     judge_training_set,
+    length_quotas,
+    length_shares,
     near_duplicate_groups,
+    score_candidates,
 )
 from models.catalog import default_model_for, make_lm
 from models.decency import Blocklist, blocklist_source, default_blocklist
@@ -169,3 +173,45 @@ def test_near_duplicate_groups_keep_near_twins_together_and_strangers_apart():
     assert len(set(near_duplicate_groups(names, distance=1))) == 6  # nidorina is 2 edits from nidoranm
     short = ["max", "mac", "bella", "belle"]  # one edit is a third of max: not twins; a fifth of bella: twins
     assert list(near_duplicate_groups(short)) == [0, 1, 2, 2]
+
+
+def length_distance(names, words) -> float:
+    """Total variation distance between the length distributions of two lists of names."""
+    a, b = length_shares(names), length_shares(words)
+    return 0.5 * sum(abs(a.get(k, 0) - b.get(k, 0)) for k in set(a) | set(b))
+
+
+def test_length_quotas_follow_the_corpus_and_hand_shortfalls_to_the_other_lengths():
+    available = {3: 5, 5: 1000, 7: 1000, 20: 50}  # 20 letters: a length the corpus never has
+    shares = {3: 0.5, 5: 0.25, 7: 0.25}
+    assert length_quotas(available, shares, 100) == ({3: 5, 5: 48, 7: 47, 20: 0}, 0)
+    assert length_quotas(available, shares, 3000) == ({3: 5, 5: 1000, 7: 1000, 20: 0}, 50)
+    assert length_quotas({4: 10}, {4: 1.0}, 0) == ({4: 0}, 0)
+
+
+def test_the_tier_keeps_the_corpus_length_distribution_where_the_plain_cut_favours_long_names():
+    # The judge's P(real) grows with the evidence a name offers, so its best scores go to long names:
+    # on cats the plain cut's names are a letter longer than the corpus' (6.4 vs 5.5).
+    words = load_corpus("cats")
+    model = NameModel(make_lm("kn3"), "cats").fit(words)
+    judge = BelievabilityJudge().fit(*judge_training_set(model, words, np.random.default_rng(0)))
+    near, blocklist = NearCopies(words), default_blocklist()
+    names, scores = score_candidates(model, judge, near, np.random.default_rng(1), pool=40_000)
+    keep = 5000
+    plain = [names[i] for i in cut_tier(names, scores, keep, None, blocklist)]
+    chosen = cut_tier(names, scores, keep, length_shares(words), blocklist)
+    tier = [names[i] for i in chosen]
+    assert len(tier) == len(plain) == keep and len(set(tier)) == keep
+    assert length_distance(plain, words) > 0.1
+    assert length_distance(tier, words) < 0.02
+    assert list(scores[chosen]) == sorted(scores[chosen], reverse=True)  # stored best first
+    by_length = {}
+    for i, name in enumerate(names):  # each length keeps its best-scored unblocked candidates
+        if not blocklist.blocked(name):
+            by_length.setdefault(len(name), []).append(scores[i])
+    for length in {len(n) for n in tier}:
+        kept = [s for n, s in zip(tier, scores[chosen]) if len(n) == length]
+        assert min(kept) >= sorted(by_length[length], reverse=True)[len(kept) - 1] - 1e-12
+    info = ArtifactInfo(corpus="cats", model="kn3", corpus_hash="x")
+    reservoir = build_reservoir(model, judge, near, blocklist, info, np.random.default_rng(1), pool=40_000)
+    assert length_distance(reservoir.names, words) < 0.02  # the deployed tier is cut per length
