@@ -29,8 +29,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from redis import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from rq import SimpleWorker
+from rq.exceptions import StopRequested
 from rq.job import Job
 from rq.registry import StartedJobRegistry
 
@@ -176,11 +178,28 @@ class ModelWorker(SimpleWorker):
                 log.warning("job %s was taken but never started: back in the queue", job_id)
 
     def work(self, *args, **kwargs):
+        """rq's loop; when Redis goes away while rq is still starting up (registering, subscribing: rq
+        lets that error end the process), wait for it and start again under the same name."""
         self.pulse.start()
         try:
-            return super().work(*args, **kwargs)
+            while True:
+                try:
+                    return super().work(*args, **kwargs)
+                except RedisError as err:
+                    if self._stop_requested:
+                        raise
+                    log.warning("Redis unreachable while the worker started (%s): waiting for it", err)
+                    wait_for_redis(self.connection, lambda: self._stop_requested)
+                    self._forget_half_start()
         finally:
             self.pulse.stopped.set()
+
+    def _forget_half_start(self) -> None:
+        """Undo a half-done registration, so that rq registers this worker afresh."""
+        try:
+            self.register_death()
+        except RedisError as err:  # gone again: the next start meets it and waits once more
+            log.warning("could not clear the half-started registration: %s", err)
 
     # -- Redis going away -----------------------------------------------------------------------------
     def check_for_suspension(self, burst: bool):
@@ -189,6 +208,18 @@ class ModelWorker(SimpleWorker):
         except RedisError as err:
             log.warning("Redis unreachable (%s): waiting for it", err)
             wait_for_redis(self.connection, lambda: self._stop_requested)
+
+    def dequeue_job_and_maintain_ttl(self, timeout, max_idle_time=None):
+        """rq marks the worker idle before it waits for a job, and a Redis error there ends the
+        process ("unhandled exception, quitting"): wait for Redis and wait for a job again instead."""
+        while True:
+            try:
+                return super().dequeue_job_and_maintain_ttl(timeout, max_idle_time)
+            except RedisConnectionError as err:
+                if self._stop_requested:
+                    raise StopRequested() from err
+                log.warning("Redis unreachable while waiting for a job (%s): waiting for it", err)
+                wait_for_redis(self.connection, lambda: self._stop_requested)
 
     def run_maintenance_tasks(self):
         try:

@@ -2,6 +2,7 @@
 
 import re
 import socket
+import time
 from pathlib import Path
 
 import pytest
@@ -145,6 +146,9 @@ def test_slow_answers_come_back_as_an_id_to_poll_and_a_full_queue_is_busy(traine
     web, base = start_web(env)
     worker = None
     try:
+        # The limit counts per clock minute (store.rate_limit): start the four requests early in one.
+        if (left := 60 - time.time() % 60) < 20:
+            time.sleep(left + 0.1)
         status, _, queued = http("POST", f"{base}/api/v1/generate", {"corpus": "cats", "n": 3})
         assert (
             status == 202
