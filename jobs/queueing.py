@@ -16,14 +16,13 @@ from __future__ import annotations
 import hashlib
 import math
 import time
-from datetime import UTC
 
 from redis import Redis
 from rq import Callback, Queue, Retry
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
-from jobs import tasks
+from jobs import slack_reply, tasks
 from jobs.contracts import HomeJob, ReplyTo, Request, SlackJob, WebBatch, WebItem, WebJob
 from store.answers import Answers
 from store.claims import Claims
@@ -136,12 +135,9 @@ def enqueue_call(connection: Redis, func, payload, settings: Settings | None, **
 
 def waited_too_long(job: Job, settings: Settings) -> bool:
     """Still queued after TNAAS_QUEUE_TTL: its caller is told "busy" (the worker will say so too)."""
-    if job.enqueued_at is None or job.get_status(refresh=False) != JobStatus.QUEUED:
-        return False
-    enqueued = (
-        job.enqueued_at.timestamp() if job.enqueued_at.tzinfo else job.enqueued_at.replace(tzinfo=UTC).timestamp()
+    return job.get_status(refresh=False) == JobStatus.QUEUED and slack_reply.waited_too_long(
+        job.enqueued_at, settings.queue_ttl
     )
-    return time.time() - enqueued > settings.queue_ttl
 
 
 def wait_for(job: Job, timeout: float) -> dict | None:
