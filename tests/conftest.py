@@ -40,12 +40,22 @@ import subprocess  # noqa: E402
 import sys  # noqa: E402
 
 from testkit.processes import local_registries, tnaas_env  # noqa: E402
+from tnaas.redis_server import EmbeddedRedis  # noqa: E402
 
 # No test asks a real package registry: unless a test starts a stand-in, availability goes to a closed
 # loopback port (this process and every process a test starts inherit it).
 os.environ.update({k: v for k, v in local_registries().items() if k not in os.environ})
 
 TRAINED = ["-c", "cats", "-c", "pokemon", "-m", "kn3", "-m", "markov2"]
+
+
+@pytest.fixture
+def redis_server(tmp_path):
+    """A real redis-server of the test's own, on a free loopback port, stopped by its pid afterwards."""
+    server = EmbeddedRedis(tmp_path / "redis")
+    server.start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture(scope="session")

@@ -7,13 +7,11 @@ import os
 import signal
 from concurrent.futures import ThreadPoolExecutor
 
-import pytest
 from redis import Redis
 
 from store.answers import Answers
 from store.votes import VoteStore
 from testkit.processes import http, start_web, start_worker, stop_process, tnaas_env, wait_until
-from tnaas.redis_server import EmbeddedRedis
 
 FAST = {
     "TNAAS_HEARTBEAT": "0.2",
@@ -23,14 +21,6 @@ FAST = {
     "TNAAS_USER_RATE": "1000",
     "TNAAS_BATCH_WAIT": "0.05",  # wide enough that requests sent together surely meet in one batch
 }
-
-
-@pytest.fixture
-def redis_server(tmp_path):
-    server = EmbeddedRedis(tmp_path / "redis")
-    server.start()
-    yield server
-    server.stop()
 
 
 def generate(base: str, seed: int, n: int = 3, key: str | None = None):

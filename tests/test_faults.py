@@ -45,14 +45,6 @@ FAST = {  # heartbeats and limits in seconds, so that each fault shows within a 
 }
 
 
-@pytest.fixture
-def redis_server(tmp_path):
-    server = EmbeddedRedis(tmp_path / "redis")
-    server.start()
-    yield server
-    server.stop()
-
-
 def kill(process: subprocess.Popen) -> None:
     os.kill(process.pid, signal.SIGKILL)
     process.wait()

@@ -29,14 +29,6 @@ from tnaas.settings import Settings
 
 
 @pytest.fixture
-def redis_server(tmp_path):
-    server = EmbeddedRedis(tmp_path / "redis")
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
 def connection(redis_server):
     return Redis.from_url(redis_server.url)
 
