@@ -114,13 +114,7 @@ class EmbeddedRedis:
 def redis_client(url: str, socket_timeout: float | None = 5.0) -> Redis:
     """A client that fails fast when Redis is down (a few quick retries, not redis-py's default of
     ten with up to a second each): callers answer "unavailable, retry" or wait for it themselves."""
-    return Redis.from_url(
-        url,
-        socket_timeout=socket_timeout,
-        socket_connect_timeout=2,
-        retry=Retry(ExponentialBackoff(cap=0.1, base=0.01), 2),
-        health_check_interval=0,
-    )
+    return Redis.from_url(url, **_fail_fast(socket_timeout, Retry))
 
 
 def async_redis_client(url: str, socket_timeout: float | None = 5.0):
@@ -128,13 +122,17 @@ def async_redis_client(url: str, socket_timeout: float | None = 5.0):
     from redis.asyncio import Redis as AsyncRedis
     from redis.asyncio.retry import Retry as AsyncRetry
 
-    return AsyncRedis.from_url(
-        url,
-        socket_timeout=socket_timeout,
-        socket_connect_timeout=2,
-        retry=AsyncRetry(ExponentialBackoff(cap=0.1, base=0.01), 2),
-        health_check_interval=0,
-    )
+    return AsyncRedis.from_url(url, **_fail_fast(socket_timeout, AsyncRetry))
+
+
+def _fail_fast(socket_timeout: float | None, retry_class) -> dict:
+    """The one set of client options both clients use (the retry class is the sync or async one)."""
+    return {
+        "socket_timeout": socket_timeout,
+        "socket_connect_timeout": 2,
+        "retry": retry_class(ExponentialBackoff(cap=0.1, base=0.01), 2),
+        "health_check_interval": 0,
+    }
 
 
 def wait_for_redis(connection: Redis, stopping=None, interval: float = 0.25) -> None:
