@@ -179,9 +179,11 @@ def tier_size(eligible: int) -> int:
     return min(eligible, max(MIN_KEEP, min(MAX_KEEP, int(TOP_SHARE * eligible))))
 
 
-def eligible_candidates(model, near: NearCopies, rng: np.random.Generator, pool: int = POOL) -> list[str]:
+def eligible_candidates(
+    model, near: NearCopies, rng: np.random.Generator, pool: int = POOL, temperature: float = 1.0
+) -> list[str]:
     """Distinct samples that are new (not in the corpus, not a near-copy of a corpus name)."""
-    distinct = list(dict.fromkeys(model.sample(pool, rng)))
+    distinct = list(dict.fromkeys(model.sample(pool, rng, temperature)))
     return [n for n, close in zip(distinct, near.mask(distinct)) if not close]
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -95,15 +95,30 @@ class NameModel:
         return Candidate(name, self.log_prob(name), name in self.known_)
 
     # -- generation ------------------------------------------------------------------------------
-    def sample(self, size: int, rng: np.random.Generator) -> list[str]:
-        """``size`` i.i.d. names (repeats and corpus names included)."""
+    def sample(self, size: int, rng: np.random.Generator, temperature: float = 1.0) -> list[str]:
+        """``size`` i.i.d. names (repeats and corpus names included). ``temperature`` < 1 sharpens every
+        next-character distribution (p ** (1 / T), renormalised) while the lengths keep the corpus'
+        prior: the reservoir may sample more typical names; 1 is the model itself."""
+        automaton, tail = self._tempered(temperature)
         lengths = self.length_prior_.sample(size, rng)
         out: list[str] = []
         for length, count in zip(*np.unique(lengths, return_counts=True)):
-            ids = sample_fixed_length(self.automaton_, self.tail_, int(length), int(count), rng)
-            out.extend(self.automaton_.decode(row) for row in ids)
+            ids = sample_fixed_length(automaton, tail, int(length), int(count), rng)
+            out.extend(automaton.decode(row) for row in ids)
         rng.shuffle(out)
         return out
+
+    def _tempered(self, temperature: float):
+        """The automaton (and its length tail) with every row raised to 1 / ``temperature``."""
+        if temperature == 1.0:
+            return self.automaton_, self.tail_
+        if not temperature > 0:
+            raise ValueError(f"temperature must be positive, not {temperature}")
+        probs = self.automaton_.probs ** (1.0 / temperature)  # zero rows (unreachable states) stay zero
+        sums = probs.sum(axis=1, keepdims=True)
+        probs = np.divide(probs, sums, out=np.zeros_like(probs), where=sums > 0)
+        automaton = replace(self.automaton_, probs=probs)
+        return automaton, automaton.length_tail(self.max_len)
 
     def generate(
         self, n: int, rng: np.random.Generator, include_known: bool = False, walk: bool = False
