@@ -61,6 +61,7 @@ from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
 from corpora import corpus_names, load_corpus
 from models.artifact import ArtifactInfo
+from models.believability import POOL as POOL_RESERVOIR
 from models.believability import (
     BelievabilityJudge,
     NearCopies,
@@ -198,6 +199,7 @@ def evaluate_pair(
     seed: int = 0,
     grouped: bool = True,
     temperatures: tuple[float, ...] = (),
+    cross_fit: bool = False,
 ) -> dict:
     start = time.perf_counter()
     model = NameModel(make_lm(model_name), corpus).fit(train)
@@ -219,6 +221,10 @@ def evaluate_pair(
         scores = judge.believability(names) if names else np.zeros(0)
         tempered = reservoir_from(names, scores, model, near, default_blocklist(), info, by_length=True)
         shown[f"reservoir T={t:g}"] = run_reservoir(tempered, n)
+    if cross_fit:
+        names, scores = cross_fitted_candidates(model_name, corpus, train, near, rng)
+        crossed = reservoir_from(names, scores, model, near, default_blocklist(), info, by_length=True)
+        shown["reservoir xfit"] = run_reservoir(crossed, n)
     real = held if len(held) <= MAX_DETECTOR_REAL else list(rng.choice(held, MAX_DETECTOR_REAL, replace=False))
     fake = [c.name for c in model.generate(len(real), np.random.default_rng(seed + 1))]
     train_names = list(rng.choice(train, min(1000, len(train)), replace=False))
@@ -248,6 +254,26 @@ def evaluate_pair(
         }
     out["seconds"] = round(time.perf_counter() - start, 1)
     return out
+
+
+def cross_fitted_candidates(
+    model_name: str, corpus: str, train: list[str], near: NearCopies, rng: np.random.Generator
+) -> tuple[list[str], np.ndarray]:
+    """The sequence-copying signal: the names split in halves A and B; candidates sampled from a model
+    of B are scored by a judge of real A names against that model's samples, and the other way round.
+    A judge trained on the same names its model copies cannot see copying (long training substrings
+    are "real" to it); across halves, a candidate built from long pieces of B's names looks like the
+    model-of-B samples the judge learnt to call fake."""
+    order = rng.permutation(len(train))
+    halves = [[train[i] for i in order[::2]], [train[i] for i in order[1::2]]]
+    best: dict[str, float] = {}
+    for real, other in ((halves[0], halves[1]), (halves[1], halves[0])):
+        half_model = NameModel(make_lm(model_name), corpus).fit(other)
+        judge = BelievabilityJudge().fit(*judge_training_set(half_model, real, rng))
+        names = eligible_candidates(half_model, near, rng, POOL_RESERVOIR // 2)
+        for name, score in zip(names, judge.believability(names) if names else []):
+            best[name] = max(float(score), best.get(name, 0.0))
+    return list(best), np.array(list(best.values()))
 
 
 def meets_targets(result: dict, strategy: str = "reservoir") -> dict[str, bool]:
@@ -411,6 +437,11 @@ def main() -> None:
         default="",
         help="also build reservoirs from candidates sampled at these temperatures (e.g. 0.8,0.6), same judge",
     )
+    parser.add_argument(
+        "--cross-fit",
+        action="store_true",
+        help="also a reservoir scored across halves of the names (the sequence-copying signal)",
+    )
     parser.add_argument("--json", type=Path, help="also write every figure here")
     parser.add_argument(
         "--stratified-folds",
@@ -447,6 +478,7 @@ def main() -> None:
                     seed,
                     not args.stratified_folds,
                     temperatures,
+                    args.cross_fit,
                 )
                 log.info(
                     "%s/%s split %d done in %.0f s: targets %s",
