@@ -200,6 +200,7 @@ def evaluate_pair(
     grouped: bool = True,
     temperatures: tuple[float, ...] = (),
     cross_fit: bool = False,
+    style: bool = False,
 ) -> dict:
     start = time.perf_counter()
     model = NameModel(make_lm(model_name), corpus).fit(train)
@@ -221,6 +222,11 @@ def evaluate_pair(
         scores = judge.believability(names) if names else np.zeros(0)
         tempered = reservoir_from(names, scores, model, near, default_blocklist(), info, by_length=True)
         shown[f"reservoir T={t:g}"] = run_reservoir(tempered, n)
+    if style:  # the same candidates, P(real) times the corpus judge's P(this corpus): "in the style of"
+        column = list(corpus_judge.classes_).index(corpus)
+        styled = candidates[1] * corpus_judge.predict_proba(candidates[0])[:, column]
+        by_style = reservoir_from(candidates[0], styled, model, near, default_blocklist(), info, by_length=True)
+        shown["reservoir x style"] = run_reservoir(by_style, n)
     if cross_fit:
         names, scores = cross_fitted_candidates(model_name, corpus, train, near, rng)
         crossed = reservoir_from(names, scores, model, near, default_blocklist(), info, by_length=True)
@@ -438,6 +444,11 @@ def main() -> None:
         help="also build reservoirs from candidates sampled at these temperatures (e.g. 0.8,0.6), same judge",
     )
     parser.add_argument(
+        "--style",
+        action="store_true",
+        help="also a reservoir scored by P(real) times the corpus judge's P(asked corpus)",
+    )
+    parser.add_argument(
         "--cross-fit",
         action="store_true",
         help="also a reservoir scored across halves of the names (the sequence-copying signal)",
@@ -479,6 +490,7 @@ def main() -> None:
                     not args.stratified_folds,
                     temperatures,
                     args.cross_fit,
+                    args.style,
                 )
                 log.info(
                     "%s/%s split %d done in %.0f s: targets %s",
