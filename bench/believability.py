@@ -210,14 +210,12 @@ def evaluate_pair(
     info = ArtifactInfo(corpus=corpus, model=model_name, corpus_hash="bench")
     candidates = score_candidates(model, judge, near, rng)  # one pool, cut both ways
     plain = reservoir_from(*candidates, model, near, default_blocklist(), info, by_length=False)
-    reservoir = reservoir_from(*candidates, model, near, default_blocklist(), info, by_length=True, by_copy_run=False)
-    by_run = reservoir_from(*candidates, model, near, default_blocklist(), info, by_length=True, by_copy_run=True)
+    reservoir = reservoir_from(*candidates, model, near, default_blocklist(), info, by_length=True)
     shown = {
         "random": run_random(model, n),
         "judge": run_judge(model, corpus, model_name, corpus_judge, n),
         "plain_tier": run_reservoir(plain, n),
         "reservoir": run_reservoir(reservoir, n),
-        "tier by run": run_reservoir(by_run, n),
     }
     for t in temperatures:  # the same judge, candidates sampled at temperature t, cut per length
         names = eligible_candidates(model, near, rng, temperature=t)

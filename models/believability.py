@@ -48,8 +48,6 @@ TOP_SHARE = 0.2  # the reservoir keeps this share of the eligible candidates, be
 MIN_KEEP = 12_000  # ... but at least this many (100 requests of 10 then repeat < 5% of names) ...
 MAX_KEEP = 20_000  # ... and at most this many
 BY_LENGTH = True  # cut the tier per name length, in the corpus' proportions (see cut_tier)
-BY_COPY_RUN = False  # ... and per longest run copied from a corpus name (see CopyRuns)
-MAX_RUN = 8  # runs this long or longer count as one stratum
 
 
 class BelievabilityJudge(BaseEstimator, ClassifierMixin):
@@ -196,41 +194,6 @@ def length_shares(words) -> dict[int, float]:
     return {length: c / total for length, c in counts.items()}
 
 
-class CopyRuns:
-    """The longest run of characters a name shares verbatim with a corpus name (capped at ``MAX_RUN``).
-
-    Why: the judge learns real names against the model's samples, so the long pieces of corpus names
-    a chain copies are "real" to it, and its tier over-copies (pokemon kn3: runs of 5+ letters in 32%
-    of the tier, 19% of the held-out names, 18% of corpus names measured against the other names).
-    A real new name shares runs with the corpus the way corpus names share them with each other, so
-    the tier can be cut in those proportions (``copy_shares``)."""
-
-    def __init__(self, words, cap: int = MAX_RUN):
-        self.cap = cap
-        self.words_ = sorted(set(words))
-        self.names_with_: Counter = Counter()  # substring -> number of distinct corpus names holding it
-        for w in self.words_:
-            self.names_with_.update({w[i:j] for i in range(len(w)) for j in range(i + 1, min(len(w), i + cap) + 1)})
-
-    def run(self, name: str, others_than_itself: bool = False) -> int:
-        """Longest substring of ``name`` found in a corpus name (another one than ``name`` itself when
-        ``others_than_itself``: the leave-one-out run of a corpus name)."""
-        need, best = 2 if others_than_itself else 1, 0
-        for i in range(len(name) - best):
-            j = i + best + 1  # a substring occurs only if its prefixes do: extend while it is found
-            while j <= min(len(name), i + self.cap) and self.names_with_.get(name[i:j], 0) >= need:
-                best, j = j - i, j + 1
-        return best
-
-    def strata(self, names) -> list[tuple[int, int]]:
-        return [(len(n), self.run(n)) for n in names]
-
-    def shares(self) -> dict[tuple[int, int], float]:
-        """Share of the corpus' names per (length, leave-one-out run)."""
-        counts = Counter((len(w), self.run(w, others_than_itself=True)) for w in self.words_)
-        return {k: c / len(self.words_) for k, c in counts.items()}
-
-
 def length_quotas(available: dict[int, int], shares: dict[int, float], keep: int) -> tuple[dict[int, int], int]:
     """How many names of each length the tier keeps: ``keep`` split in proportion to ``shares``
     (largest remainders), a length with too few candidates giving its shortfall to the others in
@@ -252,12 +215,9 @@ def length_quotas(available: dict[int, int], shares: dict[int, float], keep: int
     return quotas, remaining
 
 
-def cut_tier(
-    names: list[str], scores: np.ndarray, keep: int, shares: dict | None, blocklist, strata: list | None = None
-) -> list[int]:
-    """Indices of the tier, best first: the best-scored unblocked names of each stratum (the name's
-    length unless ``strata`` gives one per name), as many of each as ``length_quotas`` gives
-    (``shares=None``: the plain cut, the ``keep`` best whatever their length).
+def cut_tier(names: list[str], scores: np.ndarray, keep: int, shares: dict[int, float] | None, blocklist) -> list[int]:
+    """Indices of the tier, best first: the best-scored unblocked names of each length, as many of each
+    as ``length_quotas`` gives (``shares=None``: the plain cut, the ``keep`` best whatever their length).
 
     Why per length: P(real) grows with the evidence a name offers, so the plain cut favours long
     names (deployed pokemon kn3: 8.1 letters against the corpus' 7.7, pypi kn5 15.3 against 12.6); cut per
@@ -265,14 +225,13 @@ def cut_tier(
     order = [int(i) for i in np.argsort(-scores, kind="stable") if not blocklist.blocked(names[i])]
     if shares is None:
         return order[:keep]
-    key = strata if strata is not None else [len(n) for n in names]
-    by_stratum: dict = {}
-    for i in order:  # best first within each stratum
-        by_stratum.setdefault(key[i], []).append(i)
-    quotas, left = length_quotas({k: len(ids) for k, ids in by_stratum.items()}, shares, keep)
-    chosen = {i for k, ids in by_stratum.items() for i in ids[: quotas[k]]}
-    rest = [i for i in order if i not in chosen and shares.get(key[i], 0) == 0]
-    chosen.update(rest[:left])  # strata the corpus lacks fill what its own could not
+    by_length: dict[int, list[int]] = {}
+    for i in order:  # best first within each length
+        by_length.setdefault(len(names[i]), []).append(i)
+    quotas, left = length_quotas({length: len(ids) for length, ids in by_length.items()}, shares, keep)
+    chosen = {i for length, ids in by_length.items() for i in ids[: quotas[length]]}
+    rest = [i for i in order if i not in chosen and shares.get(len(names[i]), 0) == 0]
+    chosen.update(rest[:left])  # lengths the corpus lacks fill what its own could not
     return [i for i in order if i in chosen]
 
 
@@ -293,31 +252,17 @@ def build_reservoir(
     rng: np.random.Generator,
     pool: int = POOL,
     by_length: bool = BY_LENGTH,
-    by_copy_run: bool = BY_COPY_RUN,
 ) -> Reservoir:
     """Sample ``pool`` names, keep the eligible ones, score them, cut to the believable tier (per length
     of the corpus' names, those ``near`` indexes, unless ``by_length`` is off)."""
     names, scores = score_candidates(model, judge, near, rng, pool)
-    return reservoir_from(names, scores, model, near, blocklist, info, by_length, by_copy_run)
+    return reservoir_from(names, scores, model, near, blocklist, info, by_length)
 
 
 def reservoir_from(
-    names: list[str],
-    scores: np.ndarray,
-    model,
-    near: NearCopies,
-    blocklist,
-    info: ArtifactInfo,
-    by_length: bool,
-    by_copy_run: bool = BY_COPY_RUN,
+    names: list[str], scores: np.ndarray, model, near: NearCopies, blocklist, info: ArtifactInfo, by_length: bool
 ) -> Reservoir:
-    """Cut the scored candidates to the tier: plain, per length, or per (length, longest copied run)."""
-    strata = None
-    if by_length and by_copy_run:
-        runs = CopyRuns(near.words)
-        shares, strata = runs.shares(), runs.strata(names)
-    else:
-        shares = length_shares(near.words) if by_length else None
-    chosen = cut_tier(names, scores, tier_size(len(names)), shares, blocklist, strata)
+    shares = length_shares(near.words) if by_length else None
+    chosen = cut_tier(names, scores, tier_size(len(names)), shares, blocklist)
     kept = [names[i] for i in chosen]
     return Reservoir(kept, scores[chosen], model.log_probs(kept) if kept else np.zeros(0), info)
