@@ -14,10 +14,23 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
+from corpora import load_corpus
 from models.bandit import standings
+from models.name_model import Candidate
+from models.ranking import candidate_rows
 from models.registry import ModelRegistry
 from models.reranker import evaluate_reranker
-from testkit.simulated_team import CONFIGS, ORACLE, TASTES, LoopResult, run_loop
+from testkit.simulated_team import (
+    CONFIGS,
+    ORACLE,
+    TASTES,
+    TECH,
+    LoopResult,
+    asked_style_taste,
+    hidden_taste,
+    run_loop,
+    short_and_easy,
+)
 from tnaas.settings import get_settings
 
 
@@ -33,11 +46,71 @@ def main() -> None:
     parser.add_argument("--corpora", default="pypi,npm,pokemon")
     parser.add_argument("--models", default="kn5,kn3,markov3,markov2")
     parser.add_argument("--tastes", default=",".join(TASTES), help="simulated teams (testkit.simulated_team)")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="only what each team's taste makes of corpus names, random samples and the reservoir (no loop)",
+    )
     args = parser.parse_args()
     registry = ModelRegistry(get_settings().artifacts_dir)
     console = Console(width=200)
+    if args.profile:
+        taste_profile(registry, args.corpora.split(","), args.models.split(","), console)
+        return
     for taste in args.tastes.split(","):
         report(registry, args, taste, console)
+
+
+def taste_profile(registry: ModelRegistry, corpora: list[str], models: list[str], console: Console, size: int = 2000):
+    """Why a cold start can or cannot beat random order: per corpus and model, the mean of each taste's
+    factors over the corpus' own names, plain samples (what random order shows) and reservoir draws
+    (what the cold start shows). A ranking for believability moves names towards the corpus' own; when
+    the corpus' own names please a team less than plain samples do, no such ranking can beat random."""
+    judge = registry.estimator("judge")
+    rng = np.random.default_rng(0)
+    table = Table(
+        "corpus",
+        "model",
+        "names",
+        "short & easy",
+        "judge: asked corpus",
+        "judge: npm + PyPI",
+        "tech team's P(up)",
+        "style team's P(up)",
+        "length",
+        title=f"taste factors, mean over {size} names (the loop's cold start draws from the reservoir, "
+        "random order from plain samples)",
+    )
+    for corpus in corpora:
+        words = sorted(set(load_corpus(corpus)))
+        real = [Candidate(words[i], 0.0, True) for i in rng.choice(len(words), min(size, len(words)), replace=False)]
+        for model in models:
+            reservoir = registry.reservoir(corpus, model)
+            drawn = [
+                Candidate(reservoir.names[i], float(reservoir.log_probs[i]), False)
+                for i in rng.choice(len(reservoir), min(size, len(reservoir)), replace=False)
+            ]
+            plain = registry.model(corpus, model).generate(size, rng)
+            for label, found in (("corpus names", real), ("plain samples", plain), ("reservoir", drawn)):
+                if label == "corpus names" and model != models[0]:
+                    continue
+                rows = candidate_rows(found, corpus, model, judge)
+                table.add_row(
+                    corpus,
+                    model if label != "corpus names" else "",
+                    label,
+                    f"{np.mean([short_and_easy(r['name']) for r in rows]):.3f}",
+                    f"{np.mean([r['judge'][corpus] for r in rows]):.3f}",
+                    f"{np.mean([sum(r['judge'].get(c, 0.0) for c in TECH) for r in rows]):.3f}",
+                    f"{np.mean([hidden_taste(r) for r in rows]):.3f}",
+                    f"{np.mean([asked_style_taste(r) for r in rows]):.3f}",
+                    f"{np.mean([len(r['name']) for r in rows]):.1f}",
+                )
+    console.print(table)
+    console.print(
+        "corpus names were in the judge's training data (it is trained on whole corpora), so their "
+        "'asked corpus' column is optimistic"
+    )
 
 
 def report(registry: ModelRegistry, args: argparse.Namespace, taste_name: str, console: Console) -> None:

@@ -34,7 +34,7 @@ from models.reranker import Reranker, enough_votes, labels, voted_rows
 TECH = ("npm", "pypi")
 
 
-def _short_and_easy(name: str) -> float:
+def short_and_easy(name: str) -> float:
     short = 1.0 if 4 <= len(name) <= 7 else 0.4 if len(name) in (3, 8) else 0.0
     easy = name.isalpha() and not re.search(r"[^aeiouy]{3}|[aeiouy]{3}", name)
     return short * float(easy)
@@ -43,13 +43,13 @@ def _short_and_easy(name: str) -> float:
 def hidden_taste(row: dict) -> float:
     """The simulated voter's probability of an up-vote (the loop never sees this function)."""
     tech = sum((row.get("judge") or {}).get(c, 0.0) for c in TECH)
-    return 0.02 + 0.8 * _short_and_easy(row["name"]) * tech
+    return 0.02 + 0.8 * short_and_easy(row["name"]) * tech
 
 
 def asked_style_taste(row: dict) -> float:
     """Like ``hidden_taste``, but the style that counts is the corpus the request asked for."""
     style = (row.get("judge") or {}).get(row["corpus"], 0.0)
-    return 0.02 + 0.8 * _short_and_easy(row["name"]) * style
+    return 0.02 + 0.8 * short_and_easy(row["name"]) * style
 
 
 TASTES = {"tech": hidden_taste, "style": asked_style_taste}
