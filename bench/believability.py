@@ -201,6 +201,7 @@ def evaluate_pair(
     temperatures: tuple[float, ...] = (),
     cross_fit: bool = False,
     style: bool = False,
+    pool: int = POOL_RESERVOIR,
 ) -> dict:
     start = time.perf_counter()
     model = NameModel(make_lm(model_name), corpus).fit(train)
@@ -208,7 +209,7 @@ def evaluate_pair(
     judge = BelievabilityJudge().fit(*judge_training_set(model, train, rng))
     near = NearCopies(train)
     info = ArtifactInfo(corpus=corpus, model=model_name, corpus_hash="bench")
-    candidates = score_candidates(model, judge, near, rng)  # one pool, cut both ways
+    candidates = score_candidates(model, judge, near, rng, pool)  # one pool, cut both ways
     plain = reservoir_from(*candidates, model, near, default_blocklist(), info, by_length=False)
     reservoir = reservoir_from(*candidates, model, near, default_blocklist(), info, by_length=True)
     shown = {
@@ -444,6 +445,9 @@ def main() -> None:
         help="also build reservoirs from candidates sampled at these temperatures (e.g. 0.8,0.6), same judge",
     )
     parser.add_argument(
+        "--pool", type=int, default=POOL_RESERVOIR, help="candidates sampled per reservoir (tnaas train's)"
+    )
+    parser.add_argument(
         "--style",
         action="store_true",
         help="also a reservoir scored by P(real) times the corpus judge's P(asked corpus)",
@@ -491,6 +495,7 @@ def main() -> None:
                     temperatures,
                     args.cross_fit,
                     args.style,
+                    args.pool,
                 )
                 log.info(
                     "%s/%s split %d done in %.0f s: targets %s",
