@@ -39,6 +39,17 @@ def test_generation_is_reproducible_with_a_seed():
     assert first == [c.name for c in KN.generate(5, np.random.default_rng(7))]
 
 
+def test_a_lower_temperature_samples_likelier_names_of_the_same_lengths():
+    plain, cold = (KN.sample(3000, np.random.default_rng(3), temperature=t) for t in (1.0, 0.5))
+    assert plain == KN.sample(3000, np.random.default_rng(3))  # temperature 1 is the model itself
+    per_char = [np.mean(KN.log_probs(names) / np.array([len(n) + 1 for n in names])) for names in (plain, cold)]
+    assert per_char[1] > per_char[0] + 0.3  # sharper next-letter choices: likelier names
+    assert abs(np.mean([len(n) for n in cold]) - np.mean([len(n) for n in plain])) < 0.3  # lengths: the prior's
+    assert all(0 < len(n) <= KN.max_len for n in cold)
+    with pytest.raises(ValueError):
+        KN.sample(1, np.random.default_rng(0), temperature=0)
+
+
 @settings(max_examples=60, deadline=None)
 @given(st.text(alphabet="abcdeilmnoprstu*", min_size=1, max_size=12).filter(lambda p: "*" in p), st.integers(0, 2**32))
 def test_every_completion_satisfies_its_pattern(pattern, seed):
