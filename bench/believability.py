@@ -219,7 +219,7 @@ def evaluate_pair(
         "reservoir": run_reservoir(reservoir, n),
     }
     for t in temperatures:  # the same judge, candidates sampled at temperature t, cut per length
-        names = eligible_candidates(model, near, rng, temperature=t)
+        names = eligible_candidates(model, near, rng, pool, temperature=t)
         scores = judge.believability(names) if names else np.zeros(0)
         tempered = reservoir_from(names, scores, model, near, default_blocklist(), info, by_length=True)
         shown[f"reservoir T={t:g}"] = run_reservoir(tempered, n)
