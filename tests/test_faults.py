@@ -166,7 +166,7 @@ def test_up_restarts_redis_web_and_workers_by_pid_and_keeps_the_data(trained_art
     finally:
         up.send_signal(signal.SIGINT)
         up.wait(60)
-    output = log.read()
+    output = log.read_all()
     started = [int(p) for p in re.findall(r"started \(pid (\d+)\)", output)]
     assert len(started) == 4 + 4 + 1 + 1  # redis, web, worker, scheduler; then 4 webs, a redis, a worker
     for pid in started:
