@@ -319,11 +319,12 @@ def gaps(result: dict, strategy: str) -> list[float]:
     return [s[f] - result["heldout"][f] for f in DETECTORS]
 
 
-def mean_se(values: list[float]) -> str:
+def mean_se(values: list[float], signed: bool = False) -> str:
     """``mean ± standard error`` over split seeds (just the value for one seed)."""
+    form = "+.3f" if signed else ".2f"
     if len(values) == 1:
-        return f"{values[0]:.2f}"
-    return f"{np.mean(values):.2f} ± {np.std(values, ddof=1) / np.sqrt(len(values)):.2f}"
+        return f"{values[0]:{form}}"
+    return f"{np.mean(values):{form}} ± {np.std(values, ddof=1) / np.sqrt(len(values)):.3f}"
 
 
 def print_results(results: list[dict], console: Console) -> None:
@@ -369,6 +370,43 @@ def print_results(results: list[dict], console: Console) -> None:
                 mean_se(gap),
                 " ".join(f"{r['heldout'][f]:.2f}|{g:+.2f}" for r, g in zip(rs, gap)),
                 *extra,
+            )
+    console.print(table)
+
+
+def print_levers(results: list[dict], console: Console, base: str = "reservoir") -> None:
+    """Each strategy against ``base`` on the same split (paired over split seeds): the gap to the
+    held-out reference and the difference to ``base``, per detector, mean ± standard error. A lever is
+    worth taking only where the difference exceeds its standard error on both detectors."""
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for r in results:
+        groups.setdefault((r["corpus"], r["model"]), []).append(r)
+    strategies = [k for k in results[0]["strategies"] if k not in ("random", "judge")]
+    table = Table(
+        "corpus / model",
+        "strategy",
+        *(f"{f}: - held-out" for f in DETECTORS),
+        *(f"{f}: - {base}" for f in DETECTORS),
+        "length",
+        title=f"Levers, paired per split seed (mean ± s.e. over {len({r['split_seed'] for r in results})} splits)",
+    )
+    for (corpus, model), rs in groups.items():
+        for i, k in enumerate(strategies):
+            table.add_row(
+                f"{corpus} {model}" if i == 0 else "",
+                k,
+                *(
+                    mean_se([r["strategies"][k]["called_real"][f] - r["heldout"][f] for r in rs], signed=True)
+                    for f in DETECTORS
+                ),
+                *(
+                    mean_se(
+                        [r["strategies"][k]["called_real"][f] - r["strategies"][base]["called_real"][f] for r in rs],
+                        signed=True,
+                    )
+                    for f in DETECTORS
+                ),
+                f"{np.mean([r['strategies'][k]['length'] for r in rs]):.1f}",
             )
     console.print(table)
 
@@ -466,11 +504,17 @@ def main() -> None:
     )
     parser.add_argument("--write-defaults", action="store_true", help="record the chosen model per corpus")
     parser.add_argument("--worker-path", action="store_true", help="only the cost per request on the deployed models")
+    parser.add_argument("--from-json", type=Path, help="only print the tables of a --json file written before")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     console = Console(width=240)
     if args.worker_path:
         worker_path(console)
+        return
+    if args.from_json:
+        saved = json.loads(args.from_json.read_text())["results"]
+        print_results(saved, console)
+        print_levers(saved, console)
         return
     corpora, models = args.corpora.split(","), args.models.split(",")
     temperatures = tuple(float(t) for t in args.temperatures.split(",") if t)
@@ -510,6 +554,7 @@ def main() -> None:
                     args.json.write_text(json.dumps({"results": results}, indent=1))
     defaults = {c: choose_default([r for r in results if r["corpus"] == c]) for c in corpora}
     print_results(results, console)
+    print_levers(results, console)
     for r in results:
         console.print(
             f"{r['corpus']} {r['model']}: reservoir {r['reservoir_size']} names; targets met: {meets_targets(r)}; "
