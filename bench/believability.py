@@ -24,7 +24,9 @@ family no ranking here uses; the adversarial judge is itself linear over charact
 Strategies: ``random`` (n of a pool of 100, random order); ``judge`` (today's ranking: the corpus
 judge's P(corpus) over a pool of 100, models.ranking with 20% exploration); ``reservoir`` (the
 adversarial judge's believable tier, models.believability, cut per name length in the 60%'s
-proportions; judge and reservoir trained on the 60%); ``plain tier`` (the same scored candidates cut
+proportions, candidates sampled at the corpus' temperature, models.believability.temperature_for;
+judge and reservoir trained on the 60%); ``reservoir T=t`` (``--temperatures``: the same judge, candidates
+sampled at t; ``--temperatures 1`` is the untempered reservoir); ``plain tier`` (the same scored candidates cut
 to the best whatever their length: the cut before issue 12's length fix, side by side in one run).
 
 Run: ``.venv/bin/python -m bench.believability`` (all corpora x kn5,kn3,markov3,markov2; 30-60 min
@@ -70,6 +72,7 @@ from models.believability import (
     near_duplicate_groups,
     reservoir_from,
     score_candidates,
+    temperature_for,
 )
 from models.catalog import TRAINED_BY_DEFAULT, make_lm
 from models.decency import default_blocklist
@@ -209,7 +212,8 @@ def evaluate_pair(
     judge = BelievabilityJudge().fit(*judge_training_set(model, train, rng))
     near = NearCopies(train)
     info = ArtifactInfo(corpus=corpus, model=model_name, corpus_hash="bench")
-    candidates = score_candidates(model, judge, near, rng, pool)  # one pool, cut both ways
+    # one pool (at the corpus' production temperature), cut both ways
+    candidates = score_candidates(model, judge, near, rng, pool, temperature_for(corpus))
     plain = reservoir_from(*candidates, model, near, default_blocklist(), info, by_length=False)
     reservoir = reservoir_from(*candidates, model, near, default_blocklist(), info, by_length=True)
     shown = {
@@ -296,21 +300,27 @@ def meets_targets(result: dict, strategy: str = "reservoir") -> dict[str, bool]:
     }
 
 
-def choose_default(results: list[dict]) -> str:
+def choose_default(results: list[dict], current: str | None = None) -> str:
     """The model whose reservoir is called real most often (mean of both detectors minus the held-out
     rate, averaged over the split seeds run), among those that keep near-copies, repeats and novelty
-    within target on every split; NLL plays no part."""
-    by_model: dict[str, list[dict]] = {}
+    within target on every split; NLL plays no part. The ``current`` default stays unless that gain over
+    it, paired per split seed, exceeds its standard error (one split cannot tell: the current stays)."""
+    by_model: dict[str, dict[int, float]] = {}
     for r in results:
-        by_model.setdefault(r["model"], []).append(r)
-
-    def realness(model: str) -> float:
-        return float(np.mean([np.mean(gaps(r, "reservoir")) for r in by_model[model]]))
-
+        by_model.setdefault(r["model"], {})[r["split_seed"]] = float(np.mean(gaps(r, "reservoir")))
     ok = [
-        m for m, rs in by_model.items() if all(v for r in rs for k, v in meets_targets(r).items() if k != "called_real")
+        m
+        for m in by_model
+        if all(v for r in results if r["model"] == m for k, v in meets_targets(r).items() if k != "called_real")
     ]
-    return max(ok or list(by_model), key=realness)
+    best = max(ok or list(by_model), key=lambda m: np.mean(list(by_model[m].values())))
+    if current not in ok or best == current:
+        return best
+    seeds = sorted(set(by_model[best]) & set(by_model[current]))
+    gain = [by_model[best][s] - by_model[current][s] for s in seeds]
+    if len(gain) > 1 and np.mean(gain) > np.std(gain, ddof=1) / np.sqrt(len(gain)):
+        return best
+    return current
 
 
 def gaps(result: dict, strategy: str) -> list[float]:
@@ -515,6 +525,7 @@ def main() -> None:
         saved = json.loads(args.from_json.read_text())["results"]
         print_results(saved, console)
         print_levers(saved, console)
+        report_defaults(saved, sorted({r["corpus"] for r in saved}), console, args.write_defaults)
         return
     corpora, models = args.corpora.split(","), args.models.split(",")
     temperatures = tuple(float(t) for t in args.temperatures.split(",") if t)
@@ -552,7 +563,6 @@ def main() -> None:
                 results.append(result)
                 if args.json:  # a long run keeps what it has measured
                     args.json.write_text(json.dumps({"results": results}, indent=1))
-    defaults = {c: choose_default([r for r in results if r["corpus"] == c]) for c in corpora}
     print_results(results, console)
     print_levers(results, console)
     for r in results:
@@ -560,12 +570,20 @@ def main() -> None:
             f"{r['corpus']} {r['model']}: reservoir {r['reservoir_size']} names; targets met: {meets_targets(r)}; "
             f"e.g. {', '.join(r['strategies']['reservoir']['examples'][:6])}"
         )
-    console.print(f"default model per corpus (by this benchmark): {defaults}")
+    defaults = report_defaults(results, corpora, console, args.write_defaults)
     if args.json:
         args.json.write_text(json.dumps({"results": results, "defaults": defaults}, indent=1))
-    if args.write_defaults:
-        current = json.loads(DEFAULTS_FILE.read_text()) if DEFAULTS_FILE.exists() else {}
+
+
+def report_defaults(results: list[dict], corpora: list[str], console: Console, write: bool) -> dict[str, str]:
+    """The default model per corpus by ``choose_default`` (against models/default_models.json); ``write``
+    records it there."""
+    current = json.loads(DEFAULTS_FILE.read_text()) if DEFAULTS_FILE.exists() else {}
+    defaults = {c: choose_default([r for r in results if r["corpus"] == c], current.get(c)) for c in corpora}
+    console.print(f"default model per corpus (by this benchmark; current {current}): {defaults}")
+    if write:
         DEFAULTS_FILE.write_text(json.dumps(current | defaults, indent=2, sort_keys=True) + "\n")
+    return defaults
 
 
 if __name__ == "__main__":

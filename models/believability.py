@@ -48,10 +48,20 @@ TOP_SHARE = 0.2  # the reservoir keeps this share of the eligible candidates, be
 MIN_KEEP = 12_000  # ... but at least this many (100 requests of 10 then repeat < 5% of names) ...
 MAX_KEEP = 20_000  # ... and at most this many
 BY_LENGTH = True  # cut the tier per name length, in the corpus' proportions (see cut_tier)
-# Candidates are sampled with every next-letter distribution sharpened (p ** (1 / T), renormalised;
-# lengths keep the corpus' prior): more typical names for the judge to choose from. Measured by
-# bench/believability.py (T=0.8 against 1, the same judge, side by side): see README "Believability".
-TEMPERATURE = 1.0
+# Candidates may be sampled with every next-letter distribution sharpened (p ** (1 / T), renormalised;
+# lengths keep the corpus' prior): more typical names for the judge to choose from. Chosen per corpus by
+# bench/believability.py (T=0.8 against 1, the same judge, paired over split seeds; kn3 and kn5): taken
+# only where it gained more than its standard error on both detectors; see README "Believability".
+TEMPERATURE = 1.0  # every other corpus: the model itself
+# pokemon kn3, 3 splits: +0.030 ± 0.006 (linear) / +0.043 ± 0.002 (forest) called real; kn5 +0.013 / +0.003.
+# Not taken: cats (kn3 -0.019 ± 0.005 / -0.018 ± 0.005), swedish, dogs (within one standard error);
+# pypi, npm, superheroes (one split: +0.00 to +0.03) already meet the target.
+TEMPERATURES: dict[str, float] = {"pokemon": 0.8}
+
+
+def temperature_for(corpus: str) -> float:
+    """The temperature the reservoir of ``corpus`` samples its candidates at."""
+    return TEMPERATURES.get(corpus, TEMPERATURE)
 
 
 class BelievabilityJudge(BaseEstimator, ClassifierMixin):
@@ -261,10 +271,11 @@ def build_reservoir(
     rng: np.random.Generator,
     pool: int = POOL,
     by_length: bool = BY_LENGTH,
+    temperature: float = TEMPERATURE,
 ) -> Reservoir:
-    """Sample ``pool`` names, keep the eligible ones, score them, cut to the believable tier (per length
-    of the corpus' names, those ``near`` indexes, unless ``by_length`` is off)."""
-    names, scores = score_candidates(model, judge, near, rng, pool)
+    """Sample ``pool`` names (at ``temperature``), keep the eligible ones, score them, cut to the
+    believable tier (per length of the corpus' names, those ``near`` indexes, unless ``by_length`` is off)."""
+    names, scores = score_candidates(model, judge, near, rng, pool, temperature)
     return reservoir_from(names, scores, model, near, blocklist, info, by_length)
 
 

@@ -104,7 +104,7 @@ def believability_info(corpus: str, model_info: ArtifactInfo) -> ArtifactInfo:
         "pool": believability.POOL,
         "tier": [believability.TOP_SHARE, believability.MIN_KEEP, believability.MAX_KEEP],
         "tier_by_length": believability.BY_LENGTH,
-        "temperature": believability.TEMPERATURE,
+        "temperature": believability.temperature_for(corpus),
         "blocklist": corpus_hash([blocklist]),
     }
     return ArtifactInfo(corpus=corpus, model=model_info.model, corpus_hash=model_info.corpus_hash, params=params)
@@ -131,7 +131,9 @@ def train_believability(
     words = load_corpus(corpus)
     judge = BelievabilityJudge().fit(*judge_training_set(model, words, rng))
     judge_seconds = time.perf_counter() - start
-    reservoir = build_reservoir(model, judge, NearCopies(words), default_blocklist(), info, rng)
+    reservoir = build_reservoir(
+        model, judge, NearCopies(words), default_blocklist(), info, rng, temperature=info.params["temperature"]
+    )
     info.metrics = {
         "reservoir": len(reservoir),
         "judge_seconds": round(judge_seconds, 2),

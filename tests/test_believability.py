@@ -24,6 +24,7 @@ from models.believability import (
     length_shares,
     near_duplicate_groups,
     score_candidates,
+    temperature_for,
 )
 from models.catalog import default_model_for, make_lm
 from models.decency import Blocklist, blocklist_source, default_blocklist
@@ -215,3 +216,24 @@ def test_the_tier_keeps_the_corpus_length_distribution_where_the_plain_cut_favou
     info = ArtifactInfo(corpus="cats", model="kn3", corpus_hash="x")
     reservoir = build_reservoir(model, judge, near, blocklist, info, np.random.default_rng(1), pool=40_000)
     assert length_distance(reservoir.names, words) < 0.02  # the deployed tier is cut per length
+
+
+def test_pokemons_reservoir_samples_tempered_candidates_and_so_keeps_likelier_names():
+    # The benchmark's choice (README "Believability, measured"): pokemon's candidates are sampled at
+    # T=0.8, called real more often on every split; the other corpora keep the model itself.
+    assert temperature_for("pokemon") < 1 and temperature_for("cats") == 1
+    words = load_corpus("pokemon")
+    model = NameModel(make_lm("kn3"), "pokemon").fit(words)
+    info = ArtifactInfo(corpus="pokemon", model="kn3", corpus_hash="x")
+    params = believability_info("pokemon", info).params
+    assert params["temperature"] == temperature_for("pokemon")  # a new temperature is a new version
+    judge = BelievabilityJudge().fit(*judge_training_set(model, words, np.random.default_rng(0)))
+    near, blocklist = NearCopies(words), default_blocklist()
+    tiers = [
+        build_reservoir(model, judge, near, blocklist, info, np.random.default_rng(1), pool=30_000, temperature=t)
+        for t in (1.0, params["temperature"])
+    ]
+    per_char = [np.mean(t.log_probs / np.array([len(n) + 1 for n in t.names])) for t in tiers]
+    assert per_char[1] > per_char[0] + 0.1
+    assert length_distance(tiers[1].names, words) < 0.02  # still cut per length
+    assert not any(near.near(n) or blocklist.blocked(n) for n in tiers[1].names)
