@@ -24,7 +24,7 @@ family no ranking here uses; the adversarial judge is itself linear over charact
 Strategies: ``random`` (n of a pool of 100, random order); ``judge`` (today's ranking: the corpus
 judge's P(corpus) over a pool of 100, models.ranking with 20% exploration); ``reservoir`` (the
 adversarial judge's believable tier, models.believability, cut per name length in the 60%'s
-proportions, candidates sampled at the corpus' temperature, models.believability.temperature_for;
+proportions, candidates sampled at the pair's temperature, models.believability.temperature_for;
 judge and reservoir trained on the 60%); ``reservoir T=t`` (``--temperatures``: the same judge, candidates
 sampled at t; ``--temperatures 1`` is the untempered reservoir); ``plain tier`` (the same scored candidates cut
 to the best whatever their length: the cut before issue 12's length fix, side by side in one run).
@@ -213,7 +213,7 @@ def evaluate_pair(
     near = NearCopies(train)
     info = ArtifactInfo(corpus=corpus, model=model_name, corpus_hash="bench")
     # one pool (at the corpus' production temperature), cut both ways
-    candidates = score_candidates(model, judge, near, rng, pool, temperature_for(corpus))
+    candidates = score_candidates(model, judge, near, rng, pool, temperature_for(corpus, model_name))
     plain = reservoir_from(*candidates, model, near, default_blocklist(), info, by_length=False)
     reservoir = reservoir_from(*candidates, model, near, default_blocklist(), info, by_length=True)
     shown = {

@@ -104,7 +104,7 @@ def believability_info(corpus: str, model_info: ArtifactInfo) -> ArtifactInfo:
         "pool": believability.POOL,
         "tier": [believability.TOP_SHARE, believability.MIN_KEEP, believability.MAX_KEEP],
         "tier_by_length": believability.BY_LENGTH,
-        "temperature": believability.temperature_for(corpus),
+        "temperature": believability.temperature_for(corpus, model_info.model),
         "blocklist": corpus_hash([blocklist]),
     }
     return ArtifactInfo(corpus=corpus, model=model_info.model, corpus_hash=model_info.corpus_hash, params=params)
