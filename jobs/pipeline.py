@@ -161,12 +161,14 @@ def warm(models: ModelRegistry, settings: Settings) -> None:
 
 
 def default_model(corpus: str, models: ModelRegistry, settings: Settings) -> str:
-    """TNAAS_DEFAULT_MODEL when the operator set it; else the believability benchmark's choice for the
-    corpus (models/default_models.json) when it is trained; else the setting's default."""
+    """TNAAS_DEFAULT_MODEL when the operator set it; else the first trained of: the believability
+    benchmark's choice for the corpus (models/default_models.json), the setting's default, the catalog's
+    order. A user who named no model is never told that one they did not ask for is missing."""
     if "default_model" in settings.model_fields_set:
         return settings.default_model
-    chosen = default_model_for(corpus, settings.default_model)
-    return chosen if chosen in models.answering_models(corpus) else settings.default_model
+    trained = models.answering_models(corpus)
+    preferred = [default_model_for(corpus, settings.default_model), settings.default_model, *trained]
+    return next((m for m in preferred if m in trained), settings.default_model)
 
 
 def like(
