@@ -34,6 +34,7 @@ from redis.exceptions import RedisError
 from rq import SimpleWorker
 from rq.exceptions import StopRequested
 from rq.job import Job
+from rq.worker import WorkerStatus
 from rq.registry import StartedJobRegistry
 
 from availability.checker import AvailabilityChecker, build_checker
@@ -110,6 +111,7 @@ class ModelWorker(SimpleWorker):
         kwargs.setdefault("log_job_description", False)
         super().__init__(*args, **kwargs)
         self.settings = settings or get_settings()
+        self._beaten_at = self._suspension_checked_at = float("-inf")  # time.monotonic() of the last ones
         self.versions = ModelVersions(self.connection)
         self.sweeps = SweepLock(self.connection)
         self.availability = build_checker(self.settings, connection=self.connection)  # once: its threads live on
@@ -124,13 +126,45 @@ class ModelWorker(SimpleWorker):
         return self.settings.worker_silent
 
     def heartbeat(self, timeout: int | None = None, pipeline=None) -> None:
-        """rq's heartbeat with this worker's silence limit as the key's life (rq's default: 8 minutes)."""
-        try:
+        """rq's heartbeat with this worker's silence limit as the key's life (rq's default: 8 minutes).
+
+        rq beats three times around every job, each two round trips; the pulse beats every
+        TNAAS_HEARTBEAT seconds whatever the worker does, so a beat outside a pipeline is skipped
+        when the last one is younger than half that (on a busy worker, most of them)."""
+        if pipeline is not None:
             super().heartbeat(self.settings.worker_silent, pipeline)
+            return
+        if time.monotonic() - self._beaten_at < self.settings.heartbeat / 2:
+            return
+        self._beat_now()
+
+    def _beat_now(self) -> None:
+        """One heartbeat, one round trip."""
+        try:
+            with self.connection.pipeline(transaction=False) as pipe:
+                super().heartbeat(self.settings.worker_silent, pipe)
+                pipe.execute()
+            self._beaten_at = time.monotonic()
         except RedisError as err:
-            if pipeline is not None:
-                raise
             log.debug("heartbeat: %s", err)
+
+    def set_state(self, state: str, pipeline=None) -> None:
+        """rq marks the worker idle twice between two jobs (after one, before waiting for the next):
+        the second write, of the state it already wrote, is skipped."""
+        if pipeline is None and state == self._state and state == WorkerStatus.IDLE:
+            return
+        super().set_state(state, pipeline)
+
+    def check_for_suspension(self, burst: bool):
+        """``rq suspend`` is noticed within a heartbeat rather than before every job (a round trip each)."""
+        if time.monotonic() - self._suspension_checked_at < self.settings.heartbeat:
+            return
+        self._suspension_checked_at = time.monotonic()
+        try:
+            super().check_for_suspension(burst)
+        except RedisError as err:
+            log.warning("Redis unreachable (%s): waiting for it", err)
+            wait_for_redis(self.connection, lambda: self._stop_requested)
 
     def beat(self) -> None:
         """One heartbeat: the worker (registering again if it was silent long enough to be dropped)
@@ -142,7 +176,7 @@ class ModelWorker(SimpleWorker):
                 "worker %s was silent for more than %d s: registering again", self.name, self.settings.worker_silent
             )
             self.register_birth()
-        self.heartbeat()
+        self._beat_now()
         execution, job = self.execution, self._running
         if execution is not None and job is not None:
             with self.connection.pipeline() as pipe:
@@ -202,13 +236,6 @@ class ModelWorker(SimpleWorker):
             log.warning("could not clear the half-started registration: %s", err)
 
     # -- Redis going away -----------------------------------------------------------------------------
-    def check_for_suspension(self, burst: bool):
-        try:
-            super().check_for_suspension(burst)
-        except RedisError as err:
-            log.warning("Redis unreachable (%s): waiting for it", err)
-            wait_for_redis(self.connection, lambda: self._stop_requested)
-
     def dequeue_job_and_maintain_ttl(self, timeout, max_idle_time=None):
         """rq marks the worker idle before it waits for a job, and a Redis error there ends the
         process ("unhandled exception, quitting"): wait for Redis and wait for a job again instead."""
