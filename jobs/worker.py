@@ -34,8 +34,8 @@ from redis.exceptions import RedisError
 from rq import SimpleWorker
 from rq.exceptions import StopRequested
 from rq.job import Job
-from rq.worker import WorkerStatus
 from rq.registry import StartedJobRegistry
+from rq.worker import WorkerStatus
 
 from availability.checker import AvailabilityChecker, build_checker
 from jobs import metrics
