@@ -88,14 +88,11 @@ def enqueue_web_batch(connection: Redis, items: list[WebItem], job_id: str, sett
     """One job answering API requests sent together (see ``bot.api.batching``), its answer ids
     pointed at it, in one transaction: an answer id never exists without the job that answers it.
 
-    The replies are the job's output (pushed to its inbox, kept under their answer ids), so rq keeps
-    no result: ``result_ttl=0`` spares its result stream and finished registry, and the job is
-    forgotten once it succeeded (a failure is kept as any other's)."""
+    (rq keeps the job's small result as usual: with ``result_ttl=0`` rq deletes the job on success,
+    which reads its status three times and its executions twice, nine round trips more.)"""
     payload = WebBatch(items=items).model_dump()
     with connection.pipeline() as pipe:
-        job = enqueue_call(
-            connection, tasks.answer_web_batch, payload, settings, job_id=job_id, pipeline=pipe, result_ttl=0
-        )
+        job = enqueue_call(connection, tasks.answer_web_batch, payload, settings, job_id=job_id, pipeline=pipe)
         Answers(connection).assign(pipe, [item.answer_id for item in items], job_id, settings.result_ttl)
         pipe.execute()
     return job
