@@ -84,18 +84,27 @@ def enqueue_web(
     return enqueue_call(connection, tasks.answer_on_web, payload, settings, job_id=job_id)
 
 
-def enqueue_web_batch(connection: Redis, items: list[WebItem], job_id: str, settings: Settings) -> Job:
+def enqueue_web_batch(
+    connection: Redis, items: list[WebItem], job_id: str, settings: Settings, look: bool = True
+) -> tuple[Job, int]:
     """One job answering API requests sent together (see ``bot.api.batching``), its answer ids
     pointed at it, in one transaction: an answer id never exists without the job that answers it.
 
     (rq keeps the job's small result as usual: with ``result_ttl=0`` rq deletes the job on success,
-    which reads its status three times and its executions twice, nine round trips more.)"""
+    which reads its status three times and its executions twice, nine round trips more.)
+
+    Returns the job and the queue's length after it. ``look=False`` skips the look at the queue's
+    length before enqueueing (a round trip): the web process' batcher skips it while the length its
+    last enqueue saw was under half of TNAAS_MAX_QUEUE."""
     payload = WebBatch(items=items).model_dump()
     with connection.pipeline() as pipe:
-        job = enqueue_call(connection, tasks.answer_web_batch, payload, settings, job_id=job_id, pipeline=pipe)
+        job = enqueue_call(
+            connection, tasks.answer_web_batch, payload, settings, look=look, job_id=job_id, pipeline=pipe
+        )
         Answers(connection).assign(pipe, [item.answer_id for item in items], job_id, settings.result_ttl)
-        pipe.execute()
-    return job
+        pipe.llen(queue(connection, settings).key)
+        length = pipe.execute()[-1]
+    return job, length
 
 
 def idempotent_job_id(key: str, request: Request) -> str:
@@ -115,11 +124,12 @@ def _fetch_soon(connection: Redis, job_id: str, within: float = 1.0) -> Job | No
             time.sleep(0.02)
 
 
-def enqueue_call(connection: Redis, func, payload, settings: Settings | None, **job_kwargs) -> Job:
-    """Enqueue ``func(payload)`` with the stack's timeouts, TTLs, retries and backpressure."""
+def enqueue_call(connection: Redis, func, payload, settings: Settings | None, look: bool = True, **job_kwargs) -> Job:
+    """Enqueue ``func(payload)`` with the stack's timeouts, TTLs, retries and backpressure (``look``:
+    Busy when the queue is at TNAAS_MAX_QUEUE; the caller that skips the look bounds it otherwise)."""
     settings = settings or get_settings()
     q = queue(connection, settings)
-    if q.count >= settings.max_queue:
+    if look and q.count >= settings.max_queue:
         raise Busy()
     options = {
         # rq shows a job's description in `rq info` and its logs; the default is the call with its

@@ -53,6 +53,12 @@ class Batcher:
         self.open: dict[str, _Open] = {}
         self.on_the_way: dict[str, int] = {}  # kind -> batches sent and not yet answered
         self.tasks: set[asyncio.Task] = set()
+        self.queue_seen = 0  # the queue's length after this process' last enqueue
+
+    def look_first(self) -> bool:
+        """Look at the queue's length before enqueueing (Busy at TNAAS_MAX_QUEUE) only once the last
+        enqueue saw it half full: an idle or keeping-up stack saves the round trip."""
+        return self.queue_seen >= self.settings.max_queue // 2
 
     async def ask(self, item: WebItem) -> dict | None:
         kind = item.request.kind
@@ -80,7 +86,9 @@ class Batcher:
     async def _run(self, kind: str, batch: _Open) -> None:
         job_id = uuid.uuid4().hex
         try:
-            await run_in_threadpool(enqueue_web_batch, self.connection, batch.items, job_id, self.settings)
+            _, self.queue_seen = await run_in_threadpool(
+                enqueue_web_batch, self.connection, batch.items, job_id, self.settings, self.look_first()
+            )
             replies = await self.wait(job_id, self.settings.api_wait)
         except Exception as err:  # Busy, Redis down, the job failed: every request of the batch is told
             for future in batch.futures:
