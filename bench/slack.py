@@ -44,8 +44,9 @@ def stack_env(slack: SlackStandIn) -> dict:
     return {"SLACK_BOT_TOKEN": "xoxb-test", "SLACK_SIGNING_SECRET": SECRET, "TNAAS_SLACK_API_URL": slack.url}
 
 
-def latency(rates: tuple[int, ...] = (5, 10, 20, 40, 80)) -> None:
-    with SlackStandIn(minute=1e-3) as slack, running_stack(stack_env(slack)) as base:
+def latency(rates: tuple[int, ...] = (5, 10, 20, 40, 80), cwd: str | None = None) -> None:
+    """The latency part on this checkout's stack, or on ``cwd``'s (another checkout: a baseline)."""
+    with SlackStandIn(minute=1e-3) as slack, running_stack(stack_env(slack), cwd=cwd) as base:
         url = f"{base}/slack/events"
 
         def command(i: int) -> tuple[str, float, float]:
@@ -99,7 +100,8 @@ def latency(rates: tuple[int, ...] = (5, 10, 20, 40, 80)) -> None:
             "ack p99 ms",
             "reply median ms",
             "reply p99 ms",
-            title="latency (answered/s: commands over the seconds from the first sent to the last answered)",
+            title=f"latency, {cwd or 'this checkout'} (answered/s: commands over the seconds from the first sent "
+            "to the last answered)",
         )
         reply_times([command(-i - 1) for i in range(10)])  # warm up
         sent = []
@@ -238,10 +240,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", choices=["latency", "limits"], help="run one part")
     parser.add_argument("--rates", default="5,10,20,40,80", help="sustained commands/s of the latency part")
+    parser.add_argument(
+        "--baseline", action="append", default=[], help="latency part first on another checkout's stack (repeatable)"
+    )
     args = parser.parse_args()
     only = args.only
     if only in (None, "latency"):
-        latency(tuple(int(r) for r in args.rates.split(",")))
+        for cwd in [*args.baseline, None]:
+            latency(tuple(int(r) for r in args.rates.split(",")), cwd)
     if only in (None, "limits"):
         within_limits()
 
