@@ -35,7 +35,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from bench.common import pct
+from bench.common import children, cpu_seconds, pct
 from testkit.processes import running_stack, stop_process, wait_until
 from tnaas.redis_server import free_port
 from tnaas.settings import get_settings
@@ -151,38 +151,6 @@ def settle(pids: set[int], idle: float = 0.05, timeout: float = 90.0) -> None:
 def stack_env() -> dict[str, str]:
     """The artifacts by absolute path, so a baseline checkout (``--baseline``) loads the same models."""
     return {"TNAAS_ARTIFACTS_DIR": str(Path(get_settings().artifacts_dir).resolve())}
-
-
-def children() -> set[int]:
-    """Pids of this process' children (the stacks' redis-server, workers and web)."""
-    me = str(os.getpid())
-    out = set()
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if fields[1] == me:
-            out.add(int(stat.parent.name))
-    return out
-
-
-def role(pid: int) -> str:
-    cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-    return "redis" if "redis-server" in cmd else "web" if " web" in cmd else "workers" if " worker" in cmd else "other"
-
-
-def cpu_seconds(pids: set[int]) -> dict[str, float]:
-    """User + system CPU seconds so far, by role (/proc/<pid>/stat), for processes still running."""
-    tick = os.sysconf("SC_CLK_TCK")
-    out: dict[str, float] = {}
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            out[role(pid)] = out.get(role(pid), 0.0) + (int(fields[11]) + int(fields[12])) / tick
-        except (OSError, IndexError):
-            continue
-    return out
 
 
 def cpu_per_request(pids: set[int], run) -> tuple[list[float], float, str]:

@@ -30,7 +30,7 @@ from concurrent.futures import ThreadPoolExecutor
 from rich.console import Console
 from rich.table import Table
 
-from bench.common import pct
+from bench.common import children, cpu_seconds, pct
 from testkit.processes import running_stack, wait_until
 from testkit.slack_standin import SlackStandIn, signed_post, slash_form
 from tnaas.limits import KEYCAP_VOTES_TO_LEARN
@@ -46,8 +46,10 @@ def stack_env(slack: SlackStandIn) -> dict:
 
 def latency(rates: tuple[int, ...] = (5, 10, 20, 40, 80), cwd: str | None = None) -> None:
     """The latency part on this checkout's stack, or on ``cwd``'s (another checkout: a baseline)."""
+    before = children()
     with SlackStandIn(minute=1e-3) as slack, running_stack(stack_env(slack), cwd=cwd) as base:
         url = f"{base}/slack/events"
+        pids = children() - before
 
         def command(i: int) -> tuple[str, float, float]:
             """Send one signed slash command; (user, sent at, ack seconds)."""
@@ -79,8 +81,9 @@ def latency(rates: tuple[int, ...] = (5, 10, 20, 40, 80), cwd: str | None = None
             done = wait_until(all_replied, timeout=120, interval=0.2, what="every reply")
             return [done[user] - start for user, start, _ in sent]
 
-        def row(label: str, sent) -> None:
+        def row(label: str, sent, cpu: dict[str, float]) -> None:
             acks, replies = [a for _, _, a in sent], reply_times(sent)  # raises unless every one was answered
+            cpu = {k: v - cpu.get(k, 0.0) for k, v in spent().items()}
             span = max(start + r for (_, start, _), r in zip(sent, replies)) - min(start for _, start, _ in sent)
             table.add_row(
                 label,
@@ -90,7 +93,16 @@ def latency(rates: tuple[int, ...] = (5, 10, 20, 40, 80), cwd: str | None = None
                 f"{pct(acks, 0.99):.1f}",
                 f"{1000 * statistics.median(replies):.1f}",
                 f"{pct(replies, 0.99):.1f}",
+                " ".join(f"{k} {1000 * v / len(sent):.1f}" for k, v in cpu.items()),
             )
+
+        def spent() -> dict[str, float]:
+            """CPU seconds so far: the stack's processes by role, and this process (the client sending
+            commands and the Slack stand-in answering the workers' calls, threads of one process)."""
+            by_role = cpu_seconds(pids)
+            return {k: by_role.get(k, 0.0) for k in ("web", "workers", "redis")} | {
+                "client+stand-in": time.process_time()
+            }
 
         table = Table(
             "load",
@@ -100,18 +112,19 @@ def latency(rates: tuple[int, ...] = (5, 10, 20, 40, 80), cwd: str | None = None
             "ack p99 ms",
             "reply median ms",
             "reply p99 ms",
+            "CPU ms per command",
             title=f"latency, {cwd or 'this checkout'} (answered/s: commands over the seconds from the first sent "
             "to the last answered)",
         )
         reply_times([command(-i - 1) for i in range(10)])  # warm up
-        sent = []
+        sent, cpu = [], spent()
         for i in range(200):
             sent.append(command(i))
             reply_times(sent[-1:])  # one at a time: wait for the reply before the next command
-        row("sequential (200)", sent)
+        row("sequential (200)", sent, cpu)
         start_id = 10_000
         for rate in rates:
-            n = rate * 10
+            n, cpu = rate * 10, spent()
             with ThreadPoolExecutor(max_workers=32) as pool:
                 futures, start = [], time.perf_counter()
                 for i in range(n):
@@ -119,7 +132,7 @@ def latency(rates: tuple[int, ...] = (5, 10, 20, 40, 80), cwd: str | None = None
                     futures.append(pool.submit(command, start_id + i))
                 sent = [f.result() for f in futures]
             start_id += n
-            row(f"{rate}/s for 10 s", sent)
+            row(f"{rate}/s for 10 s", sent, cpu)
         console.print(table)
 
 
