@@ -84,27 +84,21 @@ def enqueue_web(
     return enqueue_call(connection, tasks.answer_on_web, payload, settings, job_id=job_id)
 
 
-def enqueue_web_batch(
-    connection: Redis, items: list[WebItem], job_id: str, settings: Settings, look: bool = True
-) -> tuple[Job, int]:
-    """One job answering API requests sent together (see ``bot.api.batching``), its answer ids
-    pointed at it, in one transaction: an answer id never exists without the job that answers it.
+def web_batch_commands(connection: Redis, items: list[WebItem], job_id: str, settings: Settings) -> list[tuple]:
+    """The transaction that enqueues one job answering API requests sent together (see
+    ``bot.api.batching``) and points their answer ids at it: an answer id never exists without the
+    job that answers it. Its last command reads the queue's length.
 
-    (rq keeps the job's small result as usual: with ``result_ttl=0`` rq deletes the job on success,
-    which reads its status three times and its executions twice, nine round trips more.)
-
-    Returns the job and the queue's length after it. ``look=False`` skips the look at the queue's
-    length before enqueueing (a round trip): the web process' batcher skips it while the length its
-    last enqueue saw was under half of TNAAS_MAX_QUEUE."""
+    rq writes the job (its own format, timeouts, TTLs, retries) into a pipeline that is returned
+    unsent, as ``(args, options)`` commands: the web process sends them on its asyncio connection,
+    without a thread hop. Nothing here touches Redis. (rq keeps the job's small result as usual:
+    with ``result_ttl=0`` rq deletes the job on success, nine round trips more.)"""
     payload = WebBatch(items=items).model_dump()
-    with connection.pipeline() as pipe:
-        job = enqueue_call(
-            connection, tasks.answer_web_batch, payload, settings, look=look, job_id=job_id, pipeline=pipe
-        )
-        Answers(connection).assign(pipe, [item.answer_id for item in items], job_id, settings.result_ttl)
-        pipe.llen(queue(connection, settings).key)
-        length = pipe.execute()[-1]
-    return job, length
+    pipe = connection.pipeline()
+    enqueue_call(connection, tasks.answer_web_batch, payload, settings, look=False, job_id=job_id, pipeline=pipe)
+    Answers(connection).assign(pipe, [item.answer_id for item in items], job_id, settings.result_ttl)
+    pipe.llen(queue(connection, settings).key)
+    return list(pipe.command_stack)
 
 
 def idempotent_job_id(key: str, request: Request) -> str:

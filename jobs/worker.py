@@ -47,6 +47,10 @@ from tnaas.redis_server import wait_for_redis
 from tnaas.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
+# seconds: a worker looks at the published model version after each job, and again before the next one
+# only if that look is older than this: back-to-back jobs skip a round trip before each answer, and a
+# version published meanwhile is answered with at most this late
+VERSION_FRESH = 0.1
 
 
 @dataclass
@@ -111,7 +115,8 @@ class ModelWorker(SimpleWorker):
         kwargs.setdefault("log_job_description", False)
         super().__init__(*args, **kwargs)
         self.settings = settings or get_settings()
-        self._beaten_at = self._suspension_checked_at = float("-inf")  # time.monotonic() of the last ones
+        # time.monotonic() of the last heartbeat, suspension check and look at the published model version
+        self._beaten_at = self._suspension_checked_at = self._version_looked_at = float("-inf")
         self.versions = ModelVersions(self.connection)
         self.sweeps = SweepLock(self.connection)
         self.availability = build_checker(self.settings, connection=self.connection)  # once: its threads live on
@@ -273,8 +278,9 @@ class ModelWorker(SimpleWorker):
             log.exception("warming up the reservoirs' ranking columns failed")
 
     def reload_if_published(self) -> bool:
-        """Between jobs: one GET; a different published version means load everything again."""
+        """One GET; a different published version means load everything again."""
         published = self.versions.published()
+        self._version_looked_at = time.monotonic()  # only once looked: a failed look is made again
         if published is None or published in (self.context.version, self._seen_published):
             return False
         log.info("model version %s published (have %s): reloading", published, self.context.version)
@@ -285,6 +291,20 @@ class ModelWorker(SimpleWorker):
         return True
 
     def execute_job(self, job: ContextJob, queue):
+        """Run the job, then look at the published version for the next one.
+
+        The look after a job is made with no job held (this one is done, the next not yet taken):
+        a worker that dies or reloads for seconds there holds nobody's request. Before a job, the
+        look is made again only if the last one is older than VERSION_FRESH (a worker idle since,
+        or one whose look failed)."""
+        self._run_job(job, queue)
+        if not self._stop_requested:
+            try:
+                self.reload_if_published()
+            except RedisError as err:  # the next job looks again before it is answered
+                log.warning("could not look at the published model version (%s)", err)
+
+    def _run_job(self, job: ContextJob, queue) -> None:
         """Run one job under its request id (so its log lines carry it), timed for /metrics.
 
         If Redis goes away meanwhile, the job's outcome cannot be recorded: the worker waits for
@@ -293,11 +313,12 @@ class ModelWorker(SimpleWorker):
         with request_context(job.meta.get("request_id"), job.id):
             started_at, started = datetime.now(UTC), time.perf_counter()
             try:
-                self.reload_if_published()
+                if time.monotonic() - self._version_looked_at > VERSION_FRESH:
+                    self.reload_if_published()
                 self.availability.reload_if_refreshed()
                 job.context = self.context
                 self._running = job
-                return super().execute_job(job, queue)
+                super().execute_job(job, queue)
             except RedisError as err:
                 log.warning("Redis went away during job %s (%s): it will be retried once Redis is back", job.id, err)
                 self.execution = None
