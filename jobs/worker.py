@@ -194,8 +194,18 @@ class ModelWorker(SimpleWorker):
         """Jobs whose worker fell silent: rq retries them (retries left) or fails them. One sweeper at a time."""
         for queue in self.queues:
             if self.sweeps.claim(queue.name, self.settings.heartbeat):
-                StartedJobRegistry(queue.name, connection=self.connection, job_class=self.job_class).cleanup()
-                self.requeue_unstarted(queue)
+                with self.sweeps.holding([queue.name]) as held:
+                    if held:
+                        StartedJobRegistry(queue.name, connection=self.connection, job_class=self.job_class).cleanup()
+                        self.requeue_unstarted(queue)
+
+    def clean_registries(self) -> None:
+        """rq's registry maintenance (at start, then every few minutes) also retries abandoned jobs:
+        under the same lock as the pulse's sweep, or both retry one job and it runs twice. Skipped
+        while someone else cleans; rq tries again on its next loop."""
+        with self.sweeps.holding([q.name for q in self.queues]) as held:
+            if held:
+                super().clean_registries()
 
     def requeue_unstarted(self, queue) -> None:
         """Jobs a worker took off the queue (rq moves them to an intermediate list) but never started,

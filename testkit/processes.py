@@ -142,10 +142,16 @@ class SupervisorLog:
 
     def __init__(self, up: subprocess.Popen):
         self.lines: list[str] = []
-        threading.Thread(target=lambda: self.lines.extend(up.stdout), daemon=True).start()
+        self._reader = threading.Thread(target=lambda: self.lines.extend(up.stdout), daemon=True)
+        self._reader.start()
 
     def read(self) -> str:
         return "".join(list(self.lines))
+
+    def read_all(self, timeout: float = 10) -> str:
+        """Everything it said, once it has exited (its last lines may still be in the pipe)."""
+        self._reader.join(timeout)
+        return self.read()
 
     def pids(self) -> dict[str, int]:
         return {name: int(pid) for name, pid in re.findall(r"(\S+) started \(pid (\d+)\)", self.read())}

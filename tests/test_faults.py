@@ -21,6 +21,7 @@ from rq.registry import FailedJobRegistry
 from jobs.contracts import GenerateRequest
 from jobs.queueing import enqueue, enqueue_call, wait_for, waited_too_long
 from store.answers import Answers
+from store.sweeps import SweepLock
 from store.votes import Impression, VoteStore
 from testkit.processes import (
     SupervisorLog,
@@ -166,7 +167,7 @@ def test_up_restarts_redis_web_and_workers_by_pid_and_keeps_the_data(trained_art
     finally:
         up.send_signal(signal.SIGINT)
         up.wait(60)
-    output = log.read()
+    output = log.read_all()
     started = [int(p) for p in re.findall(r"started \(pid (\d+)\)", output)]
     assert len(started) == 4 + 4 + 1 + 1  # redis, web, worker, scheduler; then 4 webs, a redis, a worker
     for pid in started:
@@ -269,8 +270,27 @@ def test_a_job_that_loses_its_worker_twice_is_failed_with_a_reason(trained_artif
         wait_until(lambda: job.get_status(refresh=True) == JobStatus.FAILED, timeout=20, what="the sweep")
         assert job.id in FailedJobRegistry("twice", connection=connection)
         assert "AbandonedJobError" in (job.latest_result().exc_string or "")
+        # Retried once, not once per cleaner: the worker's pulse and rq's own maintenance both look
+        # at abandoned jobs when a worker starts; without one lock both retried it, so it ran
+        # twice at once and again after it had failed.
+        assert job.id not in Queue("twice", connection=connection).job_ids
+        time.sleep(1)
+        assert job.get_status(refresh=True) == JobStatus.FAILED
     finally:
         stop_process(sweeper)
+
+
+def test_one_cleaner_at_a_time_holds_every_queue_it_cleans_and_frees_them_after(redis_server):
+    connection = Redis.from_url(redis_server.url)
+    first, second = SweepLock(connection), SweepLock(connection)
+    with first.holding(["a", "b"]) as held:
+        assert held
+        with second.holding(["b", "c"]) as also:
+            assert not also  # b is being cleaned
+        with second.holding(["c"]) as other:
+            assert other  # another queue is not
+    with second.holding(["b", "c"]) as held:
+        assert held  # released on the way out, c too
 
 
 def test_stopped_workers_make_healthz_fail_and_waiting_answers_busy_not_404(trained_artifacts, redis_server):

@@ -23,7 +23,7 @@ from models.registry import ModelRegistry
 from models.training import train_one
 from store.deploys import ModelVersions
 from store.votes import VoteStore
-from testkit.processes import start_web, start_worker, stop_process, tnaas_env, wait_until
+from testkit.processes import SupervisorLog, start_web, start_worker, stop_process, tnaas_env, wait_until
 from tests.conftest import TRAINED
 from tnaas.redis_server import EmbeddedRedis, free_port
 from tnaas.settings import Settings
@@ -152,6 +152,7 @@ def test_up_brings_the_stack_up_and_ctrl_c_stops_every_process(trained_artifacts
     up = subprocess.Popen(
         [sys.executable, "-m", "tnaas", "up"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
+    log = SupervisorLog(up)  # drains the pipe: unread, it fills and blocks the stack's logging
     try:
         status, report = wait_until(
             lambda: _healthy(f"http://127.0.0.1:{port}/healthz", workers=2),
@@ -170,7 +171,8 @@ def test_up_brings_the_stack_up_and_ctrl_c_stops_every_process(trained_artifacts
             assert f'tnaas_worker_models_info{{version="{report["models_published"]}"}} 1.0' in text
     finally:
         up.send_signal(signal.SIGINT)
-        output, _ = up.communicate(timeout=30)
+        up.wait(timeout=30)
+    output = log.read_all()
     pids = [int(p) for p in re.findall(r"started \(pid (\d+)\)", output)]
     assert len(pids) == 5  # redis, web, two workers and the upkeep scheduler
     for pid in pids:
