@@ -35,10 +35,9 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from bench.common import children, cpu_seconds, pct
+from bench.common import artifacts_env, children, cpu_seconds, pct
 from testkit.processes import running_stack, stop_process, wait_until
 from tnaas.redis_server import free_port
-from tnaas.settings import get_settings
 
 BODY = json.dumps({"corpus": "pokemon", "n": 5}).encode()
 
@@ -148,11 +147,6 @@ def settle(pids: set[int], idle: float = 0.05, timeout: float = 90.0) -> None:
             return
 
 
-def stack_env() -> dict[str, str]:
-    """The artifacts by absolute path, so a baseline checkout (``--baseline``) loads the same models."""
-    return {"TNAAS_ARTIFACTS_DIR": str(Path(get_settings().artifacts_dir).resolve())}
-
-
 def cpu_per_request(pids: set[int], run) -> tuple[list[float], float, str]:
     """``run()`` -> (latencies, elapsed); with the CPU ms per request each role spent meanwhile."""
     before, client = cpu_seconds(pids), time.process_time()
@@ -192,7 +186,7 @@ def loads(console: Console, stacks: dict[str, tuple[str, set[int]]], seconds: fl
 def stack_with_pids(workers: int = 2, cwd: str | None = None) -> Iterator[tuple[str, set[int]]]:
     """``running_stack`` and the pids of its processes."""
     before = children()
-    with running_stack(stack_env(), workers=workers, cwd=cwd) as base:
+    with running_stack(artifacts_env(), workers=workers, cwd=cwd) as base:
         yield f"{base}/api/v1/generate", children() - before
 
 
@@ -216,7 +210,7 @@ def one_process_server(kind: str) -> Iterator[str]:
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "bench.servers", kind, str(port)],
-        env=os.environ | stack_env(),
+        env=os.environ | artifacts_env(),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

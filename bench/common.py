@@ -31,6 +31,14 @@ def p99_ms(samples: list[float]) -> float:
     return 1000 * sorted(samples)[max(0, int(0.99 * len(samples)) - 1)]
 
 
+def artifacts_env() -> dict[str, str]:
+    """This checkout's artifacts by absolute path, so a baseline checkout (``--baseline``) loads the
+    same models (it has none of its own: `git archive` leaves them out)."""
+    from tnaas.settings import get_settings
+
+    return {"TNAAS_ARTIFACTS_DIR": str(Path(get_settings().artifacts_dir).resolve())}
+
+
 def children() -> set[int]:
     """Pids of this process' children (the stacks' redis-server, workers and web)."""
     me = str(os.getpid())

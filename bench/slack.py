@@ -30,7 +30,7 @@ from concurrent.futures import ThreadPoolExecutor
 from rich.console import Console
 from rich.table import Table
 
-from bench.common import children, cpu_seconds, pct
+from bench.common import artifacts_env, children, cpu_seconds, pct
 from testkit.processes import running_stack, wait_until
 from testkit.slack_standin import SlackStandIn, signed_post, slash_form
 from tnaas.limits import KEYCAP_VOTES_TO_LEARN
@@ -41,7 +41,11 @@ console = Console(width=150)
 
 
 def stack_env(slack: SlackStandIn) -> dict:
-    return {"SLACK_BOT_TOKEN": "xoxb-test", "SLACK_SIGNING_SECRET": SECRET, "TNAAS_SLACK_API_URL": slack.url}
+    return artifacts_env() | {
+        "SLACK_BOT_TOKEN": "xoxb-test",
+        "SLACK_SIGNING_SECRET": SECRET,
+        "TNAAS_SLACK_API_URL": slack.url,
+    }
 
 
 def latency(rates: tuple[int, ...] = (5, 10, 20, 40, 80), cwd: str | None = None) -> None:
