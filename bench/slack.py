@@ -26,6 +26,7 @@ import time
 import urllib.parse
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
 
 from rich.console import Console
 from rich.table import Table
@@ -64,10 +65,11 @@ def latency(rates: tuple[int, ...] = (5, 10, 20, 40, 80), cwd: str | None = None
             assert status == 200
             return user, start, time.perf_counter() - start
 
-        def reply_times(sent: list[tuple[str, float, float]]) -> list[float]:
-            """Seconds from sending each command to its candidates being posted in the thread."""
+        def reply_times(sent: list[tuple[str, float, float]], timeout: float = 120) -> dict[str, float]:
+            """Seconds from sending each command to its candidates being posted in the thread, by user,
+            for those answered within ``timeout`` s (a stack that falls behind or drops some has fewer)."""
 
-            def all_replied():
+            def replied() -> dict[str, float]:
                 with slack.lock:
                     calls = list(zip(slack.calls, slack.times))
                 parent = {
@@ -75,30 +77,35 @@ def latency(rates: tuple[int, ...] = (5, 10, 20, 40, 80), cwd: str | None = None
                     for (m, p), _ in calls
                     if m == "chat.postMessage" and "thread_ts" not in p and "_ts" in p
                 }
-                done = {
+                return {
                     parent[p["thread_ts"]]: t
                     for (m, p), t in calls
                     if m == "chat.postMessage" and p.get("thread_ts") in parent
                 }
-                return done if all(user in done for user, _, _ in sent) else None
 
-            done = wait_until(all_replied, timeout=120, interval=0.2, what="every reply")
-            return [done[user] - start for user, start, _ in sent]
+            with suppress(AssertionError):  # timed out: what was answered is the row's figure
+                wait_until(lambda: all(u in replied() for u, _, _ in sent), timeout=timeout, interval=0.2, what="")
+            done = replied()
+            return {user: done[user] - start for user, start, _ in sent if user in done}
 
-        def row(label: str, sent, cpu: dict[str, float]) -> None:
-            acks, replies = [a for _, _, a in sent], reply_times(sent)  # raises unless every one was answered
+        def row(label: str, sent, cpu: dict[str, float]) -> bool:
+            """A table row; False if some command was not answered (its loss is in the row)."""
+            acks, answered = [a for _, _, a in sent], reply_times(sent)
+            replies = list(answered.values()) or [float("nan")]
             cpu = {k: v - cpu.get(k, 0.0) for k, v in spent().items()}
-            span = max(start + r for (_, start, _), r in zip(sent, replies)) - min(start for _, start, _ in sent)
+            ends = [start + answered[user] for user, start, _ in sent if user in answered]
+            span = (max(ends) if ends else float("nan")) - min(start for _, start, _ in sent)
             table.add_row(
                 label,
-                f"{len(sent)}/{len(sent)}",
-                f"{len(sent) / span:.0f}",
+                f"{len(answered)}/{len(sent)}",
+                f"{len(answered) / span:.0f}",
                 f"{1000 * statistics.median(acks):.1f}",
                 f"{pct(acks, 0.99):.1f}",
                 f"{1000 * statistics.median(replies):.1f}",
                 f"{pct(replies, 0.99):.1f}",
                 " ".join(f"{k} {1000 * v / len(sent):.1f}" for k, v in cpu.items()),
             )
+            return len(answered) == len(sent)
 
         def spent() -> dict[str, float]:
             """CPU seconds so far: the stack's processes by role, and this process (the client sending
@@ -136,7 +143,8 @@ def latency(rates: tuple[int, ...] = (5, 10, 20, 40, 80), cwd: str | None = None
                     futures.append(pool.submit(command, start_id + i))
                 sent = [f.result() for f in futures]
             start_id += n
-            row(f"{rate}/s for 10 s", sent, cpu)
+            if not row(f"{rate}/s for 10 s", sent, cpu):
+                break  # lost or late at this rate: higher rates say no more
         console.print(table)
 
 
