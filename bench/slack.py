@@ -83,8 +83,12 @@ def latency(rates: tuple[int, ...] = (5, 10, 20, 40, 80), cwd: str | None = None
                     if m == "chat.postMessage" and p.get("thread_ts") in parent
                 }
 
+            def all_replied() -> dict[str, float] | None:
+                done = replied()
+                return done if all(user in done for user, _, _ in sent) else None
+
             with suppress(AssertionError):  # timed out: what was answered is the row's figure
-                wait_until(lambda: all(u in replied() for u, _, _ in sent), timeout=timeout, interval=0.2, what="")
+                wait_until(all_replied, timeout=timeout, interval=0.2, what="every reply")
             done = replied()
             return {user: done[user] - start for user, start, _ in sent if user in done}
 
