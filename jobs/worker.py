@@ -35,6 +35,7 @@ from rq import SimpleWorker
 from rq.exceptions import StopRequested
 from rq.job import Job
 from rq.registry import StartedJobRegistry
+from rq.utils import now
 from rq.worker import WorkerStatus
 
 from availability.checker import AvailabilityChecker, build_checker
@@ -159,6 +160,13 @@ class ModelWorker(SimpleWorker):
         if pipeline is None and state == self._state and state == WorkerStatus.IDLE:
             return
         super().set_state(state, pipeline)
+
+    def handle_execution_ended(self, job: Job, queue, heartbeat_ttl: int) -> None:
+        """rq stamps the job's end, then writes the job's ``last_heartbeat`` once more (a round trip of
+        its own, before the one that records the outcome). Nothing reads that field (the started
+        registry's entry, which the sweep goes by, the pulse keeps alive while the job is handled):
+        only the stamp is kept, in memory (a later save of the job writes it)."""
+        job.ended_at = job.last_heartbeat = now()
 
     def check_for_suspension(self, burst: bool):
         """``rq suspend`` is noticed within a heartbeat rather than before every job (a round trip each)."""
