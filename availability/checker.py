@@ -106,8 +106,9 @@ class AvailabilityChecker:
                     marks[registry, name] = mark
                 else:
                     pending.setdefault(registry, []).append(name)
+        cached = self._cached({registry: list(dict.fromkeys(asked)) for registry, asked in pending.items()})
         for registry, asked in pending.items():
-            answers = self._answers(registry, list(dict.fromkeys(asked)))
+            answers = self._answers(registry, list(dict.fromkeys(asked)), cached.get(registry, {}))
             snap = self.snapshots.get(registry)
             listed = dict(zip(asked, snap.taken(asked))) if snap is not None else {}
             for name in asked:
@@ -135,13 +136,22 @@ class AvailabilityChecker:
         hint = f"; the snapshot of {when} does not list it" if snap is not None else ""
         return Mark(registry, name, Verdict.UNKNOWN, live.reason + hint, source)
 
-    def _answers(self, registry: str, names: list[str]) -> dict[str, tuple[LiveAnswer, str]]:
-        """name -> (answer, source) from the cache, else the registry; untrusted 404s become unknown."""
+    def _cached(self, asked: dict[str, list[str]]) -> dict[str, dict[str, tuple[str, str]]]:
+        """The cache's answers for the names of every registry checked live, in one read."""
+        live = {r: names for r, names in asked.items() if self.live is not None and r not in self.unconfigured}
+        if self.cache is None or not live:
+            return {}
+        return self.cache.get_across({r: list({exact_key(r, n) for n in names}) for r, names in live.items()})
+
+    def _answers(
+        self, registry: str, names: list[str], cached: dict[str, tuple[str, str]]
+    ) -> dict[str, tuple[LiveAnswer, str]]:
+        """name -> (answer, source) from the cache (``cached``: name key -> answer), else the registry;
+        untrusted 404s become unknown."""
         if self.live is None or registry in self.unconfigured:
             why = self.unconfigured.get(registry, "not checked live")
             return {n: (LiveAnswer(Verdict.UNKNOWN, why), "none") for n in names}
         keys = {n: exact_key(registry, n) for n in names}
-        cached = self.cache.get_many(registry, list(set(keys.values()))) if self.cache else {}
         out = {n: (LiveAnswer(Verdict(cached[k][0]), cached[k][1]), "cache") for n, k in keys.items() if k in cached}
         ask = [n for n in names if n not in out]
         if not ask:

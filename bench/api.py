@@ -1,8 +1,9 @@
 """The generate endpoint on the real stack: requests per second and latency, by client concurrency.
 
-Run: ``.venv/bin/python -m bench.api`` after ``tnaas train``. ``--baseline DIR``: the same loads on
-a stack running another checkout's code (e.g. ``git worktree add /tmp/base main``), the two stacks
-taking turns at each load, so both see the same machine. ``--workers 1,2,4``: requests/s by worker
+Run: ``.venv/bin/python -m bench.api`` after ``tnaas train``. ``--baseline DIR`` (repeatable): the
+same loads on a stack running another checkout's code (e.g. ``git archive main | tar -x -C DIR``),
+the stacks taking turns at each load, so all see the same machine; each stack is measured once its
+processes have gone quiet after the warm-up (a worker scores its reservoirs in a thread at start). ``--workers 1,2,4``: requests/s by worker
 count. ``--table [--baseline DIR]``: issue 18's table, the stack beside one-process servers
 (``bench.servers``). Starts an embedded redis-server,
 `tnaas web` and 2 workers on 127.0.0.1 (stopped by pid at the end), with the rate limits lifted.
@@ -28,16 +29,15 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
-from bench.common import pct
+from bench.common import artifacts_env, children, cpu_seconds, pct
 from testkit.processes import running_stack, stop_process, wait_until
 from tnaas.redis_server import free_port
-from tnaas.settings import get_settings
 
 BODY = json.dumps({"corpus": "pokemon", "n": 5}).encode()
 
@@ -136,41 +136,15 @@ def warm(url: str) -> None:
         generate(url)  # warm up: connections, first jobs
 
 
-def stack_env() -> dict[str, str]:
-    """The artifacts by absolute path, so a baseline checkout (``--baseline``) loads the same models."""
-    return {"TNAAS_ARTIFACTS_DIR": str(Path(get_settings().artifacts_dir).resolve())}
-
-
-def children() -> set[int]:
-    """Pids of this process' children (the stacks' redis-server, workers and web)."""
-    me = str(os.getpid())
-    out = set()
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if fields[1] == me:
-            out.add(int(stat.parent.name))
-    return out
-
-
-def role(pid: int) -> str:
-    cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-    return "redis" if "redis-server" in cmd else "web" if " web" in cmd else "workers" if " worker" in cmd else "other"
-
-
-def cpu_seconds(pids: set[int]) -> dict[str, float]:
-    """User + system CPU seconds so far, by role (/proc/<pid>/stat), for processes still running."""
-    tick = os.sysconf("SC_CLK_TCK")
-    out: dict[str, float] = {}
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            out[role(pid)] = out.get(role(pid), 0.0) + (int(fields[11]) + int(fields[12])) / tick
-        except (OSError, IndexError):
-            continue
-    return out
+def settle(pids: set[int], idle: float = 0.05, timeout: float = 90.0) -> None:
+    """Wait until the stack's processes use under ``idle`` of a core (a worker scores its reservoirs
+    in a thread for some seconds after it starts: a figure taken meanwhile measures that too)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        before = sum(cpu_seconds(pids).values())
+        time.sleep(1.0)
+        if sum(cpu_seconds(pids).values()) - before < idle:
+            return
 
 
 def cpu_per_request(pids: set[int], run) -> tuple[list[float], float, str]:
@@ -188,6 +162,8 @@ def loads(console: Console, stacks: dict[str, tuple[str, set[int]]], seconds: fl
     the CPU each process kind spent per request: on a shared machine, what a quiet one could do."""
     for url, _ in stacks.values():
         warm(url)
+    for _, pids in stacks.values():
+        settle(pids)
     table = Table(
         "stack", *HEADERS, "CPU ms per request", title="POST /api/v1/generate (pokemon, n=5), one 2-core machine"
     )
@@ -210,7 +186,7 @@ def loads(console: Console, stacks: dict[str, tuple[str, set[int]]], seconds: fl
 def stack_with_pids(workers: int = 2, cwd: str | None = None) -> Iterator[tuple[str, set[int]]]:
     """``running_stack`` and the pids of its processes."""
     before = children()
-    with running_stack(stack_env(), workers=workers, cwd=cwd) as base:
+    with running_stack(artifacts_env(), workers=workers, cwd=cwd) as base:
         yield f"{base}/api/v1/generate", children() - before
 
 
@@ -218,9 +194,9 @@ def scaling(console: Console, workers_list: list[int], seconds: float) -> None:
     """Requests/s at 8 and 32 clients with 1, 2, 4 ... workers (one stack at a time)."""
     table = Table("workers", *HEADERS, title="scaling: POST /api/v1/generate, one 2-core machine")
     for workers in workers_list:
-        with running_stack(stack_env(), workers=workers) as base:
-            url = f"{base}/api/v1/generate"
+        with stack_with_pids(workers=workers) as (url, pids):
             warm(url)
+            settle(pids)
             table.add_row(str(workers), *sequential_row(url))
             for clients in (8, 32):
                 latencies, elapsed = closed_loop(url, clients, seconds)
@@ -234,7 +210,7 @@ def one_process_server(kind: str) -> Iterator[str]:
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "bench.servers", kind, str(port)],
-        env=os.environ | stack_env(),
+        env=os.environ | artifacts_env(),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -255,7 +231,7 @@ def _answers(url: str) -> bool:
     return True
 
 
-def issue_table(console: Console, baseline: str | None, seconds: float) -> None:
+def issue_table(console: Console, baselines: list[str] | None, seconds: float) -> None:
     """Issue 18's table: each server at 8 clients and sequentially, every server in this one run."""
     table = Table(
         "server", "requests/s (8 clients)", "median ms", "p99 ms", "sequential median ms", title="issue 18's table"
@@ -273,11 +249,13 @@ def issue_table(console: Console, baseline: str | None, seconds: float) -> None:
             f"{1000 * statistics.median(seq):.1f}",
         )
 
-    if baseline:
-        with running_stack(stack_env(), cwd=baseline) as base:
-            measure(f"TNaaS full stack, baseline ({Path(baseline).name})", f"{base}/api/v1/generate")
-    with running_stack(stack_env()) as base:
-        measure("TNaaS full stack (web + 2 RQ workers + Redis), this checkout", f"{base}/api/v1/generate")
+    for checkout in baselines or ():
+        with stack_with_pids(cwd=checkout) as (url, pids):
+            settle(pids)
+            measure(f"TNaaS full stack, baseline ({Path(checkout).name})", url)
+    with stack_with_pids() as (url, pids):
+        settle(pids)
+        measure("TNaaS full stack (web + 2 RQ workers + Redis), this checkout", url)
     for kind, name in (
         ("naive", "the original talk's naive handler: markovify trained per request, one process"),
         ("kn5-judge", "our kn5 model + judge ranking (pool 100) called directly in one FastAPI process"),
@@ -292,7 +270,11 @@ def issue_table(console: Console, baseline: str | None, seconds: float) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--metrics-cost", action="store_true", help="only metrics on vs off")
-    parser.add_argument("--baseline", help="another checkout's directory: its stack side by side with this one")
+    parser.add_argument(
+        "--baseline",
+        action="append",
+        help="another checkout's directory: its stack side by side with this one (repeat for several)",
+    )
     parser.add_argument("--workers", help="comma-separated worker counts: requests/s with each")
     parser.add_argument("--table", action="store_true", help="issue 18's table: the stack and one-process servers")
     parser.add_argument("--seconds", type=float, default=10.0, help="seconds per closed-loop load")
@@ -305,8 +287,10 @@ def main() -> None:
     elif args.workers:
         scaling(console, [int(w) for w in args.workers.split(",")], args.seconds)
     elif args.baseline:
-        with stack_with_pids(cwd=args.baseline) as old, stack_with_pids() as new:
-            loads(console, {"baseline": old, "this checkout": new}, args.seconds)
+        with ExitStack() as started:
+            stacks = {Path(b).name: started.enter_context(stack_with_pids(cwd=b)) for b in args.baseline}
+            stacks["this checkout"] = started.enter_context(stack_with_pids())
+            loads(console, stacks, args.seconds)
     else:
         with stack_with_pids() as stack:
             loads(console, {"this checkout": stack}, args.seconds)

@@ -26,11 +26,12 @@ import time
 import urllib.parse
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
 
 from rich.console import Console
 from rich.table import Table
 
-from bench.common import pct
+from bench.common import artifacts_env, children, cpu_seconds, pct
 from testkit.processes import running_stack, wait_until
 from testkit.slack_standin import SlackStandIn, signed_post, slash_form
 from tnaas.limits import KEYCAP_VOTES_TO_LEARN
@@ -41,12 +42,19 @@ console = Console(width=150)
 
 
 def stack_env(slack: SlackStandIn) -> dict:
-    return {"SLACK_BOT_TOKEN": "xoxb-test", "SLACK_SIGNING_SECRET": SECRET, "TNAAS_SLACK_API_URL": slack.url}
+    return artifacts_env() | {
+        "SLACK_BOT_TOKEN": "xoxb-test",
+        "SLACK_SIGNING_SECRET": SECRET,
+        "TNAAS_SLACK_API_URL": slack.url,
+    }
 
 
-def latency(rates: tuple[int, ...] = (5, 10, 20, 40, 80)) -> None:
-    with SlackStandIn(minute=1e-3) as slack, running_stack(stack_env(slack)) as base:
+def latency(rates: tuple[int, ...] = (5, 10, 20, 40, 80), cwd: str | None = None) -> None:
+    """The latency part on this checkout's stack, or on ``cwd``'s (another checkout: a baseline)."""
+    before = children()
+    with SlackStandIn(minute=1e-3) as slack, running_stack(stack_env(slack), cwd=cwd) as base:
         url = f"{base}/slack/events"
+        pids = children() - before
 
         def command(i: int) -> tuple[str, float, float]:
             """Send one signed slash command; (user, sent at, ack seconds)."""
@@ -57,10 +65,11 @@ def latency(rates: tuple[int, ...] = (5, 10, 20, 40, 80)) -> None:
             assert status == 200
             return user, start, time.perf_counter() - start
 
-        def reply_times(sent: list[tuple[str, float, float]]) -> list[float]:
-            """Seconds from sending each command to its candidates being posted in the thread."""
+        def reply_times(sent: list[tuple[str, float, float]], timeout: float = 120) -> dict[str, float]:
+            """Seconds from sending each command to its candidates being posted in the thread, by user,
+            for those answered within ``timeout`` s (a stack that falls behind or drops some has fewer)."""
 
-            def all_replied():
+            def replied() -> dict[str, float]:
                 with slack.lock:
                     calls = list(zip(slack.calls, slack.times))
                 parent = {
@@ -68,28 +77,47 @@ def latency(rates: tuple[int, ...] = (5, 10, 20, 40, 80)) -> None:
                     for (m, p), _ in calls
                     if m == "chat.postMessage" and "thread_ts" not in p and "_ts" in p
                 }
-                done = {
+                return {
                     parent[p["thread_ts"]]: t
                     for (m, p), t in calls
                     if m == "chat.postMessage" and p.get("thread_ts") in parent
                 }
+
+            def all_replied() -> dict[str, float] | None:
+                done = replied()
                 return done if all(user in done for user, _, _ in sent) else None
 
-            done = wait_until(all_replied, timeout=120, interval=0.2, what="every reply")
-            return [done[user] - start for user, start, _ in sent]
+            with suppress(AssertionError):  # timed out: what was answered is the row's figure
+                wait_until(all_replied, timeout=timeout, interval=0.2, what="every reply")
+            done = replied()
+            return {user: done[user] - start for user, start, _ in sent if user in done}
 
-        def row(label: str, sent) -> None:
-            acks, replies = [a for _, _, a in sent], reply_times(sent)  # raises unless every one was answered
-            span = max(start + r for (_, start, _), r in zip(sent, replies)) - min(start for _, start, _ in sent)
+        def row(label: str, sent, cpu: dict[str, float]) -> bool:
+            """A table row; False if some command was not answered (its loss is in the row)."""
+            acks, answered = [a for _, _, a in sent], reply_times(sent)
+            replies = list(answered.values()) or [float("nan")]
+            cpu = {k: v - cpu.get(k, 0.0) for k, v in spent().items()}
+            ends = [start + answered[user] for user, start, _ in sent if user in answered]
+            span = (max(ends) if ends else float("nan")) - min(start for _, start, _ in sent)
             table.add_row(
                 label,
-                f"{len(sent)}/{len(sent)}",
-                f"{len(sent) / span:.0f}",
+                f"{len(answered)}/{len(sent)}",
+                f"{len(answered) / span:.0f}",
                 f"{1000 * statistics.median(acks):.1f}",
                 f"{pct(acks, 0.99):.1f}",
                 f"{1000 * statistics.median(replies):.1f}",
                 f"{pct(replies, 0.99):.1f}",
+                " ".join(f"{k} {1000 * v / len(sent):.1f}" for k, v in cpu.items()),
             )
+            return len(answered) == len(sent)
+
+        def spent() -> dict[str, float]:
+            """CPU seconds so far: the stack's processes by role, and this process (the client sending
+            commands and the Slack stand-in answering the workers' calls, threads of one process)."""
+            by_role = cpu_seconds(pids)
+            return {k: by_role.get(k, 0.0) for k in ("web", "workers", "redis")} | {
+                "client+stand-in": time.process_time()
+            }
 
         table = Table(
             "load",
@@ -99,17 +127,19 @@ def latency(rates: tuple[int, ...] = (5, 10, 20, 40, 80)) -> None:
             "ack p99 ms",
             "reply median ms",
             "reply p99 ms",
-            title="latency (answered/s: commands over the seconds from the first sent to the last answered)",
+            "CPU ms per command",
+            title=f"latency, {cwd or 'this checkout'} (answered/s: commands over the seconds from the first sent "
+            "to the last answered)",
         )
         reply_times([command(-i - 1) for i in range(10)])  # warm up
-        sent = []
+        sent, cpu = [], spent()
         for i in range(200):
             sent.append(command(i))
             reply_times(sent[-1:])  # one at a time: wait for the reply before the next command
-        row("sequential (200)", sent)
+        row("sequential (200)", sent, cpu)
         start_id = 10_000
         for rate in rates:
-            n = rate * 10
+            n, cpu = rate * 10, spent()
             with ThreadPoolExecutor(max_workers=32) as pool:
                 futures, start = [], time.perf_counter()
                 for i in range(n):
@@ -117,7 +147,8 @@ def latency(rates: tuple[int, ...] = (5, 10, 20, 40, 80)) -> None:
                     futures.append(pool.submit(command, start_id + i))
                 sent = [f.result() for f in futures]
             start_id += n
-            row(f"{rate}/s for 10 s", sent)
+            if not row(f"{rate}/s for 10 s", sent, cpu):
+                break  # lost or late at this rate: higher rates say no more
         console.print(table)
 
 
@@ -238,10 +269,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", choices=["latency", "limits"], help="run one part")
     parser.add_argument("--rates", default="5,10,20,40,80", help="sustained commands/s of the latency part")
+    parser.add_argument(
+        "--baseline", action="append", default=[], help="latency part first on another checkout's stack (repeatable)"
+    )
     args = parser.parse_args()
     only = args.only
     if only in (None, "latency"):
-        latency(tuple(int(r) for r in args.rates.split(",")))
+        for cwd in [*args.baseline, None]:
+            latency(tuple(int(r) for r in args.rates.split(",")), cwd)
     if only in (None, "limits"):
         within_limits()
 

@@ -84,15 +84,21 @@ def enqueue_web(
     return enqueue_call(connection, tasks.answer_on_web, payload, settings, job_id=job_id)
 
 
-def enqueue_web_batch(connection: Redis, items: list[WebItem], job_id: str, settings: Settings) -> Job:
-    """One job answering API requests sent together (see ``bot.api.batching``), its answer ids
-    pointed at it, in one transaction: an answer id never exists without the job that answers it."""
+def web_batch_commands(connection: Redis, items: list[WebItem], job_id: str, settings: Settings) -> list[tuple]:
+    """The transaction that enqueues one job answering API requests sent together (see
+    ``bot.api.batching``) and points their answer ids at it: an answer id never exists without the
+    job that answers it. Its last command reads the queue's length.
+
+    rq writes the job (its own format, timeouts, TTLs, retries) into a pipeline that is returned
+    unsent, as ``(args, options)`` commands: the web process sends them on its asyncio connection,
+    without a thread hop. Nothing here touches Redis. (rq keeps the job's small result as usual:
+    with ``result_ttl=0`` rq deletes the job on success, nine round trips more.)"""
     payload = WebBatch(items=items).model_dump()
-    with connection.pipeline() as pipe:
-        job = enqueue_call(connection, tasks.answer_web_batch, payload, settings, job_id=job_id, pipeline=pipe)
-        Answers(connection).assign(pipe, [item.answer_id for item in items], job_id, settings.result_ttl)
-        pipe.execute()
-    return job
+    pipe = connection.pipeline()
+    enqueue_call(connection, tasks.answer_web_batch, payload, settings, look=False, job_id=job_id, pipeline=pipe)
+    Answers(connection).assign(pipe, [item.answer_id for item in items], job_id, settings.result_ttl)
+    pipe.llen(queue(connection, settings).key)
+    return list(pipe.command_stack)
 
 
 def idempotent_job_id(key: str, request: Request) -> str:
@@ -112,11 +118,12 @@ def _fetch_soon(connection: Redis, job_id: str, within: float = 1.0) -> Job | No
             time.sleep(0.02)
 
 
-def enqueue_call(connection: Redis, func, payload, settings: Settings | None, **job_kwargs) -> Job:
-    """Enqueue ``func(payload)`` with the stack's timeouts, TTLs, retries and backpressure."""
+def enqueue_call(connection: Redis, func, payload, settings: Settings | None, look: bool = True, **job_kwargs) -> Job:
+    """Enqueue ``func(payload)`` with the stack's timeouts, TTLs, retries and backpressure (``look``:
+    Busy when the queue is at TNAAS_MAX_QUEUE; the caller that skips the look bounds it otherwise)."""
     settings = settings or get_settings()
     q = queue(connection, settings)
-    if q.count >= settings.max_queue:
+    if look and q.count >= settings.max_queue:
         raise Busy()
     options = {
         # rq shows a job's description in `rq info` and its logs; the default is the call with its

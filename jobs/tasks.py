@@ -85,13 +85,17 @@ def answer_web_batch(payload: dict, *, context: WorkerContext) -> dict:
     current = get_current_job()
     answers, settings = Answers(context.connection), context.settings
     ids = [item.answer_id for item in batch.items]
-    kept = dict(zip(ids, answers.get_many(ids)))
+    with context.connection.pipeline(transaction=False) as pipe:  # one round trip: kept replies, the bandit's counts
+        Answers(pipe).get_many(ids)
+        ArmSnapshot.read(pipe)
+        kept_replies, arm_fields = pipe.execute()
+    kept = dict(zip(ids, kept_replies))
     late = too_late(context)
     todo = [item for item in batch.items if kept[item.answer_id] is None]
     if late is not None:
         fresh = [late] * len(todo)
     else:
-        arms = ArmSnapshot(context.connection)
+        arms = ArmSnapshot(context.connection, arm_fields)
         fresh = answer_many([i.request for i in todo], context.models, arms, settings, context.availability)
     made = {item.answer_id: reply for item, reply in zip(todo, fresh)}
     replies = {a: orjson.dumps(r.model_dump()) for a, r in made.items()}

@@ -35,6 +35,8 @@ from rq import SimpleWorker
 from rq.exceptions import StopRequested
 from rq.job import Job
 from rq.registry import StartedJobRegistry
+from rq.utils import now
+from rq.worker import WorkerStatus
 
 from availability.checker import AvailabilityChecker, build_checker
 from jobs import metrics
@@ -46,6 +48,10 @@ from tnaas.redis_server import wait_for_redis
 from tnaas.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
+# seconds: a worker looks at the published model version after each job, and again before the next one
+# only if that look is older than this: back-to-back jobs skip a round trip before each answer, and a
+# version published meanwhile is answered with at most this late
+VERSION_FRESH = 0.1
 
 
 @dataclass
@@ -110,6 +116,8 @@ class ModelWorker(SimpleWorker):
         kwargs.setdefault("log_job_description", False)
         super().__init__(*args, **kwargs)
         self.settings = settings or get_settings()
+        # time.monotonic() of the last heartbeat, suspension check and look at the published model version
+        self._beaten_at = self._suspension_checked_at = self._version_looked_at = float("-inf")
         self.versions = ModelVersions(self.connection)
         self.sweeps = SweepLock(self.connection)
         self.availability = build_checker(self.settings, connection=self.connection)  # once: its threads live on
@@ -124,13 +132,52 @@ class ModelWorker(SimpleWorker):
         return self.settings.worker_silent
 
     def heartbeat(self, timeout: int | None = None, pipeline=None) -> None:
-        """rq's heartbeat with this worker's silence limit as the key's life (rq's default: 8 minutes)."""
-        try:
+        """rq's heartbeat with this worker's silence limit as the key's life (rq's default: 8 minutes).
+
+        rq beats three times around every job, each two round trips; the pulse beats every
+        TNAAS_HEARTBEAT seconds whatever the worker does, so a beat outside a pipeline is skipped
+        when the last one is younger than half that (on a busy worker, most of them)."""
+        if pipeline is not None:
             super().heartbeat(self.settings.worker_silent, pipeline)
+            return
+        if time.monotonic() - self._beaten_at < self.settings.heartbeat / 2:
+            return
+        self._beat_now()
+
+    def _beat_now(self) -> None:
+        """One heartbeat, one round trip."""
+        try:
+            with self.connection.pipeline(transaction=False) as pipe:
+                super().heartbeat(self.settings.worker_silent, pipe)
+                pipe.execute()
+            self._beaten_at = time.monotonic()
         except RedisError as err:
-            if pipeline is not None:
-                raise
             log.debug("heartbeat: %s", err)
+
+    def set_state(self, state: str, pipeline=None) -> None:
+        """rq marks the worker idle twice between two jobs (after one, before waiting for the next):
+        the second write, of the state it already wrote, is skipped."""
+        if pipeline is None and state == self._state and state == WorkerStatus.IDLE:
+            return
+        super().set_state(state, pipeline)
+
+    def handle_execution_ended(self, job: Job, queue, heartbeat_ttl: int) -> None:
+        """rq stamps the job's end, then writes the job's ``last_heartbeat`` once more (a round trip of
+        its own, before the one that records the outcome). Nothing reads that field (the started
+        registry's entry, which the sweep goes by, the pulse keeps alive while the job is handled):
+        only the stamp is kept, in memory (a later save of the job writes it)."""
+        job.ended_at = job.last_heartbeat = now()
+
+    def check_for_suspension(self, burst: bool):
+        """``rq suspend`` is noticed within a heartbeat rather than before every job (a round trip each)."""
+        if time.monotonic() - self._suspension_checked_at < self.settings.heartbeat:
+            return
+        self._suspension_checked_at = time.monotonic()
+        try:
+            super().check_for_suspension(burst)
+        except RedisError as err:
+            log.warning("Redis unreachable (%s): waiting for it", err)
+            wait_for_redis(self.connection, lambda: self._stop_requested)
 
     def beat(self) -> None:
         """One heartbeat: the worker (registering again if it was silent long enough to be dropped)
@@ -142,7 +189,7 @@ class ModelWorker(SimpleWorker):
                 "worker %s was silent for more than %d s: registering again", self.name, self.settings.worker_silent
             )
             self.register_birth()
-        self.heartbeat()
+        self._beat_now()
         execution, job = self.execution, self._running
         if execution is not None and job is not None:
             with self.connection.pipeline() as pipe:
@@ -212,13 +259,6 @@ class ModelWorker(SimpleWorker):
             log.warning("could not clear the half-started registration: %s", err)
 
     # -- Redis going away -----------------------------------------------------------------------------
-    def check_for_suspension(self, burst: bool):
-        try:
-            super().check_for_suspension(burst)
-        except RedisError as err:
-            log.warning("Redis unreachable (%s): waiting for it", err)
-            wait_for_redis(self.connection, lambda: self._stop_requested)
-
     def dequeue_job_and_maintain_ttl(self, timeout, max_idle_time=None):
         """rq marks the worker idle before it waits for a job, and a Redis error there ends the
         process ("unhandled exception, quitting"): wait for Redis and wait for a job again instead."""
@@ -256,8 +296,9 @@ class ModelWorker(SimpleWorker):
             log.exception("warming up the reservoirs' ranking columns failed")
 
     def reload_if_published(self) -> bool:
-        """Between jobs: one GET; a different published version means load everything again."""
+        """One GET; a different published version means load everything again."""
         published = self.versions.published()
+        self._version_looked_at = time.monotonic()  # only once looked: a failed look is made again
         if published is None or published in (self.context.version, self._seen_published):
             return False
         log.info("model version %s published (have %s): reloading", published, self.context.version)
@@ -268,6 +309,20 @@ class ModelWorker(SimpleWorker):
         return True
 
     def execute_job(self, job: ContextJob, queue):
+        """Run the job, then look at the published version for the next one.
+
+        The look after a job is made with no job held (this one is done, the next not yet taken):
+        a worker that dies or reloads for seconds there holds nobody's request. Before a job, the
+        look is made again only if the last one is older than VERSION_FRESH (a worker idle since,
+        or one whose look failed)."""
+        self._run_job(job, queue)
+        if not self._stop_requested:
+            try:
+                self.reload_if_published()
+            except RedisError as err:  # the next job looks again before it is answered
+                log.warning("could not look at the published model version (%s)", err)
+
+    def _run_job(self, job: ContextJob, queue) -> None:
         """Run one job under its request id (so its log lines carry it), timed for /metrics.
 
         If Redis goes away meanwhile, the job's outcome cannot be recorded: the worker waits for
@@ -276,11 +331,12 @@ class ModelWorker(SimpleWorker):
         with request_context(job.meta.get("request_id"), job.id):
             started_at, started = datetime.now(UTC), time.perf_counter()
             try:
-                self.reload_if_published()
+                if time.monotonic() - self._version_looked_at > VERSION_FRESH:
+                    self.reload_if_published()
                 self.availability.reload_if_refreshed()
                 job.context = self.context
                 self._running = job
-                return super().execute_job(job, queue)
+                super().execute_job(job, queue)
             except RedisError as err:
                 log.warning("Redis went away during job %s (%s): it will be retried once Redis is back", job.id, err)
                 self.execution = None

@@ -31,29 +31,40 @@ class ArmCounts:
 
     def counts(self, kind: str = "model", corpus: str | None = None) -> dict[str, tuple[int, int]]:
         """{arm: (up, shown)}: models of one corpus, models summed over corpora, or corpora (kind="corpus")."""
-        counts: dict[str, list[int]] = {}
-        for field, value in self.redis.hgetall(self.KEY).items():
-            parts = field.decode().split(":")
-            if parts[0] != kind:
+        return tally(self.redis.hgetall(self.KEY), kind, corpus)
+
+
+def tally(fields: dict[bytes, bytes], kind: str, corpus: str | None) -> dict[str, tuple[int, int]]:
+    """``ArmCounts.counts`` of the hash's ``fields``."""
+    counts: dict[str, list[int]] = {}
+    for field, value in fields.items():
+        parts = field.decode().split(":")
+        if parts[0] != kind:
+            continue
+        if kind == "model":
+            _, arm_corpus, arm, what = parts
+            if corpus is not None and arm_corpus != corpus:
                 continue
-            if kind == "model":
-                _, arm_corpus, arm, what = parts
-                if corpus is not None and arm_corpus != corpus:
-                    continue
-            else:
-                _, arm, what = parts
-            counts.setdefault(arm, [0, 0])[0 if what == "up" else 1] += int(value)
-        return {arm: (up, shown) for arm, (up, shown) in counts.items()}
+        else:
+            _, arm, what = parts
+        counts.setdefault(arm, [0, 0])[0 if what == "up" else 1] += int(value)
+    return {arm: (up, shown) for arm, (up, shown) in counts.items()}
 
 
 class ArmSnapshot(ArmCounts):
-    """The counts read once and reused: the requests of one batch are decided on the same evidence."""
+    """The counts read once (one HGETALL, or ``fields`` read in the caller's pipeline by ``read``) and
+    reused: the requests of one batch are decided on the same evidence."""
 
-    def __init__(self, connection: Redis):
+    def __init__(self, connection: Redis, fields: dict[bytes, bytes] | None = None):
         super().__init__(connection)
-        self._read: dict[tuple[str, str | None], dict[str, tuple[int, int]]] = {}
+        self.fields = fields
+
+    @classmethod
+    def read(cls, pipe: Pipeline) -> None:
+        """In ``pipe``: read the counts; its result is the ``fields`` of a snapshot."""
+        pipe.hgetall(cls.KEY)
 
     def counts(self, kind: str = "model", corpus: str | None = None) -> dict[str, tuple[int, int]]:
-        if (kind, corpus) not in self._read:
-            self._read[kind, corpus] = super().counts(kind, corpus)
-        return self._read[kind, corpus]
+        if self.fields is None:
+            self.fields = self.redis.hgetall(self.KEY)
+        return tally(self.fields, kind, corpus)

@@ -30,21 +30,26 @@ class AvailabilityCache:
 
     def get_many(self, registry: str, name_keys: list[str]) -> dict[str, tuple[str, str]]:
         """name key -> (verdict, reason) for the keys cached and still fresh."""
-        if not name_keys:
-            return {}
+        return self.get_across({registry: name_keys})[registry]
+
+    def get_across(self, asked: dict[str, list[str]]) -> dict[str, dict[str, tuple[str, str]]]:
+        """``get_many`` for several registries in one round trip: registry -> name key -> (verdict, reason)."""
+        out: dict[str, dict[str, tuple[str, str]]] = {registry: {} for registry in asked}
+        wanted = [(registry, k) for registry, keys in asked.items() for k in keys]
+        if not wanted:
+            return out
         try:
-            values = self.connection.mget([self.key(registry, k) for k in name_keys])
+            values = self.connection.mget([self.key(registry, k) for registry, k in wanted])
         except RedisError as err:
             log.warning("availability cache unavailable (%s): asking the registry", err)
-            return {}
-        out = {}
-        for name_key, value in zip(name_keys, values):
+            return out
+        for (registry, name_key), value in zip(wanted, values):
             if value is None:
                 continue
             try:
                 doc = json.loads(value)
                 if doc["verdict"] in CACHEABLE:
-                    out[name_key] = (doc["verdict"], str(doc.get("reason", "")))
+                    out[registry][name_key] = (doc["verdict"], str(doc.get("reason", "")))
             except (ValueError, KeyError, TypeError):
                 continue  # an unreadable entry is a miss; the next put overwrites it
         return out

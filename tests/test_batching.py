@@ -3,15 +3,21 @@ on the real stack: a redis-server, `tnaas web` and `tnaas worker` processes, sto
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 from concurrent.futures import ThreadPoolExecutor
 
+import redis.asyncio
 from redis import Redis
+from rq.job import Job, JobStatus
 
+from jobs.contracts import GenerateRequest, WebItem
+from jobs.queueing import queue, web_batch_commands
 from store.answers import Answers
 from store.votes import VoteStore
 from testkit.processes import http, start_web, start_worker, stop_process, tnaas_env, wait_until
+from tnaas.settings import Settings
 
 FAST = {
     "TNAAS_HEARTBEAT": "0.2",
@@ -118,3 +124,36 @@ def test_a_waiting_request_whose_worker_is_killed_gets_its_answer_from_the_next_
         stop_process(doomed)
         if survivor is not None:
             stop_process(survivor)
+
+
+def test_a_batch_job_written_by_rq_is_sent_whole_on_the_web_process_asyncio_connection(redis_server):
+    """The web process builds the batch's transaction with rq (no round trip once rq knows the
+    server's version) and sends it on its asyncio client: the job is queued as rq would queue it, each
+    answer id points at it, and the transaction's last reply is the queue's length."""
+    connection = Redis.from_url(redis_server.url)
+    settings = Settings(redis_url=redis_server.url, queue="sent-whole")
+    items = [
+        WebItem(request=GenerateRequest(corpus="cats", n=2, seed=s), client="api", answer_id=f"a{s}") for s in (1, 2)
+    ]
+    web_batch_commands(connection, items, "warm", settings)  # rq asks the server's version once per connection
+    processed = connection.info("stats")["total_commands_processed"]
+    commands = web_batch_commands(connection, items, "job-1", settings)
+    assert connection.info("stats")["total_commands_processed"] == processed + 1  # only that INFO itself
+
+    async def send() -> list:
+        aredis = redis.asyncio.Redis.from_url(redis_server.url)
+        try:
+            async with aredis.pipeline(transaction=True) as pipe:
+                for args, options in commands:
+                    pipe.execute_command(*args, **options)
+                return await pipe.execute()
+        finally:
+            await aredis.aclose()
+
+    replies = asyncio.run(send())
+    assert replies[-1] == 1  # the queue's length, the job in it
+    job = Job.fetch("job-1", connection=connection)
+    assert job.get_status() == JobStatus.QUEUED and job.func_name == "jobs.tasks.answer_web_batch"
+    assert queue(connection, settings).job_ids == ["job-1"]
+    assert [Answers(connection).job_of(a) for a in ("a1", "a2")] == [b"job-1", b"job-1"]
+    assert [i["answer_id"] for i in job.args[0]["items"]] == ["a1", "a2"]

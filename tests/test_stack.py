@@ -18,6 +18,7 @@ from rq.registry import FailedJobRegistry
 from jobs.contracts import CompleteRequest, DetectRequest, GenerateRequest, NamesReply
 from jobs.pipeline import impressions
 from jobs.queueing import Busy, enqueue, wait_for
+from jobs.worker import VERSION_FRESH, WorkerContext, needs_context
 from models.registry import ModelRegistry
 from models.training import train_one
 from store.deploys import ModelVersions
@@ -114,13 +115,25 @@ def test_persisted_data_survives_a_redis_restart(tmp_path):
         server.stop()
 
 
+@needs_context
+def held_version(payload: dict, *, context: WorkerContext) -> str:
+    """A job that says which deployed version the worker answered it with."""
+    return context.version
+
+
 def test_workers_reload_when_a_new_model_version_is_published(worker, settings, connection):
+    """A version published after a job answers the next one: the worker looked after that job, and
+    makes the look again before answering once it is older than VERSION_FRESH."""
     name = next(w.name for w in Worker.all(connection=connection) if w.pid == worker.pid)
-    before = connection.hget(ModelVersions.WORKERS_KEY, name).decode()
+    jobs = Queue(settings.queue, connection=connection)
+    held = "tests.test_stack.held_version"  # (pytest imports this file under another name)
+    before = wait_for(jobs.enqueue(held, {}), 30)
+    assert connection.hget(ModelVersions.WORKERS_KEY, name).decode() == before
     train_one(ModelRegistry(settings.artifacts_dir), "cats", "kn3", force=True)  # a deploy rewrites an artifact
     published = ModelVersions(connection).publish(ModelRegistry(settings.artifacts_dir).fingerprint())
     assert published != before
-    wait_for(enqueue(connection, GenerateRequest(corpus="cats"), settings), 30)  # the reload happens between jobs
+    time.sleep(VERSION_FRESH)  # (training took longer already)
+    assert wait_for(jobs.enqueue(held, {}), 30) == published  # reloaded before answering
     assert connection.hget(ModelVersions.WORKERS_KEY, name).decode() == published
     assert worker.poll() is None
 

@@ -28,8 +28,9 @@ from rq.job import Job, JobStatus
 from starlette.concurrency import run_in_threadpool
 
 from jobs.contracts import WebItem
-from jobs.queueing import JobFailed, enqueue_web_batch
+from jobs.queueing import JobFailed, queue, web_batch_commands
 from store.answers import Answers
+from tnaas.errors import Busy
 from tnaas.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,13 @@ class Batcher:
         self.open: dict[str, _Open] = {}
         self.on_the_way: dict[str, int] = {}  # kind -> batches sent and not yet answered
         self.tasks: set[asyncio.Task] = set()
+        self.queue_seen = 0  # the queue's length after this process' last enqueue
+        self.rq_ready = False  # rq has asked Redis its version (once per connection, then cached on it)
+
+    def look_first(self) -> bool:
+        """Look at the queue's length before enqueueing (Busy at TNAAS_MAX_QUEUE) only once the last
+        enqueue saw it half full: an idle or keeping-up stack saves the round trip."""
+        return self.queue_seen >= self.settings.max_queue // 2
 
     async def ask(self, item: WebItem) -> dict | None:
         kind = item.request.kind
@@ -80,7 +88,7 @@ class Batcher:
     async def _run(self, kind: str, batch: _Open) -> None:
         job_id = uuid.uuid4().hex
         try:
-            await run_in_threadpool(enqueue_web_batch, self.connection, batch.items, job_id, self.settings)
+            await self.enqueue(batch.items, job_id)
             replies = await self.wait(job_id, self.settings.api_wait)
         except Exception as err:  # Busy, Redis down, the job failed: every request of the batch is told
             for future in batch.futures:
@@ -94,6 +102,28 @@ class Batcher:
         for item, future in zip(batch.items, batch.futures):
             if not future.done():  # a caller that went away has cancelled its future
                 future.set_result(None if replies is None else replies.get(item.answer_id))
+
+    async def enqueue(self, items: list[WebItem], job_id: str) -> None:
+        """The batch's job, enqueued by rq's own writing of it, sent on the asyncio connection; Busy
+        when the queue is at TNAAS_MAX_QUEUE (looked at only once the last enqueue saw it half full).
+
+        rq's writing of a job touches Redis only once per connection (INFO, for the server's version):
+        that first time it is done off the event loop."""
+        if self.rq_ready:
+            commands = web_batch_commands(self.connection, items, job_id, self.settings)
+        else:
+            commands = await run_in_threadpool(web_batch_commands, self.connection, items, job_id, self.settings)
+            self.rq_ready = True
+        aredis = self.answers.redis
+        if (
+            self.look_first()
+            and await aredis.llen(queue(self.connection, self.settings).key) >= self.settings.max_queue
+        ):
+            raise Busy()
+        async with aredis.pipeline(transaction=True) as pipe:
+            for args, options in commands:
+                pipe.execute_command(*args, **options)
+            self.queue_seen = (await pipe.execute())[-1]
 
     async def wait(self, job_id: str, timeout: float) -> dict[str, dict] | None:
         """The batch's replies, blocked on its inbox; every second, whether RQ has given the job up."""
