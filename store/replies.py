@@ -20,17 +20,13 @@ class ReplyProgress:
     def __init__(self, connection: Redis, job_id: str):
         self.redis = connection
         self.key = f"{self.PREFIX}{job_id}"
-        self._steps: dict[str, str] | None = None  # read once, on the first look; kept up to date by done/claim
 
     def get(self, step: str) -> str | None:
-        """What ``step`` recorded: read with every other step in one round trip, the first time a
-        reply looks (one job runs its reply in one thread, recording its own steps as it goes)."""
-        return self.steps().get(step)
+        value = self.redis.hget(self.key, step)
+        return value.decode() if value is not None else None
 
     def steps(self) -> dict[str, str]:
-        if self._steps is None:
-            self._steps = {k.decode(): v.decode() for k, v in self.redis.hgetall(self.key).items()}
-        return self._steps
+        return {k.decode(): v.decode() for k, v in self.redis.hgetall(self.key).items()}
 
     def done(self, step: str, value: str = "1") -> str:
         """Record a step (and what it produced, e.g. the posted message's ts)."""
@@ -38,8 +34,6 @@ class ReplyProgress:
             pipe.hset(self.key, step, value)
             pipe.expire(self.key, self.TTL)
             pipe.execute()
-        if self._steps is not None:
-            self._steps[step] = value
         return value
 
     def claim(self, step: str, value: str = "1") -> bool:
@@ -47,6 +41,4 @@ class ReplyProgress:
         claimed = bool(self.redis.hsetnx(self.key, step, value))
         if claimed:
             self.redis.expire(self.key, self.TTL)
-            if self._steps is not None:
-                self._steps[step] = value
         return claimed

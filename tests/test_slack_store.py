@@ -98,6 +98,18 @@ def test_reply_progress_and_replays_are_recorded_once(redis):
     assert seen.first_time("v0=abc") and not seen.first_time("v0=abc")
 
 
+def test_a_stalled_run_of_a_reply_sees_the_steps_its_rerun_recorded_meanwhile(redis):
+    """A worker stopped mid-reply (SIGSTOP, a long GC) is given up and its job rerun elsewhere; when
+    it wakes, each step it has left must see what the rerun posted, or it posts the reply again."""
+    stalled = ReplyProgress(redis, "job-3")
+    assert stalled.get("headline") is None  # it looked before it stalled
+    rerun = ReplyProgress(redis, "job-3")
+    rerun.done("headline", "1.1")
+    rerun.done("names", "1.2")
+    assert stalled.get("names") == "1.2"
+    assert stalled.steps() == {"headline": "1.1", "names": "1.2"}
+
+
 def test_keycap_seeds_stay_within_the_tier_3_budget_and_stop_once_learned(redis):
     habits = TeamHabits(redis)
     granted = [habits.seeds("T1", 5) for _ in range(12)]
