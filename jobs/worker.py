@@ -202,7 +202,7 @@ class ModelWorker(SimpleWorker):
         """Jobs whose worker fell silent: rq retries them (retries left) or fails them. One sweeper at a time."""
         for queue in self.queues:
             if self.sweeps.claim(queue.name, self.settings.heartbeat):
-                with self.sweeps.holding([queue.name]) as held:
+                with self.sweeps.holding([queue.name], self.settings.worker_silent) as held:
                     if held:
                         StartedJobRegistry(queue.name, connection=self.connection, job_class=self.job_class).cleanup()
                         self.requeue_unstarted(queue)
@@ -211,7 +211,7 @@ class ModelWorker(SimpleWorker):
         """rq's registry maintenance (at start, then every few minutes) also retries abandoned jobs:
         under the same lock as the pulse's sweep, or both retry one job and it runs twice. Skipped
         while someone else cleans; rq tries again on its next loop."""
-        with self.sweeps.holding([q.name for q in self.queues]) as held:
+        with self.sweeps.holding([q.name for q in self.queues], self.settings.worker_silent) as held:
             if held:
                 super().clean_registries()
 

@@ -14,9 +14,6 @@ from redis.exceptions import LockError
 class SweepLock:
     KEY = "tnaas:sweep:{queue}"  # how often: at most one sweep of a queue per heartbeat, by any worker
     HOLD_KEY = "tnaas:sweeping:{queue}"  # who: the one process cleaning the queue's registries now
-    # A process that dies while holding the lock frees it after this long; a sweep takes milliseconds,
-    # rq's full maintenance of a busy queue a few seconds.
-    HOLD_SECONDS = 60
 
     def __init__(self, connection: Redis):
         self.redis = connection
@@ -26,12 +23,14 @@ class SweepLock:
         return bool(self.redis.set(self.KEY.format(queue=queue), 1, nx=True, px=max(1, int(seconds * 1000))))
 
     @contextmanager
-    def holding(self, queues: Iterable[str]) -> Iterator[bool]:
+    def holding(self, queues: Iterable[str], seconds: float) -> Iterator[bool]:
         """Hold every queue's cleaning lock for the block (True), or none of them (False: someone is
-        cleaning one now). redis-py's Lock releases only its own token, never a successor's."""
+        cleaning one now). A holder that dies frees it after ``seconds`` (the workers pass
+        TNAAS_WORKER_SILENT: a dead sweeper delays the next sweep by no more than a dead worker is
+        noticed in; a sweep takes milliseconds). redis-py's Lock releases only its own token."""
         with ExitStack() as stack:
             for queue in queues:
-                lock = self.redis.lock(self.HOLD_KEY.format(queue=queue), timeout=self.HOLD_SECONDS, blocking=False)
+                lock = self.redis.lock(self.HOLD_KEY.format(queue=queue), timeout=seconds, blocking=False)
                 if not lock.acquire():
                     yield False
                     return

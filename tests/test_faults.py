@@ -253,6 +253,33 @@ def test_a_job_whose_worker_is_killed_is_retried_by_another_not_expired(trained_
             stop_process(survivor)
 
 
+def test_a_cleaner_that_dies_holding_the_sweep_lock_delays_the_retry_by_a_silence_not_a_minute(
+    trained_artifacts, redis_server
+):
+    """A worker is killed while its pulse holds the queue's cleaning lock (a sweep takes milliseconds,
+    but any line can be the last): its lock must not outlive TNAAS_WORKER_SILENT, or every job
+    abandoned meanwhile waits for it (CI: a retried job not finished within 30 s)."""
+    settings = Settings(_env_file=None, redis_url=redis_server.url, queue="held", retries=1)
+    env = tnaas_env(trained_artifacts, REDIS_URL=redis_server.url, TNAAS_QUEUE="held", **FAST)
+    connection = Redis.from_url(redis_server.url)
+    doomed = start_worker(env, connection)
+    job = enqueue_call(connection, time.sleep, 1, settings)
+    survivor = None
+    try:
+        wait_until(lambda: started_by(job, doomed, connection), timeout=30, what="the job to start")
+        kill(doomed)
+        # what the dead worker's sweep left behind: held, and never released (kept referenced: a
+        # dropped context manager would release it)
+        dead_sweep = SweepLock(connection).holding(["held"], float(FAST["TNAAS_WORKER_SILENT"]))
+        assert dead_sweep.__enter__()
+        survivor = start_worker(env, connection)
+        wait_until(lambda: job.get_status(refresh=True) == JobStatus.FINISHED, timeout=20, what="the retried job")
+    finally:
+        stop_process(doomed)
+        if survivor is not None:
+            stop_process(survivor)
+
+
 def test_a_job_that_loses_its_worker_twice_is_failed_with_a_reason(trained_artifacts, redis_server):
     settings = Settings(_env_file=None, redis_url=redis_server.url, queue="twice", retries=1)
     env = tnaas_env(trained_artifacts, REDIS_URL=redis_server.url, TNAAS_QUEUE="twice", **FAST)
@@ -283,14 +310,21 @@ def test_a_job_that_loses_its_worker_twice_is_failed_with_a_reason(trained_artif
 def test_one_cleaner_at_a_time_holds_every_queue_it_cleans_and_frees_them_after(redis_server):
     connection = Redis.from_url(redis_server.url)
     first, second = SweepLock(connection), SweepLock(connection)
-    with first.holding(["a", "b"]) as held:
+    with first.holding(["a", "b"], 5) as held:
         assert held
-        with second.holding(["b", "c"]) as also:
+        with second.holding(["b", "c"], 5) as also:
             assert not also  # b is being cleaned
-        with second.holding(["c"]) as other:
+        with second.holding(["c"], 5) as other:
             assert other  # another queue is not
-    with second.holding(["b", "c"]) as held:
+    with second.holding(["b", "c"], 5) as held:
         assert held  # released on the way out, c too
+    dead = first.holding(["d"], 0.3)  # a holder that died: never released
+    assert dead.__enter__()
+    with second.holding(["d"], 5) as held:
+        assert not held
+    time.sleep(0.4)
+    with second.holding(["d"], 5) as held:
+        assert held  # freed after its time
 
 
 def test_stopped_workers_make_healthz_fail_and_waiting_answers_busy_not_404(trained_artifacts, redis_server):
