@@ -49,10 +49,13 @@ def stack_env(slack: SlackStandIn) -> dict:
     }
 
 
-def latency(rates: tuple[int, ...] = (5, 10, 20, 40, 80), cwd: str | None = None) -> None:
-    """The latency part on this checkout's stack, or on ``cwd``'s (another checkout: a baseline)."""
+def latency(
+    rates: tuple[int, ...] = (5, 10, 20, 40, 80), cwd: str | None = None, workers: int = 2, slack_latency: float = 0.0
+) -> None:
+    """The latency part on this checkout's stack, or on ``cwd``'s (another checkout: a baseline), with
+    ``workers`` workers, against a Slack that answers each call in ``slack_latency`` s."""
     before = children()
-    with SlackStandIn(minute=1e-3) as slack, running_stack(stack_env(slack), cwd=cwd) as base:
+    with SlackStandIn(minute=1e-3, latency=slack_latency) as slack, running_stack(stack_env(slack), workers=workers, cwd=cwd) as base:
         url = f"{base}/slack/events"
         pids = children() - before
 
@@ -128,7 +131,7 @@ def latency(rates: tuple[int, ...] = (5, 10, 20, 40, 80), cwd: str | None = None
             "reply median ms",
             "reply p99 ms",
             "CPU ms per command",
-            title=f"latency, {cwd or 'this checkout'} (answered/s: commands over the seconds from the first sent "
+            title=f"latency, {cwd or 'this checkout'}, {workers} workers, Slack answering in {1000 * slack_latency:.0f} ms (answered/s: commands over the seconds from the first sent "
             "to the last answered)",
         )
         reply_times([command(-i - 1) for i in range(10)])  # warm up
@@ -272,11 +275,16 @@ def main() -> None:
     parser.add_argument(
         "--baseline", action="append", default=[], help="latency part first on another checkout's stack (repeatable)"
     )
+    parser.add_argument("--workers", default="2", help="comma-separated worker counts: the latency part with each")
+    parser.add_argument(
+        "--slack-latency", type=float, default=0.0, help="seconds the Slack stand-in takes to answer each call"
+    )
     args = parser.parse_args()
     only = args.only
     if only in (None, "latency"):
-        for cwd in [*args.baseline, None]:
-            latency(tuple(int(r) for r in args.rates.split(",")), cwd)
+        for workers in (int(w) for w in args.workers.split(",")):
+            for cwd in [*args.baseline, None]:
+                latency(tuple(int(r) for r in args.rates.split(",")), cwd, workers, args.slack_latency)
     if only in (None, "limits"):
         within_limits()
 

@@ -93,8 +93,10 @@ class Fault:
 class SlackStandIn:
     """Records every Web API call as (method, params); answers as Slack documents it."""
 
-    def __init__(self, minute: float = 60.0, post_burst: int = 4):
-        self.minute, self.post_burst = minute, post_burst
+    def __init__(self, minute: float = 60.0, post_burst: int = 4, latency: float = 0.0):
+        """``latency``: seconds every Web API call takes to answer (Slack over the internet, for
+        benchmarks; 0 answers at once)."""
+        self.minute, self.post_burst, self.latency = minute, post_burst, latency
         self.calls: list[tuple[str, dict]] = []
         self.times: list[float] = []  # time.perf_counter() of each call, for benchmarks
         self.socket_url: str | None = None  # what apps.connections.open hands out (Socket Mode tests)
@@ -224,6 +226,8 @@ class SlackStandIn:
             self.times.append(time.perf_counter())
         if fault is not None and fault.delay:
             time.sleep(fault.delay)  # a slow Slack: the call is seen at once, answered later
+        if self.latency:
+            time.sleep(self.latency)
         with self.lock:
             if fault is not None and fault.error:
                 headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
