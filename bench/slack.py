@@ -55,7 +55,10 @@ def latency(
     """The latency part on this checkout's stack, or on ``cwd``'s (another checkout: a baseline), with
     ``workers`` workers, against a Slack that answers each call in ``slack_latency`` s."""
     before = children()
-    with SlackStandIn(minute=1e-3, latency=slack_latency) as slack, running_stack(stack_env(slack), workers=workers, cwd=cwd) as base:
+    with (
+        SlackStandIn(minute=1e-3, latency=slack_latency) as slack,
+        running_stack(stack_env(slack), workers=workers, cwd=cwd) as base,
+    ):
         url = f"{base}/slack/events"
         pids = children() - before
 
