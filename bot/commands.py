@@ -7,20 +7,20 @@ from __future__ import annotations
 from redis import Redis
 
 from bot.grammar import Help, ListThings, parse_command, usage
+from bot.listeners.deps import SlackDeps
 from corpora import corpus_names
 from jobs.contracts import ReplyTo
-from jobs.queueing import enqueue_slack
 from jobs.slack_messages import escape, standings_text, top_text
 from models.catalog import default_models
 from store.arms import ArmCounts
 from store.rate_limit import RateLimits
 from store.votes import VoteStore
 from tnaas.errors import TNaaSError
-from tnaas.settings import Settings
 
 
-def handle_text(text: str, team: str, reply: ReplyTo, connection: Redis, settings: Settings) -> str | None:
+def handle_text(text: str, team: str, reply: ReplyTo, deps: SlackDeps) -> str | None:
     """Parse and enqueue; the returned mrkdwn (help, a list, an error) goes back to the user privately."""
+    connection, settings = deps.connection, deps.settings
     try:
         command = parse_command(text, settings)
         if isinstance(command, Help):
@@ -28,7 +28,7 @@ def handle_text(text: str, team: str, reply: ReplyTo, connection: Redis, setting
         if isinstance(command, ListThings):
             return list_things(command.what, connection, team)
         RateLimits(connection).check(team, reply.user, settings.user_rate, settings.team_rate)
-        enqueue_slack(connection, command, reply, settings)
+        deps.batcher.submit(command, reply)
         return None
     except TNaaSError as err:
         return escape(str(err))

@@ -7,6 +7,7 @@ a job: ``model_dump`` on the way in, ``reply_from`` on the way out.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, TypeAdapter, field_validator
@@ -175,6 +176,14 @@ class ReplyTo(BaseModel):
 class SlackJob(BaseModel):
     request: Request
     reply: ReplyTo
+    id: str | None = None  # the reply's own id (its recorded steps; ``store.replies``); None: its RQ job's
+    queued_at: datetime | None = None  # when it was queued (a request may join a batch queued earlier)
+
+
+class SlackBatch(BaseModel):
+    """The payload of a job answering Slack requests together (``store.slack_batches``)."""
+
+    batch: str
 
 
 class HomeJob(BaseModel):

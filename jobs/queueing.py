@@ -16,6 +16,8 @@ from __future__ import annotations
 import hashlib
 import math
 import time
+import uuid
+from datetime import UTC, datetime
 
 from redis import Redis
 from rq import Callback, Queue, Retry
@@ -23,9 +25,10 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
 from jobs import slack_reply, tasks
-from jobs.contracts import HomeJob, ReplyTo, Request, SlackJob, WebBatch, WebItem, WebJob
+from jobs.contracts import HomeJob, ReplyTo, Request, SlackBatch, SlackJob, WebBatch, WebItem, WebJob
 from store.answers import Answers
 from store.claims import Claims
+from store.slack_batches import SlackBatches
 from tnaas.errors import Busy
 from tnaas.observability import current_request_id, new_request_id
 from tnaas.settings import Settings, get_settings
@@ -41,21 +44,39 @@ def enqueue(connection: Redis, request: Request, settings: Settings | None = Non
     return enqueue_call(connection, tasks.answer_request, request.model_dump(), settings, **job_kwargs)
 
 
-def enqueue_slack(connection: Redis, request: Request, reply: ReplyTo, settings: Settings | None = None) -> Job:
-    """Enqueue a request whose answer the worker posts to Slack itself (see jobs.slack_reply).
+def enqueue_slack(connection: Redis, request: Request, reply: ReplyTo, settings: Settings | None = None) -> str:
+    """Enqueue a request whose answer the worker posts to Slack itself (see jobs.slack_reply), in a
+    batch of its own (the web process's requests join open batches: ``bot.slack_batching``); the batch's id."""
+    return start_slack_batch(connection, slack_job(request, reply), settings)
 
-    No RQ ``ttl`` here: a stale Slack job must still run, to tell the user "busy" instead of vanishing;
-    and when it fails for good, ``on_failure`` tells the user privately.
+
+def slack_job(request: Request, reply: ReplyTo) -> SlackJob:
+    return SlackJob(request=request, reply=reply, id=uuid.uuid4().hex, queued_at=datetime.now(UTC))
+
+
+def start_slack_batch(connection: Redis, job: SlackJob, settings: Settings | None = None) -> str:
+    """One job for a new batch holding ``job`` (``store.slack_batches``), enqueued in the transaction
+    that opens the batch; returns the batch's id (the job's), which later requests may join.
+
+    No RQ ``ttl`` here: a stale Slack job must still run, to tell its users "busy" instead of vanishing;
+    and when it fails for good, ``on_failure`` tells each user whose answer was not delivered.
     """
-    job = SlackJob(request=request, reply=reply)
-    return enqueue_call(
+    settings = settings or get_settings()
+    batch = uuid.uuid4().hex
+    pipe = connection.pipeline()
+    enqueue_call(
         connection,
-        tasks.reply_in_slack,
-        job.model_dump(),
+        tasks.reply_in_slack_batch,
+        SlackBatch(batch=batch).model_dump(),
         settings,
+        job_id=batch,
+        pipeline=pipe,
         ttl=None,
-        on_failure=Callback(tasks.tell_user_it_failed),
+        on_failure=Callback(tasks.tell_users_it_failed),
     )
+    SlackBatches(connection).start(pipe, batch, job.model_dump_json().encode())  # rq's commands come first
+    pipe.execute()
+    return batch
 
 
 def enqueue_home(connection: Redis, home: HomeJob, settings: Settings | None = None) -> Job:

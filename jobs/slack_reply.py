@@ -23,7 +23,9 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Literal
 
 from pydantic import BaseModel
@@ -61,6 +63,7 @@ from store.replies import ReplyProgress
 from store.slack_teams import TeamHabits
 from store.votes import KEYCAPS, VoteStore
 from tnaas.errors import Busy
+from tnaas.limits import SLACK_BATCH_MAX
 from tnaas.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -69,6 +72,7 @@ FAILED = "Sorry, something went wrong on my side and I couldn't answer that. Ple
 SLOW_DOWN = "Slack asked me to slow down, so I couldn't answer that. Please try again in a minute."
 LOST = "I can't post in this workspace any more (Slack says `{code}`): ask an admin to reinstall TNaaS."
 POSTED_STEPS = ("candidates", "response_url", "dm")  # a reply that reached one of these was delivered
+Answer = NamesReply | DetectReply | CheckReply | UserError
 
 
 class Posted(BaseModel):
@@ -109,9 +113,27 @@ class SlackReply:
 
     # -- the reply ---------------------------------------------------------------------------------
     def run(self, enqueued_at: datetime | None, context: WorkerContext) -> Posted:
+        return self.deliver(self.prepare(enqueued_at, context))
+
+    def prepare(self, enqueued_at: datetime | None, context: WorkerContext) -> Answer | None:
+        """The answer this reply posts: computed on the first attempt and kept, so a rerun posts the
+        same; None if the request waited too long (the user is told "busy"). No Slack call here."""
+        saved = self.progress.get("answer")
+        if saved is not None:
+            return reply_from(json.loads(saved))
+        if waited_too_long(enqueued_at, self.settings.queue_ttl):
+            return None
+        result = answer(
+            self.request, context.models, ArmCounts(context.connection), self.settings, context.availability
+        )
+        self.progress.done("answer", result.model_dump_json())
+        return result
+
+    def deliver(self, result: Answer | None) -> Posted:
+        """Post ``prepare``'s answer where it belongs (or tell the user why there is none)."""
         try:
-            result = self._answer(enqueued_at, context)
             if result is None:
+                self.tell(BUSY)
                 return Posted(error=BUSY)
             if isinstance(result, UserError):
                 self.tell(result.error)
@@ -123,20 +145,6 @@ class SlackReply:
             if error_code(err) in LOST_ACCESS:
                 return self._lost(error_code(err))
             raise
-
-    def _answer(self, enqueued_at, context: WorkerContext) -> NamesReply | DetectReply | CheckReply | UserError | None:
-        """The answer this job posts: computed on the first attempt and kept, so a rerun posts the same."""
-        saved = self.progress.get("answer")
-        if saved is not None:
-            return reply_from(json.loads(saved))
-        if waited_too_long(enqueued_at, self.settings.queue_ttl):
-            self.tell(BUSY)
-            return None
-        result = answer(
-            self.request, context.models, ArmCounts(context.connection), self.settings, context.availability
-        )
-        self.progress.done("answer", result.model_dump_json())
-        return result
 
     def _publish(self, result: NamesReply | DetectReply | CheckReply) -> Posted:
         names = result if isinstance(result, NamesReply) else None
@@ -311,6 +319,43 @@ def _count(names: NamesReply | None) -> int:
 def reply(job: SlackJob, job_id: str, enqueued_at: datetime | None, context: WorkerContext) -> Posted:
     """Run the request, then post the reply where it belongs (or "busy" if it waited too long)."""
     return SlackReply(job, job_id, context.connection, context.settings).run(enqueued_at, context)
+
+
+def reply_all(jobs: list[SlackJob], context: WorkerContext) -> list[Posted]:
+    """A batch's replies: the answers one after another (the models are this thread's), then the posts
+    side by side, one thread per reply, so the batch waits on Slack about as long as one reply does.
+    A reply that fails does not stop the others: once every reply has done what it could, the first
+    error fails the job, and rq's retry runs the batch again, each reply continuing where it stopped."""
+    errors: list[Exception] = []
+    ready: list[tuple[SlackReply, Answer | None]] = []
+    for job in jobs:
+        if job.id is None:
+            raise ValueError("a batched Slack request has no id")
+        reply_ = SlackReply(job, job.id, context.connection, context.settings)
+        try:
+            ready.append((reply_, reply_.prepare(job.queued_at, context)))
+        except Exception as err:
+            log.exception("team %s: could not answer %s", job.reply.team, job.reply.user)
+            errors.append(err)
+
+    def deliver(prepared: tuple[SlackReply, Answer | None]) -> Posted | Exception:
+        try:
+            return prepared[0].deliver(prepared[1])
+        except Exception as err:
+            log.warning("team %s: reply to %s failed: %r", prepared[0]._team, prepared[0].to.user, err)
+            return err
+
+    outcomes = list(map(deliver, ready) if len(ready) == 1 else _posters().map(deliver, ready))
+    errors += [o for o in outcomes if isinstance(o, Exception)]
+    if errors:
+        raise errors[0]
+    return [o for o in outcomes if isinstance(o, Posted)]
+
+
+@lru_cache(maxsize=1)
+def _posters() -> ThreadPoolExecutor:
+    """The worker's threads that post a batch's replies (each mostly waits on Slack)."""
+    return ThreadPoolExecutor(max_workers=SLACK_BATCH_MAX, thread_name_prefix="slack-post")
 
 
 def tell_failure(job: SlackJob, job_id: str, connection: Redis, settings: Settings, err: BaseException | None) -> None:

@@ -14,6 +14,7 @@ from jobs import slack_reply
 from jobs.contracts import (
     HomeJob,
     NamesReply,
+    SlackBatch,
     SlackJob,
     TooLate,
     WebBatch,
@@ -26,6 +27,7 @@ from jobs.pipeline import answer, answer_many, impressions
 from jobs.worker import WorkerContext, needs_context
 from store.answers import Answers
 from store.arms import ArmCounts, ArmSnapshot
+from store.slack_batches import SlackBatches
 from store.votes import WEB_CHANNEL, VoteStore
 from tnaas.errors import Busy
 from tnaas.settings import get_settings
@@ -126,9 +128,18 @@ def _impressions(reply: NamesReply, item: WebItem) -> list:
 
 
 @needs_context
+def reply_in_slack_batch(payload: dict, *, context: WorkerContext) -> dict:
+    """Slack requests queued together (``store.slack_batches``): each answered, then every reply posted
+    where it belongs, side by side. A rerun of the job (same id) reads the same requests, and each
+    reply continues where the previous attempt stopped."""
+    batch = SlackBatch.model_validate(payload)
+    jobs = [SlackJob.model_validate_json(item) for item in SlackBatches(context.connection).take(batch.batch)]
+    return {"posted": [posted.model_dump() for posted in slack_reply.reply_all(jobs, context)]}
+
+
+@needs_context
 def reply_in_slack(payload: dict, *, context: WorkerContext) -> dict:
-    """A Slack request: the answer, posted where it belongs (or "busy" if it waited too long). A rerun
-    of the same job (same id) continues where the previous attempt stopped."""
+    """One Slack request per job, as the previous release queued them: still answered after an upgrade."""
     job = SlackJob.model_validate(payload)
     current = get_current_job()
     job_id = current.id if current is not None else uuid.uuid4().hex
@@ -142,10 +153,23 @@ def publish_home(payload: dict, *, context: WorkerContext) -> dict:
     return slack_reply.publish_home(job.team, job.user, job.enterprise, context.connection, context.settings)
 
 
-def tell_user_it_failed(job: Job, connection, exc_type, exc_value, traceback) -> None:
+def tell_users_it_failed(job: Job, connection, exc_type, exc_value, traceback) -> None:
     """rq's ``on_failure`` for Slack jobs: when the last attempt has failed (an exception, or a worker
-    that died: rq's abandoned-job sweep calls this too), the user hears so privately rather than
-    nothing. Attempts with retries left stay silent: rq runs the job again."""
+    that died: rq's abandoned-job sweep calls this too), each user whose answer was not delivered hears
+    so privately rather than nothing. Attempts with retries left stay silent: rq runs the job again."""
+    if job.retries_left:
+        return
+    try:
+        batch = SlackBatch.model_validate(job.args[0])
+        for item in SlackBatches(connection).items(batch.batch):
+            slack_job = SlackJob.model_validate_json(item)
+            slack_reply.tell_failure(slack_job, slack_job.id or job.id, connection, get_settings(), exc_value)
+    except Exception:  # a failure callback must not fail: log it for the operator
+        log.exception("could not tell the users of Slack job %s that it failed", job.id)
+
+
+def tell_user_it_failed(job: Job, connection, exc_type, exc_value, traceback) -> None:
+    """``on_failure`` of a one-request Slack job of the previous release (``reply_in_slack``)."""
     if job.retries_left:
         return
     try:

@@ -13,6 +13,7 @@ from bot.listeners.deps import KEY, SlackDeps
 from bot.listeners.reactions import reaction_added, reaction_removed
 from bot.listeners.techname import techname
 from jobs.contracts import SlackJob
+from store.slack_batches import SlackBatches
 from store.votes import Impression, VoteStore
 from tnaas.redis_server import EmbeddedRedis
 from tnaas.settings import Settings
@@ -28,8 +29,11 @@ def context(tmp_path):
 
 
 def queued(context) -> list[SlackJob]:
+    """The Slack requests queued, in order: those of each queued batch job."""
     deps = context[KEY]
-    return [SlackJob.model_validate(job.args[0]) for job in Queue(deps.settings.queue, connection=deps.connection).jobs]
+    jobs = Queue(deps.settings.queue, connection=deps.connection).jobs
+    batches = SlackBatches(deps.connection)
+    return [SlackJob.model_validate_json(item) for job in jobs for item in batches.items(job.args[0]["batch"])]
 
 
 def test_techname_help_is_answered_in_the_ack_and_nothing_is_queued(context):

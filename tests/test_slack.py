@@ -18,7 +18,7 @@ from http.client import HTTPConnection
 import pytest
 from redis import Redis
 from rq.job import Job
-from rq.registry import FailedJobRegistry, StartedJobRegistry
+from rq.registry import FailedJobRegistry, FinishedJobRegistry, StartedJobRegistry
 
 from jobs.slack_api import LOST_ACCESS, NOT_HERE, SEED_STOP
 from store.votes import VoteStore
@@ -420,6 +420,106 @@ def test_a_worker_killed_mid_reply_is_rerun_and_continues_where_it_stopped(stack
         (BOT_USER, "two"),
         (BOT_USER, "three"),
     }
+
+
+def busy_worker(stack: Stack, channel: str) -> None:
+    """The one worker stuck for 3 s in a slow Slack call (a headline in ``channel``)."""
+    stack.slack.fail("chat.postMessage", "", delay=3.0, when=lambda p: p["channel"] == channel)
+    stack.slash("cats 2", channel=channel)
+    wait_for(lambda: stack.attempts("chat.postMessage", channel), "the worker to be busy")
+
+
+def received(stack: Stack, channels: list[str], thread: bool) -> list[float]:
+    """When Slack received each post in ``channels`` (headlines, or the candidates in their threads)."""
+    with stack.slack.lock:
+        calls = list(zip(stack.slack.calls, stack.slack.times))
+    return [
+        t
+        for (method, p), t in calls
+        if method == "chat.postMessage" and p.get("channel") in channels and ("thread_ts" in p) == thread
+    ]
+
+
+def test_commands_that_wait_for_a_busy_worker_go_to_it_together_and_are_posted_side_by_side(stack):
+    """Four commands arrive while the one worker is busy: it takes them as one job and posts the four
+    replies side by side (each headline reaches Slack before Slack has answered the first: one after
+    another they would be 2 s apart), each reply once."""
+    channels = [f"CSIDE{i}" for i in range(4)]
+    busy_worker(stack, "CSIDEBUSY")
+    stack.slack.fail("chat.postMessage", "", delay=2.0, times=4, when=lambda p: p["channel"] in channels)
+    for channel in channels:
+        assert stack.slash("cats 2", channel=channel)[0] == 200
+    wait_for(lambda: all(len(stack.posts(c)) == 2 for c in channels), "every reply")
+    settled(stack)
+    headlines = received(stack, channels, thread=False)
+    assert len(headlines) == 4 and max(headlines) - min(headlines) < 2.0
+    assert [len(stack.posts(c)) for c in channels] == [2] * 4
+    results = [
+        Job.fetch(i, connection=stack.redis).return_value()
+        for i in FinishedJobRegistry(QUEUE, connection=stack.redis).get_job_ids()
+    ]
+    assert [len(r["posted"]) for r in results if r and {p["channel"] for p in r.get("posted", [])} & set(channels)] == [
+        4
+    ]
+
+
+def test_a_reply_slack_refuses_in_a_batch_is_retried_and_the_others_are_not_posted_again(stack):
+    """Slack fails one of three batched replies (an unexpected error): the job fails, rq runs it again,
+    and each reply continues where it stopped: every command answered once."""
+    channels = [f"CBATCHERR{i}" for i in range(3)]
+    busy_worker(stack, "CBATCHBUSY")
+    stack.slack.fail(
+        "chat.postMessage", "internal_error", when=lambda p: p["channel"] == channels[1] and "thread_ts" in p
+    )
+    for channel in channels:
+        assert stack.slash("cats 2", channel=channel)[0] == 200
+    wait_for(lambda: all(len(stack.posts(c)) == 2 for c in channels), "every reply")
+    settled(stack)
+    assert [len(stack.posts(c)) for c in channels] == [2, 2, 2]
+    assert [len(stack.attempts("chat.postMessage", c)) for c in channels] == [2, 3, 2]
+
+
+def test_a_worker_killed_mid_batch_is_rerun_and_each_reply_continues_where_it_stopped(stack):
+    """Three batched replies; the worker is killed while the second seeds its second keycap, the others
+    done. The rerun adds what is missing and posts nothing twice."""
+    channels, team = [f"CBATCHKILL{i}" for i in range(3)], "TBATCHKILL"
+    busy_worker(stack, "CBATCHKILLBUSY")
+    stack.slack.fail("reactions.add", "", delay=2.0, when=lambda p: p["channel"] == channels[1] and p["name"] == "two")
+    for channel in channels:
+        assert stack.slash("cats 3", channel=channel, team=team)[0] == 200
+    seeded = lambda c: len(stack.attempts("reactions.add", c))  # noqa: E731
+    wait_for(lambda: seeded(channels[1]) >= 2 and seeded(channels[0]) == seeded(channels[2]) == 3, "the seeds", 30)
+    worker = stack.processes[0]
+    os.kill(worker.pid, signal.SIGKILL)
+    worker.wait()
+    time.sleep(2.5)  # the delayed call completes at Slack after its caller died
+    StartedJobRegistry(QUEUE, connection=stack.redis).cleanup(timestamp=time.time() + 3600)  # rq's sweep, now
+    stack.processes[0] = start_worker(stack.env, stack.redis)
+    wait_for(lambda: seeded(channels[1]) >= 4, "the rerun's seeds", timeout=30)
+    settled(stack)
+    assert [len(stack.posts(c)) for c in channels] == [2, 2, 2]
+    assert [seeded(c) for c in channels] == [3, 4, 3]
+    assert [r["name"] for r in stack.attempts("reactions.add", channels[1])] == ["one", "two", "two", "three"]
+
+
+def test_a_slack_job_queued_by_the_previous_release_is_still_answered(stack):
+    """One request per job, as before batches: after an upgrade the queued ones are answered, once."""
+    from rq import Callback
+
+    from jobs import tasks
+    from jobs.contracts import GenerateRequest, ReplyTo, SlackJob
+    from jobs.queueing import enqueue_call
+    from tnaas.settings import Settings
+
+    reply = ReplyTo(kind="slash", channel="COLDJOB", user="U1", team="T1")
+    job = SlackJob(request=GenerateRequest(corpus="cats", n=2), reply=reply)
+    settings = Settings(redis_url="unused", queue=QUEUE)
+    enqueue_call(
+        stack.redis, tasks.reply_in_slack, job.model_dump(), settings, on_failure=Callback(tasks.tell_user_it_failed)
+    )
+    wait_for(lambda: len(stack.posts("COLDJOB")) >= 2, "the reply")
+    settled(stack)
+    assert len(stack.posts("COLDJOB")) == 2
 
 
 def test_a_replayed_slash_command_is_answered_once(stack):

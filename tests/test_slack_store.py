@@ -11,19 +11,23 @@ from pathlib import Path
 import pytest
 import yaml
 from redis import Redis
+from rq import Queue
 from slack_sdk.oauth.installation_store import Bot, Installation
 
 from bot.slack_app import BOT_SCOPES
-from jobs.contracts import NamesReply
+from bot.slack_batching import SlackBatcher
+from jobs.contracts import GenerateRequest, NamesReply, ReplyTo, SlackJob
 from jobs.slack_messages import candidate_blocks, code, escape, headline, name_text, parse_vote_value
 from store.events import SeenRequests
 from store.installations import RedisInstallationStore, RedisOAuthStateStore
 from store.replies import ReplyProgress
+from store.slack_batches import SlackBatches
 from store.slack_teams import TeamHabits
 from store.votes import Impression, VoteStore
 from testkit.processes import tnaas_env
-from tnaas.limits import KEYCAP_VOTES_TO_LEARN, SLACK_REACTIONS_PER_MINUTE
+from tnaas.limits import KEYCAP_VOTES_TO_LEARN, SLACK_BATCH_MAX, SLACK_REACTIONS_PER_MINUTE
 from tnaas.redis_server import EmbeddedRedis
+from tnaas.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -108,6 +112,38 @@ def test_a_stalled_run_of_a_reply_sees_the_steps_its_rerun_recorded_meanwhile(re
     rerun.done("names", "1.2")
     assert stalled.get("names") == "1.2"
     assert stalled.steps() == {"headline": "1.1", "names": "1.2"}
+
+
+def test_a_slack_batch_takes_requests_until_a_worker_takes_it_and_a_rerun_reads_the_same(redis):
+    batches = SlackBatches(redis)
+    with redis.pipeline() as pipe:
+        batches.start(pipe, "b1", b"first")
+        pipe.execute()
+    assert batches.join("b1", b"second") == 2 and batches.join("nope", b"lost") == 0
+    assert batches.items("b1") == [b"first", b"second"]
+    assert batches.take("b1") == [b"first", b"second"]
+    assert batches.join("b1", b"late") == 0  # taken: the web process opens a new batch for it
+    assert batches.take("b1") == [b"first", b"second"] == batches.items("b1")  # a rerun of the job
+    assert 0 < redis.ttl(SlackBatches.TAKEN.format(batch="b1")) <= SlackBatches.TTL
+
+
+def test_the_web_process_opens_a_new_batch_once_a_worker_has_taken_its_last(redis):
+    settings = Settings(redis_url="unused", queue="batching")
+    batcher, queue = SlackBatcher(redis, settings), Queue("batching", connection=redis)
+    reply = ReplyTo(kind="slash", channel="C1", user="U1", team="T1")
+    for n in (1, 2, 3):
+        batcher.submit(GenerateRequest(corpus="cats", n=n), reply)
+    [first] = queue.jobs
+    taken = [SlackJob.model_validate_json(i) for i in SlackBatches(redis).take(first.args[0]["batch"])]
+    assert [j.request.n for j in taken] == [1, 2, 3] and len({j.id for j in taken}) == 3
+    batcher.submit(GenerateRequest(corpus="cats", n=4), reply)
+    assert [job.args[0]["batch"] for job in queue.jobs] == [first.args[0]["batch"], queue.jobs[1].args[0]["batch"]]
+    assert [
+        SlackJob.model_validate_json(i).request.n for i in SlackBatches(redis).items(queue.jobs[1].args[0]["batch"])
+    ] == [4]
+    for n in range(SLACK_BATCH_MAX + 1):  # a full batch is closed: the next request opens another
+        batcher.submit(GenerateRequest(corpus="cats", n=1 + n % 20), reply)
+    assert len(queue.jobs) == 3 and len(SlackBatches(redis).items(queue.jobs[2].args[0]["batch"])) == 2
 
 
 def test_keycap_seeds_stay_within_the_tier_3_budget_and_stop_once_learned(redis):

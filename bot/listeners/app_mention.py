@@ -22,6 +22,6 @@ def app_mention(body: dict, event: dict, client, context) -> None:
         team=team,
         enterprise=context.enterprise_id,
     )
-    message = handle_text(event.get("text", ""), team or "", reply, deps.connection, deps.settings)
+    message = handle_text(event.get("text", ""), team or "", reply, deps)
     if message:
         say_privately(client, reply, message)

@@ -4,11 +4,12 @@ they talk back themselves (help and errors for mentions and direct messages)."""
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from redis import Redis
 from slack_sdk.errors import SlackApiError
 
+from bot.slack_batching import SlackBatcher
 from jobs.contracts import ReplyTo
 from jobs.slack_api import NOT_HERE, error_code
 from tnaas.settings import Settings
@@ -21,6 +22,10 @@ KEY = "tnaas"  # context[KEY] is the SlackDeps
 class SlackDeps:
     connection: Redis
     settings: Settings
+    batcher: SlackBatcher = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "batcher", SlackBatcher(self.connection, self.settings))
 
 
 def deps_of(context) -> SlackDeps:

@@ -19,6 +19,6 @@ def direct_message(body: dict, event: dict, client, context) -> None:
     reply = ReplyTo(
         kind="dm", channel=event["channel"], user=event["user"], team=team, enterprise=context.enterprise_id
     )
-    message = handle_text(event.get("text", ""), team or "", reply, deps.connection, deps.settings)
+    message = handle_text(event.get("text", ""), team or "", reply, deps)
     if message:
         say_privately(client, reply, message)

@@ -18,7 +18,7 @@ def techname(ack, command: dict, context) -> None:
         enterprise=context.enterprise_id,
         response_url=command.get("response_url") or None,
     )
-    message = handle_text(command.get("text", ""), reply.team or "", reply, deps.connection, deps.settings)
+    message = handle_text(command.get("text", ""), reply.team or "", reply, deps)
     if message:
         ack(text=message)  # help, lists and errors: ephemeral, straight in the ack
     else:
