@@ -137,7 +137,8 @@ def latency(
             title=f"latency, {cwd or 'this checkout'}, {workers} workers, Slack answering in {1000 * slack_latency:.0f} ms (answered/s: commands over the seconds from the first sent "
             "to the last answered)",
         )
-        reply_times([command(-i - 1) for i in range(10)])  # warm up
+        for i in range(30):  # warm up, one at a time: a worker's first jobs are slower (~0.4 s)
+            reply_times([command(-i - 1)])
         sent, cpu = [], spent()
         for i in range(200):
             sent.append(command(i))

@@ -137,7 +137,7 @@ class SlackStandIn:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = _Server(("127.0.0.1", 0), Handler)
         self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.url = f"{self.base}/api/"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -486,3 +486,10 @@ def slash_form(text: str, *, user: str = "U1", channel: str = "C1", team: str = 
             "trigger_id": "t",
         }
     ).encode()
+
+
+class _Server(ThreadingHTTPServer):
+    """Slack takes every connection at once: a listen backlog of 5 (socketserver's default) would make
+    a worker posting a batch's replies side by side wait a second for TCP to retry its connect."""
+
+    request_queue_size = 1024
