@@ -21,6 +21,6 @@ MAX_CHECK_NAMES = 20  # names one availability check asks about: a shortlist, no
 SLACK_REACTIONS_PER_MINUTE = 45  # reactions.add is Tier 3 (50 a minute): the vote seeds stay under it
 KEYCAP_VOTES_TO_LEARN = 5  # people of a team who voted with keycaps, after which its replies are no longer seeded
 SLACK_MAX_BODY = 256 * 1024  # bytes of one request to /slack/events; Slack's own are a few KB
-SLACK_BATCH_MAX = 16  # Slack requests one job answers, their replies posted side by side (one thread each)
+SLACK_BATCH_MAX = 48  # Slack requests one job answers, their replies posted side by side (one thread each)
 SLACK_MAX_RETRY_WAIT = 5  # seconds a worker waits on a Slack 429 before leaving the rest to a retry
 SLACK_TOKEN_ROTATION_MINUTES = 120  # a rotating token (12 h) is refreshed this long before it expires (Bolt's default)
