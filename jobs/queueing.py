@@ -30,6 +30,7 @@ from store.answers import Answers
 from store.claims import Claims
 from store.slack_batches import SlackBatches
 from tnaas.errors import Busy
+from tnaas.limits import SLACK_BATCH_MAX
 from tnaas.observability import current_request_id, new_request_id
 from tnaas.settings import Settings, get_settings
 
@@ -72,6 +73,8 @@ def start_slack_batch(connection: Redis, job: SlackJob, settings: Settings | Non
         job_id=batch,
         pipeline=pipe,
         ttl=None,
+        # up to SLACK_BATCH_MAX answers one after another, each of which may wait on a registry
+        job_timeout=math.ceil(settings.job_timeout + SLACK_BATCH_MAX * settings.availability_timeout),
         on_failure=Callback(tasks.tell_users_it_failed),
     )
     SlackBatches(connection).start(pipe, batch, job.model_dump_json().encode())  # rq's commands come first

@@ -23,13 +23,14 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import wait
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Literal
 
 from pydantic import BaseModel
 from redis import Redis
+from rq.timeouts import BaseTimeoutException
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.webhook import WebhookClient
@@ -64,6 +65,7 @@ from store.slack_teams import TeamHabits
 from store.votes import KEYCAPS, VoteStore
 from tnaas.errors import Busy
 from tnaas.limits import SLACK_BATCH_MAX
+from tnaas.observability import ContextThreadPool
 from tnaas.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -72,6 +74,7 @@ FAILED = "Sorry, something went wrong on my side and I couldn't answer that. Ple
 SLOW_DOWN = "Slack asked me to slow down, so I couldn't answer that. Please try again in a minute."
 LOST = "I can't post in this workspace any more (Slack says `{code}`): ask an admin to reinstall TNaaS."
 POSTED_STEPS = ("candidates", "response_url", "dm")  # a reply that reached one of these was delivered
+HEARD_STEPS = (*POSTED_STEPS, "told")  # ... or its user was told why there is none (busy, their error, no token)
 Answer = NamesReply | DetectReply | CheckReply | UserError
 
 
@@ -325,7 +328,10 @@ def reply_all(jobs: list[SlackJob], context: WorkerContext) -> list[Posted]:
     """A batch's replies: the answers one after another (the models are this thread's), then the posts
     side by side, one thread per reply, so the batch waits on Slack about as long as one reply does.
     A reply that fails does not stop the others: once every reply has done what it could, the first
-    error fails the job, and rq's retry runs the batch again, each reply continuing where it stopped."""
+    error fails the job, and rq's retry runs the batch again, each reply continuing where it stopped.
+
+    rq's job timeout interrupts this thread only: it is raised once every poster has returned, or the
+    job's rerun could post what a poster is still posting."""
     errors: list[Exception] = []
     ready: list[tuple[SlackReply, Answer | None]] = []
     for job in jobs:
@@ -334,6 +340,8 @@ def reply_all(jobs: list[SlackJob], context: WorkerContext) -> list[Posted]:
         reply_ = SlackReply(job, job.id, context.connection, context.settings)
         try:
             ready.append((reply_, reply_.prepare(job.queued_at, context)))
+        except BaseTimeoutException:
+            raise
         except Exception as err:
             log.exception("team %s: could not answer %s", job.reply.team, job.reply.user)
             errors.append(err)
@@ -341,11 +349,21 @@ def reply_all(jobs: list[SlackJob], context: WorkerContext) -> list[Posted]:
     def deliver(prepared: tuple[SlackReply, Answer | None]) -> Posted | Exception:
         try:
             return prepared[0].deliver(prepared[1])
+        except BaseTimeoutException:
+            raise
         except Exception as err:
             log.warning("team %s: reply to %s failed: %r", prepared[0]._team, prepared[0].to.user, err)
             return err
 
-    outcomes = list(map(deliver, ready) if len(ready) == 1 else _posters().map(deliver, ready))
+    if len(ready) == 1:
+        outcomes = [deliver(ready[0])]
+    else:
+        posting = [_posters().submit(deliver, prepared) for prepared in ready]
+        try:
+            outcomes = [future.result() for future in posting]
+        except BaseException:
+            wait(posting)
+            raise
     errors += [o for o in outcomes if isinstance(o, Exception)]
     if errors:
         raise errors[0]
@@ -353,16 +371,30 @@ def reply_all(jobs: list[SlackJob], context: WorkerContext) -> list[Posted]:
 
 
 @lru_cache(maxsize=1)
-def _posters() -> ThreadPoolExecutor:
-    """The worker's threads that post a batch's replies (each mostly waits on Slack)."""
-    return ThreadPoolExecutor(max_workers=SLACK_BATCH_MAX, thread_name_prefix="slack-post")
+def _posters() -> ContextThreadPool:
+    """The worker's threads that post a batch's replies (each mostly waits on Slack), logging under
+    the job's request id."""
+    return ContextThreadPool(max_workers=SLACK_BATCH_MAX, thread_name_prefix="slack-post")
+
+
+def tell_failures(jobs: list[SlackJob], job_id: str, connection: Redis, settings: Settings, err) -> None:
+    """A batch that failed for good: each user who has heard nothing yet is told, side by side (one
+    user's Slack trouble does not keep the others from hearing)."""
+
+    def tell(job: SlackJob) -> None:
+        try:
+            tell_failure(job, job.id or job_id, connection, settings, err)
+        except Exception:
+            log.exception("team %s: could not tell user %s that the job failed", job.reply.team, job.reply.user)
+
+    wait([_posters().submit(tell, job) for job in jobs])
 
 
 def tell_failure(job: SlackJob, job_id: str, connection: Redis, settings: Settings, err: BaseException | None) -> None:
     """A job that failed for good: unless its answer was delivered, the user hears so, privately."""
     reply_ = SlackReply(job, job_id, connection, settings)
     steps = reply_.progress.steps()
-    if any(step in steps for step in POSTED_STEPS):
+    if any(step in steps for step in HEARD_STEPS):
         return
     slow = isinstance(err, SlackApiError) and error_code(err) == RATE_LIMITED
     try:

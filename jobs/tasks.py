@@ -134,6 +134,8 @@ def reply_in_slack_batch(payload: dict, *, context: WorkerContext) -> dict:
     reply continues where the previous attempt stopped."""
     batch = SlackBatch.model_validate(payload)
     jobs = [SlackJob.model_validate_json(item) for item in SlackBatches(context.connection).take(batch.batch)]
+    if not jobs:  # its requests expired (a day in the queue) or Redis lost them: the operator must see it
+        raise LookupError(f"Slack batch {batch.batch} holds no requests")
     return {"posted": [posted.model_dump() for posted in slack_reply.reply_all(jobs, context)]}
 
 
@@ -156,14 +158,15 @@ def publish_home(payload: dict, *, context: WorkerContext) -> dict:
 def tell_users_it_failed(job: Job, connection, exc_type, exc_value, traceback) -> None:
     """rq's ``on_failure`` for Slack jobs: when the last attempt has failed (an exception, or a worker
     that died: rq's abandoned-job sweep calls this too), each user whose answer was not delivered hears
-    so privately rather than nothing. Attempts with retries left stay silent: rq runs the job again."""
+    so privately rather than nothing. Attempts with retries left stay silent: rq runs the job again.
+    The batch is taken (closed) first: a job that failed before any worker took it must not keep
+    gathering requests that nobody will answer."""
     if job.retries_left:
         return
     try:
         batch = SlackBatch.model_validate(job.args[0])
-        for item in SlackBatches(connection).items(batch.batch):
-            slack_job = SlackJob.model_validate_json(item)
-            slack_reply.tell_failure(slack_job, slack_job.id or job.id, connection, get_settings(), exc_value)
+        jobs = [SlackJob.model_validate_json(item) for item in SlackBatches(connection).take(batch.batch)]
+        slack_reply.tell_failures(jobs, job.id, connection, get_settings(), exc_value)
     except Exception:  # a failure callback must not fail: log it for the operator
         log.exception("could not tell the users of Slack job %s that it failed", job.id)
 

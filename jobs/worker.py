@@ -35,6 +35,7 @@ from rq import SimpleWorker
 from rq.exceptions import StopRequested
 from rq.job import Job
 from rq.registry import StartedJobRegistry
+from rq.timeouts import TimerDeathPenalty
 from rq.utils import now
 from rq.worker import WorkerStatus
 
@@ -204,7 +205,14 @@ class ModelWorker(SimpleWorker):
             if self.sweeps.claim(queue.name, self.settings.heartbeat):
                 with self.sweeps.holding([queue.name], self.settings.worker_silent) as held:
                     if held:
-                        StartedJobRegistry(queue.name, connection=self.connection, job_class=self.job_class).cleanup()
+                        StartedJobRegistry(
+                            queue.name,
+                            connection=self.connection,
+                            job_class=self.job_class,
+                            # a job's failure callback runs under this timeout; rq's default (SIGALRM)
+                            # cannot be set outside the main thread, and the pulse is a thread
+                            death_penalty_class=TimerDeathPenalty,
+                        ).cleanup()
                         self.requeue_unstarted(queue)
 
     def clean_registries(self) -> None:

@@ -49,7 +49,7 @@ class SlackBatches:
         with self.redis.pipeline() as pipe:
             pipe.expire(taken, self.TTL)
             pipe.lrange(taken, 0, -1)
-            return pipe.execute()[1]
+            return _once(pipe.execute()[1])
 
     def items(self, batch: str) -> list[bytes]:
         """The batch's requests, taken or not (a job that failed for good tells each user)."""
@@ -57,4 +57,10 @@ class SlackBatches:
             pipe.lrange(self.TAKEN.format(batch=batch), 0, -1)
             pipe.lrange(self.OPEN.format(batch=batch), 0, -1)
             taken, waiting = pipe.execute()
-        return taken or waiting
+        return _once(taken or waiting)
+
+
+def _once(items: list[bytes]) -> list[bytes]:
+    """Each request once: a join whose reply from Redis was lost is sent again by redis-py's retry, and
+    the request would be in the batch twice (two threads posting one reply at once)."""
+    return list(dict.fromkeys(items))

@@ -14,10 +14,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from redis import Redis
-from rq import Queue, Worker
+from rq import Callback, Queue, Worker
 from rq.job import Job, JobStatus
 from rq.registry import FailedJobRegistry
 
+from jobs import tasks
 from jobs.contracts import GenerateRequest
 from jobs.queueing import enqueue, enqueue_call, wait_for, waited_too_long
 from store.answers import Answers
@@ -251,6 +252,32 @@ def test_a_job_whose_worker_is_killed_is_retried_by_another_not_expired(trained_
         stop_process(doomed)
         if survivor is not None:
             stop_process(survivor)
+
+
+def test_a_job_with_a_failure_callback_whose_worker_is_killed_is_retried_by_a_running_worker(
+    trained_artifacts, redis_server
+):
+    """Every Slack job has a failure callback, which rq runs under a SIGALRM timeout: set from the
+    pulse's thread, that raised, so each sweep stopped at the job, and a worker already running (its
+    start-up clean done) left it to rq's 10-minute maintenance."""
+    settings = Settings(_env_file=None, redis_url=redis_server.url, queue="killcb", queue_ttl=1, retries=2)
+    env = tnaas_env(trained_artifacts, REDIS_URL=redis_server.url, TNAAS_QUEUE="killcb", **FAST)
+    connection = Redis.from_url(redis_server.url)
+    workers = [start_worker(env, connection) for _ in range(2)]
+    job = enqueue_call(connection, time.sleep, 3, settings, on_failure=Callback(tasks.tell_users_it_failed))
+    try:
+        doomed = wait_until(
+            lambda: next((w for w in workers if started_by(job, w, connection)), None),
+            timeout=30,
+            what="the job to start",
+        )
+        kill(doomed)
+        wait_until(lambda: job.get_status(refresh=True) == JobStatus.FINISHED, timeout=30, what="the retried job")
+        job.refresh()
+        assert job.retries_left == 1  # one retry used: it ran again, on the worker that was running
+    finally:
+        for worker in workers:
+            stop_process(worker)
 
 
 def test_a_cleaner_that_dies_holding_the_sweep_lock_delays_the_retry_by_a_silence_not_a_minute(

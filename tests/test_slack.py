@@ -503,6 +503,49 @@ def test_a_worker_killed_mid_batch_is_rerun_and_each_reply_continues_where_it_st
     assert [r["name"] for r in stack.attempts("reactions.add", channels[1])] == ["one", "two", "two", "three"]
 
 
+def test_a_batch_that_fails_for_good_tells_only_the_users_who_heard_nothing(stack):
+    """Three batched commands: one user's request is a mistake (told so), one reply Slack refuses on
+    every attempt, one posted. The job fails for good: only the refused one's user hears the apology."""
+    channels = [f"CBATCHGOOD{i}" for i in range(3)]
+    busy_worker(stack, "CBATCHGOODBUSY")
+    stack.slack.fail("chat.postMessage", "fatal_error", times=10, when=lambda p: p["channel"] == channels[1])
+    urls = [stack.slash(text, channel=c)[2] for text, c in zip(["pokemon model=kn8", "cats 2", "cats 2"], channels)]
+    wait_for(lambda: stack.slack.responses(urls[1]), "the apology")
+    settled(stack)
+    said = [[r["text"] for r in stack.slack.responses(url)] for url in urls]
+    assert len(said[0]) == 1 and "kn8 isn't available" in said[0][0]  # the mistake, and nothing more
+    assert len(said[1]) == 1 and said[1][0].startswith("Sorry, something went wrong")
+    assert said[2] == [] and len(stack.posts(channels[2])) == 2
+
+
+def test_a_batch_timed_out_while_a_reply_waits_on_slack_is_rerun_without_posting_twice(
+    trained_artifacts, tmp_path_factory
+):
+    """rq's job timeout interrupts the job's thread, not the threads posting: the job is given up (and
+    rerun) only once they have returned, so the rerun sees what they posted and does not post it again."""
+    env = {"TNAAS_QUEUE": QUEUE, "TNAAS_DEFAULT_MODEL": "kn3", "SLACK_BOT_TOKEN": TOKEN, "SLACK_SIGNING_SECRET": SECRET}
+    env |= {"TNAAS_JOB_TIMEOUT": "1", "TNAAS_AVAILABILITY_TIMEOUT": "0.01"}  # a batch's job: 2 s
+    with slack_stack(trained_artifacts, tmp_path_factory.mktemp("redis"), **env) as s:
+        stack = Stack(f"{s.base}/slack/events", s.base, s.slack, s.redis, s.env, s.processes)
+        channels = ["CSLOW0", "CSLOW1"]
+        stack.slack.fail("chat.postMessage", "", delay=1.0, when=lambda p: p["channel"] == "CSLOWBUSY")
+        stack.slash("cats 2", channel="CSLOWBUSY")
+        wait_for(lambda: stack.attempts("chat.postMessage", "CSLOWBUSY"), "the worker to be busy")
+        headline_of_0 = lambda p: p["channel"] == channels[0] and "thread_ts" not in p  # noqa: E731
+        stack.slack.fail("chat.postMessage", "", delay=4.0, when=headline_of_0)
+        for channel in channels:
+            assert stack.slash("cats 2", channel=channel)[0] == 200
+        wait_for(lambda: all(len(stack.posts(c)) == 2 for c in channels), "every reply", timeout=30)
+        settled(stack)
+        assert [len(stack.posts(c)) for c in channels] == [2, 2]
+        assert len(stack.attempts("chat.postMessage", channels[0])) == 2  # the slow headline once, then its thread
+        retried = [
+            Job.fetch(i, connection=stack.redis)
+            for i in FinishedJobRegistry(QUEUE, connection=stack.redis).get_job_ids()
+        ]
+        assert any(job.retries_left is not None and job.retries_left < 2 for job in retried)  # it did time out
+
+
 def test_a_slack_job_queued_by_the_previous_release_is_still_answered(stack):
     """One request per job, as before batches: after an upgrade the queued ones are answered, once."""
     from rq import Callback

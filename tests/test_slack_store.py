@@ -127,6 +127,18 @@ def test_a_slack_batch_takes_requests_until_a_worker_takes_it_and_a_rerun_reads_
     assert 0 < redis.ttl(SlackBatches.TAKEN.format(batch="b1")) <= SlackBatches.TTL
 
 
+def test_a_request_joined_twice_is_in_its_batch_once(redis):
+    """redis-py retries a command whose reply was lost (a timeout after Redis ran it): the same request
+    pushed twice must not become two replies posted side by side."""
+    batches = SlackBatches(redis)
+    with redis.pipeline() as pipe:
+        batches.start(pipe, "b2", b"first")
+        pipe.execute()
+    batches.join("b2", b"second")
+    batches.join("b2", b"second")
+    assert batches.items("b2") == [b"first", b"second"] == batches.take("b2")
+
+
 def test_the_web_process_opens_a_new_batch_once_a_worker_has_taken_its_last(redis):
     settings = Settings(redis_url="unused", queue="batching")
     batcher, queue = SlackBatcher(redis, settings), Queue("batching", connection=redis)
