@@ -231,13 +231,21 @@ def test_workers_take_jobs_within_seconds_of_redis_coming_back(trained_artifacts
         stop_process(worker)
 
 
+def fast_queue(trained_artifacts, redis_server, name: str, **settings):
+    """A queue of its own on the test's Redis: its settings, a worker's environment (fast heartbeats),
+    and a connection."""
+    return (
+        Settings(_env_file=None, redis_url=redis_server.url, queue=name, **settings),
+        tnaas_env(trained_artifacts, REDIS_URL=redis_server.url, TNAAS_QUEUE=name, **FAST),
+        Redis.from_url(redis_server.url),
+    )
+
+
 # -- jobs whose worker dies or stops ----------------------------------------------------------------
 def test_a_job_whose_worker_is_killed_is_retried_by_another_not_expired(trained_artifacts, redis_server):
     """Before: the job sat in rq's started registry until a 10-minute sweep, and its key expired at
     TNAAS_QUEUE_TTL although it had started (its caller got 404)."""
-    settings = Settings(_env_file=None, redis_url=redis_server.url, queue="kill", queue_ttl=1, retries=2)
-    env = tnaas_env(trained_artifacts, REDIS_URL=redis_server.url, TNAAS_QUEUE="kill", **FAST)
-    connection = Redis.from_url(redis_server.url)
+    settings, env, connection = fast_queue(trained_artifacts, redis_server, "kill", queue_ttl=1, retries=2)
     doomed = start_worker(env, connection)
     job = enqueue_call(connection, time.sleep, 3, settings)
     survivor = None
@@ -260,9 +268,7 @@ def test_a_job_with_a_failure_callback_whose_worker_is_killed_is_retried_by_a_ru
     """Every Slack job has a failure callback, which rq runs under a SIGALRM timeout: set from the
     pulse's thread, that raised, so each sweep stopped at the job, and a worker already running (its
     start-up clean done) left it to rq's 10-minute maintenance."""
-    settings = Settings(_env_file=None, redis_url=redis_server.url, queue="killcb", queue_ttl=1, retries=2)
-    env = tnaas_env(trained_artifacts, REDIS_URL=redis_server.url, TNAAS_QUEUE="killcb", **FAST)
-    connection = Redis.from_url(redis_server.url)
+    settings, env, connection = fast_queue(trained_artifacts, redis_server, "killcb", queue_ttl=1, retries=2)
     workers = [start_worker(env, connection) for _ in range(2)]
     job = enqueue_call(connection, time.sleep, 3, settings, on_failure=Callback(tasks.tell_users_it_failed))
     try:
@@ -286,9 +292,7 @@ def test_a_cleaner_that_dies_holding_the_sweep_lock_delays_the_retry_by_a_silenc
     """A worker is killed while its pulse holds the queue's cleaning lock (a sweep takes milliseconds,
     but any line can be the last): its lock must not outlive TNAAS_WORKER_SILENT, or every job
     abandoned meanwhile waits for it (CI: a retried job not finished within 30 s)."""
-    settings = Settings(_env_file=None, redis_url=redis_server.url, queue="held", retries=1)
-    env = tnaas_env(trained_artifacts, REDIS_URL=redis_server.url, TNAAS_QUEUE="held", **FAST)
-    connection = Redis.from_url(redis_server.url)
+    settings, env, connection = fast_queue(trained_artifacts, redis_server, "held", retries=1)
     doomed = start_worker(env, connection)
     job = enqueue_call(connection, time.sleep, 1, settings)
     survivor = None
@@ -308,9 +312,7 @@ def test_a_cleaner_that_dies_holding_the_sweep_lock_delays_the_retry_by_a_silenc
 
 
 def test_a_job_that_loses_its_worker_twice_is_failed_with_a_reason(trained_artifacts, redis_server):
-    settings = Settings(_env_file=None, redis_url=redis_server.url, queue="twice", retries=1)
-    env = tnaas_env(trained_artifacts, REDIS_URL=redis_server.url, TNAAS_QUEUE="twice", **FAST)
-    connection = Redis.from_url(redis_server.url)
+    settings, env, connection = fast_queue(trained_artifacts, redis_server, "twice", retries=1)
     job = enqueue_call(connection, time.sleep, 30, settings, job_timeout=60)
     for _ in range(2):  # each new worker sweeps its dead predecessor's job, then takes it
         worker = start_worker(env, connection)

@@ -405,12 +405,7 @@ def test_a_worker_killed_mid_reply_is_rerun_and_continues_where_it_stopped(stack
     stack.slack.fail("reactions.add", "", delay=2.0, when=lambda p: p["channel"] == channel and p["name"] == "two")
     stack.slash("cats 3", channel=channel, team="TKILL")
     wait_for(lambda: any(r["name"] == "two" for r in stack.attempts("reactions.add", channel)), "the second seed")
-    worker = stack.processes[0]
-    os.kill(worker.pid, signal.SIGKILL)
-    worker.wait()
-    time.sleep(2.5)  # the delayed call completes at Slack after its caller died
-    StartedJobRegistry(QUEUE, connection=stack.redis).cleanup(timestamp=time.time() + 3600)  # rq's sweep, now
-    stack.processes[0] = start_worker(stack.env, stack.redis)
+    kill_the_worker_and_start_another(stack)
     wait_for(lambda: len(stack.attempts("reactions.add", channel)) >= 4, "the rerun's seeds")
     settled(stack)
     assert len(stack.posts(channel)) == 2
@@ -420,6 +415,17 @@ def test_a_worker_killed_mid_reply_is_rerun_and_continues_where_it_stopped(stack
         (BOT_USER, "two"),
         (BOT_USER, "three"),
     }
+
+
+def kill_the_worker_and_start_another(stack: Stack) -> None:
+    """SIGKILL the worker mid-job, let Slack finish the call it was waiting on (2 s delayed), have
+    rq's sweep fail its job over now, and start a new worker, which reruns it."""
+    worker = stack.processes[0]
+    os.kill(worker.pid, signal.SIGKILL)
+    worker.wait()
+    time.sleep(2.5)  # the delayed call completes at Slack after its caller died
+    StartedJobRegistry(QUEUE, connection=stack.redis).cleanup(timestamp=time.time() + 3600)  # rq's sweep, now
+    stack.processes[0] = start_worker(stack.env, stack.redis)
 
 
 def busy_worker(stack: Stack, channel: str) -> None:
@@ -490,12 +496,7 @@ def test_a_worker_killed_mid_batch_is_rerun_and_each_reply_continues_where_it_st
         assert stack.slash("cats 3", channel=channel, team=team)[0] == 200
     seeded = lambda c: len(stack.attempts("reactions.add", c))  # noqa: E731
     wait_for(lambda: seeded(channels[1]) >= 2 and seeded(channels[0]) == seeded(channels[2]) == 3, "the seeds", 30)
-    worker = stack.processes[0]
-    os.kill(worker.pid, signal.SIGKILL)
-    worker.wait()
-    time.sleep(2.5)  # the delayed call completes at Slack after its caller died
-    StartedJobRegistry(QUEUE, connection=stack.redis).cleanup(timestamp=time.time() + 3600)  # rq's sweep, now
-    stack.processes[0] = start_worker(stack.env, stack.redis)
+    kill_the_worker_and_start_another(stack)
     wait_for(lambda: seeded(channels[1]) >= 4, "the rerun's seeds", timeout=30)
     settled(stack)
     assert [len(stack.posts(c)) for c in channels] == [2, 2, 2]
