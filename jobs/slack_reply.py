@@ -326,7 +326,9 @@ def reply(job: SlackJob, job_id: str, enqueued_at: datetime | None, context: Wor
 
 def reply_all(jobs: list[SlackJob], context: WorkerContext) -> list[Posted]:
     """A batch's replies: the answers one after another (the models are this thread's), then the posts
-    side by side, one thread per reply, so the batch waits on Slack about as long as one reply does.
+    side by side, one thread per conversation (replies in one channel in turn: Slack allows about one
+    post a second there, and a burst would only earn 429s), so a batch spread over channels waits on
+    Slack about as long as one reply does.
     A reply that fails does not stop the others: once every reply has done what it could, the first
     error fails the job, and rq's retry runs the batch again, each reply continuing where it stopped.
 
@@ -355,12 +357,18 @@ def reply_all(jobs: list[SlackJob], context: WorkerContext) -> list[Posted]:
             log.warning("team %s: reply to %s failed: %r", prepared[0]._team, prepared[0].to.user, err)
             return err
 
-    if len(ready) == 1:
-        outcomes = [deliver(ready[0])]
+    def deliver_in_turn(conversation: list[tuple[SlackReply, Answer | None]]) -> list[Posted | Exception]:
+        return [deliver(prepared) for prepared in conversation]
+
+    conversations: dict[str, list[tuple[SlackReply, Answer | None]]] = {}
+    for prepared in ready:  # Slack takes about one post a second per channel: side by side they would all 429
+        conversations.setdefault(prepared[0].to.channel, []).append(prepared)
+    if len(conversations) <= 1:
+        outcomes = deliver_in_turn(ready)
     else:
-        posting = [_posters().submit(deliver, prepared) for prepared in ready]
+        posting = [_posters().submit(deliver_in_turn, conversation) for conversation in conversations.values()]
         try:
-            outcomes = [future.result() for future in posting]
+            outcomes = [outcome for future in posting for outcome in future.result()]
         except BaseException:
             wait(posting)
             raise

@@ -469,6 +469,29 @@ def test_commands_that_wait_for_a_busy_worker_go_to_it_together_and_are_posted_s
     ]
 
 
+def test_batched_commands_in_one_channel_are_posted_in_turn_within_slacks_limit(stack):
+    """Six commands in one channel wait for a busy worker together. Slack takes about one post a second
+    per channel (bursts of 4): posted side by side, the replies' retries after each 429 collide until
+    the job fails; in turn, each 429 is waited out and every command is answered in the first run."""
+    channel = "CONECHANNEL"
+    stack.slack.new_minute()
+    busy_worker(stack, "CONECHANNELBUSY")
+    urls = [stack.slash("cats 2", channel=channel, user=f"UONE{i}")[2] for i in range(6)]
+    wait_for(lambda: len(stack.posts(channel)) >= 12, "every reply", timeout=60)
+    settled(stack)
+    assert len(stack.posts(channel)) == 12
+    assert [stack.slack.responses(url) for url in urls] == [[]] * 6  # nobody was told to slow down
+    batch = [
+        job
+        for job in map(
+            lambda i: Job.fetch(i, connection=stack.redis),
+            FinishedJobRegistry(QUEUE, connection=stack.redis).get_job_ids(),
+        )
+        if {p["channel"] for p in (job.return_value() or {}).get("posted", [])} == {channel}
+    ]
+    assert [job.retries_left for job in batch] == [2]  # one job, answered in its first run
+
+
 def test_a_reply_slack_refuses_in_a_batch_is_retried_and_the_others_are_not_posted_again(stack):
     """Slack fails one of three batched replies (an unexpected error): the job fails, rq runs it again,
     and each reply continues where it stopped: every command answered once."""
