@@ -6,7 +6,8 @@ Run: ``.venv/bin/python -m bench.slack`` after ``tnaas train`` (about 6 minutes;
 redis-server, a local stand-in for the Slack Web API, `tnaas web` and 2 workers on 127.0.0.1 (stopped
 by pid at the end); all loops are bounded.
 
-1. Latency: the stand-in's rate limits are off (its "minute" is a millisecond). Sequential: 200
+1. Latency: the stand-in's rate limits are off (its "minute" is a millisecond), the commands come from
+   100 channels (a batch posts each channel's replies in turn). Sequential: 200
    commands one after another. Sustained: commands at a fixed rate for 10 s each, rate raised until
    the reply p99 degrades.
 2. Rate limits: the stand-in enforces Slack's documented limits in real time (``reactions.add`` Tier 3,
@@ -37,6 +38,7 @@ from testkit.slack_standin import SlackStandIn, signed_post, slash_form
 from tnaas.limits import KEYCAP_VOTES_TO_LEARN
 
 SECRET = "bench-signing-secret"
+CHANNELS = 100  # the latency part's commands come from this many channels (Slack: ~1 post a second each)
 FORM = "application/x-www-form-urlencoded"
 console = Console(width=150)
 
@@ -65,7 +67,13 @@ def latency(
         def command(i: int) -> tuple[str, float, float]:
             """Send one signed slash command; (user, sent at, ack seconds)."""
             user = f"U{i}"
-            form = {"command": "/techname", "text": "pokemon 5", "user_id": user, "channel_id": "C1", "team_id": "T1"}
+            form = {
+                "command": "/techname",
+                "text": "pokemon 5",
+                "user_id": user,
+                "channel_id": f"C{i % CHANNELS}",
+                "team_id": "T1",
+            }
             start = time.perf_counter()
             status, _ = signed_post(url, urllib.parse.urlencode(form).encode(), FORM, SECRET)
             assert status == 200
