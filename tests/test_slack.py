@@ -506,6 +506,10 @@ def test_a_reply_slack_refuses_in_a_batch_is_retried_and_the_others_are_not_post
     settled(stack)
     assert [len(stack.posts(c)) for c in channels] == [2, 2, 2]
     assert [len(stack.attempts("chat.postMessage", c)) for c in channels] == [2, 3, 2]
+    with stack.slack.lock:
+        calls = list(zip(stack.slack.calls, stack.slack.times))
+    _refused, retried = [t for (m, p), t in calls if m == "chat.postMessage" and p.get("channel") == channels[1]][1:]
+    assert max(received(stack, [channels[0], channels[2]], thread=True)) < retried  # the others: in the first run
 
 
 def test_a_worker_killed_mid_batch_is_rerun_and_each_reply_continues_where_it_stopped(stack):
