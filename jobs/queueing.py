@@ -45,13 +45,8 @@ def enqueue(connection: Redis, request: Request, settings: Settings | None = Non
     return enqueue_call(connection, tasks.answer_request, request.model_dump(), settings, **job_kwargs)
 
 
-def enqueue_slack(connection: Redis, request: Request, reply: ReplyTo, settings: Settings | None = None) -> str:
-    """Enqueue a request whose answer the worker posts to Slack itself (see jobs.slack_reply), in a
-    batch of its own (the web process's requests join open batches: ``bot.slack_batching``); the batch's id."""
-    return start_slack_batch(connection, slack_job(request, reply), settings)
-
-
 def slack_job(request: Request, reply: ReplyTo) -> SlackJob:
+    """A request whose answer the worker posts to Slack itself (``jobs.slack_reply``), with its own id."""
     return SlackJob(request=request, reply=reply, id=uuid.uuid4().hex, queued_at=datetime.now(UTC))
 
 

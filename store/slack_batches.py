@@ -52,7 +52,7 @@ class SlackBatches:
             return _once(pipe.execute()[1])
 
     def items(self, batch: str) -> list[bytes]:
-        """The batch's requests, taken or not (a job that failed for good tells each user)."""
+        """The batch's requests, taken or not, without taking it (what is waiting: for a look from outside)."""
         with self.redis.pipeline(transaction=False) as pipe:
             pipe.lrange(self.TAKEN.format(batch=batch), 0, -1)
             pipe.lrange(self.OPEN.format(batch=batch), 0, -1)

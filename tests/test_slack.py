@@ -740,7 +740,7 @@ def test_a_slack_job_that_waited_too_long_says_busy_instead_of_answering_late(st
     from datetime import datetime, timedelta
 
     from jobs.contracts import GenerateRequest, ReplyTo
-    from jobs.queueing import enqueue_slack
+    from jobs.queueing import slack_job, start_slack_batch
     from jobs.slack_reply import waited_too_long
     from tnaas.settings import Settings
 
@@ -749,7 +749,7 @@ def test_a_slack_job_that_waited_too_long_says_busy_instead_of_answering_late(st
     assert not waited_too_long(now - timedelta(seconds=5), 30, now)
     settings = Settings(redis_url="unused", queue="slack-stale", queue_ttl=1)
     reply = ReplyTo(kind="mention", channel="C5", user="U5", thread_ts="1.5", team="T1")
-    enqueue_slack(stack.redis, GenerateRequest(corpus="pokemon"), reply, settings)
+    start_slack_batch(stack.redis, slack_job(GenerateRequest(corpus="pokemon"), reply), settings)
     time.sleep(2)
     ephemerals = len(stack.slack.called("chat.postEphemeral"))
     env = stack.env | {"TNAAS_QUEUE": "slack-stale", "TNAAS_QUEUE_TTL": "1"}

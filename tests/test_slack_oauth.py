@@ -17,7 +17,7 @@ from slack_sdk.oauth.installation_store import Bot
 
 from bot.slack_app import BOT_SCOPES
 from jobs.contracts import GenerateRequest, ReplyTo
-from jobs.queueing import enqueue_slack
+from jobs.queueing import slack_job, start_slack_batch
 from store.installations import RedisInstallationStore
 from testkit.processes import wait_until
 from testkit.slack_standin import CLIENT_ID, CLIENT_SECRET, TOKEN, post, signed_post, slash_form
@@ -148,7 +148,7 @@ def test_an_expiring_token_is_rotated_once_by_the_web_process_and_the_workers(st
     expire_soon(stack, "T3")
     settings = Settings(redis_url="unused", queue=QUEUE)
     reply = ReplyTo(kind="slash", channel="C39", user="U1", team="T3")
-    enqueue_slack(stack["redis"], GenerateRequest(corpus="cats", n=2), reply, settings)
+    start_slack_batch(stack["redis"], slack_job(GenerateRequest(corpus="cats", n=2), reply), settings)
     wait_until(lambda: len(posts(stack, "C39")) >= 2, timeout=20, what="the worker's reply")
     newest = RedisInstallationStore(stack["redis"]).find_bot(enterprise_id=None, team_id="T3")
     assert len(refreshes(stack)) == before + 2 and {p["_token"] for p in posts(stack, "C39")} == {newest.bot_token}
@@ -176,7 +176,9 @@ def test_an_uninstalled_workspace_is_forgotten_and_its_queued_reply_explains(sta
     assert "install" in said["text"].lower()  # Bolt: this workspace has no installation
     response_url = stack["slack"].response_url("C61", "U1")
     reply = ReplyTo(kind="slash", channel="C61", user="U1", team="T6", response_url=response_url)
-    enqueue_slack(stack["redis"], GenerateRequest(corpus="cats", n=2), reply, Settings(redis_url="unused", queue=QUEUE))
+    start_slack_batch(
+        stack["redis"], slack_job(GenerateRequest(corpus="cats", n=2), reply), Settings(redis_url="unused", queue=QUEUE)
+    )
     said = wait_until(lambda: stack["slack"].responses(response_url), timeout=20, what="the explanation")[0]
     assert "reinstall" in said["text"] and posts(stack, "C61") == []
 
@@ -187,7 +189,9 @@ def test_a_failed_rotation_is_a_lost_token_not_a_crash(stack):
     stack["slack"].refresh_tokens.pop(bot.bot_refresh_token)  # Slack no longer knows the refresh token
     response_url = stack["slack"].response_url("C70", "U1")
     reply = ReplyTo(kind="slash", channel="C70", user="U1", team="T7", response_url=response_url)
-    enqueue_slack(stack["redis"], GenerateRequest(corpus="cats", n=2), reply, Settings(redis_url="unused", queue=QUEUE))
+    start_slack_batch(
+        stack["redis"], slack_job(GenerateRequest(corpus="cats", n=2), reply), Settings(redis_url="unused", queue=QUEUE)
+    )
     said = wait_until(lambda: stack["slack"].responses(response_url), timeout=20, what="the explanation")[0]
     assert "`token_expired`" in said["text"]
     settled(stack)
