@@ -4,10 +4,11 @@ What goes back to Slack is escaped for mrkdwn here, once."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from redis import Redis
 
 from bot.grammar import Help, ListThings, parse_command, usage
-from bot.listeners.deps import SlackDeps
 from corpora import corpus_names
 from jobs.contracts import ReplyTo
 from jobs.slack_messages import escape, standings_text, top_text
@@ -16,6 +17,9 @@ from store.arms import ArmCounts
 from store.rate_limit import RateLimits
 from store.votes import VoteStore
 from tnaas.errors import TNaaSError
+
+if TYPE_CHECKING:  # bot.listeners imports this module: a runtime import would be a cycle
+    from bot.listeners.deps import SlackDeps
 
 
 def handle_text(text: str, team: str, reply: ReplyTo, deps: SlackDeps) -> str | None:

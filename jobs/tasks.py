@@ -78,49 +78,51 @@ def answer_on_web(payload: dict, *, context: WorkerContext) -> dict:
 
 @needs_context
 def answer_web_batch(payload: dict, *, context: WorkerContext) -> dict:
-    """API requests sent together (``bot.api.batching``): each answered on its own, its impressions
-    recorded under its own answer id, every reply kept under that id and pushed, all in one round
-    trip, to the inbox where the web process waits. Retried after a worker died, the job keeps the
-    replies its first run kept (and records their impressions, once), so a caller never sees two answers.
+    """API requests sent together (``bot.api.batching``): each answered on its own, every reply kept
+    under its answer id with its impressions and pushed to the inbox where the web process waits, in
+    one atomic round trip (``Answers.keep_and_deliver``). Retried after a worker died, the job keeps
+    the replies its first run kept (their impressions recorded once), so a caller never sees two answers.
     """
     batch = WebBatch.model_validate(payload)
     current = get_current_job()
-    answers, settings = Answers(context.connection), context.settings
+    answers, settings, votes = Answers(context.connection), context.settings, VoteStore(context.connection)
     ids = [item.answer_id for item in batch.items]
     with context.connection.pipeline(transaction=False) as pipe:  # one round trip: kept replies, the bandit's counts
         Answers(pipe).get_many(ids)
         ArmSnapshot.read(pipe)
         kept_replies, arm_fields = pipe.execute()
     kept = dict(zip(ids, kept_replies))
-    late = too_late(context)
+    for item in batch.items:  # kept by an earlier run of a previous release: its impressions, recorded once
+        if kept[item.answer_id] is not None:
+            reply = reply_from(orjson.loads(kept[item.answer_id]))
+            if isinstance(reply, NamesReply) and reply.candidates:
+                votes.record_impressions(_impressions(reply, item))
     todo = [item for item in batch.items if kept[item.answer_id] is None]
+    late = too_late(context)
     if late is not None:
         fresh = [late] * len(todo)
     else:
         arms = ArmSnapshot(context.connection, arm_fields)
         fresh = answer_many([i.request for i in todo], context.models, arms, settings, context.availability)
-    made = {item.answer_id: reply for item, reply in zip(todo, fresh)}
-    replies = {a: orjson.dumps(r.model_dump()) for a, r in made.items()}
-    with context.connection.pipeline(transaction=False) as pipe:
-        answers.keep(pipe, replies, settings.result_ttl)
-        won = {a for a, ok in zip(replies, pipe.execute()) if ok}
-    for answer_id in set(made) - won:  # a twin run of this job kept its own reply first: that one stands
-        kept[answer_id], replies[answer_id] = answers.get(answer_id), None
-    votes = VoteStore(context.connection)
-    for item in batch.items:  # replies kept by an earlier run: their impressions, recorded once
-        if item.answer_id not in won and kept[item.answer_id] is not None:
-            replies[item.answer_id] = kept[item.answer_id]
-            reply = reply_from(orjson.loads(kept[item.answer_id]))
-            if isinstance(reply, NamesReply) and reply.candidates:
-                votes.record_impressions(_impressions(reply, item))
-    with context.connection.pipeline() as pipe:  # one transaction: this run's impressions and the delivery
-        for item in batch.items:
-            reply = made.get(item.answer_id)
-            if item.answer_id in won and isinstance(reply, NamesReply) and reply.candidates:
-                votes.add_impressions(pipe, _impressions(reply, item))
-        answers.deliver(pipe, current.id if current else "none", replies, settings.api_wait + 5)
-        pipe.execute()
+    replies = {a: kept[a] for a in ids if kept[a] is not None}
+    when_kept = {}
+    for item, reply in zip(todo, fresh):
+        replies[item.answer_id] = orjson.dumps(reply.model_dump())
+        if isinstance(reply, NamesReply) and reply.candidates:
+            when_kept[item.answer_id] = commands_of(
+                context.connection, votes.add_impressions, _impressions(reply, item)
+            )
+    answers.keep_and_deliver(
+        current.id if current else "none", replies, when_kept, settings.result_ttl, settings.api_wait + 5
+    )
     return {"answered": len(replies)}
+
+
+def commands_of(connection, write, *args) -> list[tuple]:
+    """The Redis commands ``write(pipe, *args)`` would send, unsent (for a script to run them)."""
+    with connection.pipeline(transaction=False) as pipe:
+        write(pipe, *args)
+        return [command for command, _ in pipe.command_stack]
 
 
 def _impressions(reply: NamesReply, item: WebItem) -> list:

@@ -21,7 +21,14 @@ class ModelVersions:
         return version
 
     def published(self) -> str | None:
-        raw = self.redis.get(self.PUBLISHED_KEY)
+        return self.version_of(self.redis.get(self.PUBLISHED_KEY))
+
+    def ask_published(self, pipe) -> None:
+        """In ``pipe``: the published version (its reply, through ``version_of``, is ``published()``)."""
+        pipe.get(self.PUBLISHED_KEY)
+
+    @staticmethod
+    def version_of(raw: bytes | None) -> str | None:
         return raw.decode() if raw is not None else None
 
     def report(self, worker: str, version: str | None) -> None:

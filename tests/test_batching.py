@@ -8,6 +8,7 @@ import os
 import signal
 from concurrent.futures import ThreadPoolExecutor
 
+import orjson
 import redis.asyncio
 from redis import Redis
 from rq.job import Job, JobStatus
@@ -157,3 +158,41 @@ def test_a_batch_job_written_by_rq_is_sent_whole_on_the_web_process_asyncio_conn
     assert queue(connection, settings).job_ids == ["job-1"]
     assert [Answers(connection).job_of(a) for a in ("a1", "a2")] == [b"job-1", b"job-1"]
     assert [i["answer_id"] for i in job.args[0]["items"]] == ["a1", "a2"]
+
+
+def test_a_batch_keeps_each_reply_with_its_impressions_once_and_a_rerun_delivers_the_replies_that_stand(
+    redis_server,
+):
+    """``keep_and_deliver``: the first run keeps each reply and records its impressions, and the web
+    process gets them; a rerun of the job (its worker was thought dead) made other names, but keeps
+    none of them, records nothing more, and delivers the first run's replies."""
+    connection = Redis.from_url(redis_server.url)
+    answers, votes = Answers(connection), VoteStore(connection)
+    first = {"a1": '{"names": ["Ångström", "עברית"]}'.encode(), "a2": b'{"names": ["b"]}'}
+    rerun = {"a1": b'{"names": ["other"]}', "a2": b'{"names": ["other too"]}'}
+
+    def impressions(answer_id: str, name: str) -> list[tuple]:
+        with connection.pipeline(transaction=False) as pipe:
+            pipe.rpush(votes.IMPRESSIONS_KEY, f"{answer_id}:{name}")
+            pipe.hincrby("shown", answer_id, 1)
+            return [command for command, _ in pipe.command_stack]
+
+    assert answers.keep_and_deliver(
+        "job", first, {"a1": impressions("a1", "Ångström"), "a2": impressions("a2", "b")}, 60, 10
+    ) == {"a1", "a2"}
+    assert answers.keep_and_deliver("job", rerun, {a: impressions(a, "other") for a in rerun}, 60, 10) == set()
+
+    async def delivered() -> list[dict]:
+        aredis = redis.asyncio.Redis.from_url(redis_server.url)
+        try:
+            return [await Answers(aredis).wait("job", 1), await Answers(aredis).wait("job", 1)]
+        finally:
+            await aredis.aclose()
+
+    assert 0 < connection.ttl(Answers.inbox("job")) <= 10
+    expected = {a: orjson.loads(r) for a, r in first.items()}
+    assert asyncio.run(delivered()) == [expected, expected]  # each run's delivery: the replies that stand
+    assert [answers.get(a) for a in first] == list(first.values())
+    assert connection.lrange(votes.IMPRESSIONS_KEY, 0, -1) == ["a1:Ångström".encode(), b"a2:b"]
+    assert connection.hgetall("shown") == {b"a1": b"1", b"a2": b"1"}
+    assert 0 < connection.ttl(Answers.ANSWER.format(answer_id="a1")) <= 60

@@ -3,9 +3,12 @@
 A job costs RQ a dozen Redis round trips on each side whatever it carries, and the answer itself
 (a reservoir draw) well under a millisecond, so under load most of a worker's time went to RQ's
 bookkeeping. Here a request of a kind (generate, complete, ...) is sent at once, alone, while fewer
-than ``TNAAS_BATCH_IN_FLIGHT`` jobs of its kind are on their way (about one per worker): an idle
-stack adds no wait. Otherwise the workers are busy anyway, and requests of that kind gather until a
-job comes back, ``TNAAS_BATCH_MAX`` requests or ``TNAAS_BATCH_WAIT`` seconds, then go together.
+than ``TNAAS_BATCH_IN_FLIGHT`` requests of its kind are on their way (about one per worker): an idle
+or lightly used stack adds no wait, and a few callers are answered side by side by the workers.
+Otherwise the workers are busy anyway, and requests of that kind gather until a job comes back,
+``TNAAS_BATCH_MAX`` requests or ``TNAAS_BATCH_WAIT`` seconds, then go together. (Counting jobs
+instead let each returning job release the next with a request or two: under load the workers spent
+their time on small jobs' bookkeeping, 470 requests/s at 8 clients against 560 counting requests.)
 The worker answers each on its own (own answer id, impressions, seed) and pushes the replies to
 the batch's inbox, where ``Batch.wait`` is blocked in BLPOP: no polling, no thread per request.
 
@@ -52,7 +55,7 @@ class Batcher:
     def __init__(self, connection: Redis, answers: Answers, settings: Settings):
         self.connection, self.answers, self.settings = connection, answers, settings
         self.open: dict[str, _Open] = {}
-        self.on_the_way: dict[str, int] = {}  # kind -> batches sent and not yet answered
+        self.on_the_way: dict[str, int] = {}  # kind -> requests sent and not yet answered
         self.tasks: set[asyncio.Task] = set()
         self.queue_seen = 0  # the queue's length after this process' last enqueue
         self.rq_ready = False  # rq has asked Redis its version (once per connection, then cached on it)
@@ -80,7 +83,7 @@ class Batcher:
             return
         if batch.timer is not None:
             batch.timer.cancel()
-        self.on_the_way[kind] = self.on_the_way.get(kind, 0) + 1
+        self.on_the_way[kind] = self.on_the_way.get(kind, 0) + len(batch.items)
         task = asyncio.create_task(self._run(kind, batch))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
@@ -96,7 +99,7 @@ class Batcher:
                     future.set_exception(err)
             return
         finally:
-            self.on_the_way[kind] -= 1
+            self.on_the_way[kind] -= len(batch.items)
             if self.on_the_way[kind] < self.settings.batch_in_flight and kind in self.open:  # room again: send
                 self._send(kind)
         for item, future in zip(batch.items, batch.futures):
