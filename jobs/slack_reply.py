@@ -126,9 +126,7 @@ class SlackReply:
             return reply_from(json.loads(saved))
         if waited_too_long(enqueued_at, self.settings.queue_ttl):
             return None
-        result = answer(
-            self.request, context.models, ArmCounts(context.connection), self.settings, context.availability
-        )
+        result = answer(self.request, context.models, context.arms, self.settings, context.availability)
         self.progress.done("answer", result.model_dump_json())
         return result
 

@@ -26,7 +26,6 @@ from jobs.contracts import (
 from jobs.pipeline import answer, answer_many, impressions
 from jobs.worker import WorkerContext, needs_context
 from store.answers import Answers
-from store.arms import ArmCounts, ArmSnapshot
 from store.slack_batches import SlackBatches
 from store.votes import WEB_CHANNEL, VoteStore
 from tnaas.errors import Busy
@@ -53,7 +52,7 @@ def answer_request(payload: dict, *, context: WorkerContext) -> dict:
     if late := too_late(context):
         return late.model_dump()
     return answer(
-        request_from(payload), context.models, ArmCounts(context.connection), context.settings, context.availability
+        request_from(payload), context.models, context.arms, context.settings, context.availability
     ).model_dump()
 
 
@@ -67,7 +66,7 @@ def answer_on_web(payload: dict, *, context: WorkerContext) -> dict:
     if late := too_late(context):
         return late.model_dump()
     job = WebJob.model_validate(payload)
-    reply = answer(job.request, context.models, ArmCounts(context.connection), context.settings, context.availability)
+    reply = answer(job.request, context.models, context.arms, context.settings, context.availability)
     current = get_current_job()
     if isinstance(reply, NamesReply) and reply.candidates and current is not None:
         VoteStore(context.connection).record_impressions(
@@ -78,43 +77,39 @@ def answer_on_web(payload: dict, *, context: WorkerContext) -> dict:
 
 @needs_context
 def answer_web_batch(payload: dict, *, context: WorkerContext) -> dict:
-    """API requests sent together (``bot.api.batching``): each answered on its own, every reply kept
-    under its answer id with its impressions and pushed to the inbox where the web process waits, in
-    one atomic round trip (``Answers.keep_and_deliver``). Retried after a worker died, the job keeps
-    the replies its first run kept (their impressions recorded once), so a caller never sees two answers.
+    """API requests sent together (``bot.api.batching``): each answered on its own, then every reply
+    kept under its answer id with its impressions and pushed to the inbox where the web process waits,
+    in one atomic round trip (``Answers.keep_and_deliver``). A rerun of the job (its worker was thought
+    dead) answers again, but the replies its first run kept are the ones kept and delivered, their
+    impressions recorded once: a caller never sees two answers.
     """
     batch = WebBatch.model_validate(payload)
     current = get_current_job()
     answers, settings, votes = Answers(context.connection), context.settings, VoteStore(context.connection)
-    ids = [item.answer_id for item in batch.items]
-    with context.connection.pipeline(transaction=False) as pipe:  # one round trip: kept replies, the bandit's counts
-        Answers(pipe).get_many(ids)
-        ArmSnapshot.read(pipe)
-        kept_replies, arm_fields = pipe.execute()
-    kept = dict(zip(ids, kept_replies))
-    for item in batch.items:  # kept by an earlier run of a previous release: its impressions, recorded once
-        if kept[item.answer_id] is not None:
-            reply = reply_from(orjson.loads(kept[item.answer_id]))
-            if isinstance(reply, NamesReply) and reply.candidates:
-                votes.record_impressions(_impressions(reply, item))
-    todo = [item for item in batch.items if kept[item.answer_id] is None]
     late = too_late(context)
     if late is not None:
-        fresh = [late] * len(todo)
+        fresh = [late] * len(batch.items)
     else:
-        arms = ArmSnapshot(context.connection, arm_fields)
-        fresh = answer_many([i.request for i in todo], context.models, arms, settings, context.availability)
-    replies = {a: kept[a] for a in ids if kept[a] is not None}
-    when_kept = {}
-    for item, reply in zip(todo, fresh):
+        fresh = answer_many(
+            [i.request for i in batch.items], context.models, context.arms, settings, context.availability
+        )
+    replies, when_kept = {}, {}
+    for item, reply in zip(batch.items, fresh):
         replies[item.answer_id] = orjson.dumps(reply.model_dump())
         if isinstance(reply, NamesReply) and reply.candidates:
             when_kept[item.answer_id] = commands_of(
                 context.connection, votes.add_impressions, _impressions(reply, item)
             )
-    answers.keep_and_deliver(
+    won = answers.keep_and_deliver(
         current.id if current else "none", replies, when_kept, settings.result_ttl, settings.api_wait + 5
     )
+    # Kept before this run: by the job's first run (impressions recorded with it), or by a run of a
+    # previous release that kept a reply and died before its impressions: recorded here, once.
+    for item in (i for i in batch.items if i.answer_id not in won):
+        kept = answers.get(item.answer_id)
+        reply = reply_from(orjson.loads(kept)) if kept is not None else None
+        if isinstance(reply, NamesReply) and reply.candidates:
+            votes.record_impressions(_impressions(reply, item))
     return {"answered": len(replies)}
 
 

@@ -44,6 +44,7 @@ from rq.worker import WorkerStatus
 from availability.checker import AvailabilityChecker, build_checker
 from jobs import metrics
 from models.registry import ModelRegistry
+from store.arms import ArmCounts, RecentArms
 from store.deploys import ModelVersions
 from store.sweeps import SweepLock
 from tnaas.observability import request_context
@@ -55,6 +56,7 @@ log = logging.getLogger(__name__)
 # only if that look is older than this: back-to-back jobs skip a round trip before each answer, and a
 # version published meanwhile is answered with at most this late
 VERSION_FRESH = 0.1
+ARMS_FRESH = 0.1  # seconds: the bandit's counts a worker answers with are at most this old (``RecentArms``)
 
 
 @dataclass
@@ -64,6 +66,11 @@ class WorkerContext:
     connection: Redis
     settings: Settings
     availability: AvailabilityChecker | None = None  # registry snapshots, live checks and their cache
+    arms: ArmCounts | None = None  # the bandit's counts (the worker's: RecentArms, read at most every ARMS_FRESH s)
+
+    def __post_init__(self):
+        if self.arms is None:
+            self.arms = ArmCounts(self.connection)
 
 
 def needs_context(func):
@@ -363,7 +370,14 @@ class ModelWorker(SimpleWorker):
 
     def _load(self) -> WorkerContext:
         models = ModelRegistry(self.settings.artifacts_dir)
-        context = WorkerContext(models, models.preload(), self.connection, self.settings, self.availability)
+        context = WorkerContext(
+            models,
+            models.preload(),
+            self.connection,
+            self.settings,
+            self.availability,
+            RecentArms(self.connection, ARMS_FRESH),
+        )
         # the reservoirs' ranking columns, scored beside the first jobs rather than inside them
         threading.Thread(target=self._warm, args=(models,), name="warm", daemon=True).start()
         self.versions.report(self.name, context.version)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from redis import Redis
 from redis.client import Pipeline
 
@@ -51,20 +53,19 @@ def tally(fields: dict[bytes, bytes], kind: str, corpus: str | None) -> dict[str
     return {arm: (up, shown) for arm, (up, shown) in counts.items()}
 
 
-class ArmSnapshot(ArmCounts):
-    """The counts read once (one HGETALL, or ``fields`` read in the caller's pipeline by ``read``) and
-    reused: the requests of one batch are decided on the same evidence."""
+class RecentArms(ArmCounts):
+    """The counts as read at most ``fresh`` seconds ago (one HGETALL, then reused): a worker answering
+    jobs back to back reads them once per ``fresh`` instead of once per job. The bandit samples from
+    counts that grow by a handful each answer; a tenth of a second's lag decides the same."""
 
-    def __init__(self, connection: Redis, fields: dict[bytes, bytes] | None = None):
+    def __init__(self, connection: Redis, fresh: float):
         super().__init__(connection)
-        self.fields = fields
-
-    @classmethod
-    def read(cls, pipe: Pipeline) -> None:
-        """In ``pipe``: read the counts; its result is the ``fields`` of a snapshot."""
-        pipe.hgetall(cls.KEY)
+        self.fresh = fresh
+        self.fields: dict[bytes, bytes] = {}
+        self.read_at = float("-inf")
 
     def counts(self, kind: str = "model", corpus: str | None = None) -> dict[str, tuple[int, int]]:
-        if self.fields is None:
+        if time.monotonic() - self.read_at > self.fresh:
             self.fields = self.redis.hgetall(self.KEY)
+            self.read_at = time.monotonic()
         return tally(self.fields, kind, corpus)
