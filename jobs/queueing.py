@@ -26,6 +26,7 @@ from rq.job import Job, JobStatus
 
 from jobs import slack_reply, tasks
 from jobs.contracts import HomeJob, ReplyTo, Request, SlackBatch, SlackJob, WebBatch, WebItem, WebJob
+from store import atomic
 from store.answers import Answers
 from store.claims import Claims
 from store.slack_batches import SlackBatches
@@ -104,20 +105,19 @@ def enqueue_web(
 
 
 def web_batch_commands(connection: Redis, items: list[WebItem], job_id: str, settings: Settings) -> list[tuple]:
-    """The transaction that enqueues one job answering API requests sent together (see
-    ``bot.api.batching``) and points their answer ids at it: an answer id never exists without the
-    job that answers it. Its last command reads the queue's length.
+    """The commands that enqueue one job answering API requests sent together (see
+    ``bot.api.batching``) and point their answer ids at it, to be run atomically (``store.atomic``):
+    an answer id never exists without the job that answers it. The last command reads the queue's length.
 
-    rq writes the job (its own format, timeouts, TTLs, retries) into a pipeline that is returned
-    unsent, as ``(args, options)`` commands: the web process sends them on its asyncio connection,
-    without a thread hop. Nothing here touches Redis. (rq keeps the job's small result as usual:
+    rq writes the job (its own format, timeouts, TTLs, retries) into a pipeline whose commands are
+    returned unsent: the web process sends them on its asyncio connection, without a thread hop. Nothing here touches Redis. (rq keeps the job's small result as usual:
     with ``result_ttl=0`` rq deletes the job on success, nine round trips more.)"""
     payload = WebBatch(items=items).model_dump()
     pipe = connection.pipeline()
     enqueue_call(connection, tasks.answer_web_batch, payload, settings, look=False, job_id=job_id, pipeline=pipe)
     Answers(connection).assign(pipe, [item.answer_id for item in items], job_id, settings.result_ttl)
     pipe.llen(queue(connection, settings).key)
-    return list(pipe.command_stack)
+    return atomic.unsent(pipe)
 
 
 def idempotent_job_id(key: str, request: Request) -> str:

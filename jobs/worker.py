@@ -44,6 +44,7 @@ from rq.worker import WorkerStatus
 from availability.checker import AvailabilityChecker, build_checker
 from jobs import metrics
 from models.registry import ModelRegistry
+from store import atomic
 from store.arms import ArmCounts, RecentArms
 from store.deploys import ModelVersions
 from store.sweeps import SweepLock
@@ -193,7 +194,8 @@ class ModelWorker(SimpleWorker):
     # -- a job's round trips: rq's bookkeeping folded into fewer transactions ----------------------------
     # rq 2.12 (pinned) writes a job's execution, then its start, then (in the job) takes its expiry off,
     # then on success WATCHes its dependents, reads them and records the outcome, marks the worker idle
-    # and we look at the published version: eight round trips, two here. Same writes, same order.
+    # and we look at the published version: eight round trips, two here (each an atomic script,
+    # ``store.atomic``: one reply instead of MULTI's two per command). Same writes, same order.
     def prepare_execution(self, job: Job) -> Execution:
         """rq's execution record, written with the job's start (``prepare_job_execution``), not before it."""
         self._starting = pipe = self.connection.pipeline()
@@ -215,7 +217,7 @@ class ModelWorker(SimpleWorker):
             if remove_from_intermediate_queue:
                 pipe.lrem(Queue(job.origin, connection=self.connection).intermediate_queue_key, 1, job.id)
             pipe.persist(job.key)
-            pipe.execute()
+            atomic.run(self.connection, atomic.unsent(pipe))
 
     def handle_job_success(self, job: Job, queue: Queue, started_job_registry: StartedJobRegistry) -> None:
         """rq's outcome, in one transaction with the worker going idle and the look at the published
@@ -244,9 +246,9 @@ class ModelWorker(SimpleWorker):
             self.cleanup_execution(job, pipeline=pipe)
             self.set_state(WorkerStatus.IDLE, pipeline=pipe)
             self.versions.ask_published(pipe)
-            replies = pipe.execute()
-        self._published_after_job = (ModelVersions.version_of(replies[-1]),)
-        if replies[0]:
+            dependents, published = atomic.run(self.connection, atomic.unsent(pipe), wanted=(0, -1))
+        self._published_after_job = (ModelVersions.version_of(published),)
+        if dependents:
             queue.enqueue_dependents(job)
         self.log.info(
             "Successfully completed job %s in %ss on worker %s", job.id, job.ended_at - job.started_at, self.name

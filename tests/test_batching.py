@@ -5,16 +5,21 @@ from __future__ import annotations
 
 import asyncio
 import os
+import pickle
 import signal
+import zlib
 from concurrent.futures import ThreadPoolExecutor
 
 import orjson
+import pytest
 import redis.asyncio
 from redis import Redis
+from redis.exceptions import ResponseError
 from rq.job import Job, JobStatus
 
 from jobs.contracts import GenerateRequest, WebItem
 from jobs.queueing import queue, web_batch_commands
+from store import atomic
 from store.answers import Answers
 from store.votes import VoteStore
 from testkit.processes import http, start_web, start_worker, stop_process, tnaas_env, wait_until
@@ -144,15 +149,11 @@ def test_a_batch_job_written_by_rq_is_sent_whole_on_the_web_process_asyncio_conn
     async def send() -> list:
         aredis = redis.asyncio.Redis.from_url(redis_server.url)
         try:
-            async with aredis.pipeline(transaction=True) as pipe:
-                for args, options in commands:
-                    pipe.execute_command(*args, **options)
-                return await pipe.execute()
+            return await atomic.run_async(aredis, commands, wanted=(-1,))
         finally:
             await aredis.aclose()
 
-    replies = asyncio.run(send())
-    assert replies[-1] == 1  # the queue's length, the job in it
+    assert asyncio.run(send()) == [1]  # the queue's length, the job in it
     job = Job.fetch("job-1", connection=connection)
     assert job.get_status() == JobStatus.QUEUED and job.func_name == "jobs.tasks.answer_web_batch"
     assert queue(connection, settings).job_ids == ["job-1"]
@@ -196,3 +197,25 @@ def test_a_batch_keeps_each_reply_with_its_impressions_once_and_a_rerun_delivers
     assert connection.lrange(votes.IMPRESSIONS_KEY, 0, -1) == ["a1:Ångström".encode(), b"a2:b"]
     assert connection.hgetall("shown") == {b"a1": b"1", b"a2": b"1"}
     assert 0 < connection.ttl(Answers.ANSWER.format(answer_id="a1")) <= 60
+
+
+def test_commands_run_as_one_script_keep_binary_arguments_and_return_only_the_results_asked_for(redis_server):
+    """``store.atomic``: what rq wrote into a pipeline (its job data is pickled, compressed bytes) runs
+    whole in one round trip; the caller gets the results it asked for, a missing value as None."""
+    connection = Redis.from_url(redis_server.url)
+    blob = zlib.compress(pickle.dumps({"name": "Ångström\x00"}))
+    with connection.pipeline() as pipe:
+        pipe.hset("job", mapping={"data": blob, "n": 5})
+        pipe.get("missing")
+        pipe.set("k", "v")
+        pipe.incr("count")
+        pipe.get("k")
+        assert atomic.run(connection, atomic.unsent(pipe), wanted=(1, -1, 3)) == [None, 1, b"v"]
+    assert pickle.loads(zlib.decompress(connection.hget("job", "data"))) == {"name": "Ångström\x00"}
+    with connection.pipeline() as pipe:
+        pipe.set("before", "1")
+        pipe.incr("job")  # a hash: the script stops here with Redis' error
+        pipe.set("after", "1")
+        with pytest.raises(ResponseError, match="WRONGTYPE"):
+            atomic.run(connection, atomic.unsent(pipe))
+    assert connection.get("before") == b"1" and connection.get("after") is None

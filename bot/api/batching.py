@@ -32,6 +32,7 @@ from starlette.concurrency import run_in_threadpool
 
 from jobs.contracts import WebItem
 from jobs.queueing import JobFailed, queue, web_batch_commands
+from store import atomic
 from store.answers import Answers
 from tnaas.errors import Busy
 from tnaas.settings import Settings
@@ -107,7 +108,7 @@ class Batcher:
                 future.set_result(None if replies is None else replies.get(item.answer_id))
 
     async def enqueue(self, items: list[WebItem], job_id: str) -> None:
-        """The batch's job, enqueued by rq's own writing of it, sent on the asyncio connection; Busy
+        """The batch's job, enqueued by rq's own writing of it, sent atomically on the asyncio connection; Busy
         when the queue is at TNAAS_MAX_QUEUE (looked at only once the last enqueue saw it half full).
 
         rq's writing of a job touches Redis only once per connection (INFO, for the server's version):
@@ -123,10 +124,7 @@ class Batcher:
             and await aredis.llen(queue(self.connection, self.settings).key) >= self.settings.max_queue
         ):
             raise Busy()
-        async with aredis.pipeline(transaction=True) as pipe:
-            for args, options in commands:
-                pipe.execute_command(*args, **options)
-            self.queue_seen = (await pipe.execute())[-1]
+        (self.queue_seen,) = await atomic.run_async(aredis, commands, wanted=(-1,))
 
     async def wait(self, job_id: str, timeout: float) -> dict[str, dict] | None:
         """The batch's replies, blocked on its inbox; every second, whether RQ has given the job up."""
