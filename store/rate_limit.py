@@ -1,4 +1,4 @@
-"""Rate limits per user and per workspace: fixed one-minute windows in Redis, one pipeline each."""
+"""Rate limits per user and per workspace: fixed one-minute windows in Redis, one script call each."""
 
 from __future__ import annotations
 
@@ -17,6 +17,17 @@ class RateLimited(TNaaSError):
         super().__init__(f"Easy there: {who} {verb} asked a lot in the last minute. Try again in {seconds} s.")
 
 
+# KEYS: the counters of this window; ARGV[1]: their life. Each counted, their counts returned: one reply.
+COUNT = """
+local counts = {}
+for i, key in ipairs(KEYS) do
+  counts[i] = redis.call('INCR', key)
+  redis.call('EXPIRE', key, ARGV[1])
+end
+return counts
+"""
+
+
 class RateLimits:
     PREFIX = "tnaas:rate:"
 
@@ -29,23 +40,17 @@ class RateLimits:
 
     def check_each(self, counters: list[tuple[str, int, str]]) -> None:
         """Count this request under each ``(counter, limit, who)``; RateLimited(who) for the first one over."""
-        with self.redis.pipeline() as pipe:
-            self._count(pipe, counters)
-            _over(pipe.execute()[::2], counters)
+        _over(self.redis.register_script(COUNT)(keys=_keys(counters), args=[WINDOW * 2]), counters)
 
     async def check_async(self, team: str, user: str, user_limit: int, team_limit: int) -> None:
-        """``check`` on a ``redis.asyncio`` connection (the web process): one round trip, no thread."""
+        """``check`` on a ``redis.asyncio`` connection (the web process): one round trip, one reply, no thread."""
         counters = [(f"user:{team}:{user}", user_limit, "you"), (f"team:{team}", team_limit, "this workspace")]
-        async with self.redis.pipeline(transaction=False) as pipe:
-            self._count(pipe, counters)
-            _over((await pipe.execute())[::2], counters)
+        _over(await self.redis.register_script(COUNT)(keys=_keys(counters), args=[WINDOW * 2]), counters)
 
-    def _count(self, pipe, counters: list[tuple[str, int, str]]) -> None:
-        window = int(time.time() // WINDOW)
-        for name, _, _ in counters:
-            key = f"{self.PREFIX}{name}:{window}"
-            pipe.incr(key)
-            pipe.expire(key, WINDOW * 2)
+
+def _keys(counters: list[tuple[str, int, str]]) -> list[str]:
+    window = int(time.time() // WINDOW)
+    return [f"{RateLimits.PREFIX}{name}:{window}" for name, _, _ in counters]
 
 
 def _over(counts: list[int], counters: list[tuple[str, int, str]]) -> None:

@@ -4,6 +4,7 @@ override any of them (``app.dependency_overrides``). The web process puts the sh
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -34,10 +35,6 @@ async def get_async_redis(request: Request) -> AsyncRedis:
     return request.app.state.aredis
 
 
-async def get_batcher(request: Request) -> Batcher:
-    return request.app.state.batcher
-
-
 async def get_votes(redis: Annotated[Redis, Depends(get_redis)]) -> VoteStore:
     return VoteStore(redis)
 
@@ -49,6 +46,22 @@ async def get_registry(request: Request) -> ModelRegistry:
 async def client_address(request: Request) -> str:
     """The connection's address (a proxy's X-Forwarded-For only from TNAAS_FORWARDED_ALLOW_IPS)."""
     return request.client.host if request.client else "unknown"
+
+
+@dataclass(frozen=True)
+class Asker:
+    """What an answer route (generate, complete, ...) needs, as one dependency: FastAPI resolves each
+    dependency of a route on every request, and four of them cost more than the route's own work."""
+
+    aredis: AsyncRedis
+    batcher: Batcher
+    settings: Settings
+    address: str  # the caller's, for its rate limit
+
+
+async def asker(request: Request) -> Asker:
+    state = request.app.state
+    return Asker(state.aredis, state.batcher, state.settings, await client_address(request))
 
 
 def voter_cookies(request: Request) -> VoterCookies:
@@ -74,9 +87,9 @@ def authenticated(request: Request) -> bool:
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 RedisDep = Annotated[Redis, Depends(get_redis)]
 AsyncRedisDep = Annotated[AsyncRedis, Depends(get_async_redis)]
-BatcherDep = Annotated[Batcher, Depends(get_batcher)]
 VotesDep = Annotated[VoteStore, Depends(get_votes)]
 RegistryDep = Annotated[ModelRegistry, Depends(get_registry)]
 AddressDep = Annotated[str, Depends(client_address)]
+AskerDep = Annotated[Asker, Depends(asker)]
 CookieVoterDep = Annotated[str | None, Depends(cookie_voter)]
 AuthenticatedDep = Annotated[bool, Depends(authenticated)]

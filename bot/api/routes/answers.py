@@ -16,7 +16,7 @@ from rq.job import Job, JobStatus
 from starlette.concurrency import run_in_threadpool
 
 from bot.api.batching import raise_if_given_up
-from bot.api.deps import AddressDep, AsyncRedisDep, BatcherDep, RedisDep, SettingsDep
+from bot.api.deps import Asker, AskerDep, AsyncRedisDep, RedisDep, SettingsDep
 from bot.api.errors import NotFound
 from bot.api.schemas import Answer, CheckIn, CompleteIn, DetectIn, GenerateIn, LikeIn
 from jobs.contracts import (
@@ -141,13 +141,12 @@ def respond_with(answer_id: str, result: dict | None) -> Response:
     return Response(orjson.dumps(body), media_type="application/json")
 
 
-async def ask(
-    request, client: str | None, address: str, aredis, batcher, settings: Settings, key: str | None
-) -> Answer:
+async def ask(request, client: str | None, asker: Asker, key: str | None) -> Response:
     """Rate limit, then the worker's answer within TNAAS_API_WAIT (batched with concurrent requests
     of its kind, see ``bot.api.batching``), else the answer id to poll. Under an idempotency key only
     the first request is sent; a retry gets the first one's answer (or its id while it is queued)."""
-    await RateLimits(aredis).check_async(WEB_TEAM, address, settings.user_rate, settings.team_rate)
+    aredis, batcher, settings = asker.aredis, asker.batcher, asker.settings
+    await RateLimits(aredis).check_async(WEB_TEAM, asker.address, settings.user_rate, settings.team_rate)
     answer_id = idempotent_job_id(key, request) if key is not None else uuid.uuid4().hex
     item = WebItem(request=request, client=client or "anonymous", answer_id=answer_id)
     if key is None or await Claims(aredis).claim_async(answer_id, settings.result_ttl):
@@ -192,68 +191,33 @@ def _queued_too_long(connection, job_id: str, settings: Settings) -> bool:
 
 # -- routes -----------------------------------------------------------------------------------------
 @router.post("/generate", response_model=Answer, responses=QUEUED)
-async def generate(
-    body: GenerateIn,
-    address: AddressDep,
-    aredis: AsyncRedisDep,
-    batcher: BatcherDep,
-    settings: SettingsDep,
-    idempotency_key: IdempotencyKey = None,
-) -> Response:
+async def generate(body: GenerateIn, asker: AskerDep, idempotency_key: IdempotencyKey = None) -> Response:
     """New names in the style of a corpus, best first (judge + reranker), some picked for exploration."""
-    return await ask(generate_request(body, settings), body.client, address, aredis, batcher, settings, idempotency_key)
+    return await ask(generate_request(body, asker.settings), body.client, asker, idempotency_key)
 
 
 @router.post("/complete", response_model=Answer, responses=QUEUED)
-async def complete(
-    body: CompleteIn,
-    address: AddressDep,
-    aredis: AsyncRedisDep,
-    batcher: BatcherDep,
-    settings: SettingsDep,
-    idempotency_key: IdempotencyKey = None,
-) -> Response:
+async def complete(body: CompleteIn, asker: AskerDep, idempotency_key: IdempotencyKey = None) -> Response:
     """Fillings of a pattern such as `mo***` or `*u*a`, most likely first."""
-    return await ask(complete_request(body, settings), body.client, address, aredis, batcher, settings, idempotency_key)
+    return await ask(complete_request(body, asker.settings), body.client, asker, idempotency_key)
 
 
 @router.post("/like", response_model=Answer, responses=QUEUED)
-async def like(
-    body: LikeIn,
-    address: AddressDep,
-    aredis: AsyncRedisDep,
-    batcher: BatcherDep,
-    settings: SettingsDep,
-    idempotency_key: IdempotencyKey = None,
-) -> Response:
+async def like(body: LikeIn, asker: AskerDep, idempotency_key: IdempotencyKey = None) -> Response:
     """Believable names one to three edits from a given one, ranked as generation ranks."""
-    return await ask(like_request(body, settings), body.client, address, aredis, batcher, settings, idempotency_key)
+    return await ask(like_request(body, asker.settings), body.client, asker, idempotency_key)
 
 
 @router.post("/check", response_model=Answer, responses=QUEUED)
-async def check(
-    body: CheckIn,
-    address: AddressDep,
-    aredis: AsyncRedisDep,
-    batcher: BatcherDep,
-    settings: SettingsDep,
-    idempotency_key: IdempotencyKey = None,
-) -> Response:
+async def check(body: CheckIn, asker: AskerDep, idempotency_key: IdempotencyKey = None) -> Response:
     """Is each name free on PyPI and npm: by the registries' rules, their snapshot and a live look-up."""
-    return await ask(check_request(body), body.client, address, aredis, batcher, settings, idempotency_key)
+    return await ask(check_request(body), body.client, asker, idempotency_key)
 
 
 @router.post("/detect", response_model=Answer, responses=QUEUED)
-async def detect(
-    body: DetectIn,
-    address: AddressDep,
-    aredis: AsyncRedisDep,
-    batcher: BatcherDep,
-    settings: SettingsDep,
-    idempotency_key: IdempotencyKey = None,
-) -> Response:
+async def detect(body: DetectIn, asker: AskerDep, idempotency_key: IdempotencyKey = None) -> Response:
     """What a name or a text sounds like: corpora, and the language for text."""
-    return await ask(detect_request(body), body.client, address, aredis, batcher, settings, idempotency_key)
+    return await ask(detect_request(body), body.client, asker, idempotency_key)
 
 
 @router.get("/answers/{answer_id}", response_model=Answer, responses=QUEUED)
