@@ -4,7 +4,9 @@ Run: ``.venv/bin/python -m bench.api`` after ``tnaas train``. ``--baseline DIR``
 same loads on a stack running another checkout's code (e.g. ``git archive main | tar -x -C DIR``),
 the stacks taking turns at each load, so all see the same machine; each stack is measured once its
 processes have gone quiet after the warm-up (a worker scores its reservoirs in a thread at start). ``--workers 1,2,4``: requests/s by worker
-count. ``--table [--baseline DIR]``: issue 18's table, the stack beside one-process servers
+count. ``--rounds N [--baseline DIR]``: only issue 18's two targets (sequential median, requests/s
+at 8 clients), N rounds with the stacks in turn, medians over rounds (what to quote on a machine whose
+speed drifts). ``--table [--baseline DIR]``: issue 18's table, the stack beside one-process servers
 (``bench.servers``). Starts an embedded redis-server,
 `tnaas web` and 2 workers on 127.0.0.1 (stopped by pid at the end), with the rate limits lifted.
 Each request is ``POST /api/v1/generate {"corpus": "pokemon", "n": 5}``: the web process enqueues
@@ -182,6 +184,43 @@ def loads(console: Console, stacks: dict[str, tuple[str, set[int]]], seconds: fl
     console.print(table)
 
 
+def rounds(console: Console, stacks: dict[str, tuple[str, set[int]]], seconds: float, count: int) -> None:
+    """Issue 18's two targets, robust to a machine whose speed drifts (a shared VM's can swing 20%
+    within minutes): ``count`` rounds, each giving every stack in turn 150 sequential requests and
+    ``seconds`` of 8 clients; per stack the median over rounds, and each round's figures."""
+    for url, _ in stacks.values():
+        warm(url)
+    for _, pids in stacks.values():
+        settle(pids)
+    sequential: dict[str, list[float]] = {name: [] for name in stacks}
+    eight: dict[str, list[float]] = {name: [] for name in stacks}
+    p99: dict[str, list[float]] = {name: [] for name in stacks}
+    for _ in range(count):
+        for name, (url, _) in stacks.items():
+            sequential[name].append(1000 * statistics.median(generate(url) for _ in range(150)))
+            latencies, elapsed = closed_loop(url, 8, seconds)
+            eight[name].append(len(latencies) / elapsed)
+            p99[name].append(pct(latencies, 0.99))
+    table = Table(
+        "stack",
+        "sequential median ms",
+        "8 clients: requests/s",
+        "8 clients: p99 ms",
+        "rounds (sequential ms / requests/s)",
+        title=f"median over {count} rounds, the stacks in turn (POST /api/v1/generate, pokemon, n=5)",
+    )
+    for name in stacks:
+        each = " ".join(f"{s:.1f}/{r:.0f}" for s, r in zip(sequential[name], eight[name]))
+        table.add_row(
+            name,
+            f"{statistics.median(sequential[name]):.2f}",
+            f"{statistics.median(eight[name]):.0f}",
+            f"{statistics.median(p99[name]):.1f}",
+            each,
+        )
+    console.print(table)
+
+
 @contextmanager
 def stack_with_pids(workers: int = 2, cwd: str | None = None) -> Iterator[tuple[str, set[int]]]:
     """``running_stack`` and the pids of its processes."""
@@ -278,6 +317,11 @@ def main() -> None:
     parser.add_argument("--workers", help="comma-separated worker counts: requests/s with each")
     parser.add_argument("--table", action="store_true", help="issue 18's table: the stack and one-process servers")
     parser.add_argument("--seconds", type=float, default=10.0, help="seconds per closed-loop load")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        help="only the targets (sequential, 8 clients), this many rounds, stacks in turn; medians over rounds",
+    )
     args = parser.parse_args()
     console = Console(width=180)
     if args.metrics_cost:
@@ -286,11 +330,14 @@ def main() -> None:
         issue_table(console, args.baseline, args.seconds)
     elif args.workers:
         scaling(console, [int(w) for w in args.workers.split(",")], args.seconds)
-    elif args.baseline:
+    elif args.baseline or args.rounds:
         with ExitStack() as started:
-            stacks = {Path(b).name: started.enter_context(stack_with_pids(cwd=b)) for b in args.baseline}
+            stacks = {Path(b).name: started.enter_context(stack_with_pids(cwd=b)) for b in args.baseline or []}
             stacks["this checkout"] = started.enter_context(stack_with_pids())
-            loads(console, stacks, args.seconds)
+            if args.rounds:
+                rounds(console, stacks, args.seconds, args.rounds)
+            else:
+                loads(console, stacks, args.seconds)
     else:
         with stack_with_pids() as stack:
             loads(console, {"this checkout": stack}, args.seconds)

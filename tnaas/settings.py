@@ -136,15 +136,15 @@ class Settings(BaseSettings):
         ge=0,
         le=0.05,
         description="most seconds the web process holds an API request to send it in one job with others of its "
-        "kind, while TNAAS_BATCH_IN_FLIGHT jobs of that kind are on their way (else it is sent at once)",
+        "kind, while TNAAS_BATCH_IN_FLIGHT requests of that kind are on their way (else it is sent at once)",
     )
     batch_max: int = Field(16, ge=1, le=64, description="most API requests the web process puts in one job")
     batch_in_flight: int = Field(
         2,
         ge=1,
         le=64,
-        description="jobs of one kind a web process has on their way before it holds requests back "
-        "to batch them (about the number of workers)",
+        description="API requests of one kind a web process has on their way before it holds the next "
+        "back to batch them (about the number of workers)",
     )
     user_rate: int = Field(30, ge=1, description="requests per user (web: per address) per minute")
     team_rate: int = Field(120, ge=1, description="requests per workspace per minute")
