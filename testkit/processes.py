@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -31,6 +33,23 @@ def local_registries() -> dict[str, str]:
         "TNAAS_PYPI_INDEX_URL": f"http://127.0.0.1:{closed}/simple/",
         "TNAAS_NPM_REGISTRY_URL": f"http://127.0.0.1:{closed}/npm/",
     }
+
+
+def free_port_run(count: int, attempts: int = 50) -> int:
+    """A free loopback port whose next ``count - 1`` ports are free too: `tnaas up` serves its workers'
+    metrics on the web port + 1, + 2, ... (a taken one would keep that worker from starting)."""
+    for _ in range(attempts):
+        base = free_port()
+        if base + count - 1 > 65535:
+            continue
+        with contextlib.ExitStack() as held:
+            try:
+                for port in range(base, base + count):
+                    held.enter_context(socket.socket()).bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return base
+    raise RuntimeError(f"no run of {count} free ports in {attempts} attempts")
 
 
 def tnaas_env(artifacts, **extra) -> dict:

@@ -26,6 +26,7 @@ from store.sweeps import SweepLock
 from store.votes import Impression, VoteStore
 from testkit.processes import (
     SupervisorLog,
+    free_port_run,
     http,
     start_web,
     start_worker,
@@ -127,7 +128,7 @@ def test_a_crash_loop_stops_the_stack_and_says_which_child_and_why():
 
 
 def test_up_restarts_redis_web_and_workers_by_pid_and_keeps_the_data(trained_artifacts, tmp_path):
-    port = free_port()
+    port = free_port_run(2)  # the web's, then each worker's metrics
     env = tnaas_env(
         trained_artifacts,
         **FAST | {"TNAAS_LOG_LEVEL": "INFO"},  # the supervisor says which pid each child has at INFO

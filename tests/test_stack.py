@@ -23,7 +23,7 @@ from models.registry import ModelRegistry
 from models.training import train_one
 from store.deploys import ModelVersions
 from store.votes import VoteStore
-from testkit.processes import SupervisorLog, start_web, start_worker, stop_process, tnaas_env, wait_until
+from testkit.processes import SupervisorLog, free_port_run, start_web, start_worker, stop_process, tnaas_env, wait_until
 from tests.conftest import TRAINED
 from tnaas.redis_server import EmbeddedRedis, free_port
 from tnaas.settings import Settings
@@ -166,7 +166,7 @@ def http_json(url: str) -> tuple[int, dict]:
 
 
 def test_up_brings_the_stack_up_and_ctrl_c_stops_every_process(trained_artifacts, tmp_path):
-    port = free_port()
+    port = free_port_run(3)  # the web's, then each worker's metrics
     env = tnaas_env(trained_artifacts, TNAAS_PORT=port, TNAAS_DATA_DIR=tmp_path / "data", TNAAS_WORKERS=2)
     up = subprocess.Popen(
         [sys.executable, "-m", "tnaas", "up"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True

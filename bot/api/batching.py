@@ -6,9 +6,10 @@ bookkeeping. Here a request of a kind (generate, complete, ...) is sent at once,
 than ``TNAAS_BATCH_IN_FLIGHT`` requests of its kind are on their way (about one per worker): an idle
 or lightly used stack adds no wait, and a few callers are answered side by side by the workers.
 Otherwise the workers are busy anyway, and requests of that kind gather until a job comes back,
-``TNAAS_BATCH_MAX`` requests or ``TNAAS_BATCH_WAIT`` seconds, then go together. (Counting jobs
-instead let each returning job release the next with a request or two: under load the workers spent
-their time on small jobs' bookkeeping, 470 requests/s at 8 clients against 560 counting requests.)
+``TNAAS_BATCH_MAX`` requests or ``TNAAS_BATCH_WAIT`` seconds, then go together. (Counting jobs on
+their way instead let each returning job release the next with a request or two, and under load the
+workers spent their time on small jobs' bookkeeping; one job at a time batched well but made two
+callers wait for each other. See README "Throughput".)
 The worker answers each on its own (own answer id, impressions, seed) and pushes the replies to
 the batch's inbox, where ``Batch.wait`` is blocked in BLPOP: no polling, no thread per request.
 
