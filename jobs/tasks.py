@@ -25,6 +25,7 @@ from jobs.contracts import (
 )
 from jobs.pipeline import answer, answer_many, impressions
 from jobs.worker import WorkerContext, needs_context
+from store import atomic
 from store.answers import Answers
 from store.slack_batches import SlackBatches
 from store.votes import WEB_CHANNEL, VoteStore
@@ -117,7 +118,7 @@ def commands_of(connection, write, *args) -> list[tuple]:
     """The Redis commands ``write(pipe, *args)`` would send, unsent (for a script to run them)."""
     with connection.pipeline(transaction=False) as pipe:
         write(pipe, *args)
-        return [command for command, _ in pipe.command_stack]
+        return atomic.unsent(pipe)
 
 
 def _impressions(reply: NamesReply, item: WebItem) -> list:

@@ -176,7 +176,7 @@ def test_a_batch_keeps_each_reply_with_its_impressions_once_and_a_rerun_delivers
         with connection.pipeline(transaction=False) as pipe:
             pipe.rpush(votes.IMPRESSIONS_KEY, f"{answer_id}:{name}")
             pipe.hincrby("shown", answer_id, 1)
-            return [command for command, _ in pipe.command_stack]
+            return atomic.unsent(pipe)
 
     assert answers.keep_and_deliver(
         "job", first, {"a1": impressions("a1", "Ångström"), "a2": impressions("a2", "b")}, 60, 10
