@@ -56,9 +56,6 @@ class Answers:
         """The stored reply (JSON bytes), or None while there is none."""
         return self.redis.get(self.ANSWER.format(answer_id=answer_id))
 
-    def get_many(self, answer_ids: list[str]):
-        return self.redis.mget([self.ANSWER.format(answer_id=a) for a in answer_ids])
-
     def keep_and_deliver(
         self,
         job_id: str,

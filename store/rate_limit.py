@@ -36,7 +36,7 @@ class RateLimits:
 
     def check(self, team: str, user: str, user_limit: int, team_limit: int) -> None:
         """Count this request; raise RateLimited when the user or the workspace is over its limit."""
-        self.check_each([(f"user:{team}:{user}", user_limit, "you"), (f"team:{team}", team_limit, "this workspace")])
+        self.check_each(counters_of(team, user, user_limit, team_limit))
 
     def check_each(self, counters: list[tuple[str, int, str]]) -> None:
         """Count this request under each ``(counter, limit, who)``; RateLimited(who) for the first one over."""
@@ -44,8 +44,13 @@ class RateLimits:
 
     async def check_async(self, team: str, user: str, user_limit: int, team_limit: int) -> None:
         """``check`` on a ``redis.asyncio`` connection (the web process): one round trip, one reply, no thread."""
-        counters = [(f"user:{team}:{user}", user_limit, "you"), (f"team:{team}", team_limit, "this workspace")]
+        counters = counters_of(team, user, user_limit, team_limit)
         _over(await self.redis.register_script(COUNT)(keys=_keys(counters), args=[WINDOW * 2]), counters)
+
+
+def counters_of(team: str, user: str, user_limit: int, team_limit: int) -> list[tuple[str, int, str]]:
+    """A request's counters ``(name, limit, who)``: its user's in the workspace, and the workspace's."""
+    return [(f"user:{team}:{user}", user_limit, "you"), (f"team:{team}", team_limit, "this workspace")]
 
 
 def _keys(counters: list[tuple[str, int, str]]) -> list[str]:
