@@ -214,8 +214,12 @@ class ModelWorker(SimpleWorker):
             self.heartbeat(heartbeat_ttl, pipeline=pipe)
             job.heartbeat(now(), heartbeat_ttl, pipeline=pipe)
             job.prepare_for_execution(self.name, pipeline=pipe)
+            pending = Queue(job.origin, connection=self.connection).intermediate_queue
             if remove_from_intermediate_queue:
-                pipe.lrem(Queue(job.origin, connection=self.connection).intermediate_queue_key, 1, job.id)
+                pipe.lrem(pending.key, 1, job.id)
+            # rq keeps when a sweep first saw the job taken but unstarted by job id, for a day: forgotten
+            # now it has started, or a retry of it taken again would count from this taking's sighting
+            pipe.delete(pending.get_first_seen_key(job.id))
             pipe.persist(job.key)
             atomic.run(self.connection, atomic.unsent(pipe))
 
@@ -323,6 +327,7 @@ class ModelWorker(SimpleWorker):
             ):
                 with self.connection.pipeline() as pipe:
                     pipe.lrem(pending.key, 1, job_id)
+                    pipe.delete(pending.get_first_seen_key(job_id))  # its next taking is seen afresh
                     queue.push_job_id(job_id, pipeline=pipe, at_front=True)
                     pipe.execute()
                 log.warning("job %s was taken but never started: back in the queue", job_id)

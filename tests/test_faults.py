@@ -337,6 +337,40 @@ def test_a_job_that_loses_its_worker_twice_is_failed_with_a_reason(trained_artif
         stop_process(sweeper)
 
 
+def test_a_retried_job_taken_again_is_not_put_back_in_the_queue_by_an_old_sighting(trained_artifacts, redis_server):
+    """The sweep puts back a job taken off the queue but not started for TNAAS_WORKER_SILENT. rq keeps
+    when it first saw a job there by job id, for a day: a job seen in its first taking, started,
+    retried after its worker died and taken again was put back at once -- it ran twice at once, and
+    stayed queued after it had failed (test_a_job_that_loses_its_worker_twice..., 1 CI run in 5)."""
+    from jobs.worker import ModelWorker
+
+    settings, _, connection = fast_queue(trained_artifacts, redis_server, "sighted", worker_silent=2)
+    settings = settings.model_copy(update={"artifacts_dir": trained_artifacts})
+    queue = Queue("sighted", connection=connection)
+    worker = ModelWorker([queue], connection=connection, settings=settings)
+    job = enqueue_call(connection, time.sleep, 0, settings)
+    taken, _ = Queue.dequeue_any([queue], None, connection=connection)
+    assert taken.id == job.id and job.id in queue.intermediate_queue.get_job_ids()
+    worker.requeue_unstarted(queue)  # the sweep sees it between its taking and its start
+    worker.prepare_execution(taken)
+    worker.prepare_job_execution(taken, remove_from_intermediate_queue=True)  # started
+    time.sleep(settings.worker_silent + 0.2)
+    queue.started_job_registry.cleanup()  # its worker fell silent: rq retries the job, back in the queue
+    again, _ = Queue.dequeue_any([queue], None, connection=connection)
+    assert again.id == job.id
+    worker.requeue_unstarted(queue)  # the sweep sees its new taking before its start
+    assert job.id not in queue.job_ids
+    assert job.id in queue.intermediate_queue.get_job_ids()
+    # this taker dies before starting it: put back once its sighting is older than a silence ...
+    time.sleep(settings.worker_silent + 0.2)
+    worker.requeue_unstarted(queue)
+    assert queue.job_ids[0] == job.id and job.id not in queue.intermediate_queue.get_job_ids()
+    # ... and its next taking is seen afresh, not put back at once by the sighting before
+    Queue.dequeue_any([queue], None, connection=connection)
+    worker.requeue_unstarted(queue)
+    assert job.id not in queue.job_ids
+
+
 def test_one_cleaner_at_a_time_holds_every_queue_it_cleans_and_frees_them_after(redis_server):
     connection = Redis.from_url(redis_server.url)
     first, second = SweepLock(connection), SweepLock(connection)
