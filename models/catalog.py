@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import json
 import re
@@ -38,8 +39,13 @@ DEFAULTS_BY_CORPUS = Path(__file__).with_name("default_models.json")  # written 
 def default_model_for(corpus: str, fallback: str) -> str:
     """The model whose names an independent detector found most believable for this corpus
     (``python -m bench.believability --write-defaults``); ``fallback`` (the setting) for one it has not seen."""
-    chosen = json.loads(DEFAULTS_BY_CORPUS.read_text(encoding="utf-8")) if DEFAULTS_BY_CORPUS.exists() else {}
-    return chosen.get(corpus, fallback)
+    return _chosen_defaults().get(corpus, fallback)
+
+
+@functools.cache
+def _chosen_defaults() -> dict[str, str]:
+    """Read once per process (asked per request): the file ships with the code, a new one with a deploy."""
+    return json.loads(DEFAULTS_BY_CORPUS.read_text(encoding="utf-8")) if DEFAULTS_BY_CORPUS.exists() else {}
 
 
 def bayes_available() -> bool:

@@ -42,7 +42,12 @@ class ModelRegistry:
         return [m for m in default_models() if self.path(corpus, m).exists()]
 
     def is_trained(self, corpus: str, model: str) -> bool:
-        return self.path(corpus, model).exists()
+        """Looked at on disk until found, then remembered for the registry's life (asked per request;
+        a retrain publishes a version and workers load a new registry)."""
+        key = ("_is_trained", corpus, model.lower())
+        if key not in self._loaded and self.path(corpus, model).exists():
+            self._loaded[key] = True
+        return key in self._loaded
 
     def trained_names(self, corpus: str) -> list[str]:
         """Every model trained for ``corpus``, in the catalog's order (what a user may ask for)."""
@@ -114,7 +119,10 @@ class ModelRegistry:
 
     def optional_estimator(self, name: str):
         """Like ``estimator``, but None while it has not been trained (the reranker needs votes first)."""
-        return self.estimator(name) if self.estimator_path(name).exists() else None
+        key = ("_has_estimator", name)  # looked at on disk once per registry, as ``answering_models``
+        if key not in self._loaded:
+            self._loaded[key] = self.estimator_path(name).exists()
+        return self.estimator(name) if self._loaded[key] else None
 
     def estimator_info(self, name: str) -> ArtifactInfo | None:
         if self.optional_estimator(name) is None:
