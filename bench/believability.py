@@ -208,6 +208,7 @@ def evaluate_pair(
     cross_fit: bool = False,
     style: bool = False,
     pool: int = POOL_RESERVOIR,
+    by_shape: bool = False,
 ) -> dict:
     start = time.perf_counter()
     model = NameModel(make_lm(model_name), corpus).fit(train)
@@ -225,6 +226,9 @@ def evaluate_pair(
         "plain_tier": run_reservoir(plain, n),
         "reservoir": run_reservoir(reservoir, n),
     }
+    if by_shape:  # the same candidates, cut per length and make-up (letters, separators, digits)
+        shaped = reservoir_from(*candidates, model, near, default_blocklist(), info, by_length=True, by_shape=True)
+        shown["reservoir by shape"] = run_reservoir(shaped, n)
     for t in temperatures:  # the same judge, candidates sampled at temperature t, cut per length
         names = eligible_candidates(model, near, rng, pool, temperature=t)
         scores = judge.believability(names) if names else np.zeros(0)
@@ -556,6 +560,11 @@ def main() -> None:
         help="also a reservoir scored by P(real) times the corpus judge's P(asked corpus)",
     )
     parser.add_argument(
+        "--by-shape",
+        action="store_true",
+        help="also the reservoir cut per length and make-up (letters, separators, digits) in the corpus' proportions",
+    )
+    parser.add_argument(
         "--cross-fit",
         action="store_true",
         help="also a reservoir scored across halves of the names (the sequence-copying signal)",
@@ -606,6 +615,7 @@ def main() -> None:
                     args.cross_fit,
                     args.style,
                     args.pool,
+                    args.by_shape,
                 )
                 log.info(
                     "%s/%s split %d done in %.0f s: targets %s",

@@ -43,7 +43,7 @@ def test_a_team_s_first_votes_lift_the_next_names_above_random_order_within_50_r
     """The cold start: before a team has voted, names come from the believability ranking; the reranker
     learns from its first votes (three voted messages) and is retrained after every voted message while
     young, so the first 50 requests already get more up-votes than random order. Waiting for 60 voted
-    impressions (the rule before) leaves them at the believability ranking's rate."""
+    impressions (the rule before) trains it 2-5x later and gets fewer."""
     registry = ModelRegistry(trained_artifacts)
     named = {(c.ordering, c.waits): c for c in CONFIGS if not c.bandit}
     ups, trained_at = {}, []
