@@ -209,6 +209,7 @@ def evaluate_pair(
     style: bool = False,
     pool: int = POOL_RESERVOIR,
     by_shape: bool = False,
+    keeps: tuple[int, ...] = (),
 ) -> dict:
     start = time.perf_counter()
     model = NameModel(make_lm(model_name), corpus).fit(train)
@@ -226,6 +227,9 @@ def evaluate_pair(
         "plain_tier": run_reservoir(plain, n),
         "reservoir": run_reservoir(reservoir, n),
     }
+    for keep in keeps:  # the same candidates, a tier of another size (smaller: more selective, more repeats)
+        sized = reservoir_from(*candidates, model, near, default_blocklist(), info, by_length=True, keep=keep)
+        shown[f"reservoir keep {keep}"] = run_reservoir(sized, n)
     if by_shape:  # the same candidates, cut per length and make-up (letters, separators, digits)
         shaped = reservoir_from(*candidates, model, near, default_blocklist(), info, by_length=True, by_shape=True)
         shown["reservoir by shape"] = run_reservoir(shaped, n)
@@ -560,6 +564,9 @@ def main() -> None:
         help="also a reservoir scored by P(real) times the corpus judge's P(asked corpus)",
     )
     parser.add_argument(
+        "--keeps", default="", help="also tiers of these sizes (e.g. 12000), from the same scored candidates"
+    )
+    parser.add_argument(
         "--by-shape",
         action="store_true",
         help="also the reservoir cut per length and make-up (letters, separators, digits) in the corpus' proportions",
@@ -616,6 +623,7 @@ def main() -> None:
                     args.style,
                     args.pool,
                     args.by_shape,
+                    tuple(int(k) for k in args.keeps.split(",") if k),
                 )
                 log.info(
                     "%s/%s split %d done in %.0f s: targets %s",

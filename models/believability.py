@@ -304,8 +304,11 @@ def reservoir_from(
     info: ArtifactInfo,
     by_length: bool,
     by_shape: bool = False,
+    keep: int | None = None,
 ) -> Reservoir:
+    """The tier of ``tier_size`` names (``keep``: that many instead, a benchmark lever)."""
     shares = length_shares(near.words, by_shape) if by_length else None
-    chosen = cut_tier(names, scores, tier_size(len(names)), shares, blocklist, by_shape)
+    size = tier_size(len(names)) if keep is None else min(keep, len(names))
+    chosen = cut_tier(names, scores, size, shares, blocklist, by_shape)
     kept = [names[i] for i in chosen]
     return Reservoir(kept, scores[chosen], model.log_probs(kept) if kept else np.zeros(0), info)

@@ -8,11 +8,15 @@ pokemon-style names wants pokemon-like ones. The tech team penalises corpus-like
 but npm/PyPI, so no cold-start ranking for believability can please it there; both are reported.
 Each round a request asks for n names from a corpus; the configuration decides which model generates
 (uniformly at random, or the Thompson-sampling bandit) and which n of the sampled pool are shown (at
-random, by the judge alone, or by the judge + a reranker retrained on the votes so far every few
-rounds). The voter sees every shown name and up-votes it with its hidden probability.
+random, by the judge alone, or by a reranker trained on the votes so far). The voter sees every shown
+name and up-votes it with its hidden probability. The corpus of each round comes from its own random
+stream, so every configuration meets the same corpora in the same rounds (paired by seed).
 ``believability`` shows n names drawn from the model's reservoir (the cold-start ranking of
 models.believability); the reranker starts from the same reservoir and, once trained, reranks a pool
-drawn from it. The ``oracle`` knows the hidden taste and shows the pool's n best by it, so the loop's
+drawn from it. It is trained by the deployment's rule (models.reranker: a first one from three voted
+messages, retrained after every voted message while young, as jobs.upkeep does), the scheduler's
+minute check taken to run between two requests; ``waits`` configurations keep the rule before
+(``WAITING``) to measure side by side. The ``oracle`` knows the hidden taste and shows the pool's n best by it, so the loop's
 up-vote rate reads as a fraction of the best possible. The same
 functions the workers use do the work (models.ranking, models.bandit, models.reranker); only the
 voter and the bookkeeping are here.
