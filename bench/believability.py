@@ -208,6 +208,8 @@ def evaluate_pair(
     cross_fit: bool = False,
     style: bool = False,
     pool: int = POOL_RESERVOIR,
+    by_shape: bool = False,
+    keeps: tuple[int, ...] = (),
 ) -> dict:
     start = time.perf_counter()
     model = NameModel(make_lm(model_name), corpus).fit(train)
@@ -225,6 +227,12 @@ def evaluate_pair(
         "plain_tier": run_reservoir(plain, n),
         "reservoir": run_reservoir(reservoir, n),
     }
+    for keep in keeps:  # the same candidates, a tier of another size (smaller: more selective, more repeats)
+        sized = reservoir_from(*candidates, model, near, default_blocklist(), info, by_length=True, keep=keep)
+        shown[f"reservoir keep {keep}"] = run_reservoir(sized, n)
+    if by_shape:  # the same candidates, cut per length and make-up (letters, separators, digits)
+        shaped = reservoir_from(*candidates, model, near, default_blocklist(), info, by_length=True, by_shape=True)
+        shown["reservoir by shape"] = run_reservoir(shaped, n)
     for t in temperatures:  # the same judge, candidates sampled at temperature t, cut per length
         names = eligible_candidates(model, near, rng, pool, temperature=t)
         scores = judge.believability(names) if names else np.zeros(0)
@@ -426,11 +434,21 @@ def print_levers(results: list[dict], console: Console, base: str = "reservoir")
 
 def worker_path(console: Console, requests: int = 300) -> None:
     """Cost per request on the deployed artifacts (TNAAS_ARTIFACTS_DIR), through the worker's own
-    pipeline (jobs.pipeline.generate): the reservoir draw alone (the ranking) and the whole answer
-    (candidate rows for the n names shown: the corpus judge, every model's NLL)."""
+    pipeline (jobs.pipeline.generate): the reservoir draw alone (the cold-start ranking) and the whole
+    answer (candidate rows for the n names shown: the corpus judge, every model's NLL); then the same
+    once a team has voted, with a reranker deployed (fitted on a simulated team's first 40 requests,
+    in a folder that links to the deployed models): its ranking (a pool drawn, its scores looked up
+    from the reservoir's column, the best n chosen) against scoring the pool per request as before."""
+    import tempfile
+
     from jobs.contracts import GenerateRequest
     from jobs.pipeline import default_model, generate
+    from models import artifact
+    from models.bandit import competing
+    from models.name_model import Candidate
     from models.registry import ModelRegistry
+    from models.reranker import Reranker, labels, voted_rows
+    from testkit.simulated_team import CONFIGS, run_loop
     from tnaas.settings import get_settings
 
     settings = get_settings()
@@ -444,36 +462,78 @@ def worker_path(console: Console, requests: int = 300) -> None:
         "draw p99 µs",
         "today: pool + judge median ms",
         "generate() median ms",
+        "voted: reranked draw median µs",
+        "voted: reranked draw p99 µs",
+        "voted: pool scored per request median ms",
+        "voted: generate() median ms",
     )
-    for corpus in corpus_names():
-        model = default_model(corpus, registry, settings)
-        if not registry.has_reservoir(corpus, model):
-            continue
-        reservoir = registry.reservoir(corpus, model)
-        name_model, judge = registry.model(corpus, model), registry.estimator("judge")
-        draws, today, answers = [], [], []
-        for seed in range(requests):
-            rng = np.random.default_rng(seed)  # every request makes its generator anyway: not ranking cost
-            start = time.perf_counter()
-            reservoir.draw(10, rng)
-            draws.append(time.perf_counter() - start)
-            rng = np.random.default_rng(seed)
-            start = time.perf_counter()
-            rows = candidate_rows(name_model.generate(POOL, rng), corpus, model, judge)
-            choose_shown(pool_scores(rows), 10, EXPLORE, rng)
-            today.append(time.perf_counter() - start)
-            start = time.perf_counter()
-            reply = generate(GenerateRequest(corpus=corpus, n=10, seed=seed), registry, None, settings)
-            answers.append(time.perf_counter() - start)
-        table.add_row(
-            corpus,
-            model,
-            reply.ranked_by.split()[0],
-            f"{1e6 * np.median(draws):.1f}",
-            f"{1e6 * np.quantile(draws, 0.99):.1f}",
-            f"{1e3 * np.median(today):.2f}",
-            f"{1e3 * np.median(answers):.2f}",
-        )
+    corpora = [c for c in corpus_names() if registry.has_reservoir(c, default_model(c, registry, settings))]
+    loop = run_loop(registry, corpora[:1], [default_model(corpora[0], registry, settings)], CONFIGS[0], 40, 0)
+    voted = voted_rows(loop.rows)
+    reranker = Reranker().fit(voted, labels(voted))
+    with tempfile.TemporaryDirectory() as folder:
+        for entry in Path(settings.artifacts_dir).iterdir():
+            if entry.name != "reranker.joblib":
+                (Path(folder) / entry.name).symlink_to(entry.resolve())
+        info = ArtifactInfo(corpus="votes", model="reranker", corpus_hash="bench", params=reranker.get_params())
+        artifact.save_estimator(reranker, info, Path(folder) / "reranker.joblib")
+        voting = ModelRegistry(Path(folder))
+        voting.preload()
+        voted_settings = settings.model_copy(update={"artifacts_dir": Path(folder)})
+        for corpus in corpora:
+            model = default_model(corpus, registry, settings)
+            reservoir = registry.reservoir(corpus, model)
+            name_model, judge = registry.model(corpus, model), registry.estimator("judge")
+            arms = tuple(competing(voting.answering_models(corpus)))
+            column = voting.reranked_scores(corpus, model, arms)  # once per reranker version (warm-up)
+            features = voting.pool_features(corpus, model, arms)
+            draws, today, answers, reranked, per_request, voted_answers = [], [], [], [], [], []
+            for seed in range(requests):
+                rng = np.random.default_rng(seed)  # every request makes its generator anyway: not ranking cost
+                start = time.perf_counter()
+                reservoir.draw(10, rng)
+                draws.append(time.perf_counter() - start)
+                rng = np.random.default_rng(seed)
+                start = time.perf_counter()
+                rows = candidate_rows(name_model.generate(POOL, rng), corpus, model, judge)
+                choose_shown(pool_scores(rows), 10, EXPLORE, rng)
+                today.append(time.perf_counter() - start)
+                start = time.perf_counter()
+                reply = generate(GenerateRequest(corpus=corpus, n=10, seed=seed), registry, None, settings)
+                answers.append(time.perf_counter() - start)
+                rng = np.random.default_rng(seed)
+                start = time.perf_counter()
+                picked = reservoir.draw(POOL, rng)
+                choose_shown(column[picked], 10, EXPLORE, rng)
+                reranked.append(time.perf_counter() - start)
+                rng = np.random.default_rng(seed)
+                start = time.perf_counter()
+                picked = reservoir.draw(POOL, rng)
+                found = [Candidate(reservoir.names[i], float(reservoir.log_probs[i]), False) for i in picked]
+                rows = candidate_rows(
+                    found, corpus, model, None, real=reservoir.scores[picked], features=(features, picked)
+                )
+                choose_shown(pool_scores(rows, reranker), 10, EXPLORE, rng)
+                per_request.append(time.perf_counter() - start)
+                start = time.perf_counter()
+                voted_reply = generate(
+                    GenerateRequest(corpus=corpus, model=model, n=10, seed=seed), voting, None, voted_settings
+                )
+                voted_answers.append(time.perf_counter() - start)
+            assert voted_reply.ranked_by.startswith("reranker")
+            table.add_row(
+                corpus,
+                model,
+                reply.ranked_by.split()[0],
+                f"{1e6 * np.median(draws):.1f}",
+                f"{1e6 * np.quantile(draws, 0.99):.1f}",
+                f"{1e3 * np.median(today):.2f}",
+                f"{1e3 * np.median(answers):.2f}",
+                f"{1e6 * np.median(reranked):.1f}",
+                f"{1e6 * np.quantile(reranked, 0.99):.1f}",
+                f"{1e3 * np.median(per_request):.2f}",
+                f"{1e3 * np.median(voted_answers):.2f}",
+            )
     console.print(table)
 
 
@@ -502,6 +562,14 @@ def main() -> None:
         "--style",
         action="store_true",
         help="also a reservoir scored by P(real) times the corpus judge's P(asked corpus)",
+    )
+    parser.add_argument(
+        "--keeps", default="", help="also tiers of these sizes (e.g. 12000), from the same scored candidates"
+    )
+    parser.add_argument(
+        "--by-shape",
+        action="store_true",
+        help="also the reservoir cut per length and make-up (letters, separators, digits) in the corpus' proportions",
     )
     parser.add_argument(
         "--cross-fit",
@@ -554,6 +622,8 @@ def main() -> None:
                     args.cross_fit,
                     args.style,
                     args.pool,
+                    args.by_shape,
+                    tuple(int(k) for k in args.keeps.split(",") if k),
                 )
                 log.info(
                     "%s/%s split %d done in %.0f s: targets %s",

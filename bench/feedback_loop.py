@@ -23,6 +23,7 @@ from models.reranker import evaluate_reranker
 from testkit.simulated_team import (
     CONFIGS,
     ORACLE,
+    PRODUCTION,
     TASTES,
     TECH,
     LoopResult,
@@ -32,6 +33,10 @@ from testkit.simulated_team import (
     short_and_easy,
 )
 from tnaas.settings import get_settings
+
+
+def standard_error(values: list[float]) -> float:
+    return statistics.stdev(values) / len(values) ** 0.5 if len(values) > 1 else 0.0
 
 
 def block_means(rates: list[float], block: int) -> list[float]:
@@ -146,9 +151,10 @@ def report(registry: ModelRegistry, args: argparse.Namespace, taste_name: str, c
         )
     console.print(table)
     console.print(f"random ordering, last half: {statistics.mean(baseline):.3f}")
-    cold = {
-        k: statistics.mean(statistics.mean(res.up_rate[: args.block]) for res in runs) for k, runs in results.items()
-    }
+    per_seed = {k: [statistics.mean(res.up_rate[: args.block]) for res in runs] for k, runs in results.items()}
+    cold = {k: statistics.mean(v) for k, v in per_seed.items()}
+    # paired by seed: every configuration meets the same corpora in the same rounds
+    paired = {k: [a - b for a, b in zip(v, per_seed[CONFIGS[0].name])] for k, v in per_seed.items()}
     late = {
         k: statistics.mean(statistics.mean(res.up_rate[args.rounds // 2 :]) for res in runs)
         for k, runs in results.items()
@@ -156,6 +162,7 @@ def report(registry: ModelRegistry, args: argparse.Namespace, taste_name: str, c
     summary = Table(
         "configuration",
         f"rounds 1-{args.block}",
+        "minus random order (paired by seed, ± s.e.)",
         "vs random order",
         "of the oracle",
         "last half",
@@ -166,6 +173,7 @@ def report(registry: ModelRegistry, args: argparse.Namespace, taste_name: str, c
         summary.add_row(
             name,
             f"{cold[name]:.3f}",
+            f"{statistics.mean(paired[name]):+.3f} ± {standard_error(paired[name]):.3f}",
             f"{cold[name] / cold[CONFIGS[0].name]:.2f}x",
             f"{cold[name] / cold[ORACLE]:.0%}",
             f"{late[name]:.3f}",
@@ -173,7 +181,7 @@ def report(registry: ModelRegistry, args: argparse.Namespace, taste_name: str, c
         )
     console.print(summary)
 
-    for name in (CONFIGS[0].name, "reranker + bandit"):
+    for name in (CONFIGS[0].name, PRODUCTION):
         model_table = Table(
             "model",
             "shown",
@@ -194,8 +202,8 @@ def report(registry: ModelRegistry, args: argparse.Namespace, taste_name: str, c
         metrics = evaluate_reranker(res.rows)
         console.print(
             f"offline, held-out by round (random-order log, {len(res.rows)} impressions): reranker ROC AUC "
-            f"{metrics['heldout_auc']}, judge believability alone {metrics['believability_auc']}, "
-            f"up-rate {metrics['heldout_up_rate']}"
+            f"{metrics['heldout_auc']}, judge believability alone {metrics.get('believability_auc')}, "
+            f"up-rate {metrics.get('heldout_up_rate')} (None: a side of the split had no up-vote)"
         )
     ceiling = []
     for res in results[CONFIGS[0].name]:

@@ -124,12 +124,14 @@ def generate(
     )
     model, info = models.get(request.corpus, available(models, request.corpus, model_name))
     pool = max(request.n, settings.rerank_pool) if request.rerank or request.free else request.n
-    real = features = None
+    real = features = reranked = None
     if request.rerank and not request.include_known and models.has_reservoir(request.corpus, model_name):
         reservoir = models.reservoir(request.corpus, model_name)
         cold = models.optional_estimator("reranker") is None and not request.free
         start = time.perf_counter()
         picked = reservoir.draw(request.n if cold else pool, rng)
+        if (column := models.reranked_scores(request.corpus, model_name, tuple(arm_models))) is not None:
+            reranked = column[picked]  # the deployed reranker's P(up-vote), scored once per version
         log.debug("reservoir draw of %d names in %.3f ms", len(picked), 1000 * (time.perf_counter() - start))
         found = [Candidate(reservoir.names[i], float(reservoir.log_probs[i]), False) for i in picked]
         real = (reservoir.scores[picked], f"believability {reservoir.info.version}")
@@ -144,7 +146,7 @@ def generate(
         free=request.free,
         candidates=[],
     )
-    return _ranked(reply, found, request, models, arm_models, settings, availability, rng, real, features)
+    return _ranked(reply, found, request, models, arm_models, settings, availability, rng, real, features, reranked)
 
 
 def warm(models: ModelRegistry, settings: Settings) -> None:
@@ -158,6 +160,7 @@ def warm(models: ModelRegistry, settings: Settings) -> None:
             continue
         if model in arm_models and models.has_reservoir(corpus, model):
             models.pool_features(corpus, model, tuple(arm_models))
+            models.reranked_scores(corpus, model, tuple(arm_models))  # None while there is no reranker
 
 
 def default_model(corpus: str, models: ModelRegistry, settings: Settings) -> str:
@@ -202,11 +205,12 @@ def like(
 
 
 def _ranked(
-    reply, found, request, models, arm_models, settings, availability, rng, real=None, features=None
+    reply, found, request, models, arm_models, settings, availability, rng, real=None, features=None, reranked=None
 ) -> NamesReply:
-    """Score the pool (reranker; else P(real) for names from a reservoir, ``real`` = (scores, ranked
-    by); else the judge), show the best n with some exploration, with their marks; with ``free``, only
-    names that the corpus' registry confirms free, replacements checked in rounds."""
+    """Score the pool (reranker, ``reranked`` when its scores were looked up; else P(real) for names from
+    a reservoir, ``real`` = (scores, ranked by); else the judge), show the best n with some exploration,
+    with their marks; with ``free``, only names that the corpus' registry confirms free, replacements
+    checked in rounds."""
     rows = candidate_rows(
         found,
         request.corpus,
@@ -223,9 +227,12 @@ def _ranked(
         for registry in registries:
             keep &= _needed(availability).possibly_free([r["name"] for r in rows], registry)
         rows = [r for r, k in zip(rows, keep) if k]
+        reranked = reranked[keep] if reranked is not None else None
     rerank = getattr(request, "rerank", True)
     reranker = models.optional_estimator("reranker") if rerank else None
-    if reranker is None and real is not None:
+    if reranker is not None and reranked is not None:
+        scores = reranked
+    elif reranker is None and real is not None:
         scores = np.array([r["real"] for r in rows])
     else:
         scores = pool_scores(rows, reranker) if rows else np.zeros(0)

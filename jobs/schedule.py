@@ -13,20 +13,22 @@ from rq.cron import CronScheduler
 from jobs import upkeep
 from tnaas.settings import Settings
 
-UPKEEP = (upkeep.retrain_reranker, upkeep.purge_expired)
+UPKEEP = (upkeep.retrain_reranker, upkeep.purge_expired)  # every TNAAS_UPKEEP_INTERVAL seconds
+LEARNING = (upkeep.learn_from_first_votes,)  # every TNAAS_LEARN_INTERVAL seconds
 UPKEEP_TIMEOUT = 600  # seconds: retraining the reranker and the drift check take seconds, not minutes
 
 
 def scheduler(connection: Redis, settings: Settings) -> CronScheduler:
     cron = CronScheduler(connection=connection, logging_level=settings.log_level)
-    for func in UPKEEP:
-        cron.register(
-            func,
-            settings.queue,
-            interval=settings.upkeep_interval,
-            job_timeout=UPKEEP_TIMEOUT,
-            result_ttl=settings.result_ttl,
-            failure_ttl=settings.failure_ttl,
-            ttl=settings.upkeep_interval,  # not taken within one interval: the next one will do
-        )
+    for funcs, interval in ((UPKEEP, settings.upkeep_interval), (LEARNING, settings.learn_interval)):
+        for func in funcs:
+            cron.register(
+                func,
+                settings.queue,
+                interval=interval,
+                job_timeout=UPKEEP_TIMEOUT,
+                result_ttl=settings.result_ttl,
+                failure_ttl=settings.failure_ttl,
+                ttl=interval,  # not taken within one interval: the next one will do
+            )
     return cron

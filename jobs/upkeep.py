@@ -4,9 +4,13 @@
   check says today's requests no longer look like its training data, train it again and publish the
   new model version, which every worker then loads between jobs. The artifacts folder must be the
   one the workers read (the compose volume, or the one machine of ``tnaas up`` / a Procfile runner).
+- ``learn_from_first_votes``: the same, every ``TNAAS_LEARN_INTERVAL`` seconds, while the reranker is
+  missing or young (``models.reranker.retrain_every``): a team's first votes shape its next requests
+  within a minute rather than at the next hourly upkeep. Once the reranker is grown it returns at
+  once, without reading the votes.
 - ``purge_expired``: impressions and votes older than ``TNAAS_RETENTION_DAYS`` are forgotten.
 
-Both are idempotent: run twice, or by two schedulers, they do the work once.
+All are idempotent: run twice, or by two schedulers, they do the work once.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from pydantic import BaseModel
 from jobs.worker import WorkerContext, needs_context
 from models.artifact import ArtifactInfo
 from models.drift import check_drift
-from models.reranker import voted_rows
+from models.reranker import YOUNG_ROWS, retrain_every, voted_rows
 from models.training import train_reranker
 from store.deploys import ModelVersions
 from store.votes import VoteStore
@@ -47,7 +51,7 @@ def retrain_reason(rows: list[dict], info: ArtifactInfo | None, settings: Settin
         return "no reranker yet" if voted_rows(rows) else None
     old, new = split_at(rows, info.metrics["trained_until"])
     fresh = len(voted_rows(new))
-    if fresh >= settings.retrain_new_votes:
+    if fresh >= retrain_every(info.metrics.get("rows", 0), settings.retrain_new_votes):
         return f"{fresh} impressions on voted messages since the last training"
     report = check_drift(old, new)
     if report.drifted:
@@ -69,6 +73,14 @@ def retrain_reranker(*, context: WorkerContext) -> dict:
     version = ModelVersions(context.connection).publish(context.models.fingerprint())
     log.info("upkeep: model version %s published", version)
     return Retrained(retrained=True, reason=reason, message=message, version=version).model_dump()
+
+
+@needs_context
+def learn_from_first_votes(*, context: WorkerContext) -> dict:
+    info = context.models.estimator_info("reranker")
+    if info is not None and info.metrics.get("rows", 0) >= YOUNG_ROWS:
+        return Retrained(retrained=False).model_dump()  # grown: the hourly retrain_reranker is enough
+    return retrain_reranker(context=context)
 
 
 @needs_context

@@ -48,6 +48,7 @@ TOP_SHARE = 0.2  # the reservoir keeps this share of the eligible candidates, be
 MIN_KEEP = 12_000  # ... but at least this many (100 requests of 10 then repeat < 5% of names) ...
 MAX_KEEP = 20_000  # ... and at most this many
 BY_LENGTH = True  # cut the tier per name length, in the corpus' proportions (see cut_tier)
+BY_SHAPE = False  # ... and per make-up (letters, separators, digits): measured, not taken (README)
 # Candidates may be sampled with every next-letter distribution sharpened (p ** (1 / T), renormalised;
 # lengths keep the corpus' prior): more typical names for the judge to choose from. Chosen per (corpus,
 # model) by bench/believability.py (T=0.8 against 1, the same judge, paired over 3 split seeds), taken
@@ -201,11 +202,23 @@ def eligible_candidates(
     return [n for n, close in zip(distinct, near.mask(distinct)) if not close]
 
 
-def length_shares(words) -> dict[int, float]:
-    """Share of the corpus' names of each length."""
-    counts = Counter(len(w) for w in words)
+def shape_of(name: str) -> str:
+    """The name's make-up: letters only, with digits, or with separators (and no digit)."""
+    if any(ch.isdigit() for ch in name):
+        return "digits"
+    return "letters" if name.isalpha() else "separators"
+
+
+def stratum(name: str, by_shape: bool = False):
+    """What the tier keeps in the corpus' proportions: the length, and with ``by_shape`` the make-up."""
+    return (len(name), shape_of(name)) if by_shape else len(name)
+
+
+def length_shares(words, by_shape: bool = False) -> dict:
+    """Share of the corpus' names of each length (with ``by_shape``: of each length and make-up)."""
+    counts = Counter(stratum(w, by_shape) for w in words)
     total = sum(counts.values())
-    return {length: c / total for length, c in counts.items()}
+    return {key: c / total for key, c in counts.items()}
 
 
 def length_quotas(available: dict[int, int], shares: dict[int, float], keep: int) -> tuple[dict[int, int], int]:
@@ -229,7 +242,9 @@ def length_quotas(available: dict[int, int], shares: dict[int, float], keep: int
     return quotas, remaining
 
 
-def cut_tier(names: list[str], scores: np.ndarray, keep: int, shares: dict[int, float] | None, blocklist) -> list[int]:
+def cut_tier(
+    names: list[str], scores: np.ndarray, keep: int, shares: dict | None, blocklist, by_shape: bool = False
+) -> list[int]:
     """Indices of the tier, best first: the best-scored unblocked names of each length, as many of each
     as ``length_quotas`` gives (``shares=None``: the plain cut, the ``keep`` best whatever their length).
 
@@ -239,12 +254,12 @@ def cut_tier(names: list[str], scores: np.ndarray, keep: int, shares: dict[int, 
     order = [int(i) for i in np.argsort(-scores, kind="stable") if not blocklist.blocked(names[i])]
     if shares is None:
         return order[:keep]
-    by_length: dict[int, list[int]] = {}
+    by_length: dict = {}
     for i in order:  # best first within each length
-        by_length.setdefault(len(names[i]), []).append(i)
+        by_length.setdefault(stratum(names[i], by_shape), []).append(i)
     quotas, left = length_quotas({length: len(ids) for length, ids in by_length.items()}, shares, keep)
     chosen = {i for length, ids in by_length.items() for i in ids[: quotas[length]]}
-    rest = [i for i in order if i not in chosen and shares.get(len(names[i]), 0) == 0]
+    rest = [i for i in order if i not in chosen and shares.get(stratum(names[i], by_shape), 0) == 0]
     chosen.update(rest[:left])  # lengths the corpus lacks fill what its own could not
     return [i for i in order if i in chosen]
 
@@ -272,17 +287,28 @@ def build_reservoir(
     pool: int = POOL,
     by_length: bool = BY_LENGTH,
     temperature: float = TEMPERATURE,
+    by_shape: bool = BY_SHAPE,
 ) -> Reservoir:
     """Sample ``pool`` names (at ``temperature``), keep the eligible ones, score them, cut to the
     believable tier (per length of the corpus' names, those ``near`` indexes, unless ``by_length`` is off)."""
     names, scores = score_candidates(model, judge, near, rng, pool, temperature)
-    return reservoir_from(names, scores, model, near, blocklist, info, by_length)
+    return reservoir_from(names, scores, model, near, blocklist, info, by_length, by_shape)
 
 
 def reservoir_from(
-    names: list[str], scores: np.ndarray, model, near: NearCopies, blocklist, info: ArtifactInfo, by_length: bool
+    names: list[str],
+    scores: np.ndarray,
+    model,
+    near: NearCopies,
+    blocklist,
+    info: ArtifactInfo,
+    by_length: bool,
+    by_shape: bool = False,
+    keep: int | None = None,
 ) -> Reservoir:
-    shares = length_shares(near.words) if by_length else None
-    chosen = cut_tier(names, scores, tier_size(len(names)), shares, blocklist)
+    """The tier of ``tier_size`` names (``keep``: that many instead, a benchmark lever)."""
+    shares = length_shares(near.words, by_shape) if by_length else None
+    size = tier_size(len(names)) if keep is None else min(keep, len(names))
+    chosen = cut_tier(names, scores, size, shares, blocklist, by_shape)
     kept = [names[i] for i in chosen]
     return Reservoir(kept, scores[chosen], model.log_probs(kept) if kept else np.zeros(0), info)

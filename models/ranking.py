@@ -11,6 +11,8 @@ import math
 
 import numpy as np
 
+from models.name_model import Candidate
+
 
 class PoolFeatures:
     """The judge's probabilities and the nats per character under each model, for every name of a
@@ -76,6 +78,18 @@ def candidate_rows(
         }
         for i, (c, p) in enumerate(zip(found, probs))
     ]
+
+
+def reservoir_scores(reservoir, corpus: str, model: str, features: PoolFeatures, reranker) -> np.ndarray:
+    """P(up-vote) under ``reranker`` of every name of a reservoir, in its order: a generation request's
+    rows from a reservoir depend on the name and (corpus, model) only, so the reranker scores each name
+    once per reranker version (about a second for 20,000 names) and a request looks its pool up, in
+    microseconds instead of ~4 ms of scikit-learn per pool of 100. Row for row the same values as
+    ``pool_scores`` of the request's own rows."""
+    every = np.arange(len(reservoir))
+    found = [Candidate(name, float(lp), False) for name, lp in zip(reservoir.names, reservoir.log_probs)]
+    rows = candidate_rows(found, corpus, model, None, real=reservoir.scores, features=(features, every))
+    return pool_scores(rows, reranker)
 
 
 def pool_scores(rows: list[dict], reranker=None) -> np.ndarray:

@@ -8,13 +8,15 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
+
 from corpora import corpus_names, corpus_path
 from models import artifact
 from models.artifact import ArtifactInfo
 from models.believability import Reservoir
 from models.catalog import all_model_names, default_models, parse_model_name
 from models.name_model import NameModel
-from models.ranking import PoolFeatures
+from models.ranking import PoolFeatures, reservoir_scores
 
 log = logging.getLogger(__name__)
 ESTIMATORS = ("judge", "language")  # always trained with the name models; the reranker needs votes first
@@ -94,6 +96,24 @@ class ModelRegistry:
                         {m: self.model(corpus, m) for m in scored_by},
                     )
                     log.info("scored the %s/%s reservoir in %.1f s", corpus, model, time.perf_counter() - start)
+        return self._loaded[key]
+
+    def reranked_scores(self, corpus: str, model: str, scored_by: tuple[str, ...]) -> np.ndarray | None:
+        """P(up-vote) of every name of the reservoir under the deployed reranker (None while there is
+        none), computed once per process on first use or by the warm-up thread (``ranking.reservoir_scores``);
+        a retrained reranker is a new version, which workers load into a new registry."""
+        reranker = self.optional_estimator("reranker")
+        if reranker is None:
+            return None
+        key = ("_reranked", corpus, model.lower(), scored_by)
+        if key not in self._loaded:
+            features = self.pool_features(corpus, model, scored_by)  # takes the lock itself
+            with self._scoring:
+                if key not in self._loaded:
+                    start = time.perf_counter()
+                    reservoir = self.reservoir(corpus, model)
+                    self._loaded[key] = reservoir_scores(reservoir, corpus, model, features, reranker)
+                    log.info("reranked the %s/%s reservoir in %.1f s", corpus, model, time.perf_counter() - start)
         return self._loaded[key]
 
     def answering_models(self, corpus: str) -> list[str]:

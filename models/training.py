@@ -106,7 +106,7 @@ def believability_info(corpus: str, model_info: ArtifactInfo) -> ArtifactInfo:
         "tier_by_length": believability.BY_LENGTH,
         "temperature": believability.temperature_for(corpus, model_info.model),
         "blocklist": corpus_hash([blocklist]),
-    }
+    } | ({"tier_by_shape": True} if believability.BY_SHAPE else {})  # a new key only when on: versions stay
     return ArtifactInfo(corpus=corpus, model=model_info.model, corpus_hash=model_info.corpus_hash, params=params)
 
 
@@ -132,7 +132,14 @@ def train_believability(
     judge = BelievabilityJudge().fit(*judge_training_set(model, words, rng))
     judge_seconds = time.perf_counter() - start
     reservoir = build_reservoir(
-        model, judge, NearCopies(words), default_blocklist(), info, rng, temperature=info.params["temperature"]
+        model,
+        judge,
+        NearCopies(words),
+        default_blocklist(),
+        info,
+        rng,
+        temperature=info.params["temperature"],
+        by_shape=believability.BY_SHAPE,
     )
     info.metrics = {
         "reservoir": len(reservoir),

@@ -8,11 +8,15 @@ pokemon-style names wants pokemon-like ones. The tech team penalises corpus-like
 but npm/PyPI, so no cold-start ranking for believability can please it there; both are reported.
 Each round a request asks for n names from a corpus; the configuration decides which model generates
 (uniformly at random, or the Thompson-sampling bandit) and which n of the sampled pool are shown (at
-random, by the judge alone, or by the judge + a reranker retrained on the votes so far every few
-rounds). The voter sees every shown name and up-votes it with its hidden probability.
+random, by the judge alone, or by a reranker trained on the votes so far). The voter sees every shown
+name and up-votes it with its hidden probability. The corpus of each round comes from its own random
+stream, so every configuration meets the same corpora in the same rounds (paired by seed).
 ``believability`` shows n names drawn from the model's reservoir (the cold-start ranking of
 models.believability); the reranker starts from the same reservoir and, once trained, reranks a pool
-drawn from it. The ``oracle`` knows the hidden taste and shows the pool's n best by it, so the loop's
+drawn from it. It is trained by the deployment's rule (models.reranker: a first one from three voted
+messages, retrained after every voted message while young, as jobs.upkeep does), the scheduler's
+minute check taken to run between two requests; ``waits`` configurations keep the rule before
+(``WAITING``) to measure side by side. The ``oracle`` knows the hidden taste and shows the pool's n best by it, so the loop's
 up-vote rate reads as a fraction of the best possible. The same
 functions the workers use do the work (models.ranking, models.bandit, models.reranker); only the
 voter and the bookkeeping are here.
@@ -29,7 +33,7 @@ from models.bandit import thompson_choice
 from models.name_model import Candidate
 from models.ranking import candidate_rows, choose_shown, pool_scores
 from models.registry import ModelRegistry
-from models.reranker import Reranker, enough_votes, labels, voted_rows
+from models.reranker import Reranker, enough_votes, labels, retrain_every, voted_rows
 
 TECH = ("npm", "pypi")
 
@@ -55,11 +59,17 @@ def asked_style_taste(row: dict) -> float:
 TASTES = {"tech": hidden_taste, "style": asked_style_taste}
 
 
+# The rule before the reranker learned from a team's first votes, kept to measure side by side: a
+# first reranker only from 60 impressions on voted messages with 10 of each, retrained every 20 rounds.
+WAITING = (60, 10, 20)
+
+
 @dataclass(frozen=True)
 class Config:
     name: str
     ordering: str  # "random", "judge", "believability", "reranker" or "oracle"
     bandit: bool
+    waits: bool = False  # the reranker waits for WAITING's votes (before) instead of learning from the first
 
 
 CONFIGS = [
@@ -67,11 +77,14 @@ CONFIGS = [
     Config("judge order, random model", "judge", False),
     Config("believability, random model", "believability", False),
     Config("reranker, random model", "reranker", False),
+    Config("reranker waiting for 60 votes (before), random model", "reranker", False, waits=True),
     Config("random order, bandit", "random", True),
-    Config("reranker + bandit", "reranker", True),
+    Config("reranker + bandit (production)", "reranker", True),
+    Config("reranker waiting for 60 votes (before) + bandit", "reranker", True, waits=True),
     Config("oracle (knows the taste), random model", "oracle", False),
 ]
 ORACLE = CONFIGS[-1].name
+PRODUCTION = "reranker + bandit (production)"  # what a deployment does: the bandit picks, the reranker learns
 
 
 @dataclass
@@ -93,16 +106,19 @@ def run_loop(
     n: int = 5,
     pool: int = 100,
     explore: float = 0.2,
-    retrain_every: int = 20,
     taste=hidden_taste,
+    mature_every: int = 60,
 ) -> LoopResult:
+    """``mature_every``: the deployment's TNAAS_RETRAIN_NEW_VOTES. The scheduler's check for new votes
+    (``jobs.upkeep.learn_from_first_votes``, every minute) is taken to run between two requests."""
     rng = np.random.default_rng(seed)
+    asks = np.random.default_rng([seed, 1])  # the corpus of each round: the same for every configuration
     judge = registry.estimator("judge")
     counts = {(c, m): [0, 0] for c in corpora for m in models}  # (up, shown)
     rows_log: list[dict] = []
-    reranker, trained_at, rates = None, None, []
+    reranker, trained_at, trained_on, rates = None, None, 0, []
     for r in range(rounds):
-        corpus = corpora[int(rng.integers(len(corpora)))]
+        corpus = corpora[int(asks.integers(len(corpora)))]
         if config.bandit:
             model = thompson_choice({m: tuple(counts[corpus, m]) for m in models}, rng)
         else:
@@ -145,11 +161,18 @@ def run_loop(
         counts[corpus, model][0] += ups
         counts[corpus, model][1] += len(shown)
         rates.append(ups / max(1, len(shown)))
-        if config.ordering == "reranker" and (r + 1) % retrain_every == 0:
+        if config.ordering == "reranker":
             voted = voted_rows(rows_log)
-            if enough_votes(voted)[0]:
+            if config.waits:
+                min_rows, min_each, every = WAITING
+                due = (r + 1) % every == 0 and enough_votes(voted, min_rows, min_each)[0]
+            else:  # the production rule (jobs.upkeep.retrain_reason)
+                fresh = len(voted) - trained_on
+                due = enough_votes(voted)[0] and (reranker is None or fresh >= retrain_every(trained_on, mature_every))
+            if due:
                 reranker = Reranker().fit(voted, labels(voted))
                 trained_at = trained_at if trained_at is not None else r + 1
+                trained_on = len(voted)
     per_model: dict[str, list[int]] = {}
     for (_, m), (up, shown) in counts.items():
         per_model.setdefault(m, [0, 0])

@@ -28,10 +28,12 @@ from models.believability import (
 )
 from models.catalog import default_model_for, make_lm
 from models.decency import Blocklist, blocklist_source, default_blocklist
-from models.name_model import NameModel
+from models.name_model import Candidate, NameModel
+from models.ranking import candidate_rows, pool_scores
 from models.registry import ModelRegistry
-from models.reranker import row_features
+from models.reranker import Reranker, labels, row_features, voted_rows
 from models.training import believability_info, train_believability
+from testkit.simulated_team import CONFIGS, run_loop
 from tnaas.settings import Settings
 
 
@@ -144,6 +146,39 @@ def test_cold_start_requests_are_drawn_from_the_reservoir_reproducibly(trained_a
     assert [c.name for c in again.candidates] == [c.name for c in reply.candidates]
     other = generate(request.model_copy(update={"seed": 4}), registry, None, settings)
     assert {c.name for c in other.candidates} != {c.name for c in reply.candidates}
+
+
+def test_a_deployed_reranker_ranks_the_pool_by_its_scores_of_the_whole_reservoir(trained_artifacts, tmp_path):
+    """Once a team has voted, requests are ranked by the reranker; its scores of every reservoir name are
+    computed once per version and looked up per request, and are those of scoring the request's own pool."""
+    for entry in trained_artifacts.iterdir():  # the shared models, and a reranker of this test's own
+        (tmp_path / entry.name).symlink_to(entry)
+    shared = ModelRegistry(trained_artifacts)
+    loop = run_loop(shared, ["pokemon", "cats"], ["kn3", "markov2"], CONFIGS[0], 40, seed=0, taste=likes_short)
+    voted = voted_rows(loop.rows)
+    reranker = Reranker().fit(voted, labels(voted))
+    info = ArtifactInfo(corpus="votes", model="reranker", corpus_hash="test", params=reranker.get_params())
+    artifact.save_estimator(reranker, info, tmp_path / "reranker.joblib")
+    registry = ModelRegistry(tmp_path)
+    settings = Settings(artifacts_dir=tmp_path, default_model="kn3", explore=0.0)
+
+    reply = generate(GenerateRequest(corpus="pokemon", model="kn3", n=10, seed=3), registry, None, settings)
+
+    assert reply.ranked_by == f"reranker {info.version}"
+    reservoir, arms = registry.reservoir("pokemon", "kn3"), ("kn3", "markov2")
+    pool = reservoir.draw(settings.rerank_pool, np.random.default_rng(3))  # the request's own draw
+    found = [Candidate(reservoir.names[i], float(reservoir.log_probs[i]), False) for i in pool]
+    rows = candidate_rows(found, "pokemon", "kn3", None, real=reservoir.scores[pool],
+                          features=(registry.pool_features("pokemon", "kn3", arms), pool))  # fmt: skip
+    scores = pool_scores(rows, reranker)
+    best = np.argsort(-scores, kind="stable")[:10]
+    assert [c.name for c in reply.candidates] == [rows[i]["name"] for i in best]
+    assert [c.score for c in reply.candidates] == [round(float(scores[i]), 4) for i in best]
+    assert np.allclose(registry.reranked_scores("pokemon", "kn3", arms)[pool], scores)
+
+
+def likes_short(row: dict) -> float:
+    return 0.05 + 0.5 * (len(row["name"]) <= 6)
 
 
 def test_the_benchmarks_default_model_is_used_only_when_trained_and_not_overridden(trained_artifacts, tmp_path):

@@ -14,12 +14,16 @@ from redis import Redis
 from jobs.contracts import GenerateRequest, NamesReply
 from jobs.pipeline import impressions
 from jobs.queueing import enqueue, wait_for
-from jobs.upkeep import retrain_reason
+from jobs.upkeep import learn_from_first_votes, retrain_reason
+from jobs.worker import WorkerContext
+from models import artifact
 from models.artifact import ArtifactInfo
 from models.registry import ModelRegistry
+from models.reranker import YOUNG_RETRAIN, YOUNG_ROWS, enough_votes, voted_rows
+from store.deploys import ModelVersions
 from store.votes import Impression, VoteStore
 from testkit.processes import start_worker, stop_process, tnaas_env, wait_until
-from tnaas.redis_server import EmbeddedRedis
+from tnaas.redis_server import EmbeddedRedis, free_port
 from tnaas.settings import Settings
 
 DAY = 24 * 3600
@@ -56,8 +60,9 @@ def test_purge_forgets_old_impressions_and_their_votes_and_keeps_the_rest(connec
     assert store.purge_before(now - 90 * DAY) == 0  # run again: nothing more to do
 
 
-def info(trained_until: float) -> ArtifactInfo:
-    return ArtifactInfo(corpus="votes", model="reranker", corpus_hash="x", metrics={"trained_until": trained_until})
+def info(trained_until: float, trained_on: int = YOUNG_ROWS) -> ArtifactInfo:
+    metrics = {"trained_until": trained_until, "rows": trained_on}
+    return ArtifactInfo(corpus="votes", model="reranker", corpus_hash="x", metrics=metrics)
 
 
 def rows(start: float, messages: int, voted: bool) -> list[dict]:
@@ -76,6 +81,29 @@ def test_retrain_is_due_when_enough_new_votes_came_in(tmp_path):
     assert retrain_reason(old + rows(100, 9, voted=True), info(49), settings) is None
     assert retrain_reason(old + rows(100, 40, voted=False), info(49), settings) is None  # unvoted: no news
     assert "10 impressions on voted messages" in retrain_reason(old + rows(100, 10, voted=True), info(49), settings)
+
+
+def test_a_young_reranker_is_retrained_after_every_voted_message(tmp_path):
+    """A team's first votes say the most about its taste: a reranker trained on few of them is retrained
+    as soon as one more message is voted on, not after TNAAS_RETRAIN_NEW_VOTES more impressions."""
+    settings = Settings(_env_file=None, retrain_new_votes=60)
+    young = info(49, trained_on=20)
+    old = rows(0, 50, voted=True)
+    assert retrain_reason(old + rows(100, YOUNG_RETRAIN - 1, voted=True), young, settings) is None
+    assert retrain_reason(old + rows(100, 40, voted=False), young, settings) is None  # unvoted: no news
+    due = retrain_reason(old + rows(100, YOUNG_RETRAIN, voted=True), young, settings)
+    assert due == f"{YOUNG_RETRAIN} impressions on voted messages since the last training"
+    grown = info(49, trained_on=YOUNG_ROWS)
+    assert retrain_reason(old + rows(100, 59, voted=True), grown, settings) is None
+    assert retrain_reason(old + rows(100, 60, voted=True), grown, settings) is not None
+
+
+def test_a_reranker_is_trained_from_a_team_s_first_few_votes():
+    """Three voted messages (15 impressions, 3 up-voted) are enough for a first reranker."""
+    first = [{"channel": "C", "ts": str(m), "name": f"n{m}{i}", "up": int(i == 0), "down": 0} for m in range(3)
+             for i in range(5)]  # fmt: skip
+    assert enough_votes(voted_rows(first))[0]
+    assert not enough_votes(voted_rows(first[:10]))[0]  # two messages: not yet
 
 
 def test_the_scheduler_has_workers_purge_old_votes_and_deploy_a_reranker(trained_artifacts, tmp_path):
@@ -132,3 +160,45 @@ def test_the_scheduler_has_workers_purge_old_votes_and_deploy_a_reranker(trained
             for process in (scheduler, worker):
                 if process is not None:
                     stop_process(process)
+
+
+def test_learning_from_first_votes_trains_a_young_reranker_and_leaves_a_grown_one_alone(connection, tmp_path):
+    """The minute job: with a team's first three voted messages it deploys a reranker and publishes a
+    version; one more voted message retrains it (young); once grown it returns without reading Redis."""
+    settings = Settings(_env_file=None, artifacts_dir=tmp_path, retrain_new_votes=60)
+    store = VoteStore(connection)
+    names = ["pikachu", "raichu", "bulbasaur", "ivysaur", "venusaur", "charmander", "charmeleon", "squirtle"]
+
+    def voted_message(m: int) -> None:
+        shown = [
+            Impression(channel="C", ts=f"{m}.0", index=i, name=f"{names[(m + i) % len(names)]}{m}",
+                       corpus="pokemon", model="kn3", model_version="v", requested_by="U", shown_at=float(m))
+            for i in range(1, 6)
+        ]  # fmt: skip
+        store.record_impressions(shown)
+        store.vote("C", f"{m}.0", 1, "U", 1)
+
+    def learn(models: ModelRegistry, redis) -> dict:
+        return learn_from_first_votes(context=WorkerContext(models, "v", redis, settings))
+
+    for m in range(2):
+        voted_message(m)
+    assert learn(ModelRegistry(tmp_path), connection)["retrained"] is False  # two messages: not yet
+    voted_message(2)
+    first = learn(ModelRegistry(tmp_path), connection)
+    assert first["retrained"] and ModelVersions(connection).published() == first["version"]
+    assert ModelRegistry(tmp_path).estimator_info("reranker").metrics["rows"] == 15
+    voted_message(3)
+    assert learn(ModelRegistry(tmp_path), connection)["retrained"]  # young: after one more voted message
+    path = tmp_path / "reranker.joblib"
+    reranker, info = artifact.load_estimator(path)
+    info.metrics["rows"] = YOUNG_ROWS
+    artifact.save_estimator(reranker, info, path)
+    voted_message(4)
+    nowhere = Redis(port=free_port(), socket_connect_timeout=0.5)  # grown: the votes are not even read
+    assert learn(ModelRegistry(tmp_path), nowhere) == {
+        "retrained": False,
+        "reason": None,
+        "message": "",
+        "version": None,
+    }

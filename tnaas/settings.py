@@ -161,6 +161,9 @@ class Settings(BaseSettings):
         60, ge=1, description="voted impressions since the reranker's training that make the scheduler retrain it"
     )
     upkeep_interval: int = Field(3600, ge=10, description="seconds between the scheduler's upkeep runs")
+    learn_interval: int = Field(
+        60, ge=10, description="seconds between checks for new votes while the reranker is missing or young"
+    )
 
     # availability (issue 17): the registries the user's own tools use, unless set here
     pypi_index_url: str | None = Field(
