@@ -6,8 +6,8 @@
   one the workers read (the compose volume, or the one machine of ``tnaas up`` / a Procfile runner).
 - ``learn_from_first_votes``: the same, every ``TNAAS_LEARN_INTERVAL`` seconds, while the reranker is
   missing or young (``models.reranker.retrain_every``): a team's first votes shape its next requests
-  within a minute rather than at the next hourly upkeep. Once the reranker is grown it returns at
-  once, without reading the votes.
+  within a minute rather than at the next hourly upkeep. It reads the impressions only when a vote
+  was cast or taken back since its last look, and once the reranker is grown not at all.
 - ``purge_expired``: impressions and votes older than ``TNAAS_RETENTION_DAYS`` are forgotten.
 
 All are idempotent: run twice, or by two schedulers, they do the work once.
@@ -80,7 +80,13 @@ def learn_from_first_votes(*, context: WorkerContext) -> dict:
     info = context.models.estimator_info("reranker")
     if info is not None and info.metrics.get("rows", 0) >= YOUNG_ROWS:
         return Retrained(retrained=False).model_dump()  # grown: the hourly retrain_reranker is enough
-    return retrain_reranker(context=context)
+    votes = VoteStore(context.connection)
+    changes = votes.unseen_changes()
+    if changes is None:  # every minute, on a stack nobody votes on: not every impression read each time
+        return Retrained(retrained=False, message="no votes cast or taken back since the last look").model_dump()
+    done = retrain_reranker(context=context)
+    votes.learnt(changes)  # only once looked: a look that failed is made again
+    return done
 
 
 @needs_context

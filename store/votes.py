@@ -77,6 +77,8 @@ class VoteStore:
     VOTES_KEY = VOTES_PREFIX + "{channel}:{ts}"  # "index:user:direction" -> when
     UPS_KEY = "tnaas:ups:{channel}:{ts}"  # candidate index -> number of up-votes it has now
     IMPRESSIONS_KEY = "tnaas:impressions"  # every shown candidate, in order, as JSON
+    CHANGES_KEY = "tnaas:vote-changes"  # votes cast or taken back, ever
+    LOOKED_KEY = "tnaas:vote-changes-learnt"  # CHANGES_KEY when the learner last read the votes
 
     def __init__(self, connection: Redis):
         self.redis = connection
@@ -150,6 +152,8 @@ class VoteStore:
         key = self.VOTES_KEY.format(channel=channel, ts=ts)
         field = f"{index}:{user}:{direction}"
         changed = self.redis.hset(key, field, int(time.time())) if added else self.redis.hdel(key, field)
+        if changed:
+            self.redis.incr(self.CHANGES_KEY)
         if changed and direction == 1:
             ups = self.redis.hincrby(self.UPS_KEY.format(channel=channel, ts=ts), str(index), 1 if added else -1)
             if ups == (1 if added else 0):  # this candidate just became (or stopped being) up-voted
@@ -216,6 +220,17 @@ class VoteStore:
                 tallies[key] = self.tally(*key)
             counts = tallies[key].get(row["index"], {"up": 0, "down": 0})
             yield row | counts
+
+    def unseen_changes(self) -> int | None:
+        """How many votes were ever cast or taken back, when that moved since ``learnt(...)``; else None.
+        One round trip: the learner reads every impression only when there is something new in them."""
+        changes, learnt = self.redis.mget(self.CHANGES_KEY, self.LOOKED_KEY)
+        changes = int(changes or 0)
+        return None if learnt is not None and int(learnt) == changes else changes
+
+    def learnt(self, changes: int) -> None:
+        """The learner has read the votes as they were at ``changes`` (``unseen_changes``' answer)."""
+        self.redis.set(self.LOOKED_KEY, changes)
 
     def impression_count(self) -> int:
         return self.redis.llen(self.IMPRESSIONS_KEY)

@@ -202,3 +202,35 @@ def test_learning_from_first_votes_trains_a_young_reranker_and_leaves_a_grown_on
         "message": "",
         "version": None,
     }
+
+
+def test_the_minute_job_reads_the_impressions_only_when_a_vote_changed(connection, tmp_path):
+    """Every minute while no reranker is grown -- on a stack nobody votes on, for ever: a look with no
+    vote cast or taken back since the last one reads no impression (Redis counts the LRANGEs)."""
+    settings = Settings(_env_file=None, artifacts_dir=tmp_path)
+    store = VoteStore(connection)
+    for m in range(50):
+        store.record_impressions(shown("C", f"{m}.0", at=float(m)))
+
+    def learn() -> dict:
+        return learn_from_first_votes(context=WorkerContext(ModelRegistry(tmp_path), "v", connection, settings))
+
+    def reads() -> int:
+        return connection.info("commandstats").get("cmdstat_lrange", {}).get("calls", 0)
+
+    before = reads()
+    assert learn()["retrained"] is False and reads() > before  # the first look reads them
+    before = reads()
+    assert learn() == {
+        "retrained": False,
+        "reason": None,
+        "message": "no votes cast or taken back since the last look",
+        "version": None,
+    }
+    assert reads() == before
+    store.vote("C", "3.0", 1, "U", 1)
+    assert learn()["retrained"] is False and reads() > before  # a vote: read again (one voted message: too few)
+    before = reads()
+    store.vote("C", "3.0", 1, "U", 1, added=False)  # taken back: that changes the votes too
+    learn()
+    assert reads() > before
