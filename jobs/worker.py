@@ -375,8 +375,8 @@ class ModelWorker(SimpleWorker):
         except RedisError as err:
             log.warning("maintenance skipped, Redis unreachable: %s", err)
 
-    def _load(self) -> WorkerContext:
-        models = ModelRegistry(self.settings.artifacts_dir)
+    def _load(self, previous: ModelRegistry | None = None) -> WorkerContext:
+        models = ModelRegistry(self.settings.artifacts_dir).reusing(previous)  # what is unchanged on disk
         context = WorkerContext(
             models,
             models.preload(),
@@ -409,7 +409,7 @@ class ModelWorker(SimpleWorker):
             return False
         log.info("model version %s published (have %s): reloading", published, self.context.version)
         self._seen_published = published  # react once, even if this machine's files fingerprint differently
-        self.context = self._load()
+        self.context = self._load(self.context.models)
         if self.settings.metrics:
             metrics.MODEL_RELOADS.inc()
         return True

@@ -29,7 +29,59 @@ class ModelRegistry:
     def __init__(self, root: Path):
         self.root = Path(root)
         self._loaded: dict[tuple, object] = {}  # name models, estimators and reservoirs by key
+        self._stamps: dict[tuple, tuple[int, int] | None] = {}  # a loaded file's (size, mtime) before loading
         self._scoring = threading.Lock()  # one reservoir scored at a time (see pool_features)
+
+    # -- a new version: take over what did not change ---------------------------------------------------
+    def reusing(self, previous: ModelRegistry | None) -> ModelRegistry:
+        """Take over from ``previous`` (the registry a worker held before a new version was published)
+        what it loaded from files unchanged since, and what it computed from those only: a retrained
+        reranker (once a minute while a team's first votes come in) then costs a worker the reranker and
+        its scores, not every model, reservoir and ranking column again. Returns self."""
+        if previous is None or previous.root != self.root:
+            return self
+        loaded, stamps = dict(previous._loaded), dict(previous._stamps)  # its warm-up thread may still add
+        for key, value in loaded.items():
+            if self._unchanged(key, loaded, stamps):
+                self._loaded[key] = value
+                if key in stamps:
+                    self._stamps[key] = stamps[key]
+        return self
+
+    def _unchanged(self, key: tuple, loaded: dict, stamps: dict) -> bool:
+        if (file := self._file_of(key)) is not None:
+            return key in stamps and stamps[key] == _stamp(file)
+        depends = self._depends_on(key)
+        return depends is not None and all(k in loaded and self._unchanged(k, loaded, stamps) for k in depends)
+
+    def _file_of(self, key: tuple) -> Path | None:
+        """The file a loaded entry came from (None: computed, or looked up, not loaded)."""
+        match key:
+            case ("_estimator", name):
+                return self.estimator_path(name)
+            case ("_reservoir", corpus, model):
+                return self.reservoir_path(corpus, model)
+            case (str(corpus), str(model)) if not corpus.startswith("_"):
+                return self.path(corpus, model)
+        return None
+
+    @staticmethod
+    def _depends_on(key: tuple) -> list[tuple] | None:
+        """What a computed entry was computed from (None: not taken over, e.g. which files exist)."""
+        match key:
+            case ("_features", corpus, model, scored_by):
+                return [("_estimator", "judge"), ("_reservoir", corpus, model), *((corpus, m) for m in scored_by)]
+            case ("_reranked", corpus, model, scored_by):
+                return [("_estimator", "reranker"), ("_features", corpus, model, scored_by)]
+        return None
+
+    def _load_file(self, key: tuple, path: Path, load):
+        """``load(path)``, remembered under ``key`` with the file's stamp taken first (a file rewritten
+        while it loads then counts as changed, never as unchanged)."""
+        stamp = _stamp(path)
+        self._loaded[key] = load(path)
+        self._stamps[key] = stamp
+        return self._loaded[key]
 
     def path(self, corpus: str, model: str) -> Path:
         corpus_path(corpus)  # raises UnknownCorpus
@@ -60,7 +112,7 @@ class ModelRegistry:
         key = (corpus, model.lower())
         if key not in self._loaded:
             start = time.perf_counter()
-            self._loaded[key] = artifact.load(self.path(*key))
+            self._load_file(key, self.path(*key), artifact.load)
             log.debug("loaded %s/%s in %.0f ms", corpus, model, 1000 * (time.perf_counter() - start))
         return self._loaded[key]
 
@@ -78,7 +130,7 @@ class ModelRegistry:
         """The believable tier of (corpus, model), loaded once per process (see models.believability)."""
         key = ("_reservoir", corpus, model.lower())
         if key not in self._loaded:
-            self._loaded[key] = Reservoir.load(self.reservoir_path(corpus, model))
+            self._load_file(key, self.reservoir_path(corpus, model), Reservoir.load)
         return self._loaded[key]
 
     def pool_features(self, corpus: str, model: str, scored_by: tuple[str, ...]) -> PoolFeatures:
@@ -134,7 +186,7 @@ class ModelRegistry:
         """A trained scikit-learn model (``judge``, ``language``), loaded once per process."""
         key = ("_estimator", name)
         if key not in self._loaded:
-            self._loaded[key] = artifact.load_estimator(self.estimator_path(name))
+            self._load_file(key, self.estimator_path(name), artifact.load_estimator)
         return self._loaded[key][0]
 
     def optional_estimator(self, name: str):
@@ -184,3 +236,12 @@ class ModelRegistry:
             version,
         )
         return version
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
+    """(size, modification time) of a file, as ``fingerprint`` sees it; None when it is gone."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_size, st.st_mtime_ns

@@ -67,3 +67,31 @@ def test_registry_errors_are_friendly(registry):
         registry.model("cats", "gpt4")
     with pytest.raises(ModelNotTrained, match="tnaas train"):
         registry.model("cats", "kn7")
+
+
+def test_a_new_version_takes_over_only_what_is_unchanged_on_disk(trained_artifacts, tmp_path):
+    """A worker loads a new registry for every published version (a retrained reranker: once a minute
+    while a team's first votes come in). What was loaded from files unchanged since -- and computed
+    from those only -- is taken over; a rewritten file is loaded again, with what depends on it."""
+    import os
+    import shutil
+
+    root = tmp_path / "artifacts"
+    shutil.copytree(trained_artifacts, root)
+    old = ModelRegistry(root)
+    version = old.preload()
+    scored_by = ("kn3", "markov2")
+    cats, pokemon = old.pool_features("cats", "kn3", scored_by), old.pool_features("pokemon", "kn3", scored_by)
+    rewritten = old.path("cats", "markov2")
+    os.utime(rewritten, ns=(rewritten.stat().st_atime_ns, rewritten.stat().st_mtime_ns + 10**9))  # a deploy
+
+    new = ModelRegistry(root).reusing(old)
+    assert new.preload() != version  # a new version
+    assert new.model("pokemon", "markov2") is old.model("pokemon", "markov2")
+    assert new.model("cats", "kn3") is old.model("cats", "kn3")
+    assert new.reservoir("cats", "kn3") is old.reservoir("cats", "kn3")
+    assert new.estimator("judge") is old.estimator("judge")
+    assert new.model("cats", "markov2") is not old.model("cats", "markov2")  # its file changed: loaded again
+    assert new.pool_features("pokemon", "kn3", scored_by) is pokemon
+    assert new.pool_features("cats", "kn3", scored_by) is not cats  # computed with the rewritten model
+    assert ModelRegistry(root).reusing(None).model("cats", "kn3") is not old.model("cats", "kn3")
