@@ -6,7 +6,6 @@ deploy is auditable; loading refuses a different format version instead of misre
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 from datetime import UTC, datetime
@@ -33,7 +32,7 @@ class ArtifactInfo(BaseModel):
     metrics: dict = Field(default_factory=dict)
     trained_at: str = Field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
 
-    @functools.cached_property
+    @property
     def version(self) -> str:
         """Same data, parameters and format => same version: retraining unchanged input is a no-op."""
         key = json.dumps([self.format, self.corpus, self.model, self.corpus_hash, self.params], sort_keys=True)

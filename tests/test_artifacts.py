@@ -95,3 +95,16 @@ def test_a_new_version_takes_over_only_what_is_unchanged_on_disk(trained_artifac
     assert new.pool_features("pokemon", "kn3", scored_by) is pokemon
     assert new.pool_features("cats", "kn3", scored_by) is not cats  # computed with the rewritten model
     assert ModelRegistry(root).reusing(None).model("cats", "kn3") is not old.model("cats", "kn3")
+
+
+def test_an_artifacts_version_follows_its_data_and_parameters():
+    """The version is derived on every look, never remembered: a copy with other parameters, or
+    parameters changed in place, is another version (a cached one went stale, stop 24)."""
+    from models.artifact import ArtifactInfo
+
+    info = ArtifactInfo(corpus="cats", model="kn3", corpus_hash="h", params={"order": 3})
+    first = info.version
+    assert info.model_copy(update={"params": {"order": 4}}).version != first
+    info.params["order"] = 5
+    assert info.version != first
+    assert ArtifactInfo(corpus="cats", model="kn3", corpus_hash="h", params={"order": 3}).version == first
