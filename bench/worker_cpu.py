@@ -6,6 +6,9 @@ the registry snapshots, the bandit's counts) against a real embedded redis-serve
 closed loopback port (as ``bench.api``'s stack), so no network. Per batch size: CPU ms per job and per
 request (``time.process_time``: this process' threads), median over ``--rounds``. What it leaves
 out: rq's own bookkeeping around the job (``bench.api`` measures the whole stack).
+``--reload``: instead, what a worker spends loading a new model version (a retrained reranker):
+a new registry's preload and warm-up, from scratch and taking over the previous one's unchanged
+entries (``ModelRegistry.reusing``), CPU seconds, median over ``--rounds``.
 ``--baseline DIR`` (repeatable): the same measurement on another checkout's code (``git archive
 <sha> | tar -x -C DIR``), the checkouts taking turns round by round, so all see the same machine.
 """
@@ -74,6 +77,27 @@ def measure(batches: list[int], jobs: int) -> dict[str, float]:
         return out
 
 
+def reload_seconds(rounds: int) -> dict[str, float]:
+    """CPU seconds of a new version's preload + warm-up: from scratch, and taking over the last registry."""
+    from jobs.pipeline import warm
+    from models.registry import ModelRegistry
+    from tnaas.settings import Settings
+
+    settings = Settings(_env_file=None)
+    previous = ModelRegistry(settings.artifacts_dir)
+    previous.preload()
+    warm(previous, settings)
+    seen: dict[str, list[float]] = {"from scratch": [], "taking over the unchanged": []}
+    for _ in range(rounds):
+        for label, before in (("from scratch", None), ("taking over the unchanged", previous)):
+            start = time.process_time()
+            registry = ModelRegistry(settings.artifacts_dir).reusing(before)
+            registry.preload()
+            warm(registry, settings)
+            seen[label].append(time.process_time() - start)
+    return {label: statistics.median(v) for label, v in seen.items()}
+
+
 def run_child(cwd: str | None, batches: list[int], jobs: int) -> dict[str, float]:
     """``measure`` in a fresh process on ``cwd``'s code (this checkout's when None): this file run by
     path, so a baseline without it measures its own code."""
@@ -107,7 +131,12 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=300, help="jobs timed per batch size and round")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--baseline", action="append", default=[], help="another checkout's directory")
+    parser.add_argument("--reload", action="store_true", help="a new model version's loading, not a job")
     args = parser.parse_args()
+    if args.reload:
+        for label, seconds in reload_seconds(args.rounds).items():
+            Console().print(f"a new version's registry, preload + warm-up, {label}: {seconds:.2f} s CPU")
+        return
     batches = [int(b) for b in args.batch.split(",")]
     trees = {Path(b).name: b for b in args.baseline} | {"this checkout": None}
     seen: dict[str, list[dict[str, float]]] = {name: [] for name in trees}
