@@ -137,18 +137,15 @@ class ModelRegistry:
         """The reservoir's judge and nll columns (``scored_by``: the models whose nll rows carry),
         computed once per process on first use (or by a worker's warm-up thread: a job that needs them
         meanwhile waits for that one computation) and dropped with the models on a reload."""
-        key = ("_features", corpus, model.lower(), scored_by)
-        if key not in self._loaded:
-            with self._scoring:
-                if key not in self._loaded:
-                    start = time.perf_counter()
-                    self._loaded[key] = PoolFeatures(
-                        self.reservoir(corpus, model).names,
-                        self.estimator("judge"),
-                        {m: self.model(corpus, m) for m in scored_by},
-                    )
-                    log.info("scored the %s/%s reservoir in %.1f s", corpus, model, time.perf_counter() - start)
-        return self._loaded[key]
+        return self._scored_once(
+            ("_features", corpus, model.lower(), scored_by),
+            lambda: PoolFeatures(
+                self.reservoir(corpus, model).names,
+                self.estimator("judge"),
+                {m: self.model(corpus, m) for m in scored_by},
+            ),
+            f"scored the {corpus}/{model} reservoir",
+        )
 
     def reranked_scores(self, corpus: str, model: str, scored_by: tuple[str, ...]) -> np.ndarray | None:
         """P(up-vote) of every name of the reservoir under the deployed reranker (None while there is
@@ -157,15 +154,22 @@ class ModelRegistry:
         reranker = self.optional_estimator("reranker")
         if reranker is None:
             return None
-        key = ("_reranked", corpus, model.lower(), scored_by)
+        features = self.pool_features(corpus, model, scored_by)  # before: it takes the lock itself
+        return self._scored_once(
+            ("_reranked", corpus, model.lower(), scored_by),
+            lambda: reservoir_scores(self.reservoir(corpus, model), corpus, model, features, reranker),
+            f"reranked the {corpus}/{model} reservoir",
+        )
+
+    def _scored_once(self, key: tuple, compute, what: str):
+        """``compute()`` once per registry, one at a time: a job that needs it while the warm-up thread
+        computes it waits for that one computation."""
         if key not in self._loaded:
-            features = self.pool_features(corpus, model, scored_by)  # takes the lock itself
             with self._scoring:
                 if key not in self._loaded:
                     start = time.perf_counter()
-                    reservoir = self.reservoir(corpus, model)
-                    self._loaded[key] = reservoir_scores(reservoir, corpus, model, features, reranker)
-                    log.info("reranked the %s/%s reservoir in %.1f s", corpus, model, time.perf_counter() - start)
+                    self._loaded[key] = compute()
+                    log.info("%s in %.1f s", what, time.perf_counter() - start)
         return self._loaded[key]
 
     def answering_models(self, corpus: str) -> list[str]:
