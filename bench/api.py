@@ -290,7 +290,7 @@ def issue_table(console: Console, baselines: list[str] | None, seconds: float) -
         )
 
     for checkout in baselines or ():
-        with stack_with_pids(cwd=checkout) as (url, pids):
+        with stack_with_pids(cwd=checkout, tcp=True) as (url, pids):
             settle(pids)
             measure(f"TNaaS full stack, baseline ({Path(checkout).name})", url)
     with stack_with_pids() as (url, pids):
@@ -313,7 +313,8 @@ def main() -> None:
     parser.add_argument(
         "--baseline",
         action="append",
-        help="another checkout's directory: its stack side by side with this one (repeat for several)",
+        help="another checkout's directory: its stack side by side with this one (repeat for several); "
+        "its processes reach Redis over TCP, as every checkout before the Unix socket (1c805e2) did",
     )
     parser.add_argument("--workers", help="comma-separated worker counts: requests/s with each")
     parser.add_argument("--table", action="store_true", help="issue 18's table: the stack and one-process servers")
@@ -338,7 +339,9 @@ def main() -> None:
         scaling(console, [int(w) for w in args.workers.split(",")], args.seconds)
     elif args.baseline or args.rounds or args.tcp:
         with ExitStack() as started:
-            stacks = {Path(b).name: started.enter_context(stack_with_pids(cwd=b)) for b in args.baseline or []}
+            stacks = {
+                Path(b).name: started.enter_context(stack_with_pids(cwd=b, tcp=True)) for b in args.baseline or []
+            }
             stacks["this checkout"] = started.enter_context(stack_with_pids())
             if args.tcp:
                 stacks["this checkout, Redis over TCP"] = started.enter_context(stack_with_pids(tcp=True))
