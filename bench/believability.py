@@ -28,6 +28,8 @@ proportions, candidates sampled at the pair's temperature, models.believability.
 judge and reservoir trained on the 60%); ``reservoir T=t`` (``--temperatures``: the same judge, candidates
 sampled at t; ``--temperatures 1`` is the untempered reservoir); ``plain tier`` (the same scored candidates cut
 to the best whatever their length: the cut before issue 12's length fix, side by side in one run).
+``reservoir cover k [-m]`` (``--coverage k[:m]``): the same scored candidates, only those whose character
+k-grams the 60% all has (all but m), cut per length; the levers table gives each tier's size.
 
 Run: ``.venv/bin/python -m bench.believability`` (all corpora x kn5,kn3,markov3,markov2; 30-60 min
 on 2 cores) or ``--corpora pokemon,pypi --models kn5``; ``--write-defaults`` records the best model per
@@ -42,7 +44,19 @@ top picks are names with low likelihood (real new names are less predictable tha
 look worse and are called real no more often than random picks. ``--style`` (P(real) times the corpus
 judge's P(asked corpus)) is worse on every corpus over 3 splits (pokemon kn3 -0.14 / -0.13 against the
 reservoir). Tempered candidates (``--temperatures 0.8``) help pokemon kn3 a little and nothing else
-(README "Believability, measured").
+(README "Believability, measured"). A coverage filter (``--coverage``: only candidates whose every
+character k-gram of ``^name$`` the 60% has, models.believability.Coverage; same candidates, cut per
+length) is worse or level on every pair, paired over split seeds 3-10 (linear / forest, minus the
+reservoir): cats kn5 k=2 -0.045 ± 0.023 / -0.042 ± 0.025, k=3 with at most 2 unseen -0.039 ± 0.020 /
+-0.034 ± 0.019 (both leave 15-17k eligible: a 12,000 tier, distinct 0.956; against the same-sized
+``keep 12000`` tier -0.041 / -0.044); dogs kn5 k=2 +0.009 ± 0.010 / +0.019 ± 0.009, all of it the smaller
+tier (against ``keep 12000`` -0.011 ± 0.012 / +0.001 ± 0.011); pokemon kn3 (seeds 3-6) k=3 -0.018 ±
+0.007 / -0.017 ± 0.008, k=3 with 1 unseen +0.009 ± 0.009 / +0.003 ± 0.007, k=4 with 1 unseen -0.052 /
+-0.045. Strict k=3 leaves 200-600 names on cats and dogs (distinct 0.26 / 0.40) and is worse still
+(cats -0.087 / -0.097). Most held-out real names fail the filter themselves (split 3, k=3 / k=2:
+cats 3% / 10% pass, dogs 5% / 49%, pokemon kn3 19% at k=3; of the candidates 0.2% / 11%, 0.3% / 27%,
+25% at T=1): new real names are mostly made of joins the 60% lacks, and so is the detector's real class;
+keeping only seen joins keeps names unlike most real ones (``issue12_coverage_*.json``).
 """
 
 from __future__ import annotations
