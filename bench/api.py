@@ -7,7 +7,8 @@ processes have gone quiet after the warm-up (a worker scores its reservoirs in a
 count. ``--rounds N [--baseline DIR]``: only issue 18's two targets (sequential median, requests/s
 at 8 clients), N rounds with the stacks in turn, medians over rounds (what to quote on a machine whose
 speed drifts). ``--table [--baseline DIR]``: issue 18's table, the stack beside one-process servers
-(``bench.servers``). Starts an embedded redis-server,
+(``bench.servers``). ``--tcp``: this checkout's stack also with its processes reaching Redis over
+TCP rather than the Unix socket ``tnaas up`` gives them. Starts an embedded redis-server,
 `tnaas web` and 2 workers on 127.0.0.1 (stopped by pid at the end), with the rate limits lifted.
 Each request is ``POST /api/v1/generate {"corpus": "pokemon", "n": 5}``: the web process enqueues
 the job, a worker samples a pool of 100 names, ranks it and records 5 impressions, and the API waits
@@ -222,10 +223,10 @@ def rounds(console: Console, stacks: dict[str, tuple[str, set[int]]], seconds: f
 
 
 @contextmanager
-def stack_with_pids(workers: int = 2, cwd: str | None = None) -> Iterator[tuple[str, set[int]]]:
+def stack_with_pids(workers: int = 2, cwd: str | None = None, tcp: bool = False) -> Iterator[tuple[str, set[int]]]:
     """``running_stack`` and the pids of its processes."""
     before = children()
-    with running_stack(artifacts_env(), workers=workers, cwd=cwd) as base:
+    with running_stack(artifacts_env(), workers=workers, cwd=cwd, tcp=tcp) as base:
         yield f"{base}/api/v1/generate", children() - before
 
 
@@ -289,7 +290,7 @@ def issue_table(console: Console, baselines: list[str] | None, seconds: float) -
         )
 
     for checkout in baselines or ():
-        with stack_with_pids(cwd=checkout) as (url, pids):
+        with stack_with_pids(cwd=checkout, tcp=True) as (url, pids):
             settle(pids)
             measure(f"TNaaS full stack, baseline ({Path(checkout).name})", url)
     with stack_with_pids() as (url, pids):
@@ -312,7 +313,8 @@ def main() -> None:
     parser.add_argument(
         "--baseline",
         action="append",
-        help="another checkout's directory: its stack side by side with this one (repeat for several)",
+        help="another checkout's directory: its stack side by side with this one (repeat for several); "
+        "its processes reach Redis over TCP, as every checkout before the Unix socket (1c805e2) did",
     )
     parser.add_argument("--workers", help="comma-separated worker counts: requests/s with each")
     parser.add_argument("--table", action="store_true", help="issue 18's table: the stack and one-process servers")
@@ -322,6 +324,11 @@ def main() -> None:
         type=int,
         help="only the targets (sequential, 8 clients), this many rounds, stacks in turn; medians over rounds",
     )
+    parser.add_argument(
+        "--tcp",
+        action="store_true",
+        help="with --rounds/--baseline: this checkout's stack also with Redis over TCP (tnaas up: its Unix socket)",
+    )
     args = parser.parse_args()
     console = Console(width=180)
     if args.metrics_cost:
@@ -330,10 +337,14 @@ def main() -> None:
         issue_table(console, args.baseline, args.seconds)
     elif args.workers:
         scaling(console, [int(w) for w in args.workers.split(",")], args.seconds)
-    elif args.baseline or args.rounds:
+    elif args.baseline or args.rounds or args.tcp:
         with ExitStack() as started:
-            stacks = {Path(b).name: started.enter_context(stack_with_pids(cwd=b)) for b in args.baseline or []}
+            stacks = {
+                Path(b).name: started.enter_context(stack_with_pids(cwd=b, tcp=True)) for b in args.baseline or []
+            }
             stacks["this checkout"] = started.enter_context(stack_with_pids())
+            if args.tcp:
+                stacks["this checkout, Redis over TCP"] = started.enter_context(stack_with_pids(tcp=True))
             if args.rounds:
                 rounds(console, stacks, args.seconds, args.rounds)
             else:

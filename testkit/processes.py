@@ -191,16 +191,19 @@ def voter_cookie(base: str) -> str:
 
 
 @contextmanager
-def running_stack(extra_env: dict[str, str], workers: int = 2, cwd: str | None = None) -> Iterator[str]:
+def running_stack(
+    extra_env: dict[str, str], workers: int = 2, cwd: str | None = None, tcp: bool = False
+) -> Iterator[str]:
     """An embedded redis-server, `workers` x `tnaas worker` and `tnaas web` on 127.0.0.1, rate limits
     and the queue bound lifted, workers logging at WARNING; yields the web base URL, stops all by pid.
+    The processes reach Redis as under ``tnaas up``, over its Unix socket (``tcp``: its loopback port).
     ``cwd``: run another checkout's code (a benchmark's baseline), with this environment."""
     with tempfile.TemporaryDirectory() as tmp, EmbeddedRedis(Path(tmp) / "redis") as server:
         env = (
             local_registries()
             | os.environ
             | {
-                "REDIS_URL": server.url,
+                "REDIS_URL": server.url if tcp else server.local_url,
                 "TNAAS_LOG_LEVEL": "WARNING",
                 "TNAAS_USER_RATE": "1000000",
                 "TNAAS_TEAM_RATE": "1000000",

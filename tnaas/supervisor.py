@@ -98,7 +98,8 @@ class Supervisor:
             redis_child = Child("redis", self.redis.command())
             self.children.append(redis_child)
             self._spawn(redis_child)
-            url = self.redis.wait_ready(redis_child.process)
+            self.redis.wait_ready(redis_child.process)
+            url = self.redis.local_url  # this machine's processes: over the Unix socket
             url_file(self.settings.data_dir).write_text(url)  # so `tnaas votes export` and `train` find it
         if self._stack is None:
             version = ModelVersions(redis_client(url)).publish(ModelRegistry(self.settings.artifacts_dir).fingerprint())
