@@ -28,6 +28,8 @@ proportions, candidates sampled at the pair's temperature, models.believability.
 judge and reservoir trained on the 60%); ``reservoir T=t`` (``--temperatures``: the same judge, candidates
 sampled at t; ``--temperatures 1`` is the untempered reservoir); ``plain tier`` (the same scored candidates cut
 to the best whatever their length: the cut before issue 12's length fix, side by side in one run).
+``reservoir cover k [-m]`` (``--coverage k[:m]``): the same scored candidates, only those whose character
+k-grams the 60% all has (all but m), cut per length; the levers table gives each tier's size.
 
 Run: ``.venv/bin/python -m bench.believability`` (all corpora x kn5,kn3,markov3,markov2; 30-60 min
 on 2 cores) or ``--corpora pokemon,pypi --models kn5``; ``--write-defaults`` records the best model per
@@ -42,7 +44,19 @@ top picks are names with low likelihood (real new names are less predictable tha
 look worse and are called real no more often than random picks. ``--style`` (P(real) times the corpus
 judge's P(asked corpus)) is worse on every corpus over 3 splits (pokemon kn3 -0.14 / -0.13 against the
 reservoir). Tempered candidates (``--temperatures 0.8``) help pokemon kn3 a little and nothing else
-(README "Believability, measured").
+(README "Believability, measured"). A coverage filter (``--coverage``: only candidates whose every
+character k-gram of ``^name$`` the 60% has, models.believability.Coverage; same candidates, cut per
+length) is worse or level on every pair, paired over split seeds 3-10 (linear / forest, minus the
+reservoir): cats kn5 k=2 -0.045 ± 0.023 / -0.042 ± 0.025, k=3 with at most 2 unseen -0.039 ± 0.020 /
+-0.034 ± 0.019 (both leave 15-17k eligible: a 12,000 tier, distinct 0.956; against the same-sized
+``keep 12000`` tier -0.041 / -0.044); dogs kn5 k=2 +0.009 ± 0.010 / +0.019 ± 0.009, all of it the smaller
+tier (against ``keep 12000`` -0.011 ± 0.012 / +0.001 ± 0.011); pokemon kn3 (seeds 3-6) k=3 -0.018 ±
+0.007 / -0.017 ± 0.008, k=3 with 1 unseen +0.009 ± 0.009 / +0.003 ± 0.007, k=4 with 1 unseen -0.052 /
+-0.045. Strict k=3 leaves 200-600 names on cats and dogs (distinct 0.26 / 0.40) and is worse still
+(cats -0.087 / -0.097). Most held-out real names fail the filter themselves (split 3, k=3 / k=2:
+cats 3% / 10% pass, dogs 5% / 49%, pokemon kn3 19% at k=3; of the candidates 0.2% / 11%, 0.3% / 27%,
+25% at T=1): new real names are mostly made of joins the 60% lacks, and so is the detector's real class;
+keeping only seen joins keeps names unlike most real ones (``issue12_coverage_*.json``).
 """
 
 from __future__ import annotations
@@ -69,6 +83,7 @@ from models.artifact import ArtifactInfo
 from models.believability import POOL as POOL_RESERVOIR
 from models.believability import (
     BelievabilityJudge,
+    Coverage,
     NearCopies,
     eligible_candidates,
     judge_training_set,
@@ -210,6 +225,7 @@ def evaluate_pair(
     pool: int = POOL_RESERVOIR,
     by_shape: bool = False,
     keeps: tuple[int, ...] = (),
+    coverages: tuple[tuple[int, int], ...] = (),
 ) -> dict:
     start = time.perf_counter()
     model = NameModel(make_lm(model_name), corpus).fit(train)
@@ -221,6 +237,7 @@ def evaluate_pair(
     candidates = score_candidates(model, judge, near, rng, pool, temperature_for(corpus, model_name))
     plain = reservoir_from(*candidates, model, near, default_blocklist(), info, by_length=False)
     reservoir = reservoir_from(*candidates, model, near, default_blocklist(), info, by_length=True)
+    tiers = {"plain_tier": len(plain), "reservoir": len(reservoir)}  # tier sizes of the levers that change them
     shown = {
         "random": run_random(model, n),
         "judge": run_judge(model, corpus, model_name, corpus_judge, n),
@@ -230,9 +247,17 @@ def evaluate_pair(
     for keep in keeps:  # the same candidates, a tier of another size (smaller: more selective, more repeats)
         sized = reservoir_from(*candidates, model, near, default_blocklist(), info, by_length=True, keep=keep)
         shown[f"reservoir keep {keep}"] = run_reservoir(sized, n)
+        tiers[f"reservoir keep {keep}"] = len(sized)
     if by_shape:  # the same candidates, cut per length and make-up (letters, separators, digits)
         shaped = reservoir_from(*candidates, model, near, default_blocklist(), info, by_length=True, by_shape=True)
         shown["reservoir by shape"] = run_reservoir(shaped, n)
+        tiers["reservoir by shape"] = len(shaped)
+    for k, missing in coverages:  # the same candidates, those whose k-grams the 60% has (all but `missing`)
+        covered = Coverage(train, k, missing).mask(candidates[0])
+        names = [name for name, ok in zip(candidates[0], covered) if ok]
+        filtered = reservoir_from(names, candidates[1][covered], model, near, default_blocklist(), info, by_length=True)
+        shown[coverage_label(k, missing)] = run_reservoir(filtered, n)
+        tiers[coverage_label(k, missing)] = len(filtered)
     for t in temperatures:  # the same judge, candidates sampled at temperature t, cut per length
         names = eligible_candidates(model, near, rng, pool, temperature=t)
         scores = judge.believability(names) if names else np.zeros(0)
@@ -257,6 +282,7 @@ def evaluate_pair(
         "model": model_name,
         "split_seed": seed,
         "reservoir_size": len(reservoir),
+        "eligible": len(candidates[0]),
         "folds": "grouped" if grouped else "stratified",
         "heldout": {f: d.heldout_called_real for f, d in detectors.items()},
         "train_names": {f: d.called_real(train_names) for f, d in detectors.items()},
@@ -272,10 +298,21 @@ def evaluate_pair(
             "blocked": float(np.mean(default_blocklist().mask(s.names))),
             "ms": float(np.median(s.ms)),
             "length": float(np.mean([len(x) for x in s.names])),
+            "tier": tiers.get(name),
             "examples": s.names[:8],
         }
     out["seconds"] = round(time.perf_counter() - start, 1)
     return out
+
+
+def coverage_label(k: int, missing: int) -> str:
+    return f"reservoir cover {k}" + (f" -{missing}" if missing else "")
+
+
+def parse_coverages(spec: str) -> tuple[tuple[int, int], ...]:
+    """``"3,3:2"`` -> ((3, 0), (3, 2)): k, and how many unseen k-grams a name may have."""
+    pairs = [part.split(":") for part in spec.split(",") if part]
+    return tuple((int(p[0]), int(p[1]) if len(p) > 1 else 0) for p in pairs)
 
 
 def cross_fitted_candidates(
@@ -409,6 +446,8 @@ def print_levers(results: list[dict], console: Console, base: str = "reservoir")
         *(f"{f}: - held-out" for f in DETECTORS),
         *(f"{f}: - {base}" for f in DETECTORS),
         "length",
+        "tier",
+        "distinct",
         title=f"Levers, paired per split seed (mean ± s.e. over {len({r['split_seed'] for r in results})} splits)",
     )
     for (corpus, model), rs in groups.items():
@@ -428,8 +467,18 @@ def print_levers(results: list[dict], console: Console, base: str = "reservoir")
                     for f in DETECTORS
                 ),
                 f"{np.mean([r['strategies'][k]['length'] for r in rs]):.1f}",
+                tier_range([r["strategies"][k].get("tier") for r in rs]),
+                f"{np.mean([r['strategies'][k]['distinct'] for r in rs]):.3f}",
             )
     console.print(table)
+
+
+def tier_range(sizes: list) -> str:
+    """The tier size over the split seeds (min-max), where the run recorded it."""
+    known = [s for s in sizes if s is not None]
+    if not known:
+        return ""
+    return str(min(known)) if min(known) == max(known) else f"{min(known)}-{max(known)}"
 
 
 def worker_path(console: Console, requests: int = 300) -> None:
@@ -567,6 +616,12 @@ def main() -> None:
         "--keeps", default="", help="also tiers of these sizes (e.g. 12000), from the same scored candidates"
     )
     parser.add_argument(
+        "--coverage",
+        default="",
+        help="also tiers of the same candidates filtered to those whose character k-grams (with ^name$) the "
+        "training names all have: e.g. 3,2 (k) or 3:2 (k, at most 2 unseen k-grams)",
+    )
+    parser.add_argument(
         "--by-shape",
         action="store_true",
         help="also the reservoir cut per length and make-up (letters, separators, digits) in the corpus' proportions",
@@ -624,6 +679,7 @@ def main() -> None:
                     args.pool,
                     args.by_shape,
                     tuple(int(k) for k in args.keeps.split(",") if k),
+                    parse_coverages(args.coverage),
                 )
                 log.info(
                     "%s/%s split %d done in %.0f s: targets %s",

@@ -15,6 +15,7 @@ from models.artifact import ArtifactInfo
 from models.believability import (
     MIN_KEEP,
     BelievabilityJudge,
+    Coverage,
     NearCopies,
     Reservoir,
     build_reservoir,
@@ -53,6 +54,21 @@ def test_near_copies_agree_with_edit_distance():
     index = NearCopies(words)
     for probe in probes:
         assert index.near(probe) == any(edit_distance(probe, w) <= 1 for w in words), probe
+
+
+def test_coverage_agrees_with_substrings_of_the_marked_corpus_names():
+    rng = random.Random(0)
+    words = ["".join(rng.choice("abc") for _ in range(rng.randint(1, 5))) for _ in range(15)]
+    probes = ["".join(rng.choice("abcd") for _ in range(rng.randint(1, 6))) for _ in range(2000)]
+    marked = [f"^{w}$" for w in words]
+    for k, missing in [(2, 0), (3, 0), (3, 1), (4, 2)]:
+        coverage = Coverage(words, k, missing)
+        for probe in probes:
+            grams = [f"^{probe}$"[i : i + k] for i in range(len(probe) + 3 - k)]
+            unseen = sum(not any(g in m for m in marked) for g in grams)
+            assert coverage.covered(probe) == (unseen <= missing), (probe, k, missing)
+    assert Coverage(["tom", "kitty"]).mask(["kittom", "kom"]).tolist() == [False, False]  # "tto": a join never seen
+    assert Coverage(["tom", "kitty"], 2).mask(["kittom", "kom", "ty"]).tolist() == [True, False, True]
 
 
 def test_blocklist_blocks_words_inside_names_but_not_innocent_hosts():
