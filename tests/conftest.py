@@ -38,6 +38,8 @@ def assert_same_distribution(samples: list[str], exact: dict[str, float], min_ex
 import os  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
+import tempfile  # noqa: E402
+from pathlib import Path  # noqa: E402
 
 from testkit.processes import local_registries, tnaas_env  # noqa: E402
 from tnaas.redis_server import EmbeddedRedis  # noqa: E402
@@ -47,6 +49,13 @@ from tnaas.redis_server import EmbeddedRedis  # noqa: E402
 os.environ.update({k: v for k, v in local_registries().items() if k not in os.environ})
 
 TRAINED = ["-c", "cats", "-c", "pokemon", "-m", "kn3", "-m", "markov2"]
+
+
+@pytest.fixture
+def short_dir():
+    """A directory whose path is short enough for a Unix socket (pytest's tmp paths can be too long)."""
+    with tempfile.TemporaryDirectory(prefix="tnaas-") as path:
+        yield Path(path)
 
 
 @pytest.fixture

@@ -9,10 +9,8 @@ import re
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 from redis import Redis
@@ -129,13 +127,6 @@ def test_a_crash_loop_stops_the_stack_and_says_which_child_and_why():
     assert all(c.process.poll() is not None for c in supervisor.children)  # every child stopped by pid
 
 
-@pytest.fixture
-def short_dir():
-    """A directory whose path is short enough for a Unix socket (pytest's tmp paths can be too long)."""
-    with tempfile.TemporaryDirectory(prefix="tnaas-") as path:
-        yield Path(path)
-
-
 def test_up_restarts_redis_web_and_workers_by_pid_and_keeps_the_data(trained_artifacts, short_dir):
     port = free_port_run(2)  # the web's, then each worker's metrics
     env = tnaas_env(
@@ -157,9 +148,7 @@ def test_up_restarts_redis_web_and_workers_by_pid_and_keeps_the_data(trained_art
             log.kill_and_wait("web")
             wait_until(lambda: _ready(base), timeout=30, what="the new web to answer")
         url = (short_dir / "data" / "redis" / "url").read_text()
-        assert url.startswith(
-            "unix://"
-        )  # the stack's processes reach its Redis over the socket, through restarts below
+        assert url.startswith("unix://")  # the stack reaches its Redis over the socket, restarts below included
         connection = Redis.from_url(url)
         vote = votable(connection)
         cookie = {"Cookie": voter_cookie(base)}

@@ -8,10 +8,8 @@ import signal
 import stat
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
-from pathlib import Path
 
 import pytest
 from redis import Redis
@@ -118,25 +116,24 @@ def test_persisted_data_survives_a_redis_restart(tmp_path):
         server.stop()
 
 
-def test_the_embedded_redis_serves_this_machine_on_an_owner_only_unix_socket_that_survives_a_kill(tmp_path):
+def test_the_embedded_redis_serves_this_machine_on_an_owner_only_unix_socket_that_survives_a_kill(tmp_path, short_dir):
     """What ``tnaas up`` gives its processes: the socket answers, only its owner may connect, and a
     Redis killed (its socket file left behind) and started again answers there with the data kept."""
-    with tempfile.TemporaryDirectory(prefix="tnaas-") as short:  # pytest's tmp paths can be too long for a socket
-        port = free_port()
-        server = EmbeddedRedis(Path(short) / "redis", port=port)
+    port = free_port()
+    server = EmbeddedRedis(short_dir / "redis", port=port)
+    server.start()
+    try:
+        assert server.local_url.startswith("unix://") and server.local_url != server.url
+        Redis.from_url(server.local_url).set("written", "over the socket")
+        assert Redis.from_url(server.url).get("written") == b"over the socket"  # one server, two ways in
+        assert stat.S_IMODE(os.stat(server.socket_path).st_mode) == 0o700
+        server.process.kill()  # no clean shutdown: the socket file stays
+        server.process.wait()
+        server = EmbeddedRedis(short_dir / "redis", port=port)
         server.start()
-        try:
-            assert server.local_url.startswith("unix://") and server.local_url != server.url
-            Redis.from_url(server.local_url).set("written", "over the socket")
-            assert Redis.from_url(server.url).get("written") == b"over the socket"  # one server, two ways in
-            assert stat.S_IMODE(os.stat(server.socket_path).st_mode) == 0o700
-            server.process.kill()  # no clean shutdown: the socket file stays
-            server.process.wait()
-            server = EmbeddedRedis(Path(short) / "redis", port=port)
-            server.start()
-            assert Redis.from_url(server.local_url).get("written") == b"over the socket"
-        finally:
-            server.stop()
+        assert Redis.from_url(server.local_url).get("written") == b"over the socket"
+    finally:
+        server.stop()
     too_long = EmbeddedRedis(tmp_path / ("d" * 120) / "redis")  # beyond a socket path's limit: TCP
     assert too_long.socket_path is None and too_long.local_url == too_long.url
 
