@@ -130,8 +130,27 @@ class ModelRegistry:
         """The believable tier of (corpus, model), loaded once per process (see models.believability)."""
         key = ("_reservoir", corpus, model.lower())
         if key not in self._loaded:
-            self._load_file(key, self.reservoir_path(corpus, model), Reservoir.load)
+            self._say_if_outdated(
+                corpus, model, self._load_file(key, self.reservoir_path(corpus, model), Reservoir.load)
+            )
         return self._loaded[key]
+
+    def _say_if_outdated(self, corpus: str, model: str, reservoir: Reservoir) -> None:
+        """A reservoir built under other settings than this release's (the code upgraded, or its name model
+        retrained, without ``tnaas train`` since) still answers -- its names were checked when it was
+        built -- and the operator is told, once per load."""
+        from models.training import believability_info  # training builds on this module
+
+        expected = believability_info(corpus, self.get(corpus, model)[1]).version
+        if reservoir.info.version != expected:
+            log.warning(
+                "the %s/%s reservoir was built under other settings than this release's (version %s, now %s): "
+                "`tnaas train` rebuilds it",
+                corpus,
+                model,
+                reservoir.info.version,
+                expected,
+            )
 
     def pool_features(self, corpus: str, model: str, scored_by: tuple[str, ...]) -> PoolFeatures:
         """The reservoir's judge and nll columns (``scored_by``: the models whose nll rows carry),

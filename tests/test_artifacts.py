@@ -97,6 +97,29 @@ def test_a_new_version_takes_over_only_what_is_unchanged_on_disk(trained_artifac
     assert ModelRegistry(root).reusing(None).model("cats", "kn3") is not old.model("cats", "kn3")
 
 
+def test_a_reservoir_built_under_other_settings_still_answers_and_the_operator_is_told(
+    trained_artifacts, tmp_path, caplog
+):
+    """Code upgraded (say, another sampling temperature) but ``tnaas train`` not run since."""
+    import shutil
+
+    from models.believability import Reservoir
+
+    root = tmp_path / "artifacts"
+    shutil.copytree(trained_artifacts, root)
+    path = ModelRegistry(root).reservoir_path("cats", "kn3")
+    built = Reservoir.load(path)
+    older = built.info.model_copy(update={"params": built.info.params | {"temperature": 0.5}})
+    Reservoir(built.names, built.scores, built.log_probs, older).save(path)
+
+    registry = ModelRegistry(root)
+    with caplog.at_level("WARNING", logger="models.registry"):
+        assert registry.reservoir("cats", "kn3").names == built.names  # still answers
+        registry.reservoir("pokemon", "kn3")  # up to date: nothing said
+    (said,) = [r.getMessage() for r in caplog.records if r.name == "models.registry"]
+    assert said.startswith("the cats/kn3 reservoir was built under other settings") and "`tnaas train`" in said
+
+
 def test_an_artifacts_version_follows_its_data_and_parameters():
     """The version is derived on every look, never remembered: a copy with other parameters, or
     parameters changed in place, is another version (a cached one went stale, stop 24)."""
