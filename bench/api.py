@@ -12,7 +12,8 @@ TCP rather than the Unix socket ``tnaas up`` gives them. Starts an embedded redi
 `tnaas web` and 2 workers on 127.0.0.1 (stopped by pid at the end), with the rate limits lifted.
 Each request is ``POST /api/v1/generate {"corpus": "pokemon", "n": 5}``: the web process enqueues
 the job, a worker samples a pool of 100 names, ranks it and records 5 impressions, and the API waits
-for the result (200). Sequential: 200 requests; then closed loops of c clients for 10 s each.
+for the result (200). Sequential: 200 requests; then closed loops of c clients for 10 s each. Each client keeps its
+connection open, as API clients do (``--new-connections``: a new one per request, as before stop 26).
 
 Then the cost of metrics on the request path: two stacks side by side, one with metrics (the web
 middleware, /metrics, the workers' job timings) and one with ``TNAAS_METRICS=false``, sent the
@@ -23,12 +24,15 @@ same sequential requests alternately (ABAB...), so both see the same machine at 
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import os
 import statistics
 import subprocess
 import sys
+import threading
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -45,14 +49,51 @@ from tnaas.redis_server import free_port
 BODY = json.dumps({"corpus": "pokemon", "n": 5}).encode()
 
 
+HEADERS_JSON = {"Content-Type": "application/json"}
+# A client keeps its connection open across its requests, as an API client does (requests.Session,
+# httpx.Client, Slack's own servers); ``--new-connections``: a new one per request (urllib's way, and how
+# every figure before stop 26 was taken). On 2 cores shared with the stack the client's cost counts:
+# per request 0.19-0.20 ms of client CPU and 0.73-0.76 ms in the web process kept alive, 0.29-0.32 and
+# 0.82-0.92 with a connection each (one run, the two in turn; README "Throughput").
+KEEP_ALIVE = True
+IDLE_CONNECTION = 2.0  # seconds: a connection idle longer is not reused (uvicorn closes it after 5)
+_connections = threading.local()  # host:port -> (connection, when last used), per client thread
+
+
 def generate(url: str) -> float:
     """One request; its wall-clock seconds (raises unless the answer came back done)."""
-    request = urllib.request.Request(url, data=BODY, method="POST", headers={"Content-Type": "application/json"})
+    if not KEEP_ALIVE:
+        request = urllib.request.Request(url, data=BODY, method="POST", headers=HEADERS_JSON)
+        start = time.perf_counter()
+        with urllib.request.urlopen(request, timeout=30) as response:
+            assert response.status == 200, response.status
+            response.read()
+        return time.perf_counter() - start
+    parts = urllib.parse.urlsplit(url)
+    connection, used_at = _connections.__dict__.get(parts.netloc, (None, 0.0))
+    if connection is None or time.monotonic() - used_at > IDLE_CONNECTION:
+        if connection is not None:
+            connection.close()
+        connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
     start = time.perf_counter()
-    with urllib.request.urlopen(request, timeout=30) as response:
-        assert response.status == 200, response.status
-        response.read()
+    try:
+        connection.request("POST", parts.path, body=BODY, headers=HEADERS_JSON)
+        with connection.getresponse() as response:
+            response.read()
+            assert response.status == 200, response.status
+    except BaseException:
+        connection.close()
+        _connections.__dict__.pop(parts.netloc, None)  # the next request opens a new one
+        raise
+    _connections.__dict__[parts.netloc] = (connection, time.monotonic())
     return time.perf_counter() - start
+
+
+def close_connections() -> None:
+    """This thread's open connections."""
+    for connection, _ in _connections.__dict__.values():
+        connection.close()
+    _connections.__dict__.clear()
 
 
 def closed_loop(url: str, clients: int, seconds: float) -> tuple[list[float], float]:
@@ -61,8 +102,11 @@ def closed_loop(url: str, clients: int, seconds: float) -> tuple[list[float], fl
 
     def client(_: int) -> list[float]:
         out = []
-        while time.perf_counter() < deadline:
-            out.append(generate(url))
+        try:
+            while time.perf_counter() < deadline:
+                out.append(generate(url))
+        finally:
+            close_connections()
         return out
 
     start = time.perf_counter()
@@ -226,7 +270,7 @@ def rounds(console: Console, stacks: dict[str, tuple[str, set[int]]], seconds: f
 def stack_with_pids(workers: int = 2, cwd: str | None = None, tcp: bool = False) -> Iterator[tuple[str, set[int]]]:
     """``running_stack`` and the pids of its processes."""
     before = children()
-    with running_stack(artifacts_env(), workers=workers, cwd=cwd, tcp=tcp) as base:
+    with running_stack(artifacts_env(cwd), workers=workers, cwd=cwd, tcp=tcp) as base:
         yield f"{base}/api/v1/generate", children() - before
 
 
@@ -329,8 +373,16 @@ def main() -> None:
         action="store_true",
         help="with --rounds/--baseline: this checkout's stack also with Redis over TCP (tnaas up: its Unix socket)",
     )
+    parser.add_argument(
+        "--new-connections",
+        action="store_true",
+        help="each request on a new connection (urllib's way; figures before stop 26), not one kept per client",
+    )
     args = parser.parse_args()
+    global KEEP_ALIVE
+    KEEP_ALIVE = not args.new_connections
     console = Console(width=180)
+    console.print(f"client: {'a connection kept per client' if KEEP_ALIVE else 'a new connection per request'}")
     if args.metrics_cost:
         metrics_cost(console)
     elif args.table:

@@ -31,11 +31,15 @@ def p99_ms(samples: list[float]) -> float:
     return 1000 * sorted(samples)[max(0, int(0.99 * len(samples)) - 1)]
 
 
-def artifacts_env() -> dict[str, str]:
+def artifacts_env(checkout: str | None = None) -> dict[str, str]:
     """This checkout's artifacts by absolute path, so a baseline checkout (``--baseline``) loads the
-    same models (it has none of its own: `git archive` leaves them out)."""
+    same models (it has none of its own: `git archive` leaves them out) -- unless ``tnaas train`` was run
+    in it: a checkout from before a change of the artifacts' format cannot read today's."""
     from tnaas.settings import get_settings
 
+    own = Path(checkout, "artifacts") if checkout else None
+    if own is not None and own.is_dir():
+        return {"TNAAS_ARTIFACTS_DIR": str(own.resolve())}
     return {"TNAAS_ARTIFACTS_DIR": str(Path(get_settings().artifacts_dir).resolve())}
 
 

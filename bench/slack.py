@@ -43,8 +43,8 @@ FORM = "application/x-www-form-urlencoded"
 console = Console(width=150)
 
 
-def stack_env(slack: SlackStandIn) -> dict:
-    return artifacts_env() | {
+def stack_env(slack: SlackStandIn, cwd: str | None = None) -> dict:
+    return artifacts_env(cwd) | {
         "SLACK_BOT_TOKEN": "xoxb-test",
         "SLACK_SIGNING_SECRET": SECRET,
         "TNAAS_SLACK_API_URL": slack.url,
@@ -59,7 +59,7 @@ def latency(
     before = children()
     with (
         SlackStandIn(minute=1e-3, latency=slack_latency) as slack,
-        running_stack(stack_env(slack), workers=workers, cwd=cwd) as base,
+        running_stack(stack_env(slack, cwd), workers=workers, cwd=cwd) as base,
     ):
         url = f"{base}/slack/events"
         pids = children() - before

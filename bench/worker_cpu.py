@@ -104,7 +104,7 @@ def run_child(cwd: str | None, batches: list[int], jobs: int) -> dict[str, float
     from bench.common import artifacts_env
 
     here = str(Path(__file__).resolve().parent.parent)
-    env = os.environ | artifacts_env() | {"PYTHONPATH": cwd or here}
+    env = os.environ | artifacts_env(cwd) | {"PYTHONPATH": cwd or here}
     done = subprocess.run(
         [sys.executable, str(Path(__file__).resolve()), "--child", ",".join(map(str, batches)), str(jobs)],
         cwd=cwd or here,
