@@ -47,8 +47,6 @@ from testkit.processes import running_stack, stop_process, wait_until
 from tnaas.redis_server import free_port
 
 BODY = json.dumps({"corpus": "pokemon", "n": 5}).encode()
-
-
 HEADERS_JSON = {"Content-Type": "application/json"}
 # A client keeps its connection open across its requests, as an API client does (requests.Session,
 # httpx.Client, Slack's own servers); ``--new-connections``: a new one per request (urllib's way, and how
