@@ -25,6 +25,7 @@ RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml
 
 # 2. What training reads, then training: rebuilt when the corpora or the code under them change.
 #    The artifacts belong to the runtime user, so the compose volume made from them is writable.
+COPY core/ core/
 COPY tnaas/ tnaas/
 COPY models/ models/
 COPY corpora/ corpora/

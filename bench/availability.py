@@ -274,10 +274,10 @@ def like_figures(console: Console, rng: np.random.Generator) -> None:
 def pipeline_figures(console: Console) -> None:
     """`like` and plain generation through the request pipeline a worker runs (ranking included), side by
     side, on the models `tnaas train` left in TNAAS_ARTIFACTS_DIR (skipped when there are none)."""
+    from core.settings import get_settings
     from jobs.contracts import GenerateRequest, LikeRequest
     from jobs.pipeline import answer
     from models.registry import ModelRegistry
-    from tnaas.settings import get_settings
 
     settings = get_settings()
     models = ModelRegistry(settings.artifacts_dir)

@@ -543,6 +543,7 @@ def worker_path(console: Console, requests: int = 300) -> None:
     from the reservoir's column, the best n chosen) against scoring the pool per request as before."""
     import tempfile
 
+    from core.settings import get_settings
     from jobs.contracts import GenerateRequest
     from jobs.pipeline import default_model, generate
     from models import artifact
@@ -551,7 +552,6 @@ def worker_path(console: Console, requests: int = 300) -> None:
     from models.registry import ModelRegistry
     from models.reranker import Reranker, labels, voted_rows
     from testkit.simulated_team import CONFIGS, run_loop
-    from tnaas.settings import get_settings
 
     settings = get_settings()
     registry = ModelRegistry(settings.artifacts_dir)

@@ -35,7 +35,7 @@ def artifacts_env(checkout: str | None = None) -> dict[str, str]:
     """This checkout's artifacts by absolute path, so a baseline checkout (``--baseline``) loads the
     same models (it has none of its own: `git archive` leaves them out) -- unless ``tnaas train`` was run
     in it: a checkout from before a change of the artifacts' format cannot read today's."""
-    from tnaas.settings import get_settings
+    from core.settings import get_settings
 
     own = Path(checkout, "artifacts") if checkout else None
     if own is not None and own.is_dir():

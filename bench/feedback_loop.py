@@ -14,6 +14,7 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
+from core.settings import get_settings
 from corpora import load_corpus
 from models.bandit import standings
 from models.name_model import Candidate
@@ -32,7 +33,6 @@ from testkit.simulated_team import (
     run_loop,
     short_and_easy,
 )
-from tnaas.settings import get_settings
 
 
 def standard_error(values: list[float]) -> float:

@@ -22,10 +22,10 @@ from rich.table import Table
 from rq import Worker
 
 from bench.common import median_ms, p99_ms
+from core.settings import get_settings
 from jobs.contracts import CompleteRequest, DetectRequest, GenerateRequest
 from jobs.queueing import enqueue, wait_for
 from tnaas.redis_server import EmbeddedRedis
-from tnaas.settings import get_settings
 
 REQUESTS = {
     "generate": lambda i: GenerateRequest(corpus="pokemon", n=5, seed=i),

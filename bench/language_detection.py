@@ -39,8 +39,8 @@ def rss_mb(field: str = "VmRSS") -> float:
 
 def load_ours(langs, may_abstain: bool = False):
     """Top guess, as every other detector answers; or our real answer, "unknown" when unsure."""
+    from core.settings import get_settings
     from models.registry import ModelRegistry
-    from tnaas.settings import get_settings
 
     registry = ModelRegistry(get_settings().artifacts_dir)
     detector = registry.estimator("language")

@@ -18,12 +18,12 @@ import uvicorn
 from fastapi import FastAPI
 from pydantic import BaseModel
 
+from core.settings import get_settings
 from corpora import load_corpus
 from jobs.contracts import GenerateRequest
 from jobs.pipeline import answer
 from models.ranking import candidate_rows
 from models.registry import ModelRegistry
-from tnaas.settings import get_settings
 
 STATE_SIZE = 3
 POOL = 100

@@ -33,9 +33,9 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.common import artifacts_env, children, cpu_seconds, pct
+from core.limits import KEYCAP_VOTES_TO_LEARN
 from testkit.processes import running_stack, wait_until
 from testkit.slack_standin import SlackStandIn, signed_post, slash_form
-from tnaas.limits import KEYCAP_VOTES_TO_LEARN
 
 SECRET = "bench-signing-secret"
 CHANNELS = 100  # the latency part's commands come from this many channels (Slack: ~1 post a second each)

@@ -32,6 +32,7 @@ def measure(batches: list[int], jobs: int) -> dict[str, float]:
     from redis import Redis
 
     from availability.checker import build_checker
+    from core.settings import Settings
     from jobs import tasks
     from jobs.contracts import GenerateRequest, WebBatch, WebItem
     from jobs.pipeline import warm
@@ -40,7 +41,6 @@ def measure(batches: list[int], jobs: int) -> dict[str, float]:
     from store.arms import RecentArms
     from testkit.processes import local_registries
     from tnaas.redis_server import EmbeddedRedis
-    from tnaas.settings import Settings
 
     os.environ.update(local_registries())
     with tempfile.TemporaryDirectory() as tmp, EmbeddedRedis(Path(tmp) / "redis") as server:
@@ -79,9 +79,9 @@ def measure(batches: list[int], jobs: int) -> dict[str, float]:
 
 def reload_seconds(rounds: int) -> dict[str, float]:
     """CPU seconds of a new version's preload + warm-up: from scratch, and taking over the last registry."""
+    from core.settings import Settings
     from jobs.pipeline import warm
     from models.registry import ModelRegistry
-    from tnaas.settings import Settings
 
     settings = Settings(_env_file=None)
     previous = ModelRegistry(settings.artifacts_dir)

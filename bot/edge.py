@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse
 
-from tnaas.limits import MAX_JSON_DEPTH, MAX_JSON_NUMBER_LEN
+from core.limits import MAX_JSON_DEPTH, MAX_JSON_NUMBER_LEN
 
 PARSE_IN_THREAD_ABOVE = 4096  # bytes: smaller bodies parse in microseconds, a thread hop costs more
 

@@ -22,8 +22,8 @@ from rq import Queue, Worker
 from rq.job import Job
 from rq.registry import FailedJobRegistry, StartedJobRegistry
 
+from core.settings import Settings
 from store.deploys import ModelVersions
-from tnaas.settings import Settings
 
 
 class WorkerHealth(BaseModel):

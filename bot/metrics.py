@@ -14,8 +14,8 @@ from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
 from prometheus_client.registry import Collector
 from redis import Redis
 
+from core.observability import REQUEST_ID_HEADER, new_request_id, request_context
 from jobs.metrics import StackCollector
-from tnaas.observability import REQUEST_ID_HEADER, new_request_id, request_context
 
 log = logging.getLogger("tnaas.web")
 

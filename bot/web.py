@@ -17,16 +17,16 @@ from bot.api.batching import Batcher
 from bot.api.deps import cookie_voter, voter_cookies
 from bot.api.errors import install_error_handlers
 from bot.api.main import api_router
+from bot.api.voters import COOKIE, COOKIE_MAX_AGE
 from bot.edge import Edge, Gate
 from bot.health import Health, health
 from bot.metrics import Observed, metrics_registry
-from bot.slack_http import install_slack
-from bot.voters import COOKIE, COOKIE_MAX_AGE
+from bot.slack.endpoint import install_slack
+from core.limits import MAX_API_BODY
+from core.settings import get_settings
 from models.registry import ModelRegistry
 from store.answers import Answers
-from tnaas.limits import MAX_API_BODY
-from tnaas.redis_server import async_redis_client, redis_client
-from tnaas.settings import get_settings
+from store.connection import async_redis_client, redis_client
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"

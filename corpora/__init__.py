@@ -7,7 +7,7 @@ import json
 from functools import cache
 from pathlib import Path
 
-from tnaas.errors import UnknownCorpus
+from core.errors import UnknownCorpus
 
 HERE = Path(__file__).parent
 

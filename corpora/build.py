@@ -44,8 +44,8 @@ from datetime import UTC, datetime
 from itertools import pairwise
 from pathlib import Path
 
+from core.limits import MAX_NAME_LEN
 from corpora.normalize import slugify
-from tnaas.limits import MAX_NAME_LEN
 
 log = logging.getLogger(__name__)
 

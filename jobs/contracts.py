@@ -12,13 +12,13 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, TypeAdapter, field_validator
 
+from core.errors import CommandError, UnknownCorpus
+from core.limits import MAX_CHECK_NAMES, MAX_NAME_LEN, MAX_PATTERN_LEN, MAX_TEXT_LEN, SEED_MAX
+from core.settings import Settings, get_settings
 from corpora import corpus_names
 from models.catalog import canonical_model_name
 from models.pattern import EMPTY_PATTERN, WILDCARD, normalise_pattern
 from models.sounds_like import SoundsLike
-from tnaas.errors import CommandError, UnknownCorpus
-from tnaas.limits import MAX_CHECK_NAMES, MAX_NAME_LEN, MAX_PATTERN_LEN, MAX_TEXT_LEN, SEED_MAX
-from tnaas.settings import Settings, get_settings
 
 
 def _default_n() -> int:

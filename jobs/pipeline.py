@@ -16,6 +16,8 @@ import numpy as np
 from availability.checker import AvailabilityChecker
 from availability.marks import Mark
 from availability.rules import REGISTRIES
+from core.errors import ModelUnavailable, TNaaSError
+from core.settings import Settings
 from corpora import corpus_names
 from jobs.contracts import (
     AnyRequest,
@@ -41,8 +43,6 @@ from models.registry import ModelRegistry
 from models.sounds_like import sounds_like
 from store.arms import ArmCounts
 from store.votes import Impression
-from tnaas.errors import ModelUnavailable, TNaaSError
-from tnaas.settings import Settings
 
 MAX_FREE_ROUNDS = 3  # live checks of replacements when shown names turn out taken: bounded
 log = logging.getLogger(__name__)

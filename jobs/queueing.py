@@ -16,24 +16,21 @@ from __future__ import annotations
 import hashlib
 import math
 import time
-import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from redis import Redis
-from rq import Callback, Queue, Retry
+from rq import Queue, Retry
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
-from jobs import slack_reply, tasks
-from jobs.contracts import HomeJob, ReplyTo, Request, SlackBatch, SlackJob, WebBatch, WebItem, WebJob
+from core.errors import Busy
+from core.observability import current_request_id, new_request_id
+from core.settings import Settings, get_settings
+from jobs.contracts import Request, WebBatch, WebItem, WebJob
 from store import atomic
 from store.answers import Answers
 from store.claims import Claims
-from store.slack_batches import SlackBatches
-from tnaas.errors import Busy
-from tnaas.limits import SLACK_BATCH_MAX
-from tnaas.observability import current_request_id, new_request_id
-from tnaas.settings import Settings, get_settings
 
 
 def queue(connection: Redis, settings: Settings | None = None) -> Queue:
@@ -43,44 +40,7 @@ def queue(connection: Redis, settings: Settings | None = None) -> Queue:
 
 def enqueue(connection: Redis, request: Request, settings: Settings | None = None, **job_kwargs) -> Job:
     """Enqueue one typed request; raises Busy instead of letting the queue grow without bound."""
-    return enqueue_call(connection, tasks.answer_request, request.model_dump(), settings, **job_kwargs)
-
-
-def slack_job(request: Request, reply: ReplyTo) -> SlackJob:
-    """A request whose answer the worker posts to Slack itself (``jobs.slack_reply``), with its own id."""
-    return SlackJob(request=request, reply=reply, id=uuid.uuid4().hex, queued_at=datetime.now(UTC))
-
-
-def start_slack_batch(connection: Redis, job: SlackJob, settings: Settings | None = None) -> str:
-    """One job for a new batch holding ``job`` (``store.slack_batches``), enqueued in the transaction
-    that opens the batch; returns the batch's id (the job's), which later requests may join.
-
-    No RQ ``ttl`` here: a stale Slack job must still run, to tell its users "busy" instead of vanishing;
-    and when it fails for good, ``on_failure`` tells each user whose answer was not delivered.
-    """
-    settings = settings or get_settings()
-    batch = uuid.uuid4().hex
-    pipe = connection.pipeline()
-    enqueue_call(
-        connection,
-        tasks.reply_in_slack_batch,
-        SlackBatch(batch=batch).model_dump(),
-        settings,
-        job_id=batch,
-        pipeline=pipe,
-        ttl=None,
-        # up to SLACK_BATCH_MAX answers one after another, each of which may wait on a registry
-        job_timeout=math.ceil(settings.job_timeout + SLACK_BATCH_MAX * settings.availability_timeout),
-        on_failure=Callback(tasks.tell_users_it_failed),
-    )
-    SlackBatches(connection).start(pipe, batch, job.model_dump_json().encode())  # rq's commands come first
-    pipe.execute()
-    return batch
-
-
-def enqueue_home(connection: Redis, home: HomeJob, settings: Settings | None = None) -> Job:
-    """Publish someone's App Home tab (a Slack call, so a worker's job, never the web process's)."""
-    return enqueue_call(connection, tasks.publish_home, home.model_dump(), settings)
+    return enqueue_call(connection, "jobs.tasks.answer_request", request.model_dump(), settings, **job_kwargs)
 
 
 def enqueue_web(
@@ -93,15 +53,15 @@ def enqueue_web(
     """
     payload = WebJob(request=request, client=client).model_dump()
     if key is None:
-        return enqueue_call(connection, tasks.answer_on_web, payload, settings)
+        return enqueue_call(connection, "jobs.tasks.answer_on_web", payload, settings)
     settings = settings or get_settings()
     job_id = idempotent_job_id(key, request)
     if Claims(connection).claim(job_id, settings.result_ttl):
-        return enqueue_call(connection, tasks.answer_on_web, payload, settings, job_id=job_id)
+        return enqueue_call(connection, "jobs.tasks.answer_on_web", payload, settings, job_id=job_id)
     if (job := _fetch_soon(connection, job_id)) is not None:
         return job
     # Claimed, but no job: its first request died between the claim and the enqueue.
-    return enqueue_call(connection, tasks.answer_on_web, payload, settings, job_id=job_id)
+    return enqueue_call(connection, "jobs.tasks.answer_on_web", payload, settings, job_id=job_id)
 
 
 def web_batch_commands(connection: Redis, items: list[WebItem], job_id: str, settings: Settings) -> list[tuple]:
@@ -114,7 +74,7 @@ def web_batch_commands(connection: Redis, items: list[WebItem], job_id: str, set
     with ``result_ttl=0`` rq deletes the job on success, nine round trips more.)"""
     payload = WebBatch(items=items).model_dump()
     pipe = connection.pipeline()
-    enqueue_call(connection, tasks.answer_web_batch, payload, settings, look=False, job_id=job_id, pipeline=pipe)
+    enqueue_call(connection, "jobs.tasks.answer_web_batch", payload, settings, look=False, job_id=job_id, pipeline=pipe)
     Answers(connection).assign(pipe, [item.answer_id for item in items], job_id, settings.result_ttl)
     pipe.llen(queue(connection, settings).key)
     return atomic.unsent(pipe)
@@ -137,8 +97,10 @@ def _fetch_soon(connection: Redis, job_id: str, within: float = 1.0) -> Job | No
             time.sleep(0.02)
 
 
-def enqueue_call(connection: Redis, func, payload, settings: Settings | None, look: bool = True, **job_kwargs) -> Job:
-    """Enqueue ``func(payload)`` with the stack's timeouts, TTLs, retries and backpressure (``look``:
+def enqueue_call(
+    connection: Redis, func: str | Callable, payload, settings: Settings | None, look: bool = True, **job_kwargs
+) -> Job:
+    """Enqueue ``func(payload)`` (a dotted path: the caller need not import the worker's code) with the stack's timeouts, TTLs, retries and backpressure (``look``:
     Busy when the queue is at TNAAS_MAX_QUEUE; the caller that skips the look bounds it otherwise)."""
     settings = settings or get_settings()
     q = queue(connection, settings)
@@ -147,7 +109,7 @@ def enqueue_call(connection: Redis, func, payload, settings: Settings | None, lo
     options = {
         # rq shows a job's description in `rq info` and its logs; the default is the call with its
         # payload (user ids, text), so it is only the kind of job here.
-        "description": func.__name__,
+        "description": (func if isinstance(func, str) else func.__name__).rsplit(".", 1)[-1],
         "meta": {"request_id": current_request_id() or new_request_id()},  # the worker logs under it
         "job_timeout": settings.job_timeout,
         "result_ttl": settings.result_ttl,
@@ -161,9 +123,15 @@ def enqueue_call(connection: Redis, func, payload, settings: Settings | None, lo
 
 def waited_too_long(job: Job, settings: Settings) -> bool:
     """Still queued after TNAAS_QUEUE_TTL: its caller is told "busy" (the worker will say so too)."""
-    return job.get_status(refresh=False) == JobStatus.QUEUED and slack_reply.waited_too_long(
-        job.enqueued_at, settings.queue_ttl
-    )
+    return job.get_status(refresh=False) == JobStatus.QUEUED and queued_too_long(job.enqueued_at, settings.queue_ttl)
+
+
+def queued_too_long(enqueued_at: datetime | None, ttl: int, now: datetime | None = None) -> bool:
+    """A reply this late would only confuse: say "busy" instead."""
+    if enqueued_at is None:
+        return False
+    now = now or datetime.now(UTC)
+    return (now - enqueued_at.replace(tzinfo=enqueued_at.tzinfo or UTC)).total_seconds() > ttl
 
 
 def wait_for(job: Job, timeout: float) -> dict | None:

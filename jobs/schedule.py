@@ -10,8 +10,8 @@ from __future__ import annotations
 from redis import Redis
 from rq.cron import CronScheduler
 
+from core.settings import Settings
 from jobs import upkeep
-from tnaas.settings import Settings
 
 UPKEEP = (upkeep.retrain_reranker, upkeep.purge_expired)  # every TNAAS_UPKEEP_INTERVAL seconds
 LEARNING = (upkeep.learn_from_first_votes,)  # every TNAAS_LEARN_INTERVAL seconds

@@ -4,18 +4,13 @@ the typed pipeline. Each gets the worker's context (models, Redis, settings) fro
 from __future__ import annotations
 
 import logging
-import uuid
 
 import orjson
 from rq import get_current_job
-from rq.job import Job
 
-from jobs import slack_reply
+from core.errors import Busy
 from jobs.contracts import (
-    HomeJob,
     NamesReply,
-    SlackBatch,
-    SlackJob,
     TooLate,
     WebBatch,
     WebItem,
@@ -24,13 +19,11 @@ from jobs.contracts import (
     request_from,
 )
 from jobs.pipeline import answer, answer_many, impressions
+from jobs.queueing import queued_too_long
 from jobs.worker import WorkerContext, needs_context
 from store import atomic
 from store.answers import Answers
-from store.slack_batches import SlackBatches
 from store.votes import WEB_CHANNEL, VoteStore
-from tnaas.errors import Busy
-from tnaas.settings import get_settings
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +35,7 @@ def too_late(context: WorkerContext) -> TooLate | None:
     caller, polling or waiting, is told to try again, as when the queue is full.
     """
     current = get_current_job()
-    if current is None or not slack_reply.waited_too_long(current.enqueued_at, context.settings.queue_ttl):
+    if current is None or not queued_too_long(current.enqueued_at, context.settings.queue_ttl):
         return None
     return TooLate(error=str(Busy()))
 
@@ -123,57 +116,3 @@ def commands_of(connection, write, *args) -> list[tuple]:
 
 def _impressions(reply: NamesReply, item: WebItem) -> list:
     return impressions(reply, WEB_CHANNEL, item.answer_id, item.request.n, item.client, "web")
-
-
-@needs_context
-def reply_in_slack_batch(payload: dict, *, context: WorkerContext) -> dict:
-    """Slack requests queued together (``store.slack_batches``): each answered, then every reply posted
-    where it belongs, side by side. A rerun of the job (same id) reads the same requests, and each
-    reply continues where the previous attempt stopped."""
-    batch = SlackBatch.model_validate(payload)
-    jobs = [SlackJob.model_validate_json(item) for item in SlackBatches(context.connection).take(batch.batch)]
-    if not jobs:  # its requests expired (a day in the queue) or Redis lost them: the operator must see it
-        raise LookupError(f"Slack batch {batch.batch} holds no requests")
-    return {"posted": [posted.model_dump() for posted in slack_reply.reply_all(jobs, context)]}
-
-
-@needs_context
-def reply_in_slack(payload: dict, *, context: WorkerContext) -> dict:
-    """One Slack request per job, as the previous release queued them: still answered after an upgrade."""
-    job = SlackJob.model_validate(payload)
-    current = get_current_job()
-    job_id = current.id if current is not None else uuid.uuid4().hex
-    return slack_reply.reply(job, job_id, current.enqueued_at if current else None, context).model_dump()
-
-
-@needs_context
-def publish_home(payload: dict, *, context: WorkerContext) -> dict:
-    """Someone opened the bot's App Home tab: publish it for them."""
-    job = HomeJob.model_validate(payload)
-    return slack_reply.publish_home(job.team, job.user, job.enterprise, context.connection, context.settings)
-
-
-def tell_users_it_failed(job: Job, connection, exc_type, exc_value, traceback) -> None:
-    """rq's ``on_failure`` for Slack jobs: when the last attempt has failed (an exception, or a worker
-    that died: rq's abandoned-job sweep calls this too), each user whose answer was not delivered hears
-    so privately rather than nothing. Attempts with retries left stay silent: rq runs the job again.
-    The batch is taken (closed) first: a job that failed before any worker took it must not keep
-    gathering requests that nobody will answer."""
-    if job.retries_left:
-        return
-    try:
-        batch = SlackBatch.model_validate(job.args[0])
-        jobs = [SlackJob.model_validate_json(item) for item in SlackBatches(connection).take(batch.batch)]
-        slack_reply.tell_failures(jobs, job.id, connection, get_settings(), exc_value)
-    except Exception:  # a failure callback must not fail: log it for the operator
-        log.exception("could not tell the users of Slack job %s that it failed", job.id)
-
-
-def tell_user_it_failed(job: Job, connection, exc_type, exc_value, traceback) -> None:
-    """``on_failure`` of a one-request Slack job of the previous release (``reply_in_slack``)."""
-    if job.retries_left:
-        return
-    try:
-        slack_reply.tell_failure(SlackJob.model_validate(job.args[0]), job.id, connection, get_settings(), exc_value)
-    except Exception:  # a failure callback must not fail: log it for the operator
-        log.exception("could not tell the user that Slack job %s failed", job.id)

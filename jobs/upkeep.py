@@ -20,6 +20,7 @@ import time
 
 from pydantic import BaseModel
 
+from core.settings import Settings
 from jobs.worker import WorkerContext, needs_context
 from models.artifact import ArtifactInfo
 from models.drift import check_drift
@@ -27,7 +28,6 @@ from models.reranker import YOUNG_ROWS, retrain_every, voted_rows
 from models.training import train_reranker
 from store.deploys import ModelVersions
 from store.votes import VoteStore
-from tnaas.settings import Settings
 
 log = logging.getLogger(__name__)
 DAY = 24 * 3600

@@ -42,15 +42,15 @@ from rq.utils import now
 from rq.worker import WorkerStatus
 
 from availability.checker import AvailabilityChecker, build_checker
+from core.observability import request_context
+from core.settings import Settings, get_settings
 from jobs import metrics
 from models.registry import ModelRegistry
 from store import atomic
 from store.arms import ArmCounts, RecentArms
+from store.connection import wait_for_redis
 from store.deploys import ModelVersions
 from store.sweeps import SweepLock
-from tnaas.observability import request_context
-from tnaas.redis_server import wait_for_redis
-from tnaas.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 # seconds: a worker looks at the published model version after each job, and again before the next one

@@ -16,9 +16,9 @@ import numpy as np
 import sklearn
 from pydantic import BaseModel, Field
 
+from core.errors import ArtifactVersionMismatch, ModelNotTrained
 from models.catalog import make_lm
 from models.name_model import NameModel
-from tnaas.errors import ArtifactVersionMismatch, ModelNotTrained
 
 FORMAT = 3  # 3: the alphabet is one of the model's arrays
 

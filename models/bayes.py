@@ -13,10 +13,10 @@ import warnings
 
 import numpy as np
 
+from core.errors import ImpossiblePattern
+from core.limits import MAX_NAME_LEN
 from models.alphabet import BOS, END, Alphabet
 from models.automaton import ContextAutomaton
-from tnaas.errors import ImpossiblePattern
-from tnaas.limits import MAX_NAME_LEN
 
 
 def _torch():

@@ -35,8 +35,8 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
+from core.errors import ModelNotTrained
 from models.artifact import ArtifactInfo, _check
-from tnaas.errors import ModelNotTrained
 
 NEGATIVES_PER_NAME = 5  # model samples per corpus name in the judge's training set
 MAX_NEGATIVES = 30_000

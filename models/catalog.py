@@ -9,10 +9,10 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.errors import UnknownModel
 from models.bayes import PomegranateLM
 from models.kneser_ney import KneserNeyLM
 from models.markov import MarkovifyLM
-from tnaas.errors import UnknownModel
 
 
 @dataclass(frozen=True)

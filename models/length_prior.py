@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tnaas.limits import MAX_NAME_LEN
+from core.limits import MAX_NAME_LEN
 
 
 class LengthPrior:

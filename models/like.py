@@ -24,9 +24,9 @@ from dataclasses import dataclass
 import numpy as np
 from rapidfuzz.distance import Levenshtein
 
+from core.errors import InvalidSeed
 from models.name_model import Candidate, NameModel
 from models.pattern import normalise_pattern
-from tnaas.errors import InvalidSeed
 
 MAX_EDITS = 3
 MAX_ROUNDS = 4  # bounded: rounds of fresh walkers when the first did not find enough distinct names

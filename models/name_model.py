@@ -6,10 +6,10 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from core.limits import MAX_NAME_LEN
 from models.length_prior import LengthPrior
 from models.pattern import encode_pattern, normalise_pattern
 from models.sampling import backward_sample, forward_filter, marginals, sample_fixed_length
-from tnaas.limits import MAX_NAME_LEN
 
 MAX_ROUNDS = 12  # bounded resampling when asking for n distinct (novel) names
 

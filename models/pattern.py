@@ -6,10 +6,10 @@ import unicodedata
 
 import numpy as np
 
+from core.errors import ImpossiblePattern, InvalidPattern
+from core.limits import MAX_PATTERN_LEN
 from models.alphabet import UNKNOWN
 from models.automaton import ContextAutomaton
-from tnaas.errors import ImpossiblePattern, InvalidPattern
-from tnaas.limits import MAX_PATTERN_LEN
 
 WILDCARD = "*"
 EMPTY_PATTERN = "The pattern is empty. Use * for each unknown letter, e.g. *u*a or mo***."

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from core.errors import ImpossiblePattern
 from models.alphabet import END
 from models.automaton import ContextAutomaton
-from tnaas.errors import ImpossiblePattern
 
 
 def _draw_rows(weights: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -8,12 +8,12 @@ import unicodedata
 import numpy as np
 from pydantic import BaseModel
 
+from core.errors import TNaaSError
+from core.limits import EVIDENCE_LEN, MAX_NAME_LEN
 from models.judge import CorpusJudge
 from models.language import NAMES, UNKNOWN, LanguageDetector
 from models.pattern import normalise_pattern
 from models.text import clean_text
-from tnaas.errors import TNaaSError
-from tnaas.limits import EVIDENCE_LEN, MAX_NAME_LEN
 
 TOP = 3
 NAME = re.compile(rf"[a-z0-9åäö._-]{{1,{MAX_NAME_LEN}}}")  # what corpus names are made of; anything else is text

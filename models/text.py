@@ -9,7 +9,7 @@ import unicodedata
 from collections import Counter
 from dataclasses import dataclass
 
-from tnaas.limits import EVIDENCE_LEN
+from core.limits import EVIDENCE_LEN
 
 
 def _marks() -> str:

@@ -6,7 +6,7 @@ import time
 
 from redis import Redis
 
-from tnaas.errors import TNaaSError
+from core.errors import TNaaSError
 
 WINDOW = 60
 

@@ -13,7 +13,7 @@ import time
 
 from redis import Redis
 
-from tnaas.limits import KEYCAP_VOTES_TO_LEARN, SLACK_REACTIONS_PER_MINUTE
+from core.limits import KEYCAP_VOTES_TO_LEARN, SLACK_REACTIONS_PER_MINUTE
 
 # Grant up to ARGV[2] of the ARGV[3] calls a sliding minute allows; one entry per granted call.
 _TAKE = """

@@ -9,9 +9,9 @@ import pytest
 from redis import Redis
 from rq.registry import FailedJobRegistry
 
+from core.limits import MAX_API_BODY, SEED_MAX
 from store.votes import Impression, VoteStore
 from testkit.processes import http, start_web, start_worker, stop_process, tnaas_env, voter_cookie, wait_until
-from tnaas.limits import MAX_API_BODY, SEED_MAX
 from tnaas.redis_server import EmbeddedRedis
 
 STATIC = Path(__file__).parents[1] / "bot" / "static"

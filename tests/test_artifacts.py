@@ -5,11 +5,11 @@ import json
 import numpy as np
 import pytest
 
+from core.errors import ArtifactVersionMismatch, ModelNotTrained, UnknownCorpus, UnknownModel
 from corpora import corpus_hash, load_corpus
 from models import artifact
 from models.registry import ModelRegistry
 from models.training import train_one
-from tnaas.errors import ArtifactVersionMismatch, ModelNotTrained, UnknownCorpus, UnknownModel
 
 
 @pytest.fixture

@@ -8,13 +8,13 @@ from availability.config import RegistryEndpoint
 from availability.live import LiveChecker
 from availability.rules import NPM, PYPI
 from availability.snapshot import Snapshot
-from bot.grammar import parse_command
+from bot.slack.grammar import parse_command
+from core.errors import TNaaSError
+from core.settings import Settings
 from jobs.contracts import CheckReply, CheckRequest, GenerateRequest, LikeRequest, NamesReply, UserError
 from jobs.pipeline import answer, impressions, registries_for
 from models.registry import ModelRegistry
 from testkit.registry_standin import RegistryStandin
-from tnaas.errors import TNaaSError
-from tnaas.settings import Settings
 
 CANARIES = {PYPI: "pip", NPM: "npm"}
 

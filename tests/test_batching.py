@@ -17,13 +17,13 @@ from redis import Redis
 from redis.exceptions import ResponseError
 from rq.job import Job, JobStatus
 
+from core.settings import Settings
 from jobs.contracts import GenerateRequest, WebItem
 from jobs.queueing import queue, web_batch_commands
 from store import atomic
 from store.answers import Answers
 from store.votes import VoteStore
 from testkit.processes import http, start_web, start_worker, stop_process, tnaas_env, wait_until
-from tnaas.settings import Settings
 
 FAST = {
     "TNAAS_HEARTBEAT": "0.2",

@@ -7,6 +7,7 @@ import pytest
 from scipy import stats
 from sklearn.base import clone
 
+from core.settings import Settings
 from corpora import load_corpus
 from jobs.contracts import GenerateRequest
 from jobs.pipeline import default_model, generate
@@ -35,7 +36,6 @@ from models.registry import ModelRegistry
 from models.reranker import Reranker, labels, row_features, voted_rows
 from models.training import believability_info, train_believability
 from testkit.simulated_team import CONFIGS, run_loop
-from tnaas.settings import Settings
 
 
 def edit_distance(a: str, b: str) -> int:

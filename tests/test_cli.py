@@ -98,10 +98,10 @@ def test_generate_shows_what_slack_and_the_api_show_for_the_same_request(artifac
     """The command line runs the same pipeline (pool, ranking, exploration); --raw shows plain samples."""
     import numpy as np
 
+    from core.settings import Settings
     from jobs.contracts import GenerateRequest
     from jobs.pipeline import answer
     from models.registry import ModelRegistry
-    from tnaas.settings import Settings
 
     def shown(*extra: str) -> list[str]:
         out = tnaas("generate", "pokemon", "-n", "5", "-m", "kn3", "--seed", "4", *extra, artifacts=artifacts)

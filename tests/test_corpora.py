@@ -2,10 +2,10 @@ import re
 
 import pytest
 
+from core.errors import UnknownCorpus
 from corpora import corpus_names, load_corpus, manifest
 from corpora.build import SLUG, SOURCES, normalise
 from corpora.normalize import slugify
-from tnaas.errors import UnknownCorpus
 
 
 @pytest.mark.parametrize(

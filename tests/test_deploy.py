@@ -24,9 +24,9 @@ import jsonschema
 import pytest
 import yaml
 
+from core.settings import Settings
 from testkit.processes import http, stop_process, wait_until
 from tnaas.redis_server import EmbeddedRedis, free_port
-from tnaas.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent

@@ -18,7 +18,7 @@ from rq import Callback, Queue, Worker
 from rq.job import Job, JobStatus
 from rq.registry import FailedJobRegistry
 
-from jobs import tasks
+from core.settings import Settings
 from jobs.contracts import GenerateRequest
 from jobs.queueing import enqueue, enqueue_call, wait_for, waited_too_long
 from store.answers import Answers
@@ -36,7 +36,6 @@ from testkit.processes import (
     wait_until,
 )
 from tnaas.redis_server import EmbeddedRedis, free_port
-from tnaas.settings import Settings
 from tnaas.supervisor import Child, RestartPolicy, Supervisor
 
 FAST = {  # heartbeats and limits in seconds, so that each fault shows within a few
@@ -273,7 +272,7 @@ def test_a_job_with_a_failure_callback_whose_worker_is_killed_is_retried_by_a_ru
     start-up clean done) left it to rq's 10-minute maintenance."""
     settings, env, connection = fast_queue(trained_artifacts, redis_server, "killcb", queue_ttl=1, retries=2)
     workers = [start_worker(env, connection) for _ in range(2)]
-    job = enqueue_call(connection, time.sleep, 3, settings, on_failure=Callback(tasks.tell_users_it_failed))
+    job = enqueue_call(connection, time.sleep, 3, settings, on_failure=Callback("bot.slack.tasks.tell_users_it_failed"))
     try:
         doomed = wait_until(
             lambda: next((w for w in workers if started_by(job, w, connection)), None),

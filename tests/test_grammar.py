@@ -2,9 +2,9 @@
 
 import pytest
 
-from bot.grammar import CommandError, Help, ListThings, parse_command, strip_slack_markup
+from bot.slack.grammar import CommandError, Help, ListThings, parse_command, strip_slack_markup
+from core.errors import UnknownCorpus, UnknownModel
 from jobs.contracts import CompleteRequest, DetectRequest, GenerateRequest
-from tnaas.errors import UnknownCorpus, UnknownModel
 
 
 @pytest.mark.parametrize(

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from rapidfuzz.distance import Levenshtein
 
+from core.errors import InvalidSeed
 from corpora import load_corpus
 from models.kneser_ney import KneserNeyLM
 from models.like import (
@@ -25,7 +26,6 @@ from models.pattern import encode_pattern
 from models.sampling import forward_filter, marginals
 from tests.conftest import assert_same_distribution
 from tests.kn_reference import ReferenceKN
-from tnaas.errors import InvalidSeed
 
 DISCOUNTS = [[0.6, 1.1, 1.4]] * 6
 NAMES = ["abca", "cab", "bbac", "a"]

@@ -8,15 +8,15 @@ from redis import Redis
 from rq import Queue
 from slack_bolt.context import BoltContext
 
-from bot.listeners.app_mention import app_mention
-from bot.listeners.deps import KEY, SlackDeps
-from bot.listeners.reactions import reaction_added, reaction_removed
-from bot.listeners.techname import techname
+from bot.slack.listeners.app_mention import app_mention
+from bot.slack.listeners.deps import KEY, SlackDeps
+from bot.slack.listeners.reactions import reaction_added, reaction_removed
+from bot.slack.listeners.techname import techname
+from core.settings import Settings
 from jobs.contracts import SlackJob
 from store.slack_batches import SlackBatches
 from store.votes import Impression, VoteStore
 from tnaas.redis_server import EmbeddedRedis
-from tnaas.settings import Settings
 
 
 @pytest.fixture
@@ -83,7 +83,7 @@ def test_reactions_by_people_are_votes_and_the_bots_own_are_not(context):
 
 
 def test_a_direct_message_is_a_command_and_the_bots_own_messages_are_not(context):
-    from bot.listeners.direct_message import direct_message
+    from bot.slack.listeners.direct_message import direct_message
 
     client = Mock()
     event = {"type": "message", "channel_type": "im", "user": "U3", "text": "pokemon 2", "channel": "D3", "ts": "1.1"}
@@ -112,7 +112,7 @@ def test_an_error_for_someone_not_in_the_channel_goes_to_a_direct_message(contex
 
 
 def test_a_vote_button_toggles_the_vote_and_confirms_privately(context):
-    from bot.listeners.votes import vote_button
+    from bot.slack.listeners.votes import vote_button
 
     votes = VoteStore(context[KEY].connection)
     votes.record_impressions(
@@ -137,7 +137,7 @@ def test_a_vote_button_toggles_the_vote_and_confirms_privately(context):
 
 
 def test_opening_the_home_tab_queues_its_publication_once(context):
-    from bot.listeners.app_home import app_home_opened
+    from bot.slack.listeners.app_home import app_home_opened
 
     deps = context[KEY]
     event = {"type": "app_home_opened", "user": "U1", "tab": "home"}

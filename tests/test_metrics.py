@@ -126,10 +126,10 @@ def test_the_grafana_dashboard_only_uses_metrics_that_exist(stack):
 
 def test_slack_listeners_run_under_the_request_id_of_their_request():
     """Bolt runs listeners in a thread pool: ours carries the request's id into them (and their jobs)."""
-    from bot.slack_app import create_slack_app
+    from bot.slack.app import create_slack_app
+    from core.observability import ContextThreadPool, current_request_id, request_context
+    from core.settings import Settings
     from testkit.slack_standin import TOKEN, SlackStandIn
-    from tnaas.observability import ContextThreadPool, current_request_id, request_context
-    from tnaas.settings import Settings
 
     with SlackStandIn() as standin:  # Bolt checks its token with auth.test when it starts
         settings = Settings(_env_file=None, slack_bot_token=TOKEN, slack_signing_secret="s", slack_api_url=standin.url)

@@ -5,11 +5,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from core.errors import ImpossiblePattern, InvalidPattern
 from corpora import load_corpus
 from models.kneser_ney import KneserNeyLM
 from models.markov import MarkovifyLM
 from models.name_model import NameModel
-from tnaas.errors import ImpossiblePattern, InvalidPattern
 
 POKEMON = load_corpus("pokemon")
 KN = NameModel(KneserNeyLM(4), "pokemon").fit(POKEMON)

@@ -20,7 +20,8 @@ from redis import Redis
 from rq.job import Job
 from rq.registry import FailedJobRegistry, FinishedJobRegistry, StartedJobRegistry
 
-from jobs.slack_api import LOST_ACCESS, NOT_HERE, SEED_STOP
+from bot.slack.web_api import LOST_ACCESS, NOT_HERE, SEED_STOP
+from core.limits import KEYCAP_VOTES_TO_LEARN, SLACK_MAX_BODY
 from store.votes import VoteStore
 from testkit.processes import http, start_worker, wait_until
 from testkit.slack_standin import (
@@ -34,7 +35,6 @@ from testkit.slack_standin import (
     slash_form,
 )
 from testkit.stacks import slack_stack
-from tnaas.limits import KEYCAP_VOTES_TO_LEARN, SLACK_MAX_BODY
 
 SECRET = "test-signing-secret"
 FORM = "application/x-www-form-urlencoded"
@@ -232,7 +232,7 @@ def test_the_home_tab_shows_how_to_use_it_and_the_teams_favourites(stack):
     finally:
         stack.slack.home_enabled = True
     failed = FailedJobRegistry(QUEUE, connection=stack.redis).get_job_ids()
-    assert not [i for i in failed if Job.fetch(i, connection=stack.redis).func_name == "jobs.tasks.publish_home"]
+    assert not [i for i in failed if Job.fetch(i, connection=stack.redis).func_name == "bot.slack.tasks.publish_home"]
 
 
 # -- replies that always arrive ---------------------------------------------------------------------
@@ -574,26 +574,6 @@ def test_a_batch_timed_out_while_a_reply_waits_on_slack_is_rerun_without_posting
         assert any(job.retries_left is not None and job.retries_left < 2 for job in retried)  # it did time out
 
 
-def test_a_slack_job_queued_by_the_previous_release_is_still_answered(stack):
-    """One request per job, as before batches: after an upgrade the queued ones are answered, once."""
-    from rq import Callback
-
-    from jobs import tasks
-    from jobs.contracts import GenerateRequest, ReplyTo, SlackJob
-    from jobs.queueing import enqueue_call
-    from tnaas.settings import Settings
-
-    reply = ReplyTo(kind="slash", channel="COLDJOB", user="U1", team="T1")
-    job = SlackJob(request=GenerateRequest(corpus="cats", n=2), reply=reply)
-    settings = Settings(redis_url="unused", queue=QUEUE)
-    enqueue_call(
-        stack.redis, tasks.reply_in_slack, job.model_dump(), settings, on_failure=Callback(tasks.tell_user_it_failed)
-    )
-    wait_for(lambda: len(stack.posts("COLDJOB")) >= 2, "the reply")
-    settled(stack)
-    assert len(stack.posts("COLDJOB")) == 2
-
-
 def test_a_replayed_slash_command_is_answered_once(stack):
     body = slash_form("cats 2", channel="CREPLAY", response_url=stack.slack.response_url("CREPLAY", "U1"))
     timestamp = str(int(time.time()))
@@ -739,14 +719,14 @@ def test_a_slack_job_that_waited_too_long_says_busy_instead_of_answering_late(st
     """No worker takes this queue for 2 s (> TNAAS_QUEUE_TTL=1), then one does: the user hears "busy"."""
     from datetime import datetime, timedelta
 
+    from bot.slack.batching import slack_job, start_slack_batch
+    from core.settings import Settings
     from jobs.contracts import GenerateRequest, ReplyTo
-    from jobs.queueing import slack_job, start_slack_batch
-    from jobs.slack_reply import waited_too_long
-    from tnaas.settings import Settings
+    from jobs.queueing import queued_too_long
 
     now = datetime.now(UTC)
-    assert waited_too_long(now - timedelta(seconds=31), 30, now)
-    assert not waited_too_long(now - timedelta(seconds=5), 30, now)
+    assert queued_too_long(now - timedelta(seconds=31), 30, now)
+    assert not queued_too_long(now - timedelta(seconds=5), 30, now)
     settings = Settings(redis_url="unused", queue="slack-stale", queue_ttl=1)
     reply = ReplyTo(kind="mention", channel="C5", user="U5", thread_ts="1.5", team="T1")
     start_slack_batch(stack.redis, slack_job(GenerateRequest(corpus="pokemon"), reply), settings)

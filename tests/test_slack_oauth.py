@@ -15,14 +15,14 @@ from rq import Queue
 from rq.registry import StartedJobRegistry
 from slack_sdk.oauth.installation_store import Bot
 
-from bot.slack_app import BOT_SCOPES
+from bot.slack.app import BOT_SCOPES
+from bot.slack.batching import slack_job, start_slack_batch
+from core.settings import Settings
 from jobs.contracts import GenerateRequest, ReplyTo
-from jobs.queueing import slack_job, start_slack_batch
 from store.installations import RedisInstallationStore
 from testkit.processes import wait_until
 from testkit.slack_standin import CLIENT_ID, CLIENT_SECRET, TOKEN, post, signed_post, slash_form
 from testkit.stacks import slack_stack
-from tnaas.settings import Settings
 
 SECRET = "oauth-signing-secret"
 QUEUE = "slack-oauth"

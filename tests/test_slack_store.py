@@ -14,10 +14,12 @@ from redis import Redis
 from rq import Queue
 from slack_sdk.oauth.installation_store import Bot, Installation
 
-from bot.slack_app import BOT_SCOPES
-from bot.slack_batching import SlackBatcher
+from bot.slack.app import BOT_SCOPES
+from bot.slack.batching import SlackBatcher
+from bot.slack.messages import candidate_blocks, code, escape, headline, name_text, parse_vote_value
+from core.limits import KEYCAP_VOTES_TO_LEARN, SLACK_BATCH_MAX, SLACK_REACTIONS_PER_MINUTE
+from core.settings import Settings
 from jobs.contracts import GenerateRequest, NamesReply, ReplyTo, SlackJob
-from jobs.slack_messages import candidate_blocks, code, escape, headline, name_text, parse_vote_value
 from store.events import SeenRequests
 from store.installations import RedisInstallationStore, RedisOAuthStateStore
 from store.replies import ReplyProgress
@@ -25,9 +27,7 @@ from store.slack_batches import SlackBatches
 from store.slack_teams import TeamHabits
 from store.votes import Impression, VoteStore
 from testkit.processes import tnaas_env
-from tnaas.limits import KEYCAP_VOTES_TO_LEARN, SLACK_BATCH_MAX, SLACK_REACTIONS_PER_MINUTE
 from tnaas.redis_server import EmbeddedRedis
-from tnaas.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 

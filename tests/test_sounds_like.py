@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from core.errors import ArtifactVersionMismatch, TNaaSError
 from models import artifact
 from models.artifact import ArtifactInfo
 from models.judge import HARD_CASE, TECH, CorpusJudge, corpus_dataset, name_key, split_by_name
@@ -12,7 +13,6 @@ from models.name_model import NameModel
 from models.registry import ModelRegistry
 from models.sounds_like import sounds_like
 from models.training import evaluate_language
-from tnaas.errors import ArtifactVersionMismatch, TNaaSError
 
 
 @pytest.fixture(scope="module")

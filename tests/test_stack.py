@@ -16,6 +16,7 @@ from redis import Redis
 from rq import Queue, Worker
 from rq.registry import FailedJobRegistry
 
+from core.settings import Settings
 from jobs.contracts import CompleteRequest, DetectRequest, GenerateRequest, NamesReply
 from jobs.pipeline import impressions
 from jobs.queueing import Busy, enqueue, wait_for
@@ -27,7 +28,6 @@ from store.votes import VoteStore
 from testkit.processes import SupervisorLog, free_port_run, start_web, start_worker, stop_process, tnaas_env, wait_until
 from tests.conftest import TRAINED
 from tnaas.redis_server import EmbeddedRedis, free_port
-from tnaas.settings import Settings
 
 
 @pytest.fixture

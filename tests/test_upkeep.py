@@ -11,6 +11,7 @@ import time
 import pytest
 from redis import Redis
 
+from core.settings import Settings
 from jobs.contracts import GenerateRequest, NamesReply
 from jobs.pipeline import impressions
 from jobs.queueing import enqueue, wait_for
@@ -24,7 +25,6 @@ from store.deploys import ModelVersions
 from store.votes import Impression, VoteStore
 from testkit.processes import start_worker, stop_process, tnaas_env, wait_until
 from tnaas.redis_server import EmbeddedRedis, free_port
-from tnaas.settings import Settings
 
 DAY = 24 * 3600
 

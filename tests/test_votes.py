@@ -189,7 +189,7 @@ def test_votes_from_the_web_go_through_the_same_store(store):
 
 
 def test_models_and_top_in_slack_show_the_standings(store):
-    from bot.commands import list_things
+    from bot.slack.commands import list_things
 
     assert "no generated names shown yet" in list_things("models", store.redis)
     shown(store, ["pikachu", "bulbor", "zapdosaur", "mewtwoo"], ts="1.1")

@@ -16,6 +16,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from availability import cli as availability_cli
+from core.errors import ModelNotTrained, OperatorError, TNaaSError
+from core.limits import SEED_MAX
+from core.observability import configure_logging
+from core.settings import get_settings
 from corpora import corpus_names, manifest
 from jobs.contracts import (
     CompleteRequest,
@@ -40,10 +44,6 @@ from models.sounds_like import percentages
 from models.training import train_judge, train_language, train_one, train_reranker
 from store.arms import ArmCounts
 from store.votes import VoteStore
-from tnaas.errors import ModelNotTrained, OperatorError, TNaaSError
-from tnaas.limits import SEED_MAX
-from tnaas.observability import configure_logging
-from tnaas.settings import get_settings
 
 app = typer.Typer(help="TNaaS: believable new names in the style of a corpus.", no_args_is_help=True)
 console = Console(width=None if Console().is_terminal else 160)
@@ -423,7 +423,7 @@ def worker(burst: bool = typer.Option(False, help="exit when the queue is empty"
     """Run one worker: loads every model once, then takes jobs from Redis; /metrics on its own port."""
     from jobs.metrics import serve_worker_metrics
     from jobs.worker import ModelWorker
-    from tnaas.redis_server import redis_client, wait_for_redis
+    from store.connection import redis_client, wait_for_redis
 
     settings = get_settings()
     connection = redis_client(settings.redis_url or "redis://127.0.0.1:6379/0")
@@ -441,8 +441,8 @@ def web() -> None:
     import uvicorn
 
     from bot.web import create_app
+    from store.connection import redis_client
     from store.deploys import ModelVersions
-    from tnaas.redis_server import redis_client
 
     settings = get_settings()
     if settings.web_host not in ("127.0.0.1", "localhost", "::1") and not settings.api_token:
@@ -472,7 +472,7 @@ def web() -> None:
 def scheduler() -> None:
     """Enqueue the upkeep jobs (retrain the reranker when due, purge old votes) on a schedule. Run one."""
     from jobs.schedule import scheduler as make_scheduler
-    from tnaas.redis_server import redis_client, wait_for_redis
+    from store.connection import redis_client, wait_for_redis
 
     settings = get_settings()
     connection = redis_client(settings.redis_url or "redis://127.0.0.1:6379/0")

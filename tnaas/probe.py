@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 import urllib.request
 
-from tnaas.settings import get_settings
+from core.settings import get_settings
 
 
 def answers(port: int, timeout: float = 3.0) -> bool:

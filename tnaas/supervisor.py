@@ -22,10 +22,11 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+from core.settings import Settings
 from models.registry import ModelRegistry
+from store.connection import redis_client
 from store.deploys import ModelVersions
-from tnaas.redis_server import EmbeddedRedis, redis_client, url_file
-from tnaas.settings import Settings
+from tnaas.redis_server import EmbeddedRedis, url_file
 
 log = logging.getLogger(__name__)
 POLL = 0.1  # seconds between looks at the children: a dead one is noticed within this

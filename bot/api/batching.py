@@ -31,12 +31,12 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 from starlette.concurrency import run_in_threadpool
 
+from core.errors import Busy
+from core.settings import Settings
 from jobs.contracts import WebItem
 from jobs.queueing import JobFailed, queue, web_batch_commands
 from store import atomic
 from store.answers import Answers
-from tnaas.errors import Busy
-from tnaas.settings import Settings
 
 log = logging.getLogger(__name__)
 CHECK_JOB_EVERY = 1.0  # seconds: how often a waiting batch asks RQ whether its job failed for good

@@ -12,11 +12,11 @@ from redis import Redis
 from redis.asyncio import Redis as AsyncRedis
 
 from bot.api.batching import Batcher
+from bot.api.voters import COOKIE, VoterCookies, signing_key
 from bot.edge import token_ok
-from bot.voters import COOKIE, VoterCookies, signing_key
+from core.settings import Settings
 from models.registry import ModelRegistry
 from store.votes import VoteStore
-from tnaas.settings import Settings
 
 
 # The plain look-ups are ``async def``: FastAPI runs a plain ``def`` dependency in a thread, a hop

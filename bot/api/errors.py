@@ -13,9 +13,9 @@ from pydantic import BaseModel
 from redis.exceptions import RedisError
 from starlette.exceptions import HTTPException
 
+from core.errors import Busy, TNaaSError
 from jobs.queueing import JobFailed
 from store.rate_limit import WINDOW, RateLimited
-from tnaas.errors import Busy, TNaaSError
 
 log = logging.getLogger(__name__)
 UNAVAILABLE = "Our database is unavailable for a moment (nothing you sent was kept): try again in a few seconds."

@@ -6,10 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator
 
-from jobs.contracts import CheckReply, NamesReply
-from models.bandit import Standing
-from models.sounds_like import SoundsLike
-from tnaas.limits import (
+from core.limits import (
     MAX_CHECK_NAMES,
     MAX_CLIENT_ID_LEN,
     MAX_CORPUS_NAME_LEN,
@@ -17,6 +14,9 @@ from tnaas.limits import (
     MAX_TEXT_LEN,
     SEED_MAX,
 )
+from jobs.contracts import CheckReply, NamesReply
+from models.bandit import Standing
+from models.sounds_like import SoundsLike
 
 CLIENT_ID = rf"^[A-Za-z0-9_-]{{1,{MAX_CLIENT_ID_LEN}}}$"
 N_DOC = "default TNAAS_DEFAULT_N, at most TNAAS_MAX_N"
@@ -36,7 +36,7 @@ class GenerateIn(BaseModel):
 
 
 class CompleteIn(BaseModel):
-    # The pattern's own limit (tnaas.limits.MAX_PATTERN_LEN) applies after normalisation, which drops
+    # The pattern's own limit (core.limits.MAX_PATTERN_LEN) applies after normalisation, which drops
     # invisible characters: the raw field only has to fit in a text.
     pattern: str = Field(
         max_length=MAX_TEXT_LEN, examples=["mo***"], description="each * is exactly one unknown character"

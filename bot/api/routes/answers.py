@@ -19,6 +19,8 @@ from bot.api.batching import raise_if_given_up
 from bot.api.deps import Asker, AskerDep, AsyncRedisDep, RedisDep, SettingsDep
 from bot.api.errors import NotFound
 from bot.api.schemas import Answer, CheckIn, CompleteIn, DetectIn, GenerateIn, LikeIn
+from core.errors import Busy, TNaaSError
+from core.settings import Settings
 from jobs.contracts import (
     CheckReply,
     CheckRequest,
@@ -43,8 +45,6 @@ from jobs.queueing import JobFailed, idempotent_job_id, waited_too_long
 from store.answers import Answers
 from store.claims import Claims
 from store.rate_limit import RateLimits
-from tnaas.errors import Busy, TNaaSError
-from tnaas.settings import Settings
 
 router = APIRouter(tags=["answers"])
 ANSWER_ID = re.compile(r"^[0-9a-f-]{8,64}$")

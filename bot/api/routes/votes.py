@@ -8,11 +8,11 @@ from bot.api.deps import AddressDep, AuthenticatedDep, CookieVoterDep, RedisDep,
 from bot.api.errors import NotFound
 from bot.api.routes.answers import ANSWER_ID
 from bot.api.schemas import VoteIn, VoteOut
+from bot.api.voters import voter_for
 from bot.metrics import count_vote
-from bot.voters import voter_for
+from core.errors import TNaaSError
 from store.rate_limit import RateLimits
 from store.votes import WEB_CHANNEL
-from tnaas.errors import TNaaSError
 
 router = APIRouter(tags=["votes"])
 

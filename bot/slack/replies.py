@@ -10,7 +10,7 @@ Runs on a worker (never in the web process), so a slow Slack API call cannot del
   through its ``response_url`` (in the channel, no membership needed), and otherwise to the user by
   direct message. Help, errors and "busy" are private: the response_url's ephemeral reply, or
   ``chat.postEphemeral``, or a direct message. Slack's error codes are handled per call
-  (``jobs.slack_api`` lists them and what is done about each).
+  (``bot.slack.web_api`` lists them and what is done about each).
 - Once: each step is recorded in ``store.replies.ReplyProgress`` before the next starts (the answer
   itself first), so a rerun of the job (worker killed, Slack error, rq retry) continues where the
   first attempt stopped.
@@ -24,7 +24,7 @@ import json
 import logging
 from collections.abc import Callable
 from concurrent.futures import wait
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import lru_cache
 from typing import Literal
 
@@ -35,10 +35,16 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.webhook import WebhookClient
 
-from corpora import corpus_names
-from jobs.contracts import CheckReply, DetectReply, NamesReply, SlackJob, UserError, reply_from
-from jobs.pipeline import answer, impressions
-from jobs.slack_api import (
+from bot.slack.messages import (
+    candidate_blocks,
+    check_text,
+    escape,
+    headline,
+    home_view,
+    sounds_like_text,
+    standings_text,
+)
+from bot.slack.web_api import (
     LOST_ACCESS,
     NOT_HERE,
     RATE_LIMITED,
@@ -49,24 +55,19 @@ from jobs.slack_api import (
     error_code,
     retry_after,
 )
-from jobs.slack_messages import (
-    candidate_blocks,
-    check_text,
-    escape,
-    headline,
-    home_view,
-    sounds_like_text,
-    standings_text,
-)
+from core.errors import Busy
+from core.limits import SLACK_BATCH_MAX
+from core.observability import ContextThreadPool
+from core.settings import Settings
+from corpora import corpus_names
+from jobs.contracts import CheckReply, DetectReply, NamesReply, SlackJob, UserError, reply_from
+from jobs.pipeline import answer, impressions
+from jobs.queueing import queued_too_long
 from jobs.worker import WorkerContext
 from store.arms import ArmCounts
 from store.replies import ReplyProgress
 from store.slack_teams import TeamHabits
 from store.votes import KEYCAPS, VoteStore
-from tnaas.errors import Busy
-from tnaas.limits import SLACK_BATCH_MAX
-from tnaas.observability import ContextThreadPool
-from tnaas.settings import Settings
 
 log = logging.getLogger(__name__)
 BUSY = str(Busy())
@@ -87,14 +88,6 @@ class Posted(BaseModel):
     candidates: int = 0
     seeded: int = 0
     error: str | None = None  # what the user was told privately instead, or why nothing could be posted
-
-
-def waited_too_long(enqueued_at: datetime | None, ttl: int, now: datetime | None = None) -> bool:
-    """A reply this late would only confuse: say "busy" instead."""
-    if enqueued_at is None:
-        return False
-    now = now or datetime.now(UTC)
-    return (now - enqueued_at.replace(tzinfo=enqueued_at.tzinfo or UTC)).total_seconds() > ttl
 
 
 class SlackReply:
@@ -124,7 +117,7 @@ class SlackReply:
         saved = self.progress.get("answer")
         if saved is not None:
             return reply_from(json.loads(saved))
-        if waited_too_long(enqueued_at, self.settings.queue_ttl):
+        if queued_too_long(enqueued_at, self.settings.queue_ttl):
             return None
         result = answer(self.request, context.models, context.arms, self.settings, context.availability)
         self.progress.done("answer", result.model_dump_json())

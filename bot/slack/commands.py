@@ -8,18 +8,18 @@ from typing import TYPE_CHECKING
 
 from redis import Redis
 
-from bot.grammar import Help, ListThings, parse_command, usage
+from bot.slack.grammar import Help, ListThings, parse_command, usage
+from bot.slack.messages import escape, standings_text, top_text
+from core.errors import TNaaSError
 from corpora import corpus_names
 from jobs.contracts import ReplyTo
-from jobs.slack_messages import escape, standings_text, top_text
 from models.catalog import default_models
 from store.arms import ArmCounts
 from store.rate_limit import RateLimits
 from store.votes import VoteStore
-from tnaas.errors import TNaaSError
 
-if TYPE_CHECKING:  # bot.listeners imports this module: a runtime import would be a cycle
-    from bot.listeners.deps import SlackDeps
+if TYPE_CHECKING:  # bot.slack.listeners imports this module: a runtime import would be a cycle
+    from bot.slack.listeners.deps import SlackDeps
 
 
 def handle_text(text: str, team: str, reply: ReplyTo, deps: SlackDeps) -> str | None:

@@ -1,6 +1,6 @@
 """Every fixed limit, defined once. The grammar, the API, the job contracts, the CLI and the models
 read them from here; limits an operator may tune (names per request, rates, queue length) are
-settings (``tnaas.settings``)."""
+settings (``core.settings``)."""
 
 from __future__ import annotations
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from contextlib import suppress
 
-from bot.listeners.deps import deps_of
+from bot.slack.batching import enqueue_home
+from bot.slack.listeners.deps import deps_of
+from core.errors import Busy
 from jobs.contracts import HomeJob
-from jobs.queueing import enqueue_home
 from store.events import SeenEvents
-from tnaas.errors import Busy
 
 
 def app_home_opened(body: dict, event: dict, context) -> None:

@@ -1,4 +1,4 @@
-"""The Bolt app: built from settings, listeners registered; served by ``bot.slack_http``.
+"""The Bolt app: built from settings, listeners registered; served by ``bot.slack.endpoint``.
 
 Two ways to connect, both served by the same listeners and workers:
 - one workspace: SLACK_BOT_TOKEN (and SLACK_SIGNING_SECRET), as before;
@@ -22,13 +22,13 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.oauth.installation_store import Bot
 
-from bot import listeners
-from bot.listeners.deps import KEY, SlackDeps
-from jobs.slack_api import rotated_installation
+from bot.slack import listeners
+from bot.slack.listeners.deps import KEY, SlackDeps
+from bot.slack.web_api import rotated_installation
+from core.limits import SLACK_TOKEN_ROTATION_MINUTES
+from core.observability import ContextThreadPool
+from core.settings import Settings
 from store.installations import RedisInstallationStore, RedisOAuthStateStore
-from tnaas.limits import SLACK_TOKEN_ROTATION_MINUTES
-from tnaas.observability import ContextThreadPool
-from tnaas.settings import Settings
 
 log = logging.getLogger(__name__)
 HOW_TO_CONNECT = (

@@ -1,4 +1,4 @@
-"""What the listeners need, put into every request's context by ``bot.slack_app``, and the one way
+"""What the listeners need, put into every request's context by ``bot.slack.app``, and the one way
 they talk back themselves (help and errors for mentions and direct messages)."""
 
 from __future__ import annotations
@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 from redis import Redis
 from slack_sdk.errors import SlackApiError
 
-from bot.slack_batching import SlackBatcher
+from bot.slack.batching import SlackBatcher
+from bot.slack.web_api import NOT_HERE, error_code
+from core.settings import Settings
 from jobs.contracts import ReplyTo
-from jobs.slack_api import NOT_HERE, error_code
-from tnaas.settings import Settings
 
 log = logging.getLogger(__name__)
 KEY = "tnaas"  # context[KEY] is the SlackDeps

@@ -21,7 +21,7 @@ from models.bandit import standings
 from models.sounds_like import SoundsLike, percentages
 from store.votes import KEYCAPS
 
-VOTE_ACTION = "vote"  # action_ids vote_1, vote_2, ... of the per-candidate buttons (bot/listeners/votes.py)
+VOTE_ACTION = "vote"  # action_ids vote_1, vote_2, ... of the per-candidate buttons (bot/slack/listeners/votes.py)
 MRKDWN = set("*_~`")
 REGISTRY_NAMES = {"pypi": "PyPI", "npm": "npm"}
 

@@ -32,10 +32,10 @@ from slack_bolt.adapter.starlette.handler import to_starlette_response
 from slack_sdk.signature import SignatureVerifier
 from starlette.concurrency import run_in_threadpool
 
-from bot.slack_app import HOW_TO_CONNECT, create_slack_app
+from bot.slack.app import HOW_TO_CONNECT, create_slack_app
+from core.limits import SLACK_MAX_BODY
+from core.settings import Settings
 from store.events import SeenRequests
-from tnaas.limits import SLACK_MAX_BODY
-from tnaas.settings import Settings
 
 log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)

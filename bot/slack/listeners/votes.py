@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import logging
 
-from bot.listeners.deps import deps_of
-from jobs.slack_messages import escape, parse_vote_value
+from bot.slack.listeners.deps import deps_of
+from bot.slack.messages import escape, parse_vote_value
 from store.votes import VoteStore
 
 log = logging.getLogger(__name__)

@@ -19,8 +19,8 @@ from availability.marks import Verdict
 from availability.rules import NPM, PYPI, REGISTRIES
 from availability.snapshot import Snapshot, SnapshotStore
 from availability.sources import NPM_NAMES_PACKAGE, SourceError, installed_npm_names, names_from_file, names_from_index
-from tnaas.limits import MAX_CHECK_NAMES
-from tnaas.settings import get_settings
+from core.limits import MAX_CHECK_NAMES
+from core.settings import get_settings
 
 log = logging.getLogger(__name__)
 console = Console(width=None if Console().is_terminal else 160)

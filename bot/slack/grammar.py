@@ -24,6 +24,9 @@ from typing import Literal
 
 from pydantic import BaseModel
 
+from core.errors import CommandError, shown
+from core.limits import MAX_TEXT_LEN
+from core.settings import Settings, get_settings
 from corpora import corpus_names
 from jobs.contracts import (
     CheckRequest,
@@ -39,9 +42,6 @@ from jobs.contracts import (
     checked_pattern,
 )
 from models.pattern import WILDCARD
-from tnaas.errors import CommandError, shown
-from tnaas.limits import MAX_TEXT_LEN
-from tnaas.settings import Settings, get_settings
 
 SLACK_MARKUP = re.compile(r"<[^<>]*>")  # every form: <@U1>, <#C1|x>, <!here>, <ftp://a|b>, <tel:1>, <mailto:x>
 SLACK_ENTITIES = {"&lt;": "<", "&gt;": ">", "&amp;": "&"}  # the only three Slack escapes

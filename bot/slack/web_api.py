@@ -2,7 +2,7 @@
 limits, and Slack's error codes sorted by what a reply does about them.
 
 Every Slack error code the bot handles, and how (the rest fail the job, rq retries it, and a job that
-fails for good tells its user privately; see ``jobs.tasks.tell_user_it_failed``):
+fails for good tells its user privately; see ``bot.slack.tasks.tell_users_it_failed``):
 
 | codes | meaning | what the reply does |
 | --- | --- | --- |
@@ -33,9 +33,9 @@ from slack_sdk.http_retry.builtin_handlers import (
 from slack_sdk.oauth.installation_store import Bot, Installation
 from slack_sdk.oauth.token_rotation import TokenRotator
 
+from core.limits import SLACK_MAX_RETRY_WAIT, SLACK_TOKEN_ROTATION_MINUTES
+from core.settings import Settings
 from store.installations import RedisInstallationStore
-from tnaas.limits import SLACK_MAX_RETRY_WAIT, SLACK_TOKEN_ROTATION_MINUTES
-from tnaas.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -180,7 +180,7 @@ def rotated_bot(store: RedisInstallationStore, rotator: TokenRotator | None, bot
 def rotated_installation(
     store: RedisInstallationStore, rotator: TokenRotator, installation: Installation
 ) -> Installation | None:
-    """Bolt's hook (``bot.slack_app``): the installation with fresh tokens, None when nothing changed.
+    """Bolt's hook (``bot.slack.app``): the installation with fresh tokens, None when nothing changed.
     The same lock and re-read as the workers, so the web process and the workers never both spend
     the same single-use refresh token."""
     if installation.bot_refresh_token is None and installation.user_refresh_token is None:

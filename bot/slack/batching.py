@@ -1,0 +1,83 @@
+"""The web process's side of Slack batches (``store.slack_batches``): a request joins the batch this
+process opened last while no worker has taken it, and otherwise opens a new one, with its job.
+
+No wait is added: an idle stack's worker takes each batch at once (batches of one); while the workers
+are busy, the requests that would have waited in the queue one job each wait in one batch instead,
+and a worker answers them together, posting their replies side by side.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import uuid
+from datetime import UTC, datetime
+
+from redis import Redis
+from rq import Callback
+from rq.job import Job
+
+from core.limits import SLACK_BATCH_MAX
+from core.settings import Settings, get_settings
+from jobs.contracts import HomeJob, ReplyTo, Request, SlackBatch, SlackJob
+from jobs.queueing import enqueue_call
+from store.slack_batches import SlackBatches
+
+
+class SlackBatcher:
+    def __init__(self, connection: Redis, settings: Settings):
+        self.connection, self.settings = connection, settings
+        self.batches = SlackBatches(connection)
+        self._lock = threading.Lock()  # Bolt runs listeners in threads: one batch opened at a time
+        self._open: str | None = None
+
+    def submit(self, request: Request, reply: ReplyTo) -> None:
+        """Queue a request; once this returns it is in a batch whose job is queued (Busy if the queue is full)."""
+        job = slack_job(request, reply)
+        item = job.model_dump_json().encode()
+        with self._lock:
+            if self._open is not None:
+                size = self.batches.join(self._open, item)
+                if size:
+                    if size >= SLACK_BATCH_MAX:
+                        self._open = None
+                    return
+            self._open = None
+            self._open = start_slack_batch(self.connection, job, self.settings)
+
+
+def slack_job(request: Request, reply: ReplyTo) -> SlackJob:
+    """A request whose answer the worker posts to Slack itself (``bot.slack.replies``), with its own id."""
+    return SlackJob(request=request, reply=reply, id=uuid.uuid4().hex, queued_at=datetime.now(UTC))
+
+
+def start_slack_batch(connection: Redis, job: SlackJob, settings: Settings | None = None) -> str:
+    """One job for a new batch holding ``job`` (``store.slack_batches``), enqueued in the transaction
+    that opens the batch; returns the batch's id (the job's), which later requests may join.
+
+    No RQ ``ttl`` here: a stale Slack job must still run, to tell its users "busy" instead of vanishing;
+    and when it fails for good, ``on_failure`` tells each user whose answer was not delivered.
+    """
+    settings = settings or get_settings()
+    batch = uuid.uuid4().hex
+    pipe = connection.pipeline()
+    enqueue_call(
+        connection,
+        "bot.slack.tasks.reply_in_batch",
+        SlackBatch(batch=batch).model_dump(),
+        settings,
+        job_id=batch,
+        pipeline=pipe,
+        ttl=None,
+        # up to SLACK_BATCH_MAX answers one after another, each of which may wait on a registry
+        job_timeout=math.ceil(settings.job_timeout + SLACK_BATCH_MAX * settings.availability_timeout),
+        on_failure=Callback("bot.slack.tasks.tell_users_it_failed"),
+    )
+    SlackBatches(connection).start(pipe, batch, job.model_dump_json().encode())  # rq's commands come first
+    pipe.execute()
+    return batch
+
+
+def enqueue_home(connection: Redis, home: HomeJob, settings: Settings | None = None) -> Job:
+    """Publish someone's App Home tab (a Slack call, so a worker's job, never the web process's)."""
+    return enqueue_call(connection, "bot.slack.tasks.publish_home", home.model_dump(), settings)

@@ -1,0 +1,29 @@
+"""Slack listeners: each acks, hands the work on, returns. ``register`` wires them to the app.
+
+They read what they need (Redis, settings) from the request context, where ``bot.slack.app``'s
+middleware puts a ``SlackDeps``; the logic lives in plain functions (``bot.slack.commands``, the store).
+"""
+
+from __future__ import annotations
+
+import re
+
+from slack_bolt import App
+
+from bot.slack.listeners.app_home import app_home_opened
+from bot.slack.listeners.app_mention import app_mention
+from bot.slack.listeners.direct_message import direct_message
+from bot.slack.listeners.reactions import reaction_added, reaction_removed
+from bot.slack.listeners.techname import techname
+from bot.slack.listeners.votes import vote_button
+from bot.slack.messages import VOTE_ACTION
+
+
+def register(app: App) -> None:
+    app.command("/techname")(techname)
+    app.event("app_mention")(app_mention)
+    app.event("message")(direct_message)
+    app.event("reaction_added")(reaction_added)
+    app.event("reaction_removed")(reaction_removed)
+    app.event("app_home_opened")(app_home_opened)
+    app.action(re.compile(rf"^{VOTE_ACTION}_\d+$"))(vote_button)

@@ -1,0 +1,52 @@
+"""The Slack surface's job functions, run by the workers (enqueued by dotted path, so the web process
+never imports them): answer a batch of Slack requests and post each reply, publish an App Home tab,
+and tell the users of a job that failed for good."""
+
+from __future__ import annotations
+
+import logging
+
+from rq.job import Job
+
+from bot.slack import replies
+from core.settings import get_settings
+from jobs.contracts import HomeJob, SlackBatch, SlackJob
+from jobs.worker import WorkerContext, needs_context
+from store.slack_batches import SlackBatches
+
+log = logging.getLogger(__name__)
+
+
+@needs_context
+def reply_in_batch(payload: dict, *, context: WorkerContext) -> dict:
+    """Slack requests queued together (``store.slack_batches``): each answered, then every reply posted
+    where it belongs, side by side. A rerun of the job (same id) reads the same requests, and each
+    reply continues where the previous attempt stopped."""
+    batch = SlackBatch.model_validate(payload)
+    jobs = [SlackJob.model_validate_json(item) for item in SlackBatches(context.connection).take(batch.batch)]
+    if not jobs:  # its requests expired (a day in the queue) or Redis lost them: the operator must see it
+        raise LookupError(f"Slack batch {batch.batch} holds no requests")
+    return {"posted": [posted.model_dump() for posted in replies.reply_all(jobs, context)]}
+
+
+@needs_context
+def publish_home(payload: dict, *, context: WorkerContext) -> dict:
+    """Someone opened the bot's App Home tab: publish it for them."""
+    job = HomeJob.model_validate(payload)
+    return replies.publish_home(job.team, job.user, job.enterprise, context.connection, context.settings)
+
+
+def tell_users_it_failed(job: Job, connection, exc_type, exc_value, traceback) -> None:
+    """rq's ``on_failure`` for Slack jobs: when the last attempt has failed (an exception, or a worker
+    that died: rq's abandoned-job sweep calls this too), each user whose answer was not delivered hears
+    so privately rather than nothing. Attempts with retries left stay silent: rq runs the job again.
+    The batch is taken (closed) first: a job that failed before any worker took it must not keep
+    gathering requests that nobody will answer."""
+    if job.retries_left:
+        return
+    try:
+        batch = SlackBatch.model_validate(job.args[0])
+        jobs = [SlackJob.model_validate_json(item) for item in SlackBatches(connection).take(batch.batch)]
+        replies.tell_failures(jobs, job.id, connection, get_settings(), exc_value)
+    except Exception:  # a failure callback must not fail: log it for the operator
+        log.exception("could not tell the users of Slack job %s that it failed", job.id)

@@ -1,0 +1,1 @@
+"""The foundation: settings, limits, errors and logging. Imports nothing of ours."""
