@@ -28,7 +28,6 @@ from core.errors import Busy
 from core.observability import current_request_id, new_request_id
 from core.settings import Settings, get_settings
 from jobs.contracts import Request, WebBatch, WebItem, WebJob
-from store import atomic
 from store.answers import Answers
 from store.claims import Claims
 
@@ -64,20 +63,21 @@ def enqueue_web(
     return enqueue_call(connection, "jobs.tasks.answer_on_web", payload, settings, job_id=job_id)
 
 
-def web_batch_commands(connection: Redis, items: list[WebItem], job_id: str, settings: Settings) -> list[tuple]:
-    """The commands that enqueue one job answering API requests sent together (see
-    ``bot.api.batching``) and point their answer ids at it, to be run atomically (``store.atomic``):
-    an answer id never exists without the job that answers it. The last command reads the queue's length.
+def enqueue_web_batch(connection: Redis, items: list[WebItem], job_id: str, settings: Settings) -> int:
+    """One job answering API requests sent together (see ``bot.api.batching``), with their answer ids
+    pointing at it, in one transaction (rq writes the job into our pipeline): an answer id never exists
+    without the job that answers it. Returns the queue's length after it.
 
-    rq writes the job (its own format, timeouts, TTLs, retries) into a pipeline whose commands are
-    returned unsent: the web process sends them on its asyncio connection, without a thread hop. Nothing here touches Redis. (rq keeps the job's small result as usual:
-    with ``result_ttl=0`` rq deletes the job on success, nine round trips more.)"""
+    (rq keeps the job's small result as usual: with ``result_ttl=0`` rq deletes the job on success,
+    nine round trips more.)"""
     payload = WebBatch(items=items).model_dump()
-    pipe = connection.pipeline()
-    enqueue_call(connection, "jobs.tasks.answer_web_batch", payload, settings, look=False, job_id=job_id, pipeline=pipe)
-    Answers(connection).assign(pipe, [item.answer_id for item in items], job_id, settings.result_ttl)
-    pipe.llen(queue(connection, settings).key)
-    return atomic.unsent(pipe)
+    with connection.pipeline() as pipe:
+        enqueue_call(
+            connection, "jobs.tasks.answer_web_batch", payload, settings, look=False, job_id=job_id, pipeline=pipe
+        )
+        Answers(connection).assign(pipe, [item.answer_id for item in items], job_id, settings.result_ttl)
+        pipe.llen(queue(connection, settings).key)
+        return pipe.execute()[-1]
 
 
 def idempotent_job_id(key: str, request: Request) -> str:

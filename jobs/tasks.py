@@ -21,7 +21,6 @@ from jobs.contracts import (
 from jobs.pipeline import answer, answer_many, impressions
 from jobs.queueing import queued_too_long
 from jobs.worker import WorkerContext, needs_context
-from store import atomic
 from store.answers import Answers
 from store.votes import WEB_CHANNEL, VoteStore
 
@@ -91,9 +90,7 @@ def answer_web_batch(payload: dict, *, context: WorkerContext) -> dict:
     for item, reply in zip(batch.items, fresh):
         replies[item.answer_id] = orjson.dumps(reply.model_dump())
         if isinstance(reply, NamesReply) and reply.candidates:
-            when_kept[item.answer_id] = commands_of(
-                context.connection, votes.add_impressions, _impressions(reply, item)
-            )
+            when_kept[item.answer_id] = votes.impression_commands(_impressions(reply, item))
     won = answers.keep_and_deliver(
         current.id if current else "none", replies, when_kept, settings.result_ttl, settings.api_wait + 5
     )
@@ -105,13 +102,6 @@ def answer_web_batch(payload: dict, *, context: WorkerContext) -> dict:
         if isinstance(reply, NamesReply) and reply.candidates:
             votes.record_impressions(_impressions(reply, item))
     return {"answered": len(replies)}
-
-
-def commands_of(connection, write, *args) -> list[tuple]:
-    """The Redis commands ``write(pipe, *args)`` would send, unsent (for a script to run them)."""
-    with connection.pipeline(transaction=False) as pipe:
-        write(pipe, *args)
-        return atomic.unsent(pipe)
 
 
 def _impressions(reply: NamesReply, item: WebItem) -> list:

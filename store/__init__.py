@@ -12,7 +12,6 @@ spells a key (rq's own keys are rq's).
 | ``tnaas:slack:`` | ``installations.RedisInstallationStore``, ``RedisOAuthStateStore`` | installations, bot tokens, OAuth states, rotation locks |
 | ``tnaas:rate:`` | ``rate_limit.RateLimits`` | one-minute request counters |
 | ``tnaas:models:version``, ``tnaas:workers:models`` | ``deploys.ModelVersions`` | published model version, what each worker holds |
-| ``tnaas:sweep:`` | ``sweeps.SweepLock`` | which worker sweeps a queue's abandoned jobs now |
 | ``tnaas:claim:`` | ``claims.Claims`` | job ids claimed by an idempotency key |
 | ``tnaas:answer:``, ``tnaas:answer-job:``, ``tnaas:answer-inbox:`` | ``answers.Answers`` | API answers by id, the job carrying each, a batch's replies pushed to its waiting web process |
 | ``tnaas:secret:`` | ``signing.SigningKeys`` | the web processes' shared signing key (voter cookies) |

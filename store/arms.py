@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 
 from redis import Redis
-from redis.client import Pipeline
 
 
 class ArmCounts:
@@ -19,10 +18,12 @@ class ArmCounts:
     def __init__(self, connection: Redis):
         self.redis = connection
 
-    def add_shown(self, pipe: Pipeline, corpus: str, model: str, shown: int) -> None:
-        """In the caller's pipeline, with the impressions that were shown."""
-        pipe.hincrby(self.KEY, f"model:{corpus}:{model}:shown", shown)
-        pipe.hincrby(self.KEY, f"corpus:{corpus}:shown", shown)
+    def shown_commands(self, corpus: str, model: str, shown: int) -> list[tuple]:
+        """The commands that count impressions shown, for the caller to send with them."""
+        return [
+            ("HINCRBY", self.KEY, f"model:{corpus}:{model}:shown", shown),
+            ("HINCRBY", self.KEY, f"corpus:{corpus}:shown", shown),
+        ]
 
     def add_up(self, corpus: str, model: str, step: int) -> None:
         """A candidate became up-voted (+1) or stopped being up-voted (-1)."""

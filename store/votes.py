@@ -100,32 +100,34 @@ class VoteStore:
                 if pipe.exists(message_key):
                     return False
                 pipe.multi()
-                self.add_impressions(pipe, impressions)
+                for command in self.impression_commands(impressions):
+                    pipe.execute_command(*command)
                 pipe.execute()
             except WatchError:
                 return False  # recorded meanwhile by the job's twin
         return True
 
-    def add_impressions(self, pipe, impressions: list[Impression]) -> None:
-        """In the caller's pipeline, unchecked: the message's mark and rows, and the bandit's shown
-        counts. For a caller that knows it is the only one recording this message (it won the
-        message's answer, see jobs.tasks.answer_web_batch); everyone else uses ``record_impressions``."""
+    def impression_commands(self, impressions: list[Impression]) -> list[tuple]:
+        """The commands that record the message's mark and rows, and the bandit's shown counts, unchecked:
+        for a caller that knows it is the only one recording this message (it won the message's answer,
+        see jobs.tasks.answer_web_batch); everyone else uses ``record_impressions``."""
         first = impressions[0]
         generated = first.pattern is None and first.like is None  # the bandit compares models on generation only
-        pipe.hset(
-            self.MESSAGE_KEY.format(channel=first.channel, ts=first.ts),
-            mapping={
-                "candidates": len(impressions),
-                "names": json.dumps([i.name for i in impressions]),
-                "corpus": first.corpus,
-                "model": first.model,
-                "generated": int(generated),
-                "team": first.team or "",
-            },
-        )
-        pipe.rpush(self.IMPRESSIONS_KEY, *(i.model_dump_json() for i in impressions))
+        mark = {
+            "candidates": len(impressions),
+            "names": json.dumps([i.name for i in impressions]),
+            "corpus": first.corpus,
+            "model": first.model,
+            "generated": int(generated),
+            "team": first.team or "",
+        }
+        commands = [
+            ("HSET", self.MESSAGE_KEY.format(channel=first.channel, ts=first.ts), *(x for kv in mark.items() for x in kv)),
+            ("RPUSH", self.IMPRESSIONS_KEY, *(i.model_dump_json() for i in impressions)),
+        ]
         if generated:
-            self.arms.add_shown(pipe, first.corpus, first.model, len(impressions))
+            commands += self.arms.shown_commands(first.corpus, first.model, len(impressions))
+        return commands
 
     def name_of(self, channel: str, ts: str, index: int) -> str | None:
         """The name candidate ``index`` (from 1) of our message, None if there is no such candidate."""

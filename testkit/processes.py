@@ -86,11 +86,18 @@ def wait_until(predicate, timeout: float = 30.0, interval: float = 0.05, what: s
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
+def python_of(cwd: str | None) -> str:
+    """The Python that runs a checkout's code: its own virtual environment's when it has one (another
+    checkout may pin other versions of our dependencies), else this one."""
+    own = Path(cwd) / ".venv" / "bin" / "python" if cwd else None
+    return str(own) if own is not None and own.exists() else sys.executable
+
+
 def start_worker(env: dict, connection: Redis, cwd: str | None = None) -> subprocess.Popen:
     """`tnaas worker` with ``env`` (the code in ``cwd``, else this checkout); returns once this very
     process has registered with RQ."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "tnaas", "worker"],
+        [python_of(cwd), "-m", "tnaas", "worker"],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -113,7 +120,7 @@ def start_web(env: dict, cwd: str | None = None) -> tuple[subprocess.Popen, str]
     """`tnaas web` on a free loopback port; returns the process and its base URL once it answers."""
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "tnaas", "web"],
+        [python_of(cwd), "-m", "tnaas", "web"],
         env=env | {"TNAAS_PORT": str(port)},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

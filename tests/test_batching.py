@@ -5,22 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import os
-import pickle
 import signal
-import zlib
 from concurrent.futures import ThreadPoolExecutor
 
 import orjson
-import pytest
 import redis.asyncio
 from redis import Redis
-from redis.exceptions import ResponseError
 from rq.job import Job, JobStatus
 
 from core.settings import Settings
 from jobs.contracts import GenerateRequest, WebItem
-from jobs.queueing import queue, web_batch_commands
-from store import atomic
+from jobs.queueing import enqueue_web_batch, queue
 from store.answers import Answers
 from store.votes import VoteStore
 from testkit.processes import http, start_web, start_worker, stop_process, tnaas_env, wait_until
@@ -132,28 +127,16 @@ def test_a_waiting_request_whose_worker_is_killed_gets_its_answer_from_the_next_
             stop_process(survivor)
 
 
-def test_a_batch_job_written_by_rq_is_sent_whole_on_the_web_process_asyncio_connection(redis_server):
-    """The web process builds the batch's transaction with rq (no round trip once rq knows the
-    server's version) and sends it on its asyncio client: the job is queued as rq would queue it, each
-    answer id points at it, and the transaction's last reply is the queue's length."""
+def test_a_batch_job_and_its_answer_ids_are_written_in_one_transaction(redis_server):
+    """The web process has rq write the batch's job into one transaction with the answer ids that point
+    at it: the job is queued as rq queues it, each answer id points at it, and the transaction's last
+    reply is the queue's length."""
     connection = Redis.from_url(redis_server.url)
     settings = Settings(redis_url=redis_server.url, queue="sent-whole")
     items = [
         WebItem(request=GenerateRequest(corpus="cats", n=2, seed=s), client="api", answer_id=f"a{s}") for s in (1, 2)
     ]
-    web_batch_commands(connection, items, "warm", settings)  # rq asks the server's version once per connection
-    processed = connection.info("stats")["total_commands_processed"]
-    commands = web_batch_commands(connection, items, "job-1", settings)
-    assert connection.info("stats")["total_commands_processed"] == processed + 1  # only that INFO itself
-
-    async def send() -> list:
-        aredis = redis.asyncio.Redis.from_url(redis_server.url)
-        try:
-            return await atomic.run_async(aredis, commands, wanted=(-1,))
-        finally:
-            await aredis.aclose()
-
-    assert asyncio.run(send()) == [1]  # the queue's length, the job in it
+    assert enqueue_web_batch(connection, items, "job-1", settings) == 1  # the queue's length, the job in it
     job = Job.fetch("job-1", connection=connection)
     assert job.get_status() == JobStatus.QUEUED and job.func_name == "jobs.tasks.answer_web_batch"
     assert queue(connection, settings).job_ids == ["job-1"]
@@ -173,10 +156,7 @@ def test_a_batch_keeps_each_reply_with_its_impressions_once_and_a_rerun_delivers
     rerun = {"a1": b'{"names": ["other"]}', "a2": b'{"names": ["other too"]}'}
 
     def impressions(answer_id: str, name: str) -> list[tuple]:
-        with connection.pipeline(transaction=False) as pipe:
-            pipe.rpush(votes.IMPRESSIONS_KEY, f"{answer_id}:{name}")
-            pipe.hincrby("shown", answer_id, 1)
-            return atomic.unsent(pipe)
+        return [("RPUSH", votes.IMPRESSIONS_KEY, f"{answer_id}:{name}"), ("HINCRBY", "shown", answer_id, 1)]
 
     assert answers.keep_and_deliver(
         "job", first, {"a1": impressions("a1", "Ångström"), "a2": impressions("a2", "b")}, 60, 10
@@ -197,25 +177,3 @@ def test_a_batch_keeps_each_reply_with_its_impressions_once_and_a_rerun_delivers
     assert connection.lrange(votes.IMPRESSIONS_KEY, 0, -1) == ["a1:Ångström".encode(), b"a2:b"]
     assert connection.hgetall("shown") == {b"a1": b"1", b"a2": b"1"}
     assert 0 < connection.ttl(Answers.ANSWER.format(answer_id="a1")) <= 60
-
-
-def test_commands_run_as_one_script_keep_binary_arguments_and_return_only_the_results_asked_for(redis_server):
-    """``store.atomic``: what rq wrote into a pipeline (its job data is pickled, compressed bytes) runs
-    whole in one round trip; the caller gets the results it asked for, a missing value as None."""
-    connection = Redis.from_url(redis_server.url)
-    blob = zlib.compress(pickle.dumps({"name": "Ångström\x00"}))
-    with connection.pipeline() as pipe:
-        pipe.hset("job", mapping={"data": blob, "n": 5})
-        pipe.get("missing")
-        pipe.set("k", "v")
-        pipe.incr("count")
-        pipe.get("k")
-        assert atomic.run(connection, atomic.unsent(pipe), wanted=(1, -1, 3)) == [None, 1, b"v"]
-    assert pickle.loads(zlib.decompress(connection.hget("job", "data"))) == {"name": "Ångström\x00"}
-    with connection.pipeline() as pipe:
-        pipe.set("before", "1")
-        pipe.incr("job")  # a hash: the script stops here with Redis' error
-        pipe.set("after", "1")
-        with pytest.raises(ResponseError, match="WRONGTYPE"):
-            atomic.run(connection, atomic.unsent(pipe))
-    assert connection.get("before") == b"1" and connection.get("after") is None

@@ -18,11 +18,11 @@ from rq import Callback, Queue, Worker
 from rq.job import Job, JobStatus
 from rq.registry import FailedJobRegistry
 
-from core.settings import Settings
+from core.settings import Settings, get_settings
 from jobs.contracts import GenerateRequest
 from jobs.queueing import enqueue, enqueue_call, wait_for, waited_too_long
+from jobs.worker import ModelQueue
 from store.answers import Answers
-from store.sweeps import SweepLock
 from store.votes import Impression, VoteStore
 from testkit.processes import (
     SupervisorLog,
@@ -301,10 +301,13 @@ def test_a_cleaner_that_dies_holding_the_sweep_lock_delays_the_retry_by_a_silenc
     try:
         wait_until(lambda: started_by(job, doomed, connection), timeout=30, what="the job to start")
         kill(doomed)
-        # what the dead worker's sweep left behind: held, and never released (kept referenced: a
-        # dropped context manager would release it)
-        dead_sweep = SweepLock(connection).holding(["held"], float(FAST["TNAAS_WORKER_SILENT"]))
-        assert dead_sweep.__enter__()
+        # what the dead worker's sweep left behind: rq's cleaning lock of the queue, held and never
+        # released, as the worker's queue class takes it (in the worker's settings: a silence long)
+        with pytest.MonkeyPatch.context() as env_of_the_dead:
+            env_of_the_dead.setenv("TNAAS_WORKER_SILENT", FAST["TNAAS_WORKER_SILENT"])
+            get_settings.cache_clear()
+            assert ModelQueue("held", connection=connection).acquire_maintenance_lock()
+        get_settings.cache_clear()
         survivor = start_worker(env, connection)
         wait_until(lambda: job.get_status(refresh=True) == JobStatus.FINISHED, timeout=20, what="the retried job")
     finally:
@@ -338,58 +341,22 @@ def test_a_job_that_loses_its_worker_twice_is_failed_with_a_reason(trained_artif
         stop_process(sweeper)
 
 
-def test_a_retried_job_taken_again_is_not_put_back_in_the_queue_by_an_old_sighting(trained_artifacts, redis_server):
-    """The sweep puts back a job taken off the queue but not started for TNAAS_WORKER_SILENT. rq keeps
-    when it first saw a job there by job id, for a day: a job seen in its first taking, started,
-    retried after its worker died and taken again was put back at once -- it ran twice at once, and
-    stayed queued after it had failed (test_a_job_that_loses_its_worker_twice..., 1 CI run in 5)."""
-    from jobs.worker import ModelWorker
-
-    settings, _, connection = fast_queue(trained_artifacts, redis_server, "sighted", worker_silent=2)
-    settings = settings.model_copy(update={"artifacts_dir": trained_artifacts})
-    queue = Queue("sighted", connection=connection)
-    worker = ModelWorker([queue], connection=connection, settings=settings)
-    job = enqueue_call(connection, time.sleep, 0, settings)
-    taken, _ = Queue.dequeue_any([queue], None, connection=connection)
-    assert taken.id == job.id and job.id in queue.intermediate_queue.get_job_ids()
-    worker.requeue_unstarted(queue)  # the sweep sees it between its taking and its start
-    worker.prepare_execution(taken)
-    worker.prepare_job_execution(taken, remove_from_intermediate_queue=True)  # started
-    time.sleep(settings.worker_silent + 0.2)
-    queue.started_job_registry.cleanup()  # its worker fell silent: rq retries the job, back in the queue
-    again, _ = Queue.dequeue_any([queue], None, connection=connection)
-    assert again.id == job.id
-    worker.requeue_unstarted(queue)  # the sweep sees its new taking before its start
-    assert job.id not in queue.job_ids
-    assert job.id in queue.intermediate_queue.get_job_ids()
-    # this taker dies before starting it: put back once its sighting is older than a silence ...
-    time.sleep(settings.worker_silent + 0.2)
-    worker.requeue_unstarted(queue)
-    assert queue.job_ids[0] == job.id and job.id not in queue.intermediate_queue.get_job_ids()
-    # ... and its next taking is seen afresh, not put back at once by the sighting before
-    Queue.dequeue_any([queue], None, connection=connection)
-    worker.requeue_unstarted(queue)
-    assert job.id not in queue.job_ids
-
-
-def test_one_cleaner_at_a_time_holds_every_queue_it_cleans_and_frees_them_after(redis_server):
-    connection = Redis.from_url(redis_server.url)
-    first, second = SweepLock(connection), SweepLock(connection)
-    with first.holding(["a", "b"], 5) as held:
-        assert held
-        with second.holding(["b", "c"], 5) as also:
-            assert not also  # b is being cleaned
-        with second.holding(["c"], 5) as other:
-            assert other  # another queue is not
-    with second.holding(["b", "c"], 5) as held:
-        assert held  # released on the way out, c too
-    dead = first.holding(["d"], 0.3)  # a holder that died: never released
-    assert dead.__enter__()
-    with second.holding(["d"], 5) as held:
-        assert not held
-    time.sleep(0.4)
-    with second.holding(["d"], 5) as held:
-        assert held  # freed after its time
+def test_one_cleaner_at_a_time_and_a_dead_cleaner_s_lock_lasts_a_silence(redis_server, monkeypatch):
+    """rq cleans a queue's registries under a lock of 899 s: a worker killed while cleaning would hold
+    every abandoned job of the queue for 15 minutes. The worker's queue class holds it a silence."""
+    monkeypatch.setenv("TNAAS_WORKER_SILENT", "2")
+    get_settings.cache_clear()
+    try:
+        connection = Redis.from_url(redis_server.url)
+        first, second = ModelQueue("a", connection=connection), ModelQueue("a", connection=connection)
+        assert first.acquire_maintenance_lock()
+        assert not second.acquire_maintenance_lock()  # being cleaned
+        assert ModelQueue("b", connection=connection).acquire_maintenance_lock()  # another queue is not
+        first.release_maintenance_lock()
+        assert second.acquire_maintenance_lock()  # released on the way out
+        assert 0 < connection.ttl(second.registry_cleaning_key) <= 2  # a holder that dies: freed after a silence
+    finally:
+        get_settings.cache_clear()
 
 
 def test_stopped_workers_make_healthz_fail_and_waiting_answers_busy_not_404(trained_artifacts, redis_server):

@@ -15,7 +15,6 @@ from rich.logging import RichHandler
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from availability import cli as availability_cli
 from core.errors import ModelNotTrained, OperatorError, TNaaSError
 from core.limits import SEED_MAX
 from core.observability import configure_logging
@@ -44,6 +43,7 @@ from models.sounds_like import percentages
 from models.training import train_judge, train_language, train_one, train_reranker
 from store.arms import ArmCounts
 from store.votes import VoteStore
+from tnaas import availability_commands
 
 app = typer.Typer(help="TNaaS: believable new names in the style of a corpus.", no_args_is_help=True)
 console = Console(width=None if Console().is_terminal else 160)
@@ -421,18 +421,14 @@ def _sounds_like(text: str) -> None:
 @app.command()
 def worker(burst: bool = typer.Option(False, help="exit when the queue is empty")) -> None:
     """Run one worker: loads every model once, then takes jobs from Redis; /metrics on its own port."""
+    from jobs import worker as model_worker
     from jobs.metrics import serve_worker_metrics
-    from jobs.worker import ModelWorker
-    from store.connection import redis_client, wait_for_redis
+    from store.connection import redis_client
 
     settings = get_settings()
-    connection = redis_client(settings.redis_url or "redis://127.0.0.1:6379/0")
     if settings.metrics:
         serve_worker_metrics(settings.worker_metrics_port)
-    wait_for_redis(connection)  # started beside a Redis that is (re)starting: wait, do not crash-loop
-    ModelWorker([settings.queue], connection=connection, settings=settings).work(
-        burst=burst, logging_level=settings.log_level
-    )
+    model_worker.run(redis_client(settings.redis_url or "redis://127.0.0.1:6379/0"), settings, burst=burst)
 
 
 @app.command()
@@ -503,7 +499,7 @@ def _vote_store():
         yield VoteStore(connection)
 
 
-availability_cli.register(app)  # `tnaas check NAME...`, `tnaas availability refresh|status`
+availability_commands.register(app)  # `tnaas check NAME...`, `tnaas availability refresh|status`
 
 votes_app = typer.Typer(help="The reranking dataset: impressions and their votes.")
 app.add_typer(votes_app, name="votes")

@@ -34,8 +34,7 @@ from starlette.concurrency import run_in_threadpool
 from core.errors import Busy
 from core.settings import Settings
 from jobs.contracts import WebItem
-from jobs.queueing import JobFailed, queue, web_batch_commands
-from store import atomic
+from jobs.queueing import JobFailed, enqueue_web_batch, queue
 from store.answers import Answers
 
 log = logging.getLogger(__name__)
@@ -60,7 +59,6 @@ class Batcher:
         self.on_the_way: dict[str, int] = {}  # kind -> requests sent and not yet answered
         self.tasks: set[asyncio.Task] = set()
         self.queue_seen = 0  # the queue's length after this process' last enqueue
-        self.rq_ready = False  # rq has asked Redis its version (once per connection, then cached on it)
 
     def look_first(self) -> bool:
         """Look at the queue's length before enqueueing (Busy at TNAAS_MAX_QUEUE) only once the last
@@ -109,23 +107,14 @@ class Batcher:
                 future.set_result(None if replies is None else replies.get(item.answer_id))
 
     async def enqueue(self, items: list[WebItem], job_id: str) -> None:
-        """The batch's job, enqueued by rq's own writing of it, sent atomically on the asyncio connection; Busy
-        when the queue is at TNAAS_MAX_QUEUE (looked at only once the last enqueue saw it half full).
-
-        rq's writing of a job touches Redis only once per connection (INFO, for the server's version):
-        that first time it is done off the event loop."""
-        if self.rq_ready:
-            commands = web_batch_commands(self.connection, items, job_id, self.settings)
-        else:
-            commands = await run_in_threadpool(web_batch_commands, self.connection, items, job_id, self.settings)
-            self.rq_ready = True
-        aredis = self.answers.redis
+        """The batch's job, enqueued by rq in one transaction (off the event loop: rq is synchronous);
+        Busy when the queue is at TNAAS_MAX_QUEUE (looked at only once the last enqueue saw it half full)."""
         if (
             self.look_first()
-            and await aredis.llen(queue(self.connection, self.settings).key) >= self.settings.max_queue
+            and await self.answers.redis.llen(queue(self.connection, self.settings).key) >= self.settings.max_queue
         ):
             raise Busy()
-        (self.queue_seen,) = await atomic.run_async(aredis, commands, wanted=(-1,))
+        self.queue_seen = await run_in_threadpool(enqueue_web_batch, self.connection, items, job_id, self.settings)
 
     async def wait(self, job_id: str, timeout: float) -> dict[str, dict] | None:
         """The batch's replies, blocked on its inbox; every second, whether RQ has given the job up."""
