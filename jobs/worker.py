@@ -159,6 +159,18 @@ class ModelWorker(SimpleWorker):
                 execution.heartbeat(job.started_job_registry, self.settings.worker_silent, pipe)
             pipe.execute()
 
+    def clean_registries(self) -> None:
+        """rq's registry maintenance, then, under the same lock, the jobs a worker took off the queue and
+        never started (it died or froze right after taking one): back at the head of the queue once they
+        have waited there a silence (rq's own maintenance fails them, to be retried, after a minute)."""
+        super().clean_registries()
+        for queue in self.queues:
+            if queue.acquire_maintenance_lock():
+                try:
+                    requeue_unstarted(queue, self.settings.worker_silent)
+                finally:
+                    queue.release_maintenance_lock()
+
     def request_stop(self, signum, frame):
         self.stopping = True
         super().request_stop(signum, frame)
@@ -220,6 +232,32 @@ class ModelWorker(SimpleWorker):
             super().teardown()
         except RedisError as err:
             log.warning("Redis unreachable at shutdown (%s): rq forgets this worker once its heartbeat expires", err)
+
+
+def requeue_unstarted(queue: Queue, silence: float) -> None:
+    """Jobs in rq's intermediate list (taken off the queue, not started) seen there for longer than
+    ``silence``: back to the head of the queue. rq keeps a job's first sighting there by job id, for a
+    day: a sighting older than the job's last enqueueing belongs to an earlier taking (the job was
+    started since, and retried), so it is replaced rather than acted on -- else a retried job, taken
+    again, would be put back while its new taker starts it, and run twice."""
+    taken = queue.intermediate_queue
+    for job_id in taken.get_job_ids():
+        if job_id in queue.started_job_registry or taken.set_first_seen(job_id):
+            continue
+        job, first_seen = queue.fetch_job(job_id), taken.get_first_seen(job_id)
+        if job is None or first_seen is None:
+            continue
+        if job.enqueued_at is not None and first_seen < job.enqueued_at.replace(tzinfo=job.enqueued_at.tzinfo or UTC):
+            queue.connection.delete(taken.get_first_seen_key(job_id))
+            taken.set_first_seen(job_id)
+            continue
+        if (datetime.now(UTC) - first_seen).total_seconds() > silence:
+            with queue.connection.pipeline() as pipe:
+                pipe.lrem(taken.key, 1, job_id)
+                pipe.delete(taken.get_first_seen_key(job_id))
+                queue.push_job_id(job_id, pipeline=pipe, at_front=True)
+                pipe.execute()
+            log.warning("job %s was taken but never started: back in the queue", job_id)
 
 
 def load_context(

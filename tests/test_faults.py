@@ -21,7 +21,7 @@ from rq.registry import FailedJobRegistry
 from core.settings import Settings, get_settings
 from jobs.contracts import GenerateRequest
 from jobs.queueing import enqueue, enqueue_call, wait_for, waited_too_long
-from jobs.worker import ModelQueue
+from jobs.worker import ModelQueue, requeue_unstarted
 from store.answers import Answers
 from store.votes import Impression, VoteStore
 from testkit.processes import (
@@ -339,6 +339,39 @@ def test_a_job_that_loses_its_worker_twice_is_failed_with_a_reason(trained_artif
         assert job.get_status(refresh=True) == JobStatus.FAILED
     finally:
         stop_process(sweeper)
+
+
+def test_a_retried_job_taken_again_is_not_put_back_in_the_queue_by_an_old_sighting(redis_server):
+    """The sweep puts back a job taken off the queue but not started for TNAAS_WORKER_SILENT. rq keeps
+    when it first saw a job there by job id, for a day: a job seen in its first taking, started,
+    retried after its worker died and taken again was put back at once -- it ran twice at once, and
+    stayed queued after it had failed (test_a_job_that_loses_its_worker_twice..., 1 CI run in 5)."""
+    connection = Redis.from_url(redis_server.url)
+    settings = Settings(_env_file=None, redis_url=redis_server.url, queue="sighted", worker_silent=2)
+    queue = Queue("sighted", connection=connection)
+    job = enqueue_call(connection, time.sleep, 0, settings)
+    taken, _ = Queue.dequeue_any([queue], None, connection=connection)
+    assert taken.id == job.id and job.id in queue.intermediate_queue.get_job_ids()
+    requeue_unstarted(queue, settings.worker_silent)  # the sweep sees it between its taking and its start
+    time.sleep(0.05)
+    connection.lrem(queue.intermediate_queue.key, 1, job.id)  # started (it leaves the list) ...
+    with connection.pipeline() as pipe:  # ... and abandoned: rq retries it, back in the queue
+        taken.retry(queue, pipe)
+        pipe.execute()
+    time.sleep(settings.worker_silent + 0.2)  # the first sighting is now older than a silence
+    again, _ = Queue.dequeue_any([queue], None, connection=connection)
+    assert again.id == job.id
+    requeue_unstarted(queue, settings.worker_silent)  # the sweep sees its new taking before its start
+    assert job.id not in queue.job_ids
+    assert job.id in queue.intermediate_queue.get_job_ids()
+    # this taker dies before starting it: put back once its sighting is older than a silence ...
+    time.sleep(settings.worker_silent + 0.2)
+    requeue_unstarted(queue, settings.worker_silent)
+    assert queue.job_ids[0] == job.id and job.id not in queue.intermediate_queue.get_job_ids()
+    # ... and its next taking is seen afresh, not put back at once by the sighting before
+    Queue.dequeue_any([queue], None, connection=connection)
+    requeue_unstarted(queue, settings.worker_silent)
+    assert job.id not in queue.job_ids
 
 
 def test_one_cleaner_at_a_time_and_a_dead_cleaner_s_lock_lasts_a_silence(redis_server, monkeypatch):
