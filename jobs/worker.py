@@ -150,7 +150,9 @@ class ModelWorker(SimpleWorker):
         if not self.connection.exists(self.key):
             if self.birth_date is None:
                 return  # not registered yet: work() does that
-            log.warning("worker %s was silent for more than %d s: registering again", self.name, self.settings.worker_silent)
+            log.warning(
+                "worker %s was silent for more than %d s: registering again", self.name, self.settings.worker_silent
+            )
             self.register_birth()
         job, execution = self._running, self.execution
         with self.connection.pipeline() as pipe:

@@ -122,7 +122,11 @@ class VoteStore:
             "team": first.team or "",
         }
         commands = [
-            ("HSET", self.MESSAGE_KEY.format(channel=first.channel, ts=first.ts), *(x for kv in mark.items() for x in kv)),
+            (
+                "HSET",
+                self.MESSAGE_KEY.format(channel=first.channel, ts=first.ts),
+                *(x for kv in mark.items() for x in kv),
+            ),
             ("RPUSH", self.IMPRESSIONS_KEY, *(i.model_dump_json() for i in impressions)),
         ]
         if generated:

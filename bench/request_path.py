@@ -1,0 +1,188 @@
+"""The request path, hop by hop: the Redis commands each process sends for one API call and for one
+slash command, on the real stack.
+
+Run: ``.venv/bin/python -m bench.request_path`` after ``tnaas train``; ``--baseline DIR`` (repeatable):
+the same on another checkout's stack (its own ``.venv`` when it has one), one after the other. Each
+stack (an embedded redis-server, `tnaas web`, 2 workers, a stand-in for Slack's Web API, all on
+127.0.0.1 and stopped by pid) is warmed up with a few requests; then Redis' MONITOR records every
+command while one ``POST /api/v1/generate {"corpus": "pokemon", "n": 5}`` is answered, and while one
+signed ``/techname pokemon 5`` is acknowledged and its reply posted. Commands are attributed to the
+process whose socket sent them. Printed per process: commands, transactions (MULTI ... EXEC: one round
+trip each) and scripts, then the hops in order (a run of one process' commands is one line).
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import psutil
+from redis import Redis
+from rich.console import Console
+from rich.table import Table
+
+from bench.common import artifacts_env, children, role
+from testkit.processes import http, running_stack, wait_until
+from testkit.slack_standin import SlackStandIn, signed_post, slash_form
+
+SECRET = "bench-signing-secret"
+FORM = "application/x-www-form-urlencoded"
+BODY = {"corpus": "pokemon", "n": 5}
+console = Console(width=150)
+
+
+@contextmanager
+def monitored(redis_url: str) -> Iterator[list[dict]]:
+    """Every command Redis runs meanwhile (MONITOR), in order, with the client's port."""
+    seen: list[dict] = []
+    done = threading.Event()
+    connection = Redis.from_url(redis_url)
+
+    def listen() -> None:
+        with connection.monitor() as monitor:
+            ready.set()
+            for command in monitor.listen():
+                if done.is_set():
+                    return
+                seen.append(command)
+
+    ready = threading.Event()
+    thread = threading.Thread(target=listen, daemon=True)
+    thread.start()
+    ready.wait(5)
+    time.sleep(0.2)
+    try:
+        yield seen
+    finally:
+        time.sleep(0.3)  # the last commands' echo
+        done.set()
+        connection.ping()  # one more command wakes the listener up to see `done`
+        thread.join(5)
+
+
+def ports_by_role(pids: set[int]) -> dict[int, str]:
+    """Local TCP port -> the role of the stack process that holds it (web, worker.1, ...)."""
+    out, workers = {}, itertools.count(1)
+    for pid in sorted(pids):
+        name = role(pid)
+        if name == "workers":
+            name = f"worker.{next(workers)}"
+        try:
+            for conn in psutil.Process(pid).net_connections(kind="tcp"):
+                if conn.laddr:
+                    out[conn.laddr.port] = name
+        except psutil.Error:
+            continue
+    return out
+
+
+def attributed(commands: list[dict], ports: dict[int, str]) -> list[tuple[str, str]]:
+    """(process, command name) in order; the MONITOR's own PING and this script's commands dropped."""
+    out = []
+    for c in commands:
+        who = ports.get(int(c.get("client_port") or 0), "other")
+        if who in ("other", "redis"):
+            continue
+        out.append((who, c["command"].split(" ", 1)[0].upper()))
+    return out
+
+
+def summary(hops: list[tuple[str, str]]) -> dict[str, dict[str, int]]:
+    """Per process: commands, transactions and scripts; round trips = commands outside a transaction
+    (a pipeline without MULTI counts its commands one by one: an upper bound) + transactions."""
+    out: dict[str, dict[str, int]] = {}
+    inside: dict[str, bool] = {}
+    for who, command in hops:
+        s = out.setdefault(who, {"commands": 0, "transactions": 0, "scripts": 0, "round trips": 0})
+        s["commands"] += 1
+        if command == "MULTI":
+            s["transactions"] += 1
+            s["round trips"] += 1
+            inside[who] = True
+        elif command == "EXEC":
+            inside[who] = False
+        elif not inside.get(who):
+            s["round trips"] += 1
+        if command in ("EVAL", "EVALSHA", "FCALL"):
+            s["scripts"] += 1
+    return out
+
+
+def runs(hops: list[tuple[str, str]]) -> list[str]:
+    """The hops in order, a run of one process' commands on one line."""
+    lines = []
+    for who, group in itertools.groupby(hops, key=lambda h: h[0]):
+        counted = Counter(command for _, command in group)
+        lines.append(f"{who}: " + ", ".join(f"{c}x{n}" if n > 1 else c for c, n in counted.items()))
+    return lines
+
+
+def measure(checkout: str | None) -> dict[str, list[tuple[str, str]]]:
+    before = children()
+    with SlackStandIn() as slack:
+        env = artifacts_env(checkout) | {
+            "SLACK_BOT_TOKEN": "xoxb-test",
+            "SLACK_SIGNING_SECRET": SECRET,
+            "TNAAS_SLACK_API_URL": slack.url,
+        }
+        with running_stack(env, cwd=checkout, tcp=True) as base:
+            pids = children() - before
+            redis_url = next(
+                f"redis://127.0.0.1:{c.laddr.port}/0"
+                for pid in pids
+                if role(pid) == "redis"
+                for c in psutil.Process(pid).net_connections(kind="tcp")
+                if c.status == psutil.CONN_LISTEN
+            )
+            for i in range(5):  # warm: models, reservoir columns, rq's first contact, Slack's auth.test
+                http("POST", f"{base}/api/v1/generate", BODY | {"seed": i})
+                signed_post(base, slash_form("pokemon 5", channel=f"CWARM{i}"), FORM, SECRET)
+            wait_until(lambda: len(slack.called("chat.postMessage")) >= 10, timeout=60, what="the warm-up replies")
+            time.sleep(2)
+            ports = ports_by_role(pids)
+            with monitored(redis_url) as api:
+                status, _, answer = http("POST", f"{base}/api/v1/generate", BODY)
+                assert status == 200, answer
+            posted = len(slack.called("chat.postMessage"))
+            with monitored(redis_url) as slash:
+                status, _, _ = signed_post(base, slash_form("pokemon 5", channel="CPATH"), FORM, SECRET)
+                assert status == 200
+                wait_until(lambda: len(slack.called("chat.postMessage")) >= posted + 2, timeout=30, what="the reply")
+                time.sleep(1)  # the reply's last steps
+            ports |= ports_by_role(children() - before)
+            return {"API call": attributed(api, ports), "slash command": attributed(slash, ports)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--baseline", action="append", default=[], help="another checkout's directory")
+    parser.add_argument("--json", action="store_true", help="the hops as JSON")
+    args = parser.parse_args()
+    results = {Path(b).name: measure(b) for b in args.baseline} | {"this checkout": measure(None)}
+    if args.json:
+        print(json.dumps(results, indent=1))
+        return
+    table = Table("stack", "request", "process", "commands", "round trips", "transactions", "scripts")
+    for stack, requests in results.items():
+        for request, hops in requests.items():
+            for who, s in sorted(summary(hops).items()):
+                table.add_row(
+                    stack, request, who, *(str(s[k]) for k in ("commands", "round trips", "transactions", "scripts"))
+                )
+    console.print(table)
+    for stack, requests in results.items():
+        for request, hops in requests.items():
+            console.print(f"\n[bold]{stack}: {request}[/bold]")
+            for line in runs(hops):
+                console.print(f"  {line}")
+
+
+if __name__ == "__main__":
+    main()
