@@ -14,10 +14,10 @@ from pydantic import BaseModel, Field, TypeAdapter, field_validator
 
 from core.errors import CommandError, UnknownCorpus
 from core.limits import MAX_CHECK_NAMES, MAX_NAME_LEN, MAX_PATTERN_LEN, MAX_TEXT_LEN, SEED_MAX
+from core.model_names import canonical_model_name
+from core.pattern import EMPTY_PATTERN, WILDCARD, normalise_pattern
 from core.settings import Settings, get_settings
 from corpora import corpus_names
-from models.catalog import canonical_model_name
-from models.pattern import EMPTY_PATTERN, WILDCARD, normalise_pattern
 from models.sounds_like import SoundsLike
 
 

@@ -15,11 +15,12 @@ from rich.logging import RichHandler
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from availability import cli as availability_cli
+from core import model_names
 from core.errors import ModelNotTrained, OperatorError, TNaaSError
 from core.limits import SEED_MAX
 from core.observability import configure_logging
 from core.settings import get_settings
+from core.standings import standings
 from corpora import corpus_names, manifest
 from jobs.contracts import (
     CompleteRequest,
@@ -36,14 +37,13 @@ from jobs.contracts import (
     checked_pattern,
     checked_text,
 )
-from models import catalog
-from models.bandit import standings
 from models.language import NAMES as LANGUAGE_NAMES
 from models.registry import ModelRegistry
 from models.sounds_like import percentages
 from models.training import train_judge, train_language, train_one, train_reranker
 from store.arms import ArmCounts
 from store.votes import VoteStore
+from tnaas import availability_commands
 
 app = typer.Typer(help="TNaaS: believable new names in the style of a corpus.", no_args_is_help=True)
 console = Console(width=None if Console().is_terminal else 160)
@@ -94,7 +94,7 @@ def train(
 ) -> None:
     """Train every corpus x model pair, the judge, the language detector and the reranker (skipping what is up to date)."""
     registry = _registry()
-    pairs = [(c, m) for c in corpus or corpus_names() for m in model or catalog.default_models()]
+    pairs = [(c, m) for c in corpus or corpus_names() for m in model or model_names.default_models()]
     start = time.perf_counter()
     try:
         with Progress(
@@ -503,7 +503,7 @@ def _vote_store():
         yield VoteStore(connection)
 
 
-availability_cli.register(app)  # `tnaas check NAME...`, `tnaas availability refresh|status`
+availability_commands.register(app)  # `tnaas check NAME...`, `tnaas availability refresh|status`
 
 votes_app = typer.Typer(help="The reranking dataset: impressions and their votes.")
 app.add_typer(votes_app, name="votes")
@@ -594,9 +594,9 @@ def corpora() -> None:
 def models() -> None:
     """The models that can be trained and picked."""
     table = Table("model", "what it is", "trained by default")
-    defaults = catalog.default_models()
-    for name in catalog.all_model_names():
-        table.add_row(name, catalog.describe(name), "yes" if name in defaults else "")
+    defaults = model_names.default_models()
+    for name in model_names.all_model_names():
+        table.add_row(name, model_names.describe(name), "yes" if name in defaults else "")
     console.print(table)
 
 

@@ -14,8 +14,8 @@ from core.limits import (
     MAX_TEXT_LEN,
     SEED_MAX,
 )
+from core.standings import Standing
 from jobs.contracts import CheckReply, NamesReply
-from models.bandit import Standing
 from models.sounds_like import SoundsLike
 
 CLIENT_ID = rf"^[A-Za-z0-9_-]{{1,{MAX_CLIENT_ID_LEN}}}$"

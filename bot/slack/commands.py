@@ -11,9 +11,9 @@ from redis import Redis
 from bot.slack.grammar import Help, ListThings, parse_command, usage
 from bot.slack.messages import escape, standings_text, top_text
 from core.errors import TNaaSError
+from core.model_names import default_models
 from corpora import corpus_names
 from jobs.contracts import ReplyTo
-from models.catalog import default_models
 from store.arms import ArmCounts
 from store.rate_limit import RateLimits
 from store.votes import VoteStore

@@ -26,6 +26,7 @@ from pydantic import BaseModel
 
 from core.errors import CommandError, shown
 from core.limits import MAX_TEXT_LEN
+from core.pattern import WILDCARD
 from core.settings import Settings, get_settings
 from corpora import corpus_names
 from jobs.contracts import (
@@ -41,7 +42,6 @@ from jobs.contracts import (
     checked_names,
     checked_pattern,
 )
-from models.pattern import WILDCARD
 
 SLACK_MARKUP = re.compile(r"<[^<>]*>")  # every form: <@U1>, <#C1|x>, <!here>, <ftp://a|b>, <tel:1>, <mailto:x>
 SLACK_ENTITIES = {"&lt;": "<", "&gt;": ">", "&amp;": "&"}  # the only three Slack escapes

@@ -16,8 +16,8 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
+from core.standings import standings
 from jobs.contracts import CheckReply, CheckRequest, CompleteRequest, GenerateRequest, LikeRequest, MarkOut, NamesReply
-from models.bandit import standings
 from models.sounds_like import SoundsLike, percentages
 from store.votes import KEYCAPS
 

@@ -8,10 +8,10 @@ from fastapi import APIRouter, Query
 
 from bot.api.deps import RedisDep, RegistryDep
 from bot.api.schemas import CorpusOut, ModelOut, ModelsOut
+from core.model_names import default_models, describe
+from core.standings import standings
 from corpora import manifest
 from jobs.contracts import checked_corpus
-from models.bandit import standings
-from models.catalog import default_models, describe
 from store.arms import ArmCounts
 
 router = APIRouter(tags=["catalog"])
