@@ -9,6 +9,7 @@ from typing import Annotated
 
 import numpy as np
 import typer
+from pydantic import BaseModel, ValidationError
 from redis.exceptions import RedisError
 from rich.console import Console
 from rich.logging import RichHandler
@@ -30,16 +31,11 @@ from jobs.contracts import (
     LikeRequest,
     NamesReply,
     UserError,
-    checked_corpus,
-    checked_like_name,
-    checked_model,
-    checked_n,
-    checked_pattern,
-    checked_text,
+    first_problem,
+    percentages,
 )
 from models.language import NAMES as LANGUAGE_NAMES
 from models.registry import ModelRegistry
-from models.sounds_like import percentages
 from models.training import train_judge, train_language, train_one, train_reranker
 from store.arms import ArmCounts
 from store.votes import VoteStore
@@ -72,6 +68,17 @@ def _setup(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) ->
 def _fail_friendly(err: TNaaSError | OperatorError) -> None:
     console.print(f"[red]{err}[/red]")
     raise typer.Exit(2)
+
+
+ARGUMENT_ORDER = ("pattern", "name", "corpus", "model", "n")  # which problem of a command is told first
+
+
+def _request(kind: type[BaseModel], **fields):
+    """The request, which checks itself; its first problem ends the command (exit 2) in its words."""
+    try:
+        return kind(**fields)
+    except ValidationError as err:
+        _fail_friendly(first_problem(err, ARGUMENT_ORDER))
 
 
 # The options every request command takes, defined once. Seeds as every surface takes them (0..SEED_MAX).
@@ -315,14 +322,10 @@ def generate(
 ) -> None:
     """Generate n new names in the style of CORPUS, ranked as Slack and the API rank them."""
     settings = get_settings()
+    request = _request(
+        GenerateRequest, corpus=corpus, model=model, n=n or settings.default_n, seed=seed, include_known=include_known
+    )
     try:
-        request = GenerateRequest(
-            corpus=checked_corpus(corpus),
-            model=checked_model(model),
-            n=checked_n(n or settings.default_n, settings),
-            seed=seed,
-            include_known=include_known,
-        )
         if raw or walk:
             name_model = _registry().model(request.corpus, request.model or settings.default_model)
             found = name_model.generate(request.n, np.random.default_rng(seed), include_known=include_known, walk=walk)
@@ -343,16 +346,14 @@ def complete(
 ) -> None:
     """Complete PATTERN (each * is exactly one unknown character), most likely first."""
     settings = get_settings()
-    try:
-        request = CompleteRequest(
-            pattern=checked_pattern(pattern),
-            corpus=checked_corpus(corpus or settings.default_corpus),
-            model=checked_model(model),
-            n=checked_n(n or settings.default_n, settings),
-            seed=seed,
-        )
-    except (TNaaSError, OperatorError) as err:
-        _fail_friendly(err)
+    request = _request(
+        CompleteRequest,
+        pattern=pattern,
+        corpus=corpus or settings.default_corpus,
+        model=model,
+        n=n or settings.default_n,
+        seed=seed,
+    )
     reply = _answer(request)
     if not reply.candidates:
         console.print("No completion found.")
@@ -369,16 +370,14 @@ def like(
 ) -> None:
     """Believable names one to three edits from NAME, ranked as generation ranks (never NAME, never a corpus name)."""
     settings = get_settings()
-    try:
-        request = LikeRequest(
-            name=checked_like_name(name),
-            corpus=checked_corpus(corpus or settings.default_corpus),
-            model=checked_model(model),
-            n=checked_n(n or settings.default_n, settings),
-            seed=seed,
-        )
-    except (TNaaSError, OperatorError) as err:
-        _fail_friendly(err)
+    request = _request(
+        LikeRequest,
+        name=name,
+        corpus=corpus or settings.default_corpus,
+        model=model,
+        n=n or settings.default_n,
+        seed=seed,
+    )
     reply = _answer(request)
     for i, c in enumerate(reply.candidates, 1):
         edits = f"{c.edits} edit{'s' if c.edits != 1 else ''}, " if c.edits else ""
@@ -401,11 +400,7 @@ app.command("lang", hidden=True)(detect)
 
 
 def _sounds_like(text: str) -> None:
-    try:
-        request = DetectRequest(text=checked_text(text))
-    except (TNaaSError, OperatorError) as err:
-        _fail_friendly(err)
-    answer = _answer(request).answer
+    answer = _answer(_request(DetectRequest, text=text)).answer
     if answer.real_in:
         console.print(f"[bold]{answer.text}[/bold] is a real name in: {', '.join(answer.real_in)}")
     if answer.verdict:

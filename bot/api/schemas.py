@@ -15,8 +15,7 @@ from core.limits import (
     SEED_MAX,
 )
 from core.standings import Standing
-from jobs.contracts import CheckReply, NamesReply
-from models.sounds_like import SoundsLike
+from jobs.contracts import CheckReply, NamesReply, SoundsLike
 
 CLIENT_ID = rf"^[A-Za-z0-9_-]{{1,{MAX_CLIENT_ID_LEN}}}$"
 N_DOC = "default TNAAS_DEFAULT_N, at most TNAAS_MAX_N"

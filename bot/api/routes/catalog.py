@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
+from pydantic import BeforeValidator
 
 from bot.api.deps import RedisDep, RegistryDep
 from bot.api.schemas import CorpusOut, ModelOut, ModelsOut
 from core.model_names import default_models, describe
 from core.standings import standings
 from corpora import manifest
-from jobs.contracts import checked_corpus
+from jobs.contracts import Corpus
 from store.arms import ArmCounts
 
 router = APIRouter(tags=["catalog"])
@@ -38,10 +39,13 @@ def corpora(registry: RegistryDep) -> list[CorpusOut]:
 
 @router.get("/models", response_model=ModelsOut)
 def models(
-    redis: RedisDep, corpus: Annotated[str | None, Query(description="standings for one corpus; default all")] = None
+    redis: RedisDep,
+    corpus: Annotated[
+        Corpus | None, BeforeValidator(lambda v: v or None), Query(description="standings for one corpus; default all")
+    ] = None,
 ) -> ModelsOut:
     """The default models and how they stand in the team's votes (Beta posteriors)."""
-    counts = ArmCounts(redis).counts("model", checked_corpus(corpus) if corpus else None)
+    counts = ArmCounts(redis).counts("model", corpus)
     return ModelsOut(
         models=[ModelOut(name=m, description=describe(m)) for m in default_models()], standings=standings(counts)
     )
