@@ -5,9 +5,8 @@ from __future__ import annotations
 import logging
 import time
 from contextlib import contextmanager
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import numpy as np
 import typer
 from pydantic import BaseModel, ValidationError
 from redis.exceptions import RedisError
@@ -17,6 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from core import model_names
+from core.artifacts import fingerprint, trained_name_models
 from core.errors import ModelNotTrained, OperatorError, TNaaSError
 from core.limits import SEED_MAX
 from core.observability import configure_logging
@@ -34,12 +34,12 @@ from jobs.contracts import (
     first_problem,
     percentages,
 )
-from models.language import NAMES as LANGUAGE_NAMES
-from models.registry import ModelRegistry
-from models.training import train_judge, train_language, train_one, train_reranker
 from store.arms import ArmCounts
 from store.votes import VoteStore
 from tnaas import availability_commands
+
+if TYPE_CHECKING:
+    from models.registry import ModelRegistry
 
 app = typer.Typer(help="TNaaS: believable new names in the style of a corpus.", no_args_is_help=True)
 console = Console(width=None if Console().is_terminal else 160)
@@ -52,6 +52,9 @@ ModelOpt = Annotated[
 
 
 def _registry() -> ModelRegistry:
+    """The models, imported only by the commands that load them: `tnaas web` starts without them."""
+    from models.registry import ModelRegistry
+
     return ModelRegistry(get_settings().artifacts_dir)
 
 
@@ -100,6 +103,8 @@ def train(
     ] = None,
 ) -> None:
     """Train every corpus x model pair, the judge, the language detector and the reranker (skipping what is up to date)."""
+    from models.training import train_judge, train_language, train_one
+
     registry = _registry()
     pairs = [(c, m) for c in corpus or corpus_names() for m in model or model_names.default_models()]
     start = time.perf_counter()
@@ -159,7 +164,7 @@ def _publish(registry: ModelRegistry) -> None:
     try:
         connection = running_stack_redis(settings.redis_url, settings.data_dir)
         if connection is not None:
-            log.info("models version %s published", ModelVersions(connection).publish(registry.fingerprint()))
+            log.info("models version %s published", ModelVersions(connection).publish(fingerprint(registry.root)))
     except RedisError as err:
         log.warning("models trained, but not published: Redis at REDIS_URL does not answer (%s)", err)
 
@@ -168,6 +173,7 @@ def _train_reranker(registry: ModelRegistry, votes, force: bool) -> int:
     """Train (or skip, saying why) the reranker; publish the new version to a running stack."""
     import json
 
+    from models.training import train_reranker
     from tnaas.redis_server import stack_redis
 
     settings = get_settings()
@@ -195,6 +201,8 @@ def _train_reranker(registry: ModelRegistry, votes, force: bool) -> int:
 @app.command("eval")
 def evaluate(corpus: CorpusOpt = None, model: ModelOpt = None) -> None:
     """Held-out metrics of the trained models, with load time and memory per model."""
+    from models.registry import ModelRegistry
+
     registry = _registry()
     infos = [i for i in registry.trained() if (not corpus or i.corpus in corpus) and (not model or i.model in model)]
     estimators = {i.model: i for i in registry.estimator_infos()} if not (corpus or model) else {}
@@ -215,7 +223,7 @@ def evaluate(corpus: CorpusOpt = None, model: ModelOpt = None) -> None:
     )
     for info in infos:
         start = time.perf_counter()
-        loaded, _ = ModelRegistry(registry.root).get(info.corpus, info.model)
+        loaded, _ = ModelRegistry(registry.root).get(info.corpus, info.model)  # a fresh one: timed from disk
         load_ms = 1000 * (time.perf_counter() - start)
         a = loaded.automaton_
         mb = (a.probs.nbytes + a.next_state.nbytes + loaded.tail_.nbytes) / 2**20
@@ -262,6 +270,8 @@ def _print_judge(m: dict) -> None:
 
 
 def _print_language(m: dict) -> None:
+    from models.language import NAMES as LANGUAGE_NAMES
+
     sets = [s for s in ("words", "pairs", "sentences", "vocabulary") if s in m]
     summary = Table(
         "held-out set",
@@ -327,6 +337,8 @@ def generate(
     )
     try:
         if raw or walk:
+            import numpy as np
+
             name_model = _registry().model(request.corpus, request.model or settings.default_model)
             found = name_model.generate(request.n, np.random.default_rng(seed), include_known=include_known, walk=walk)
             _print_names([(c.name, c.nll_per_char, c.known) for c in found])
@@ -444,7 +456,7 @@ def web() -> None:
         log.warning("listening on %s with no TNAAS_API_TOKEN: anyone who reaches it can use the API", settings.web_host)
     try:  # the deploy's front door says which models this release carries (workers compare and reload)
         connection = redis_client(settings.redis_url or "redis://127.0.0.1:6379/0")
-        log.info("models version %s published", ModelVersions(connection).publish(_registry().fingerprint()))
+        log.info("models version %s published", ModelVersions(connection).publish(fingerprint(settings.artifacts_dir)))
     except RedisError as err:
         log.warning("models version not published: Redis does not answer (%s); /healthz will say so", err)
     uvicorn.run(
@@ -481,7 +493,7 @@ def up() -> None:
     from tnaas.supervisor import Supervisor
 
     settings = get_settings()
-    if not _registry().trained():
+    if not trained_name_models(settings.artifacts_dir):
         _fail_friendly(TNaaSError("No trained models yet. Run `tnaas train` first."))
     raise typer.Exit(Supervisor(settings).run())
 

@@ -7,8 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import BeforeValidator
 
-from bot.api.deps import RedisDep, RegistryDep
+from bot.api.deps import RedisDep, SettingsDep
 from bot.api.schemas import CorpusOut, ModelOut, ModelsOut
+from core.artifacts import trained_name_models
 from core.model_names import default_models, describe
 from core.standings import standings
 from corpora import manifest
@@ -19,11 +20,9 @@ router = APIRouter(tags=["catalog"])
 
 
 @router.get("/corpora", response_model=list[CorpusOut])
-def corpora(registry: RegistryDep) -> list[CorpusOut]:
+def corpora(settings: SettingsDep) -> list[CorpusOut]:
     """Every corpus, with the models trained for it (the page's pickers come from here)."""
-    trained: dict[str, list[str]] = {}
-    for info in registry.trained():
-        trained.setdefault(info.corpus, []).append(info.model)
+    trained = trained_name_models(settings.artifacts_dir)
     order = {m: i for i, m in enumerate(default_models())}
     return [
         CorpusOut(
