@@ -4,18 +4,19 @@ Requests check themselves: every field is validated here (the corpus exists, the
 one, n is within TNAAS_MAX_N, the pattern is normalised and short enough...), so every surface --
 the Slack grammar, the API, the command line -- builds the request and turns a ValidationError into
 its own friendly error (``first_problem``: the message a check raised, in the surface's order of
-fields). A request that reaches a worker is within every limit, and is checked again as RQ hands it
-over. Dicts exist only where RQ stores a job: ``model_dump`` on the way in, ``request_from`` and
+fields). A request that reaches a worker is within every limit: read back from RQ (``QUEUED``) it
+is taken as it was checked, and whatever the worker finds wrong is a user error it answers.
+Dicts exist only where RQ stores a job: ``model_dump`` on the way in, ``request_from`` and
 ``reply_from`` on the way out.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, ValidationInfo
 
 from core.errors import CommandError, TNaaSError, UnknownCorpus
 from core.limits import MAX_CHECK_NAMES, MAX_NAME_LEN, MAX_PATTERN_LEN, MAX_TEXT_LEN, SEED_MAX
@@ -87,13 +88,26 @@ def _text(text: str) -> str:
     return text
 
 
-Count = Annotated[int, AfterValidator(_n)]
-Corpus = Annotated[str, AfterValidator(_corpus)]
-ModelName = Annotated[str | None, AfterValidator(_model)]
-Pattern = Annotated[str, AfterValidator(_pattern)]
-LikeName = Annotated[str, AfterValidator(_like_name)]
-Names = Annotated[list[str], AfterValidator(_names)]
-Text = Annotated[str, AfterValidator(_text)]
+QUEUED = {"queued": True}  # the validation context of what RQ hands back: checked where it was made
+
+
+def _checked(check: Callable) -> AfterValidator:
+    """``check`` as a field's validator, except on what RQ hands back (``QUEUED``): a worker answers
+    the request as the edge accepted it, and what the worker finds wrong it answers as a user error."""
+
+    def validate(value, info: ValidationInfo):
+        return value if (info.context or {}).get("queued") else check(value)
+
+    return AfterValidator(validate)
+
+
+Count = Annotated[int, _checked(_n)]
+Corpus = Annotated[str, _checked(_corpus)]
+ModelName = Annotated[str | None, _checked(_model)]
+Pattern = Annotated[str, _checked(_pattern)]
+LikeName = Annotated[str, _checked(_like_name)]
+Names = Annotated[list[str], _checked(_names)]
+Text = Annotated[str, _checked(_text)]
 Seed = Annotated[int | None, Field(ge=0, le=SEED_MAX)]
 
 
@@ -168,7 +182,7 @@ _REQUEST = TypeAdapter(Request)
 
 def request_from(payload: dict) -> AnyRequest:
     """A request RQ stored (``model_dump``) as the typed request it was."""
-    return _REQUEST.validate_python(payload)
+    return _REQUEST.validate_python(payload, context=QUEUED)
 
 
 class MarkOut(BaseModel):
