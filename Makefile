@@ -51,6 +51,7 @@ bench: $(VENV)/.test
 	$(BIN)/python -m bench.api
 	$(BIN)/python -m bench.faults
 	$(BIN)/python -m bench.availability
+	$(BIN)/python -m bench.web_start
 
 clean:
 	rm -rf $(VENV) artifacts
