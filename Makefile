@@ -35,6 +35,7 @@ browser:
 test: $(VENV)/.test browser
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
 
 bench: $(VENV)/.test
@@ -50,6 +51,7 @@ bench: $(VENV)/.test
 	$(BIN)/python -m bench.api
 	$(BIN)/python -m bench.faults
 	$(BIN)/python -m bench.availability
+	$(BIN)/python -m bench.web_start
 
 clean:
 	rm -rf $(VENV) artifacts

@@ -78,6 +78,7 @@ from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
+from core.model_names import TRAINED_BY_DEFAULT
 from corpora import corpus_names, load_corpus
 from models.artifact import ArtifactInfo
 from models.believability import POOL as POOL_RESERVOIR
@@ -92,7 +93,7 @@ from models.believability import (
     score_candidates,
     temperature_for,
 )
-from models.catalog import TRAINED_BY_DEFAULT, make_lm
+from models.catalog import make_lm
 from models.decency import default_blocklist
 from models.judge import CorpusJudge
 from models.name_model import NameModel

@@ -15,8 +15,8 @@ from rich.console import Console
 from rich.table import Table
 
 from core.settings import get_settings
+from core.standings import standings
 from corpora import load_corpus
-from models.bandit import standings
 from models.name_model import Candidate
 from models.ranking import candidate_rows
 from models.registry import ModelRegistry

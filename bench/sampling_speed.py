@@ -14,8 +14,9 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.common import median_ms, p99_ms, timed
+from core.model_names import default_models
 from corpora import corpus_names, load_corpus
-from models.catalog import default_models, make_lm
+from models.catalog import make_lm
 from models.name_model import NameModel
 from models.pattern import encode_pattern
 from models.registry import ModelRegistry

@@ -1,6 +1,7 @@
 """The web process's front door: cheap checks before any route reads a request's body.
 
-``Edge`` is plain ASGI middleware with one ``Gate`` per path prefix. For a request under a gate:
+``Edge`` is plain ASGI middleware with one ``Gate`` per path prefix (the API's ``/api/`` and Slack's
+``/slack/``, their caps in ``core.limits``). For a request under a gate:
 1. the token (when the gate has one) is checked from the headers alone: 401 before a byte of the
    body is read, so unauthenticated megabytes are never read, let alone parsed;
 2. the body is read up to the gate's ``max_body`` (413 as soon as ``Content-Length`` or the bytes
@@ -8,9 +9,9 @@
 3. for JSON gates the body must be UTF-8 and JSON with numbers of at most ``MAX_JSON_NUMBER_LEN``
    characters and nesting at most ``MAX_JSON_DEPTH`` deep, checked in a worker thread (a parse is
    CPU work: the event loop keeps serving other requests meanwhile);
-then the body is handed on to the route as if it came from the socket. Every refusal is JSON
-``{"error": ...}``. The API uses it for ``/api/``; Slack's ``/slack/events`` can add a gate of
-its own (its signature check needs the raw body: ``json_checks=False``).
+then the body is handed on to the route as if it came from the socket. Slack's gate skips the JSON
+checks: its signature is checked over the raw body, by its route, which refuses the same way. Every
+refusal is a ``Refused``, answered as JSON ``{"error": ...}`` (``refusal``).
 """
 
 from __future__ import annotations
@@ -36,9 +37,15 @@ class Gate:
 
 
 class Refused(Exception):
+    """A request turned away before it does anything: its status, and what to tell the caller."""
+
     def __init__(self, status: int, message: str, headers: dict[str, str] | None = None):
         super().__init__(message)
         self.status, self.message, self.headers = status, message, headers or {}
+
+
+def refusal(refused: Refused) -> JSONResponse:
+    return JSONResponse({"error": refused.message}, status_code=refused.status, headers=refused.headers)
 
 
 UNAUTHORIZED = "This API needs a token: send `Authorization: Bearer <TNAAS_API_TOKEN>`."
@@ -112,16 +119,15 @@ class Edge:
                 else:
                     check_json(body)
         except Refused as refused:
-            response = JSONResponse({"error": refused.message}, status_code=refused.status, headers=refused.headers)
-            return await response(scope, receive, send)
+            return await refusal(refused)(scope, receive, send)
         await self.app(scope, replay(body, receive), send)
 
 
 async def read_capped(receive, content_length: str | None, limit: int) -> bytes:
     """The whole body, or Refused(413) as soon as it is known to exceed ``limit`` bytes."""
-    too_big = Refused(413, f"The request body is larger than {limit:,} bytes.")
+    too_big = Refused(413, f"The request body is larger than {limit:,} bytes: this endpoint reads at most that.")
     if content_length is not None:
-        if not content_length.isdigit():
+        if not (content_length.isascii() and content_length.isdigit()):
             raise Refused(400, "Content-Length is not a number.")
         if int(content_length) > limit:
             raise too_big

@@ -22,9 +22,8 @@ from bot.edge import Edge, Gate
 from bot.health import Health, health
 from bot.metrics import Observed, metrics_registry
 from bot.slack.endpoint import install_slack
-from core.limits import MAX_API_BODY
+from core.limits import MAX_API_BODY, SLACK_MAX_BODY
 from core.settings import get_settings
-from models.registry import ModelRegistry
 from store.answers import Answers
 from store.connection import async_redis_client, redis_client
 
@@ -55,7 +54,8 @@ def create_app(connection: Redis | None = None) -> FastAPI:
         "completion, what a name sounds like, and votes that teach it what the team likes.",
     )
     # Token, size and shape checks before a route reads the body (innermost: CORS answers preflights first).
-    app.add_middleware(Edge, gates=[Gate("/api/", MAX_API_BODY, token=settings.api_token)])
+    gates = [Gate("/api/", MAX_API_BODY, token=settings.api_token), Gate("/slack/", SLACK_MAX_BODY, json_checks=False)]
+    app.add_middleware(Edge, gates=gates)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -66,7 +66,6 @@ def create_app(connection: Redis | None = None) -> FastAPI:
     app.add_middleware(Observed, record_metrics=settings.metrics)  # outermost: sees every answer
     app.state.settings, app.state.api_redis, app.state.redis = settings, api_redis, redis
     app.state.aredis, app.state.batcher = aredis, Batcher(api_redis, Answers(aredis), settings)
-    app.state.registry = ModelRegistry(settings.artifacts_dir)
     install_error_handlers(app)
     app.include_router(api_router)
 

@@ -1,1 +1,3 @@
-"""The foundation: settings, limits, errors and logging. Imports nothing of ours."""
+"""The foundation: settings, limits, errors and logging, and the vocabulary every layer shares (model
+names, how a pattern is written, where artifacts are kept, the standings' posteriors). Imports nothing
+of ours."""

@@ -10,6 +10,7 @@ from rq import get_current_job
 
 from core.errors import Busy
 from jobs.contracts import (
+    QUEUED,
     NamesReply,
     TooLate,
     WebBatch,
@@ -58,7 +59,7 @@ def answer_on_web(payload: dict, *, context: WorkerContext) -> dict:
     """
     if late := too_late(context):
         return late.model_dump()
-    job = WebJob.model_validate(payload)
+    job = WebJob.model_validate(payload, context=QUEUED)
     reply = answer(job.request, context.models, context.arms, context.settings, context.availability)
     current = get_current_job()
     if isinstance(reply, NamesReply) and reply.candidates and current is not None:
@@ -76,7 +77,7 @@ def answer_web_batch(payload: dict, *, context: WorkerContext) -> dict:
     dead) answers again, but the replies its first run kept are the ones kept and delivered, their
     impressions recorded once: a caller never sees two answers.
     """
-    batch = WebBatch.model_validate(payload)
+    batch = WebBatch.model_validate(payload, context=QUEUED)
     current = get_current_job()
     answers, settings, votes = Answers(context.connection), context.settings, VoteStore(context.connection)
     late = too_late(context)

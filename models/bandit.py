@@ -6,7 +6,8 @@ one up-vote. Thompson sampling draws one rate per arm and picks the highest: arm
 used more, and arms with little evidence still get tried, without a fixed A/B split to tune.
 
 The whole policy is here: which models compete (``competing``), when the bandit decides and when the
-request or the default does (``choose_model``).
+request or the default does (``choose_model``). The posteriors and the standings every surface shows
+are ``core.standings``' (re-exported).
 """
 
 from __future__ import annotations
@@ -15,28 +16,11 @@ from collections.abc import Iterable, Mapping
 from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel
-from scipy.stats import beta
 
-from models.catalog import competes
+from core.model_names import competes
+from core.standings import posterior, standings
 
-PRIOR = (1.0, 1.0)  # uniform: no opinion before the first vote
-
-
-class Standing(BaseModel):
-    arm: str
-    shown: int
-    up: int
-    mean: float  # posterior mean up-vote rate
-    low: float  # 90% credible interval
-    high: float
-    p_best: float  # posterior probability that this arm has the highest rate
-
-
-def posterior(up: int, shown: int) -> tuple[float, float]:
-    a, b = PRIOR
-    up = max(0, min(up, shown))
-    return a + up, b + shown - up
+__all__ = ["choose_model", "competing", "posterior", "standings", "thompson_choice"]
 
 
 def thompson_choice(counts: Mapping[str, tuple[int, int]], rng: np.random.Generator) -> str:
@@ -68,27 +52,3 @@ def choose_model(
     if counts is None or len(arms) < 2:
         return default, "default"
     return thompson_choice({m: counts.get(m, (0, 0)) for m in arms}, rng), "bandit"
-
-
-def standings(counts: Mapping[str, tuple[int, int]], draws: int = 4000, seed: int = 0) -> list[Standing]:
-    """Every arm's posterior, best mean first, with its chance of being the best arm."""
-    arms = sorted(counts)
-    if not arms:
-        return []
-    params = [posterior(*counts[a]) for a in arms]
-    rng = np.random.default_rng(seed)
-    samples = np.stack([rng.beta(a, b, size=draws) for a, b in params])
-    p_best = np.bincount(samples.argmax(axis=0), minlength=len(arms)) / draws
-    out = [
-        Standing(
-            arm=arm,
-            up=min(counts[arm][0], counts[arm][1]),
-            shown=counts[arm][1],
-            mean=a / (a + b),
-            low=float(beta.ppf(0.05, a, b)),
-            high=float(beta.ppf(0.95, a, b)),
-            p_best=float(p),
-        )
-        for arm, (a, b), p in zip(arms, params, p_best)
-    ]
-    return sorted(out, key=lambda s: (-s.mean, s.arm))

@@ -25,8 +25,8 @@ import numpy as np
 from rapidfuzz.distance import Levenshtein
 
 from core.errors import InvalidSeed
+from core.pattern import normalise_pattern
 from models.name_model import Candidate, NameModel
-from models.pattern import normalise_pattern
 
 MAX_EDITS = 3
 MAX_ROUNDS = 4  # bounded: rounds of fresh walkers when the first did not find enough distinct names

@@ -7,8 +7,9 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from core.limits import MAX_NAME_LEN
+from core.pattern import normalise_pattern
 from models.length_prior import LengthPrior
-from models.pattern import encode_pattern, normalise_pattern
+from models.pattern import encode_pattern
 from models.sampling import backward_sample, forward_filter, marginals, sample_fixed_length
 
 MAX_ROUNDS = 12  # bounded resampling when asking for n distinct (novel) names

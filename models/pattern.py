@@ -1,24 +1,17 @@
-"""Patterns such as ``*u*a`` or ``mo***``: each ``*`` is exactly one unknown character."""
+"""Patterns such as ``*u*a`` or ``mo***`` as a model reads them: symbol ids, -1 for each unknown.
+How a pattern is written and normalised is ``core.pattern``'s (``normalise_pattern`` re-exported)."""
 
 from __future__ import annotations
-
-import unicodedata
 
 import numpy as np
 
 from core.errors import ImpossiblePattern, InvalidPattern
 from core.limits import MAX_PATTERN_LEN
+from core.pattern import EMPTY_PATTERN, WILDCARD, normalise_pattern
 from models.alphabet import UNKNOWN
 from models.automaton import ContextAutomaton
 
-WILDCARD = "*"
-EMPTY_PATTERN = "The pattern is empty. Use * for each unknown letter, e.g. *u*a or mo***."
-
-
-def normalise_pattern(text: str) -> str:
-    """NFC, lowercase, invisible characters dropped, so what the user typed matches the corpus."""
-    text = unicodedata.normalize("NFC", text).strip().lower()
-    return "".join(ch for ch in text if unicodedata.category(ch) not in {"Cf", "Cc", "Zs"})
+__all__ = ["EMPTY_PATTERN", "WILDCARD", "encode_pattern", "normalise_pattern"]
 
 
 def encode_pattern(pattern: str, automaton: ContextAutomaton, corpus: str = "this corpus") -> np.ndarray:

@@ -1,18 +1,19 @@
-"""``is snorlax`` / ``lang <text>``: what a name or a text sounds like, as one typed answer."""
+"""``is snorlax`` / ``lang <text>``: what a name or a text sounds like, as one plain answer (the job
+contract's ``SoundsLike`` reads it as it is)."""
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from dataclasses import dataclass, field
 
 import numpy as np
-from pydantic import BaseModel
 
 from core.errors import TNaaSError
 from core.limits import EVIDENCE_LEN, MAX_NAME_LEN
+from core.pattern import normalise_pattern
 from models.judge import CorpusJudge
 from models.language import NAMES, UNKNOWN, LanguageDetector
-from models.pattern import normalise_pattern
 from models.text import clean_text
 
 TOP = 3
@@ -21,21 +22,23 @@ LANGUAGE_MIN_LETTERS = 4  # below this, a language guess means nothing
 NAME_LANGUAGE_MIN = 0.7  # a made-up name "sounds Polish" only when the detector is this sure
 
 
-class Score(BaseModel):
+@dataclass
+class Score:
     label: str
     name: str
     probability: float
 
 
-class SoundsLike(BaseModel):
+@dataclass
+class SoundsLike:
     text: str
     is_name: bool  # a single name-like token: corpus scores apply
     verdict: Score | None = None  # "Pokemon or tech?" first: pokemon or tech, for even odds
-    real_in: list[str] = []  # corpora that contain this name (case and separators ignored)
-    corpora: list[Score] = []
+    real_in: list[str] = field(default_factory=list)  # corpora that contain this name (case and separators ignored)
+    corpora: list[Score] = field(default_factory=list)
     language: str = UNKNOWN  # best language, or "unknown" when the evidence is weak
-    languages: list[Score] = []
-    notes: list[str] = []
+    languages: list[Score] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
 
 def sounds_like(text: str, judge: CorpusJudge, detector: LanguageDetector) -> SoundsLike:
@@ -72,11 +75,6 @@ def sounds_like(text: str, judge: CorpusJudge, detector: LanguageDetector) -> So
     else:
         answer.notes.append("Too short to tell a language.")
     return answer
-
-
-def percentages(scores: list[Score]) -> str:
-    """``pokemon 43%, pypi 13%``: how every surface lists scores."""
-    return ", ".join(f"{s.name} {s.probability:.0%}" for s in scores)
 
 
 def scripts(text: str) -> list[str]:

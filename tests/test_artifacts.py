@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pytest
 
+from core.artifacts import fingerprint, trained_name_models
 from core.errors import ArtifactVersionMismatch, ModelNotTrained, UnknownCorpus, UnknownModel
 from corpora import corpus_hash, load_corpus
 from models import artifact
@@ -131,3 +132,14 @@ def test_an_artifacts_version_follows_its_data_and_parameters():
     info.params["order"] = 5
     assert info.version != first
     assert ArtifactInfo(corpus="cats", model="kn3", corpus_hash="h", params={"order": 3}).version == first
+
+
+def test_the_web_reads_what_is_trained_and_its_version_from_the_files_as_the_registry_does(trained_artifacts):
+    """The web process lists trained models and publishes the version without importing the models:
+    the version must be the one the workers compute, or /healthz would call every worker outdated."""
+    registry = ModelRegistry(trained_artifacts)
+    listed = trained_name_models(trained_artifacts)
+    assert sorted((c, m) for c, models in listed.items() for m in models) == sorted(
+        (i.corpus, i.model) for i in registry.trained()
+    )
+    assert fingerprint(trained_artifacts) == registry.fingerprint()

@@ -8,8 +8,8 @@ from redis import Redis
 from rq import Queue
 from slack_bolt.context import BoltContext
 
+from bot.slack.deps import KEY, SlackDeps
 from bot.slack.listeners.app_mention import app_mention
-from bot.slack.listeners.deps import KEY, SlackDeps
 from bot.slack.listeners.reactions import reaction_added, reaction_removed
 from bot.slack.listeners.techname import techname
 from core.settings import Settings

@@ -5,20 +5,23 @@ from __future__ import annotations
 import logging
 import time
 from contextlib import contextmanager
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import numpy as np
 import typer
+from pydantic import BaseModel, ValidationError
 from redis.exceptions import RedisError
 from rich.console import Console
 from rich.logging import RichHandler
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from core import model_names
+from core.artifacts import fingerprint, trained_name_models
 from core.errors import ModelNotTrained, OperatorError, TNaaSError
 from core.limits import SEED_MAX
 from core.observability import configure_logging
 from core.settings import get_settings
+from core.standings import standings
 from corpora import corpus_names, manifest
 from jobs.contracts import (
     CompleteRequest,
@@ -28,22 +31,15 @@ from jobs.contracts import (
     LikeRequest,
     NamesReply,
     UserError,
-    checked_corpus,
-    checked_like_name,
-    checked_model,
-    checked_n,
-    checked_pattern,
-    checked_text,
+    first_problem,
+    percentages,
 )
-from models import catalog
-from models.bandit import standings
-from models.language import NAMES as LANGUAGE_NAMES
-from models.registry import ModelRegistry
-from models.sounds_like import percentages
-from models.training import train_judge, train_language, train_one, train_reranker
 from store.arms import ArmCounts
 from store.votes import VoteStore
 from tnaas import availability_commands
+
+if TYPE_CHECKING:
+    from models.registry import ModelRegistry
 
 app = typer.Typer(help="TNaaS: believable new names in the style of a corpus.", no_args_is_help=True)
 console = Console(width=None if Console().is_terminal else 160)
@@ -56,6 +52,9 @@ ModelOpt = Annotated[
 
 
 def _registry() -> ModelRegistry:
+    """The models, imported only by the commands that load them: `tnaas web` starts without them."""
+    from models.registry import ModelRegistry
+
     return ModelRegistry(get_settings().artifacts_dir)
 
 
@@ -72,6 +71,17 @@ def _setup(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) ->
 def _fail_friendly(err: TNaaSError | OperatorError) -> None:
     console.print(f"[red]{err}[/red]")
     raise typer.Exit(2)
+
+
+ARGUMENT_ORDER = ("pattern", "name", "corpus", "model", "n")  # which problem of a command is told first
+
+
+def _request(kind: type[BaseModel], **fields):
+    """The request, which checks itself; its first problem ends the command (exit 2) in its words."""
+    try:
+        return kind(**fields)
+    except ValidationError as err:
+        _fail_friendly(first_problem(err, ARGUMENT_ORDER))
 
 
 # The options every request command takes, defined once. Seeds as every surface takes them (0..SEED_MAX).
@@ -93,8 +103,10 @@ def train(
     ] = None,
 ) -> None:
     """Train every corpus x model pair, the judge, the language detector and the reranker (skipping what is up to date)."""
+    from models.training import train_judge, train_language, train_one
+
     registry = _registry()
-    pairs = [(c, m) for c in corpus or corpus_names() for m in model or catalog.default_models()]
+    pairs = [(c, m) for c in corpus or corpus_names() for m in model or model_names.default_models()]
     start = time.perf_counter()
     try:
         with Progress(
@@ -152,7 +164,7 @@ def _publish(registry: ModelRegistry) -> None:
     try:
         connection = running_stack_redis(settings.redis_url, settings.data_dir)
         if connection is not None:
-            log.info("models version %s published", ModelVersions(connection).publish(registry.fingerprint()))
+            log.info("models version %s published", ModelVersions(connection).publish(fingerprint(registry.root)))
     except RedisError as err:
         log.warning("models trained, but not published: Redis at REDIS_URL does not answer (%s)", err)
 
@@ -161,6 +173,7 @@ def _train_reranker(registry: ModelRegistry, votes, force: bool) -> int:
     """Train (or skip, saying why) the reranker; publish the new version to a running stack."""
     import json
 
+    from models.training import train_reranker
     from tnaas.redis_server import stack_redis
 
     settings = get_settings()
@@ -188,6 +201,8 @@ def _train_reranker(registry: ModelRegistry, votes, force: bool) -> int:
 @app.command("eval")
 def evaluate(corpus: CorpusOpt = None, model: ModelOpt = None) -> None:
     """Held-out metrics of the trained models, with load time and memory per model."""
+    from models.registry import ModelRegistry
+
     registry = _registry()
     infos = [i for i in registry.trained() if (not corpus or i.corpus in corpus) and (not model or i.model in model)]
     estimators = {i.model: i for i in registry.estimator_infos()} if not (corpus or model) else {}
@@ -208,7 +223,7 @@ def evaluate(corpus: CorpusOpt = None, model: ModelOpt = None) -> None:
     )
     for info in infos:
         start = time.perf_counter()
-        loaded, _ = ModelRegistry(registry.root).get(info.corpus, info.model)
+        loaded, _ = ModelRegistry(registry.root).get(info.corpus, info.model)  # a fresh one: timed from disk
         load_ms = 1000 * (time.perf_counter() - start)
         a = loaded.automaton_
         mb = (a.probs.nbytes + a.next_state.nbytes + loaded.tail_.nbytes) / 2**20
@@ -255,6 +270,8 @@ def _print_judge(m: dict) -> None:
 
 
 def _print_language(m: dict) -> None:
+    from models.language import NAMES as LANGUAGE_NAMES
+
     sets = [s for s in ("words", "pairs", "sentences", "vocabulary") if s in m]
     summary = Table(
         "held-out set",
@@ -315,15 +332,13 @@ def generate(
 ) -> None:
     """Generate n new names in the style of CORPUS, ranked as Slack and the API rank them."""
     settings = get_settings()
+    request = _request(
+        GenerateRequest, corpus=corpus, model=model, n=n or settings.default_n, seed=seed, include_known=include_known
+    )
     try:
-        request = GenerateRequest(
-            corpus=checked_corpus(corpus),
-            model=checked_model(model),
-            n=checked_n(n or settings.default_n, settings),
-            seed=seed,
-            include_known=include_known,
-        )
         if raw or walk:
+            import numpy as np
+
             name_model = _registry().model(request.corpus, request.model or settings.default_model)
             found = name_model.generate(request.n, np.random.default_rng(seed), include_known=include_known, walk=walk)
             _print_names([(c.name, c.nll_per_char, c.known) for c in found])
@@ -343,16 +358,14 @@ def complete(
 ) -> None:
     """Complete PATTERN (each * is exactly one unknown character), most likely first."""
     settings = get_settings()
-    try:
-        request = CompleteRequest(
-            pattern=checked_pattern(pattern),
-            corpus=checked_corpus(corpus or settings.default_corpus),
-            model=checked_model(model),
-            n=checked_n(n or settings.default_n, settings),
-            seed=seed,
-        )
-    except (TNaaSError, OperatorError) as err:
-        _fail_friendly(err)
+    request = _request(
+        CompleteRequest,
+        pattern=pattern,
+        corpus=corpus or settings.default_corpus,
+        model=model,
+        n=n or settings.default_n,
+        seed=seed,
+    )
     reply = _answer(request)
     if not reply.candidates:
         console.print("No completion found.")
@@ -369,16 +382,14 @@ def like(
 ) -> None:
     """Believable names one to three edits from NAME, ranked as generation ranks (never NAME, never a corpus name)."""
     settings = get_settings()
-    try:
-        request = LikeRequest(
-            name=checked_like_name(name),
-            corpus=checked_corpus(corpus or settings.default_corpus),
-            model=checked_model(model),
-            n=checked_n(n or settings.default_n, settings),
-            seed=seed,
-        )
-    except (TNaaSError, OperatorError) as err:
-        _fail_friendly(err)
+    request = _request(
+        LikeRequest,
+        name=name,
+        corpus=corpus or settings.default_corpus,
+        model=model,
+        n=n or settings.default_n,
+        seed=seed,
+    )
     reply = _answer(request)
     for i, c in enumerate(reply.candidates, 1):
         edits = f"{c.edits} edit{'s' if c.edits != 1 else ''}, " if c.edits else ""
@@ -401,11 +412,7 @@ app.command("lang", hidden=True)(detect)
 
 
 def _sounds_like(text: str) -> None:
-    try:
-        request = DetectRequest(text=checked_text(text))
-    except (TNaaSError, OperatorError) as err:
-        _fail_friendly(err)
-    answer = _answer(request).answer
+    answer = _answer(_request(DetectRequest, text=text)).answer
     if answer.real_in:
         console.print(f"[bold]{answer.text}[/bold] is a real name in: {', '.join(answer.real_in)}")
     if answer.verdict:
@@ -445,7 +452,7 @@ def web() -> None:
         log.warning("listening on %s with no TNAAS_API_TOKEN: anyone who reaches it can use the API", settings.web_host)
     try:  # the deploy's front door says which models this release carries (workers compare and reload)
         connection = redis_client(settings.redis_url or "redis://127.0.0.1:6379/0")
-        log.info("models version %s published", ModelVersions(connection).publish(_registry().fingerprint()))
+        log.info("models version %s published", ModelVersions(connection).publish(fingerprint(settings.artifacts_dir)))
     except RedisError as err:
         log.warning("models version not published: Redis does not answer (%s); /healthz will say so", err)
     uvicorn.run(
@@ -482,7 +489,7 @@ def up() -> None:
     from tnaas.supervisor import Supervisor
 
     settings = get_settings()
-    if not _registry().trained():
+    if not trained_name_models(settings.artifacts_dir):
         _fail_friendly(TNaaSError("No trained models yet. Run `tnaas train` first."))
     raise typer.Exit(Supervisor(settings).run())
 
@@ -590,9 +597,9 @@ def corpora() -> None:
 def models() -> None:
     """The models that can be trained and picked."""
     table = Table("model", "what it is", "trained by default")
-    defaults = catalog.default_models()
-    for name in catalog.all_model_names():
-        table.add_row(name, catalog.describe(name), "yes" if name in defaults else "")
+    defaults = model_names.default_models()
+    for name in model_names.all_model_names():
+        table.add_row(name, model_names.describe(name), "yes" if name in defaults else "")
     console.print(table)
 
 

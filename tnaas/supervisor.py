@@ -22,8 +22,8 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+from core.artifacts import fingerprint
 from core.settings import Settings
-from models.registry import ModelRegistry
 from store.connection import redis_client
 from store.deploys import ModelVersions
 from tnaas.redis_server import EmbeddedRedis, url_file
@@ -103,7 +103,7 @@ class Supervisor:
             url = self.redis.local_url  # this machine's processes: over the Unix socket
             url_file(self.settings.data_dir).write_text(url)  # so `tnaas votes export` and `train` find it
         if self._stack is None:
-            version = ModelVersions(redis_client(url)).publish(ModelRegistry(self.settings.artifacts_dir).fingerprint())
+            version = ModelVersions(redis_client(url)).publish(fingerprint(self.settings.artifacts_dir))
             log.info("models version %s published", version)
             self.env = os.environ | {"REDIS_URL": url, "PYTHONUNBUFFERED": "1"}
         rest = self._stack if self._stack is not None else children(self.settings)

@@ -15,7 +15,6 @@ from bot.api.batching import Batcher
 from bot.api.voters import COOKIE, VoterCookies, signing_key
 from bot.edge import token_ok
 from core.settings import Settings
-from models.registry import ModelRegistry
 from store.votes import VoteStore
 
 
@@ -37,10 +36,6 @@ async def get_async_redis(request: Request) -> AsyncRedis:
 
 async def get_votes(redis: Annotated[Redis, Depends(get_redis)]) -> VoteStore:
     return VoteStore(redis)
-
-
-async def get_registry(request: Request) -> ModelRegistry:
-    return request.app.state.registry
 
 
 async def client_address(request: Request) -> str:
@@ -88,7 +83,6 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 RedisDep = Annotated[Redis, Depends(get_redis)]
 AsyncRedisDep = Annotated[AsyncRedis, Depends(get_async_redis)]
 VotesDep = Annotated[VoteStore, Depends(get_votes)]
-RegistryDep = Annotated[ModelRegistry, Depends(get_registry)]
 AddressDep = Annotated[str, Depends(client_address)]
 AskerDep = Annotated[Asker, Depends(asker)]
 CookieVoterDep = Annotated[str | None, Depends(cookie_voter)]

@@ -34,8 +34,11 @@ ERRORS = {status: {"model": ApiError} for status in (400, 401, 404, 413, 429, 50
 
 
 def validation_message(err: RequestValidationError) -> str:
-    """The first problem, said plainly: 'n: Input should be greater than or equal to 1'."""
+    """The first problem, said plainly: 'n: Input should be greater than or equal to 1', or the words
+    of the contract's own check (a query's unknown corpus)."""
     first = err.errors()[0]
+    if isinstance(raised := first.get("ctx", {}).get("error"), TNaaSError):
+        return str(raised)
     where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
     if first.get("type") == "json_invalid":
         return "The request body is not valid JSON."

@@ -14,9 +14,8 @@ from core.limits import (
     MAX_TEXT_LEN,
     SEED_MAX,
 )
-from jobs.contracts import CheckReply, NamesReply
-from models.bandit import Standing
-from models.sounds_like import SoundsLike
+from core.standings import Standing
+from jobs.contracts import CheckReply, NamesReply, SoundsLike
 
 CLIENT_ID = rf"^[A-Za-z0-9_-]{{1,{MAX_CLIENT_ID_LEN}}}$"
 N_DOC = "default TNAAS_DEFAULT_N, at most TNAAS_MAX_N"

@@ -23,7 +23,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.oauth.installation_store import Bot
 
 from bot.slack import listeners
-from bot.slack.listeners.deps import KEY, SlackDeps
+from bot.slack.deps import KEY, SlackDeps
 from bot.slack.web_api import rotated_installation
 from core.limits import SLACK_TOKEN_ROTATION_MINUTES
 from core.observability import ContextThreadPool

@@ -4,22 +4,18 @@ What goes back to Slack is escaped for mrkdwn here, once."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from redis import Redis
 
+from bot.slack.deps import SlackDeps
 from bot.slack.grammar import Help, ListThings, parse_command, usage
 from bot.slack.messages import escape, standings_text, top_text
 from core.errors import TNaaSError
+from core.model_names import default_models
 from corpora import corpus_names
 from jobs.contracts import ReplyTo
-from models.catalog import default_models
 from store.arms import ArmCounts
 from store.rate_limit import RateLimits
 from store.votes import VoteStore
-
-if TYPE_CHECKING:  # bot.slack.listeners imports this module: a runtime import would be a cycle
-    from bot.slack.listeners.deps import SlackDeps
 
 
 def handle_text(text: str, team: str, reply: ReplyTo, deps: SlackDeps) -> str | None:

@@ -2,18 +2,20 @@
 ``/slack/oauth_redirect`` (any workspace installs the app).
 
 Bolt reads and parses a body before it checks the signature, puts no cap on its size, and raises on a
-malformed timestamp or body (measured: HTTP 500). So each request is checked here first, in this
-order, and Bolt only ever sees signed, well-formed requests:
+malformed timestamp or body (measured: HTTP 500). So each request is checked first, in this order,
+and Bolt only ever sees signed, well-formed requests:
 
-1. size: over ``SLACK_MAX_BODY`` bytes -> 413, read no further (the body is streamed, never whole);
+1. size: over ``SLACK_MAX_BODY`` bytes -> 413, read no further (the front door's ``/slack/`` gate,
+   ``bot.edge``, before this route runs);
 2. text: not UTF-8 -> 400 (Slack only sends UTF-8, and a signature is checked over the text);
 3. signature and timestamp (``v0=`` + 64 hex digits, an integer within five minutes) -> 401;
 4. shape: JSON only as an Events API envelope (an object with a known ``type``), a form only as a
    slash command, an interactivity ``payload`` (a JSON object) or an SSL check -> 400;
 5. replay: a signature seen before (the same timestamp and body) -> 200, and nothing is done again.
 
-Everything past the size check (hashing, parsing, Bolt itself, which waits for a slash command's ack)
-runs in a worker thread, never on the event loop.
+Every refusal is the front door's ``Refused``, answered the same way. Everything past the size check
+(hashing, parsing, Bolt itself, which waits for a slash command's ack) runs in a worker thread, never
+on the event loop.
 """
 
 from __future__ import annotations
@@ -32,8 +34,8 @@ from slack_bolt.adapter.starlette.handler import to_starlette_response
 from slack_sdk.signature import SignatureVerifier
 from starlette.concurrency import run_in_threadpool
 
+from bot.edge import Refused, refusal
 from bot.slack.app import HOW_TO_CONNECT, create_slack_app
-from core.limits import SLACK_MAX_BODY
 from core.settings import Settings
 from store.events import SeenRequests
 
@@ -55,12 +57,6 @@ class SlackEdge:
     app: App | None
     connection: Redis
     settings: Settings
-
-
-class Refused(Exception):
-    def __init__(self, status: int, message: str):
-        self.status, self.message = status, message
-        super().__init__(message)
 
 
 def install_slack(app: FastAPI, settings: Settings, connection: Redis) -> App | None:
@@ -85,11 +81,11 @@ async def slack_events(request: Request) -> Response:
     edge: SlackEdge = request.app.state.slack_edge
     if edge.app is None:
         return JSONResponse({"error": HOW_TO_CONNECT}, status_code=503)
+    body = await request.body()  # read whole, within its cap, by the front door
     try:
-        body = await capped_body(request, SLACK_MAX_BODY)
         response = await run_in_threadpool(dispatch, edge, dict(request.headers), str(request.url.query), body)
-    except Refused as err:
-        return JSONResponse({"error": err.message}, status_code=err.status)
+    except Refused as refused:
+        return refusal(refused)
     return to_starlette_response(response)
 
 
@@ -115,22 +111,6 @@ async def _oauth(request: Request, step: str) -> Response:
     bolt_request = BoltRequest(body="", query=str(request.url.query), headers=dict(request.headers))
     handle = flow.handle_installation if step == "install" else flow.handle_callback
     return to_starlette_response(await run_in_threadpool(handle, bolt_request))
-
-
-async def capped_body(request: Request, limit: int) -> bytes:
-    """The body, streamed and refused (413) as soon as it is over ``limit`` bytes."""
-    declared = request.headers.get("content-length", "")
-    if declared and not (declared.isascii() and declared.isdigit()):
-        raise Refused(400, "Bad Content-Length.")
-    if declared and int(declared) > limit:
-        raise Refused(413, f"Requests to this endpoint are at most {limit:,} bytes.")
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise Refused(413, f"Requests to this endpoint are at most {limit:,} bytes.")
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def text_of(body: bytes) -> str:

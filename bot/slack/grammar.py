@@ -10,7 +10,9 @@
 | `like kafka`, `like kafka pypi 8` | LikeRequest (names a few edits away) |
 | `check kafkify`, `check kafkify pykafka` | CheckRequest (free on PyPI / npm?) |
 
-Parse, don't validate: everything downstream works with the typed request. Slack sends the user's
+Parse, don't validate: the words become the fields of one typed request, which checks itself
+(``jobs.contracts``); its first problem, in the order the words are read, is the error the user
+sees. Everything downstream works with the typed request. Slack sends the user's
 own `&`, `<`, `>` as `&amp;`, `&lt;`, `&gt;`, so anything between angle brackets is Slack markup
 (mentions, channels, `<!here>`, links of any scheme): it is removed before parsing, never echoed
 back, and the three entities are decoded so that the text is what the user typed. Numbers are
@@ -22,26 +24,14 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from core.errors import CommandError, shown
 from core.limits import MAX_TEXT_LEN
+from core.pattern import WILDCARD
 from core.settings import Settings, get_settings
 from corpora import corpus_names
-from jobs.contracts import (
-    CheckRequest,
-    CompleteRequest,
-    DetectRequest,
-    GenerateRequest,
-    LikeRequest,
-    checked_corpus,
-    checked_like_name,
-    checked_model,
-    checked_n,
-    checked_names,
-    checked_pattern,
-)
-from models.pattern import WILDCARD
+from jobs.contracts import CheckRequest, CompleteRequest, DetectRequest, GenerateRequest, LikeRequest, first_problem
 
 SLACK_MARKUP = re.compile(r"<[^<>]*>")  # every form: <@U1>, <#C1|x>, <!here>, <ftp://a|b>, <tel:1>, <mailto:x>
 SLACK_ENTITIES = {"&lt;": "<", "&gt;": ">", "&amp;": "&"}  # the only three Slack escapes
@@ -49,6 +39,7 @@ MAX_NUMBER_DIGITS = 4
 DETECT_WORDS = {"is", "detect", "lang"}
 CHECK_WORD, LIKE_WORD, FREE_WORD = "check", "like", "free"
 LIST_WORDS = {"corpora", "models", "top"}
+READ_ORDER = ("model", "name", "n", "corpus", "pattern")  # options first, then the words as they are read
 
 
 class Help(BaseModel):
@@ -114,11 +105,11 @@ def parse_command(text: str, settings: Settings | None = None) -> Command:
         rest = text.split(None, 1)[1] if len(words) > 1 else ""
         if not rest.strip():
             raise CommandError(f"`{head}` needs a name or some text after it, e.g. `{head} snorlax`.")
-        return DetectRequest(text=rest)
+        return _request(DetectRequest, text=rest)
     if head in LIST_WORDS and len(words) == 1:
         return ListThings(what=head)
     if head == CHECK_WORD:
-        return CheckRequest(names=checked_names(words[1:]))
+        return _request(CheckRequest, names=words[1:])
     if head == LIKE_WORD:
         return _like(words[1:], text, settings)
     options, positional = _options(words, settings)
@@ -134,18 +125,16 @@ def parse_command(text: str, settings: Settings | None = None) -> Command:
     names = [w for w in others if not is_number(w)]
     if numbers:
         n = number(numbers[0], settings)
-    checked_n(n, settings)
     if len(names) > 1 or len(patterns) > 1 or len(numbers) > 1:
         raise CommandError(f"I didn't understand `{shown(text)}`. {usage(settings)}")
-    corpus = checked_corpus(names[0]) if names else None
     if patterns:
         if free:
             raise CommandError("`free` works with new names and `like`, not with patterns: try `pypi 5 free`.")
-        pattern = checked_pattern(patterns[0])
-        return CompleteRequest(pattern=pattern, corpus=corpus or settings.default_corpus, model=model, n=n)
-    if corpus is None:
+        corpus = names[0] if names else settings.default_corpus
+        return _request(CompleteRequest, pattern=patterns[0], corpus=corpus, model=model, n=n)
+    if not names:
         raise CommandError(f"Which corpus? {usage(settings)}")
-    return GenerateRequest(corpus=corpus, model=model, n=n, free=free)
+    return _request(GenerateRequest, corpus=names[0], model=model, n=n, free=free)
 
 
 def _like(words: list[str], text: str, settings: Settings) -> LikeRequest:
@@ -153,7 +142,7 @@ def _like(words: list[str], text: str, settings: Settings) -> LikeRequest:
     options, positional = _options(words, settings)
     if not positional:
         raise CommandError("`like` needs a name to start from, e.g. `like kafka` or `like kafka pypi`.")
-    name, rest = checked_like_name(positional[0]), [w.lower() for w in positional[1:]]
+    name, rest = positional[0], [w.lower() for w in positional[1:]]
     free = FREE_WORD in rest
     rest = [w for w in rest if w != FREE_WORD]
     for word in rest:
@@ -163,9 +152,16 @@ def _like(words: list[str], text: str, settings: Settings) -> LikeRequest:
     if len(numbers) > 1 or len(corpora) > 1:
         raise CommandError(f"I didn't understand `{shown(text)}`. Try `like kafka pypi 5`.")
     n = number(numbers[0], settings) if numbers else number(options.get("n", str(settings.default_n)), settings)
-    n = checked_n(n, settings)
-    corpus = checked_corpus(corpora[0]) if corpora else settings.default_corpus
-    return LikeRequest(name=name, corpus=corpus, model=options.get("model"), n=n, free=free)
+    corpus = corpora[0] if corpora else settings.default_corpus
+    return _request(LikeRequest, name=name, corpus=corpus, model=options.get("model"), n=n, free=free)
+
+
+def _request(kind: type[BaseModel], **fields):
+    """The request, or its first problem as the user reads the command (an UnknownCorpus, a CommandError...)."""
+    try:
+        return kind(**fields)
+    except ValidationError as err:
+        raise first_problem(err, READ_ORDER) from None
 
 
 def _options(words: list[str], settings: Settings) -> tuple[dict[str, str], list[str]]:
@@ -177,7 +173,7 @@ def _options(words: list[str], settings: Settings) -> tuple[dict[str, str], list
             continue
         key = key.lower()
         if key == "model":
-            options["model"] = checked_model(value)  # raises UnknownModel with the list of models
+            options["model"] = value  # the request checks it (UnknownModel, with the list of models)
         elif key == "n" and is_number(value):
             options["n"] = value
         elif key == "n":

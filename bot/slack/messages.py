@@ -16,9 +16,18 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from jobs.contracts import CheckReply, CheckRequest, CompleteRequest, GenerateRequest, LikeRequest, MarkOut, NamesReply
-from models.bandit import standings
-from models.sounds_like import SoundsLike, percentages
+from core.standings import standings
+from jobs.contracts import (
+    CheckReply,
+    CheckRequest,
+    CompleteRequest,
+    GenerateRequest,
+    LikeRequest,
+    MarkOut,
+    NamesReply,
+    SoundsLike,
+    percentages,
+)
 from store.votes import KEYCAPS
 
 VOTE_ACTION = "vote"  # action_ids vote_1, vote_2, ... of the per-candidate buttons (bot/slack/listeners/votes.py)

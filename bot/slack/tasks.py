@@ -10,7 +10,7 @@ from rq.job import Job
 
 from bot.slack import replies
 from core.settings import get_settings
-from jobs.contracts import HomeJob, SlackBatch, SlackJob
+from jobs.contracts import QUEUED, HomeJob, SlackBatch, SlackJob
 from jobs.worker import WorkerContext, needs_context
 from store.slack_batches import SlackBatches
 
@@ -23,7 +23,10 @@ def reply_in_batch(payload: dict, *, context: WorkerContext) -> dict:
     where it belongs, side by side. A rerun of the job (same id) reads the same requests, and each
     reply continues where the previous attempt stopped."""
     batch = SlackBatch.model_validate(payload)
-    jobs = [SlackJob.model_validate_json(item) for item in SlackBatches(context.connection).take(batch.batch)]
+    jobs = [
+        SlackJob.model_validate_json(item, context=QUEUED)
+        for item in SlackBatches(context.connection).take(batch.batch)
+    ]
     if not jobs:  # its requests expired (a day in the queue) or Redis lost them: the operator must see it
         raise LookupError(f"Slack batch {batch.batch} holds no requests")
     return {"posted": [posted.model_dump() for posted in replies.reply_all(jobs, context)]}
@@ -46,7 +49,9 @@ def tell_users_it_failed(job: Job, connection, exc_type, exc_value, traceback) -
         return
     try:
         batch = SlackBatch.model_validate(job.args[0])
-        jobs = [SlackJob.model_validate_json(item) for item in SlackBatches(connection).take(batch.batch)]
+        jobs = [
+            SlackJob.model_validate_json(item, context=QUEUED) for item in SlackBatches(connection).take(batch.batch)
+        ]
         replies.tell_failures(jobs, job.id, connection, get_settings(), exc_value)
     except Exception:  # a failure callback must not fail: log it for the operator
         log.exception("could not tell the users of Slack job %s that it failed", job.id)

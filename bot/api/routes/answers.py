@@ -11,6 +11,7 @@ from typing import Annotated
 import orjson
 from fastapi import APIRouter, Header
 from fastapi.responses import Response
+from pydantic import BaseModel, ValidationError
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 from starlette.concurrency import run_in_threadpool
@@ -32,13 +33,7 @@ from jobs.contracts import (
     TooLate,
     UserError,
     WebItem,
-    checked_corpus,
-    checked_like_name,
-    checked_model,
-    checked_n,
-    checked_names,
-    checked_pattern,
-    checked_text,
+    first_problem,
     reply_from,
 )
 from jobs.queueing import JobFailed, idempotent_job_id, waited_too_long
@@ -63,45 +58,61 @@ IdempotencyKey = Annotated[
 
 
 # -- pure: body -> the typed job request, job result -> the answer ----------------------------------
+def job_request(kind: type[BaseModel], **fields):
+    """The request, which checks itself; its first problem (in the order below) is a 400 in its words."""
+    try:
+        return kind(**fields)
+    except ValidationError as err:
+        raise first_problem(err, BODY_ORDER) from None
+
+
+BODY_ORDER = ("corpus", "pattern", "name", "model", "n")  # which problem of a body is told first
+
+
 def generate_request(body: GenerateIn, settings: Settings) -> GenerateRequest:
-    return GenerateRequest(
-        corpus=checked_corpus(body.corpus),
-        model=checked_model(body.model),
-        n=checked_n(body.n or settings.default_n, settings),
+    return job_request(
+        GenerateRequest,
+        corpus=body.corpus,
+        model=body.model,
+        n=body.n or settings.default_n,
         seed=body.seed,
         free=body.free,
     )
 
 
 def like_request(body: LikeIn, settings: Settings) -> LikeRequest:
-    corpus = checked_corpus(body.corpus) if body.corpus and body.corpus.strip() else settings.default_corpus
-    return LikeRequest(
-        name=checked_like_name(body.name),
-        corpus=corpus,
-        model=checked_model(body.model),
-        n=checked_n(body.n or settings.default_n, settings),
+    return job_request(
+        LikeRequest,
+        name=body.name,
+        corpus=corpus_or_default(body.corpus, settings),
+        model=body.model,
+        n=body.n or settings.default_n,
         seed=body.seed,
         free=body.free,
     )
 
 
 def check_request(body: CheckIn) -> CheckRequest:
-    return CheckRequest(names=checked_names(body.names))
+    return job_request(CheckRequest, names=body.names)
 
 
 def complete_request(body: CompleteIn, settings: Settings) -> CompleteRequest:
-    corpus = checked_corpus(body.corpus) if body.corpus and body.corpus.strip() else settings.default_corpus
-    return CompleteRequest(
-        pattern=checked_pattern(body.pattern),
-        corpus=corpus,
-        model=checked_model(body.model),
-        n=checked_n(body.n or settings.default_n, settings),
+    return job_request(
+        CompleteRequest,
+        pattern=body.pattern,
+        corpus=corpus_or_default(body.corpus, settings),
+        model=body.model,
+        n=body.n or settings.default_n,
         seed=body.seed,
     )
 
 
 def detect_request(body: DetectIn) -> DetectRequest:
-    return DetectRequest(text=checked_text(body.text))
+    return job_request(DetectRequest, text=body.text)
+
+
+def corpus_or_default(corpus: str | None, settings: Settings) -> str:
+    return corpus if corpus and corpus.strip() else settings.default_corpus
 
 
 def answer_from(job_id: str, result: dict | None) -> Answer:

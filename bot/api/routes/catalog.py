@@ -5,24 +5,24 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
+from pydantic import BeforeValidator
 
-from bot.api.deps import RedisDep, RegistryDep
+from bot.api.deps import RedisDep, SettingsDep
 from bot.api.schemas import CorpusOut, ModelOut, ModelsOut
+from core.artifacts import trained_name_models
+from core.model_names import default_models, describe
+from core.standings import standings
 from corpora import manifest
-from jobs.contracts import checked_corpus
-from models.bandit import standings
-from models.catalog import default_models, describe
+from jobs.contracts import Corpus
 from store.arms import ArmCounts
 
 router = APIRouter(tags=["catalog"])
 
 
 @router.get("/corpora", response_model=list[CorpusOut])
-def corpora(registry: RegistryDep) -> list[CorpusOut]:
+def corpora(settings: SettingsDep) -> list[CorpusOut]:
     """Every corpus, with the models trained for it (the page's pickers come from here)."""
-    trained: dict[str, list[str]] = {}
-    for info in registry.trained():
-        trained.setdefault(info.corpus, []).append(info.model)
+    trained = trained_name_models(settings.artifacts_dir)
     order = {m: i for i, m in enumerate(default_models())}
     return [
         CorpusOut(
@@ -38,10 +38,13 @@ def corpora(registry: RegistryDep) -> list[CorpusOut]:
 
 @router.get("/models", response_model=ModelsOut)
 def models(
-    redis: RedisDep, corpus: Annotated[str | None, Query(description="standings for one corpus; default all")] = None
+    redis: RedisDep,
+    corpus: Annotated[
+        Corpus | None, BeforeValidator(lambda v: v or None), Query(description="standings for one corpus; default all")
+    ] = None,
 ) -> ModelsOut:
     """The default models and how they stand in the team's votes (Beta posteriors)."""
-    counts = ArmCounts(redis).counts("model", checked_corpus(corpus) if corpus else None)
+    counts = ArmCounts(redis).counts("model", corpus)
     return ModelsOut(
         models=[ModelOut(name=m, description=describe(m)) for m in default_models()], standings=standings(counts)
     )

@@ -6,7 +6,7 @@ from __future__ import annotations
 from contextlib import suppress
 
 from bot.slack.batching import enqueue_home
-from bot.slack.listeners.deps import deps_of
+from bot.slack.deps import deps_of
 from core.errors import Busy
 from jobs.contracts import HomeJob
 from store.events import SeenEvents

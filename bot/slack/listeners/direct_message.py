@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.slack.commands import handle_text
-from bot.slack.listeners.deps import deps_of, say_privately
+from bot.slack.deps import deps_of, say_privately
 from jobs.contracts import ReplyTo
 from store.events import SeenEvents
 

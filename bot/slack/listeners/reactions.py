@@ -4,7 +4,7 @@ whose people vote with keycaps (enough of them) has learned the convention, and 
 from __future__ import annotations
 
 from bot.metrics import count_vote
-from bot.slack.listeners.deps import deps_of
+from bot.slack.deps import deps_of
 from store.events import SeenEvents
 from store.slack_teams import TeamHabits
 from store.votes import KEYCAPS, VoteStore

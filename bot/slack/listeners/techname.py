@@ -4,7 +4,7 @@ command's response_url so that the answer arrives even where the bot is not a me
 from __future__ import annotations
 
 from bot.slack.commands import handle_text
-from bot.slack.listeners.deps import deps_of
+from bot.slack.deps import deps_of
 from jobs.contracts import ReplyTo
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 
-from bot.slack.listeners.deps import deps_of
+from bot.slack.deps import deps_of
 from bot.slack.messages import escape, parse_vote_value
 from store.votes import VoteStore
 

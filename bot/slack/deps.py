@@ -1,5 +1,6 @@
-"""What the listeners need, put into every request's context by ``bot.slack.app``, and the one way
-they talk back themselves (help and errors for mentions and direct messages)."""
+"""What the listeners and the commands they run need, put into every request's context by
+``bot.slack.app``, and the one way they talk back themselves (help and errors for mentions and
+direct messages)."""
 
 from __future__ import annotations
 
