@@ -6,9 +6,11 @@ the same on another checkout's stack (its own ``.venv`` when it has one), one af
 stack (an embedded redis-server, `tnaas web`, 2 workers, a stand-in for Slack's Web API, all on
 127.0.0.1 and stopped by pid) is warmed up with a few requests; then Redis' MONITOR records every
 command while one ``POST /api/v1/generate {"corpus": "pokemon", "n": 5}`` is answered, and while one
-signed ``/techname pokemon 5`` is acknowledged and its reply posted. Commands are attributed to the
-process whose socket sent them. Printed per process: commands, transactions (MULTI ... EXEC: one round
-trip each) and scripts, then the hops in order (a run of one process' commands is one line).
+signed ``/techname pokemon 5`` is acknowledged and its reply posted, ``--repeat`` times each, one after
+another (so that what a process does now and then -- heartbeats, rq's registry maintenance -- is counted
+at its rate). Commands are attributed to the process whose socket sent them. Printed per request and
+process, averaged over the repeats: commands, round trips, transactions (MULTI ... EXEC: one round trip
+each) and scripts; then the hops of the last request in order (a run of one process' commands is one line).
 """
 
 from __future__ import annotations
@@ -124,7 +126,7 @@ def runs(hops: list[tuple[str, str]]) -> list[str]:
     return lines
 
 
-def measure(checkout: str | None) -> dict[str, list[tuple[str, str]]]:
+def measure(checkout: str | None, repeat: int) -> dict[str, list[list[tuple[str, str]]]]:
     before = children()
     with SlackStandIn() as slack:
         env = artifacts_env(checkout) | {
@@ -143,44 +145,81 @@ def measure(checkout: str | None) -> dict[str, list[tuple[str, str]]]:
             )
             for i in range(5):  # warm: models, reservoir columns, rq's first contact, Slack's auth.test
                 http("POST", f"{base}/api/v1/generate", BODY | {"seed": i})
-                signed_post(base, slash_form("pokemon 5", channel=f"CWARM{i}"), FORM, SECRET)
+                signed_post(f"{base}/slack/events", slash_form("pokemon 5", channel=f"CWARM{i}"), FORM, SECRET)
             wait_until(lambda: len(slack.called("chat.postMessage")) >= 10, timeout=60, what="the warm-up replies")
             time.sleep(2)
             ports = ports_by_role(pids)
-            with monitored(redis_url) as api:
-                status, _, answer = http("POST", f"{base}/api/v1/generate", BODY)
-                assert status == 200, answer
-            posted = len(slack.called("chat.postMessage"))
-            with monitored(redis_url) as slash:
-                status, _, _ = signed_post(base, slash_form("pokemon 5", channel="CPATH"), FORM, SECRET)
-                assert status == 200
-                wait_until(lambda: len(slack.called("chat.postMessage")) >= posted + 2, timeout=30, what="the reply")
-                time.sleep(1)  # the reply's last steps
+            api, slash = [], []
+            for _ in range(repeat):
+                with monitored(redis_url) as seen:
+                    status, _, answer = http("POST", f"{base}/api/v1/generate", BODY)
+                    assert status == 200, answer
+                api.append(seen)
+            for i in range(repeat):
+                posted = len(slack.called("chat.postMessage"))
+                with monitored(redis_url) as seen:
+                    form = slash_form("pokemon 5", channel=f"CPATH{i}")
+                    status, _ = signed_post(f"{base}/slack/events", form, FORM, SECRET)
+                    assert status == 200
+                    wait_until(
+                        lambda: len(slack.called("chat.postMessage")) >= posted + 2, timeout=30, what="the reply"
+                    )
+                    time.sleep(0.5)  # the reply's last steps
+                slash.append(seen)
             ports |= ports_by_role(children() - before)
-            return {"API call": attributed(api, ports), "slash command": attributed(slash, ports)}
+            return {
+                "API call": [attributed(s, ports) for s in api],
+                "slash command": [attributed(s, ports) for s in slash],
+            }
+
+
+def averaged(runs_: list[list[tuple[str, str]]]) -> dict[str, dict[str, float]]:
+    """``summary`` of each run, averaged; the workers added up (which one answers is chance)."""
+    total: dict[str, dict[str, float]] = {}
+    for hops in runs_:
+        for who, s in summary([("workers" if w.startswith("worker") else w, c) for w, c in hops]).items():
+            for k, v in s.items():
+                total.setdefault(who, {}).setdefault(k, 0.0)
+                total[who][k] += v / len(runs_)
+    return total
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--baseline", action="append", default=[], help="another checkout's directory")
+    parser.add_argument("--repeat", type=int, default=20, help="requests of each kind, one after another")
     parser.add_argument("--json", action="store_true", help="the hops as JSON")
     args = parser.parse_args()
-    results = {Path(b).name: measure(b) for b in args.baseline} | {"this checkout": measure(None)}
+    results = {Path(b).name: measure(b, args.repeat) for b in args.baseline} | {
+        "this checkout": measure(None, args.repeat)
+    }
     if args.json:
         print(json.dumps(results, indent=1))
         return
-    table = Table("stack", "request", "process", "commands", "round trips", "transactions", "scripts")
+    table = Table(
+        "stack",
+        "request",
+        "process",
+        "commands",
+        "round trips",
+        "transactions",
+        "scripts",
+        title=f"Redis per request, mean of {args.repeat} one after another",
+    )
     for stack, requests in results.items():
-        for request, hops in requests.items():
-            for who, s in sorted(summary(hops).items()):
+        for request, each in requests.items():
+            for who, s in sorted(averaged(each).items()):
                 table.add_row(
-                    stack, request, who, *(str(s[k]) for k in ("commands", "round trips", "transactions", "scripts"))
+                    stack,
+                    request,
+                    who,
+                    *(f"{s[k]:.1f}" for k in ("commands", "round trips", "transactions", "scripts")),
                 )
     console.print(table)
     for stack, requests in results.items():
-        for request, hops in requests.items():
-            console.print(f"\n[bold]{stack}: {request}[/bold]")
-            for line in runs(hops):
+        for request, each in requests.items():
+            console.print(f"\n[bold]{stack}: {request} (the last one)[/bold]")
+            for line in runs(each[-1]):
                 console.print(f"  {line}")
 
 

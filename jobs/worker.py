@@ -33,6 +33,7 @@ from redis import Redis
 from redis.exceptions import RedisError
 from rq import Queue, SimpleWorker
 from rq.job import Job
+from rq.worker import WorkerStatus
 
 from availability.checker import AvailabilityChecker, build_checker
 from core.observability import request_context
@@ -136,7 +137,8 @@ class ModelWorker(SimpleWorker):
         self.context = _process_context or load_context(self.connection, self.settings)
         self.versions.report(self.name, self.context.version)
         self.stopping = False  # a warm or cold shutdown was asked for (SIGTERM, SIGINT)
-        self._version_looked_at = float("-inf")  # time.monotonic() of the last look at the published version
+        # time.monotonic() of the last look at the published version, and of the last heartbeat
+        self._version_looked_at = self._beaten_at = float("-inf")
         self._running: Job | None = None  # the job being run now, for the pulse
         self.pulse = Pulse(self)
 
@@ -145,21 +147,43 @@ class ModelWorker(SimpleWorker):
         return self.settings.worker_silent
 
     def beat(self) -> None:
-        """One heartbeat: the worker (registering again if it was silent long enough to be dropped) and,
-        while a job runs, its execution in the started registry."""
-        if not self.connection.exists(self.key):
-            if self.birth_date is None:
-                return  # not registered yet: work() does that
-            log.warning(
-                "worker %s was silent for more than %d s: registering again", self.name, self.settings.worker_silent
-            )
-            self.register_birth()
-        job, execution = self._running, self.execution
+        """One heartbeat, one round trip: the worker and, while a job runs, its execution in the started
+        registry. A worker silent long enough to be dropped from rq's worker list registers again."""
+        if self.birth_date is None:
+            return  # not registered yet: work() does that
+        job, execution = self._running, next(iter(self.executions.values()), None)
         with self.connection.pipeline() as pipe:
             self.heartbeat(self.settings.worker_silent, pipeline=pipe)
             if job is not None and execution is not None:
                 execution.heartbeat(job.started_job_registry, self.settings.worker_silent, pipe)
+            recreated = pipe.execute()[0]  # HSET's count of new fields: 1 when the worker's hash was gone
+        self._beaten_at = time.monotonic()
+        if recreated:
+            log.warning(
+                "worker %s was silent for more than %d s: registering again", self.name, self.settings.worker_silent
+            )
+            self.connection.delete(self.key)
+            self.register_birth()
+
+    def heartbeat(self, timeout: int | None = None, pipeline=None) -> None:
+        """rq's heartbeat; outside a pipeline (rq beats around every job, each beat three round trips) it
+        is one round trip, and skipped when the pulse beat less than half a heartbeat ago."""
+        if pipeline is not None:
+            super().heartbeat(timeout, pipeline)
+            return
+        if time.monotonic() - self._beaten_at < self.settings.heartbeat / 2:
+            return
+        with self.connection.pipeline() as pipe:
+            super().heartbeat(timeout, pipe)
             pipe.execute()
+        self._beaten_at = time.monotonic()
+
+    def set_state(self, state: str, pipeline=None) -> None:
+        """rq marks the worker idle twice between two jobs (after one, and before waiting for the next):
+        the second write, of the state it holds already, is skipped."""
+        if pipeline is None and state == WorkerStatus.IDLE and self.get_state() == WorkerStatus.IDLE:
+            return
+        super().set_state(state, pipeline)
 
     def clean_registries(self) -> None:
         """rq's registry maintenance, then, under the same lock, the jobs a worker took off the queue and
@@ -189,8 +213,10 @@ class ModelWorker(SimpleWorker):
             self.pulse.stopped.set()
 
     def dequeue_job_and_maintain_ttl(self, timeout, max_idle_time=None):
-        """Before waiting for a job, with none held, look at the published model version."""
-        self.reload_if_published()
+        """Before waiting for a job, with none held, look at the published model version (unless looked
+        at within VERSION_FRESH: back-to-back jobs would pay a round trip each)."""
+        if time.monotonic() - self._version_looked_at > VERSION_FRESH:
+            self.reload_if_published()
         return super().dequeue_job_and_maintain_ttl(timeout, max_idle_time)
 
     def execute_job(self, job: Job, queue: Queue) -> None:
