@@ -30,12 +30,12 @@ from store.deploys import ModelVersions
 class WorkerHealth(BaseModel):
     """One worker, as rq knows it."""
 
-    name: str = Field(description="rq's name for the worker", examples=["tnaas-worker-1"])
+    name: str = Field(description="rq's name for the worker", examples=["0c4e2c7009104dceb687339405b187c4"])
     pid: int | None = Field(None, description="its process id on its machine", examples=[4242])
     state: str = Field(description="rq's state: idle, busy, suspended...", examples=["idle"])
     models_version: str | None = Field(
         description="the models it holds (compare with models_published); null: not reported yet",
-        examples=["3f9a1c2e"],
+        examples=["e0b4c58938e6992e"],
     )
     heartbeat_age: float | None = Field(description="seconds since its last heartbeat; null: none yet", examples=[1.2])
 
@@ -46,7 +46,7 @@ class Health(BaseModel):
     ok: bool = Field(description="the stack can answer requests now", examples=[True])
     redis: bool = Field(description="Redis answers", examples=[True])
     models_published: str | None = Field(
-        None, description="the model version deployed (the workers should hold it)", examples=["3f9a1c2e"]
+        None, description="the model version deployed (the workers should hold it)", examples=["e0b4c58938e6992e"]
     )
     workers: list[WorkerHealth] = Field(
         [], description="the workers registered on the queue", examples=[[example_of(WorkerHealth)]]
@@ -60,7 +60,9 @@ class Health(BaseModel):
         [], description="why it is not ready (empty when ok)", examples=[["no worker is running"]]
     )
     notes: list[str] = Field(
-        [], description="what is worth knowing but not a problem", examples=[["worker tnaas-worker-2 silent for 40 s"]]
+        [],
+        description="what is worth knowing but not a problem",
+        examples=[["worker 7d1e0a9b2c3f4e5d6a7b8c9d0e1f2a3b silent for 40.5 s"]],
     )
 
 

@@ -207,34 +207,36 @@ class MarkOut(BaseModel):
 class CandidateOut(BaseModel):
     """One name of an answer, with the scores that placed it."""
 
-    name: str = Field(description="the name, lower case", examples=["pikaro"])
+    name: str = Field(description="the name, lower case", examples=["scoros"])
     log_prob: float = Field(
-        description="natural log of the model's probability of the name, its end included", examples=[-14.2]
+        description="natural log of the model's probability of the name, its end included", examples=[-14.2047]
     )
     known: bool = Field(description="the name is already in the corpus (shown only when asked for)", examples=[False])
     believability: float | None = Field(
         description="P(corpus | name) from the judge: how much it sounds like the corpus asked for, 0 to 1",
-        examples=[0.83],
+        examples=[0.6379],
     )
     real: float | None = Field(
         None,
         description="P(real name) from the model's adversarial judge, trained to tell the corpus' names from "
         "the model's samples; null when the model has none",
-        examples=[0.61],
+        examples=[0.5408],
     )
     judge: dict[str, float] = Field(
-        {}, description="P(corpus | name) for every corpus the judge knows", examples=[{"pokemon": 0.83, "cats": 0.17}]
+        {},
+        description="P(corpus | name) for every corpus the judge knows",
+        examples=[{"pokemon": 0.6379, "pypi": 0.1332, "cats": 0.0129}],
     )
     nll: dict[str, float | None] = Field(
         {},
         description="nats per character under each model of the corpus (lower: more typical); null: that model "
         "cannot make the name",
-        examples=[{"kn3": 2.1, "markov2": 2.4}],
+        examples=[{"kn3": 2.0292, "markov2": 1.9196}],
     )
     score: float | None = Field(
         None,
-        description="what the ranking used: P(up-vote) from the reranker once there are votes, else believability",
-        examples=[0.83],
+        description="what the ranking used: P(up-vote) from the reranker once there are votes, else P(real)",
+        examples=[0.5408],
     )
     explore: bool = Field(
         False,
@@ -257,7 +259,9 @@ class NamesReply(BaseModel):
     kind: Literal["names"] = Field("names", description="what kind of reply this is", examples=["names"])
     corpus: str = Field(description="the corpus the names are in the style of", examples=["pokemon"])
     model: str = Field(description="the name model that made them", examples=["kn3"])
-    model_version: str = Field(description="that model's artifact version (training data hash)", examples=["3f9a1c2e"])
+    model_version: str = Field(
+        description="that model's artifact version (training data hash)", examples=["af94775a4f98"]
+    )
     model_chosen_by: Literal["request", "bandit", "default"] = Field(
         "request",
         description="who chose the model: the request, the bandit (by the team's votes), or the default",
@@ -266,10 +270,10 @@ class NamesReply(BaseModel):
     ranked_by: str = Field(
         "likelihood",
         description='what ordered the names: "reranker <version>", "believability <version>", "judge" or "likelihood"',
-        examples=["believability 3f9a1c2e"],
+        examples=["believability 11e380a166c3"],
     )
     pattern: str | None = Field(None, description="completions: the pattern, normalised", examples=["*u*a"])
-    like: str | None = Field(None, description="`like`: the name the candidates are near", examples=["kafka"])
+    like: str | None = Field(None, description="`like`: the name the candidates are near", examples=["pikachu"])
     free: bool = Field(False, description="only names free on the corpus' registry were kept", examples=[False])
     note: str | None = Field(
         None,

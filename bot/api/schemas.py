@@ -27,7 +27,7 @@ CORPUS_DOC = "the corpus whose style to follow (see /corpora); default: TNAAS_DE
 MODEL_DOC = "a name model of the corpus (see /corpora); default: the bandit picks the best-voted one"
 FREE_DOC = "only names free on the corpus' registry (PyPI for pypi, npm for npm, both for the others)"
 CLIENT_DOC = "a stable id of the caller, kept with the names shown (the page sends one)"
-ANSWER_ID_EXAMPLE = "9b2f4c0e8d1a4f6b"
+ANSWER_ID_EXAMPLE = "ff728b6ab4fc41e79af67fb37ac8d270"
 
 
 # -- what callers send ------------------------------------------------------------------------------
@@ -63,13 +63,13 @@ class LikeIn(BaseModel):
     name: str = Field(
         max_length=MAX_TEXT_LEN,
         description=f"the name to start from: a whole name, at most {MAX_NAME_LEN} characters",
-        examples=["kafka"],
+        examples=["pikachu"],
     )
-    corpus: str | None = Field(None, max_length=MAX_CORPUS_NAME_LEN, description=CORPUS_DOC, examples=["pypi"])
+    corpus: str | None = Field(None, max_length=MAX_CORPUS_NAME_LEN, description=CORPUS_DOC, examples=["pokemon"])
     model: str | None = Field(None, max_length=MAX_MODEL_NAME_LEN, description=MODEL_DOC, examples=["kn3"])
     n: int | None = Field(None, ge=1, description=N_DOC, examples=[5])
     seed: int | None = Field(None, ge=0, le=SEED_MAX, description=SEED_DOC, examples=[42])
-    free: bool = Field(False, description=FREE_DOC, examples=[True])
+    free: bool = Field(False, description=FREE_DOC, examples=[False])
     client: str | None = Field(None, pattern=CLIENT_ID, description=CLIENT_DOC, examples=["web-3f2a9c"])
 
 
@@ -150,7 +150,7 @@ class VoteOut(BaseModel):
 class TopNameOut(BaseModel):
     """A best-voted name: the same letters in two corpora are two names."""
 
-    name: str = Field(description="the name", examples=["pikaro"])
+    name: str = Field(description="the name", examples=["scoros"])
     corpus: str = Field(description="the corpus it was made for", examples=["pokemon"])
     votes: int = Field(description="net votes: up minus down, across Slack and the web", examples=[4])
 
