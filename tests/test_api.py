@@ -337,6 +337,15 @@ def test_top_names_the_corpus_of_each_name(api):
     assert any(row["name"] == name and row["corpus"] == "cats" and row["votes"] >= 2 for row in top), top
 
 
+def test_a_seed_and_the_model_that_answered_repeat_the_names(api):
+    """The page's link to an answer names the model that made it, with the seed: opened later, it shows
+    the same names (the bandit's pick draws from its own stream, not from the names')."""
+    first = post(api, "/generate", {"corpus": "pokemon", "n": 5, "seed": 7})[2]["names"]
+    again = post(api, "/generate", {"corpus": "pokemon", "n": 5, "seed": 7, "model": first["model"]})[2]["names"]
+    assert first["model_chosen_by"] == "bandit" and again["model_chosen_by"] == "request"
+    assert [c["name"] for c in again["candidates"]] == [c["name"] for c in first["candidates"]]
+
+
 def test_the_page_is_served_whole_from_here(api):
     status, head, html = http("GET", f"{api['base']}/")
     assert status == 200 and "<title>TNaaS" in html and "default-src 'self'" in head["Content-Security-Policy"]
