@@ -55,7 +55,7 @@ def _pattern(text: str) -> str:
     if not pattern:
         raise CommandError(EMPTY_PATTERN)
     if len(pattern) > MAX_PATTERN_LEN:
-        raise CommandError(f"Patterns can be at most {MAX_PATTERN_LEN} characters long.")
+        raise CommandError(f"Patterns can be at most {MAX_PATTERN_LEN} characters long; that one has {len(pattern)}.")
     return pattern
 
 
