@@ -166,6 +166,10 @@ def test_on_a_phone_names_fit_answers_come_into_view_and_a_link_repeats_them(bro
         sync_api.expect(names).to_have_count(5)
         sync_api.expect(page.locator("#names li").first).to_be_in_viewport()  # scrolled to, below the forms
         assert all(one_whole_line(name) for name in names.all()), names.all_inner_texts()
+        first_row = page.locator("#names li").first
+        marks, vote = first_row.locator(".mark"), first_row.locator(".vote.up").bounding_box()
+        sync_api.expect(marks).to_have_text([re.compile("^PyPI "), re.compile("^npm ")])  # availability, beneath
+        assert names.first.bounding_box()["y"] < marks.first.bounding_box()["y"] < vote["y"] + vote["height"]
         assert page.evaluate("document.documentElement.scrollWidth") <= 390  # nothing wider than the phone
         first = names.first.inner_text()
         copy = page.get_by_role("button", name=f"Copy {first}", exact=True)
