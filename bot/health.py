@@ -15,37 +15,55 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from redis import Redis
 from redis.exceptions import RedisError
 from rq import Queue, Worker
 from rq.job import Job
 from rq.registry import FailedJobRegistry, StartedJobRegistry
 
+from core.examples import example_of
 from core.settings import Settings
 from store.deploys import ModelVersions
 
 
 class WorkerHealth(BaseModel):
-    name: str
-    pid: int | None = None
-    state: str
-    models_version: str | None
-    heartbeat_age: float | None  # seconds since its last heartbeat
+    """One worker, as rq knows it."""
+
+    name: str = Field(description="rq's name for the worker", examples=["0c4e2c7009104dceb687339405b187c4"])
+    pid: int | None = Field(None, description="its process id on its machine", examples=[4242])
+    state: str = Field(description="rq's state: idle, busy, suspended...", examples=["idle"])
+    models_version: str | None = Field(
+        description="the models it holds (compare with models_published); null: not reported yet",
+        examples=["e0b4c58938e6992e"],
+    )
+    heartbeat_age: float | None = Field(description="seconds since its last heartbeat; null: none yet", examples=[1.2])
 
 
 class Health(BaseModel):
-    ok: bool
-    redis: bool
-    models_published: str | None = None
-    workers: list[WorkerHealth] = []
-    queued: int = 0
-    oldest_wait: float = 0.0  # seconds the oldest waiting job has waited
-    running: int = 0
-    failed: int = 0
-    failed_recently: int = 0  # within TNAAS_HEALTH_FAILED_WINDOW
-    problems: list[str] = []
-    notes: list[str] = []
+    """Readiness: ok, or the problems that keep the stack from answering."""
+
+    ok: bool = Field(description="the stack can answer requests now", examples=[True])
+    redis: bool = Field(description="Redis answers", examples=[True])
+    models_published: str | None = Field(
+        None, description="the model version deployed (the workers should hold it)", examples=["e0b4c58938e6992e"]
+    )
+    workers: list[WorkerHealth] = Field(
+        [], description="the workers registered on the queue", examples=[[example_of(WorkerHealth)]]
+    )
+    queued: int = Field(0, description="jobs waiting for a worker", examples=[0])
+    oldest_wait: float = Field(0.0, description="seconds the oldest waiting job has waited", examples=[0.0])
+    running: int = Field(0, description="jobs a worker is running now", examples=[1])
+    failed: int = Field(0, description="jobs in rq's failed registry", examples=[0])
+    failed_recently: int = Field(0, description="jobs that failed within TNAAS_HEALTH_FAILED_WINDOW", examples=[0])
+    problems: list[str] = Field(
+        [], description="why it is not ready (empty when ok)", examples=[["no worker is running"]]
+    )
+    notes: list[str] = Field(
+        [],
+        description="what is worth knowing but not a problem",
+        examples=[["worker 7d1e0a9b2c3f4e5d6a7b8c9d0e1f2a3b silent for 40.5 s"]],
+    )
 
 
 def _age(moment: datetime | None, now: float) -> float | None:

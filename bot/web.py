@@ -17,6 +17,7 @@ from bot.api.batching import Batcher
 from bot.api.deps import cookie_voter, voter_cookies
 from bot.api.errors import install_error_handlers
 from bot.api.main import api_router
+from bot.api.openapi import install_api_document
 from bot.api.voters import COOKIE, COOKIE_MAX_AGE
 from bot.edge import Edge, Gate
 from bot.health import Health, health
@@ -28,6 +29,7 @@ from store.answers import Answers
 from store.connection import async_redis_client, redis_client
 
 log = logging.getLogger(__name__)
+NOT_READY = "Not ready: `problems` says why (Redis, the workers, the queue, failed jobs or model versions)."
 STATIC = Path(__file__).parent / "static"
 # The page loads nothing from elsewhere (no CDN) and runs no inline script.
 PAGE_HEADERS = {
@@ -68,6 +70,7 @@ def create_app(connection: Redis | None = None) -> FastAPI:
     app.state.aredis, app.state.batcher = aredis, Batcher(api_redis, Answers(aredis), settings)
     install_error_handlers(app)
     app.include_router(api_router)
+    install_api_document(app)
 
     @app.get("/", include_in_schema=False)
     def page(request: Request) -> FileResponse:
@@ -94,7 +97,7 @@ def create_app(connection: Redis | None = None) -> FastAPI:
         """Liveness: this process answers (restart it if not). Says nothing of Redis or the workers."""
         return JSONResponse({"ok": True})
 
-    @app.get("/healthz", response_model=Health)
+    @app.get("/healthz", response_model=Health, responses={503: {"model": Health, "description": NOT_READY}})
     def healthz() -> JSONResponse:
         """Readiness: can the stack answer requests now? 503 with the problems listed when not."""
         report = health(redis, settings)

@@ -13,6 +13,9 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Annotated
+
+from pydantic import Field
 
 PRIOR = (1.0, 1.0)  # uniform: no opinion before the first vote
 INTERVAL = (0.05, 0.95)
@@ -20,13 +23,17 @@ INTERVAL = (0.05, 0.95)
 
 @dataclass(frozen=True)
 class Standing:
-    arm: str
-    shown: int
-    up: int
-    mean: float  # posterior mean up-vote rate
-    low: float  # 90% credible interval
-    high: float
-    p_best: float  # posterior probability that this arm has the highest rate
+    """How one arm (a model, or a corpus) stands in the team's votes."""
+
+    arm: Annotated[str, Field(description="the model (or corpus)", examples=["kn3"])]
+    shown: Annotated[int, Field(description="generated names of this arm shown", examples=[120])]
+    up: Annotated[int, Field(description="of those, names with at least one up-vote", examples=[18])]
+    mean: Annotated[float, Field(description="posterior mean up-vote rate", examples=[0.156])]
+    low: Annotated[float, Field(description="the 90% credible interval's lower end", examples=[0.107])]
+    high: Annotated[float, Field(description="the 90% credible interval's upper end", examples=[0.212])]
+    p_best: Annotated[
+        float, Field(description="posterior probability that this arm has the highest up-vote rate", examples=[0.81])
+    ]
 
 
 def posterior(up: int, shown: int) -> tuple[float, float]:

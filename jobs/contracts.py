@@ -19,6 +19,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, ValidationInfo
 
 from core.errors import CommandError, TNaaSError, UnknownCorpus
+from core.examples import example_of
 from core.limits import MAX_CHECK_NAMES, MAX_NAME_LEN, MAX_PATTERN_LEN, MAX_TEXT_LEN, SEED_MAX
 from core.model_names import canonical_model_name
 from core.pattern import EMPTY_PATTERN, WILDCARD, normalise_pattern
@@ -54,7 +55,7 @@ def _pattern(text: str) -> str:
     if not pattern:
         raise CommandError(EMPTY_PATTERN)
     if len(pattern) > MAX_PATTERN_LEN:
-        raise CommandError(f"Patterns can be at most {MAX_PATTERN_LEN} characters long.")
+        raise CommandError(f"Patterns can be at most {MAX_PATTERN_LEN} characters long; that one has {len(pattern)}.")
     return pattern
 
 
@@ -185,58 +186,127 @@ def request_from(payload: dict) -> AnyRequest:
     return _REQUEST.validate_python(payload, context=QUEUED)
 
 
+# The replies are also what the API answers: each field says what it means, with an example, for
+# the OpenAPI document (``core.examples``).
 class MarkOut(BaseModel):
     """A name on one registry: free, taken, not allowed (by its rules) or unknown, and why."""
 
-    verdict: Literal["free", "taken", "not allowed", "unknown"]
-    reason: str = ""
-    source: str = ""  # rules | snapshot | live | cache | none
+    verdict: Literal["free", "taken", "not allowed", "unknown"] = Field(
+        description="free to publish, taken, not allowed by the registry's naming rules, or unknown (could not tell)",
+        examples=["free"],
+    )
+    reason: str = Field("", description="why, in words (empty when the verdict says it all)", examples=[""])
+    source: str = Field(
+        "",
+        description="where the verdict comes from: rules, snapshot (the registry's list of names), live "
+        "(asked the registry now), cache (asked recently) or none",
+        examples=["snapshot"],
+    )
 
 
 class CandidateOut(BaseModel):
-    name: str
-    log_prob: float
-    known: bool
-    believability: float | None  # P(corpus | name) from the judge
-    real: float | None = None  # P(real name) from the model's adversarial judge (models.believability)
-    judge: dict[str, float] = {}  # P(c | name) for every corpus c
-    nll: dict[str, float | None] = {}  # nats per character under every model of the corpus (None: impossible)
-    score: float | None = None  # what the ranking used: P(up-vote) from the reranker, else believability
-    explore: bool = False  # shown at random from the pool rather than for its score
-    availability: dict[str, MarkOut] = {}  # registry -> mark, for the shown names
-    edits: int | None = None  # `like`: edits from the name asked about
+    """One name of an answer, with the scores that placed it."""
+
+    name: str = Field(description="the name, lower case", examples=["scoros"])
+    log_prob: float = Field(
+        description="natural log of the model's probability of the name, its end included", examples=[-14.2047]
+    )
+    known: bool = Field(description="the name is already in the corpus (shown only when asked for)", examples=[False])
+    believability: float | None = Field(
+        description="P(corpus | name) from the judge: how much it sounds like the corpus asked for, 0 to 1",
+        examples=[0.6379],
+    )
+    real: float | None = Field(
+        None,
+        description="P(real name) from the model's adversarial judge, trained to tell the corpus' names from "
+        "the model's samples; null when the model has none",
+        examples=[0.5408],
+    )
+    judge: dict[str, float] = Field(
+        {},
+        description="P(corpus | name) for every corpus the judge knows",
+        examples=[{"pokemon": 0.6379, "pypi": 0.1332, "cats": 0.0129}],
+    )
+    nll: dict[str, float | None] = Field(
+        {},
+        description="nats per character under each model of the corpus (lower: more typical); null: that model "
+        "cannot make the name",
+        examples=[{"kn3": 2.0292, "markov2": 1.9196}],
+    )
+    score: float | None = Field(
+        None,
+        description="what the ranking used: P(up-vote) from the reranker once there are votes, else P(real)",
+        examples=[0.5408],
+    )
+    explore: bool = Field(
+        False,
+        description="shown at random from the pool rather than for its score (to learn from votes)",
+        examples=[False],
+    )
+    availability: dict[str, MarkOut] = Field(
+        {},
+        description="registry (pypi, npm) -> whether the name is free there; filled for the shown names",
+        examples=[{"pypi": example_of(MarkOut)}],
+    )
+    edits: int | None = Field(
+        None, description="`like` only: edits (letters changed) from the name asked about", examples=[2]
+    )
 
 
 class NamesReply(BaseModel):
-    kind: Literal["names"] = "names"
-    corpus: str
-    model: str
-    model_version: str
-    model_chosen_by: Literal["request", "bandit", "default"] = "request"
-    ranked_by: str = "likelihood"  # "reranker <version>", "believability <version>", "judge" or "likelihood"
-    pattern: str | None = None
-    like: str | None = None  # `like`: the name the candidates are near
-    free: bool = False  # only names free on the corpus' registry were kept
-    note: str | None = None  # something the user should know about this answer (e.g. fewer free names than asked)
-    candidates: list[CandidateOut]
+    """New names, completions of a pattern, or names like a given one."""
+
+    kind: Literal["names"] = Field("names", description="what kind of reply this is", examples=["names"])
+    corpus: str = Field(description="the corpus the names are in the style of", examples=["pokemon"])
+    model: str = Field(description="the name model that made them", examples=["kn3"])
+    model_version: str = Field(
+        description="that model's artifact version (training data hash)", examples=["af94775a4f98"]
+    )
+    model_chosen_by: Literal["request", "bandit", "default"] = Field(
+        "request",
+        description="who chose the model: the request, the bandit (by the team's votes), or the default",
+        examples=["bandit"],
+    )
+    ranked_by: str = Field(
+        "likelihood",
+        description='what ordered the names: "reranker <version>", "believability <version>", "judge" or "likelihood"',
+        examples=["believability 11e380a166c3"],
+    )
+    pattern: str | None = Field(None, description="completions: the pattern, normalised", examples=["*u*a"])
+    like: str | None = Field(None, description="`like`: the name the candidates are near", examples=["pikachu"])
+    free: bool = Field(False, description="only names free on the corpus' registry were kept", examples=[False])
+    note: str | None = Field(
+        None,
+        description="something the user should know about this answer, e.g. fewer free names than asked",
+        examples=[
+            "Only 3 of the 5 names are confirmed free on PyPI: the rest were taken, not allowed, "
+            "or the registry could not confirm them in time."
+        ],
+    )
+    candidates: list[CandidateOut] = Field(description="the names, best first", examples=[[example_of(CandidateOut)]])
 
 
 class NameMarks(BaseModel):
-    name: str
-    availability: dict[str, MarkOut]
+    name: str = Field(description="the name as asked about", examples=["kafkify"])
+    availability: dict[str, MarkOut] = Field(
+        description="registry (pypi, npm) -> whether the name is free there",
+        examples=[{"pypi": example_of(MarkOut), "npm": example_of(MarkOut)}],
+    )
 
 
 class CheckReply(BaseModel):
-    kind: Literal["check"] = "check"
-    names: list[NameMarks]
+    """Whether names are free on PyPI and npm."""
+
+    kind: Literal["check"] = Field("check", description="what kind of reply this is", examples=["check"])
+    names: list[NameMarks] = Field(description="each name asked about, in order", examples=[[example_of(NameMarks)]])
 
 
 class Score(BaseModel):
     model_config = ConfigDict(from_attributes=True)  # the models answer with plain objects (models.sounds_like)
 
-    label: str
-    name: str
-    probability: float
+    label: str = Field(description="the class's identifier (a corpus, a language code)", examples=["pokemon"])
+    name: str = Field(description="the class in words, for people", examples=["Pokemon"])
+    probability: float = Field(description="the classifier's probability, 0 to 1", examples=[0.72])
 
 
 class SoundsLike(BaseModel):
@@ -244,14 +314,30 @@ class SoundsLike(BaseModel):
 
     model_config = ConfigDict(from_attributes=True)
 
-    text: str
-    is_name: bool  # a single name-like token: corpus scores apply
-    verdict: Score | None = None  # "Pokemon or tech?" first: pokemon or tech, for even odds
-    real_in: list[str] = []  # corpora that contain this name (case and separators ignored)
-    corpora: list[Score] = []
-    language: str = "unknown"  # best language, or "unknown" when the evidence is weak
-    languages: list[Score] = []
-    notes: list[str] = []
+    text: str = Field(description="the text asked about, as sent", examples=["snorlax"])
+    is_name: bool = Field(description="a single name-like token: the corpus scores apply", examples=[True])
+    verdict: Score | None = Field(
+        None,
+        description='"Pokemon or tech?": pokemon or tech, for even odds (names only)',
+        examples=[example_of(Score)],
+    )
+    real_in: list[str] = Field(
+        [], description="corpora that contain this name (case and separators ignored)", examples=[["pokemon"]]
+    )
+    corpora: list[Score] = Field(
+        [], description="what it sounds like: corpora, most likely first", examples=[[example_of(Score)]]
+    )
+    language: str = Field(
+        "unknown", description='the most likely language, or "unknown" when the evidence is weak', examples=["sv"]
+    )
+    languages: list[Score] = Field(
+        [],
+        description="languages, most likely first",
+        examples=[[{"label": "sv", "name": "Swedish", "probability": 0.93}]],
+    )
+    notes: list[str] = Field(
+        [], description="anything else worth saying about the answer", examples=[["Too short to tell a language."]]
+    )
 
 
 def percentages(scores: list[Score]) -> str:

@@ -106,6 +106,13 @@ def available(models: ModelRegistry, corpus: str, model: str) -> str:
     return model
 
 
+def bandit_stream(rng: np.random.Generator) -> np.random.Generator:
+    """The bandit's own random stream, spawned from the request's: what it draws leaves ``rng`` as it was,
+    so a seed gives the same names whether the model was picked by votes or named (the page's link to
+    an answer names the model that made it, with the seed)."""
+    return rng.spawn(1)[0]
+
+
 def generate(
     request: GenerateRequest,
     models: ModelRegistry,
@@ -120,7 +127,7 @@ def generate(
     arm_models = competing(models.answering_models(request.corpus))
     counts = arms.counts("model", request.corpus) if arms is not None else None
     model_name, chosen_by = choose_model(
-        request.model, arm_models, counts, rng, default_model(request.corpus, models, settings)
+        request.model, arm_models, counts, bandit_stream(rng), default_model(request.corpus, models, settings)
     )
     model, info = models.get(request.corpus, available(models, request.corpus, model_name))
     pool = max(request.n, settings.rerank_pool) if request.rerank or request.free else request.n
@@ -185,7 +192,7 @@ def like(
     rng = np.random.default_rng(request.seed)
     arm_models = competing(models.answering_models(request.corpus))
     counts = arms.counts("model", request.corpus) if arms is not None else None
-    model_name, chosen_by = choose_model(request.model, arm_models, counts, rng, settings.default_model)
+    model_name, chosen_by = choose_model(request.model, arm_models, counts, bandit_stream(rng), settings.default_model)
     model, info = models.get(request.corpus, available(models, request.corpus, model_name))
     found = names_like(model, request.name, max(request.n, settings.rerank_pool), rng)
     if not found:

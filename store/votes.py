@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from typing import NamedTuple
 
 from pydantic import BaseModel
 from redis import Redis
@@ -51,6 +52,14 @@ class Impression(BaseModel):
     surface: str = "slack"
     team: str | None = None  # the Slack workspace (None on the web)
     shown_at: float
+
+
+class TopName(NamedTuple):
+    """A best-voted name with the corpus it was made for: the same letters in two corpora are two names."""
+
+    name: str
+    corpus: str
+    votes: int  # net: up minus down
 
 
 class Vote(BaseModel):
@@ -197,14 +206,17 @@ class VoteStore:
         if message.get("generated") == "1":
             self.arms.add_up(message["corpus"], message["model"], step)
 
-    def top(self, limit: int = 10, team: str | None = None) -> list[tuple[str, int]]:
+    def top(self, limit: int = 10, team: str | None = None) -> list[TopName]:
         """Names with the highest net votes (up minus down) across every message, or one team's."""
-        net: dict[str, int] = {}
+        net: dict[tuple[str, str], int] = {}
         for row in self.export():
             if team is not None and row.get("team") != team:
                 continue
-            net[row["name"]] = net.get(row["name"], 0) + row["up"] - row["down"]
-        ranked = sorted(((n, v) for n, v in net.items() if v > 0), key=lambda nv: (-nv[1], nv[0]))
+            key = (row["name"], row["corpus"])
+            net[key] = net.get(key, 0) + row["up"] - row["down"]
+        ranked = sorted(
+            (TopName(n, c, v) for (n, c), v in net.items() if v > 0), key=lambda t: (-t.votes, t.name, t.corpus)
+        )
         return ranked[:limit]
 
     def tally(self, channel: str, ts: str) -> dict[int, dict[str, int]]:

@@ -9,6 +9,8 @@ import pytest
 from redis import Redis
 from rq.registry import FailedJobRegistry
 
+from bot.api.schemas import CheckIn, CompleteIn, DetectIn, GenerateIn, LikeIn
+from core.examples import example_of
 from core.limits import MAX_API_BODY, SEED_MAX
 from store.votes import Impression, VoteStore
 from testkit.processes import http, start_web, start_worker, stop_process, tnaas_env, voter_cookie, wait_until
@@ -273,6 +275,75 @@ def test_openapi_documents_the_api_and_its_errors(api):
     generate = spec["paths"]["/api/v1/generate"]["post"]
     assert {"200", "202", "400", "429", "503"} <= set(generate["responses"])
     assert {"/api/v1/complete", "/api/v1/detect", "/api/v1/votes", "/api/v1/answers/{answer_id}"} <= set(spec["paths"])
+
+
+ROUTE_ERRORS = {  # what each route really answers besides 200 (401 only with TNAAS_API_TOKEN set)
+    "POST /api/v1/generate": {"202", "400", "401", "413", "429", "500", "503"},
+    "POST /api/v1/complete": {"202", "400", "401", "413", "429", "500", "503"},
+    "POST /api/v1/like": {"202", "400", "401", "413", "429", "500", "503"},
+    "POST /api/v1/check": {"202", "400", "401", "413", "429", "500", "503"},
+    "POST /api/v1/detect": {"202", "400", "401", "413", "429", "500", "503"},
+    "GET /api/v1/answers/{answer_id}": {"202", "400", "401", "404", "500", "503"},
+    "POST /api/v1/votes": {"400", "401", "404", "413", "429", "503"},
+    "GET /api/v1/top": {"401", "503"},
+    "GET /api/v1/corpora": {"401"},
+    "GET /api/v1/models": {"400", "401", "503"},
+    "GET /healthz": {"503"},
+}
+EXAMPLE_REQUESTS = {
+    "/generate": GenerateIn,
+    "/complete": CompleteIn,
+    "/like": LikeIn,
+    "/check": CheckIn,
+    "/detect": DetectIn,
+}
+
+
+def test_openapi_describes_every_field_with_an_example_and_only_errors_that_happen(api):
+    """A client generated from /openapi.json (or a person reading it) learns what each field means, sees a
+    value, handles the statuses each route really answers (400 for bad input, never FastAPI's 422), and
+    knows where the token goes."""
+    spec = http("GET", f"{api['base']}/openapi.json")[2]
+    schemas = spec["components"]["schemas"]
+    undocumented = [
+        f"{name}.{field}"
+        for name, schema in schemas.items()
+        for field, about in schema.get("properties", {}).items()
+        if not about.get("description") or not about.get("examples")
+    ]
+    assert not undocumented and "HTTPValidationError" not in schemas
+    operations = {f"{verb.upper()} {path}": op for path, ops in spec["paths"].items() for verb, op in ops.items()}
+    assert {route: set(op["responses"]) - {"200"} for route, op in operations.items()} == ROUTE_ERRORS
+    token = spec["components"]["securitySchemes"]["apiToken"]
+    assert token["type"] == "http" and token["scheme"] == "bearer" and "TNAAS_API_TOKEN" in token["description"]
+    assert all(op["security"] == [{"apiToken": []}, {}] for route, op in operations.items() if "/api/" in route)
+    # The statuses bad requests really get are the documented ones.
+    assert post(api, "/generate", {"corpus": "pokemon", "n": "many"})[0] == 400
+    assert http("GET", f"{api['base']}/api/v1/models?corpus=digimon")[0] == 400
+    assert http("GET", f"{api['base']}/api/v1/answers/no-such-answer")[0] == 404
+    for path, schema in EXAMPLE_REQUESTS.items():  # and the examples work as they are
+        status, _, answer = post(api, path, example_of(schema))
+        assert status == 200 and answer["status"] == "done", (path, answer)
+
+
+def test_top_names_the_corpus_of_each_name(api):
+    _, _, answer = post(api, "/generate", {"corpus": "cats", "n": 2})
+    for _ in range(2):  # two people: ahead of the names other tests voted on once
+        voter = {"Cookie": voter_cookie(api["base"])}
+        assert post(api, "/votes", {"answer_id": answer["answer_id"], "index": 1}, headers=voter)[0] == 200
+    status, _, top = http("GET", f"{api['base']}/api/v1/top")
+    name = answer["names"]["candidates"][0]["name"]
+    assert status == 200 and all(set(row) == {"name", "corpus", "votes"} for row in top)
+    assert any(row["name"] == name and row["corpus"] == "cats" and row["votes"] >= 2 for row in top), top
+
+
+def test_a_seed_and_the_model_that_answered_repeat_the_names(api):
+    """The page's link to an answer names the model that made it, with the seed: opened later, it shows
+    the same names (the bandit's pick draws from its own stream, not from the names')."""
+    first = post(api, "/generate", {"corpus": "pokemon", "n": 5, "seed": 7})[2]["names"]
+    again = post(api, "/generate", {"corpus": "pokemon", "n": 5, "seed": 7, "model": first["model"]})[2]["names"]
+    assert first["model_chosen_by"] == "bandit" and again["model_chosen_by"] == "request"
+    assert [c["name"] for c in again["candidates"]] == [c["name"] for c in first["candidates"]]
 
 
 def test_the_page_is_served_whole_from_here(api):

@@ -200,7 +200,7 @@ def test_buttons_toggle_votes_and_top_is_per_team(redis):
     assert not votes.toggle("C1", "1.1", 2, "U5") and votes.tally("C1", "1.1") == {}
     votes.toggle("C1", "1.1", 1, "U5")
     votes.toggle("C1", "2.2", 1, "U5")
-    assert votes.top(team="T1") == [("tom", 1)] and votes.top(team="T2") == [("rex", 1)]
+    assert votes.top(team="T1") == [("tom", "cats", 1)] and votes.top(team="T2") == [("rex", "cats", 1)]
 
 
 def test_forgetting_a_person_deletes_their_votes_and_requests(redis):

@@ -197,4 +197,4 @@ def test_models_and_top_in_slack_show_the_standings(store):
     text = list_things("models", store.redis)
     assert "• kn5: 33% (" in text and "1/4 up-voted" in text  # Beta(2, 4): mean 1/3
     top = list_things("top", store.redis)
-    assert "pikachu (1)" in top and "• pokemon: 33%" in top
+    assert "pikachu (pokemon, 1)" in top and "• pokemon: 33%" in top

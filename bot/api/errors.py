@@ -9,11 +9,12 @@ import logging
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from redis.exceptions import RedisError
 from starlette.exceptions import HTTPException
 
 from core.errors import Busy, TNaaSError
+from core.limits import MAX_API_BODY
 from jobs.queueing import JobFailed
 from store.rate_limit import WINDOW, RateLimited
 
@@ -23,14 +24,38 @@ UNAVAILABLE_RETRY = "1"  # second: `tnaas up` restarts Redis within about one
 
 
 class ApiError(BaseModel):
-    error: str
+    """What went wrong, said for people."""
+
+    error: str = Field(
+        description="what was wrong and, where it helps, what would work",
+        examples=["I don't know a corpus called 'digimon'. Try one of: cats, pokemon."],
+    )
 
 
 class NotFound(Exception):
     pass
 
 
-ERRORS = {status: {"model": ApiError} for status in (400, 401, 404, 413, 429, 503)}
+WHY = {
+    400: "Bad input: the message says what was wrong and what would work.",
+    401: "No API token, or the wrong one: only when the stack has TNAAS_API_TOKEN set.",
+    404: "No such answer: answers are kept for TNAAS_RESULT_TTL seconds, then forgotten.",
+    413: f"The request body is larger than {MAX_API_BODY:,} bytes.",
+    429: "Too many requests from you (or your team) this minute.",
+    500: "Something went wrong on our side (the job failed for good): try again.",
+    503: "Busy (the queue is full, or the request waited too long for a worker), or the database is away.",
+}
+RETRY_AFTER = {"Retry-After": {"description": "seconds to wait before trying again", "schema": {"type": "integer"}}}
+
+
+def errors(*statuses: int) -> dict[int | str, dict]:
+    """The errors a route really answers, for its OpenAPI entry: each a JSON ``{"error": ...}``; a 429
+    or 503 says in Retry-After when to try again."""
+    return {
+        status: {"model": ApiError, "description": WHY[status]}
+        | ({"headers": RETRY_AFTER} if status in (429, 503) else {})
+        for status in statuses
+    }
 
 
 def validation_message(err: RequestValidationError) -> str:

@@ -6,11 +6,14 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator
 
+from core.examples import example_of
 from core.limits import (
     MAX_CHECK_NAMES,
     MAX_CLIENT_ID_LEN,
     MAX_CORPUS_NAME_LEN,
     MAX_MODEL_NAME_LEN,
+    MAX_NAME_LEN,
+    MAX_PATTERN_LEN,
     MAX_TEXT_LEN,
     SEED_MAX,
 )
@@ -18,50 +21,66 @@ from core.standings import Standing
 from jobs.contracts import CheckReply, NamesReply, SoundsLike
 
 CLIENT_ID = rf"^[A-Za-z0-9_-]{{1,{MAX_CLIENT_ID_LEN}}}$"
-N_DOC = "default TNAAS_DEFAULT_N, at most TNAAS_MAX_N"
-SEED_DOC = "same seed, same names (with the same models and votes)"
+N_DOC = "how many names: default TNAAS_DEFAULT_N, at most TNAAS_MAX_N"
+SEED_DOC = "same seed, same names (with the same models and votes); default: a fresh draw"
+CORPUS_DOC = "the corpus whose style to follow (see /corpora); default: TNAAS_DEFAULT_CORPUS"
+MODEL_DOC = "a name model of the corpus (see /corpora); default: the bandit picks the best-voted one"
+FREE_DOC = "only names free on the corpus' registry (PyPI for pypi, npm for npm, both for the others)"
+CLIENT_DOC = "a stable id of the caller, kept with the names shown (the page sends one)"
+ANSWER_ID_EXAMPLE = "ff728b6ab4fc41e79af67fb37ac8d270"
 
 
 # -- what callers send ------------------------------------------------------------------------------
 class GenerateIn(BaseModel):
-    corpus: str = Field(max_length=MAX_CORPUS_NAME_LEN, examples=["pokemon"])
-    model: str | None = Field(
-        None, max_length=MAX_MODEL_NAME_LEN, description="default: the bandit picks the best-voted model"
+    corpus: str = Field(
+        max_length=MAX_CORPUS_NAME_LEN,
+        description="the corpus whose style to follow (see /corpora)",
+        examples=["pokemon"],
     )
-    n: int | None = Field(None, ge=1, description=N_DOC)
-    seed: int | None = Field(None, ge=0, le=SEED_MAX, description=SEED_DOC)
-    free: bool = Field(False, description="only names free on the corpus' registry (PyPI, npm; both for others)")
-    client: str | None = Field(None, pattern=CLIENT_ID, description="a stable id of the caller (the page sends one)")
+    model: str | None = Field(None, max_length=MAX_MODEL_NAME_LEN, description=MODEL_DOC, examples=["kn3"])
+    n: int | None = Field(None, ge=1, description=N_DOC, examples=[5])
+    seed: int | None = Field(None, ge=0, le=SEED_MAX, description=SEED_DOC, examples=[42])
+    free: bool = Field(False, description=FREE_DOC, examples=[False])
+    client: str | None = Field(None, pattern=CLIENT_ID, description=CLIENT_DOC, examples=["web-3f2a9c"])
 
 
 class CompleteIn(BaseModel):
     # The pattern's own limit (core.limits.MAX_PATTERN_LEN) applies after normalisation, which drops
     # invisible characters: the raw field only has to fit in a text.
     pattern: str = Field(
-        max_length=MAX_TEXT_LEN, examples=["mo***"], description="each * is exactly one unknown character"
+        max_length=MAX_TEXT_LEN,
+        description=f"each * is exactly one unknown letter; the others stay; at most {MAX_PATTERN_LEN} characters",
+        examples=["mo***"],
     )
-    corpus: str | None = Field(None, max_length=MAX_CORPUS_NAME_LEN, description="default: TNAAS_DEFAULT_CORPUS")
-    model: str | None = Field(None, max_length=MAX_MODEL_NAME_LEN)
-    n: int | None = Field(None, ge=1, description=N_DOC)
-    seed: int | None = Field(None, ge=0, le=SEED_MAX, description=SEED_DOC)
-    client: str | None = Field(None, pattern=CLIENT_ID)
+    corpus: str | None = Field(None, max_length=MAX_CORPUS_NAME_LEN, description=CORPUS_DOC, examples=["pokemon"])
+    model: str | None = Field(None, max_length=MAX_MODEL_NAME_LEN, description=MODEL_DOC, examples=["kn3"])
+    n: int | None = Field(None, ge=1, description=N_DOC, examples=[5])
+    seed: int | None = Field(None, ge=0, le=SEED_MAX, description=SEED_DOC, examples=[42])
+    client: str | None = Field(None, pattern=CLIENT_ID, description=CLIENT_DOC, examples=["web-3f2a9c"])
 
 
 class LikeIn(BaseModel):
-    name: str = Field(max_length=MAX_TEXT_LEN, examples=["kafka"], description="the name to start from")
-    corpus: str | None = Field(None, max_length=MAX_CORPUS_NAME_LEN, description="default: TNAAS_DEFAULT_CORPUS")
-    model: str | None = Field(None, max_length=MAX_MODEL_NAME_LEN)
-    n: int | None = Field(None, ge=1, description=N_DOC)
-    seed: int | None = Field(None, ge=0, le=SEED_MAX, description=SEED_DOC)
-    free: bool = False
-    client: str | None = Field(None, pattern=CLIENT_ID)
+    name: str = Field(
+        max_length=MAX_TEXT_LEN,
+        description=f"the name to start from: a whole name, at most {MAX_NAME_LEN} characters",
+        examples=["pikachu"],
+    )
+    corpus: str | None = Field(None, max_length=MAX_CORPUS_NAME_LEN, description=CORPUS_DOC, examples=["pokemon"])
+    model: str | None = Field(None, max_length=MAX_MODEL_NAME_LEN, description=MODEL_DOC, examples=["kn3"])
+    n: int | None = Field(None, ge=1, description=N_DOC, examples=[5])
+    seed: int | None = Field(None, ge=0, le=SEED_MAX, description=SEED_DOC, examples=[42])
+    free: bool = Field(False, description=FREE_DOC, examples=[False])
+    client: str | None = Field(None, pattern=CLIENT_ID, description=CLIENT_DOC, examples=["web-3f2a9c"])
 
 
 class CheckIn(BaseModel):
     names: list[str] = Field(
-        min_length=1, max_length=MAX_CHECK_NAMES, examples=[["kafkify"]], description="names as they would be published"
+        min_length=1,
+        max_length=MAX_CHECK_NAMES,
+        description=f"names as they would be published, at most {MAX_CHECK_NAMES}",
+        examples=[["kafkify"]],
     )
-    client: str | None = Field(None, pattern=CLIENT_ID)
+    client: str | None = Field(None, pattern=CLIENT_ID, description=CLIENT_DOC, examples=["web-3f2a9c"])
 
     @field_validator("names")
     @classmethod
@@ -72,53 +91,90 @@ class CheckIn(BaseModel):
 
 
 class DetectIn(BaseModel):
-    text: str = Field(max_length=MAX_TEXT_LEN, examples=["snorlax"])
-    client: str | None = Field(None, pattern=CLIENT_ID)
+    text: str = Field(
+        max_length=MAX_TEXT_LEN,
+        description=f"a name (which corpora it sounds like) or a text (which language), at most {MAX_TEXT_LEN} "
+        "characters",
+        examples=["snorlax"],
+    )
+    client: str | None = Field(None, pattern=CLIENT_ID, description=CLIENT_DOC, examples=["web-3f2a9c"])
 
 
 class VoteIn(BaseModel):
-    answer_id: str = Field(max_length=MAX_CLIENT_ID_LEN)
-    index: int = Field(ge=1, description="1-based position of the candidate in the answer")
-    direction: Literal[1, -1] = 1
-    added: bool = Field(True, description="false takes the vote back")
+    answer_id: str = Field(
+        max_length=MAX_CLIENT_ID_LEN, description="the answer the name was shown in", examples=[ANSWER_ID_EXAMPLE]
+    )
+    index: int = Field(ge=1, description="1-based position of the candidate in the answer", examples=[2])
+    direction: Literal[1, -1] = Field(1, description="1: thumbs up, -1: thumbs down", examples=[1])
+    added: bool = Field(True, description="false takes the vote back", examples=[True])
     voter: str | None = Field(
         None,
         pattern=CLIENT_ID,
         description="who votes, honoured only from a caller with the API token; the page votes under its "
         "signed cookie, anyone else as their address",
+        examples=["u-1234"],
     )
 
 
 # -- what callers get -------------------------------------------------------------------------------
 class Answer(BaseModel):
-    status: Literal["done", "queued"]
-    answer_id: str
-    poll: str | None = Field(None, description="while queued: GET this for the answer")
-    names: NamesReply | None = None
-    check: CheckReply | None = None
-    sounds_like: SoundsLike | None = None
+    """An answer: done (with one of names, check or sounds_like), or queued (poll it)."""
+
+    status: Literal["done", "queued"] = Field(
+        description="done: the answer is here; queued: not yet, GET `poll` for it", examples=["done"]
+    )
+    answer_id: str = Field(description="the answer's id: poll it, vote on its names", examples=[ANSWER_ID_EXAMPLE])
+    poll: str | None = Field(
+        None, description="while queued: GET this for the answer", examples=[f"/api/v1/answers/{ANSWER_ID_EXAMPLE}"]
+    )
+    names: NamesReply | None = Field(
+        None, description="the names (generate, complete, like)", examples=[example_of(NamesReply)]
+    )
+    check: CheckReply | None = Field(
+        None, description="the availability of each name (check)", examples=[example_of(CheckReply)]
+    )
+    sounds_like: SoundsLike | None = Field(
+        None, description="what the text sounds like (detect)", examples=[example_of(SoundsLike)]
+    )
 
 
 class VoteOut(BaseModel):
-    answer_id: str
-    index: int
-    up: int
-    down: int
+    """The candidate's votes after this one."""
+
+    answer_id: str = Field(description="the answer voted on", examples=[ANSWER_ID_EXAMPLE])
+    index: int = Field(description="1-based position of the candidate in the answer", examples=[2])
+    up: int = Field(description="thumbs up on this candidate, from everyone", examples=[3])
+    down: int = Field(description="thumbs down on this candidate, from everyone", examples=[0])
+
+
+class TopNameOut(BaseModel):
+    """A best-voted name: the same letters in two corpora are two names."""
+
+    name: str = Field(description="the name", examples=["scoros"])
+    corpus: str = Field(description="the corpus it was made for", examples=["pokemon"])
+    votes: int = Field(description="net votes: up minus down, across Slack and the web", examples=[4])
 
 
 class CorpusOut(BaseModel):
-    name: str
-    names: int
-    source: str
-    license: str
-    models: list[str]  # trained for this corpus
+    name: str = Field(description="what requests call it", examples=["pokemon"])
+    names: int = Field(description="how many names it holds", examples=[1025])
+    source: str = Field(description="where its names come from", examples=["npm:pokemon (data/en.json) v3.3.1"])
+    license: str = Field(description="the license of its names", examples=["MIT"])
+    models: list[str] = Field(
+        description="the name models trained for it, the default first (empty: none yet)", examples=[["kn3", "markov2"]]
+    )
 
 
 class ModelOut(BaseModel):
-    name: str
-    description: str
+    name: str = Field(description="what requests call it", examples=["kn3"])
+    description: str = Field(
+        description="what it is, in a line", examples=["interpolated modified Kneser-Ney, exact sampling, order 3"]
+    )
 
 
 class ModelsOut(BaseModel):
-    models: list[ModelOut]
-    standings: list[Standing]
+    models: list[ModelOut] = Field(description="the default name models", examples=[[example_of(ModelOut)]])
+    standings: list[Standing] = Field(
+        description="how each model stands in the team's votes, best first",
+        examples=[[{"arm": "kn3", "shown": 120, "up": 18, "mean": 0.156, "low": 0.107, "high": 0.212, "p_best": 0.81}]],
+    )

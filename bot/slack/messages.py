@@ -28,7 +28,7 @@ from jobs.contracts import (
     SoundsLike,
     percentages,
 )
-from store.votes import KEYCAPS
+from store.votes import KEYCAPS, TopName
 
 VOTE_ACTION = "vote"  # action_ids vote_1, vote_2, ... of the per-candidate buttons (bot/slack/listeners/votes.py)
 MRKDWN = set("*_~`")
@@ -148,8 +148,10 @@ def standings_text(title: str, counts: dict[str, tuple[int, int]]) -> str:
     return "\n".join(lines)
 
 
-def top_text(best: list[tuple[str, int]]) -> str:
-    return "Best-voted names: " + (", ".join(f"{escape(n)} ({v})" for n, v in best) if best else "no votes yet.")
+def top_text(best: list[TopName]) -> str:
+    """``tom (cats, 3)``: each name with the corpus it was made for and its net votes."""
+    listed = ", ".join(f"{escape(t.name)} ({t.corpus}, {t.votes})" for t in best)
+    return "Best-voted names: " + (listed or "no votes yet.")
 
 
 HOW_TO = (
@@ -159,7 +161,7 @@ HOW_TO = (
 )
 
 
-def home_view(corpora: list[str], best: list[tuple[str, int]], models: str) -> dict:
+def home_view(corpora: list[str], best: list[TopName], models: str) -> dict:
     """The App Home tab: how to use the bot, the team's best-voted names, the models' standings."""
     blocks = [
         HeaderBlock(text=PlainTextObject(text="TNaaS: names for your next project")),

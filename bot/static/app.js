@@ -5,6 +5,7 @@ const $ = (selector) => document.querySelector(selector);
 const POLL_TRIES = 40; // an answer still queued is polled at most this many times
 const POLL_MS = 500;
 const RETRIES = 3; // a dropped connection or a 503 (restarting, busy) is retried this many times
+const FLASH_MS = 2000; // how long a copy button says "Copied"
 
 function clientId() { // who asked (impressions' requested_by); votes count under the cookie
   let id = localStorage.getItem("tnaas-voter");
@@ -16,12 +17,6 @@ function clientId() { // who asked (impressions' requested_by); votes count unde
   return id;
 }
 const client = clientId();
-
-function showError(message) {
-  const box = $("#error");
-  box.textContent = message;
-  box.hidden = !message;
-}
 
 function newKey() {
   return Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join("");
@@ -68,10 +63,78 @@ async function answer(path, body) {
   return data;
 }
 
-async function busy(button, work) {
-  showError("");
-  button.disabled = true;
-  try { await work(); } catch (err) { showError(err.message); } finally { button.disabled = false; }
+// -- errors, beside what caused them ---------------------------------------------------------------
+function showError(box, message) {
+  box.textContent = message;
+  box.hidden = !message;
+}
+
+function clearErrors() {
+  for (const box of document.querySelectorAll(".error")) showError(box, "");
+}
+
+// -- small helpers -----------------------------------------------------------------------------------
+const plural = (n, one, many) => `${n} ${n === 1 ? one : many}`;
+
+function announce(message) { // for screen readers: what a button did
+  $("#announce").textContent = message;
+}
+
+// Bring an answer into view when it is not whole on screen (on a phone it starts below the forms),
+// scrolling no further than needed and without a glide for people who asked for less motion; a
+// phone's keyboard is put away so the answer is not under it.
+function reveal(element) {
+  if (matchMedia("(pointer: coarse)").matches && document.activeElement?.matches("input")) document.activeElement.blur();
+  const box = element.getBoundingClientRect();
+  if (box.top >= 0 && box.bottom <= innerHeight) return;
+  const still = matchMedia("(prefers-reduced-motion: reduce)").matches;
+  element.scrollIntoView({ block: "nearest", behavior: still ? "auto" : "smooth" });
+}
+
+function flash(button, label) {
+  button.dataset.label ||= button.textContent;
+  button.textContent = label;
+  button.classList.add("done");
+  clearTimeout(button.flashTimer);
+  button.flashTimer = setTimeout(() => {
+    button.textContent = button.dataset.label;
+    button.classList.remove("done");
+  }, FLASH_MS);
+}
+
+// The clipboard where the browser offers it (https, localhost); elsewhere (plain http) the text is
+// selected on the page and the browser's copy command tried; if that fails too, a name stays selected
+// for the person to copy (``shown``: the element showing it), and a link is in the address bar anyway.
+async function copy(text, button, shown) {
+  try {
+    await navigator.clipboard.writeText(text);
+    flash(button, "Copied");
+    announce(`Copied ${text}`);
+    return;
+  } catch { /* no clipboard here, or not allowed: fall back */ }
+  const selection = getSelection();
+  selection.removeAllRanges();
+  const range = document.createRange();
+  range.selectNodeContents(shown || offPage(text));
+  selection.addRange(range);
+  let copied = false;
+  try { copied = document.execCommand("copy"); } catch { /* not supported */ }
+  if (!shown) selection.removeAllRanges();
+  const missed = shown ? "Selected" : "Copy it from the address bar";
+  flash(button, copied ? "Copied" : missed);
+  announce(copied ? `Copied ${text}` : shown ? `${text} is selected: copy it with your device's copy command` : missed);
+}
+
+function offPage(text) { // text to select for the browser's copy command, where nobody sees it
+  let holder = $("#copy-holder");
+  if (!holder) {
+    holder = document.createElement("span");
+    holder.id = "copy-holder";
+    holder.className = "visually-hidden";
+    document.body.append(holder);
+  }
+  holder.textContent = text;
+  return holder;
 }
 
 // -- pickers ---------------------------------------------------------------------------------------
@@ -91,58 +154,168 @@ function fillModels() {
   select.replaceChildren(new Option("best by votes", ""), ...(corpus ? corpus.models.map((m) => new Option(m, m)) : []));
 }
 
+// -- the requests, and the link that repeats one ---------------------------------------------------
+// Each action is a form, the fields it sends and where its answer goes. The page's address (its
+// fragment: #action=complete&pattern=*u*a&corpus=pokemon&n=5&seed=...) names the action and its
+// fields, so a link to it fills the form and asks again, with the same seed: the same names.
+const ACTIONS = {
+  generate: { form: "#generate-form", path: "/generate", fields: ["corpus", "model", "n", "free", "seed"], show: showNames },
+  like: { form: "#like-form", path: "/like", fields: ["like", "corpus", "model", "n", "free", "seed"], show: showNames },
+  complete: { form: "#complete-form", path: "/complete", fields: ["pattern", "corpus", "model", "n", "seed"], show: showNames },
+  detect: { form: "#detect-form", path: "/detect", fields: ["text"], show: showSounds },
+};
+
+function formState(action) {
+  const params = new URLSearchParams({ action });
+  for (const field of ACTIONS[action].fields) {
+    if (field === "seed") params.set("seed", String(crypto.getRandomValues(new Uint32Array(1))[0]));
+    else if (field === "free") { if ($("#free").checked) params.set("free", "1"); }
+    else if ($(`#${field}`).value !== "") params.set(field, $(`#${field}`).value);
+  }
+  return params;
+}
+
+function fillForm(params) {
+  const has = (field) => params.has(field);
+  if (has("corpus")) { $("#corpus").value = params.get("corpus"); fillModels(); }
+  if (has("model")) $("#model").value = params.get("model");
+  for (const field of ["n", "like", "pattern", "text"]) if (has(field)) $(`#${field}`).value = params.get(field);
+  if (ACTIONS[params.get("action")].fields.includes("free")) $("#free").checked = params.get("free") === "1";
+}
+
+function requestBody(params) {
+  const body = { client };
+  for (const [field, value] of params) {
+    if (field === "action") continue;
+    else if (field === "n" || field === "seed") { if (value !== "" && Number.isInteger(Number(value))) body[field] = Number(value); }
+    else if (field === "free") body.free = value === "1";
+    else body[field === "like" ? "name" : field] = value;
+  }
+  return body;
+}
+
+async function run(action, params) {
+  const { form, path, show } = ACTIONS[action];
+  const button = $(form).querySelector("button[type=submit]");
+  clearErrors();
+  button.disabled = true;
+  show.before?.();
+  try {
+    const data = await answer(path, requestBody(params));
+    // The model that made the names goes into the link: with the seed, it makes the same names again.
+    if (data.names && !params.has("model")) params.set("model", data.names.model);
+    history.replaceState(null, "", `#${params}`);
+    reveal(show(data));
+  } catch (err) {
+    showError($(form).querySelector(".error"), err.message);
+    show.failed?.();
+  } finally {
+    button.disabled = false;
+  }
+}
+
+function runFromAddress() {
+  const given = new URLSearchParams(location.hash.slice(1));
+  const action = given.get("action");
+  if (!Object.hasOwn(ACTIONS, action)) return;
+  const params = new URLSearchParams({ action });
+  for (const field of ACTIONS[action].fields) if (given.has(field)) params.set(field, given.get(field));
+  fillForm(params);
+  run(action, params);
+}
+
 // -- names -----------------------------------------------------------------------------------------
-function renderNames(data) {
+function namesSummary(reply) {
+  const count = reply.candidates.length;
+  if (reply.pattern) return `${plural(count, "completion", "completions")} of ${reply.pattern}`;
+  const names = `${count} ${reply.free ? "free " : ""}${reply.corpus} ${count === 1 ? "name" : "names"}`;
+  return reply.like ? `${names} like ${reply.like}` : names;
+}
+
+function showNames(data) {
   const reply = data.names;
-  const list = $("#names");
-  list.replaceChildren();
-  const what = reply.pattern
-    ? `completions of ${reply.pattern}`
-    : reply.like ? `${reply.corpus} names like ${reply.like}` : `${reply.free ? "free " : ""}${reply.corpus} names`;
   const chosen = reply.model_chosen_by === "bandit" ? " (picked by votes)" : "";
   $("#names-status").textContent = (reply.candidates.length
-    ? `${reply.candidates.length} ${what} from ${reply.model}${chosen}. Vote with the arrows.`
+    ? `${namesSummary(reply)} from ${reply.model}${chosen}. Vote with the arrows.`
     : "No names found for that.") + (reply.note ? ` ${reply.note}` : "");
-  reply.candidates.forEach((candidate, i) => {
-    const item = document.createElement("li");
-    const name = document.createElement("span");
-    name.className = "name";
-    name.textContent = candidate.name;
-    item.append(name);
-    if (candidate.known) {
-      const badge = document.createElement("span");
-      badge.className = "badge";
-      badge.textContent = "already exists";
-      item.append(badge);
-    }
-    for (const [registry, mark] of Object.entries(candidate.availability || {})) {
-      const badge = document.createElement("span");
-      badge.className = `badge mark ${mark.verdict.replace(" ", "-")}`;
-      badge.textContent = `${registry === "pypi" ? "PyPI" : registry} ${mark.verdict}`;
-      if (mark.reason) badge.title = mark.reason;
-      item.append(badge);
-    }
-    for (const [direction, cls] of [[1, "up"], [-1, "down"]]) {
-      const button = document.createElement("button");
-      button.type = "button";
-      button.className = `vote ${cls}`;
-      button.dataset.direction = String(direction);
-      setVoteLabel(button, 0);
-      button.setAttribute("aria-pressed", "false");
-      button.setAttribute("aria-label", `${cls === "up" ? "Like" : "Dislike"} ${candidate.name}`);
-      button.addEventListener("click", () => busy(button, () => vote(data.answer_id, i + 1, direction, button)));
-      item.append(button);
-    }
-    list.append(item);
-  });
+  $("#names").replaceChildren(...reply.candidates.map((candidate, i) => nameItem(data.answer_id, candidate, i + 1)));
+  $("#results").classList.remove("stale");
+  $("#results").removeAttribute("aria-busy");
+  $("#names-link").hidden = false;
+  return $("#results");
+}
+showNames.before = () => {
+  $("#results").classList.add("stale");
+  $("#results").setAttribute("aria-busy", "true");
+};
+showNames.failed = () => {
+  $("#results").removeAttribute("aria-busy");
+  const earlier = $("#names").children.length > 0;
+  $("#names-status").textContent = earlier ? "The names below are from your earlier request." : "";
+  $("#names-link").hidden = true; // the address is the earlier request's: no link to offer for this one
+};
+
+function nameItem(answerId, candidate, index) {
+  const item = document.createElement("li");
+  const name = document.createElement("span");
+  name.className = "name";
+  name.textContent = candidate.name;
+  const details = document.createElement("div");
+  details.className = "details";
+  const marks = document.createElement("span");
+  marks.className = "marks";
+  if (candidate.known) marks.append(badge("badge", "already exists"));
+  for (const [registry, mark] of Object.entries(candidate.availability || {})) {
+    const markBadge = badge(`badge mark ${mark.verdict.replace(" ", "-")}`, `${registry === "pypi" ? "PyPI" : registry} ${mark.verdict}`);
+    if (mark.reason) markBadge.title = mark.reason;
+    marks.append(markBadge);
+  }
+  const actions = document.createElement("span");
+  actions.className = "actions";
+  const copyButton = document.createElement("button");
+  copyButton.type = "button";
+  copyButton.className = "quiet copy";
+  copyButton.textContent = "Copy";
+  copyButton.setAttribute("aria-label", `Copy ${candidate.name}`);
+  copyButton.addEventListener("click", () => copy(candidate.name, copyButton, name));
+  actions.append(copyButton);
+  for (const [direction, cls] of [[1, "up"], [-1, "down"]]) {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = `vote ${cls}`;
+    button.dataset.direction = String(direction);
+    setVoteLabel(button, 0);
+    button.setAttribute("aria-pressed", "false");
+    button.setAttribute("aria-label", `${cls === "up" ? "Like" : "Dislike"} ${candidate.name}`);
+    button.addEventListener("click", () => vote(answerId, index, direction, button));
+    actions.append(button);
+  }
+  details.append(marks, actions);
+  item.append(name, details);
+  return item;
+}
+
+function badge(className, text) {
+  const span = document.createElement("span");
+  span.className = className;
+  span.textContent = text;
+  return span;
 }
 
 async function vote(answerId, index, direction, button) {
   const added = button.getAttribute("aria-pressed") !== "true";
-  // Who votes is the signed cookie this page got with it, not anything the page says.
-  const { data } = await api("/votes", { answer_id: answerId, index, direction, added });
-  button.setAttribute("aria-pressed", String(added));
-  setVoteLabel(button, direction === 1 ? data.up : data.down);
+  showError($("#names-error"), "");
+  button.disabled = true;
+  try {
+    // Who votes is the signed cookie this page got with it, not anything the page says.
+    const { data } = await api("/votes", { answer_id: answerId, index, direction, added });
+    button.setAttribute("aria-pressed", String(added));
+    setVoteLabel(button, direction === 1 ? data.up : data.down);
+  } catch (err) {
+    showError($("#names-error"), err.message);
+  } finally {
+    button.disabled = false;
+  }
 }
 
 // An arrow drawn as SVG (no emoji font needed), then the vote count.
@@ -160,7 +333,8 @@ function setVoteLabel(button, count) {
 }
 
 // -- sounds like -----------------------------------------------------------------------------------
-function renderSounds(answer) {
+function showSounds(data) {
+  const answer = data.sounds_like;
   const box = $("#sounds");
   box.replaceChildren();
   const line = (text) => { const p = document.createElement("p"); p.textContent = text; box.append(p); return p; };
@@ -187,43 +361,48 @@ function renderSounds(answer) {
   bars("Sounds like", answer.corpora);
   if (answer.language !== "unknown") bars("Language", answer.languages);
   answer.notes.forEach((note) => line(note));
+  $("#sounds-results").classList.remove("stale");
+  $("#sounds-link").hidden = false;
+  return $("#sounds-results");
 }
+showSounds.before = () => $("#sounds-results").classList.add("stale");
+showSounds.failed = () => { // an answer to another text would mislead: gone
+  $("#sounds").replaceChildren();
+  $("#sounds-results").classList.remove("stale");
+  $("#sounds-link").hidden = true;
+};
 
 // -- wiring ----------------------------------------------------------------------------------------
 $("#corpus").addEventListener("change", fillModels);
-$("#generate-form").addEventListener("submit", (event) => {
-  event.preventDefault();
-  busy($("#go"), async () => {
-    const body = { corpus: $("#corpus").value, n: Number($("#n").value) || 5, free: $("#free").checked, client };
-    if ($("#model").value) body.model = $("#model").value;
-    renderNames(await answer("/generate", body));
+for (const [action, { form }] of Object.entries(ACTIONS)) {
+  $(form).addEventListener("submit", (event) => {
+    event.preventDefault();
+    run(action, formState(action));
   });
-});
-$("#like-form").addEventListener("submit", (event) => {
-  event.preventDefault();
-  busy($("#like-go"), async () => {
-    const body = { name: $("#like").value, corpus: $("#corpus").value, n: Number($("#n").value) || 5, free: $("#free").checked, client };
-    if ($("#model").value) body.model = $("#model").value;
-    renderNames(await answer("/like", body));
-  });
-});
-$("#complete-form").addEventListener("submit", (event) => {
-  event.preventDefault();
-  busy($("#complete"), async () => {
-    const body = { pattern: $("#pattern").value, corpus: $("#corpus").value, n: Number($("#n").value) || 5, client };
-    if ($("#model").value) body.model = $("#model").value;
-    renderNames(await answer("/complete", body));
-  });
-});
-$("#detect-form").addEventListener("submit", (event) => {
-  event.preventDefault();
-  busy($("#detect"), async () => renderSounds((await answer("/detect", { text: $("#text").value, client })).sounds_like));
-});
-$("#token-form").addEventListener("submit", (event) => {
+}
+for (const id of ["#names-link", "#sounds-link"]) {
+  $(id).addEventListener("click", (event) => copy(location.href, event.currentTarget, null));
+}
+$("#token-form").addEventListener("submit", async (event) => {
   event.preventDefault();
   sessionStorage.setItem("tnaas-token", $("#token").value);
-  $("#token-form").hidden = true;
-  busy($("#go"), loadCorpora);
+  showError($("#token-error"), "");
+  try {
+    await loadCorpora();
+    $("#token-form").hidden = true;
+    runFromAddress();
+  } catch (err) {
+    showError($("#token-error"), err.message);
+  }
 });
+addEventListener("hashchange", runFromAddress);
 
-busy($("#go"), loadCorpora);
+(async () => {
+  try {
+    await loadCorpora();
+  } catch (err) {
+    showError($("#generate-error"), err.message);
+    return;
+  }
+  runFromAddress();
+})();

@@ -18,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 
 from bot.api.batching import raise_if_given_up
 from bot.api.deps import Asker, AskerDep, AsyncRedisDep, RedisDep, SettingsDep
-from bot.api.errors import NotFound
+from bot.api.errors import NotFound, errors
 from bot.api.schemas import Answer, CheckIn, CompleteIn, DetectIn, GenerateIn, LikeIn
 from core.errors import Busy, TNaaSError
 from core.settings import Settings
@@ -46,7 +46,9 @@ ANSWER_ID = re.compile(r"^[0-9a-f-]{8,64}$")
 WEB_TEAM = "web"  # the web surface shares one "workspace" budget, like a Slack team
 TWIN_ENQUEUES_WITHIN = 1.0  # seconds: a claimed answer id whose job is still missing then was never enqueued
 RETRY_LOOKS_EVERY = 0.05  # seconds between looks at the answer of a retried request (retries only)
-QUEUED = {202: {"model": Answer}}
+QUEUED = {202: {"model": Answer, "description": "Not answered within TNAAS_API_WAIT seconds: GET its `poll` URL."}}
+ASKED = QUEUED | errors(400, 413, 429, 500, 503)  # what a request for an answer may get besides its 200
+POLLED = QUEUED | errors(400, 404, 500, 503)  # 400: the worker found the request wrong
 IdempotencyKey = Annotated[
     str | None,
     Header(
@@ -201,37 +203,37 @@ def _queued_too_long(connection, job_id: str, settings: Settings) -> bool:
 
 
 # -- routes -----------------------------------------------------------------------------------------
-@router.post("/generate", response_model=Answer, responses=QUEUED)
+@router.post("/generate", response_model=Answer, responses=ASKED)
 async def generate(body: GenerateIn, asker: AskerDep, idempotency_key: IdempotencyKey = None) -> Response:
     """New names in the style of a corpus, best first (judge + reranker), some picked for exploration."""
     return await ask(generate_request(body, asker.settings), body.client, asker, idempotency_key)
 
 
-@router.post("/complete", response_model=Answer, responses=QUEUED)
+@router.post("/complete", response_model=Answer, responses=ASKED)
 async def complete(body: CompleteIn, asker: AskerDep, idempotency_key: IdempotencyKey = None) -> Response:
     """Fillings of a pattern such as `mo***` or `*u*a`, most likely first."""
     return await ask(complete_request(body, asker.settings), body.client, asker, idempotency_key)
 
 
-@router.post("/like", response_model=Answer, responses=QUEUED)
+@router.post("/like", response_model=Answer, responses=ASKED)
 async def like(body: LikeIn, asker: AskerDep, idempotency_key: IdempotencyKey = None) -> Response:
     """Believable names one to three edits from a given one, ranked as generation ranks."""
     return await ask(like_request(body, asker.settings), body.client, asker, idempotency_key)
 
 
-@router.post("/check", response_model=Answer, responses=QUEUED)
+@router.post("/check", response_model=Answer, responses=ASKED)
 async def check(body: CheckIn, asker: AskerDep, idempotency_key: IdempotencyKey = None) -> Response:
     """Is each name free on PyPI and npm: by the registries' rules, their snapshot and a live look-up."""
     return await ask(check_request(body), body.client, asker, idempotency_key)
 
 
-@router.post("/detect", response_model=Answer, responses=QUEUED)
+@router.post("/detect", response_model=Answer, responses=ASKED)
 async def detect(body: DetectIn, asker: AskerDep, idempotency_key: IdempotencyKey = None) -> Response:
     """What a name or a text sounds like: corpora, and the language for text."""
     return await ask(detect_request(body), body.client, asker, idempotency_key)
 
 
-@router.get("/answers/{answer_id}", response_model=Answer, responses=QUEUED)
+@router.get("/answers/{answer_id}", response_model=Answer, responses=POLLED)
 async def answer(answer_id: str, redis: RedisDep, aredis: AsyncRedisDep, settings: SettingsDep) -> Response:
     """An answer that was still queued when its request returned."""
     if not ANSWER_ID.match(answer_id):

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query
 from pydantic import BeforeValidator
 
 from bot.api.deps import RedisDep, SettingsDep
+from bot.api.errors import errors
 from bot.api.schemas import CorpusOut, ModelOut, ModelsOut
 from core.artifacts import trained_name_models
 from core.model_names import default_models, describe
@@ -36,11 +37,13 @@ def corpora(settings: SettingsDep) -> list[CorpusOut]:
     ]
 
 
-@router.get("/models", response_model=ModelsOut)
+@router.get("/models", response_model=ModelsOut, responses=errors(400, 503))
 def models(
     redis: RedisDep,
     corpus: Annotated[
-        Corpus | None, BeforeValidator(lambda v: v or None), Query(description="standings for one corpus; default all")
+        Corpus | None,
+        BeforeValidator(lambda v: v or None),
+        Query(description="standings for one corpus; default: all", examples=["pokemon"]),
     ] = None,
 ) -> ModelsOut:
     """The default models and how they stand in the team's votes (Beta posteriors)."""

@@ -5,9 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from bot.api.deps import AddressDep, AuthenticatedDep, CookieVoterDep, RedisDep, SettingsDep, VotesDep
-from bot.api.errors import NotFound
+from bot.api.errors import NotFound, errors
 from bot.api.routes.answers import ANSWER_ID
-from bot.api.schemas import VoteIn, VoteOut
+from bot.api.schemas import TopNameOut, VoteIn, VoteOut
 from bot.api.voters import voter_for
 from bot.metrics import count_vote
 from core.errors import TNaaSError
@@ -17,7 +17,7 @@ from store.votes import WEB_CHANNEL
 router = APIRouter(tags=["votes"])
 
 
-@router.post("/votes", response_model=VoteOut)
+@router.post("/votes", response_model=VoteOut, responses=errors(400, 404, 413, 429, 503))
 def vote(
     body: VoteIn,
     votes: VotesDep,
@@ -47,7 +47,7 @@ def vote(
     return VoteOut(answer_id=body.answer_id, index=body.index, **tally)
 
 
-@router.get("/top", response_model=list[tuple[str, int]])
-def top(votes: VotesDep) -> list[tuple[str, int]]:
-    """Best-voted names (up minus down), across Slack and the web."""
-    return votes.top()
+@router.get("/top", response_model=list[TopNameOut], responses=errors(503))
+def top(votes: VotesDep) -> list[TopNameOut]:
+    """Best-voted names (up minus down), across Slack and the web, each with the corpus it was made for."""
+    return [TopNameOut(**best._asdict()) for best in votes.top()]
