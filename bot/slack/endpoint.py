@@ -10,7 +10,10 @@ and Bolt only ever sees signed, well-formed requests:
 2. text: not UTF-8 -> 400 (Slack only sends UTF-8, and a signature is checked over the text);
 3. signature and timestamp (``v0=`` + 64 hex digits, an integer within five minutes) -> 401;
 4. shape: JSON only as an Events API envelope (an object with a known ``type``), a form only as a
-   slash command, an interactivity ``payload`` (a JSON object) or an SSL check -> 400;
+   slash command, one interactivity ``payload`` (a JSON object) or an SSL check; and what Bolt parses
+   of it has the shape Slack gives it (``bot.slack.payloads``: ids, events, actions) -> 400. Slack
+   itself never sends such a body, so a 400 costs no user anything, and nothing reaches Bolt that
+   would make it raise (a 500);
 5. replay: a signature seen before (the same timestamp and body) -> 200, and nothing is done again.
 
 Every refusal is the front door's ``Refused``, answered the same way. Everything past the size check
@@ -28,6 +31,7 @@ from urllib.parse import parse_qs
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
+from pydantic import ValidationError
 from redis import Redis
 from slack_bolt import App, BoltRequest, BoltResponse
 from slack_bolt.adapter.starlette.handler import to_starlette_response
@@ -36,6 +40,7 @@ from starlette.concurrency import run_in_threadpool
 
 from bot.edge import Refused, refusal
 from bot.slack.app import HOW_TO_CONNECT, create_slack_app
+from bot.slack.payloads import KINDS
 from core.settings import Settings
 from store.events import SeenRequests
 
@@ -131,23 +136,50 @@ def verify(headers: dict, body: str, secret: str) -> str:
     return signature
 
 
-def check_shape(content_type: str, text: str) -> None:
-    """Refused unless the body is something Slack sends to this endpoint."""
+def check_shape(content_type: str, text: str) -> str:
+    """What the body is ("event", "command", "interaction" or "ssl_check"); Refused unless it is
+    something Slack sends to this endpoint."""
     if content_type.startswith(JSON_TYPE):
         envelope = _json_object(text)
-        if envelope.get("type") not in EVENT_TYPES:
+        if not isinstance(envelope.get("type"), str) or envelope["type"] not in EVENT_TYPES:
             raise Refused(400, "A JSON body must be a Slack Events API envelope.")
-        return
+        return "event"
     if content_type.startswith(FORM):
         form = parse_qs(text, keep_blank_values=True)
         if "payload" in form:
+            if len(form["payload"]) != 1:
+                raise Refused(400, "An interactivity request has one payload.")
             payload = _json_object(form["payload"][0])
             if not isinstance(payload.get("type"), str):
                 raise Refused(400, "The interactivity payload has no type.")
-        elif "command" not in form and "ssl_check" not in form:
-            raise Refused(400, "A form must be a slash command or an interactivity payload.")
-        return
+            return "interaction"
+        if "command" in form:
+            return "command"
+        if "ssl_check" in form:
+            return "ssl_check"
+        raise Refused(400, "A form must be a slash command or an interactivity payload.")
     raise Refused(400, "Slack sends JSON or a form to this endpoint.")
+
+
+def bolt_request(kind: str, text: str, query: str, headers: dict) -> BoltRequest:
+    """The request as Bolt will read it, checked to have Slack's shape (``bot.slack.payloads``)."""
+    try:
+        request = BoltRequest(body=text, query=query, headers=headers)
+    except Exception:  # Bolt's own parsing or its look for ids raised: not a body Slack sends
+        raise Refused(400, "The body is not shaped as Slack sends it.") from None
+    model = KINDS.get(kind)
+    if model is not None:
+        try:
+            model.model_validate(request.body)
+        except ValidationError as err:
+            raise Refused(400, f"The body is not shaped as Slack sends it: {_first(err)}.") from None
+    return request
+
+
+def _first(err: ValidationError) -> str:
+    problem = err.errors()[0]
+    where = ".".join(str(part) for part in problem.get("loc", ()))
+    return f"{where}: {problem.get('msg', 'invalid')}" if where else str(problem.get("msg", "invalid"))
 
 
 def _json_object(text: str) -> dict:
@@ -165,8 +197,9 @@ def dispatch(edge: SlackEdge, headers: dict, query: str, body: bytes) -> BoltRes
     headers = {k.lower(): v for k, v in headers.items()}
     text = text_of(body)
     signature = verify(headers, text, edge.settings.slack_signing_secret or "")
-    check_shape(headers.get("content-type", ""), text)
+    kind = check_shape(headers.get("content-type", ""), text)
+    request = bolt_request(kind, text, query, headers)
     if not SeenRequests(edge.connection).first_time(signature):
         log.warning("a replayed Slack request (signature seen before) was not acted on again")
         return BoltResponse(status=200, body="")
-    return edge.app.dispatch(BoltRequest(body=text, query=query, headers=headers))
+    return edge.app.dispatch(request)
