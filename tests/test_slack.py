@@ -68,13 +68,13 @@ class Stack:
         }
         return signed_post(self.url, json.dumps(body).encode(), "application/json", SECRET)[0]
 
-    def click(self, channel: str, message_ts: str, value: str, user: str = "U5") -> str:
+    def click(self, channel: str, message_ts: str, value: str, user: str = "U5", team: str = "T1") -> str:
         """A person clicks a vote button; returns the action's response_url (where the confirmation goes)."""
         response_url = self.slack.response_url(channel, user)
         payload = {
             "type": "block_actions",
-            "user": {"id": user, "team_id": "T1"},
-            "team": {"id": "T1"},
+            "user": {"id": user, "team_id": team},
+            "team": {"id": team},
             "api_app_id": "A1",
             "container": {"type": "message", "message_ts": message_ts, "channel_id": channel, "is_ephemeral": False},
             "channel": {"id": channel},
@@ -162,6 +162,28 @@ def test_a_vote_button_votes_and_a_second_click_takes_it_back(stack):
     assert said["response_type"] == "ephemeral" and said["text"].startswith("You voted for *")
     stack.click("CBUTTON", ts, "2")
     wait_for(lambda: store.tally("CBUTTON", ts) == {}, "the vote to be taken back")
+
+
+def test_a_click_counts_only_on_a_reply_posted_for_the_clickers_own_workspace(stack):
+    """A signed click names its channel and message itself. Before: one naming a web answer (channel
+    `web`, the answer's id) voted on it, and one from another workspace voted on this one's reply."""
+    status, _, answer = http("POST", f"{stack.base}/api/v1/generate", {"corpus": "cats", "n": 2})
+    assert status == 200
+    on_the_web = stack.click("web", answer["answer_id"], "1")
+    stack.slash("cats 2", channel="COWN")
+    ts = wait_for(lambda: len(p := stack.posts("COWN")) >= 2 and p, "the reply")[1]["_ts"]
+    store = VoteStore(stack.redis)
+    wait_for(lambda: store.name_of("COWN", ts, 1), "the impressions")
+    from_elsewhere = stack.click("COWN", ts, "1", team="TELSEWHERE")
+    from_here = stack.click("COWN", ts, "2")
+    said = {
+        url: wait_for(lambda url=url: stack.slack.responses(url), "the confirmation")[0]["text"]
+        for url in (on_the_web, from_elsewhere, from_here)
+    }
+    assert said[on_the_web].startswith("Voting on that message has closed")
+    assert said[from_elsewhere].startswith("Voting on that message has closed")
+    assert said[from_here].startswith("You voted for *")
+    assert store.tally("web", answer["answer_id"]) == {} and store.tally("COWN", ts) == {2: {"up": 1, "down": 0}}
 
 
 def test_keycaps_are_no_longer_seeded_once_the_team_votes_with_them(stack):
