@@ -22,6 +22,7 @@ from rq.registry import FailedJobRegistry, FinishedJobRegistry, StartedJobRegist
 
 from bot.slack.web_api import LOST_ACCESS, NOT_HERE, SEED_STOP
 from core.limits import KEYCAP_VOTES_TO_LEARN, SLACK_MAX_BODY
+from store.slack_teams import TeamHabits
 from store.votes import VoteStore
 from testkit.processes import http, start_worker, wait_until
 from testkit.slack_standin import (
@@ -186,17 +187,36 @@ def test_a_click_counts_only_on_a_reply_posted_for_the_clickers_own_workspace(st
     assert store.tally("web", answer["answer_id"]) == {} and store.tally("COWN", ts) == {2: {"up": 1, "down": 0}}
 
 
+def test_an_event_of_a_team_that_never_installed_the_app_is_ignored(stack):
+    """One workspace's token (T1): before, a mention from team TSTRANGER was answered with it."""
+    mention = {"type": "app_mention", "user": "U2", "text": f"<@{BOT_USER}> cats 2", "ts": "9.1", "event_ts": "9.1"}
+    assert stack.event(mention | {"channel": "CSTRANGER"}, "EvStranger", team="TSTRANGER") == 200
+    assert stack.event(mention | {"channel": "CNATIVE"}, "EvNative") == 200  # the token's own team: answered
+    wait_for(lambda: stack.posts("CNATIVE"), "the reply in the token's team")
+    settled(stack)
+    assert (
+        stack.attempts("chat.postMessage", "CSTRANGER") == []
+        and stack.attempts("chat.postEphemeral", "CSTRANGER") == []
+    )
+
+
 def test_keycaps_are_no_longer_seeded_once_the_team_votes_with_them(stack):
-    stack.slash("cats 2", channel="CLEARN", team="TLEARN")
+    """In the token's own team (its events are the only ones answered), which unlearns them afterwards."""
+    stack.slash("cats 2", channel="CLEARN")
     ts = wait_for(lambda: len(r := stack.attempts("reactions.add", "CLEARN")) >= 2 and r, "the seeds")[0]["timestamp"]
     item = {"type": "message", "channel": "CLEARN", "ts": ts}
-    for i in range(KEYCAP_VOTES_TO_LEARN):
-        vote = {"type": "reaction_added", "user": f"UL{i}", "reaction": "one", "item": item, "event_ts": str(i)}
-        stack.event(vote, f"EvLearn{i}", team="TLEARN")
-    wait_for(lambda: VoteStore(stack.redis).tally("CLEARN", ts) == {1: {"up": 5, "down": 0}}, "the votes")
-    stack.slash("cats 2", channel="CLEARN", team="TLEARN")
-    replies = wait_for(lambda: len(p := stack.posts("CLEARN")) >= 4 and p, "the second reply")
-    settled(stack)
+    voters = [f"UL{i}" for i in range(KEYCAP_VOTES_TO_LEARN)]
+    try:
+        for i, voter in enumerate(voters):
+            vote = {"type": "reaction_added", "user": voter, "reaction": "one", "item": item, "event_ts": str(i)}
+            stack.event(vote, f"EvLearn{i}")
+        wait_for(lambda: VoteStore(stack.redis).tally("CLEARN", ts) == {1: {"up": 5, "down": 0}}, "the votes")
+        stack.slash("cats 2", channel="CLEARN")
+        replies = wait_for(lambda: len(p := stack.posts("CLEARN")) >= 4 and p, "the second reply")
+        settled(stack)
+    finally:
+        for voter in voters:
+            TeamHabits(stack.redis).forget(voter)
     assert len(stack.attempts("reactions.add", "CLEARN")) == 2  # only the first reply's
     hint = json.dumps(blocks_of(replies[3]))
     assert "I added the reactions" not in hint and "Vote with the buttons" in hint
@@ -235,20 +255,20 @@ def test_a_direct_message_is_answered_like_a_mention(stack):
 
 
 def test_the_home_tab_shows_how_to_use_it_and_the_teams_favourites(stack):
-    stack.slash("cats 2", channel="CHOME", team="THOME")
+    stack.slash("pokemon 2", channel="CHOME")
     ts = wait_for(lambda: len(p := stack.posts("CHOME")) >= 2 and p, "the reply")[1]["_ts"]
     store = VoteStore(stack.redis)
     wait_for(lambda: store.name_of("CHOME", ts, 1), "the impressions")
     store.vote("CHOME", ts, 1, "U8", 1)
     opened = {"type": "app_home_opened", "user": "U8", "channel": "DU8", "tab": "home", "event_ts": "1"}
-    assert stack.event(opened, "EvHome1", team="THOME") == 200
+    assert stack.event(opened, "EvHome1") == 200
     view = wait_for(lambda: stack.slack.views.get(("T1", "U8")), "the Home tab")
     text = json.dumps(view)
     assert "/techname pokemon 5" in text and f"{store.name_of('CHOME', ts, 1)} (1)" in text and "Models" in text
     stack.slack.home_enabled = False  # an admin turned the Home tab off: views.publish says not_enabled
     try:
         attempts = len(stack.slack.called("views.publish"))
-        stack.event(opened | {"event_ts": "2"}, "EvHome2", team="THOME")
+        stack.event(opened | {"event_ts": "2"}, "EvHome2")
         wait_for(lambda: len(stack.slack.called("views.publish")) > attempts, "the attempt")
         settled(stack)
     finally:

@@ -7,6 +7,10 @@ Two ways to connect, both served by the same listeners and workers:
   (``store.installations``); Bolt authorizes each request with the team's installation, rotates
   expiring tokens (under the same lock as the workers), and deletes an installation when Slack sends
   ``tokens_revoked`` or ``app_uninstalled``. A SLACK_BOT_TOKEN given as well keeps its workspace working.
+
+With one workspace's token, Bolt would answer any team's event with it: events of another team (one
+that never installed the app) are ignored and logged. With OAuth, Bolt finds no installation for such
+a team and does the same.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import logging
 import time
 
 from redis import Redis
-from slack_bolt import App
+from slack_bolt import App, BoltResponse
 from slack_bolt.authorization.authorize import InstallationStoreAuthorize
 from slack_bolt.oauth.oauth_settings import OAuthSettings
 from slack_sdk import WebClient
@@ -78,8 +82,21 @@ def create_slack_app(settings: Settings, connection: Redis) -> App:
         context[KEY] = deps
         next()
 
+    if not settings.slack_oauth:
+        app.use(only_the_tokens_team)
     listeners.register(app)
     return app
+
+
+def only_the_tokens_team(context, body, next):
+    """With one workspace's token, an event of another team (Bolt would answer it with that token) is
+    acknowledged and ignored: the app is not installed there. The token's team is auth.test's, which
+    Bolt asked on its first request."""
+    own = context.authorize_result.team_id if context.authorize_result else None
+    if body.get("type") == "event_callback" and own and context.team_id and context.team_id != own:
+        log.warning("an event of team %s, where the app is not installed, was ignored", context.team_id)
+        return BoltResponse(status=200, body="")
+    next()
 
 
 def _installable_app(settings: Settings, connection: Redis) -> App:
