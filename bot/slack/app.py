@@ -19,6 +19,7 @@ import logging
 import time
 
 from redis import Redis
+from redis.exceptions import RedisError
 from slack_bolt import App, BoltResponse
 from slack_bolt.authorization.authorize import InstallationStoreAuthorize
 from slack_bolt.oauth.oauth_settings import OAuthSettings
@@ -28,7 +29,9 @@ from slack_sdk.oauth.installation_store import Bot
 
 from bot.slack import listeners
 from bot.slack.deps import KEY, SlackDeps
+from bot.slack.listeners.votes import NOT_COUNTED
 from bot.slack.web_api import rotated_installation
+from core.errors import Unavailable
 from core.limits import SLACK_TOKEN_ROTATION_MINUTES
 from core.observability import ContextThreadPool
 from core.settings import Settings
@@ -84,6 +87,7 @@ def create_slack_app(settings: Settings, connection: Redis) -> App:
 
     if not settings.slack_oauth:
         app.use(only_the_tokens_team)
+    app.error(when_redis_fails)
     listeners.register(app)
     return app
 
@@ -97,6 +101,27 @@ def only_the_tokens_team(context, body, next):
         log.warning("an event of team %s, where the app is not installed, was ignored", context.team_id)
         return BoltResponse(status=200, body="")
     next()
+
+
+def when_redis_fails(error, body, request, response) -> BoltResponse | None:
+    """Bolt's error handler. A Redis failure that no listener caught (with OAuth: finding the
+    workspace's installation) is never Slack's generic failure: a slash command's ack says to try again,
+    an event is not acknowledged (Slack sends it again later; there is no token to tell its user with),
+    a click is told through its response_url. Anything else is logged, and Bolt answers 500."""
+    if not isinstance(error, RedisError):
+        log.exception("Slack request failed: %r", error)
+        return None
+    log.warning("Redis failed a Slack request before its listener (%s)", error)
+    if "command" in body:  # as Bolt's ack(text=...): a plain text body, shown to its user alone
+        return BoltResponse(status=200, body=str(Unavailable()))
+    if body.get("type") == "event_callback":
+        return BoltResponse(status=503, body="")
+    if request.context.respond is not None:
+        try:
+            request.context.respond(text=NOT_COUNTED, response_type="ephemeral", replace_original=False)
+        except Exception as err:
+            log.warning("could not tell a clicker their vote was not counted: %s", err)
+    return BoltResponse(status=200, body="")
 
 
 def _installable_app(settings: Settings, connection: Redis) -> App:

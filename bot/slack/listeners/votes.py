@@ -10,13 +10,17 @@ from __future__ import annotations
 
 import logging
 
-from bot.slack.deps import deps_of
+from redis.exceptions import RedisError
+
+from bot.slack.deps import budget_of, deps_of
 from bot.slack.messages import escape, parse_vote_value
+from core.errors import Unavailable
 from core.settings import Settings
 from store.replies import ReplyTeams
 from store.votes import VoteStore
 
 log = logging.getLogger(__name__)
+NOT_COUNTED = "I could not count that vote right now: try again in a minute."
 
 
 def vote_button(ack, body: dict, action: dict, respond, context) -> None:
@@ -31,8 +35,14 @@ def vote_button(ack, body: dict, action: dict, respond, context) -> None:
     ts = key or container.get("message_ts") or ""
     user = (body.get("user") or {}).get("id")
     team = context.team_id or ""
-    votes, teams = VoteStore(deps.connection), ReplyTeams(deps.connection)
-    text = click(votes, teams, deps.settings, channel, ts, index, user, team)
+    try:
+        budget_of(context).after_ack().check()
+        text = click(
+            VoteStore(deps.connection), ReplyTeams(deps.connection), deps.settings, channel, ts, index, user, team
+        )
+    except (RedisError, Unavailable) as err:
+        log.warning("team %s: a vote click by %s was not counted (%s); they are told to try again", team, user, err)
+        text = NOT_COUNTED
     try:
         respond(text=text, response_type="ephemeral", replace_original=False)
     except Exception as err:  # the vote counts even when the confirmation cannot be shown
