@@ -23,7 +23,7 @@ from bot.edge import Edge, Gate
 from bot.health import Health, health
 from bot.metrics import Observed, metrics_registry
 from bot.slack.endpoint import install_slack
-from core.limits import MAX_API_BODY, SLACK_MAX_BODY
+from core.limits import MAX_API_BODY, SLACK_MAX_BODY, SLACK_REDIS_TIMEOUT
 from core.settings import get_settings
 from store.answers import Answers
 from store.connection import async_redis_client, redis_client
@@ -46,6 +46,8 @@ def create_app(connection: Redis | None = None) -> FastAPI:
     # The API blocks on a job's result for up to api_wait: its connection must outlast that.
     api_redis = connection or redis_client(url, socket_timeout=settings.api_wait + 5)
     aredis = async_redis_client(url, socket_timeout=settings.api_wait + 5)
+    # Slack's edge must ack within 3 s: each of its Redis calls is bounded, a timeout not sent again.
+    slack_redis = connection or redis_client(url, socket_timeout=SLACK_REDIS_TIMEOUT, retry_timeouts=False)
     # No /docs or /redoc: FastAPI's pages load their scripts from a CDN, and this must work offline.
     app = FastAPI(
         title="TNaaS",
@@ -111,6 +113,6 @@ def create_app(connection: Redis | None = None) -> FastAPI:
             """Prometheus text format: this process's requests plus the stack's state from Redis."""
             return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
-    app.state.slack = install_slack(app, settings, redis)  # /slack/events, /slack/install, /slack/oauth_redirect
+    app.state.slack = install_slack(app, settings, slack_redis)  # /slack/events, /slack/install, /slack/oauth_redirect
 
     return app

@@ -25,6 +25,14 @@ class Busy(TNaaSError):
         super().__init__("I'm busy right now: try again in a moment.")
 
 
+class Unavailable(TNaaSError):
+    """Redis did not take a request in time (down, paused, refusing writes): nothing was queued, and its
+    user is told so at once rather than left waiting for an answer that will not come."""
+
+    def __init__(self) -> None:
+        super().__init__("I could not take that right now: try again in a minute.")
+
+
 class UnknownCorpus(TNaaSError):
     def __init__(self, name: str, known: list[str]):
         self.name, self.known = name, known

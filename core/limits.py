@@ -23,4 +23,8 @@ KEYCAP_VOTES_TO_LEARN = 5  # people of a team who voted with keycaps, after whic
 SLACK_MAX_BODY = 256 * 1024  # bytes of one request to /slack/events; Slack's own are a few KB
 SLACK_BATCH_MAX = 48  # Slack requests one job answers, their replies posted side by side (one thread each)
 SLACK_MAX_RETRY_WAIT = 5  # seconds a worker waits on a Slack 429 before leaving the rest to a retry
+SLACK_ACK_BUDGET = (
+    2.0  # seconds a request may spend before its ack: Slack waits 3, the rest is the network's and Bolt's
+)
+SLACK_REDIS_TIMEOUT = 0.5  # seconds one Redis call before a Slack ack may take; later: the user is told to try again
 SLACK_TOKEN_ROTATION_MINUTES = 120  # a rotating token (12 h) is refreshed this long before it expires (Bolt's default)

@@ -408,7 +408,7 @@ class HomeJob(BaseModel):
 
 class WebJob(BaseModel):
     request: Request
-    client: str  # who asked (the page's voter id, else the address): impressions' requested_by
+    client: str  # who asked, named by the surface (the API: "client:NAME"): impressions' requested_by
 
 
 class WebItem(WebJob):

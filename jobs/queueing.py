@@ -47,14 +47,14 @@ def enqueue_web(
 ) -> Job:
     """Enqueue an API / web page request; the job id is the answer id that votes refer to.
 
-    With an idempotency ``key``, the first call enqueues and every later one (the same key and the
-    same request) returns that same job, finished or not.
+    With an idempotency ``key``, the first call enqueues and every later one (the same client, key and
+    request) returns that same job, finished or not.
     """
     payload = WebJob(request=request, client=client).model_dump()
     if key is None:
         return enqueue_call(connection, "jobs.tasks.answer_on_web", payload, settings)
     settings = settings or get_settings()
-    job_id = idempotent_job_id(key, request)
+    job_id = idempotent_job_id(key, request, client)
     if Claims(connection).claim(job_id, settings.result_ttl):
         return enqueue_call(connection, "jobs.tasks.answer_on_web", payload, settings, job_id=job_id)
     if (job := _fetch_soon(connection, job_id)) is not None:
@@ -80,9 +80,11 @@ def enqueue_web_batch(connection: Redis, items: list[WebItem], job_id: str, sett
         return pipe.execute()[-1]
 
 
-def idempotent_job_id(key: str, request: Request) -> str:
-    """The job id for this key and this request (another request under the same key is another job)."""
-    return hashlib.sha256(f"{key}\n{request.model_dump_json()}".encode()).hexdigest()[:32]
+def idempotent_job_id(key: str, request: Request, caller: str) -> str:
+    """The job id for this caller's key and this request (another request under the same key is
+    another job; another caller's same key and request too: a key is its caller's, not a way to reach
+    someone else's answer)."""
+    return hashlib.sha256(f"{caller}\n{key}\n{request.model_dump_json()}".encode()).hexdigest()[:32]
 
 
 def _fetch_soon(connection: Redis, job_id: str, within: float = 1.0) -> Job | None:

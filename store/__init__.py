@@ -8,6 +8,7 @@ spells a key (rq's own keys are rq's).
 | ``tnaas:event:`` | ``events.SeenEvents`` | Slack event ids already acted on |
 | ``tnaas:request:`` | ``events.SeenRequests`` | signatures of Slack requests already dispatched (replays) |
 | ``tnaas:reply:`` | ``replies.ReplyProgress`` | what each Slack reply job has posted so far |
+| ``tnaas:reply-team:`` | ``replies.ReplyTeams`` | the workspace of each candidate message posted (vote buttons' check) |
 | ``tnaas:team:`` | ``slack_teams.TeamHabits`` | per workspace: keycap votes seen, reaction budget, 429 pause |
 | ``tnaas:slack:`` | ``installations.RedisInstallationStore``, ``RedisOAuthStateStore`` | installations, bot tokens, OAuth states, rotation locks |
 | ``tnaas:rate:`` | ``rate_limit.RateLimits`` | one-minute request counters |

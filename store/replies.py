@@ -42,3 +42,22 @@ class ReplyProgress:
         if claimed:
             self.redis.expire(self.key, self.TTL)
         return claimed
+
+
+class ReplyTeams:
+    """The workspace of each candidate message the bot posted, recorded as it is posted. A vote button's
+    click names its channel and message itself: it counts only on a message this record gives to the
+    clicker's own workspace, so no click votes on a web answer or on another workspace's reply."""
+
+    KEY = "tnaas:reply-team:{channel}:{ts}"
+
+    def __init__(self, connection: Redis):
+        self.redis = connection
+
+    def record(self, channel: str, ts: str, team: str, seconds: int) -> None:
+        """``seconds``: as long as the message's votes are kept."""
+        self.redis.set(self.KEY.format(channel=channel, ts=ts), team, ex=max(1, seconds))
+
+    def team_of(self, channel: str, ts: str) -> str | None:
+        value = self.redis.get(self.KEY.format(channel=channel, ts=ts))
+        return value.decode() if value is not None else None

@@ -22,6 +22,7 @@ class SlackStack:
     redis: Redis
     env: dict
     processes: list  # worker and web; a test that starts another appends it here to have it stopped
+    redis_server: EmbeddedRedis  # for a test that stops, pauses or breaks it
 
 
 @contextmanager
@@ -39,7 +40,7 @@ def slack_stack(artifacts: Path, redis_dir: Path, **env: str | int) -> Iterator[
                 processes.append(start_worker(full_env, connection))
                 web, base = start_web(full_env)
                 processes.append(web)
-                yield SlackStack(base, standin, connection, full_env, processes)
+                yield SlackStack(base, standin, connection, full_env, processes, redis_server)
             finally:
                 for process in processes:
                     stop_process(process)

@@ -76,7 +76,7 @@ def test_generate_answers_n_names_and_votes_go_to_the_shared_store(api):
     assert post(api, "/votes", vote | {"added": False}, headers=bob)[2]["up"] == 1
     rows = [r for r in VoteStore(api["redis"]).export() if r["ts"] == answer["answer_id"]]
     assert [r["name"] for r in rows] == [c["name"] for c in names["candidates"]]
-    assert rows[1]["up"] == 1 and rows[1]["surface"] == "web" and rows[1]["requested_by"] == "tester"
+    assert rows[1]["up"] == 1 and rows[1]["surface"] == "web" and rows[1]["requested_by"] == "client:tester"
     standings = http("GET", f"{api['base']}/api/v1/models?corpus=pokemon")[2]["standings"]
     assert sum(s["shown"] for s in standings) >= 4 and sum(s["up"] for s in standings) >= 1
 
@@ -416,3 +416,27 @@ def test_a_retry_under_the_same_idempotency_key_gets_the_first_answer(api):
     assert status == 200 and again == first  # the same job, not a second one
     status, _, other = post(api, "/generate", {"corpus": "cats", "n": 2}, headers=key)
     assert status == 200 and other["answer_id"] != first["answer_id"]  # another request under the key: another job
+
+
+def test_an_idempotency_key_is_its_callers_own(api):
+    """Before: another caller sending the same key and body got the first caller's answer (and could
+    vote on it). Two page visitors, and a caller without a cookie (its address), each get their own."""
+    body, key = {"corpus": "cats", "n": 2}, {"Idempotency-Key": "shared-key-0001"}
+    alice, bob = {"Cookie": voter_cookie(api["base"])}, {"Cookie": voter_cookie(api["base"])}
+    first = post(api, "/generate", body, headers=key | alice)[2]
+    again = post(api, "/generate", body, headers=key | alice)[2]
+    other = post(api, "/generate", body, headers=key | bob)[2]
+    anonymous = post(api, "/generate", body, headers=key)[2]
+    assert again == first  # the same caller's retry: the first answer
+    assert len({first["answer_id"], other["answer_id"], anonymous["answer_id"]}) == 3
+
+
+def test_a_client_named_like_a_slack_user_keeps_its_requests_when_that_user_is_forgotten(api):
+    """Before: a caller-chosen `client` was stored as it came, so forgetting the Slack user U0NAMESAKE
+    (`tnaas votes forget --user U0NAMESAKE`) deleted the caller's requests too."""
+    _, _, answer = post(api, "/generate", {"corpus": "cats", "n": 2, "client": "U0NAMESAKE"})
+    store = VoteStore(api["redis"])
+    store.forget_user("U0NAMESAKE")
+    rows = [r for r in store.export() if r["ts"] == answer["answer_id"]]
+    assert [r["requested_by"] for r in rows] == ["client:U0NAMESAKE"] * 2
+    assert store.forget_user("client:U0NAMESAKE") == (0, 2)  # the caller's own name still forgets them

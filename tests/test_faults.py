@@ -4,6 +4,7 @@ settings keep each scenario to seconds; the long runs under load are in bench/fa
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -11,13 +12,17 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 from redis import Redis
+from redis.exceptions import RedisError, ResponseError
 from rq import Callback, Queue, Worker
 from rq.job import Job, JobStatus
 from rq.registry import FailedJobRegistry
 
+from core.errors import Unavailable
 from core.settings import Settings, get_settings
 from jobs.contracts import GenerateRequest
 from jobs.queueing import enqueue, enqueue_call, wait_for, waited_too_long
@@ -35,6 +40,8 @@ from testkit.processes import (
     voter_cookie,
     wait_until,
 )
+from testkit.slack_standin import BOT_USER, TEAM, TOKEN, signed_post, slash_form
+from testkit.stacks import SlackStack, slack_stack
 from tnaas.redis_server import EmbeddedRedis, free_port
 from tnaas.supervisor import Child, RestartPolicy, Supervisor
 
@@ -241,6 +248,160 @@ def fast_queue(trained_artifacts, redis_server, name: str, **settings):
         tnaas_env(trained_artifacts, REDIS_URL=redis_server.url, TNAAS_QUEUE=name, **FAST),
         Redis.from_url(redis_server.url),
     )
+
+
+# -- Slack while Redis fails ------------------------------------------------------------------------
+SLACK_SECRET = "faults-signing-secret"
+FORM = "application/x-www-form-urlencoded"
+TRY_AGAIN = str(Unavailable())
+
+
+@pytest.fixture(scope="module")
+def slack(trained_artifacts, tmp_path_factory):
+    """Redis, the Slack stand-in, `tnaas web` and a `tnaas worker`: a stack of its own, as its Redis is broken."""
+    env = {
+        "TNAAS_QUEUE": "slack-faults",
+        "TNAAS_DEFAULT_MODEL": "kn3",
+        "TNAAS_LOG_LEVEL": "WARNING",
+        "SLACK_BOT_TOKEN": TOKEN,
+        "SLACK_SIGNING_SECRET": SLACK_SECRET,
+    }
+    with slack_stack(trained_artifacts, tmp_path_factory.mktemp("slack-redis"), **env) as stack:
+        yield stack
+
+
+def slash_at(stack: SlackStack, channel: str, user: str, text: str = "cats 2") -> tuple[int, str, float]:
+    """A signed /techname: (status, the ack's body, seconds until the ack)."""
+    body = slash_form(text, user=user, channel=channel, response_url=stack.slack.response_url(channel, user))
+    start = time.perf_counter()
+    status, ack = signed_post(f"{stack.base}/slack/events", body, FORM, SLACK_SECRET)
+    return status, ack, time.perf_counter() - start
+
+
+def mention_at(stack: SlackStack, channel: str, user: str, event_id: str) -> tuple[int, float]:
+    """A signed app_mention event: (status, seconds until the ack)."""
+    ts = f"{time.time():.6f}"
+    event = {"type": "app_mention", "user": user, "text": f"<@{BOT_USER}> cats 2", "channel": channel, "ts": ts}
+    envelope = {"type": "event_callback", "team_id": TEAM, "event_id": event_id, "event": event | {"event_ts": ts}}
+    start = time.perf_counter()
+    status, _ = signed_post(
+        f"{stack.base}/slack/events", json.dumps(envelope).encode(), "application/json", SLACK_SECRET
+    )
+    return status, time.perf_counter() - start
+
+
+def told(stack: SlackStack, user: str) -> list[str]:
+    """What the bot said to ``user`` privately (an ephemeral message in the mention's thread)."""
+    return [p["text"] for p in stack.slack.called("chat.postEphemeral") if p.get("user") == user]
+
+
+def answered(stack: SlackStack, channel: str, posts: int = 2) -> bool:
+    """A command's reply is posted in ``channel``: a slash command's headline and candidates (a mention's
+    candidates alone)."""
+    return (
+        len([p for p in stack.slack.called("chat.postMessage") if p.get("channel") == channel and "_ts" in p]) >= posts
+    )
+
+
+def assert_everyone_hears_to_try_again(stack: SlackStack, name: str) -> None:
+    """10 slash commands and 8 mentions at once: each acknowledged within Slack's 3 s, each user told to
+    try again (a slash command in its ack, a mention privately) while nothing could be queued."""
+    with ThreadPoolExecutor(18) as pool:
+        slashes = [pool.submit(slash_at, stack, f"C{name}S{i}", f"U{name}S{i}") for i in range(10)]
+        mentions = [pool.submit(mention_at, stack, f"C{name}M", f"U{name}M{i}", f"Ev{name}{i}") for i in range(8)]
+        acks = [f.result() for f in slashes]
+        events = [f.result() for f in mentions]
+    assert [(status, ack) for status, ack, _ in acks] == [(200, TRY_AGAIN)] * 10
+    assert [status for status, _ in events] == [200] * 8
+    assert max(seconds for *_, seconds in acks + events) < 3
+    wait_until(
+        lambda: all(told(stack, f"U{name}M{i}") == [TRY_AGAIN] for i in range(8)),
+        timeout=10,
+        what="each mention's user to be told to try again",
+    )
+
+
+@contextmanager
+def refusing_writes(connection: Redis, scratch: Path):
+    """Redis refuses every write with MISCONF, as when it cannot write its data to disk: a snapshot into a
+    directory that is gone fails, and Redis takes no write until a snapshot succeeds again."""
+    home = connection.config_get("dir")["dir"]
+    gone = scratch / "gone"
+    gone.mkdir()
+    connection.config_set("dir", str(gone))
+    gone.rmdir()
+    connection.config_set("save", "3600 1")  # a snapshot policy: what makes a failed snapshot stop writes
+    try:
+        connection.bgsave()
+        wait_until(lambda: _snapshot(connection) == "err", timeout=10, what="the snapshot to fail")
+        with pytest.raises(ResponseError, match="MISCONF"):
+            connection.set("tnaas:faults:probe", 1)
+        yield
+    finally:
+        connection.config_set("dir", home)
+        connection.bgsave()
+        wait_until(lambda: _snapshot(connection) == "ok", timeout=10, what="a snapshot to succeed")
+        connection.config_set("save", "")
+
+
+def _snapshot(connection: Redis) -> str | None:
+    """The last snapshot's status once none is running."""
+    info = connection.info("persistence")
+    return None if info["rdb_bgsave_in_progress"] else info["rdb_last_bgsave_status"]
+
+
+def test_with_redis_refusing_writes_every_slack_command_is_told_at_once_to_try_again(slack, tmp_path):
+    """Before: all 10 slash commands got a bare 503 (Slack shows its generic failure) and the mentions
+    were refused, or acknowledged and dropped in silence. Once Redis writes again, commands are answered."""
+    with refusing_writes(slack.redis, tmp_path):
+        assert_everyone_hears_to_try_again(slack, "MISCONF")
+    status, ack, _ = slash_at(slack, "CMISCONFAFTER", "U1")
+    assert (status, ack) == (200, "")
+    wait_until(lambda: answered(slack, "CMISCONFAFTER"), timeout=20, what="the reply once Redis writes again")
+
+
+@pytest.mark.parametrize("how", ["SIGSTOP", "CLIENT PAUSE"])
+def test_with_redis_stopped_or_paused_slack_is_acknowledged_within_three_seconds(slack, how):
+    """Redis stopped (connections accepted, nothing answered) or pausing its clients. Before: each ack
+    waited out Redis' timeouts and their retries, about 10 s in all, long after Slack's 3 s."""
+    pid = slack.redis_server.process.pid
+    if how == "SIGSTOP":
+        os.kill(pid, signal.SIGSTOP)
+    else:
+        slack.redis.execute_command("CLIENT", "PAUSE", 5000, "ALL")  # nothing ends it early, not even UNPAUSE
+    try:
+        assert_everyone_hears_to_try_again(slack, how.replace(" ", ""))
+    finally:
+        os.kill(pid, signal.SIGCONT)
+        wait_until(lambda: answers(slack.redis_server.url), timeout=15, what="Redis answering again")
+    channel = f"C{how.replace(' ', '')}AFTER"
+    assert slash_at(slack, channel, "U1")[:2] == (200, "")
+    wait_until(lambda: answered(slack, channel), timeout=20, what="the reply once Redis is back")
+
+
+def answers(url: str) -> bool:
+    try:
+        return Redis.from_url(url, socket_timeout=0.5).ping()
+    except RedisError:
+        return False
+
+
+def test_a_mention_whose_writes_redis_refuses_after_its_ack_is_told_not_dropped(slack):
+    """Redis takes the replay check, then refuses the mention's own writes (its event id, its queueing),
+    as when it starts refusing writes between the two: Bolt acknowledges an event before its listener
+    runs, so the mention is acknowledged already. Before: dropped in silence."""
+    slack.redis.execute_command("ACL", "SETUSER", "faults-admin", "on", ">faults", "~*", "&*", "+@all")
+    admin = Redis.from_url(slack.redis_server.url, username="faults-admin", password="faults")
+    # the web's and the worker's user may write the replay checks and rq's own keys, nothing else of ours
+    admin.execute_command("ACL", "SETUSER", "default", "resetkeys", "~tnaas:request:*", "~rq:*", "~tnaas:workers:*")
+    try:
+        assert mention_at(slack, "CACLM", "UACL", "EvAcl")[0] == 200
+        wait_until(lambda: told(slack, "UACL") == [TRY_AGAIN], timeout=10, what="the user to be told")
+    finally:
+        admin.execute_command("ACL", "SETUSER", "default", "allkeys")
+        admin.execute_command("ACL", "DELUSER", "faults-admin")
+    assert mention_at(slack, "CACLAFTER", "UACL", "EvAclAfter")[0] == 200
+    wait_until(lambda: answered(slack, "CACLAFTER", posts=1), timeout=20, what="the next mention's reply")
 
 
 # -- jobs whose worker dies or stops ----------------------------------------------------------------

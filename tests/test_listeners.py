@@ -14,6 +14,7 @@ from bot.slack.listeners.reactions import reaction_added, reaction_removed
 from bot.slack.listeners.techname import techname
 from core.settings import Settings
 from jobs.contracts import SlackJob
+from store.replies import ReplyTeams
 from store.slack_batches import SlackBatches
 from store.votes import Impression, VoteStore
 from tnaas.redis_server import EmbeddedRedis
@@ -122,6 +123,8 @@ def test_a_vote_button_toggles_the_vote_and_confirms_privately(context):
             )
         ]
     )
+    ReplyTeams(context[KEY].connection).record("C1", "6.6", "T1", 60)  # posted for team T1
+    context["team_id"] = "T1"
     body = {"user": {"id": "U1"}, "container": {"channel_id": "C1", "message_ts": "6.6"}}
     ack, respond = Mock(), Mock()
     vote_button(ack=ack, body=body, action={"value": "1"}, respond=respond, context=context)

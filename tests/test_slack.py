@@ -22,6 +22,7 @@ from rq.registry import FailedJobRegistry, FinishedJobRegistry, StartedJobRegist
 
 from bot.slack.web_api import LOST_ACCESS, NOT_HERE, SEED_STOP
 from core.limits import KEYCAP_VOTES_TO_LEARN, SLACK_MAX_BODY
+from store.slack_teams import TeamHabits
 from store.votes import VoteStore
 from testkit.processes import http, start_worker, wait_until
 from testkit.slack_standin import (
@@ -68,13 +69,13 @@ class Stack:
         }
         return signed_post(self.url, json.dumps(body).encode(), "application/json", SECRET)[0]
 
-    def click(self, channel: str, message_ts: str, value: str, user: str = "U5") -> str:
+    def click(self, channel: str, message_ts: str, value: str, user: str = "U5", team: str = "T1") -> str:
         """A person clicks a vote button; returns the action's response_url (where the confirmation goes)."""
         response_url = self.slack.response_url(channel, user)
         payload = {
             "type": "block_actions",
-            "user": {"id": user, "team_id": "T1"},
-            "team": {"id": "T1"},
+            "user": {"id": user, "team_id": team},
+            "team": {"id": team},
             "api_app_id": "A1",
             "container": {"type": "message", "message_ts": message_ts, "channel_id": channel, "is_ephemeral": False},
             "channel": {"id": channel},
@@ -164,17 +165,58 @@ def test_a_vote_button_votes_and_a_second_click_takes_it_back(stack):
     wait_for(lambda: store.tally("CBUTTON", ts) == {}, "the vote to be taken back")
 
 
+def test_a_click_counts_only_on_a_reply_posted_for_the_clickers_own_workspace(stack):
+    """A signed click names its channel and message itself. Before: one naming a web answer (channel
+    `web`, the answer's id) voted on it, and one from another workspace voted on this one's reply."""
+    status, _, answer = http("POST", f"{stack.base}/api/v1/generate", {"corpus": "cats", "n": 2})
+    assert status == 200
+    on_the_web = stack.click("web", answer["answer_id"], "1")
+    stack.slash("cats 2", channel="COWN")
+    ts = wait_for(lambda: len(p := stack.posts("COWN")) >= 2 and p, "the reply")[1]["_ts"]
+    store = VoteStore(stack.redis)
+    wait_for(lambda: store.name_of("COWN", ts, 1), "the impressions")
+    from_elsewhere = stack.click("COWN", ts, "1", team="TELSEWHERE")
+    from_here = stack.click("COWN", ts, "2")
+    said = {
+        url: wait_for(lambda url=url: stack.slack.responses(url), "the confirmation")[0]["text"]
+        for url in (on_the_web, from_elsewhere, from_here)
+    }
+    assert said[on_the_web].startswith("Voting on that message has closed")
+    assert said[from_elsewhere].startswith("Voting on that message has closed")
+    assert said[from_here].startswith("You voted for *")
+    assert store.tally("web", answer["answer_id"]) == {} and store.tally("COWN", ts) == {2: {"up": 1, "down": 0}}
+
+
+def test_an_event_of_a_team_that_never_installed_the_app_is_ignored(stack):
+    """One workspace's token (T1): before, a mention from team TSTRANGER was answered with it."""
+    mention = {"type": "app_mention", "user": "U2", "text": f"<@{BOT_USER}> cats 2", "ts": "9.1", "event_ts": "9.1"}
+    assert stack.event(mention | {"channel": "CSTRANGER"}, "EvStranger", team="TSTRANGER") == 200
+    assert stack.event(mention | {"channel": "CNATIVE"}, "EvNative") == 200  # the token's own team: answered
+    wait_for(lambda: stack.posts("CNATIVE"), "the reply in the token's team")
+    settled(stack)
+    assert (
+        stack.attempts("chat.postMessage", "CSTRANGER") == []
+        and stack.attempts("chat.postEphemeral", "CSTRANGER") == []
+    )
+
+
 def test_keycaps_are_no_longer_seeded_once_the_team_votes_with_them(stack):
-    stack.slash("cats 2", channel="CLEARN", team="TLEARN")
+    """In the token's own team (its events are the only ones answered), which unlearns them afterwards."""
+    stack.slash("cats 2", channel="CLEARN")
     ts = wait_for(lambda: len(r := stack.attempts("reactions.add", "CLEARN")) >= 2 and r, "the seeds")[0]["timestamp"]
     item = {"type": "message", "channel": "CLEARN", "ts": ts}
-    for i in range(KEYCAP_VOTES_TO_LEARN):
-        vote = {"type": "reaction_added", "user": f"UL{i}", "reaction": "one", "item": item, "event_ts": str(i)}
-        stack.event(vote, f"EvLearn{i}", team="TLEARN")
-    wait_for(lambda: VoteStore(stack.redis).tally("CLEARN", ts) == {1: {"up": 5, "down": 0}}, "the votes")
-    stack.slash("cats 2", channel="CLEARN", team="TLEARN")
-    replies = wait_for(lambda: len(p := stack.posts("CLEARN")) >= 4 and p, "the second reply")
-    settled(stack)
+    voters = [f"UL{i}" for i in range(KEYCAP_VOTES_TO_LEARN)]
+    try:
+        for i, voter in enumerate(voters):
+            vote = {"type": "reaction_added", "user": voter, "reaction": "one", "item": item, "event_ts": str(i)}
+            stack.event(vote, f"EvLearn{i}")
+        wait_for(lambda: VoteStore(stack.redis).tally("CLEARN", ts) == {1: {"up": 5, "down": 0}}, "the votes")
+        stack.slash("cats 2", channel="CLEARN")
+        replies = wait_for(lambda: len(p := stack.posts("CLEARN")) >= 4 and p, "the second reply")
+        settled(stack)
+    finally:
+        for voter in voters:
+            TeamHabits(stack.redis).forget(voter)
     assert len(stack.attempts("reactions.add", "CLEARN")) == 2  # only the first reply's
     hint = json.dumps(blocks_of(replies[3]))
     assert "I added the reactions" not in hint and "Vote with the buttons" in hint
@@ -213,20 +255,20 @@ def test_a_direct_message_is_answered_like_a_mention(stack):
 
 
 def test_the_home_tab_shows_how_to_use_it_and_the_teams_favourites(stack):
-    stack.slash("cats 2", channel="CHOME", team="THOME")
+    stack.slash("pokemon 2", channel="CHOME")
     ts = wait_for(lambda: len(p := stack.posts("CHOME")) >= 2 and p, "the reply")[1]["_ts"]
     store = VoteStore(stack.redis)
     wait_for(lambda: store.name_of("CHOME", ts, 1), "the impressions")
     store.vote("CHOME", ts, 1, "U8", 1)
     opened = {"type": "app_home_opened", "user": "U8", "channel": "DU8", "tab": "home", "event_ts": "1"}
-    assert stack.event(opened, "EvHome1", team="THOME") == 200
+    assert stack.event(opened, "EvHome1") == 200
     view = wait_for(lambda: stack.slack.views.get(("T1", "U8")), "the Home tab")
     text = json.dumps(view)
     assert "/techname pokemon 5" in text and f"{store.name_of('CHOME', ts, 1)} (cats, 1)" in text and "Models" in text
     stack.slack.home_enabled = False  # an admin turned the Home tab off: views.publish says not_enabled
     try:
         attempts = len(stack.slack.called("views.publish"))
-        stack.event(opened | {"event_ts": "2"}, "EvHome2", team="THOME")
+        stack.event(opened | {"event_ts": "2"}, "EvHome2")
         wait_for(lambda: len(stack.slack.called("views.publish")) > attempts, "the attempt")
         settled(stack)
     finally:
@@ -665,6 +707,51 @@ def test_malformed_bodies_get_400_when_signed_and_401_when_not(stack, body, cont
     timestamp = str(int(time.time()))
     assert unsigned(stack, body, content_type, timestamp, signature(SECRET, timestamp, body)) == 400
     assert unsigned(stack, body, content_type, timestamp, None) == 401
+
+
+CLICK = {
+    "type": "block_actions",
+    "user": {"id": "U5", "team_id": "T1"},
+    "team": {"id": "T1"},
+    "container": {"type": "message", "message_ts": "1.1", "channel_id": "C1"},
+    "actions": [{"type": "button", "action_id": "vote_1", "block_id": "b", "value": "1", "action_ts": "1"}],
+}
+
+
+def payload_form(*payloads: dict) -> bytes:
+    return urllib.parse.urlencode([("payload", json.dumps(p)) for p in payloads]).encode()
+
+
+def envelope(**fields) -> bytes:
+    event = {"type": "app_mention", "user": "U2", "text": "cats", "channel": "C9", "ts": "1.1", "event_ts": "1.1"}
+    body = {"type": "event_callback", "team_id": "T1", "event_id": "EvShape", "event": event}
+    return json.dumps(body | fields).encode()
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        (payload_form(CLICK | {"actions": []}), FORM),
+        (payload_form(CLICK | {"actions": "vote_1"}), FORM),
+        (payload_form(CLICK | {"actions": [None]}), FORM),
+        (payload_form(CLICK | {"actions": [{"type": "button", "value": "1"}]}), FORM),  # no action_id
+        (payload_form(CLICK, CLICK | {"actions": []}), FORM),  # two payload fields (Bolt read the last)
+        (payload_form(CLICK | {"team": 7}), FORM),
+        (payload_form(CLICK | {"user": "U5"}), FORM),
+        (payload_form(CLICK | {"authorizations": [None]}), FORM),
+        (payload_form({"type": "view_closed", "view": []}), FORM),  # no modal of ours: Slack sends none
+        (urllib.parse.urlencode({"command": "/techname", "text": "cats", "channel_id": "C1"}).encode(), FORM),
+        (envelope(event="app_mention"), "application/json"),
+        (envelope(event=None), "application/json"),
+        (envelope(authorizations={"team_id": "T1"}), "application/json"),
+        (envelope(type=["event_callback"]), "application/json"),
+    ],
+)
+def test_signed_bodies_slack_never_sends_get_400_not_500(stack, body, content_type):
+    """Before: each raised inside Bolt or our endpoint (HTTP 500), but a click whose user is a bare id
+    (Bolt found no listener for it: 404)."""
+    timestamp = str(int(time.time()))
+    assert unsigned(stack, body, content_type, timestamp, signature(SECRET, timestamp, body)) == 400
 
 
 def test_a_body_that_is_not_utf8_gets_400_signed_or_not(stack):

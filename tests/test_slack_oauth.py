@@ -5,7 +5,9 @@ are about to expire, uninstalled workspaces forgotten; SLACK_BOT_TOKEN's workspa
 
 import html
 import json
+import os
 import re
+import signal
 import time
 import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
@@ -17,6 +19,7 @@ from slack_sdk.oauth.installation_store import Bot
 
 from bot.slack.app import BOT_SCOPES
 from bot.slack.batching import slack_job, start_slack_batch
+from core.errors import Unavailable
 from core.settings import Settings
 from jobs.contracts import GenerateRequest, ReplyTo
 from store.installations import RedisInstallationStore
@@ -40,7 +43,7 @@ def stack(trained_artifacts, tmp_path_factory):
         "SLACK_BOT_TOKEN": TOKEN,  # an existing single-workspace install (team T1) next to the OAuth ones
     }
     with slack_stack(trained_artifacts, tmp_path_factory.mktemp("redis"), **env) as s:
-        yield {"base": s.base, "slack": s.slack, "redis": s.redis, "env": s.env}
+        yield {"base": s.base, "slack": s.slack, "redis": s.redis, "env": s.env, "redis_server": s.redis_server}
 
 
 def install(stack, team: str, rotation: bool = False) -> str:
@@ -195,3 +198,25 @@ def test_a_failed_rotation_is_a_lost_token_not_a_crash(stack):
     said = wait_until(lambda: stack["slack"].responses(response_url), timeout=20, what="the explanation")[0]
     assert "`token_expired`" in said["text"]
     settled(stack)
+
+
+def test_with_redis_stopped_an_installed_workspace_is_acknowledged_within_three_seconds(stack):
+    """With OAuth, Bolt reads the workspace's installation from Redis before any listener runs. Redis
+    stopped: before, the slash command got a bare 503 after Redis' timeouts and retries (over 3 s).
+    Now its ack says to try again, and an event, whose user there is no token to tell, is left to
+    Slack's retry (not acknowledged)."""
+    install(stack, "T8")
+    mention = {"type": "app_mention", "user": "U1", "text": "cats 2", "channel": "C81", "ts": "8.1", "event_ts": "8.1"}
+    envelope = {"type": "event_callback", "team_id": "T8", "event_id": "EvStopped", "event": mention}
+    pid = stack["redis_server"].process.pid
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        start = time.perf_counter()
+        command = slash(stack, "cats 2", team="T8", channel="C80")
+        took = time.perf_counter() - start
+        event = signed_post(f"{stack['base']}/slack/events", json.dumps(envelope).encode(), "application/json", SECRET)
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    assert command == (200, str(Unavailable())) and took < 3
+    assert event[0] == 503
+    assert posts(stack, "C80") == posts(stack, "C81") == []

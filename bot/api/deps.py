@@ -4,12 +4,14 @@ override any of them (``app.dependency_overrides``). The web process puts the sh
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
 from redis import Redis
 from redis.asyncio import Redis as AsyncRedis
+from starlette.concurrency import run_in_threadpool
 
 from bot.api.batching import Batcher
 from bot.api.voters import COOKIE, VoterCookies, signing_key
@@ -52,11 +54,26 @@ class Asker:
     batcher: Batcher
     settings: Settings
     address: str  # the caller's, for its rate limit
+    caller: str  # who asks (``caller_of``): the owner of their idempotency keys
 
 
 async def asker(request: Request) -> Asker:
     state = request.app.state
-    return Asker(state.aredis, state.batcher, state.settings, await client_address(request))
+    address = await client_address(request)
+    return Asker(state.aredis, state.batcher, state.settings, address, await caller_of(request, address))
+
+
+async def caller_of(request: Request, address: str) -> str:
+    """Whose an ``Idempotency-Key`` is: the page's signed voter, else the API token's holder, else the
+    address. Another caller sending the same key and body gets an answer of its own, never the first
+    caller's (which it could then vote on)."""
+    if request.cookies.get(COOKIE):
+        cookies = getattr(request.app.state, "voter_cookies", None) or await run_in_threadpool(voter_cookies, request)
+        if voter := cookies.verify(request.cookies[COOKIE]):
+            return f"web-{voter}"
+    if authenticated(request):
+        return "token-" + hashlib.sha256(request.app.state.settings.api_token.encode()).hexdigest()[:16]
+    return f"addr-{address}"
 
 
 def voter_cookies(request: Request) -> VoterCookies:

@@ -7,6 +7,10 @@ Two ways to connect, both served by the same listeners and workers:
   (``store.installations``); Bolt authorizes each request with the team's installation, rotates
   expiring tokens (under the same lock as the workers), and deletes an installation when Slack sends
   ``tokens_revoked`` or ``app_uninstalled``. A SLACK_BOT_TOKEN given as well keeps its workspace working.
+
+With one workspace's token, Bolt would answer any team's event with it: events of another team (one
+that never installed the app) are ignored and logged. With OAuth, Bolt finds no installation for such
+a team and does the same.
 """
 
 from __future__ import annotations
@@ -15,7 +19,8 @@ import logging
 import time
 
 from redis import Redis
-from slack_bolt import App
+from redis.exceptions import RedisError
+from slack_bolt import App, BoltResponse
 from slack_bolt.authorization.authorize import InstallationStoreAuthorize
 from slack_bolt.oauth.oauth_settings import OAuthSettings
 from slack_sdk import WebClient
@@ -24,7 +29,9 @@ from slack_sdk.oauth.installation_store import Bot
 
 from bot.slack import listeners
 from bot.slack.deps import KEY, SlackDeps
+from bot.slack.listeners.votes import NOT_COUNTED
 from bot.slack.web_api import rotated_installation
+from core.errors import Unavailable
 from core.limits import SLACK_TOKEN_ROTATION_MINUTES
 from core.observability import ContextThreadPool
 from core.settings import Settings
@@ -78,8 +85,43 @@ def create_slack_app(settings: Settings, connection: Redis) -> App:
         context[KEY] = deps
         next()
 
+    if not settings.slack_oauth:
+        app.use(only_the_tokens_team)
+    app.error(when_redis_fails)
     listeners.register(app)
     return app
+
+
+def only_the_tokens_team(context, body, next):
+    """With one workspace's token, an event of another team (Bolt would answer it with that token) is
+    acknowledged and ignored: the app is not installed there. The token's team is auth.test's, which
+    Bolt asked on its first request."""
+    own = context.authorize_result.team_id if context.authorize_result else None
+    if body.get("type") == "event_callback" and own and context.team_id and context.team_id != own:
+        log.warning("an event of team %s, where the app is not installed, was ignored", context.team_id)
+        return BoltResponse(status=200, body="")
+    next()
+
+
+def when_redis_fails(error, body, request, response) -> BoltResponse | None:
+    """Bolt's error handler. A Redis failure that no listener caught (with OAuth: finding the
+    workspace's installation) is never Slack's generic failure: a slash command's ack says to try again,
+    an event is not acknowledged (Slack sends it again later; there is no token to tell its user with),
+    a click is told through its response_url. Anything else is logged, and Bolt answers 500."""
+    if not isinstance(error, RedisError):
+        log.exception("Slack request failed: %r", error)
+        return None
+    log.warning("Redis failed a Slack request before its listener (%s)", error)
+    if "command" in body:  # as Bolt's ack(text=...): a plain text body, shown to its user alone
+        return BoltResponse(status=200, body=str(Unavailable()))
+    if body.get("type") == "event_callback":
+        return BoltResponse(status=503, body="")
+    if request.context.respond is not None:
+        try:
+            request.context.respond(text=NOT_COUNTED, response_type="ephemeral", replace_original=False)
+        except Exception as err:
+            log.warning("could not tell a clicker their vote was not counted: %s", err)
+    return BoltResponse(status=200, body="")
 
 
 def _installable_app(settings: Settings, connection: Redis) -> App:

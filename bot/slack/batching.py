@@ -17,6 +17,7 @@ from redis import Redis
 from rq import Callback
 from rq.job import Job
 
+from core.errors import Unavailable
 from core.limits import SLACK_BATCH_MAX
 from core.settings import Settings, get_settings
 from jobs.contracts import HomeJob, ReplyTo, Request, SlackBatch, SlackJob
@@ -31,11 +32,15 @@ class SlackBatcher:
         self._lock = threading.Lock()  # Bolt runs listeners in threads: one batch opened at a time
         self._open: str | None = None
 
-    def submit(self, request: Request, reply: ReplyTo) -> None:
-        """Queue a request; once this returns it is in a batch whose job is queued (Busy if the queue is full)."""
+    def submit(self, request: Request, reply: ReplyTo, wait: float | None = None) -> None:
+        """Queue a request; once this returns it is in a batch whose job is queued (Busy if the queue is
+        full). ``wait``: the most seconds to wait for the other requests being queued (Unavailable after:
+        while Redis is slow, each holds the lock up to its timeout)."""
         job = slack_job(request, reply)
         item = job.model_dump_json().encode()
-        with self._lock:
+        if not self._lock.acquire(timeout=-1 if wait is None or math.isinf(wait) else max(0.0, wait)):
+            raise Unavailable()
+        try:
             if self._open is not None:
                 size = self.batches.join(self._open, item)
                 if size:
@@ -44,6 +49,8 @@ class SlackBatcher:
                     return
             self._open = None
             self._open = start_slack_batch(self.connection, job, self.settings)
+        finally:
+            self._lock.release()
 
 
 def slack_job(request: Request, reply: ReplyTo) -> SlackJob:

@@ -65,7 +65,7 @@ from jobs.pipeline import answer, impressions
 from jobs.queueing import queued_too_long
 from jobs.worker import WorkerContext
 from store.arms import ArmCounts
-from store.replies import ReplyProgress
+from store.replies import ReplyProgress, ReplyTeams
 from store.slack_teams import TeamHabits
 from store.votes import KEYCAPS, VoteStore
 
@@ -301,6 +301,7 @@ class SlackReply:
     def _record(self, names: NamesReply, channel: str, ts: str) -> None:
         if self.progress.get("impressions"):
             return
+        ReplyTeams(self.connection).record(channel, ts, self.to.team or "", self.settings.retention_days * 24 * 3600)
         rows = impressions(names, channel, ts, self.request.n, self.to.user, "slack", team=self.to.team)
         VoteStore(self.connection).record_impressions(rows)
         self.progress.done("impressions")

@@ -44,6 +44,7 @@ from store.rate_limit import RateLimits
 router = APIRouter(tags=["answers"])
 ANSWER_ID = re.compile(r"^[0-9a-f-]{8,64}$")
 WEB_TEAM = "web"  # the web surface shares one "workspace" budget, like a Slack team
+WEB_CLIENT = "client:"  # before a caller's client name: no Slack id has a colon
 TWIN_ENQUEUES_WITHIN = 1.0  # seconds: a claimed answer id whose job is still missing then was never enqueued
 RETRY_LOOKS_EVERY = 0.05  # seconds between looks at the answer of a retried request (retries only)
 QUEUED = {202: {"model": Answer, "description": "Not answered within TNAAS_API_WAIT seconds: GET its `poll` URL."}}
@@ -160,14 +161,21 @@ async def ask(request, client: str | None, asker: Asker, key: str | None) -> Res
     the first request is sent; a retry gets the first one's answer (or its id while it is queued)."""
     aredis, batcher, settings = asker.aredis, asker.batcher, asker.settings
     await RateLimits(aredis).check_async(WEB_TEAM, asker.address, settings.user_rate, settings.team_rate)
-    answer_id = idempotent_job_id(key, request) if key is not None else uuid.uuid4().hex
-    item = WebItem(request=request, client=client or "anonymous", answer_id=answer_id)
+    answer_id = idempotent_job_id(key, request, asker.caller) if key is not None else uuid.uuid4().hex
+    item = WebItem(request=request, client=requester(client), answer_id=answer_id)
     if key is None or await Claims(aredis).claim_async(answer_id, settings.result_ttl):
         return respond_with(answer_id, await batcher.ask(item))
     found = await answer_of_retry(answer_id, Answers(aredis), batcher, settings)
     if found is MISSING:  # claimed, but its first request died before its job was enqueued
         return respond_with(answer_id, await batcher.ask(item))
     return respond_with(answer_id, found)
+
+
+def requester(client: str | None) -> str:
+    """Who asked, as impressions record it (``requested_by``): a caller-chosen client name in its own
+    namespace, so that no name a caller picks is a Slack user's id (forgetting that user, ``tnaas votes
+    forget --user U…``, would delete the caller's records too)."""
+    return f"{WEB_CLIENT}{client}" if client else "anonymous"
 
 
 MISSING = object()

@@ -1,10 +1,11 @@
-"""`/techname ...`: help, lists and errors come back privately in the ack; the rest is queued, with the
-command's response_url so that the answer arrives even where the bot is not a member."""
+"""`/techname ...`: help, lists, errors and "try again" come back privately in the ack; the rest is
+queued before the ack, with the command's response_url so that the answer arrives even where the bot
+is not a member."""
 
 from __future__ import annotations
 
 from bot.slack.commands import handle_text
-from bot.slack.deps import deps_of
+from bot.slack.deps import budget_of, deps_of
 from jobs.contracts import ReplyTo
 
 
@@ -18,8 +19,8 @@ def techname(ack, command: dict, context) -> None:
         enterprise=context.enterprise_id,
         response_url=command.get("response_url") or None,
     )
-    message = handle_text(command.get("text", ""), reply.team or "", reply, deps)
+    message = handle_text(command.get("text", ""), reply.team or "", reply, deps, budget_of(context))
     if message:
-        ack(text=message)  # help, lists and errors: ephemeral, straight in the ack
+        ack(text=message)  # help, lists, errors, "try again": ephemeral, straight in the ack
     else:
         ack()
