@@ -53,6 +53,16 @@ class ImpossiblePattern(TNaaSError):
     """No name of this shape has probability above zero under the chosen model."""
 
 
+class PatternTooCostly(TNaaSError):
+    """Filling the pattern would take more work than one request may (``TNAAS_COMPLETE_BUDGET``)."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "That pattern has too many unknown letters to fill quickly with this model: "
+            "fix a few more letters, or try a smaller model (model=kn3 or model=markov3)."
+        )
+
+
 class ModelUnavailable(TNaaSError):
     """A model the user asked for (or the default) is not trained for this corpus on this deployment."""
 

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 MAX_NAME_LEN = 32  # the longest name a model makes, scores or completes: the length prior's support
 MAX_PATTERN_LEN = MAX_NAME_LEN  # a pattern is a name with unknown letters
+# unknown letters from which a completion may take a worker a second or more (5-grams of a large corpus:
+# measured 0.3-1.3 s at 8, up to the budget's refusal beyond): such requests take the heavy lane
+HEAVY_WILDCARDS = 8
 MAX_TEXT_LEN = 2000  # text anyone may send (`is ...`, `lang ...`, a slash command): a few thousand characters at most
 EVIDENCE_LEN = 1000  # what the classifiers read of a longer text: plenty for a language decision
 MAX_CORPUS_NAME_LEN = 64  # a corpus or model name in a request; longer is a mistake

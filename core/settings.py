@@ -55,6 +55,19 @@ class Settings(BaseSettings):
         30, ge=1, description="seconds a job may wait for a worker; later it is answered 'busy, try again' instead"
     )
     job_timeout: int = Field(20, ge=1, description="seconds a job may run")
+    heavy_concurrency: int = Field(
+        1,
+        ge=1,
+        description="heavy requests (long patterns, bayes models) queued or running at once in the whole stack; "
+        "the rest wait their turn, so the other workers stay free for everyone's quick requests",
+    )
+    max_heavy_queue: int = Field(20, ge=1, description="heavy requests waiting their turn above this: answer 'busy'")
+    complete_budget: int = Field(
+        15_000_000,
+        ge=1,
+        description="the most work (model contexts x letters weighed) one completion may take, about a second of "
+        "one core; a pattern over it is refused with a message saying what would work",
+    )
     result_ttl: int = Field(600, description="seconds a result is kept")
     failure_ttl: int = Field(7 * 24 * 3600, description="seconds a failed job is kept for inspection")
     retries: int = Field(2, ge=0, description="retries of a job whose worker died or that failed unexpectedly")

@@ -14,13 +14,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, ValidationInfo
 
 from core.errors import CommandError, TNaaSError, UnknownCorpus
 from core.examples import example_of
-from core.limits import MAX_CHECK_NAMES, MAX_NAME_LEN, MAX_PATTERN_LEN, MAX_TEXT_LEN, SEED_MAX
+from core.limits import HEAVY_WILDCARDS, MAX_CHECK_NAMES, MAX_NAME_LEN, MAX_PATTERN_LEN, MAX_TEXT_LEN, SEED_MAX
 from core.model_names import canonical_model_name
 from core.pattern import EMPTY_PATTERN, WILDCARD, normalise_pattern
 from core.settings import get_settings
@@ -132,6 +132,11 @@ def _default_n() -> int:
 class _Sized(BaseModel):
     n: Count = Field(default_factory=_default_n)
 
+    @property
+    def heavy(self) -> bool:
+        """May take a worker seconds (a pomegranate model): queued in the heavy lane (``jobs.queueing``)."""
+        return (getattr(self, "model", None) or "").startswith("bayes")
+
 
 class GenerateRequest(_Sized):
     kind: Literal["generate"] = "generate"
@@ -150,6 +155,11 @@ class CompleteRequest(_Sized):
     model: ModelName = None
     seed: Seed = None
 
+    @property
+    def heavy(self) -> bool:
+        """Many unknown letters (or a pomegranate model) may take a worker a second or more."""
+        return super().heavy or self.pattern.count(WILDCARD) >= HEAVY_WILDCARDS
+
 
 class LikeRequest(_Sized):
     """Names a few edits from ``name`` (``like kafka pypi``), ranked as generation ranks."""
@@ -167,11 +177,13 @@ class CheckRequest(BaseModel):
 
     kind: Literal["check"] = "check"
     names: Names
+    heavy: ClassVar[bool] = False  # the registries' time is bounded on its own (availability)
 
 
 class DetectRequest(BaseModel):
     kind: Literal["detect"] = "detect"
     text: Text
+    heavy: ClassVar[bool] = False
 
 
 Request = Annotated[

@@ -335,7 +335,9 @@ def complete(
         request.model, arm_models, None, np.random.default_rng(request.seed), settings.default_model
     )
     model, info = models.get(request.corpus, available(models, request.corpus, model_name))
-    found = model.complete(request.pattern, request.n, np.random.default_rng(request.seed))
+    found = model.complete(
+        request.pattern, request.n, np.random.default_rng(request.seed), budget=settings.complete_budget
+    )
     rows = candidate_rows(
         found,
         request.corpus,

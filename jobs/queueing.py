@@ -7,6 +7,11 @@ poll meanwhile, rather than run late. Jobs are not expired by RQ while they may 
 expired job is a "no such answer" to its caller): a job never taken is forgotten after
 ``result_ttl``, like an answer.
 
+Heavy requests (``Request.heavy``: long patterns, pomegranate models) take rq's concurrency limit
+``heavy_lane``: at most TNAAS_HEAVY_CONCURRENCY of them are queued or running at once, the others wait
+their turn in rq's rate-limited registry (at most TNAAS_MAX_HEAVY_QUEUE, then "busy"), so one caller's
+heavy requests never hold every worker while others' quick ones wait.
+
 A request retried with the same idempotency key (a client whose connection dropped) gets the
 job of its first try, never a second one: the job id is derived from the key and the request.
 """
@@ -23,6 +28,7 @@ from redis import Redis
 from rq import Queue, Retry
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
+from rq.rate_limit import RateLimit, RateLimitRegistry
 
 from core.errors import Busy
 from core.observability import current_request_id, new_request_id
@@ -37,9 +43,16 @@ def queue(connection: Redis, settings: Settings | None = None) -> Queue:
     return Queue(settings.queue, connection=connection)
 
 
+def heavy_lane(settings: Settings) -> RateLimit:
+    """rq's concurrency limit that heavy requests share (one per queue)."""
+    return RateLimit(f"{settings.queue}:heavy", settings.heavy_concurrency)
+
+
 def enqueue(connection: Redis, request: Request, settings: Settings | None = None, **job_kwargs) -> Job:
     """Enqueue one typed request; raises Busy instead of letting the queue grow without bound."""
-    return enqueue_call(connection, "jobs.tasks.answer_request", request.model_dump(), settings, **job_kwargs)
+    return enqueue_call(
+        connection, "jobs.tasks.answer_request", request.model_dump(), settings, heavy=request.heavy, **job_kwargs
+    )
 
 
 def enqueue_web(
@@ -51,30 +64,36 @@ def enqueue_web(
     request) returns that same job, finished or not.
     """
     payload = WebJob(request=request, client=client).model_dump()
+    heavy = request.heavy
     if key is None:
-        return enqueue_call(connection, "jobs.tasks.answer_on_web", payload, settings)
+        return enqueue_call(connection, "jobs.tasks.answer_on_web", payload, settings, heavy=heavy)
     settings = settings or get_settings()
     job_id = idempotent_job_id(key, request, client)
     if Claims(connection).claim(job_id, settings.result_ttl):
-        return enqueue_call(connection, "jobs.tasks.answer_on_web", payload, settings, job_id=job_id)
+        return enqueue_call(connection, "jobs.tasks.answer_on_web", payload, settings, heavy=heavy, job_id=job_id)
     if (job := _fetch_soon(connection, job_id)) is not None:
         return job
     # Claimed, but no job: its first request died between the claim and the enqueue.
-    return enqueue_call(connection, "jobs.tasks.answer_on_web", payload, settings, job_id=job_id)
+    return enqueue_call(connection, "jobs.tasks.answer_on_web", payload, settings, heavy=heavy, job_id=job_id)
 
 
 def enqueue_web_batch(connection: Redis, items: list[WebItem], job_id: str, settings: Settings) -> int:
-    """One job answering API requests sent together (see ``bot.api.batching``), with their answer ids
-    pointing at it, in one transaction (rq writes the job into our pipeline): an answer id never exists
-    without the job that answers it. Returns the queue's length after it.
+    """One job answering API requests sent together (see ``bot.api.batching``; a batch is all light or
+    all heavy), with their answer ids pointing at it. A light batch is one transaction (rq writes the
+    job into our pipeline): an answer id never exists without the job that answers it. rq enqueues a
+    heavy one on its own (a rate-limited job takes no pipeline): the ids follow it. Returns the
+    queue's length after it.
 
     (rq keeps the job's small result as usual: with ``result_ttl=0`` rq deletes the job on success,
     nine round trips more.)"""
     payload = WebBatch(items=items).model_dump()
+    heavy = any(item.request.heavy for item in items)
+    func = "jobs.tasks.answer_web_batch"
     with connection.pipeline() as pipe:
-        enqueue_call(
-            connection, "jobs.tasks.answer_web_batch", payload, settings, look=False, job_id=job_id, pipeline=pipe
-        )
+        if heavy:
+            enqueue_call(connection, func, payload, settings, look=False, heavy=True, job_id=job_id)
+        else:
+            enqueue_call(connection, func, payload, settings, look=False, job_id=job_id, pipeline=pipe)
         Answers(connection).assign(pipe, [item.answer_id for item in items], job_id, settings.result_ttl)
         pipe.llen(queue(connection, settings).key)
         return pipe.execute()[-1]
@@ -100,14 +119,27 @@ def _fetch_soon(connection: Redis, job_id: str, within: float = 1.0) -> Job | No
 
 
 def enqueue_call(
-    connection: Redis, func: str | Callable, payload, settings: Settings | None, look: bool = True, **job_kwargs
+    connection: Redis,
+    func: str | Callable,
+    payload,
+    settings: Settings | None,
+    look: bool = True,
+    heavy: bool = False,
+    **job_kwargs,
 ) -> Job:
-    """Enqueue ``func(payload)`` (a dotted path: the caller need not import the worker's code) with the stack's timeouts, TTLs, retries and backpressure (``look``:
-    Busy when the queue is at TNAAS_MAX_QUEUE; the caller that skips the look bounds it otherwise)."""
+    """Enqueue ``func(payload)`` (a dotted path: the caller need not import the worker's code) with the
+    stack's timeouts, TTLs, retries and backpressure (``look``: Busy when the queue is at
+    TNAAS_MAX_QUEUE; the caller that skips the look bounds it otherwise); ``heavy``: in the heavy lane,
+    Busy when TNAAS_MAX_HEAVY_QUEUE heavy requests wait already."""
     settings = settings or get_settings()
     q = queue(connection, settings)
     if look and q.count >= settings.max_queue:
         raise Busy()
+    if heavy:
+        lane = heavy_lane(settings)
+        if RateLimitRegistry(lane.key, connection).get_rate_limited_job_count() >= settings.max_heavy_queue:
+            raise Busy()
+        job_kwargs["rate_limit"] = lane
     options = {
         # rq shows a job's description in `rq info` and its logs; the default is the call with its
         # payload (user ids, text), so it is only the kind of job here.

@@ -131,10 +131,13 @@ class NameModel:
         return self._distinct(draw, n, include_known)
 
     # -- completion ------------------------------------------------------------------------------
-    def complete(self, pattern: str, n: int, rng: np.random.Generator, include_known: bool = True) -> list[Candidate]:
-        """Up to n distinct fillings of ``pattern`` drawn from their exact posterior, most likely first."""
+    def complete(
+        self, pattern: str, n: int, rng: np.random.Generator, include_known: bool = True, budget: int | None = None
+    ) -> list[Candidate]:
+        """Up to n distinct fillings of ``pattern`` drawn from their exact posterior, most likely first;
+        PatternTooCostly past ``budget`` (see ``forward_filter``)."""
         ids = encode_pattern(normalise_pattern(pattern), self.automaton_, self.corpus)
-        lattice = forward_filter(self.automaton_, ids)  # raises ImpossiblePattern
+        lattice = forward_filter(self.automaton_, ids, budget)  # raises ImpossiblePattern, PatternTooCostly
         if hasattr(self.lm, "complete_ids"):
 
             def draw(k: int) -> list[str]:

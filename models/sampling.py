@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.errors import ImpossiblePattern
+from core.errors import ImpossiblePattern, PatternTooCostly
 from models.alphabet import END
 from models.automaton import ContextAutomaton
 
@@ -64,13 +64,21 @@ class Lattice:
     log_evidence: float  # log P(pattern matched, then the end) under the model
 
 
-def forward_filter(automaton: ContextAutomaton, pattern: np.ndarray) -> Lattice:
-    """Alpha messages for a pattern of symbol ids (-1 = unknown). Raises if nothing matches."""
+def forward_filter(automaton: ContextAutomaton, pattern: np.ndarray, budget: int | None = None) -> Lattice:
+    """Alpha messages for a pattern of symbol ids (-1 = unknown). Raises if nothing matches.
+
+    ``budget``: the most transitions (state x symbol) the filter may weigh, summed over the pattern's
+    positions: the work grows with the unknown letters and the model's contexts (a long pattern of
+    unknowns under a 5-gram model of a large corpus takes seconds), so a request over it is refused
+    with PatternTooCostly before it takes a worker's time, rather than after."""
     n_states = len(automaton.contexts)
     all_symbols = np.arange(1, automaton.n_symbols)
     states, alpha = np.array([automaton.start]), np.array([1.0])
-    steps, state_list, alphas, log_z = [], [states], [alpha], 0.0
+    steps, state_list, alphas, log_z, work = [], [states], [alpha], 0.0, 0
     for pos, sym in enumerate(pattern):
+        work += len(states) * (len(all_symbols) if sym < 0 else 1)
+        if budget is not None and work > budget:
+            raise PatternTooCostly()
         if sym < 0:
             symbols, prob, nxt = all_symbols, automaton.probs[states, 1:], automaton.next_state[states, 1:]
         else:

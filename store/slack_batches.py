@@ -37,6 +37,10 @@ class SlackBatches:
         pipe.rpush(key, item)
         pipe.expire(key, self.TTL)
 
+    def drop(self, batch: str) -> None:
+        """Forget an open batch whose job could not be enqueued (its requests were not acknowledged)."""
+        self.redis.delete(self.OPEN.format(batch=batch))
+
     def join(self, batch: str, item: bytes) -> int:
         """Add a request to an open batch: the batch's size with it, or 0 if the batch is taken (or gone)."""
         return int(self.redis.rpushx(self.OPEN.format(batch=batch), item))

@@ -19,7 +19,7 @@ from rq.registry import FailedJobRegistry
 from core.settings import Settings
 from jobs.contracts import CompleteRequest, DetectRequest, GenerateRequest, NamesReply
 from jobs.pipeline import impressions
-from jobs.queueing import Busy, enqueue, wait_for
+from jobs.queueing import Busy, enqueue, enqueue_call, wait_for
 from jobs.worker import VERSION_FRESH, WorkerContext, needs_context
 from models.registry import ModelRegistry
 from models.training import train_one
@@ -40,12 +40,13 @@ def settings(redis_server, trained_artifacts):
     return Settings(redis_url=redis_server.url, artifacts_dir=trained_artifacts, queue="test", default_model="kn3")
 
 
-def worker_for(settings: Settings, connection: Redis) -> subprocess.Popen:
+def worker_for(settings: Settings, connection: Redis, **extra) -> subprocess.Popen:
     env = tnaas_env(
         settings.artifacts_dir,
         REDIS_URL=settings.redis_url,
         TNAAS_QUEUE=settings.queue,
         TNAAS_DEFAULT_MODEL=settings.default_model,
+        **extra,
     )
     return start_worker(env, connection)
 
@@ -89,6 +90,44 @@ def test_a_full_queue_says_busy_instead_of_queueing(settings, connection):
     with pytest.raises(Busy, match="try again in a moment"):
         enqueue(connection, GenerateRequest(corpus="pokemon"), full)
     assert Queue(settings.queue, connection=connection).count == 3
+
+
+def test_heavy_requests_take_turns_so_a_quick_one_is_not_stuck_behind_them(settings, connection):
+    """Before: three heavy requests took both workers, and a quick one queued after them waited for
+    one to finish. In the heavy lane one heavy request runs at a time (TNAAS_HEAVY_CONCURRENCY), so the
+    other worker answers the quick one at once; past TNAAS_MAX_HEAVY_QUEUE waiting, a heavy one is busy."""
+    workers = [worker_for(settings, connection) for _ in range(2)]
+    try:
+        heavy = [enqueue_call(connection, time.sleep, 3, settings, heavy=True) for _ in range(3)]
+        quick = enqueue(connection, GenerateRequest(corpus="pokemon", n=2), settings)
+        assert wait_for(quick, 2)["candidates"]  # within 2 s: no heavy request in its way
+        running = [j for j in heavy if j.get_status(refresh=True) == "started"]
+        assert len(running) == 1
+        lane = settings.model_copy(update={"max_heavy_queue": 2})  # two of three wait their turn: full
+        with pytest.raises(Busy):
+            enqueue(connection, CompleteRequest(pattern="*" * 8, corpus="pokemon", n=2), lane)
+        wait_until(
+            lambda: all(j.get_status(refresh=True) == "finished" for j in heavy), timeout=20, what="each in turn"
+        )
+    finally:
+        for worker in workers:
+            stop_process(worker)
+
+
+def test_a_pattern_over_the_work_budget_is_refused_with_what_would_work(settings, connection):
+    """Before: 32 unknown letters under a 5-gram model of pypi took a worker 5-9 s."""
+    worker = worker_for(settings, connection, TNAAS_COMPLETE_BUDGET=200_000)
+    try:
+        refused = wait_for(
+            enqueue(connection, CompleteRequest(pattern="*" * 8, corpus="pokemon", model="kn3"), settings), 30
+        )
+        assert refused["kind"] == "error" and "too many unknown letters" in refused["error"]
+        filled = wait_for(
+            enqueue(connection, CompleteRequest(pattern="p***", corpus="pokemon", model="kn3"), settings), 30
+        )
+        assert filled["candidates"]
+    finally:
+        stop_process(worker)
 
 
 def test_a_job_that_waited_too_long_is_answered_busy_not_run_late_nor_dropped(settings, connection):

@@ -66,7 +66,8 @@ class Batcher:
         return self.queue_seen >= self.settings.max_queue // 2
 
     async def ask(self, item: WebItem) -> dict | None:
-        kind = item.request.kind
+        # heavy requests gather apart: a batch is one job, in the heavy lane or not (jobs.queueing)
+        kind = item.request.kind + (":heavy" if item.request.heavy else "")
         future = asyncio.get_running_loop().create_future()
         batch = self.open.setdefault(kind, _Open())
         batch.items.append(item)

@@ -30,7 +30,7 @@ class SlackBatcher:
         self.connection, self.settings = connection, settings
         self.batches = SlackBatches(connection)
         self._lock = threading.Lock()  # Bolt runs listeners in threads: one batch opened at a time
-        self._open: str | None = None
+        self._open: dict[bool, str] = {}  # heavy or not -> the batch this process opened last
 
     def submit(self, request: Request, reply: ReplyTo, wait: float | None = None) -> None:
         """Queue a request; once this returns it is in a batch whose job is queued (Busy if the queue is
@@ -40,15 +40,15 @@ class SlackBatcher:
         item = job.model_dump_json().encode()
         if not self._lock.acquire(timeout=-1 if wait is None or math.isinf(wait) else max(0.0, wait)):
             raise Unavailable()
+        lane = request.heavy  # heavy requests are batched apart, in the heavy lane (jobs.queueing)
         try:
-            if self._open is not None:
-                size = self.batches.join(self._open, item)
+            if (open_batch := self._open.pop(lane, None)) is not None:
+                size = self.batches.join(open_batch, item)
                 if size:
-                    if size >= SLACK_BATCH_MAX:
-                        self._open = None
+                    if size < SLACK_BATCH_MAX:
+                        self._open[lane] = open_batch
                     return
-            self._open = None
-            self._open = start_slack_batch(self.connection, job, self.settings)
+            self._open[lane] = start_slack_batch(self.connection, job, self.settings)
         finally:
             self._lock.release()
 
@@ -67,20 +67,27 @@ def start_slack_batch(connection: Redis, job: SlackJob, settings: Settings | Non
     """
     settings = settings or get_settings()
     batch = uuid.uuid4().hex
-    pipe = connection.pipeline()
-    enqueue_call(
-        connection,
-        "bot.slack.tasks.reply_in_batch",
-        SlackBatch(batch=batch).model_dump(),
-        settings,
-        job_id=batch,
-        pipeline=pipe,
-        ttl=None,
+    options = {
+        "job_id": batch,
+        "ttl": None,
         # up to SLACK_BATCH_MAX answers one after another, each of which may wait on a registry
-        job_timeout=math.ceil(settings.job_timeout + SLACK_BATCH_MAX * settings.availability_timeout),
-        on_failure=Callback("bot.slack.tasks.tell_users_it_failed"),
-    )
-    SlackBatches(connection).start(pipe, batch, job.model_dump_json().encode())  # rq's commands come first
+        "job_timeout": math.ceil(settings.job_timeout + SLACK_BATCH_MAX * settings.availability_timeout),
+        "on_failure": Callback("bot.slack.tasks.tell_users_it_failed"),
+    }
+    payload, item = SlackBatch(batch=batch).model_dump(), job.model_dump_json().encode()
+    if job.request.heavy:  # rq enqueues a rate-limited job on its own: the batch first, then its job
+        with connection.pipeline() as pipe:
+            SlackBatches(connection).start(pipe, batch, item)
+            pipe.execute()
+        try:
+            enqueue_call(connection, "bot.slack.tasks.reply_in_batch", payload, settings, heavy=True, **options)
+        except Exception:
+            SlackBatches(connection).drop(batch)  # no job will take it: not acknowledged, not kept
+            raise
+        return batch
+    pipe = connection.pipeline()
+    enqueue_call(connection, "bot.slack.tasks.reply_in_batch", payload, settings, pipeline=pipe, **options)
+    SlackBatches(connection).start(pipe, batch, item)  # rq's commands come first
     pipe.execute()
     return batch
 
