@@ -8,6 +8,9 @@ even while it runs a job); when the oldest waiting job has waited more than
 ``TNAAS_HEALTH_FAILED_GROWTH`` jobs failed within ``TNAAS_HEALTH_FAILED_WINDOW``; or when a worker
 holds other models than the published ones. A single silent worker beside live ones is a note,
 not a problem: jobs still flow, and rq forgets it after ``TNAAS_WORKER_SILENT``.
+
+Each registry's snapshot (as the workers that load it report it in Redis) is listed with its state
+and age; none, or a stale one (the scheduled refresh failing), is a note: marks still work without it.
 """
 
 from __future__ import annotations
@@ -22,7 +25,9 @@ from rq import Queue, Worker
 from rq.job import Job
 from rq.registry import FailedJobRegistry, StartedJobRegistry
 
+from availability.rules import REGISTRIES
 from core.settings import Settings
+from store.availability import SnapshotStates, snapshot_state
 from store.deploys import ModelVersions
 
 
@@ -32,6 +37,14 @@ class WorkerHealth(BaseModel):
     state: str
     models_version: str | None
     heartbeat_age: float | None  # seconds since its last heartbeat
+
+
+class SnapshotHealth(BaseModel):
+    registry: str
+    state: str  # none | fresh | due | stale (older than twice TNAAS_AVAILABILITY_SNAPSHOT_REFRESH)
+    age: float | None = None  # seconds since it was built
+    names: int | None = None
+    source: str | None = None
 
 
 class Health(BaseModel):
@@ -44,6 +57,7 @@ class Health(BaseModel):
     running: int = 0
     failed: int = 0
     failed_recently: int = 0  # within TNAAS_HEALTH_FAILED_WINDOW
+    snapshots: list[SnapshotHealth] = []  # registry snapshots, for the "too similar" rules
     problems: list[str] = []
     notes: list[str] = []
 
@@ -122,7 +136,23 @@ def _health(connection: Redis, settings: Settings) -> Health:
             f"{report.failed_recently} jobs failed in the last {settings.health_failed_window} s "
             "(see `rq info` and the failed registry)"
         )
+    report.snapshots = snapshots(connection, settings, now)
+    for snap in report.snapshots:
+        if snap.state == "stale":
+            report.notes.append(f"the {snap.registry} snapshot is {snap.age / 3600:.0f} h old: its refresh fails")
+        elif snap.state == "none":
+            report.notes.append(
+                f"no {snap.registry} snapshot: its 'too similar' rule is not checked (`tnaas availability refresh`)"
+            )
     if report.models_published and any(w.models_version != report.models_published for w in workers):
         report.problems.append("a worker holds other models than the published version")
     report.ok = not report.problems
     return report
+
+
+def snapshots(connection: Redis, settings: Settings, now: float) -> list[SnapshotHealth]:
+    reported = SnapshotStates(connection).all()
+    return [
+        SnapshotHealth(**vars(snapshot_state(r, reported.get(r), settings.availability_snapshot_refresh, now)))
+        for r in REGISTRIES
+    ]

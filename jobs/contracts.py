@@ -186,9 +186,10 @@ def request_from(payload: dict) -> AnyRequest:
 
 
 class MarkOut(BaseModel):
-    """A name on one registry: free, taken, not allowed (by its rules) or unknown, and why."""
+    """A name on one registry: free, taken, not allowed (by its rules), not registered (free as far as the
+    registry says, its "too similar" rule unchecked without a snapshot) or unknown, and why."""
 
-    verdict: Literal["free", "taken", "not allowed", "unknown"]
+    verdict: Literal["free", "taken", "not allowed", "not registered", "unknown"]
     reason: str = ""
     source: str = ""  # rules | snapshot | live | cache | none
 
@@ -323,6 +324,7 @@ class HomeJob(BaseModel):
 class WebJob(BaseModel):
     request: Request
     client: str  # who asked (the page's voter id, else the address): impressions' requested_by
+    caller: str | None = None  # whose registry budget its look-ups spend: the address (a client id is self-chosen)
 
 
 class WebItem(WebJob):

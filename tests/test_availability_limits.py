@@ -26,7 +26,7 @@ def connection(redis_server):
     return Redis.from_url(redis_server.url)
 
 
-def checker_for(standin, connection, timeout=1.0, cache=False, **settings) -> AvailabilityChecker:
+def checker_for(standin, connection, timeout=3.0, cache=False, **settings) -> AvailabilityChecker:
     """A worker's checker: no snapshot, the Redis gate (and cache) with ``settings`` over the defaults."""
     limits = Settings(availability_timeout=timeout, **settings)
     ends = {PYPI: RegistryEndpoint(PYPI, standin.pypi_url, "test"), NPM: RegistryEndpoint(NPM, standin.npm_url, "test")}
@@ -86,11 +86,9 @@ def test_one_request_asks_at_most_its_share(connection):
 
 def test_a_slow_registry_opens_the_breaker_for_every_worker_and_a_probe_closes_it(connection):
     with RegistryStandin(["pip"], ["npm"], mode="slow", delay=5.0) as standin:
-        one, two = (
-            checker_for(standin, connection, timeout=0.5, availability_breaker_cooldown=1.0) for _ in range(2)
-        )
+        one, two = (checker_for(standin, connection, timeout=0.5, availability_breaker_cooldown=1.0) for _ in range(2))
         start = time.monotonic()
-        first = checked(one, ["kafkify"], registries=(PYPI,))
+        first = checked(one, NAMES[:5], registries=(PYPI,))  # 6 calls time out: open
         assert 0.4 < time.monotonic() - start < 0.9  # the first request finds out, within its deadline
         assert first[0][PYPI].verdict is Verdict.UNKNOWN and "within" in first[0][PYPI].reason
         asked = len(standin.requests)

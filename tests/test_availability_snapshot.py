@@ -7,10 +7,16 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from redis import Redis
 
+from availability.refresh import refresh_due, refresh_snapshot, snapshot_states
 from availability.rules import NPM, PYPI
 from availability.snapshot import HashIndex, Snapshot, SnapshotStore
 from availability.sources import SourceError, names_from_file
+from core.settings import Settings
+from jobs.schedule import scheduler
+from jobs.upkeep import refresh_snapshots
+from testkit.registry_standin import RegistryStandin
 
 PYPI_NAMES = ["requests", "Django", "zope.interface", "yt_tools", "numpy", "Pillow"]
 NPM_NAMES = ["left-pad", "react-native", "JSONStream", "@babel/core", "lodash"]
@@ -115,10 +121,6 @@ def test_hash_index_membership_is_exact(stored, asked, edge):
 
 # -- kept fresh by the scheduler, once an operator made one ------------------------------------------
 def test_the_scheduled_refresh_renews_what_an_operator_made_and_never_makes_one(tmp_path):
-    from availability.refresh import refresh_due, refresh_snapshot, snapshot_states
-    from core.settings import Settings
-    from testkit.registry_standin import RegistryStandin
-
     with RegistryStandin(["pip", "requests"], ["npm"]) as standin:
         settings = Settings(
             availability_dir=tmp_path / "snapshots",
@@ -150,11 +152,5 @@ def test_the_scheduled_refresh_renews_what_an_operator_made_and_never_makes_one(
 
 
 def test_the_scheduler_runs_the_snapshot_refresh(redis_server):
-    from redis import Redis
-
-    from core.settings import Settings
-    from jobs.schedule import scheduler
-    from jobs.upkeep import refresh_snapshots
-
     cron = scheduler(Redis.from_url(redis_server.url), Settings())
     assert refresh_snapshots.__name__ in {job.func_name.rsplit(".", 1)[-1] for job in cron.get_jobs()}
