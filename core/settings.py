@@ -205,11 +205,12 @@ class Settings(BaseSettings):
     availability_stack_rate: float = Field(
         10.0, gt=0, description="registry calls a second the stack's budget per registry refills with"
     )
-    # A request whose names time out fails 2-41 calls at once, so one such request opens the breaker; 5 lets
-    # a stray error on a name or two pass. While open, marks read "unknown" at once and one probe (the
-    # canary, in the background) asks every cool-down whether the registry is back.
+    # Failures count only from look-ups in which no call got an answer (any answer resets them), so 3 is two
+    # requests of one name each (the name and the canary), or one request of two names or more, all failing.
+    # While open, marks read "unknown" at once, and one probe (the canary, in the background) asks every
+    # cool-down whether the registry is back.
     availability_breaker_failures: int = Field(
-        5, ge=1, description="registry calls failed in a row (timeouts, errors, garbage) that open its breaker"
+        3, ge=1, description="registry calls failed in a row (timeouts, errors, garbage) that open its breaker"
     )
     availability_breaker_cooldown: float = Field(
         30.0, gt=0, description="seconds an open breaker answers 'unknown' before a probe asks the registry again"
