@@ -330,7 +330,7 @@ def _free_note(found: int, n: int, registries: tuple[str, ...], kept: list, drop
         unanswered = sum(1 for m in dropped if any(m[r].verdict == Verdict.UNKNOWN for r in registries))
         why = [f"{refused} checked were taken or not allowed"] if refused else []
         if unknown:
-            why.append(f"the registry did not answer for {unanswered} ({unknown[0].reason})")
+            why.append(f"{unanswered} could not be checked ({unknown[0].reason})")
         parts.append(
             f"Only {found} of the {n} names are free on {where}" + (": " + "; ".join(why) if why else "") + "."
         )
