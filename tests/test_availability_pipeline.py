@@ -152,11 +152,11 @@ def test_a_free_request_is_bounded_in_registry_calls(models, settings):
             models,
             None,
             settings,
-            checker(standin, None, None, request_calls=48),
+            checker(standin, None, None, timeout=10.0, request_calls=48),  # time is not what bounds it here
         )
         asked = len(standin.requests)
     assert isinstance(reply, NamesReply) and reply.candidates == []
-    assert 42 <= asked <= 48 and "taken" in reply.note
+    assert asked == 48 and "taken" in reply.note
 
 
 def test_a_free_request_waits_for_a_slow_registry_once(models, settings):
