@@ -15,7 +15,7 @@ import numpy as np
 
 from availability.checker import AvailabilityChecker, RequestChecks
 from availability.marks import USABLE, Mark, Verdict
-from availability.rules import REGISTRIES
+from availability.rules import LABELS, REGISTRIES
 from core.errors import ModelUnavailable, TNaaSError
 from core.settings import Settings
 from corpora import corpus_names
@@ -45,7 +45,6 @@ from store.arms import ArmCounts
 from store.votes import Impression
 
 MAX_FREE_ROUNDS = 3  # live checks of replacements when shown names turn out taken: bounded
-REGISTRY_NAMES = {"pypi": "PyPI", "npm": "npm"}
 Checks = AvailabilityChecker | RequestChecks  # the checker, or one request's view of it (its allowance)
 log = logging.getLogger(__name__)
 
@@ -324,7 +323,7 @@ def _free_note(found: int, n: int, registries: tuple[str, ...], kept: list, drop
     """What a `free` answer did not find, and what it could not check, in a sentence or two."""
     parts = []
     if found < n:
-        where = " and ".join(REGISTRY_NAMES[r] for r in registries)
+        where = " and ".join(LABELS[r] for r in registries)
         refused = sum(1 for m in dropped if any(m[r].verdict in (Verdict.TAKEN, Verdict.REFUSED) for r in registries))
         unknown = [m[r] for m in dropped for r in registries if m[r].verdict == Verdict.UNKNOWN]
         unanswered = sum(1 for m in dropped if any(m[r].verdict == Verdict.UNKNOWN for r in registries))
@@ -338,8 +337,8 @@ def _free_note(found: int, n: int, registries: tuple[str, ...], kept: list, drop
     if unchecked:
         parts.append(
             " ".join(
-                f"{REGISTRY_NAMES[r]}'s 'too similar' rule was not checked for names it has not registered "
-                f"(no snapshot of every {REGISTRY_NAMES[r]} name yet: `tnaas availability refresh {r}`)."
+                f"{LABELS[r]}'s 'too similar' rule was not checked for names it has not registered "
+                f"(no snapshot of every {LABELS[r]} name yet: `tnaas availability refresh {r}`)."
                 for r in unchecked
             )
         )
