@@ -23,7 +23,7 @@ from tnaas.redis_server import EmbeddedRedis, free_port
 PYPI_NAMES = ["pip", "requests", "Django", "zope.interface", "numpy"]
 NPM_NAMES = ["npm", "left-pad", "react-native", "@babel/core", "lodash"]
 CANARIES = {PYPI: "pip", NPM: "npm"}
-TIMEOUT = 1.0
+TIMEOUT = 3.0  # a working registry answers in milliseconds; a loaded test machine may take a second
 
 
 @pytest.fixture
