@@ -2,6 +2,7 @@
 
 Anything else -- a timeout, a refused connection, another status, a body that is not what the protocol
 says -- is "unknown", never "free". All names are asked at once and the whole batch gets one deadline.
+Every call is counted in ``tnaas_registry_calls`` (a worker's /metrics), by registry and outcome.
 A registry that refused a connection is answered "unknown" without asking for the next
 ``UNREACHABLE_FOR`` seconds: when it is down, every request's names would otherwise each try again.
 """
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 import httpx
+from prometheus_client import Counter
 
 from availability.config import RegistryEndpoint
 from availability.marks import Verdict
@@ -33,6 +35,7 @@ PYPI_ACCEPT = (
     "text/html;q=0.01"
 )  # PEP 691's recommended negotiation: JSON, else the PEP 503 HTML page
 NPM_ACCEPT = "application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8, */*"
+CALLS = Counter("tnaas_registry_calls", "Registry look-ups this process made, by outcome", ["registry", "outcome"])
 _NAME_FIELD = re.compile(rb'"name"\s*:\s*"((?:[^"\\]|\\.)*)"')
 
 
@@ -101,8 +104,10 @@ class LiveChecker:
         self.pool = ThreadPoolExecutor(PARALLEL, thread_name_prefix="availability")
         self.unreachable_until: dict[str, float] = {}  # registry -> monotonic time: don't ask before then
 
-    def check(self, queries: list[tuple[str, str]]) -> dict[tuple[str, str], LiveAnswer]:
-        """(registry, name) -> answer, for every query, within ``timeout`` seconds in all."""
+    def check(self, queries: list[tuple[str, str]], timeout: float | None = None) -> dict[tuple[str, str], LiveAnswer]:
+        """(registry, name) -> answer, for every query, within ``timeout`` seconds in all (default: the
+        checker's own)."""
+        timeout = self.timeout if timeout is None else timeout
         out: dict[tuple[str, str], LiveAnswer] = {}
         futures = {}
         now = time.monotonic()
@@ -113,15 +118,29 @@ class LiveChecker:
                 out[registry, name] = LiveAnswer(Verdict.UNKNOWN, "the registry could not be reached (ConnectError)")
             else:
                 futures[self.pool.submit(self._ask, registry, name)] = (registry, name)
-        done, late = wait(futures, timeout=self.timeout)
+        done, late = wait(futures, timeout=timeout)
         for future in done:
             out[futures[future]] = future.result()
         for future in late:
             future.cancel()
-            out[futures[future]] = LiveAnswer(Verdict.UNKNOWN, f"the registry did not answer within {self.timeout:g} s")
+            out[futures[future]] = LiveAnswer(
+                Verdict.UNKNOWN, f"the registry did not answer within {round(timeout, 1):g} s"
+            )
         return out
 
+    def probe(self, registry: str, name: str, done) -> None:
+        """Ask ``name`` in the background and hand its answer to ``done``: nobody waits for a probe."""
+        if registry not in self.endpoints:
+            return
+        future = self.pool.submit(self._ask, registry, name)
+        future.add_done_callback(lambda f: done(f.result()) if not f.cancelled() else None)
+
     def _ask(self, registry: str, name: str) -> LiveAnswer:
+        answer = self._get(registry, name)
+        CALLS.labels(registry, answer.verdict.value).inc()
+        return answer
+
+    def _get(self, registry: str, name: str) -> LiveAnswer:
         endpoint = self.endpoints[registry]
         accept = PYPI_ACCEPT if registry == PYPI else NPM_ACCEPT
         try:

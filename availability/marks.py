@@ -10,7 +10,13 @@ class Verdict(StrEnum):
     FREE = "free"
     TAKEN = "taken"
     REFUSED = "not allowed"  # the registry would refuse it as a new name, whoever holds it
+    # the registry has no such name (a 404, its canary found), but its "too similar" rule needs a snapshot
+    # of every name to check: what marks say out of the box, before an operator makes one
+    NOT_REGISTERED = "not registered"
     UNKNOWN = "unknown"  # the registry could not be asked or gave no usable answer: never shown as free
+
+
+USABLE = (Verdict.FREE, Verdict.NOT_REGISTERED)
 
 
 @dataclass(frozen=True)
@@ -19,11 +25,16 @@ class Mark:
     name: str
     verdict: Verdict
     reason: str = ""
-    source: str = ""  # rules | snapshot | live | cache
+    source: str = ""  # rules | snapshot | live | cache | none
 
     @property
     def free(self) -> bool:
         return self.verdict is Verdict.FREE
+
+    @property
+    def usable(self) -> bool:
+        """What the `free` filter keeps: free, or not registered (its similar-name rule left unchecked)."""
+        return self.verdict in USABLE
 
     def to_dict(self) -> dict:
         return {

@@ -25,6 +25,7 @@ from packaging.utils import canonicalize_name
 
 PYPI, NPM = "pypi", "npm"
 REGISTRIES = (PYPI, NPM)
+LABELS = {PYPI: "PyPI", NPM: "npm"}  # as people write them
 
 # -- PyPI ------------------------------------------------------------------------------------------
 PEP508_NAME = re.compile(r"^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])\Z", re.IGNORECASE)

@@ -192,18 +192,19 @@ class Snapshot:
     source: str = ""
     built_at: float = field(default_factory=time.time)
     names: int = 0  # raw names read
+    origin: dict = field(default_factory=dict)  # where to read the names again: availability.refresh.Origin
 
     def __post_init__(self):
         self.exact_index = HashIndex(self.exact)
         self.similar_index = HashIndex(self.similar)
 
     @classmethod
-    def build(cls, registry: str, names: Iterable[str], source: str = "") -> Snapshot:
+    def build(cls, registry: str, names: Iterable[str], source: str = "", origin: dict | None = None) -> Snapshot:
         names = [n for n in names if n]
         exact = _sorted_unique(hash_names(names, KEY_KINDS[registry, "exact"]))
         similar_names = [n for n in names if not n.startswith("@")] if registry == NPM else names
         similar = _sorted_unique(hash_names(similar_names, KEY_KINDS[registry, "similar"]))
-        return cls(registry, exact, similar, source, time.time(), len(names))
+        return cls(registry, exact, similar, source, time.time(), len(names), origin or {})
 
     def taken(self, names: list[str]) -> np.ndarray:
         """Per name: is its exact key in the registry (up to the hash false-positive rate)."""
@@ -240,6 +241,7 @@ class Snapshot:
         return {
             "registry": self.registry,
             "source": self.source,
+            "origin": self.origin,
             "built_at": self.built_at,
             "names": self.names,
             "keys": len(self.exact),
@@ -293,8 +295,22 @@ class SnapshotStore:
                 )
             return None
         return Snapshot(
-            registry, exact, similar, meta.get("source", ""), meta.get("built_at", 0.0), meta.get("names", 0)
+            registry,
+            exact,
+            similar,
+            meta.get("source", ""),
+            meta.get("built_at", 0.0),
+            meta.get("names", 0),
+            meta.get("origin") or {},
         )
+
+    def meta(self, registry: str) -> dict | None:
+        """The current snapshot's description (``Snapshot.describe``) without loading its hashes; None if none."""
+        try:
+            folder = self.root / json.loads(self.pointer(registry).read_text())["folder"]
+            return json.loads((folder / "meta.json").read_text())
+        except (OSError, ValueError, KeyError):
+            return None
 
     def _prune(self, registry: str, keep: str) -> None:
         folders = sorted(p for p in self.root.glob(f"{registry}-*") if p.is_dir())

@@ -1,6 +1,13 @@
-"""Availability and `like`: snapshot look-ups and memory, live-check latency, the like-walk's latency.
+"""Availability and `like`: snapshot look-ups and memory, live-check latency, the like-walk's latency;
+registry calls per request and the latency of unrelated requests while a registry is slow, on the stack.
 
 Run: ``.venv/bin/python -m bench.availability [--pypi FILE] [--npm FILE] [--npm-scale N]``.
+``--only calls [--baseline DIR]`` (after ``tnaas train``): the stack (`tnaas web`, 2 workers, Redis, a
+Slack stand-in) against the registry stand-in, no snapshot, as on a fresh install; registry calls per
+request kind (median of 3, the cache expired between them), 20 checks from one address at once, and
+the latency of an unrelated request (``detect``) while the registry answers in 3 s and other requests
+keep asking it; first on each baseline checkout's stack (e.g. ``git archive`` of an older commit),
+then on this one's.
 FILE is any list `tnaas availability refresh --from` reads (a JSON list such as all-the-package-names'
 names.json, a PEP 691 index, or one name per line / first TSV column). Without files, name lists of the
 registries' sizes are synthesised (look-up speed and memory depend on the count, not on the letters);
@@ -16,7 +23,12 @@ from __future__ import annotations
 import argparse
 import gc
 import resource
+import statistics
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
 
 import numpy as np
 from rich.console import Console
@@ -28,13 +40,14 @@ from availability.live import LiveChecker
 from availability.rules import NPM, PYPI, npm_moniker, pypi_normalise, pypi_ultranormalise
 from availability.snapshot import Snapshot, SnapshotStore
 from availability.sources import names_from_file
-from bench.common import median_ms, p99_ms, timed
+from bench.common import artifacts_env, median_ms, p99_ms, pct, timed
 from corpora import load_corpus
 from models.catalog import make_lm
 from models.like import like
 from models.name_model import NameModel
 from models.sampling import forward_filter, marginals
 from store.availability import AvailabilityCache
+from testkit.processes import http, running_stack
 from testkit.registry_standin import RegistryStandin
 from tnaas.redis_server import EmbeddedRedis
 
@@ -205,7 +218,6 @@ def live_figures(console: Console) -> None:
 
 def _tmpdir():
     import tempfile
-    from pathlib import Path
 
     return Path(tempfile.mkdtemp(prefix="bench-availability-"))
 
@@ -312,6 +324,162 @@ def pipeline_figures(console: Console) -> None:
     console.print(table)
 
 
+SECRET = "bench-signing-secret"
+STACK_REPEATS = 3  # each request kind, with the cache expired between (TNAAS_AVAILABILITY_TTL=1)
+LIFTED = {"TNAAS_AVAILABILITY_CALLER_BURST": 10**6, "TNAAS_AVAILABILITY_STACK_BURST": 10**6}  # one bound at a time
+
+
+def stack_figures(console: Console, baselines: list[str]) -> None:
+    """Registry calls per request kind, and what a 3-second registry does to unrelated requests, on each
+    checkout's stack; side by side."""
+    calls = Table("request", *[_label(c) for c in [*baselines, None]], title="registry calls per request (median)")
+    waits = Table(
+        "while the registry answers in 3 s",
+        *[_label(c) for c in [*baselines, None]],
+        title="an unrelated request (detect) while other requests ask a 3-second registry: ms",
+    )
+    columns = [(_calls(cwd), _slow(cwd)) for cwd in [*baselines, None]]
+    for row in columns[0][0]:
+        calls.add_row(row, *[c[row] for c, _ in columns])
+    for row in columns[0][1]:
+        waits.add_row(row, *[w[row] for _, w in columns])
+    console.print(calls)
+    console.print(waits)
+
+
+def _label(cwd: str | None) -> str:
+    return f"baseline ({Path(cwd).name})" if cwd else "this checkout"
+
+
+@contextmanager
+def _stack(cwd: str | None, registry: RegistryStandin, slack, **env):
+    stack_env = artifacts_env(cwd) | {
+        "TNAAS_PYPI_INDEX_URL": registry.pypi_url,
+        "TNAAS_NPM_REGISTRY_URL": registry.npm_url,
+        "TNAAS_AVAILABILITY_DIR": str(_tmpdir() / "no-snapshot"),
+        "SLACK_BOT_TOKEN": "xoxb-test",
+        "SLACK_SIGNING_SECRET": SECRET,
+        "TNAAS_SLACK_API_URL": slack.url,
+    }
+    with running_stack(stack_env | {k: str(v) for k, v in env.items()}, workers=2, cwd=cwd, tcp=True) as base:
+        yield base
+
+
+def _calls(cwd: str | None) -> dict[str, str]:
+    """Calls per request kind with the caller's and the stack's budgets lifted (what bounds one request),
+    then 20 checks at once from one address with the budgets as they ship, each on a stack of its own."""
+    from testkit.slack_standin import SlackStandIn
+
+    out: dict[str, str] = {}
+    with (
+        RegistryStandin(["pip", "requests"], ["npm", "left-pad"]) as registry,
+        SlackStandIn(minute=1e-3) as slack,
+        _stack(cwd, registry, slack, TNAAS_AVAILABILITY_TTL=1, **LIFTED) as base,
+    ):
+        _api(base, "detect", text="warm up")
+
+        def counted(send) -> int:
+            time.sleep(1.1)  # the cache's answers expire: every request pays its own calls
+            before = len(registry.requests)
+            send()
+            time.sleep(0.3)  # a background probe or a late answer would still count
+            return len(registry.requests) - before
+
+        seeds = iter(range(1000, 2000))
+        kinds = {
+            "API generate pokemon 20": lambda: _api(base, "generate", corpus="pokemon", n=20, seed=next(seeds)),
+            "API generate pokemon 20 free": lambda: _api(
+                base, "generate", corpus="pokemon", n=20, free=True, seed=next(seeds)
+            ),
+            "API check 20 names": lambda: _api(base, "check", names=[f"zq{next(seeds)}x{i}" for i in range(20)]),
+            "Slack pokemon 10 free": lambda: _slash(base, slack, "pokemon 10 free", next(seeds)),
+        }
+        for label, send in kinds.items():
+            out[label] = f"{statistics.median(counted(send) for _ in range(STACK_REPEATS)):.0f}"
+    with (
+        RegistryStandin(["pip", "requests"], ["npm", "left-pad"]) as registry,
+        SlackStandIn(minute=1e-3) as slack,
+        _stack(cwd, registry, slack) as base,
+    ):
+        _api(base, "detect", text="warm up")
+        start = time.perf_counter()
+        with ThreadPoolExecutor(20) as pool:
+            list(pool.map(lambda i: _api(base, "check", names=[f"zr{i}x{j}" for j in range(20)]), range(20)))
+        spent = time.perf_counter() - start
+        out["20 checks of 20 names from one address at once (budgets as shipped)"] = (
+            f"{len(registry.requests)} in {spent:.1f} s"
+        )
+    return out
+
+
+def _slow(cwd: str | None, seconds: float = 20.0) -> dict[str, str]:
+    """detect requests one after another for ``seconds`` while two clients keep sending generate requests
+    whose fresh names need the registry, which answers in 3 s (budgets lifted: the breaker and the
+    deadline alone)."""
+    from testkit.slack_standin import SlackStandIn
+
+    with (
+        RegistryStandin(["pip"], ["npm"], mode="slow", delay=3.0) as registry,
+        SlackStandIn(minute=1e-3) as slack,
+        _stack(cwd, registry, slack, **LIFTED) as base,
+    ):
+        _api(base, "detect", text="warm up")
+        quiet = timed(lambda: _api(base, "detect", text="snorlax"), 20)
+        stop, seeds = threading.Event(), iter(range(5000, 100000))
+
+        def asking() -> None:
+            while not stop.is_set():
+                _api(base, "generate", corpus="pokemon", n=5, seed=next(seeds))
+
+        askers = [threading.Thread(target=asking, daemon=True) for _ in range(2)]
+        for t in askers:
+            t.start()
+        time.sleep(0.2)
+        waits, end = [], time.monotonic() + seconds
+        while time.monotonic() < end:
+            waits += timed(lambda: _api(base, "detect", text="snorlax"), 1)
+            time.sleep(0.1)
+        stop.set()
+        for t in askers:
+            t.join(30)
+    return {
+        "detect, registry not asked by anyone (median)": f"{median_ms(quiet):.0f}",
+        "detect, meanwhile (median)": f"{median_ms(waits):.0f}",
+        "detect, meanwhile (p90)": f"{pct(waits, 0.9):.0f}",
+        "detect requests measured": str(len(waits)),
+    }
+
+
+def _api(base: str, route: str, **body) -> dict:
+    """The answer, polled for when the API's wait was not enough (a busy stack answers later)."""
+    status, _, answer = http("POST", f"{base}/api/v1/{route}", body)
+    while status == 202:
+        time.sleep(0.1)
+        status, _, answer = http("GET", f"{base}{answer['poll']}")
+    assert status == 200, answer
+    return answer
+
+
+def _slash(base: str, slack, text: str, i: int) -> None:
+    """One signed slash command, returned once its candidates are posted in the thread."""
+    from testkit.processes import wait_until
+    from testkit.slack_standin import signed_post, slash_form
+
+    before = len(slack.called("chat.postMessage"))
+    status, _ = signed_post(
+        f"{base}/slack/events",
+        slash_form(text, user=f"U{i}", channel=f"C{i}"),
+        "application/x-www-form-urlencoded",
+        SECRET,
+    )
+    assert status == 200
+    wait_until(
+        lambda: any("thread_ts" in p for p in slack.called("chat.postMessage")[before:]),
+        timeout=60,
+        what="the reply",
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--pypi", help="file of PyPI names (default: synthetic, 886k)")
@@ -320,8 +488,13 @@ def main() -> None:
         "--npm-scale", type=int, default=0, help="pad the npm list with synthetic names up to this many"
     )
     parser.add_argument("--skip-snapshot", action="store_true")
+    parser.add_argument("--only", choices=["calls"], help="only the stack's registry calls and slow-registry latency")
+    parser.add_argument("--baseline", action="append", default=[], help="with --only calls: another checkout first")
     args = parser.parse_args()
     console = Console(width=200)
+    if args.only == "calls":
+        stack_figures(console, args.baseline)
+        return
     rng = np.random.default_rng(0)
     if not args.skip_snapshot:
         lists = {}

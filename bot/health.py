@@ -8,6 +8,9 @@ even while it runs a job); when the oldest waiting job has waited more than
 ``TNAAS_HEALTH_FAILED_GROWTH`` jobs failed within ``TNAAS_HEALTH_FAILED_WINDOW``; or when a worker
 holds other models than the published ones. A single silent worker beside live ones is a note,
 not a problem: jobs still flow, and rq forgets it after ``TNAAS_WORKER_SILENT``.
+
+Each registry's snapshot (as the workers that load it report it in Redis) is listed with its state
+and age; none, or a stale one (the scheduled refresh failing), is a note: marks still work without it.
 """
 
 from __future__ import annotations
@@ -22,8 +25,10 @@ from rq import Queue, Worker
 from rq.job import Job
 from rq.registry import FailedJobRegistry, StartedJobRegistry
 
+from availability.rules import REGISTRIES
 from core.examples import example_of
 from core.settings import Settings
+from store.availability import SnapshotStates, snapshot_state
 from store.deploys import ModelVersions
 
 
@@ -38,6 +43,20 @@ class WorkerHealth(BaseModel):
         examples=["e0b4c58938e6992e"],
     )
     heartbeat_age: float | None = Field(description="seconds since its last heartbeat; null: none yet", examples=[1.2])
+
+
+class SnapshotHealth(BaseModel):
+    """One registry's snapshot of names: what the "too similar" rules compare against."""
+
+    registry: str = Field(description="the registry", examples=["pypi"])
+    state: str = Field(
+        description="none (never built: `tnaas availability refresh`), fresh, due for its refresh, or stale "
+        "(older than twice TNAAS_AVAILABILITY_SNAPSHOT_REFRESH)",
+        examples=["fresh"],
+    )
+    age: float | None = Field(None, description="seconds since it was built", examples=[3600.0])
+    names: int | None = Field(None, description="names it holds", examples=[886000])
+    source: str | None = Field(None, description="where its names came from", examples=["https://pypi.org/simple/"])
 
 
 class Health(BaseModel):
@@ -56,6 +75,11 @@ class Health(BaseModel):
     running: int = Field(0, description="jobs a worker is running now", examples=[1])
     failed: int = Field(0, description="jobs in rq's failed registry", examples=[0])
     failed_recently: int = Field(0, description="jobs that failed within TNAAS_HEALTH_FAILED_WINDOW", examples=[0])
+    snapshots: list[SnapshotHealth] = Field(
+        [],
+        description="each registry's snapshot of names (for the 'too similar' rules): its state and age",
+        examples=[[example_of(SnapshotHealth)]],
+    )
     problems: list[str] = Field(
         [], description="why it is not ready (empty when ok)", examples=[["no worker is running"]]
     )
@@ -140,7 +164,23 @@ def _health(connection: Redis, settings: Settings) -> Health:
             f"{report.failed_recently} jobs failed in the last {settings.health_failed_window} s "
             "(see `rq info` and the failed registry)"
         )
+    report.snapshots = snapshots(connection, settings, now)
+    for snap in report.snapshots:
+        if snap.state == "stale":
+            report.notes.append(f"the {snap.registry} snapshot is {snap.age / 3600:.0f} h old: its refresh fails")
+        elif snap.state == "none":
+            report.notes.append(
+                f"no {snap.registry} snapshot: its 'too similar' rule is not checked (`tnaas availability refresh`)"
+            )
     if report.models_published and any(w.models_version != report.models_published for w in workers):
         report.problems.append("a worker holds other models than the published version")
     report.ok = not report.problems
     return report
+
+
+def snapshots(connection: Redis, settings: Settings, now: float) -> list[SnapshotHealth]:
+    reported = SnapshotStates(connection).all()
+    return [
+        SnapshotHealth(**vars(snapshot_state(r, reported.get(r), settings.availability_snapshot_refresh, now)))
+        for r in REGISTRIES
+    ]

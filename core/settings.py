@@ -178,7 +178,7 @@ class Settings(BaseSettings):
         60, ge=10, description="seconds between checks for new votes while the reranker is missing or young"
     )
 
-    # availability (issue 17): the registries the user's own tools use, unless set here
+    # availability: the registries the user's own tools use, unless set here
     pypi_index_url: str | None = Field(
         None, description="PEP 691 simple index to check names on; unset: pip's configured index"
     )
@@ -194,6 +194,39 @@ class Settings(BaseSettings):
     availability_ttl: int = Field(3600, ge=1, description="seconds a live 'free'/'taken' answer is cached in Redis")
     availability_refresh_timeout: float = Field(
         600.0, gt=0, description="seconds `tnaas availability refresh` may spend downloading an index"
+    )
+    availability_snapshot_refresh: int = Field(
+        24 * 3600,
+        ge=600,
+        description="seconds after which the scheduler rebuilds a snapshot from where it was made; it never makes "
+        "one (downloading every name is an operator's step: `tnaas availability refresh`)",
+    )
+    # Registry calls, bounded. One request shows at most TNAAS_MAX_N (20) names: on both registries with a
+    # canary each that is 42 calls; 48 leaves the `free` filter a few replacements, and stops its rounds there.
+    availability_request_calls: int = Field(
+        48, ge=2, description="most registry calls one request makes (its names and a canary per registry)"
+    )
+    # A person's burst: two of the largest requests (42 calls each) back to back; then one call a second, a
+    # 5-name request on both registries (12 calls) every 12 s. Repeated names come from the cache for free.
+    availability_caller_burst: int = Field(100, ge=2, description="registry calls one caller may make at once")
+    availability_caller_rate: float = Field(
+        1.0, gt=0, description="registry calls a second a caller's budget refills with (Slack user, API address)"
+    )
+    # The whole stack, per registry: 10 calls a second on average (36,000 an hour) from one address, with
+    # bursts of 300 (about 7 of the largest requests): polite to a public registry; the cache answers repeats.
+    availability_stack_burst: int = Field(300, ge=2, description="registry calls the whole stack may make at once")
+    availability_stack_rate: float = Field(
+        10.0, gt=0, description="registry calls a second the stack's budget per registry refills with"
+    )
+    # Failures count only from look-ups in which no call got an answer (any answer resets them), so 3 is two
+    # requests of one name each (the name and the canary), or one request of two names or more, all failing.
+    # While open, marks read "unknown" at once, and one probe (the canary, in the background) asks every
+    # cool-down whether the registry is back.
+    availability_breaker_failures: int = Field(
+        3, ge=1, description="registry calls failed in a row (timeouts, errors, garbage) that open its breaker"
+    )
+    availability_breaker_cooldown: float = Field(
+        30.0, gt=0, description="seconds an open breaker answers 'unknown' before a probe asks the registry again"
     )
     availability_canaries: dict[str, str] = Field(
         default_factory=lambda: {"pypi": "pip", "npm": "npm"},

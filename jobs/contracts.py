@@ -201,10 +201,13 @@ def request_from(payload: dict) -> AnyRequest:
 # The replies are also what the API answers: each field says what it means, with an example, for
 # the OpenAPI document (``core.examples``).
 class MarkOut(BaseModel):
-    """A name on one registry: free, taken, not allowed (by its rules) or unknown, and why."""
+    """A name on one registry: free, taken, not allowed (by its rules), not registered (free as far as the
+    registry says, its "too similar" rule unchecked without a snapshot) or unknown, and why."""
 
-    verdict: Literal["free", "taken", "not allowed", "unknown"] = Field(
-        description="free to publish, taken, not allowed by the registry's naming rules, or unknown (could not tell)",
+    verdict: Literal["free", "taken", "not allowed", "not registered", "unknown"] = Field(
+        description="free to publish, taken, not allowed by the registry's naming rules, not registered (the "
+        "registry has no such name; its 'too similar' rule was not checked without a snapshot), or unknown "
+        "(the registry did not answer)",
         examples=["free"],
     )
     reason: str = Field("", description="why, in words (empty when the verdict says it all)", examples=[""])
@@ -421,6 +424,11 @@ class HomeJob(BaseModel):
 class WebJob(BaseModel):
     request: Request
     client: str  # who asked, named by the surface (the API: "client:NAME"): impressions' requested_by
+    caller: str | None = Field(
+        None,
+        description="whose registry budget its look-ups spend: the address (a client id is self-chosen)",
+        examples=["web:127.0.0.1"],
+    )
 
 
 class WebItem(WebJob):

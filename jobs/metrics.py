@@ -9,12 +9,14 @@ them by DNS or a static list (see README, "Operating").
 
 The stack's state lives in Redis, so any process can read it at scrape time; the web process does
 (``StackCollector``): queue depth, running and failed jobs, workers, published and held model
-versions, impressions kept.
+versions, impressions kept, each registry's snapshot (age, names, state) and circuit breaker. A
+worker's own registry calls are ``tnaas_registry_calls_total`` (``availability.live``).
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from datetime import UTC, datetime
 
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
@@ -26,6 +28,9 @@ from rq import Queue, Worker
 from rq.job import Job, JobStatus
 from rq.registry import FailedJobRegistry, StartedJobRegistry
 
+from availability.rules import REGISTRIES
+from core.settings import get_settings
+from store.availability import RegistryGate, SnapshotStates, snapshot_state
 from store.deploys import ModelVersions
 from store.votes import VoteStore
 
@@ -116,4 +121,35 @@ class StackCollector(Collector):
             held.add_metric([worker, version or "none"], 1)
         impressions = GaugeMetricFamily("tnaas_impressions_kept", "Shown names kept as the reranking dataset")
         impressions.add_metric([], VoteStore(self.redis).impression_count())
-        return [queued, running, failed, workers, published, held, impressions]
+        return [queued, running, failed, workers, published, held, impressions, *self._availability()]
+
+    def _availability(self) -> list:
+        settings = get_settings()
+        reported, now = SnapshotStates(self.redis).all(), time.time()
+        age = GaugeMetricFamily(
+            "tnaas_availability_snapshot_age_seconds", "Age of each registry's snapshot", labels=["registry"]
+        )
+        names = GaugeMetricFamily(
+            "tnaas_availability_snapshot_names", "Names in each registry's snapshot", labels=["registry"]
+        )
+        state = GaugeMetricFamily(
+            "tnaas_availability_snapshot_info",
+            "Each registry's snapshot state, none/fresh/due/stale (value 1)",
+            labels=["registry", "state"],
+        )
+        breaker = GaugeMetricFamily(
+            "tnaas_availability_breaker_open", "1 while a registry's circuit breaker is open", labels=["registry"]
+        )
+        failures = GaugeMetricFamily(
+            "tnaas_availability_breaker_failures", "Registry calls failed in a row", labels=["registry"]
+        )
+        breakers = RegistryGate.from_settings(self.redis, settings).states(REGISTRIES)
+        for registry in REGISTRIES:
+            snap = snapshot_state(registry, reported.get(registry), settings.availability_snapshot_refresh, now)
+            state.add_metric([registry, snap.state], 1)
+            if snap.age is not None:
+                age.add_metric([registry], snap.age)
+                names.add_metric([registry], snap.names or 0)
+            breaker.add_metric([registry], int(breakers[registry]["open"]))
+            failures.add_metric([registry], breakers[registry]["failures"])
+        return [age, names, state, breaker, failures]

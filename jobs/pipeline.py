@@ -13,9 +13,9 @@ import time
 
 import numpy as np
 
-from availability.checker import AvailabilityChecker
-from availability.marks import Mark
-from availability.rules import REGISTRIES
+from availability.checker import AvailabilityChecker, RequestChecks
+from availability.marks import USABLE, Mark, Verdict
+from availability.rules import LABELS, REGISTRIES
 from core.errors import ModelUnavailable, TNaaSError
 from core.settings import Settings
 from corpora import corpus_names
@@ -45,6 +45,7 @@ from store.arms import ArmCounts
 from store.votes import Impression
 
 MAX_FREE_ROUNDS = 3  # live checks of replacements when shown names turn out taken: bounded
+Checks = AvailabilityChecker | RequestChecks  # the checker, or one request's view of it (its allowance)
 log = logging.getLogger(__name__)
 
 
@@ -53,9 +54,13 @@ def answer(
     models: ModelRegistry,
     arms: ArmCounts | None,
     settings: Settings,
-    availability: AvailabilityChecker | None = None,
+    availability: Checks | None = None,
+    caller: str | None = None,
 ) -> NamesReply | CheckReply | DetectReply | UserError:
-    """``availability`` (None: no marks, and `free` / `check` say they cannot be answered here)."""
+    """``availability`` (None: no marks, and `free` / `check` say they cannot be answered here); its
+    registry calls spend one allowance for the request and ``caller``'s budget (a Slack user, an address)."""
+    if isinstance(availability, AvailabilityChecker):
+        availability = availability.for_request(caller)
     try:
         if isinstance(request, GenerateRequest):
             return generate(request, models, arms, settings, availability)
@@ -76,20 +81,28 @@ def answer_many(
     arms: ArmCounts | None,
     settings: Settings,
     availability: AvailabilityChecker | None = None,
+    callers: list[str | None] | None = None,
 ) -> list[NamesReply | CheckReply | DetectReply | UserError]:
     """``answer`` for each request (a batch from the web process), with the registry marks of every
-    shown name asked in one ``availability.check``: one round of live look-ups (and one canary) for
-    the batch instead of one per request. Each reply is the one ``answer`` alone would give."""
+    shown name asked in one ``availability.check_many``: one round of live look-ups (and one canary)
+    for the batch instead of one per request, each request spending its own allowance and its caller's
+    budget. Each reply is the one ``answer`` alone would give."""
+    callers = callers or [None] * len(requests)
     marked_later = [availability is not None and _marks_only(r) for r in requests]
     replies = [
-        answer(r, models, arms, settings, None if later else availability) for r, later in zip(requests, marked_later)
+        answer(r, models, arms, settings, None if later else availability, caller)
+        for r, later, caller in zip(requests, marked_later, callers)
     ]
-    named = [rep for rep, later in zip(replies, marked_later) if later and isinstance(rep, NamesReply)]
-    names = [c.name for rep in named for c in rep.candidates]
-    marks = iter(_marks(availability, names))
-    for rep in named:
-        for candidate in rep.candidates:
-            candidate.availability = next(marks)
+    named = [
+        (rep, caller)
+        for rep, later, caller in zip(replies, marked_later, callers)
+        if later and isinstance(rep, NamesReply) and rep.candidates
+    ]
+    if named:
+        asks = [([c.name for c in rep.candidates], availability.allowance(caller)) for rep, caller in named]
+        for (rep, _), marks in zip(named, availability.check_many(asks, REGISTRIES)):
+            for candidate, m in zip(rep.candidates, marks):
+                candidate.availability = {r: _mark_out(mark) for r, mark in m.items()}
     return replies
 
 
@@ -118,7 +131,7 @@ def generate(
     models: ModelRegistry,
     arms: ArmCounts | None,
     settings: Settings,
-    availability: AvailabilityChecker | None = None,
+    availability: Checks | None = None,
 ) -> NamesReply:
     """New names, ranked. Until the reranker exists, n names drawn from the model's believable
     reservoir (models.believability) are the ranking; then the reranker orders a pool drawn from it,
@@ -186,7 +199,7 @@ def like(
     models: ModelRegistry,
     arms: ArmCounts | None,
     settings: Settings,
-    availability: AvailabilityChecker | None = None,
+    availability: Checks | None = None,
 ) -> NamesReply:
     """A pool of names one to three edits from the one asked about, ranked as generation ranks."""
     rng = np.random.default_rng(request.seed)
@@ -216,8 +229,8 @@ def _ranked(
 ) -> NamesReply:
     """Score the pool (reranker, ``reranked`` when its scores were looked up; else P(real) for names from
     a reservoir, ``real`` = (scores, ranked by); else the judge), show the best n with some exploration,
-    with their marks; with ``free``, only names that the corpus' registry confirms free, replacements
-    checked in rounds."""
+    with their marks; with ``free``, only names the corpus' registry does not have (free, or not
+    registered where no snapshot lets its "too similar" rule be checked), replacements checked in rounds."""
     rows = candidate_rows(
         found,
         request.corpus,
@@ -252,9 +265,9 @@ def _ranked(
     else:
         picks = [(i, False) for i in range(min(request.n, len(rows)))]
     if request.free:
-        picks, marks = _confirmed_free(picks, scores, rows, request.n, registries_for(request.corpus), availability)
-        if len(picks) < request.n:
-            reply.note = _fewer_free(len(picks), request.n, registries_for(request.corpus))
+        picks, marks, reply.note = _confirmed_free(
+            picks, scores, rows, request.n, registries_for(request.corpus), availability
+        )
     else:
         marks = _marks(availability, [rows[i]["name"] for i, _ in picks])
     reply.candidates = [
@@ -273,13 +286,13 @@ def registries_for(corpus: str) -> tuple[str, ...]:
     return (corpus,) if corpus in REGISTRIES else REGISTRIES
 
 
-def _needed(availability: AvailabilityChecker | None) -> AvailabilityChecker:
+def _needed(availability: Checks | None) -> Checks:
     if availability is None:
         raise TNaaSError("Availability checks are not set up here, so I cannot tell which names are free.")
     return availability
 
 
-def _marks(availability: AvailabilityChecker | None, names: list[str]) -> list[dict[str, MarkOut]]:
+def _marks(availability: Checks | None, names: list[str]) -> list[dict[str, MarkOut]]:
     if availability is None or not names:
         return [{} for _ in names]
     return [{r: _mark_out(m) for r, m in marks.items()} for marks in availability.check(names, REGISTRIES)]
@@ -289,34 +302,57 @@ def _mark_out(mark: Mark) -> MarkOut:
     return MarkOut(verdict=mark.verdict.value, reason=mark.reason, source=mark.source)
 
 
-def _confirmed_free(picks, scores, rows, n: int, registries, availability) -> tuple[list, list]:
-    """The picks the registries confirm free, topped up with the next best, in at most MAX_FREE_ROUNDS
-    rounds of live checks. A name the registry cannot confirm ("unknown") is never kept."""
+def _confirmed_free(picks, scores, rows, n: int, registries, availability) -> tuple[list, list, str | None]:
+    """The picks no registry has (free, or not registered), topped up with the next best in at most
+    MAX_FREE_ROUNDS rounds, and a note on what was not found or not checked. A name a registry did not
+    answer for ("unknown") is never kept, and ends the rounds: replacements would meet the same registry
+    (and the request's deadline and registry calls are shared by its rounds)."""
     picked = {i for i, _ in picks}
     reserve = [int(i) for i in np.argsort(-scores, kind="stable") if int(i) not in picked]
-    kept, marks = [], []
+    kept, marks, dropped = [], [], []
     for _ in range(MAX_FREE_ROUNDS):
         checked = _marks(_needed(availability), [rows[i]["name"] for i, _ in picks])
         for pick, m in zip(picks, checked):
-            if all(m[r].verdict == "free" for r in registries):
+            if all(Verdict(m[r].verdict) in USABLE for r in registries):
                 kept.append(pick)
                 marks.append(m)
+            else:
+                dropped.append(m)
         short = n - len(kept)
-        if short <= 0 or not reserve:
+        unanswered = any(m[r].verdict == Verdict.UNKNOWN for m in checked for r in registries)
+        if short <= 0 or not reserve or unanswered:
             break
         picks, reserve = [(i, False) for i in reserve[:short]], reserve[short:]
-    return kept[:n], marks[:n]
+    return kept[:n], marks[:n], _free_note(len(kept[:n]), n, registries, marks[:n], dropped)
 
 
-def _fewer_free(found: int, n: int, registries: tuple[str, ...]) -> str:
-    where = " and ".join({"pypi": "PyPI", "npm": "npm"}[r] for r in registries)
-    return (
-        f"Only {found} of the {n} names are confirmed free on {where}: the rest were taken, not allowed, "
-        "or the registry could not confirm them in time."
-    )
+def _free_note(found: int, n: int, registries: tuple[str, ...], kept: list, dropped: list) -> str | None:
+    """What a `free` answer did not find, and what it could not check, in a sentence or two."""
+    parts = []
+    if found < n:
+        where = " and ".join(LABELS[r] for r in registries)
+        refused = sum(1 for m in dropped if any(m[r].verdict in (Verdict.TAKEN, Verdict.REFUSED) for r in registries))
+        unknown = [m[r] for m in dropped for r in registries if m[r].verdict == Verdict.UNKNOWN]
+        unanswered = sum(1 for m in dropped if any(m[r].verdict == Verdict.UNKNOWN for r in registries))
+        why = [f"{refused} checked were taken or not allowed"] if refused else []
+        if unknown:
+            why.append(f"{unanswered} could not be checked ({unknown[0].reason})")
+        parts.append(
+            f"Only {found} of the {n} names are free on {where}" + (": " + "; ".join(why) if why else "") + "."
+        )
+    unchecked = [r for r in registries if any(m[r].verdict == Verdict.NOT_REGISTERED for m in kept)]
+    if unchecked:
+        parts.append(
+            " ".join(
+                f"{LABELS[r]}'s 'too similar' rule was not checked for names it has not registered "
+                f"(no snapshot of every {LABELS[r]} name yet: `tnaas availability refresh {r}`)."
+                for r in unchecked
+            )
+        )
+    return " ".join(parts) or None
 
 
-def check(request: CheckRequest, availability: AvailabilityChecker) -> CheckReply:
+def check(request: CheckRequest, availability: Checks) -> CheckReply:
     marks = availability.check(request.names, REGISTRIES)
     return CheckReply(
         names=[
@@ -327,7 +363,7 @@ def check(request: CheckRequest, availability: AvailabilityChecker) -> CheckRepl
 
 
 def complete(
-    request: CompleteRequest, models: ModelRegistry, settings: Settings, availability: AvailabilityChecker | None = None
+    request: CompleteRequest, models: ModelRegistry, settings: Settings, availability: Checks | None = None
 ) -> NamesReply:
     """Completions keep likelihood order: the pattern already says what the user wants."""
     arm_models = competing(models.answering_models(request.corpus))

@@ -60,7 +60,7 @@ def answer_on_web(payload: dict, *, context: WorkerContext) -> dict:
     if late := too_late(context):
         return late.model_dump()
     job = WebJob.model_validate(payload, context=QUEUED)
-    reply = answer(job.request, context.models, context.arms, context.settings, context.availability)
+    reply = answer(job.request, context.models, context.arms, context.settings, context.availability, job.caller)
     current = get_current_job()
     if isinstance(reply, NamesReply) and reply.candidates and current is not None:
         VoteStore(context.connection).record_impressions(
@@ -85,7 +85,12 @@ def answer_web_batch(payload: dict, *, context: WorkerContext) -> dict:
         fresh = [late] * len(batch.items)
     else:
         fresh = answer_many(
-            [i.request for i in batch.items], context.models, context.arms, settings, context.availability
+            [i.request for i in batch.items],
+            context.models,
+            context.arms,
+            settings,
+            context.availability,
+            [i.caller for i in batch.items],
         )
     replies, when_kept = {}, {}
     for item, reply in zip(batch.items, fresh):

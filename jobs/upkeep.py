@@ -9,6 +9,8 @@
   within a minute rather than at the next hourly upkeep. It reads the impressions only when a vote
   was cast or taken back since its last look, and once the reranker is grown not at all.
 - ``purge_expired``: impressions and votes older than ``TNAAS_RETENTION_DAYS`` are forgotten.
+- ``refresh_snapshots``: registry snapshots an operator made, rebuilt from where they were made once
+  ``TNAAS_AVAILABILITY_SNAPSHOT_REFRESH`` old (``availability.refresh``); none is ever made here.
 
 All are idempotent: run twice, or by two schedulers, they do the work once.
 """
@@ -20,12 +22,15 @@ import time
 
 from pydantic import BaseModel
 
+from availability.refresh import refresh_due
+from availability.snapshot import SnapshotStore
 from core.settings import Settings
 from jobs.worker import WorkerContext, needs_context
 from models.artifact import ArtifactInfo
 from models.drift import check_drift
 from models.reranker import YOUNG_ROWS, retrain_every, voted_rows
 from models.training import train_reranker
+from store.availability import SnapshotStates
 from store.deploys import ModelVersions
 from store.votes import VoteStore
 
@@ -95,3 +100,13 @@ def purge_expired(*, context: WorkerContext) -> dict:
     purged = VoteStore(context.connection).purge_before(time.time() - days * DAY)
     log.info("upkeep: %d impressions older than %d days purged", purged, days)
     return {"purged": purged, "retention_days": days}
+
+
+@needs_context
+def refresh_snapshots(*, context: WorkerContext) -> dict:
+    """Every worker's checker loads the new snapshot between jobs (its pointer file changed)."""
+    settings = context.settings
+    done = refresh_due(SnapshotStore(settings.snapshot_dir), settings, states=SnapshotStates(context.connection))
+    if not done:
+        log.info("upkeep: no availability snapshot due for a refresh")
+    return {"refreshed": done}

@@ -5,7 +5,9 @@ or HTML by the Accept header, redirects a non-normalised project URL to the norm
 unknown project; npm serves a packument (JSON with ``name``) or 404 ``{"error":"Not found"}``, with a scoped
 name's ``/`` as ``%2F``. Modes play the failures: ``slow`` (answers after ``delay`` seconds), ``broken``
 (HTTP 500), ``garbage`` (200 with a body that is not the protocol), ``lost`` (404 for everything, as a
-wrong base URL does), ``html`` (an index that only speaks PEP 503 HTML), ``reset`` (closes the connection).
+wrong base URL does), ``html`` (an index that only speaks PEP 503 HTML), ``reset`` (closes the connection),
+``taken`` (every name exists: each shown name has to be replaced). ``mode`` and ``delay`` may change while it
+runs (a registry that slows down, then recovers).
 """
 
 from __future__ import annotations
@@ -117,7 +119,7 @@ class RegistryStandin:
             h.send_header("Content-Length", "0")
             h.end_headers()
             return
-        if name not in self.pypi:
+        if name not in self.pypi and self.mode != "taken":
             return self._send(h, 404, "text/html", b"<html><body><h1>404 Not Found</h1></body></html>")
         if wants_json:
             doc = {
@@ -133,7 +135,7 @@ class RegistryStandin:
     def _npm(self, h, name: str) -> None:
         if self.mode == "garbage":
             return self._send(h, 200, "application/json", b'["this is not a packument"]')
-        if name not in self.npm:
+        if name not in self.npm and self.mode != "taken":
             return self._send(h, 404, "application/json", b'{"error":"Not found"}')
         doc = {
             "name": name,

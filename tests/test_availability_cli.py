@@ -53,6 +53,7 @@ def test_refresh_then_check(env, tmp_path):
     assert out.returncode == 0 and "npm: 4 names" in out.stdout, out.stdout + out.stderr
     status = tnaas(env, "availability", "status")
     assert "pypi" in status.stdout and "npm-names.json" in status.stdout
+    assert "fresh" in status.stdout and "s ago" in status.stdout
     got = checked(env, "requests", "kafkify", "leftpad", "os", "Django")
     assert got == {
         "requests": ("taken", "free"),
@@ -67,7 +68,12 @@ def test_check_table_says_why(env):
     out = tnaas(env, "check", "os", "kafkify")
     assert out.returncode == 0
     assert "standard-library" in out.stdout and "core module" in out.stdout
-    assert "availability refresh" in out.stdout  # no snapshot yet: a 404 is not enough to say free
+    # no snapshot yet: the registries' 404 reads "not registered", and the table says what was not checked
+    assert "not registered" in out.stdout and "availability refresh" in out.stdout
+    got = checked(env, "kafkify")
+    assert got == {"kafkify": ("not registered", "not registered")}
+    status = tnaas(env, "availability", "status")
+    assert "none" in status.stdout and "availability refresh" in status.stdout
 
 
 def test_offline_check_never_says_free(env, tmp_path):

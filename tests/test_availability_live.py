@@ -23,7 +23,7 @@ from tnaas.redis_server import EmbeddedRedis, free_port
 PYPI_NAMES = ["pip", "requests", "Django", "zope.interface", "numpy"]
 NPM_NAMES = ["npm", "left-pad", "react-native", "@babel/core", "lodash"]
 CANARIES = {PYPI: "pip", NPM: "npm"}
-TIMEOUT = 1.0
+TIMEOUT = 3.0  # a working registry answers in milliseconds; a loaded test machine may take a second
 
 
 @pytest.fixture
@@ -112,13 +112,38 @@ def test_an_index_that_only_speaks_pep503_html_works_too():
     assert [g[PYPI] for g in got] == [Verdict.TAKEN, Verdict.FREE]
 
 
-def test_without_a_snapshot_a_404_is_not_free_because_the_similarity_rule_is_unchecked(registry):
+def test_without_a_snapshot_a_404_reads_not_registered_and_says_what_was_not_checked(registry):
+    """No operator step needed for marks that mean something: the registry's 404 (its canary found) is
+    "not registered", a verdict of its own, because the "too similar" rule needs every name to check."""
     checker = checker_for(registry, snaps={})
-    marks = checker.check(["kafkify", "requests", "@me/kafkify"], (PYPI, NPM))
+    marks = checker.check(["kafkify", "requests", "@me/kafkify", "os"], (PYPI, NPM))
     checker.live.close()
-    assert marks[0][PYPI].verdict is Verdict.UNKNOWN and "availability refresh pypi" in marks[0][PYPI].reason
+    kafkify = marks[0]
+    assert kafkify[PYPI].verdict is Verdict.NOT_REGISTERED and kafkify[NPM].verdict is Verdict.NOT_REGISTERED
+    assert "too similar" in kafkify[PYPI].reason and "not checked" in kafkify[PYPI].reason
+    assert "availability refresh pypi" in kafkify[PYPI].reason and kafkify[PYPI].source == "live"
+    assert not kafkify[PYPI].free and kafkify[PYPI].usable
     assert marks[1][PYPI].verdict is Verdict.TAKEN
-    assert marks[2][NPM].verdict is Verdict.FREE  # scoped names have no similarity rule
+    assert marks[2][NPM].verdict is Verdict.FREE  # scoped names have no similarity rule: nothing left unchecked
+    assert marks[3][PYPI].verdict is Verdict.REFUSED  # the rules need no snapshot
+
+
+@pytest.mark.parametrize("mode", ["slow", "broken", "garbage", "lost", "reset"])
+def test_without_a_snapshot_a_registry_that_does_not_answer_is_unknown(mode):
+    with RegistryStandin(PYPI_NAMES, NPM_NAMES, mode=mode, delay=10.0) as standin:
+        got = verdicts(checker_for(standin, snaps={}, timeout=0.5), ["kafkify", "requests"])
+    assert got == [{PYPI: Verdict.UNKNOWN, NPM: Verdict.UNKNOWN}] * 2
+
+
+def test_both_registries_are_asked_under_one_deadline():
+    """A request's check waits TNAAS_AVAILABILITY_TIMEOUT at most, however many registries it asks."""
+    with RegistryStandin(PYPI_NAMES, NPM_NAMES, mode="slow", delay=10.0) as standin:
+        checker = checker_for(standin, snaps={}, timeout=0.5)
+        start = time.monotonic()
+        checker.check(["kafkify"], (PYPI, NPM))
+        elapsed = time.monotonic() - start
+        checker.live.close()
+    assert elapsed < 0.9
 
 
 @pytest.mark.parametrize(
@@ -141,7 +166,7 @@ def test_a_failing_registry_is_never_free(mode, why):
     assert elapsed < 3.0, "the batch must keep its one deadline"
     for name_marks in marks:
         for mark in name_marks.values():
-            assert mark.verdict is not Verdict.FREE
+            assert mark.verdict not in (Verdict.FREE, Verdict.NOT_REGISTERED)
     kafkify = marks[0]
     assert kafkify[PYPI].verdict is Verdict.UNKNOWN and why in kafkify[PYPI].reason
     assert kafkify[NPM].verdict is Verdict.UNKNOWN and why in kafkify[NPM].reason

@@ -1,6 +1,8 @@
 """Availability and `like` through the request pipeline every surface answers with: the grammar's words,
 marks on every shown name, `free` that never shows a name the registry did not confirm, `check`."""
 
+import time
+
 import pytest
 
 from availability.checker import AvailabilityChecker
@@ -29,10 +31,13 @@ def settings(trained_artifacts) -> Settings:
     return Settings(artifacts_dir=trained_artifacts, default_model="kn3", rerank_pool=60, explore=0.0)
 
 
-def checker(standin: RegistryStandin, pypi: list[str], npm: list[str]) -> AvailabilityChecker:
+def checker(
+    standin: RegistryStandin, pypi: list[str] | None, npm: list[str] | None, timeout: float = 2.0, **limits
+) -> AvailabilityChecker:
+    """Snapshots of ``pypi`` / ``npm`` (None: no snapshot, as on a fresh install)."""
     ends = {PYPI: RegistryEndpoint(PYPI, standin.pypi_url, "test"), NPM: RegistryEndpoint(NPM, standin.npm_url, "test")}
-    snaps = {PYPI: Snapshot.build(PYPI, pypi), NPM: Snapshot.build(NPM, npm)}
-    return AvailabilityChecker(snaps, LiveChecker(ends, 2.0), None, CANARIES)
+    snaps = {r: Snapshot.build(r, names) for r, names in ((PYPI, pypi), (NPM, npm)) if names is not None}
+    return AvailabilityChecker(snaps, LiveChecker(ends, timeout), None, CANARIES, **limits)
 
 
 # -- the grammar --------------------------------------------------------------------------------------
@@ -108,7 +113,8 @@ def test_free_never_shows_a_name_the_registry_has(models, settings):
         assert {m.source for m in c.availability.values()} == {"live"}
 
 
-def test_free_with_a_registry_down_shows_nothing_unconfirmed(models, settings):
+def test_free_with_a_registry_down_shows_nothing_unconfirmed_and_asks_one_round(models, settings):
+    """Replacements would meet the same registry: one round of look-ups, and a note that says why."""
     with RegistryStandin(["pip"], ["npm"], mode="broken") as standin:
         reply = answer(
             GenerateRequest(corpus="cats", n=3, seed=1, free=True),
@@ -117,8 +123,56 @@ def test_free_with_a_registry_down_shows_nothing_unconfirmed(models, settings):
             settings,
             checker(standin, ["pip"], ["npm"]),
         )
+        asked = len(standin.requests)
     assert isinstance(reply, NamesReply)
-    assert reply.candidates == [] and "could not confirm" in reply.note
+    assert reply.candidates == [] and "3 could not be checked (the registry answered HTTP 500" in reply.note
+    assert asked <= 3 * 2 + 2
+
+
+def test_free_without_a_snapshot_keeps_names_the_registries_do_not_have(models, settings):
+    """Out of the box (no snapshot): names both registries answer 404 for are kept, in one round, and
+    the answer says which rule it could not check."""
+    with RegistryStandin(["pip"], ["npm"]) as standin:
+        reply = answer(
+            GenerateRequest(corpus="cats", n=5, seed=4, free=True), models, None, settings, checker(standin, None, None)
+        )
+        asked = len(standin.requests)
+    assert isinstance(reply, NamesReply) and len(reply.candidates) == 5
+    for c in reply.candidates:
+        assert {r: m.verdict for r, m in c.availability.items()} == {PYPI: "not registered", NPM: "not registered"}
+    assert "too similar" in reply.note and "availability refresh" in reply.note
+    assert asked == 5 * 2 + 2  # the shown names and one canary per registry: one round
+
+
+def test_a_free_request_is_bounded_in_registry_calls(models, settings):
+    """Every name taken: the replacement rounds stop at the request's budget of registry calls."""
+    with RegistryStandin(["pip"], ["npm"], mode="taken") as standin:
+        reply = answer(
+            GenerateRequest(corpus="pokemon", n=20, seed=5, free=True),
+            models,
+            None,
+            settings,
+            checker(standin, None, None, timeout=10.0, request_calls=48),  # time is not what bounds it here
+        )
+        asked = len(standin.requests)
+    assert isinstance(reply, NamesReply) and reply.candidates == []
+    assert asked == 48 and "taken" in reply.note
+
+
+def test_a_free_request_waits_for_a_slow_registry_once(models, settings):
+    """Three rounds, two registries: still one TNAAS_AVAILABILITY_TIMEOUT in all."""
+    with RegistryStandin(["pip"], ["npm"], mode="slow", delay=5.0) as standin:
+        start = time.monotonic()
+        reply = answer(
+            GenerateRequest(corpus="pokemon", n=5, seed=6, free=True),
+            models,
+            None,
+            settings,
+            checker(standin, None, None, timeout=0.5),
+        )
+        elapsed = time.monotonic() - start
+    assert isinstance(reply, NamesReply) and reply.candidates == []
+    assert elapsed < 0.5 + 0.6
 
 
 def test_free_without_availability_is_a_user_error(models, settings):
@@ -166,3 +220,24 @@ def test_check_through_the_pipeline(models, settings):
         "kafkify": ("free", "free"),
         "os": ("not allowed", "not allowed"),
     }
+
+
+# -- every surface shows the verdict -----------------------------------------------------------------
+def test_slack_shows_not_registered_and_what_was_not_checked():
+    from bot.slack.messages import candidate_blocks, check_text
+    from jobs.contracts import CandidateOut, MarkOut, NameMarks
+
+    unchecked = MarkOut(verdict="not registered", reason="not registered; its 'too similar' rule was not checked")
+    marks = {PYPI: unchecked, NPM: MarkOut(verdict="free", source="live")}
+    text = check_text(CheckReply(names=[NameMarks(name="kafkify", availability=marks)]))
+    assert "*kafkify*: not registered on PyPI · free on npm" in text and "too similar" in text
+    reply = NamesReply(
+        corpus="cats",
+        model="kn3",
+        model_version="v",
+        free=True,
+        note="PyPI's 'too similar' rule was not checked",
+        candidates=[CandidateOut(name="mittens", log_prob=-1.0, known=False, believability=None, availability=marks)],
+    )
+    _, fallback = candidate_blocks(reply, seeded=False)
+    assert "not registered on PyPI" in fallback and "too similar" in fallback

@@ -1,15 +1,22 @@
 """The compact snapshot: exact look-ups, the "too similar" keys, its false-positive rate, files on disk."""
 
 import json
+import time
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from redis import Redis
 
+from availability.refresh import refresh_due, refresh_snapshot, snapshot_states
 from availability.rules import NPM, PYPI
 from availability.snapshot import HashIndex, Snapshot, SnapshotStore
 from availability.sources import SourceError, names_from_file
+from core.settings import Settings
+from jobs.schedule import scheduler
+from jobs.upkeep import refresh_snapshots
+from testkit.registry_standin import RegistryStandin
 
 PYPI_NAMES = ["requests", "Django", "zope.interface", "yt_tools", "numpy", "Pillow"]
 NPM_NAMES = ["left-pad", "react-native", "JSONStream", "@babel/core", "lodash"]
@@ -110,3 +117,40 @@ def test_hash_index_membership_is_exact(stored, asked, edge):
     queries = np.array(asked + stored[:10] + [edge, 0, 2**64 - 1], dtype=np.uint64)
     assert HashIndex(values).contains(queries).tolist() == np.isin(queries, values).tolist()
     assert not HashIndex(np.zeros(0, dtype=np.uint64)).contains(queries).any()
+
+
+# -- kept fresh by the scheduler, once an operator made one ------------------------------------------
+def test_the_scheduled_refresh_renews_what_an_operator_made_and_never_makes_one(tmp_path):
+    with RegistryStandin(["pip", "requests"], ["npm"]) as standin:
+        settings = Settings(
+            availability_dir=tmp_path / "snapshots",
+            pypi_index_url=standin.pypi_url,
+            npm_registry_url=standin.npm_url,
+            availability_snapshot_refresh=3600,
+        )
+        store = SnapshotStore(settings.snapshot_dir)
+        assert refresh_due(store, settings) == {} and standin.requests == []  # no snapshot: none downloaded
+        assert {s.registry: s.state for s in snapshot_states(store, settings)} == {PYPI: "none", NPM: "none"}
+        npm_names = tmp_path / "npm.txt"
+        npm_names.write_text("npm\nleft-pad\n")
+        refresh_snapshot(PYPI, store, settings)  # the operator's step: from the index
+        refresh_snapshot(NPM, store, settings, from_file=npm_names)
+        assert refresh_due(store, settings) == {}  # fresh: not due
+        states = {s.registry: s for s in snapshot_states(store, settings)}
+        assert states[PYPI].state == "fresh" and 0 <= states[PYPI].age < 60 and states[PYPI].names == 2
+        standin.pypi["kafkify"] = "kafkify"  # the registries grow
+        npm_names.write_text("npm\nleft-pad\nkafkify\n")
+        later = time.time() + 2 * 3600
+        assert {s.registry: s.state for s in snapshot_states(store, settings, now=later)} == {
+            PYPI: "stale",
+            NPM: "stale",
+        }
+        done = refresh_due(store, settings, now=later)
+        assert set(done) == {PYPI, NPM}
+        assert store.load(PYPI).taken(["kafkify"]).tolist() == [True]
+        assert store.load(NPM).taken(["kafkify"]).tolist() == [True]
+
+
+def test_the_scheduler_runs_the_snapshot_refresh(redis_server):
+    cron = scheduler(Redis.from_url(redis_server.url), Settings())
+    assert refresh_snapshots.__name__ in {job.func_name.rsplit(".", 1)[-1] for job in cron.get_jobs()}

@@ -3,6 +3,9 @@ Slack requests (a Slack Web API stand-in records the replies), the JSON API, and
 npm registry stand-in as the registries the worker asks."""
 
 import json
+import statistics
+import threading
+import time
 import urllib.parse
 
 import pytest
@@ -33,6 +36,7 @@ def stack(trained_artifacts, tmp_path_factory):
         "SLACK_BOT_TOKEN": "xoxb-test",
         "SLACK_SIGNING_SECRET": SECRET,
         "TNAAS_AVAILABILITY_DIR": snapshots,
+        "TNAAS_AVAILABILITY_BREAKER_COOLDOWN": 2,
     }
     with RegistryStandin(PYPI_NAMES, NPM_NAMES) as registry:
         registries = {"TNAAS_PYPI_INDEX_URL": registry.pypi_url, "TNAAS_NPM_REGISTRY_URL": registry.npm_url}
@@ -107,7 +111,7 @@ def test_the_api_returns_availability_per_candidate_and_answers_check_and_like(s
     assert status == 200
     for c in body["names"]["candidates"]:
         assert set(c["availability"]) == {"pypi", "npm"}
-        assert c["availability"]["pypi"]["verdict"] in ("free", "taken", "not allowed")
+        assert c["availability"]["pypi"]["verdict"] in ("free", "taken", "not allowed", "not registered")
     status, _, body = http("POST", f"{stack['base']}/api/v1/check", {"names": ["requests", "kafkify"]})
     assert status == 200
     verdicts = {n["name"]: {r: m["verdict"] for r, m in n["availability"].items()} for n in body["check"]["names"]}
@@ -132,3 +136,66 @@ def test_bad_like_and_check_requests_get_a_clear_400_or_422(stack, path, body, s
     assert status in (400, 422), answer
     if says:
         assert says in json.dumps(answer)
+
+
+def test_healthz_and_metrics_show_each_snapshot_and_its_age(stack):
+    status, _, body = http("GET", f"{stack['base']}/healthz")
+    assert status == 200, body
+    snapshots = {s["registry"]: s for s in body["snapshots"]}
+    assert snapshots["pypi"]["state"] == "fresh" and snapshots["pypi"]["names"] == len(PYPI_NAMES)
+    assert 0 <= snapshots["npm"]["age"] < 3600
+    _, _, text = http("GET", f"{stack['base']}/metrics")
+    assert 'tnaas_availability_snapshot_age_seconds{registry="pypi"}' in text
+    assert 'tnaas_availability_snapshot_names{registry="npm"} 3.0' in text
+    assert 'tnaas_availability_breaker_open{registry="pypi"} 0.0' in text
+
+
+def test_a_slow_registry_holds_no_unrelated_request(stack):
+    """While the registry takes 3 s, requests that need no registry answer keep answering at once; then
+    the registry recovers, and the breaker closes after its cool-down (a probe in the background)."""
+    registry = stack["registry"]
+    registry.mode, registry.delay = "slow", 3.0
+    try:
+        http("POST", f"{stack['base']}/api/v1/generate", {"corpus": "cats", "n": 3, "seed": 901})  # finds out
+        waits = []
+        for i in range(6):
+            asked = threading.Thread(
+                target=http,
+                args=("POST", f"{stack['base']}/api/v1/generate", {"corpus": "cats", "n": 3, "seed": 910 + i}),
+            )
+            asked.start()
+            time.sleep(0.05)
+            start = time.monotonic()
+            status, _, _ = http("POST", f"{stack['base']}/api/v1/detect", {"text": "snorlax"})
+            waits.append(time.monotonic() - start)
+            asked.join(30)
+            assert status == 200
+        assert statistics.median(waits) < 0.5, waits
+    finally:
+        registry.mode = "ok"
+
+    def answered() -> bool:
+        _, _, body = http("POST", f"{stack['base']}/api/v1/check", {"names": ["kafkify"]})
+        return body["check"]["names"][0]["availability"]["pypi"]["verdict"] == "free"
+
+    wait_until(answered, timeout=30, interval=0.5, what="the breaker to close once the registry answers")
+
+
+def test_twenty_checks_from_one_address_stay_within_its_budget(stack):
+    """840 registry calls before (20 checks x 20 names x 2 registries + canaries); now the address'
+    bucket (TNAAS_AVAILABILITY_CALLER_BURST) bounds them, whatever client id the caller sends."""
+    registry = stack["registry"]
+    before = len(registry.requests)
+    results = []
+
+    def check(i: int) -> None:
+        names = [f"zz{i}q{j}" for j in range(20)]
+        results.append(http("POST", f"{stack['base']}/api/v1/check", {"names": names, "client": f"c{i}"}))
+
+    threads = [threading.Thread(target=check, args=(i,)) for i in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert all(status == 200 for status, _, _ in results)
+    assert len(registry.requests) - before <= 110  # the burst, and what refills meanwhile

@@ -14,11 +14,12 @@ from rich.markup import escape
 from rich.table import Table
 
 from availability.checker import build_checker
-from availability.config import NotConfigured, resolve
+from availability.config import NotConfigured
 from availability.marks import Verdict
-from availability.rules import NPM, PYPI, REGISTRIES
-from availability.snapshot import Snapshot, SnapshotStore
-from availability.sources import NPM_NAMES_PACKAGE, SourceError, installed_npm_names, names_from_file, names_from_index
+from availability.refresh import refresh_snapshot, snapshot_states
+from availability.rules import REGISTRIES
+from availability.snapshot import SnapshotStore
+from availability.sources import SourceError
 from core.limits import MAX_CHECK_NAMES
 from core.settings import get_settings
 
@@ -28,7 +29,13 @@ availability_app = typer.Typer(
     help="Is a name free on PyPI and npm: snapshots of every registry name, and live checks.", no_args_is_help=True
 )
 
-COLOURS = {Verdict.FREE: "green", Verdict.TAKEN: "red", Verdict.REFUSED: "magenta", Verdict.UNKNOWN: "yellow"}
+COLOURS = {
+    Verdict.FREE: "green",
+    Verdict.NOT_REGISTERED: "cyan",
+    Verdict.TAKEN: "red",
+    Verdict.REFUSED: "magenta",
+    Verdict.UNKNOWN: "yellow",
+}
 RegistryOpt = Annotated[
     list[str] | None, typer.Option("--registry", "-r", help="pypi or npm (repeatable); default both")
 ]
@@ -73,7 +80,7 @@ def check(
             log.warning("REDIS_URL unusable (%s): checking without the cache", err)
     checker = build_checker(settings, registries, connection=connection, live=not offline)
     try:
-        results = checker.check(names, registries)
+        results = checker.check(names, registries, checker.allowance("cli"))
     finally:
         if checker.live is not None:
             checker.live.close()
@@ -108,62 +115,74 @@ def refresh(
         )
     settings = get_settings()
     store = SnapshotStore(settings.snapshot_dir)
+    states = _states(settings)
     failed = False
     for r in registries:
+        start = time.perf_counter()
         try:
-            names, source = _read_names(r, from_file, settings)
+            snap = refresh_snapshot(r, store, settings, from_file=from_file, states=states)
         except (SourceError, NotConfigured) as err:
             console.print(f"[red]{r}: {escape(str(err))}[/red]")
             failed = True
             continue
-        start = time.perf_counter()
-        snap = Snapshot.build(r, names, source)
-        if not len(snap.exact):
-            console.print(f"[red]{r}: {escape(source)} has no names; the old snapshot is kept.[/red]")
-            failed = True
-            continue
-        store.save(snap)
         console.print(
-            f"{r}: {len(snap.exact):,} names from {escape(source)} in {time.perf_counter() - start:.1f} s, "
-            f"{snap.nbytes / 2**20:.1f} MiB, false-positive rate {snap.false_positive_rate:.1e}"
+            f"{r}: {len(snap.exact):,} names from {escape(snap.source)} in {time.perf_counter() - start:.1f} s, "
+            f"{snap.nbytes / 2**20:.1f} MiB, false-positive rate {snap.false_positive_rate:.1e}; "
+            f"the scheduler refreshes it every {_age(settings.availability_snapshot_refresh)}"
         )
     if failed:
         raise typer.Exit(1)
 
 
-def _read_names(registry: str, from_file: Path | None, settings) -> tuple[list[str], str]:
-    if from_file is not None:
-        return names_from_file(from_file), str(from_file)
-    if registry == PYPI:
-        endpoint = resolve(PYPI, settings.pypi_index_url)
-        console.print(f"pypi: reading the index at {endpoint.url} ({endpoint.origin})")
-        return names_from_index(endpoint, settings.availability_refresh_timeout), endpoint.url
-    found = installed_npm_names()
-    if found is None:
-        raise SourceError(
-            f"the npm registry has no list of every name. Install one (`npm install -g {NPM_NAMES_PACKAGE}`) "
-            "or pass a file: `tnaas availability refresh npm --from names.json`."
-        )
-    return names_from_file(found), f"{NPM_NAMES_PACKAGE} ({found})"
+def _states(settings):
+    """Where the stack's workers and /healthz learn of a new snapshot, when this machine has the stack's Redis."""
+    if not settings.redis_url:
+        return None
+    from redis import Redis
+
+    from store.availability import SnapshotStates
+
+    try:
+        return SnapshotStates(Redis.from_url(settings.redis_url, socket_timeout=1, socket_connect_timeout=1))
+    except ValueError as err:
+        log.warning("REDIS_URL unusable (%s): the snapshot is not reported", err)
+        return None
+
+
+def _age(seconds: float) -> str:
+    """3 s, 12 min, 5.2 h, 3.1 days."""
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    if seconds < 3600:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 2 * 86400:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} days"
 
 
 @availability_app.command("status")
 def status() -> None:
-    """The snapshots on disk: where from, when, how many names, memory, false-positive rate."""
-    store = SnapshotStore(get_settings().snapshot_dir)
-    table = Table("registry", "names", "built", "source", "MiB", "false-positive rate")
-    for r in (PYPI, NPM):
-        snap = store.load(r)
+    """The snapshots on disk: state (fresh, due, stale or none), age, where from, names, memory, false-positive rate."""
+    settings = get_settings()
+    store = SnapshotStore(settings.snapshot_dir)
+    table = Table("registry", "state", "age", "names", "source", "MiB", "false-positive rate")
+    for state in snapshot_states(store, settings):
+        snap = store.load(state.registry) if state.state != "none" else None
         if snap is None:
-            table.add_row(r, "-", "never: run `tnaas availability refresh`", "", "", "")
+            table.add_row(state.registry, "none", "-", "-", "run `tnaas availability refresh`", "", "")
             continue
-        built = time.strftime("%Y-%m-%d %H:%M", time.localtime(snap.built_at))
         table.add_row(
-            r,
+            state.registry,
+            state.state,
+            f"{_age(state.age)} ago",
             f"{len(snap.exact):,}",
-            built,
             escape(snap.source),
             f"{snap.nbytes / 2**20:.1f}",
             f"{snap.false_positive_rate:.1e}",
         )
     console.print(table)
+    console.print(
+        f"[dim]The scheduler rebuilds a snapshot every {_age(settings.availability_snapshot_refresh)} "
+        "(TNAAS_AVAILABILITY_SNAPSHOT_REFRESH) from where it was made; without one, names the registry has "
+        "not registered read 'not registered' (the 'too similar' rule unchecked).[/dim]"
+    )

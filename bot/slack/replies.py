@@ -119,7 +119,8 @@ class SlackReply:
             return reply_from(json.loads(saved))
         if queued_too_long(enqueued_at, self.settings.queue_ttl):
             return None
-        result = answer(self.request, context.models, context.arms, self.settings, context.availability)
+        caller = f"slack:{self.to.team}:{self.to.user}"  # whose registry budget the look-ups spend
+        result = answer(self.request, context.models, context.arms, self.settings, context.availability, caller)
         self.progress.done("answer", result.model_dump_json())
         return result
 

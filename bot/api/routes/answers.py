@@ -162,7 +162,7 @@ async def ask(request, client: str | None, asker: Asker, key: str | None) -> Res
     aredis, batcher, settings = asker.aredis, asker.batcher, asker.settings
     await RateLimits(aredis).check_async(WEB_TEAM, asker.address, settings.user_rate, settings.team_rate)
     answer_id = idempotent_job_id(key, request, asker.caller) if key is not None else uuid.uuid4().hex
-    item = WebItem(request=request, client=requester(client), answer_id=answer_id)
+    item = WebItem(request=request, client=requester(client), answer_id=answer_id, caller=f"web:{asker.address}")
     if key is None or await Claims(aredis).claim_async(answer_id, settings.result_ttl):
         return respond_with(answer_id, await batcher.ask(item))
     found = await answer_of_retry(answer_id, Answers(aredis), batcher, settings)
