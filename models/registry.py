@@ -13,7 +13,7 @@ import numpy as np
 from corpora import corpus_names, corpus_path
 from models import artifact
 from models.artifact import ArtifactInfo
-from models.believability import Reservoir
+from models.believability import Reservoir, believability_info
 from models.catalog import all_model_names, default_models, parse_model_name
 from models.name_model import NameModel
 from models.ranking import PoolFeatures, reservoir_scores
@@ -139,8 +139,6 @@ class ModelRegistry:
         """A reservoir built under other settings than this release's (the code upgraded, or its name model
         retrained, without ``tnaas train`` since) still answers -- its names were checked when it was
         built -- and the operator is told, once per load."""
-        from models.training import believability_info  # training builds on this module
-
         expected = believability_info(corpus, self.get(corpus, model)[1]).version
         if reservoir.info.version != expected:
             log.warning(

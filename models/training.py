@@ -10,11 +10,18 @@ import time
 import numpy as np
 
 from corpora import corpus_hash, load_corpus, manifest
-from models import artifact, believability
+from models import artifact
 from models.artifact import ArtifactInfo
-from models.believability import BelievabilityJudge, NearCopies, Reservoir, build_reservoir, judge_training_set
+from models.believability import (
+    BelievabilityJudge,
+    NearCopies,
+    Reservoir,
+    believability_info,
+    build_reservoir,
+    judge_training_set,
+)
 from models.catalog import make_lm
-from models.decency import BLOCKLIST_DIR, default_blocklist
+from models.decency import default_blocklist
 from models.judge import CorpusJudge, corpus_dataset, evaluate_judge
 from models.language import LANGUAGES_DIR, LanguageDetector, load_language_data
 from models.name_model import NameModel
@@ -93,23 +100,6 @@ def train_name_model(
     return info, True
 
 
-def believability_info(corpus: str, model_info: ArtifactInfo) -> ArtifactInfo:
-    """Versioned by the name model it ranks, the judge's and the reservoir's parameters and the blocklist."""
-    blocklist = (BLOCKLIST_DIR / "blocklist.tsv").read_text(encoding="utf-8")
-    params = {
-        "name_model": model_info.version,
-        "judge": BelievabilityJudge().get_params(),
-        "negatives_per_name": believability.NEGATIVES_PER_NAME,
-        "max_negatives": believability.MAX_NEGATIVES,
-        "pool": believability.POOL,
-        "tier": [believability.TOP_SHARE, believability.MIN_KEEP, believability.MAX_KEEP],
-        "tier_by_length": believability.BY_LENGTH,
-        "temperature": believability.temperature_for(corpus, model_info.model),
-        "blocklist": corpus_hash([blocklist]),
-    } | ({"tier_by_shape": True} if believability.BY_SHAPE else {})  # a new key only when on: versions stay
-    return ArtifactInfo(corpus=corpus, model=model_info.model, corpus_hash=model_info.corpus_hash, params=params)
-
-
 def train_believability(
     registry: ModelRegistry, corpus: str, model_name: str, force: bool = False
 ) -> tuple[ArtifactInfo, bool]:
@@ -139,7 +129,6 @@ def train_believability(
         info,
         rng,
         temperature=info.params["temperature"],
-        by_shape=believability.BY_SHAPE,
     )
     info.metrics = {
         "reservoir": len(reservoir),
