@@ -20,9 +20,8 @@ real from sampled better, yet its top picks look worse) see the module docstring
 
 from __future__ import annotations
 
-import json
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,10 +31,11 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
-from core.errors import ModelNotTrained
 from corpora import corpus_hash
-from models.artifact import ArtifactInfo, _check
+from models import artifact
+from models.artifact import ArtifactInfo
 from models.decency import BLOCKLIST_DIR
+from models.strings import PackedNames
 
 NEGATIVES_PER_NAME = 5  # model samples per corpus name in the judge's training set
 MAX_NEGATIVES = 30_000
@@ -155,9 +155,12 @@ class NearCopies:
 
 @dataclass(frozen=True)
 class Reservoir:
-    """The believable tier of one (corpus, model, version): names best first, their P(real) and log P."""
+    """The believable tier of one (corpus, model, version): names best first, their P(real) and log P.
 
-    names: list[str]
+    Loaded, its names and columns are arrays over the mapped artifact (models.artifact): a machine's
+    workers share one copy."""
+
+    names: Sequence[str]
     scores: np.ndarray
     log_probs: np.ndarray
     info: ArtifactInfo
@@ -171,26 +174,16 @@ class Reservoir:
         return np.sort(picked)  # names are stored best first
 
     def save(self, path: Path) -> None:
-        header = self.info.model_dump() | {"version": self.info.version}
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp.npz")
-        np.savez(
-            tmp,
-            header=np.array(json.dumps(header)),
-            names=np.array("\n".join(self.names)),
-            scores=self.scores.astype(np.float32),
-            log_probs=self.log_probs.astype(np.float32),
-        )
-        tmp.replace(path)  # atomic: a worker never reads a half-written reservoir
+        arrays = PackedNames.of(self.names).to_arrays("names") | {
+            "scores": np.asarray(self.scores, dtype=np.float32),
+            "log_probs": np.asarray(self.log_probs, dtype=np.float32),
+        }
+        artifact.save_arrays(path, self.info.header(), arrays)
 
     @classmethod
     def load(cls, path: Path) -> Reservoir:
-        if not path.exists():
-            raise ModelNotTrained(str(path))
-        with np.load(path, allow_pickle=False) as data:
-            info = _check(json.loads(str(data["header"])), path)
-            names = str(data["names"]).split("\n") if str(data["names"]) else []
-            return cls(names, data["scores"], data["log_probs"], info)
+        info, arrays = artifact.open_checked(path)
+        return cls(PackedNames.from_arrays(arrays, "names"), arrays["scores"], arrays["log_probs"], info)
 
 
 def tier_size(eligible: int) -> int:
