@@ -36,3 +36,18 @@ def test_a_name_longer_than_every_known_one_is_not_mistaken_for_its_prefix():
     assert NameSet.of([]).mask(["a"]).tolist() == [False] and len(NameSet.of([])) == 0
     assert known.keys.dtype == np.dtype("S4")
 
+
+def test_the_array_vocabulary_vectorizer_gives_tfidfvectorizers_matrix_entry_for_entry():
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from corpora import load_corpus
+    from models.vectorizers import ArrayTfidfVectorizer
+
+    train = load_corpus("pokemon") + load_corpus("cats")
+    probes = load_corpus("dogs") + ["", "ünïcödé", "x" * 40, "mr. mime", "zzz"]
+    options = {"analyzer": "char_wb", "ngram_range": (1, 4), "sublinear_tf": True, "dtype": np.float32}
+    ours, theirs = ArrayTfidfVectorizer(**options).fit(train), TfidfVectorizer(**options).fit(train)
+    assert ours.vocabulary_ == theirs.vocabulary_ and "vocabulary_" not in vars(ours)  # arrays, not a dict
+    a, b = ours.transform(probes), theirs.transform(probes)
+    assert a.shape == b.shape and (a != b).nnz == 0
+    assert (ours.fit_transform(train) != theirs.fit_transform(train)).nnz == 0
