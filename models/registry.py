@@ -195,10 +195,9 @@ class ModelRegistry:
         if stored is None:
             return None
         features, info = stored
-        self.estimator("judge")
         current = (
             info.params.get("reservoir") == self.reservoir(corpus, model).info.version
-            and info.params.get("judge") == self._loaded[("_estimator", "judge")][1].version
+            and info.params.get("judge") == self.estimator_info("judge").version
             and all(info.params.get("models", {}).get(m) == self.get(corpus, m)[1].version for m in scored_by)
             and len(features) == len(self.reservoir(corpus, model))
         )

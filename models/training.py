@@ -222,6 +222,7 @@ def train_ranking(registry: ModelRegistry, force: bool = False) -> int:
             )
             info.metrics = {"names": len(features), "seconds": round(time.perf_counter() - start, 2)}
             save_columns(features, info, path)
+            log.info("%s/%s ranking columns stored in %.1f s", corpus, model, info.metrics["seconds"])
             computed += 1
     return computed
 
