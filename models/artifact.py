@@ -84,17 +84,32 @@ def replacing(path: Path):
 
 
 def save_arrays(path: Path, header: dict, arrays: dict[str, np.ndarray]) -> None:
-    """``arrays`` as aligned ``.npy`` members and ``header`` as ``header.json``, written atomically."""
+    """``arrays`` as aligned ``.npy`` members, then ``header`` as ``header.json`` with where each array's
+    data lies (``arrays``: dtype, shape, order, offset), written atomically."""
+    layout = {}
     with replacing(path) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED) as zf:
-        zf.writestr(HEADER, json.dumps(header, indent=1, sort_keys=True))
         for name, value in arrays.items():
             array = np.asarray(value)
             if array.dtype.hasobject:
                 raise TypeError(f"{name}: object arrays cannot be mapped")
             member = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
-            member.extra = _padding(zf.fp.tell() + _LOCAL_HEADER.size + len(member.filename.encode()))
+            data_at = zf.fp.tell() + _LOCAL_HEADER.size + len(member.filename.encode())
+            member.extra = _padding(data_at)
+            npy = np.lib.format.header_data_from_array_1_0(array)
+            npy_header = io.BytesIO()
+            np.lib.format.write_array_header_1_0(npy_header, npy)  # what write_array writes first
             with zf.open(member, "w") as out:
                 np.lib.format.write_array(out, array, allow_pickle=False)
+            if member.file_size != len(npy_header.getvalue()) + array.nbytes:
+                raise ValueError(f"{name}: an .npy header of an unexpected length")
+            at = data_at + len(member.extra) + len(npy_header.getvalue())
+            layout[name] = {
+                "dtype": npy["descr"],
+                "shape": list(array.shape),
+                "fortran": npy["fortran_order"],
+                "at": at,
+            }
+        zf.writestr(HEADER, json.dumps(header | {"arrays": layout}, indent=1, sort_keys=True))
 
 
 def _padding(data_at: int) -> bytes:
@@ -104,38 +119,30 @@ def _padding(data_at: int) -> bytes:
 
 
 def open_arrays(path: Path) -> tuple[dict, dict[str, np.ndarray]]:
-    """(header, read-only arrays over one mapping of the file); nothing read but the zip's directory."""
+    """(header, read-only arrays over one mapping of the file); nothing read but the header."""
     if not path.exists():
         raise ModelNotTrained(str(path))
     with open(path, "rb") as f:
-        mapped = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)  # the very file the directory is read from
         try:
-            zf = zipfile.ZipFile(f)
+            with zipfile.ZipFile(f) as zf:
+                if HEADER not in zf.namelist():
+                    return _legacy_header(zf), {}
+                header = json.loads(zf.read(HEADER))
         except zipfile.BadZipFile as err:
             raise ArtifactVersionMismatch(
                 f"{path} is not an artifact this code reads ({err}): run `tnaas train --force`."
             ) from err
-        with zf:
-            if HEADER not in zf.namelist():
-                return _legacy_header(zf), {}
-            header = json.loads(zf.read(HEADER))
-            arrays = {m.filename[:-4]: _mapped(mapped, m) for m in zf.infolist() if m.filename.endswith(".npy")}
-    return header, arrays
+        mapped = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)  # the very file the header was read from
+    return header, {name: _mapped(mapped, where) for name, where in header.get("arrays", {}).items()}
 
 
-def _mapped(mapped: mmap.mmap, member: zipfile.ZipInfo) -> np.ndarray:
-    """One stored member as an array over the file's mapping (no copy)."""
-    if member.compress_type != zipfile.ZIP_STORED:
-        raise ArtifactVersionMismatch(f"{member.filename} is compressed: run `tnaas train --force`.")
-    fields = _LOCAL_HEADER.unpack_from(mapped, member.header_offset)
-    start = member.header_offset + _LOCAL_HEADER.size + fields[-2] + fields[-1]
-    stream = io.BytesIO(mapped[start : start + 65536])  # the .npy header is far shorter
-    version = np.lib.format.read_magic(stream)
-    read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-    shape, fortran, dtype = read(stream)
+def _mapped(mapped: mmap.mmap, where: dict) -> np.ndarray:
+    """One stored array as an array over the file's mapping (no copy)."""
+    dtype = np.lib.format.descr_to_dtype(where["dtype"])
     if dtype.hasobject:
-        raise ArtifactVersionMismatch(f"{member.filename} holds Python objects, which are never loaded")
-    return np.ndarray(shape, dtype, buffer=mapped, offset=start + stream.tell(), order="F" if fortran else "C")
+        raise ArtifactVersionMismatch("an artifact's array holds Python objects, which are never loaded")
+    order = "F" if where["fortran"] else "C"
+    return np.ndarray(tuple(where["shape"]), dtype, buffer=mapped, offset=where["at"], order=order)
 
 
 def _legacy_header(zf: zipfile.ZipFile) -> dict:
