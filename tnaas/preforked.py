@@ -1,0 +1,25 @@
+"""What the workers' fork server holds before it forks them (tnaas.forking): imported there, and only there.
+
+Every module a worker imports, and the tables a worker would otherwise build on its first job, made
+once in the server: each forked worker starts with them, sharing their pages with the server and its
+siblings until it writes to them.
+"""
+
+import importlib
+
+from availability.rules import pypi_stdlib_names
+
+MODULES = (
+    "tnaas.cli",  # the command a forked process runs, and through it the models and the pipeline
+    "jobs.worker",
+    "jobs.pipeline",
+    "jobs.metrics",
+    "jobs.tasks",  # job functions, run by dotted path
+    "jobs.upkeep",
+    "bot.slack.tasks",
+    "httpcore",  # httpx imports these only when the availability checker makes its first client
+    "h11",
+)
+for module in MODULES:
+    importlib.import_module(module)
+pypi_stdlib_names()  # every Python version's standard-library names, canonicalised: ~0.4 s of a first job
