@@ -11,9 +11,9 @@ at once, so each worker most likely touched every model. Then, per process, from
 Private_Dirty (what this process alone holds: what one more worker costs) and RSS; and the whole
 stack's PSS.
 
-How soon a worker answers: each worker in turn is killed (SIGKILL) while clients keep requests
-waiting in the queue, and ``tnaas up`` starts another; from that process' start (/proc/PID/stat) to
-the end of the first job it finished (rq's record of the job). Requests a completion with the
+How soon a worker answers: from a worker process' start (/proc/PID/stat) to the end of the first job
+it finished (rq's record of the job), with plain generate jobs always waiting in the queue; at the
+stack's start, and after each worker in turn is killed (SIGKILL) and ``tnaas up`` starts another. Requests a completion with the
 ``bayes1`` model (PyTorch in the worker that answers it) are left out unless ``--bayes``.
 """
 
@@ -36,12 +36,13 @@ from pathlib import Path
 from redis import Redis
 from rich.console import Console
 from rich.table import Table
-from rq import Worker
+from rq import Queue, Worker
 from rq.job import Job
 from rq.registry import FinishedJobRegistry
 
 from core.settings import Settings
 from corpora import load_corpus
+from jobs.contracts import GenerateRequest
 from testkit.processes import SupervisorLog, free_port_run, http, local_registries, wait_until
 
 SENTENCES = [
@@ -70,11 +71,36 @@ def rollup(pid: int) -> dict[str, float]:
     return out
 
 
+def descendants(pid: int) -> set[int]:
+    """Every process below ``pid`` (children, their children...), from /proc."""
+    parents = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parents[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+    found, frontier = set(), {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
+def helper_name(pid: int) -> str:
+    command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    for part, name in (("forkserver", "fork server"), ("resource_tracker", "resource tracker")):
+        if part in command:
+            return name
+    return command[:30]
+
+
 def started_at(pid: int) -> float:
-    """When a process started, seconds since the epoch (to the kernel's clock tick)."""
-    boot = next(int(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines() if line[:5] == "btime")
+    """When a process started, seconds since the epoch (to the kernel's clock tick): its start after
+    boot (/proc/PID/stat) against the time since boot now (/proc/uptime; /proc/stat's boot time is in
+    whole seconds)."""
     ticks = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19])
-    return boot + ticks / os.sysconf("SC_CLK_TCK")
+    uptime = float(Path("/proc/uptime").read_text().split()[0])
+    return time.time() - uptime + ticks / os.sysconf("SC_CLK_TCK")
 
 
 def ask(base: str, path: str, body: dict, timeout: float = 60) -> dict:
@@ -116,29 +142,27 @@ def touch_every_model(base: str, parallel: int, repeat: int, bayes: bool) -> int
         return len(list(pool.map(lambda r: ask(base, *r), work * repeat)))
 
 
-class Feeder:
-    """Clients that keep generate requests waiting in the queue until stopped."""
+class Backlog:
+    """Plain generate jobs (``jobs.tasks.answer_request``, by dotted path) kept waiting in the queue, so a
+    worker that starts has work the moment it can take it."""
 
-    def __init__(self, base: str, clients: int):
-        self.base, self.stop = base, threading.Event()
-        self.threads = [threading.Thread(target=self._client, daemon=True) for _ in range(clients)]
+    def __init__(self, connection: Redis, queue: str, waiting: int = 20):
+        self.queue, self.waiting, self.stop = Queue(queue, connection=connection), waiting, threading.Event()
+        self.thread = threading.Thread(target=self._fill, daemon=True)
 
-    def _client(self) -> None:
-        while not self.stop.is_set():
-            try:
-                ask(self.base, "generate", {"corpus": "pokemon", "n": 5}, timeout=30)
-            except (OSError, RuntimeError):
-                time.sleep(0.05)
+    def _fill(self) -> None:
+        payload = GenerateRequest(corpus="pokemon", n=5).model_dump()
+        while not self.stop.wait(0.005):
+            for _ in range(self.waiting - self.queue.count):
+                self.queue.enqueue("jobs.tasks.answer_request", payload, result_ttl=600)
 
-    def __enter__(self) -> Feeder:
-        for t in self.threads:
-            t.start()
+    def __enter__(self) -> Backlog:
+        self.thread.start()
         return self
 
     def __exit__(self, *exc) -> None:
         self.stop.set()
-        for t in self.threads:
-            t.join(60)
+        self.thread.join(10)
 
 
 def first_answer(connection: Redis, queue: str, pid: int, timeout: float = 60) -> float:
@@ -197,39 +221,45 @@ def measure(artifacts: Path, workers: int, repeat: int, bayes: bool) -> tuple[di
         base, log, url, up_pid = running
         connection = Redis.from_url(url)
         queue = Settings(_env_file=None).queue
-        wait_until(lambda: _answers(base), timeout=120, what="a first answer")
-        at_start = {}
-        for i in range(workers):
-            pid = log.pids()[f"worker.{i + 1}"]
-            at_start[f"worker.{i + 1}"] = first_answer(connection, queue, pid)
+        with Backlog(connection, queue):  # jobs wait in the queue before the first worker starts
+            at_start = {
+                f"worker.{i + 1}": first_answer(connection, queue, log.pids()[f"worker.{i + 1}"], 180)
+                for i in range(workers)
+            }
+        wait_until(lambda: _answering(base), timeout=120, what="the web process")
         answered = touch_every_model(base, 2 * workers, repeat, bayes)
         time.sleep(2)  # let warm-up threads and the scheduler's first round settle
-        memory = {"tnaas up": rollup(up_pid)} | {name: rollup(pid) for name, pid in log.pids().items()}
+        named = {pid: name for name, pid in log.pids().items()} | {up_pid: "tnaas up"}
+        for pid in descendants(up_pid) - named.keys():  # helpers of the stack's own (a fork server)
+            named[pid] = helper_name(pid)
+        memory = {name: rollup(pid) for pid, name in named.items()}
         restarted = {}
-        with Feeder(base, 2 * workers):
+        with Backlog(connection, queue):
             for i in range(workers):
                 name = f"worker.{i + 1}"
                 restarted[name] = first_answer(connection, queue, log.kill_and_wait(name))
         return memory | {"_answered": answered}, {"at the stack's start": at_start, "started again": restarted}
 
 
-def _answers(base: str) -> bool:
+def _answering(base: str) -> bool:
     try:
-        ask(base, "generate", {"corpus": "pokemon", "n": 5}, timeout=10)
-    except (OSError, RuntimeError):
+        return http("GET", f"{base}/api/v1/corpora")[0] == 200
+    except OSError:
         return False
-    return True
 
 
-def report(console: Console, memory: dict, ready: dict, workers: int) -> None:
+def report(console: Console, memory: dict, ready: dict) -> None:
     answered = memory.pop("_answered")
     table = Table("process", "PSS MB", "Private_Dirty MB", "RSS MB", title=f"memory after {answered} requests")
-    order = sorted(memory, key=lambda n: (n != "tnaas up", n != "redis", n != "web", not n.startswith("worker"), n))
+    order = sorted(
+        memory,
+        key=lambda n: (n != "tnaas up", n != "redis", n != "web", not n.startswith("worker"), n != "scheduler", n),
+    )
     for name in order:
         m = memory[name]
         table.add_row(name, f"{m['Pss']:.0f}", f"{m['Private_Dirty']:.0f}", f"{m['Rss']:.0f}")
     stack_pss = sum(m["Pss"] for n, m in memory.items() if n != "tnaas up")
-    table.add_row(f"stack (web, {workers} workers, scheduler, redis)", f"{stack_pss:.0f}", "", "", style="bold")
+    table.add_row("stack (every process but `tnaas up`)", f"{stack_pss:.0f}", "", "", style="bold")
     table.add_row("stack and `tnaas up` itself", f"{stack_pss + memory['tnaas up']['Pss']:.0f}", "", "")
     console.print(table)
     times = Table("worker", *ready, title="seconds from a worker's start to its first answer")
@@ -252,7 +282,7 @@ def main() -> None:
             artifacts = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="tnaas-art-"))) / "artifacts"
             train(artifacts)
         memory, ready = measure(artifacts.resolve(), args.workers, args.repeat, args.bayes)
-    report(console, memory, ready, args.workers)
+    report(console, memory, ready)
 
 
 if __name__ == "__main__":
