@@ -30,6 +30,10 @@ class ModelRegistry:
     """``artifacts/<corpus>/<model>.npz`` and ``artifacts/<name>.joblib`` (the layout: models.artifact);
     ``get`` loads on first use and keeps the model mapped."""
 
+    # The registry mapped before this process was forked (tnaas.preforked, in the workers' fork server):
+    # a worker's first registry takes over from it what is unchanged on disk, as from a previous version.
+    forked_with: ModelRegistry | None = None
+
     def __init__(self, root: Path):
         self.root = Path(root)
         self._loaded: dict[tuple, object] = {}  # name models, estimators and reservoirs by key
@@ -41,7 +45,9 @@ class ModelRegistry:
         """Take over from ``previous`` (the registry a worker held before a new version was published)
         what it loaded from files unchanged since, and what it computed from those only: a retrained
         reranker (once a minute while a team's first votes come in) then costs a worker the reranker and
-        its scores, not every model, reservoir and ranking column again. Returns self."""
+        its scores, not every model, reservoir and ranking column again. With no ``previous``, from the
+        registry this process was forked with, if any. Returns self."""
+        previous = previous if previous is not None else ModelRegistry.forked_with
         if previous is None or previous.root != self.root:
             return self
         loaded, stamps = dict(previous._loaded), dict(previous._stamps)  # its warm-up thread may still add

@@ -209,3 +209,26 @@ def test_ranking_columns_of_other_versions_are_computed_again(trained_artifacts,
     assert computed.probs.flags.writeable  # computed in this process
     np.testing.assert_array_equal(computed.probs, features.probs)
     assert any("`tnaas train` stores" in r.getMessage() for r in caplog.records)
+
+
+def test_a_forked_workers_first_registry_takes_over_what_the_fork_server_mapped(
+    trained_artifacts, tmp_path, monkeypatch
+):
+    """`tnaas up` forks workers from a process that mapped the models (tnaas.preforked): a worker's
+    first registry takes over what is unchanged on disk since, as from a previous version."""
+    import os
+    import shutil
+
+    root = tmp_path / "artifacts"
+    shutil.copytree(trained_artifacts, root)
+    mapped = ModelRegistry(root)
+    mapped.preload()
+    monkeypatch.setattr(ModelRegistry, "forked_with", mapped)
+    rewritten = mapped.path("cats", "kn3")
+    os.utime(rewritten, ns=(rewritten.stat().st_atime_ns, rewritten.stat().st_mtime_ns + 10**9))
+
+    first = ModelRegistry(root).reusing(None)
+    assert first.estimator("judge") is mapped.estimator("judge")
+    assert first.model("pokemon", "kn3") is mapped.model("pokemon", "kn3")
+    assert first.model("cats", "kn3") is not mapped.model("cats", "kn3")  # rewritten since: mapped again
+    assert ModelRegistry(trained_artifacts).reusing(None).model("pokemon", "kn3") is not mapped.model("pokemon", "kn3")
