@@ -1,20 +1,20 @@
 """Memory of a whole stack, per process, and how soon a started worker answers.
 
 Run: ``.venv/bin/python -m bench.memory [--artifacts DIR] [--workers 2]``. Without ``--artifacts``
-every corpus is trained first (``tnaas train`` into a temporary directory: ~15 minutes on 2 cores).
+every corpus is trained first (``tnaas train`` into a temporary directory: ~20 minutes on 2 cores).
 Then ``tnaas up`` runs the stack as a newcomer runs it (embedded redis-server, the web process,
 ``--workers`` workers, the upkeep scheduler) on 127.0.0.1, registries on a closed loopback port, rate
 limits lifted, and every kind of request is sent for every corpus and every trained model (generate,
 complete, like; detect of names and of sentences; check), each ``--repeat`` times, ``--workers`` x 2
-at once, so each worker most likely touched every model. Then, per process, from
+at once, so each worker most likely touched every model. Completions with ``bayes1`` (which import
+PyTorch into the worker that answers one) are left out unless ``--bayes``. Then, for every process of
+the stack (its helpers, such as the workers' fork server, included) and ``tnaas up`` itself, from
 ``/proc/PID/smaps_rollup``: PSS (shared pages split between the processes that map them),
-Private_Dirty (what this process alone holds: what one more worker costs) and RSS; and the whole
-stack's PSS.
+Private_Dirty (what this process alone holds: what one more worker costs) and RSS; and the stack's PSS.
 
 How soon a worker answers: from a worker process' start (/proc/PID/stat) to the end of the first job
 it finished (rq's record of the job), with plain generate jobs always waiting in the queue; at the
-stack's start, and after each worker in turn is killed (SIGKILL) and ``tnaas up`` starts another. Requests a completion with the
-``bayes1`` model (PyTorch in the worker that answers it) are left out unless ``--bayes``.
+stack's start, and after each worker in turn is killed (SIGKILL) and ``tnaas up`` starts another.
 """
 
 from __future__ import annotations

@@ -10,10 +10,10 @@ Layout of an artifacts directory::
     judge.joblib  language.joblib  reranker.joblib   scikit-learn models
 
 An ``.npz`` is numpy's zip of ``.npy`` members, stored uncompressed with each array's data aligned to
-64 bytes, plus a ``header.json`` member. ``np.load`` reads it like any ``.npz``; ``open_arrays`` maps
-the file once and hands out every member as a read-only array over that one mapping: no bytes are read
-at load, pages come in as they are touched, and every process of a machine shares the page cache's one
-copy. A ``.joblib`` is an uncompressed joblib dump of ``{"header", "estimator"}``, loaded with
+64 bytes, plus a ``header.json`` member: the header below and where each array's data lies. ``np.load``
+reads it like any ``.npz``; ``open_arrays`` maps the file once and hands out every member as a
+read-only array over that one mapping: nothing but the header is read at load, pages come in as they
+are touched, and every process of a machine shares the page cache's one copy. A ``.joblib`` is an uncompressed joblib dump of ``{"header", "estimator"}``, loaded with
 ``mmap_mode="r"``: the arrays inside are mapped the same way (the estimators keep their learned state
 in arrays for that reason, not in dicts of Python objects).
 
