@@ -15,6 +15,8 @@ Private_Dirty (what this process alone holds: what one more worker costs) and RS
 How soon a worker answers: from a worker process' start (/proc/PID/stat) to the end of the first job
 it finished (rq's record of the job), with plain generate jobs always waiting in the queue; at the
 stack's start, and after each worker in turn is killed (SIGKILL) and ``tnaas up`` starts another.
+
+``--where --artifacts DIR``: instead, where a worker's private memory goes, in this one process.
 """
 
 from __future__ import annotations
@@ -248,6 +250,35 @@ def _answering(base: str) -> bool:
         return False
 
 
+def where(artifacts: Path, top: int = 12) -> None:
+    """In this process, as a worker holds them: Private_Dirty once the worker's code is imported and
+    once every model is loaded and warmed, and what the Python allocations of loading are, by the file
+    that made them (tracemalloc; arrays mapped from a file are not allocations and do not show)."""
+    import gc
+    import tracemalloc
+
+    from jobs import pipeline, worker  # noqa: F401  -- what a worker imports
+    from models.registry import ModelRegistry
+
+    def private_dirty() -> float:
+        return rollup(os.getpid())["Private_Dirty"]
+
+    imported = private_dirty()
+    tracemalloc.start()
+    settings = Settings(_env_file=None, artifacts_dir=artifacts)
+    registry = ModelRegistry(artifacts)
+    registry.preload()
+    pipeline.warm(registry, settings)
+    gc.collect()
+    allocated = tracemalloc.take_snapshot().statistics("filename")
+    tracemalloc.stop()
+    print(f"Private_Dirty once the worker's code is imported: {imported:.0f} MB")
+    print(f"... once every model is loaded and the default reservoirs warmed: {private_dirty():.0f} MB (traced)")
+    print(f"Python allocations of loading: {sum(s.size for s in allocated) / 2**20:.1f} MB, by file:")
+    for stat in allocated[:top]:
+        print(f"  {stat.size / 2**20:7.1f} MB  {stat.traceback[0].filename}")
+
+
 def report(console: Console, memory: dict, ready: dict) -> None:
     answered = memory.pop("_answered")
     table = Table("process", "PSS MB", "Private_Dirty MB", "RSS MB", title=f"memory after {answered} requests")
@@ -274,7 +305,11 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--repeat", type=int, default=3, help="times each request is sent")
     parser.add_argument("--bayes", action="store_true", help="also complete with bayes1 (PyTorch in the worker)")
+    parser.add_argument("--where", action="store_true", help="only where a worker's private memory goes (--artifacts)")
     args = parser.parse_args()
+    if args.where:
+        where(args.artifacts.resolve())
+        return
     console = Console(width=120)
     with ExitStack() as cleanup:
         artifacts = args.artifacts
