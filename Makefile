@@ -49,6 +49,7 @@ bench: $(VENV)/.test
 	$(BIN)/python -m bench.feedback_loop
 	$(BIN)/python -m bench.slack
 	$(BIN)/python -m bench.api
+	$(BIN)/python -m bench.memory --artifacts artifacts
 	$(BIN)/python -m bench.faults
 	$(BIN)/python -m bench.availability
 	$(BIN)/python -m bench.web_start

@@ -45,7 +45,7 @@ look worse and are called real no more often than random picks. ``--style`` (P(r
 judge's P(asked corpus)) is worse on every corpus over 3 splits (pokemon kn3 -0.14 / -0.13 against the
 reservoir). Tempered candidates (``--temperatures 0.8``) help pokemon kn3 a little and nothing else
 (README "Believability, measured"). A coverage filter (``--coverage``: only candidates whose every
-character k-gram of ``^name$`` the 60% has, models.believability.Coverage; same candidates, cut per
+character k-gram of ``^name$`` the 60% has, ``Coverage`` below; same candidates, cut per
 length) is worse or level on every pair, paired over split seeds 3-10 (linear / forest, minus the
 reservoir): cats kn5 k=2 -0.045 ± 0.023 / -0.042 ± 0.025, k=3 with at most 2 unseen -0.039 ± 0.020 /
 -0.034 ± 0.019 (both leave 15-17k eligible: a 12,000 tier, distinct 0.956; against the same-sized
@@ -70,9 +70,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from rapidfuzz.distance import Levenshtein
+from rapidfuzz.process import cdist
 from rich.console import Console
 from rich.table import Table
 from scipy import sparse
+from scipy.sparse.csgraph import connected_components
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.linear_model import LogisticRegression
@@ -84,11 +87,9 @@ from models.artifact import ArtifactInfo
 from models.believability import POOL as POOL_RESERVOIR
 from models.believability import (
     BelievabilityJudge,
-    Coverage,
     NearCopies,
     eligible_candidates,
     judge_training_set,
-    near_duplicate_groups,
     reservoir_from,
     score_candidates,
     temperature_for,
@@ -116,6 +117,60 @@ def split_corpus(words: list[str], seed: int = 0) -> tuple[list[str], list[str]]
     random.Random(seed).shuffle(names)
     cut = int(TRAIN_SHARE * len(names))
     return names[:cut], names[cut:]
+
+
+# -- levers measured here and not taken (see the module docstring) -------------------------------------
+def shape_of(name: str) -> str:
+    """The name's make-up: letters only, with digits, or with separators (and no digit)."""
+    if any(ch.isdigit() for ch in name):
+        return "digits"
+    return "letters" if name.isalpha() else "separators"
+
+
+def length_and_shape(name: str) -> tuple[int, str]:
+    """``--by-shape``: the tier kept in the corpus' proportions of length and make-up together."""
+    return len(name), shape_of(name)
+
+
+class Coverage:
+    """Is every character ``k``-gram of a name, with its boundary marks (``^name$``), one the corpus'
+    names have (``missing``: all but at most that many)? A model's backoff joins pieces the corpus never
+    joins (cats kn5: ``ctbuggar``, ``sndbpeacar``, ``lillld``); this keeps such names out without a score.
+    A filter, not a ranking feature. Measured (bench/believability.py ``--coverage``) and not used: worse
+    or level on cats, dogs and pokemon (cats kn5 k=2 -0.045 / -0.042 called real against the reservoir);
+    most held-out real names fail it themselves (cats, k=3: 97%)."""
+
+    def __init__(self, words, k: int = 3, missing: int = 0):
+        self.k = k
+        self.missing = missing
+        self.grams = frozenset(g for w in words for g in self.grams_of(w))
+
+    def grams_of(self, name: str) -> list[str]:
+        marked = f"^{name}$"
+        return [marked[i : i + self.k] for i in range(len(marked) - self.k + 1)]
+
+    def unseen(self, name: str) -> int:
+        """How many of the name's k-grams the corpus' names never have."""
+        return sum(g not in self.grams for g in self.grams_of(name))
+
+    def covered(self, name: str) -> bool:
+        return self.unseen(name) <= self.missing
+
+    def mask(self, names) -> np.ndarray:
+        return np.fromiter((self.covered(n) for n in names), dtype=bool, count=len(names))
+
+
+def near_duplicate_groups(names: list[str], distance: int = 2, share: float = 0.25) -> np.ndarray:
+    """Group id per name: names linked by a chain of near-twins (at most ``distance`` edits and at most
+    ``share`` of the longer name: nidoranf / nidoranm, spider-man / spider-woman) share a group.
+    Cross-fitting keeps a group in one fold, so no name is judged by a model that saw its twin. The
+    share keeps short names apart (max / mac would chain most of a dog-name list into one group)."""
+    if not names:
+        return np.zeros(0, dtype=int)
+    close = cdist(names, names, scorer=Levenshtein.distance, score_cutoff=distance, dtype=np.int32, workers=-1)
+    lengths = np.array([len(n) for n in names])
+    linked = (close <= distance) & (close <= share * np.maximum.outer(lengths, lengths))
+    return connected_components(sparse.csr_matrix(linked), directed=False)[1]
 
 
 # -- the detectors ------------------------------------------------------------------------------------
@@ -255,7 +310,9 @@ def evaluate_pair(
         shown[f"reservoir keep {keep}"] = run_reservoir(sized, n)
         tiers[f"reservoir keep {keep}"] = len(sized)
     if by_shape:  # the same candidates, cut per length and make-up (letters, separators, digits)
-        shaped = reservoir_from(*candidates, model, near, default_blocklist(), info, by_length=True, by_shape=True)
+        shaped = reservoir_from(
+            *candidates, model, near, default_blocklist(), info, by_length=True, stratum=length_and_shape
+        )
         shown["reservoir by shape"] = run_reservoir(shaped, n)
         tiers["reservoir by shape"] = len(shaped)
     for k, missing in coverages:  # the same candidates, those whose k-grams the 60% has (all but `missing`)

@@ -20,23 +20,22 @@ real from sampled better, yet its top picks look worse) see the module docstring
 
 from __future__ import annotations
 
-import json
 from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from rapidfuzz.distance import Levenshtein
-from rapidfuzz.process import cdist
-from scipy import sparse
-from scipy.sparse.csgraph import connected_components
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
-from core.errors import ModelNotTrained
-from models.artifact import ArtifactInfo, _check
+from corpora import corpus_hash
+from models import artifact
+from models.artifact import ArtifactInfo
+from models.decency import BLOCKLIST_DIR
+from models.strings import PackedNames
 
 NEGATIVES_PER_NAME = 5  # model samples per corpus name in the judge's training set
 MAX_NEGATIVES = 30_000
@@ -48,7 +47,6 @@ TOP_SHARE = 0.2  # the reservoir keeps this share of the eligible candidates, be
 MIN_KEEP = 12_000  # ... but at least this many (100 requests of 10 then repeat < 5% of names) ...
 MAX_KEEP = 20_000  # ... and at most this many
 BY_LENGTH = True  # cut the tier per name length, in the corpus' proportions (see cut_tier)
-BY_SHAPE = False  # ... and per make-up (letters, separators, digits): measured, not taken (README)
 # Candidates may be sampled with every next-letter distribution sharpened (p ** (1 / T), renormalised;
 # lengths keep the corpus' prior): more typical names for the judge to choose from. Chosen per (corpus,
 # model) by bench/believability.py (T=0.8 against 1, the same judge, paired over 3 split seeds), taken
@@ -63,6 +61,24 @@ TEMPERATURES: dict[tuple[str, str], float] = {("pokemon", "kn3"): 0.8}
 def temperature_for(corpus: str, model: str) -> float:
     """The temperature the reservoir of (``corpus``, ``model``) samples its candidates at."""
     return TEMPERATURES.get((corpus, model), TEMPERATURE)
+
+
+def believability_info(corpus: str, model_info: ArtifactInfo) -> ArtifactInfo:
+    """Versioned by the name model it ranks, the judge's and the reservoir's parameters and the blocklist:
+    what training stamps on a reservoir, and what a loaded one is compared with."""
+    blocklist = (BLOCKLIST_DIR / "blocklist.tsv").read_text(encoding="utf-8")
+    params = {
+        "name_model": model_info.version,
+        "judge": BelievabilityJudge().get_params(),
+        "negatives_per_name": NEGATIVES_PER_NAME,
+        "max_negatives": MAX_NEGATIVES,
+        "pool": POOL,
+        "tier": [TOP_SHARE, MIN_KEEP, MAX_KEEP],
+        "tier_by_length": BY_LENGTH,
+        "temperature": temperature_for(corpus, model_info.model),
+        "blocklist": corpus_hash([blocklist]),
+    }
+    return ArtifactInfo(corpus=corpus, model=model_info.model, corpus_hash=model_info.corpus_hash, params=params)
 
 
 class BelievabilityJudge(BaseEstimator, ClassifierMixin):
@@ -137,52 +153,14 @@ class NearCopies:
         return np.fromiter((self.near(n) for n in names), dtype=bool, count=len(names))
 
 
-class Coverage:
-    """Is every character ``k``-gram of a name, with its boundary marks (``^name$``), one the corpus'
-    names have (``missing``: all but at most that many)? A model's backoff joins pieces the corpus never
-    joins (cats kn5: ``ctbuggar``, ``sndbpeacar``, ``lillld``); this keeps such names out without a score.
-    A filter, not a ranking feature. Measured (bench/believability.py ``--coverage``) and not used: worse
-    or level on cats, dogs and pokemon (cats kn5 k=2 -0.045 / -0.042 called real against the reservoir);
-    most held-out real names fail it themselves (cats, k=3: 97%)."""
-
-    def __init__(self, words, k: int = 3, missing: int = 0):
-        self.k = k
-        self.missing = missing
-        self.grams = frozenset(g for w in words for g in self.grams_of(w))
-
-    def grams_of(self, name: str) -> list[str]:
-        marked = f"^{name}$"
-        return [marked[i : i + self.k] for i in range(len(marked) - self.k + 1)]
-
-    def unseen(self, name: str) -> int:
-        """How many of the name's k-grams the corpus' names never have."""
-        return sum(g not in self.grams for g in self.grams_of(name))
-
-    def covered(self, name: str) -> bool:
-        return self.unseen(name) <= self.missing
-
-    def mask(self, names) -> np.ndarray:
-        return np.fromiter((self.covered(n) for n in names), dtype=bool, count=len(names))
-
-
-def near_duplicate_groups(names: list[str], distance: int = 2, share: float = 0.25) -> np.ndarray:
-    """Group id per name: names linked by a chain of near-twins (at most ``distance`` edits and at most
-    ``share`` of the longer name: nidoranf / nidoranm, spider-man / spider-woman) share a group.
-    Cross-fitting keeps a group in one fold, so no name is judged by a model that saw its twin. The
-    share keeps short names apart (max / mac would chain most of a dog-name list into one group)."""
-    if not names:
-        return np.zeros(0, dtype=int)
-    close = cdist(names, names, scorer=Levenshtein.distance, score_cutoff=distance, dtype=np.int32, workers=-1)
-    lengths = np.array([len(n) for n in names])
-    linked = (close <= distance) & (close <= share * np.maximum.outer(lengths, lengths))
-    return connected_components(sparse.csr_matrix(linked), directed=False)[1]
-
-
 @dataclass(frozen=True)
 class Reservoir:
-    """The believable tier of one (corpus, model, version): names best first, their P(real) and log P."""
+    """The believable tier of one (corpus, model, version): names best first, their P(real) and log P.
 
-    names: list[str]
+    Loaded, its names and columns are arrays over the mapped artifact (models.artifact): a machine's
+    workers share one copy."""
+
+    names: Sequence[str]
     scores: np.ndarray
     log_probs: np.ndarray
     info: ArtifactInfo
@@ -196,26 +174,16 @@ class Reservoir:
         return np.sort(picked)  # names are stored best first
 
     def save(self, path: Path) -> None:
-        header = self.info.model_dump() | {"version": self.info.version}
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp.npz")
-        np.savez(
-            tmp,
-            header=np.array(json.dumps(header)),
-            names=np.array("\n".join(self.names)),
-            scores=self.scores.astype(np.float32),
-            log_probs=self.log_probs.astype(np.float32),
-        )
-        tmp.replace(path)  # atomic: a worker never reads a half-written reservoir
+        arrays = PackedNames.of(self.names).to_arrays("names") | {
+            "scores": np.asarray(self.scores, dtype=np.float32),
+            "log_probs": np.asarray(self.log_probs, dtype=np.float32),
+        }
+        artifact.save_arrays(path, self.info.header(), arrays)
 
     @classmethod
     def load(cls, path: Path) -> Reservoir:
-        if not path.exists():
-            raise ModelNotTrained(str(path))
-        with np.load(path, allow_pickle=False) as data:
-            info = _check(json.loads(str(data["header"])), path)
-            names = str(data["names"]).split("\n") if str(data["names"]) else []
-            return cls(names, data["scores"], data["log_probs"], info)
+        info, arrays = artifact.open_checked(path)
+        return cls(PackedNames.from_arrays(arrays, "names"), arrays["scores"], arrays["log_probs"], info)
 
 
 def tier_size(eligible: int) -> int:
@@ -230,21 +198,10 @@ def eligible_candidates(
     return [n for n, close in zip(distinct, near.mask(distinct)) if not close]
 
 
-def shape_of(name: str) -> str:
-    """The name's make-up: letters only, with digits, or with separators (and no digit)."""
-    if any(ch.isdigit() for ch in name):
-        return "digits"
-    return "letters" if name.isalpha() else "separators"
-
-
-def stratum(name: str, by_shape: bool = False):
-    """What the tier keeps in the corpus' proportions: the length, and with ``by_shape`` the make-up."""
-    return (len(name), shape_of(name)) if by_shape else len(name)
-
-
-def length_shares(words, by_shape: bool = False) -> dict:
-    """Share of the corpus' names of each length (with ``by_shape``: of each length and make-up)."""
-    counts = Counter(stratum(w, by_shape) for w in words)
+def length_shares(words, stratum: Callable[[str], object] = len) -> dict:
+    """Share of the corpus' names of each length (or of each ``stratum``: what the tier keeps in the
+    corpus' proportions)."""
+    counts = Counter(stratum(w) for w in words)
     total = sum(counts.values())
     return {key: c / total for key, c in counts.items()}
 
@@ -271,23 +228,29 @@ def length_quotas(available: dict[int, int], shares: dict[int, float], keep: int
 
 
 def cut_tier(
-    names: list[str], scores: np.ndarray, keep: int, shares: dict | None, blocklist, by_shape: bool = False
+    names: list[str],
+    scores: np.ndarray,
+    keep: int,
+    shares: dict | None,
+    blocklist,
+    stratum: Callable[[str], object] = len,
 ) -> list[int]:
     """Indices of the tier, best first: the best-scored unblocked names of each length, as many of each
     as ``length_quotas`` gives (``shares=None``: the plain cut, the ``keep`` best whatever their length).
 
     Why per length: P(real) grows with the evidence a name offers, so the plain cut favours long
     names (deployed pokemon kn3: 8.1 letters against the corpus' 7.7, pypi kn5 15.3 against 12.6); cut per
-    length, the shown names look like the corpus in length too."""
+    length, the shown names look like the corpus in length too. (``stratum``: what to keep in the
+    corpus' proportions instead of the length; ``shares`` are then per stratum.)"""
     order = [int(i) for i in np.argsort(-scores, kind="stable") if not blocklist.blocked(names[i])]
     if shares is None:
         return order[:keep]
     by_length: dict = {}
     for i in order:  # best first within each length
-        by_length.setdefault(stratum(names[i], by_shape), []).append(i)
+        by_length.setdefault(stratum(names[i]), []).append(i)
     quotas, left = length_quotas({length: len(ids) for length, ids in by_length.items()}, shares, keep)
     chosen = {i for length, ids in by_length.items() for i in ids[: quotas[length]]}
-    rest = [i for i in order if i not in chosen and shares.get(stratum(names[i], by_shape), 0) == 0]
+    rest = [i for i in order if i not in chosen and shares.get(stratum(names[i]), 0) == 0]
     chosen.update(rest[:left])  # lengths the corpus lacks fill what its own could not
     return [i for i in order if i in chosen]
 
@@ -315,12 +278,11 @@ def build_reservoir(
     pool: int = POOL,
     by_length: bool = BY_LENGTH,
     temperature: float = TEMPERATURE,
-    by_shape: bool = BY_SHAPE,
 ) -> Reservoir:
     """Sample ``pool`` names (at ``temperature``), keep the eligible ones, score them, cut to the
     believable tier (per length of the corpus' names, those ``near`` indexes, unless ``by_length`` is off)."""
     names, scores = score_candidates(model, judge, near, rng, pool, temperature)
-    return reservoir_from(names, scores, model, near, blocklist, info, by_length, by_shape)
+    return reservoir_from(names, scores, model, near, blocklist, info, by_length)
 
 
 def reservoir_from(
@@ -331,12 +293,13 @@ def reservoir_from(
     blocklist,
     info: ArtifactInfo,
     by_length: bool,
-    by_shape: bool = False,
     keep: int | None = None,
+    stratum: Callable[[str], object] = len,
 ) -> Reservoir:
-    """The tier of ``tier_size`` names (``keep``: that many instead, a benchmark lever)."""
-    shares = length_shares(near.words, by_shape) if by_length else None
+    """The tier of ``tier_size`` names (``keep``: that many instead; ``stratum``: cut per something
+    other than the length; both benchmark levers)."""
+    shares = length_shares(near.words, stratum) if by_length else None
     size = tier_size(len(names)) if keep is None else min(keep, len(names))
-    chosen = cut_tier(names, scores, size, shares, blocklist, by_shape)
+    chosen = cut_tier(names, scores, size, shares, blocklist, stratum)
     kept = [names[i] for i in chosen]
     return Reservoir(kept, scores[chosen], model.log_probs(kept) if kept else np.zeros(0), info)

@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import random
 import re
+from collections.abc import Iterator, Mapping
 
 import numpy as np
-from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
 from sklearn.pipeline import Pipeline
@@ -29,6 +29,8 @@ from corpora import corpus_names, judge_corpus_names, load_corpus
 from models.kneser_ney import KneserNeyLM
 from models.language import LANGUAGES_DIR
 from models.pattern import normalise_pattern
+from models.strings import NameSet
+from models.vectorizers import ArrayTfidfVectorizer
 
 HARD_CASE = ("pokemon", "pypi", "npm")
 TECH = ("pypi", "npm", "debian", "pypi-words")  # software project names: the "tech" side of "Pokemon or tech?"
@@ -88,6 +90,54 @@ def word_zipf(languages: tuple[str, ...] = WORD_LANGUAGES) -> dict[str, tuple[fl
     return out
 
 
+class WordFrequencies:
+    """``word_zipf`` as arrays (the words in a ``NameSet``, their two frequencies in rows alongside): a
+    model that loads it maps it, where a dict of ~76,000 words cost every worker ~14 MB of its own."""
+
+    def __init__(self, zipf: dict[str, tuple[float, float]]):
+        self.words = NameSet.of(zipf)
+        self.table = np.array([zipf[w] for w in self.words], dtype=np.float64).reshape(-1, 2)
+
+    def lookup(self, words: list[str]) -> np.ndarray:
+        """(English Zipf, highest Zipf) of each word; (0, 0) for one not listed."""
+        at = self.words.index(words)
+        return (
+            np.where((at >= 0)[:, None], self.table[np.maximum(at, 0)], 0.0)
+            if len(self.table)
+            else np.zeros((len(words), 2))
+        )
+
+
+class KnownNames(Mapping):
+    """Name key -> the corpora that have that name, as arrays: the keys in a ``NameSet`` and, per key,
+    a bit per corpus. A mapping a loaded model maps rather than rebuilds (a dict of ~130,000 keys and
+    lists cost every worker ~22 MB of its own)."""
+
+    def __init__(self, names: list[str], corpora: list[str]):
+        members: dict[str, set[str]] = {}
+        for name, corpus in zip(names, corpora):
+            members.setdefault(name_key(name), set()).add(corpus)
+        self.corpora = np.array(sorted(set(corpora)))
+        if len(self.corpora) > 64:
+            raise ValueError("at most 64 corpora fit a key's bits")
+        bit = {c: 1 << i for i, c in enumerate(self.corpora.tolist())}
+        self.keys = NameSet.of(members)
+        self.bits = np.array([sum(bit[c] for c in members[k]) for k in self.keys], dtype=np.uint64)
+
+    def __getitem__(self, key: str) -> list[str]:
+        at = int(self.keys.index([key])[0]) if isinstance(key, str) else -1
+        if at < 0:
+            raise KeyError(key)
+        bits = int(self.bits[at])
+        return [c for i, c in enumerate(self.corpora.tolist()) if bits >> i & 1]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.keys)
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+
 class PokemonOrTech:
     """``fit(names, is_tech)``; ``predict_proba`` -> P(tech) for even odds; ``predict`` -> "pokemon"/"tech"."""
 
@@ -108,7 +158,7 @@ class PokemonOrTech:
 
     def _features(self, spelled: list[str], models: list[tuple]) -> np.ndarray:
         cols = [p.log_probs(spelled) - t.log_probs(spelled) for p, t in models]
-        zipf = np.array([self.zipf_.get(s.replace(" ", ""), (0.0, 0.0)) for s in spelled]).reshape(-1, 2)
+        zipf = self.zipf_.lookup([s.replace(" ", "") for s in spelled])
         cols += [
             np.array([len(s) for s in spelled]) / 10,
             zipf[:, 0],
@@ -120,7 +170,7 @@ class PokemonOrTech:
 
     def fit(self, X: list[str], y: list[int]) -> PokemonOrTech:
         """``y`` is 1 for tech, 0 for Pokemon. The stacker sees ratios from models that never saw the name."""
-        self.zipf_ = word_zipf()
+        self.zipf_ = WordFrequencies(word_zipf())
         spelled = np.array([_spelled(x) for x in X], dtype=object)
         y = np.asarray(y)
         fold = np.random.default_rng(self.seed).integers(0, self.folds, len(spelled))
@@ -164,7 +214,7 @@ class CorpusJudge:
             [
                 (
                     "ngrams",
-                    TfidfVectorizer(
+                    ArrayTfidfVectorizer(
                         analyzer="char_wb", ngram_range=self.ngram_range, sublinear_tf=True, dtype=np.float32
                     ),
                 ),
@@ -174,11 +224,7 @@ class CorpusJudge:
         ranked = [i for i, c in enumerate(y) if c in set(corpus_names())]  # judge-only corpora: verdict only
         self.pipeline_.fit([self._prepare(X[i]) for i in ranked], [y[i] for i in ranked])
         self.classes_ = self.pipeline_.classes_
-        self.members_: dict[str, list[str]] = {}
-        for name, corpus in zip(X, y):
-            members = self.members_.setdefault(name_key(name), [])
-            if corpus not in members:
-                members.append(corpus)
+        self.members_ = KnownNames(X, y)
         if self.with_verdict:
             self.pokemon_or_tech_ = PokemonOrTech().fit(*pokemon_or_tech_dataset(X, y))
         return self

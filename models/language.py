@@ -29,6 +29,7 @@ from sklearn.feature_extraction.text import HashingVectorizer
 from sklearn.naive_bayes import MultinomialNB
 from sklearn.utils import murmurhash3_32
 
+from models.strings import NameSet
 from models.text import TOKEN, clean_text, letter_scripts, main_script, script_of, sentences
 
 LANGUAGES_DIR = Path(__file__).resolve().parents[1] / "corpora" / "languages"
@@ -231,9 +232,12 @@ class LanguageDetector:
         self.bias_ = bayes.class_log_prior_.astype(np.float32)
         self.classes_ = bayes.classes_
         self.scripts_ = self._learn_scripts(cleaned, y)
-        self.letters_ = self._learn_letters(cleaned, y)
+        self.letters_, self.letter_masks_ = self._learn_letters(cleaned, y)
         self.groups_ = [self._word_model(group, frequencies or {}) for group in CONFUSABLE]
         self.groups_ = [g for g in self.groups_ if g is not None]
+        self._merged = None
+        if self.groups_:
+            self._merged_word_models()  # now, so that a saved detector carries it and a loaded one maps it
         self.temperatures_ = np.ones(len(LENGTH_EDGES) + 1)
         if calibration:
             self.temperatures_ = self._fit_temperatures(*zip(*calibration))
@@ -255,8 +259,10 @@ class LanguageDetector:
             masks["Han"] |= masks["Kana"]
         return masks
 
-    def _learn_letters(self, texts: list[str], y: list[str]) -> dict[str, np.ndarray]:
-        """letter -> which languages write it, for letters some languages never write (ї, ђ, ß, ő, ł...)."""
+    def _learn_letters(self, texts: list[str], y: list[str]) -> tuple[NameSet, np.ndarray]:
+        """Letters some languages never write (ї, ђ, ß, ő, ł...) and, row for row, which languages write
+        each (a boolean mask over ``classes_``): arrays, which a loaded detector maps, rather than a dict
+        of thousands of small arrays (Han characters), which it would rebuild."""
         index = {lang: i for i, lang in enumerate(self.classes_)}
         counts: dict[str, np.ndarray] = {}
         for text, lang in zip(texts, y):
@@ -268,7 +274,8 @@ class LanguageDetector:
             writes = n >= np.maximum(MIN_LETTER_COUNT, MIN_LETTER_SHARE * totals)
             if writes.any() and not writes[self.scripts_.get(script_of(ch), writes)].all():
                 masks[ch] = writes
-        return masks
+        letters = NameSet.of(masks)
+        return letters, np.array([masks[ch] for ch in letters], dtype=bool).reshape(len(letters), len(self.classes_))
 
     def _word_model(self, group: tuple[str, ...], frequencies: dict[str, dict[str, float]]):
         """(language indices, sorted word hashes, log P(word | language) per hash) over a group of
@@ -304,8 +311,8 @@ class LanguageDetector:
 
     def _merged_word_models(self) -> tuple[np.ndarray, np.ndarray, list[tuple[np.ndarray, slice]]]:
         """Every group's word table side by side over the union of their hashes (0 where a group does
-        not know a word), so a text's words are looked up once rather than once per group. Built on
-        first use from ``groups_`` and kept."""
+        not know a word), so a text's words are looked up once rather than once per group. Built by
+        ``fit`` from ``groups_`` and kept."""
         if getattr(self, "_merged", None) is None:
             keys = np.unique(np.concatenate([k for _, k, _ in self.groups_]))
             table = np.zeros((len(keys), sum(t.shape[1] for _, _, t in self.groups_)), dtype=np.float32)
@@ -325,10 +332,8 @@ class LanguageDetector:
         writes (ї) decides Ukrainian, one only Serbian writes (ђ) Serbian, whatever the n-grams say."""
         script = main_script(text)
         mask = self.scripts_.get(script, np.zeros(len(self.classes_), dtype=bool))
-        narrowed = mask.copy()
-        for ch in set(text):
-            if (writes := self.letters_.get(ch)) is not None:
-                narrowed &= writes
+        at = self.letters_.index(sorted(set(text)))
+        narrowed = mask & self.letter_masks_[at[at >= 0]].all(axis=0)
         return narrowed if narrowed.any() else mask
 
     def _joint_log_likelihood(self, texts: list[str]) -> np.ndarray:

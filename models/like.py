@@ -226,8 +226,9 @@ def like(model: NameModel, seed: str, size: int, rng: np.random.Generator, max_e
         lengths = np.full(walkers, len(start), dtype=np.int64)
         for _ in range(max_edits):
             ids, lengths = step(model, ids, lengths, rng)
-            for name in _decode_rows(model, ids, lengths).tolist():
-                if name != seed_text and name not in model.known_:
+            names = _decode_rows(model, ids, lengths).tolist()
+            for name, known in zip(names, model.known_.mask(names)):
+                if name != seed_text and not known:
                     found[name] = None
         if len(found) >= size:
             break

@@ -6,6 +6,7 @@ conditioning and pattern completion stay exact; ``walk`` is markovify's own unco
 
 from __future__ import annotations
 
+import functools
 import random
 
 import markovify
@@ -23,20 +24,29 @@ class MarkovifyLM:
         self.order = order
 
     def fit(self, words: list[str]) -> MarkovifyLM:
-        chain = markovify.Chain([list(w) for w in words], state_size=self.order)
-        self.chain_, self.walker_ = chain, chain.compile()  # markovify's fast walk: 5x faster than the dict form
+        self.chain_ = markovify.Chain([list(w) for w in words], state_size=self.order)
+        self.chain_json_ = np.frombuffer(self.chain_.to_json().encode(), dtype=np.uint8)
         self.automaton_ = self._compile(Alphabet.of(words))
         return self
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         """The automaton, and markovify's own chain as its JSON (``walk`` needs it)."""
-        return self.automaton_.to_arrays() | {"chain_json": np.array(self.chain_.to_json())}
+        return self.automaton_.to_arrays() | {"chain_json": self.chain_json_}
 
     def from_arrays(self, arrays) -> MarkovifyLM:
-        self.chain_ = markovify.Chain.from_json(str(arrays["chain_json"]))
-        self.walker_ = self.chain_.compile()
+        self.chain_json_ = arrays["chain_json"]
         self.automaton_ = ContextAutomaton.from_arrays(arrays)
         return self
+
+    @functools.cached_property
+    def chain_(self) -> markovify.Chain:
+        """markovify's chain, built from its JSON on the first ``walk``: its dicts of Python strings are
+        what a loaded model would otherwise hold privately in every worker, and only ``walk`` needs them."""
+        return markovify.Chain.from_json(self.chain_json_.tobytes().decode())
+
+    @functools.cached_property
+    def walker_(self) -> markovify.Chain:
+        return self.chain_.compile()  # markovify's fast walk: 5x faster than the dict form
 
     def _compile(self, alphabet: Alphabet) -> ContextAutomaton:
         contexts, rows = [], []

@@ -11,6 +11,7 @@ from core.pattern import normalise_pattern
 from models.length_prior import LengthPrior
 from models.pattern import encode_pattern
 from models.sampling import backward_sample, forward_filter, marginals, sample_fixed_length
+from models.strings import NameSet
 
 MAX_ROUNDS = 12  # bounded resampling when asking for n distinct (novel) names
 
@@ -42,32 +43,31 @@ class NameModel:
     def fit(self, words: list[str]) -> NameModel:
         self.lm.fit(words)
         prior = LengthPrior(self.max_len).fit(words)
-        return self._adopt(prior.probs_, words)
+        return self._adopt(prior.probs_, NameSet.of(words))
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         """Plain arrays for an artifact: the LM's own (see its ``to_arrays``) and the tables around it."""
         return self.lm.to_arrays() | {
             "length_probs": self.length_prior_.probs_,
             "tail": self.tail_,  # stored: recomputing it is most of a large model's load time
-            "words": np.array(self.words_),
+            "words": self.known_.keys,
         }
 
     @classmethod
     def from_arrays(cls, lm, corpus: str, arrays) -> NameModel:
         """The inverse of ``to_arrays``; ``lm`` is an unfitted LM of the kind that wrote them."""
         return cls(lm.from_arrays(arrays), corpus)._adopt(
-            arrays["length_probs"], arrays["words"].tolist(), arrays["tail"]
+            arrays["length_probs"], NameSet(arrays["words"]), arrays["tail"]
         )
 
-    def _adopt(self, length_probs: np.ndarray, words: list[str], tail: np.ndarray | None = None) -> NameModel:
+    def _adopt(self, length_probs: np.ndarray, known: NameSet, tail: np.ndarray | None = None) -> NameModel:
         """Adopt the LM's automaton and the tables derived from it (after ``fit`` or loading)."""
         self.automaton_ = self.lm.automaton_
         self.tail_ = self.automaton_.length_tail(self.max_len) if tail is None else tail
         self.length_prior_ = LengthPrior(self.max_len)
         self.length_prior_.probs_ = np.asarray(length_probs, dtype=float)
         self.length_prior_.restrict_to(self.tail_[:, self.automaton_.start] > 0)
-        self.words_ = list(words)
-        self.known_ = frozenset(words)
+        self.known_ = known  # the corpus' names: never generated as new
         return self
 
     # -- scoring ---------------------------------------------------------------------------------
@@ -159,8 +159,10 @@ class NameModel:
         found: dict[str, None] = {}  # insertion-ordered set
         batch = max(2 * n, 16)
         for _ in range(MAX_ROUNDS):
-            for name in draw(batch):
-                if name not in found and (include_known or name not in self.known_):
+            drawn = draw(batch)
+            known = self.known_.mask(drawn)
+            for name, is_known in zip(drawn, known):
+                if name not in found and (include_known or not is_known):
                     found[name] = None
                     if len(found) == n:
                         break
@@ -168,4 +170,7 @@ class NameModel:
                 break
             batch = min(2 * batch, 4096)
         names = list(found)
-        return [Candidate(name, float(lp), name in self.known_) for name, lp in zip(names, self.log_probs(names))]
+        return [
+            Candidate(name, float(lp), bool(is_known))
+            for name, lp, is_known in zip(names, self.log_probs(names), self.known_.mask(names))
+        ]

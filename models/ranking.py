@@ -8,27 +8,67 @@ does not single them out), and marked ``explore`` in the impressions.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
+from models import artifact
+from models.artifact import ArtifactInfo
 from models.name_model import Candidate
 
+RESCORED_AT_ONCE = 2000  # reservoir names per reranker call: bounds the rows held at once
 
+
+@dataclass(frozen=True)
 class PoolFeatures:
     """The judge's probabilities and the nats per character under each model, for every name of a
-    reservoir at once: computed on first use in one vectorised pass (about a second for 20,000 names)
-    and kept with the loaded models, so a request's rows are look-ups rather than ~5 ms of scikit-learn
-    and scoring per request. Row for row the same values as scoring the names one request at a time."""
+    reservoir: computed once, at training (``computed``; about a second for 20,000 names), and stored
+    beside the reservoir (``<corpus>/ranking/<model>.npz``), so a request's rows are look-ups rather
+    than ~5 ms of scikit-learn and scoring per request, and every worker maps the one stored copy. Row
+    for row the same values as scoring the names one request at a time."""
 
-    def __init__(self, names, judge, scorers: dict):
+    classes: list[str]  # the judge's, in its column order
+    probs: np.ndarray  # (names, classes)
+    nll: dict[str, np.ndarray]  # model -> (names,), inf where the model cannot make the name
+
+    @classmethod
+    def computed(cls, names, judge, scorers: dict) -> PoolFeatures:
         names = list(names)
-        self.classes = list(judge.classes_)
-        self.probs = judge.predict_proba(names)
         chars = np.array([len(n) + 1 for n in names])
-        self.nll = {m: -scorer.log_probs(names) / chars for m, scorer in scorers.items()}
+        return cls(
+            list(judge.classes_),
+            judge.predict_proba(names),
+            {m: -scorer.log_probs(names) / chars for m, scorer in scorers.items()},
+        )
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        return {"classes": np.array(self.classes), "judge": self.probs} | {f"nll.{m}": v for m, v in self.nll.items()}
+
+    @classmethod
+    def from_arrays(cls, arrays) -> PoolFeatures:
+        nll = {name[4:]: v for name, v in arrays.items() if name.startswith("nll.")}
+        return cls(arrays["classes"].tolist(), arrays["judge"], nll)
+
+    def __len__(self) -> int:
+        return len(self.probs)
+
+    def select(self, models) -> PoolFeatures:
+        """The same columns with only ``models``' nll (KeyError for one it was not scored by)."""
+        return PoolFeatures(self.classes, self.probs, {m: self.nll[m] for m in models})
 
     def take(self, picked: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         return self.probs[picked], {m: v[picked] for m, v in self.nll.items()}
+
+
+def save_columns(features: PoolFeatures, info: ArtifactInfo, path: Path) -> None:
+    """A reservoir's ranking columns, with what they were computed from in ``info.params``."""
+    artifact.save_arrays(path, info.header(), features.to_arrays())
+
+
+def load_columns(path: Path) -> tuple[PoolFeatures, ArtifactInfo]:
+    info, arrays = artifact.open_checked(path)
+    return PoolFeatures.from_arrays(arrays), info
 
 
 def candidate_rows(
@@ -85,11 +125,15 @@ def reservoir_scores(reservoir, corpus: str, model: str, features: PoolFeatures,
     rows from a reservoir depend on the name and (corpus, model) only, so the reranker scores each name
     once per reranker version (about a second for 20,000 names) and a request looks its pool up, in
     microseconds instead of ~4 ms of scikit-learn per pool of 100. Row for row the same values as
-    ``pool_scores`` of the request's own rows."""
-    every = np.arange(len(reservoir))
-    found = [Candidate(name, float(lp), False) for name, lp in zip(reservoir.names, reservoir.log_probs)]
-    rows = candidate_rows(found, corpus, model, None, real=reservoir.scores, features=(features, every))
-    return pool_scores(rows, reranker)
+    ``pool_scores`` of the request's own rows. The rows are made and scored ``RESCORED_AT_ONCE`` at a
+    time: all 20,000 at once would hold ~100 MB of dicts for that second."""
+    out = np.zeros(len(reservoir))
+    for start in range(0, len(reservoir), RESCORED_AT_ONCE):
+        some = np.arange(start, min(start + RESCORED_AT_ONCE, len(reservoir)))
+        found = [Candidate(reservoir.names[i], float(reservoir.log_probs[i]), False) for i in some]
+        rows = candidate_rows(found, corpus, model, None, real=reservoir.scores[some], features=(features, some))
+        out[some] = pool_scores(rows, reranker)
+    return out
 
 
 def pool_scores(rows: list[dict], reranker=None) -> np.ndarray:

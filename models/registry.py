@@ -1,4 +1,7 @@
-"""Where trained models live, and a per-process cache so each is loaded once, never per request."""
+"""Where trained models live, and a per-process cache so each is loaded once, never per request.
+
+Loading maps an artifact (models.artifact): it reads nothing but the file's directory, so a worker has
+every model in milliseconds and the machine's workers share one copy of each in the page cache."""
 
 from __future__ import annotations
 
@@ -10,21 +13,26 @@ from pathlib import Path
 
 import numpy as np
 
+from core.errors import OperatorError
 from corpora import corpus_names, corpus_path
 from models import artifact
 from models.artifact import ArtifactInfo
-from models.believability import Reservoir
+from models.believability import Reservoir, believability_info
 from models.catalog import all_model_names, default_models, parse_model_name
 from models.name_model import NameModel
-from models.ranking import PoolFeatures, reservoir_scores
+from models.ranking import PoolFeatures, load_columns, reservoir_scores
 
 log = logging.getLogger(__name__)
 ESTIMATORS = ("judge", "language")  # always trained with the name models; the reranker needs votes first
 
 
 class ModelRegistry:
-    """``artifacts/<corpus>/<model>.npz`` and ``artifacts/<name>.joblib``; ``get`` loads on first use
-    and keeps the model in memory."""
+    """``artifacts/<corpus>/<model>.npz`` and ``artifacts/<name>.joblib`` (the layout: models.artifact);
+    ``get`` loads on first use and keeps the model mapped."""
+
+    # The registry mapped before this process was forked (tnaas.preforked, in the workers' fork server):
+    # a worker's first registry takes over from it what is unchanged on disk, as from a previous version.
+    forked_with: ModelRegistry | None = None
 
     def __init__(self, root: Path):
         self.root = Path(root)
@@ -37,7 +45,9 @@ class ModelRegistry:
         """Take over from ``previous`` (the registry a worker held before a new version was published)
         what it loaded from files unchanged since, and what it computed from those only: a retrained
         reranker (once a minute while a team's first votes come in) then costs a worker the reranker and
-        its scores, not every model, reservoir and ranking column again. Returns self."""
+        its scores, not every model, reservoir and ranking column again. With no ``previous``, from the
+        registry this process was forked with, if any. Returns self."""
+        previous = previous if previous is not None else ModelRegistry.forked_with
         if previous is None or previous.root != self.root:
             return self
         loaded, stamps = dict(previous._loaded), dict(previous._stamps)  # its warm-up thread may still add
@@ -50,7 +60,7 @@ class ModelRegistry:
 
     def _unchanged(self, key: tuple, loaded: dict, stamps: dict) -> bool:
         if (file := self._file_of(key)) is not None:
-            return key in stamps and stamps[key] == _stamp(file)
+            return key in stamps and stamps[key] == artifact.stamp(file)
         depends = self._depends_on(key)
         return depends is not None and all(k in loaded and self._unchanged(k, loaded, stamps) for k in depends)
 
@@ -61,6 +71,8 @@ class ModelRegistry:
                 return self.estimator_path(name)
             case ("_reservoir", corpus, model):
                 return self.reservoir_path(corpus, model)
+            case ("_ranking", corpus, model):
+                return self.ranking_path(corpus, model)
             case (str(corpus), str(model)) if not corpus.startswith("_"):
                 return self.path(corpus, model)
         return None
@@ -70,7 +82,12 @@ class ModelRegistry:
         """What a computed entry was computed from (None: not taken over, e.g. which files exist)."""
         match key:
             case ("_features", corpus, model, scored_by):
-                return [("_estimator", "judge"), ("_reservoir", corpus, model), *((corpus, m) for m in scored_by)]
+                return [
+                    ("_estimator", "judge"),
+                    ("_reservoir", corpus, model),
+                    ("_ranking", corpus, model),
+                    *((corpus, m) for m in scored_by),
+                ]
             case ("_reranked", corpus, model, scored_by):
                 return [("_estimator", "reranker"), ("_features", corpus, model, scored_by)]
         return None
@@ -78,7 +95,7 @@ class ModelRegistry:
     def _load_file(self, key: tuple, path: Path, load):
         """``load(path)``, remembered under ``key`` with the file's stamp taken first (a file rewritten
         while it loads then counts as changed, never as unchanged)."""
-        stamp = _stamp(path)
+        stamp = artifact.stamp(path)
         self._loaded[key] = load(path)
         self._stamps[key] = stamp
         return self._loaded[key]
@@ -139,8 +156,6 @@ class ModelRegistry:
         """A reservoir built under other settings than this release's (the code upgraded, or its name model
         retrained, without ``tnaas train`` since) still answers -- its names were checked when it was
         built -- and the operator is told, once per load."""
-        from models.training import believability_info  # training builds on this module
-
         expected = believability_info(corpus, self.get(corpus, model)[1]).version
         if reservoir.info.version != expected:
             log.warning(
@@ -152,19 +167,47 @@ class ModelRegistry:
                 expected,
             )
 
+    def ranking_path(self, corpus: str, model: str) -> Path:
+        return self.path(corpus, model).parent / "ranking" / f"{model.lower()}.npz"
+
+    def ranking_columns(self, corpus: str, model: str) -> tuple[PoolFeatures, ArtifactInfo] | None:
+        """The reservoir's ranking columns as training stored them (mapped), or None when there are none."""
+        key = ("_ranking", corpus, model.lower())
+        if key not in self._loaded:
+            self._load_file(key, self.ranking_path(corpus, model), _columns_or_none)
+        return self._loaded[key]
+
     def pool_features(self, corpus: str, model: str, scored_by: tuple[str, ...]) -> PoolFeatures:
-        """The reservoir's judge and nll columns (``scored_by``: the models whose nll rows carry),
+        """The reservoir's judge and nll columns (``scored_by``: the models whose nll rows carry): those
+        ``tnaas train`` stored, when computed from the judge, reservoir and models loaded here; else
         computed once per process on first use (or by a worker's warm-up thread: a job that needs them
         meanwhile waits for that one computation) and dropped with the models on a reload."""
+        key = ("_features", corpus, model.lower(), scored_by)
+        if key not in self._loaded and (stored := self._stored_features(corpus, model, scored_by)) is not None:
+            self._loaded[key] = stored
         return self._scored_once(
-            ("_features", corpus, model.lower(), scored_by),
-            lambda: PoolFeatures(
+            key,
+            lambda: PoolFeatures.computed(
                 self.reservoir(corpus, model).names,
                 self.estimator("judge"),
                 {m: self.model(corpus, m) for m in scored_by},
             ),
-            f"scored the {corpus}/{model} reservoir",
+            f"scored the {corpus}/{model} reservoir (`tnaas train` stores its columns)",
         )
+
+    def _stored_features(self, corpus: str, model: str, scored_by: tuple[str, ...]) -> PoolFeatures | None:
+        """The stored columns of ``scored_by``, if they were computed from what is loaded here."""
+        stored = self.ranking_columns(corpus, model)
+        if stored is None:
+            return None
+        features, info = stored
+        current = (
+            info.params.get("reservoir") == self.reservoir(corpus, model).info.version
+            and info.params.get("judge") == self.estimator_info("judge").version
+            and all(info.params.get("models", {}).get(m) == self.get(corpus, m)[1].version for m in scored_by)
+            and len(features) == len(self.reservoir(corpus, model))
+        )
+        return features.select(scored_by) if current else None
 
     def reranked_scores(self, corpus: str, model: str, scored_by: tuple[str, ...]) -> np.ndarray | None:
         """P(up-vote) of every name of the reservoir under the deployed reranker (None while there is
@@ -237,8 +280,9 @@ class ModelRegistry:
         return h.hexdigest()[:16]
 
     def preload(self) -> str:
-        """Load every trained name model, the judge, the language detector and the reranker (a worker
-        does this once, before its first job); returns the version loaded."""
+        """Map every trained name model, reservoir and its ranking columns, the judge, the language
+        detector and the reranker (a worker does this once, before its first job: milliseconds, nothing
+        is read until used); returns the version loaded."""
         start = time.perf_counter()
         version = self.fingerprint()
         loaded = 0
@@ -247,12 +291,13 @@ class ModelRegistry:
                 self.get(corpus, model)
                 if self.has_reservoir(corpus, model):
                     self.reservoir(corpus, model)
+                    self.ranking_columns(corpus, model)
                 loaded += 1
         for name in ESTIMATORS:
             self.estimator(name)
         reranker = self.optional_estimator("reranker")
         log.info(
-            "loaded %d name models, the judge, the language detector and %s in %.0f ms (version %s)",
+            "mapped %d name models, the judge, the language detector and %s in %.0f ms (version %s)",
             loaded,
             "the reranker" if reranker is not None else "no reranker (not enough votes yet)",
             1000 * (time.perf_counter() - start),
@@ -261,10 +306,12 @@ class ModelRegistry:
         return version
 
 
-def _stamp(path: Path) -> tuple[int, int] | None:
-    """(size, modification time) of a file, as ``fingerprint`` sees it; None when it is gone."""
-    try:
-        st = path.stat()
-    except OSError:
+def _columns_or_none(path: Path) -> tuple[PoolFeatures, ArtifactInfo] | None:
+    """Stored ranking columns; None when there are none (or unreadable ones: computed instead)."""
+    if not path.exists():
         return None
-    return st.st_size, st.st_mtime_ns
+    try:
+        return load_columns(path)
+    except (ValueError, OperatorError) as err:
+        log.warning("ranking columns at %s not used (%s): computed per process instead", path, err)
+        return None

@@ -9,15 +9,24 @@ import time
 
 import numpy as np
 
-from corpora import corpus_hash, load_corpus, manifest
-from models import artifact, believability
+from corpora import corpus_hash, corpus_names, load_corpus, manifest
+from models import artifact
 from models.artifact import ArtifactInfo
-from models.believability import BelievabilityJudge, NearCopies, Reservoir, build_reservoir, judge_training_set
+from models.bandit import competing
+from models.believability import (
+    BelievabilityJudge,
+    NearCopies,
+    Reservoir,
+    believability_info,
+    build_reservoir,
+    judge_training_set,
+)
 from models.catalog import make_lm
-from models.decency import BLOCKLIST_DIR, default_blocklist
+from models.decency import default_blocklist
 from models.judge import CorpusJudge, corpus_dataset, evaluate_judge
 from models.language import LANGUAGES_DIR, LanguageDetector, load_language_data
 from models.name_model import NameModel
+from models.ranking import PoolFeatures, load_columns, save_columns
 from models.registry import ModelRegistry
 from models.reranker import Reranker, enough_votes, evaluate_reranker, labels, voted_rows
 
@@ -93,23 +102,6 @@ def train_name_model(
     return info, True
 
 
-def believability_info(corpus: str, model_info: ArtifactInfo) -> ArtifactInfo:
-    """Versioned by the name model it ranks, the judge's and the reservoir's parameters and the blocklist."""
-    blocklist = (BLOCKLIST_DIR / "blocklist.tsv").read_text(encoding="utf-8")
-    params = {
-        "name_model": model_info.version,
-        "judge": BelievabilityJudge().get_params(),
-        "negatives_per_name": believability.NEGATIVES_PER_NAME,
-        "max_negatives": believability.MAX_NEGATIVES,
-        "pool": believability.POOL,
-        "tier": [believability.TOP_SHARE, believability.MIN_KEEP, believability.MAX_KEEP],
-        "tier_by_length": believability.BY_LENGTH,
-        "temperature": believability.temperature_for(corpus, model_info.model),
-        "blocklist": corpus_hash([blocklist]),
-    } | ({"tier_by_shape": True} if believability.BY_SHAPE else {})  # a new key only when on: versions stay
-    return ArtifactInfo(corpus=corpus, model=model_info.model, corpus_hash=model_info.corpus_hash, params=params)
-
-
 def train_believability(
     registry: ModelRegistry, corpus: str, model_name: str, force: bool = False
 ) -> tuple[ArtifactInfo, bool]:
@@ -139,7 +131,6 @@ def train_believability(
         info,
         rng,
         temperature=info.params["temperature"],
-        by_shape=believability.BY_SHAPE,
     )
     info.metrics = {
         "reservoir": len(reservoir),
@@ -171,7 +162,15 @@ def _up_to_date(path, info: ArtifactInfo) -> ArtifactInfo | None:
 
 
 def train_judge(registry: ModelRegistry, force: bool = False) -> tuple[ArtifactInfo, bool]:
-    """The corpus judge on every corpus, with held-out metrics from an 80/20 split by name."""
+    """The corpus judge on every corpus, with held-out metrics from an 80/20 split by name; then every
+    reservoir's ranking columns, which need the judge and every model of the corpus, so come after
+    both (``train_ranking``). The judge's (info, trained?)."""
+    info, trained = _train_corpus_judge(registry, force)
+    train_ranking(registry, force)
+    return info, trained
+
+
+def _train_corpus_judge(registry: ModelRegistry, force: bool) -> tuple[ArtifactInfo, bool]:
     judge = CorpusJudge()
     data_hash = corpus_hash([m["sha256"] for m in manifest().values()])
     info = ArtifactInfo(corpus="all", model="judge", corpus_hash=data_hash, params=vars(judge))
@@ -184,6 +183,48 @@ def train_judge(registry: ModelRegistry, force: bool = False) -> tuple[ArtifactI
     info.metrics["train_seconds"] = round(time.perf_counter() - start, 2)
     artifact.save_estimator(judge, info, path)
     return info, True
+
+
+def ranking_info(registry: ModelRegistry, corpus: str, model: str) -> ArtifactInfo:
+    """What a reservoir's ranking columns are computed from: the reservoir, the judge and the models
+    whose nats/char they hold (those that compete for the corpus' requests), each by its version."""
+    reservoir = registry.reservoir(corpus, model)
+    scored_by = competing(registry.trained_models(corpus))
+    params = {
+        "reservoir": reservoir.info.version,
+        "judge": registry.estimator_info("judge").version,
+        "models": {m: registry.get(corpus, m)[1].version for m in scored_by},
+    }
+    return ArtifactInfo(corpus=corpus, model=model, corpus_hash=reservoir.info.corpus_hash, params=params)
+
+
+def train_ranking(registry: ModelRegistry, force: bool = False) -> int:
+    """Store the ranking columns (``models.ranking.PoolFeatures``) of every trained reservoir whose
+    stored ones are missing or were computed from other versions; how many were computed. Workers map
+    them instead of computing them each (about a second and a few MB per reservoir and worker)."""
+    registry = ModelRegistry(registry.root)  # what is on disk now, not what a caller loaded before
+    computed = 0
+    for corpus in corpus_names():
+        for model in registry.trained_models(corpus):
+            if not registry.has_reservoir(corpus, model):
+                continue
+            info, path = ranking_info(registry, corpus, model), registry.ranking_path(corpus, model)
+            if not force and path.exists():
+                try:
+                    if load_columns(path)[1].version == info.version:
+                        continue
+                except ValueError:
+                    pass  # unreadable or old format: compute again
+            start = time.perf_counter()
+            scorers = {m: registry.model(corpus, m) for m in info.params["models"]}
+            features = PoolFeatures.computed(
+                registry.reservoir(corpus, model).names, registry.estimator("judge"), scorers
+            )
+            info.metrics = {"names": len(features), "seconds": round(time.perf_counter() - start, 2)}
+            save_columns(features, info, path)
+            log.info("%s/%s ranking columns stored in %.1f s", corpus, model, info.metrics["seconds"])
+            computed += 1
+    return computed
 
 
 def evaluate_language(detector: LanguageDetector, data) -> dict:

@@ -29,7 +29,7 @@ def test_round_trip_keeps_the_model_and_its_provenance(registry, model):
     assert {"heldout_nll", "heldout_coverage", "novelty", "states", "train_seconds"} <= set(loaded_info.metrics)
     fresh = train_one(ModelRegistry(registry.root / "again"), "cats", model, force=True)[0]
     assert fresh.version == info.version  # same data and parameters: same version
-    a = artifact.load(registry.root / "again" / "cats" / f"{model}.npz")[0]
+    a = artifact.load(ModelRegistry(registry.root / "again").path("cats", model))[0]
     np.testing.assert_array_equal(a.automaton_.probs, loaded.automaton_.probs)
     rng = lambda: np.random.default_rng(3)  # noqa: E731
     assert [c.name for c in a.generate(5, rng())] == [c.name for c in loaded.generate(5, rng())]
@@ -48,10 +48,14 @@ def test_a_different_format_is_refused(registry):
     train_one(registry, "cats", "kn3")
     path = registry.path("cats", "kn3")
     with np.load(path) as data:
-        arrays = {k: data[k] for k in data.files}
-    header = json.loads(str(arrays["header"])) | {"format": artifact.FORMAT + 1}
-    np.savez(path, **(arrays | {"header": np.array(json.dumps(header))}))
+        arrays = {k: data[k] for k in data.files if k != "header.json"}
+        header = json.loads(data["header.json"]) | {"format": artifact.FORMAT + 1}
+    artifact.save_arrays(path, header, arrays)
     with pytest.raises(ArtifactVersionMismatch, match="tnaas train --force"):
+        artifact.load(path)
+    header = {k: v for k, v in header.items() if k != "version"} | {"format": 3}  # as releases before wrote them
+    np.savez(path, **(arrays | {"header": np.array(json.dumps(header))}))
+    with pytest.raises(ArtifactVersionMismatch, match="format 3, .* run `tnaas train --force`"):
         artifact.load(path)
 
 
@@ -143,3 +147,100 @@ def test_the_web_reads_what_is_trained_and_its_version_from_the_files_as_the_reg
         (i.corpus, i.model) for i in registry.trained()
     )
     assert fingerprint(trained_artifacts) == registry.fingerprint()
+
+
+def test_a_loaded_model_is_a_read_only_mapping_of_its_file(registry):
+    """Loading maps the artifact: the arrays are views of the file (shared by a machine's workers), and
+    nothing can write through them."""
+    train_one(registry, "cats", "kn3")
+    model = registry.model("cats", "kn3")
+    for array in (model.automaton_.probs, model.automaton_.next_state, model.tail_, model.known_.keys):
+        assert not array.flags.writeable and not array.flags.owndata
+        assert array.__array_interface__["data"][0] % artifact.ALIGN == 0
+    with pytest.raises(ValueError, match="read-only"):
+        model.automaton_.probs[0, 0] = 1.0
+    assert {"header.json", "probs", "tail"} <= set(np.load(registry.path("cats", "kn3")).files)  # a plain .npz
+
+
+def test_an_artifact_is_replaced_whole_and_a_reader_keeps_what_it_mapped(tmp_path):
+    path = tmp_path / "a.npz"
+    artifact.save_arrays(path, {"format": artifact.FORMAT, "n": 1}, {"x": np.arange(5.0), "names": np.array(["a"])})
+    header, old = artifact.open_arrays(path)
+    artifact.save_arrays(path, {"format": artifact.FORMAT, "n": 2}, {"x": np.arange(7.0) * 2})
+    assert header["n"] == 1 and old["x"].tolist() == [0.0, 1.0, 2.0, 3.0, 4.0]  # the old file, still mapped
+    header, new = artifact.open_arrays(path)
+    assert header["n"] == 2 and new["x"].tolist() == [0.0, 2.0, 4.0, 6.0, 8.0, 10.0, 12.0] and "names" not in new
+    assert [p.name for p in tmp_path.iterdir()] == ["a.npz"]  # no temporary file left behind
+
+
+def test_a_failed_write_leaves_the_artifact_as_it_was(tmp_path):
+    path = tmp_path / "a.npz"
+    artifact.save_arrays(path, {"format": artifact.FORMAT}, {"x": np.arange(3)})
+    with pytest.raises(TypeError, match="object arrays"):
+        artifact.save_arrays(path, {"format": artifact.FORMAT}, {"y": np.array([None, 1])})
+    assert artifact.open_arrays(path)[1]["x"].tolist() == [0, 1, 2]
+    assert [p.name for p in tmp_path.iterdir()] == ["a.npz"]
+
+
+def test_a_workers_ranking_columns_are_those_training_stored(trained_artifacts):
+    """`tnaas train` stores each reservoir's judge and nll columns; a worker maps them, and they are
+    the values it would compute itself."""
+    from models.ranking import PoolFeatures
+
+    registry = ModelRegistry(trained_artifacts)
+    scored_by = ("kn3", "markov2")
+    stored = registry.pool_features("pokemon", "kn3", scored_by)
+    assert not stored.probs.flags.writeable  # mapped, not computed here
+    computed = PoolFeatures.computed(
+        registry.reservoir("pokemon", "kn3").names,
+        registry.estimator("judge"),
+        {m: registry.model("pokemon", m) for m in scored_by},
+    )
+    assert stored.classes == computed.classes
+    np.testing.assert_array_equal(stored.probs, computed.probs)
+    for m in scored_by:
+        np.testing.assert_array_equal(stored.nll[m], computed.nll[m])
+
+
+def test_ranking_columns_of_other_versions_are_computed_again(trained_artifacts, tmp_path, caplog):
+    """Columns stored from another judge (or reservoir, or model) are not used: the worker computes
+    its own, and says that `tnaas train` would store them."""
+    import shutil
+
+    from models.ranking import load_columns, save_columns
+
+    root = tmp_path / "artifacts"
+    shutil.copytree(trained_artifacts, root)
+    path = ModelRegistry(root).ranking_path("cats", "kn3")
+    features, info = load_columns(path)
+    stale = info.model_copy(update={"params": info.params | {"judge": "another"}})
+    save_columns(features, stale, path)
+    registry = ModelRegistry(root)
+    with caplog.at_level("INFO", logger="models.registry"):
+        computed = registry.pool_features("cats", "kn3", ("kn3", "markov2"))
+    assert computed.probs.flags.writeable  # computed in this process
+    np.testing.assert_array_equal(computed.probs, features.probs)
+    assert any("`tnaas train` stores" in r.getMessage() for r in caplog.records)
+
+
+def test_a_forked_workers_first_registry_takes_over_what_the_fork_server_mapped(
+    trained_artifacts, tmp_path, monkeypatch
+):
+    """`tnaas up` forks workers from a process that mapped the models (tnaas.preforked): a worker's
+    first registry takes over what is unchanged on disk since, as from a previous version."""
+    import os
+    import shutil
+
+    root = tmp_path / "artifacts"
+    shutil.copytree(trained_artifacts, root)
+    mapped = ModelRegistry(root)
+    mapped.preload()
+    monkeypatch.setattr(ModelRegistry, "forked_with", mapped)
+    rewritten = mapped.path("cats", "kn3")
+    os.utime(rewritten, ns=(rewritten.stat().st_atime_ns, rewritten.stat().st_mtime_ns + 10**9))
+
+    first = ModelRegistry(root).reusing(None)
+    assert first.estimator("judge") is mapped.estimator("judge")
+    assert first.model("pokemon", "kn3") is mapped.model("pokemon", "kn3")
+    assert first.model("cats", "kn3") is not mapped.model("cats", "kn3")  # rewritten since: mapped again
+    assert ModelRegistry(trained_artifacts).reusing(None).model("pokemon", "kn3") is not mapped.model("pokemon", "kn3")

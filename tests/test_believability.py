@@ -7,6 +7,7 @@ import pytest
 from scipy import stats
 from sklearn.base import clone
 
+from bench.believability import Coverage, near_duplicate_groups
 from core.settings import Settings
 from corpora import load_corpus
 from jobs.contracts import GenerateRequest
@@ -16,15 +17,14 @@ from models.artifact import ArtifactInfo
 from models.believability import (
     MIN_KEEP,
     BelievabilityJudge,
-    Coverage,
     NearCopies,
     Reservoir,
+    believability_info,
     build_reservoir,
     cut_tier,
     judge_training_set,
     length_quotas,
     length_shares,
-    near_duplicate_groups,
     score_candidates,
     temperature_for,
 )
@@ -34,7 +34,7 @@ from models.name_model import Candidate, NameModel
 from models.ranking import candidate_rows, pool_scores
 from models.registry import ModelRegistry
 from models.reranker import Reranker, labels, row_features, voted_rows
-from models.training import believability_info, train_believability
+from models.training import train_believability
 from testkit.simulated_team import CONFIGS, run_loop
 
 

@@ -42,6 +42,7 @@ from testkit.processes import (
 )
 from testkit.slack_standin import BOT_USER, TEAM, TOKEN, signed_post, slash_form
 from testkit.stacks import SlackStack, slack_stack
+from tnaas.forking import ForkedProcess
 from tnaas.redis_server import EmbeddedRedis, free_port
 from tnaas.supervisor import Child, RestartPolicy, Supervisor
 
@@ -131,6 +132,33 @@ def test_a_crash_loop_stops_the_stack_and_says_which_child_and_why():
     supervisor, reason, _ = _supervise(stack, restart_healthy_after=5, restart_max_quick_exits=3)
     assert reason is not None and reason.startswith("worker.1 exited 3 times in a row") and "exit code 3" in reason
     assert all(c.process.poll() is not None for c in supervisor.children)  # every child stopped by pid
+
+
+def test_a_forked_command_runs_as_the_cli_runs_it_in_its_own_environment_and_says_so_on_its_own_pipe(tmp_path):
+    """`tnaas up` forks its workers from one process that imported their code (tnaas.forking): the
+    command sees the environment it was given, writes to its own pipe, and its exit code comes back."""
+    env = os.environ | {"TNAAS_ARTIFACTS_DIR": str(tmp_path / "nothing"), "COLUMNS": "300"}
+    forked = ForkedProcess(["corpora"], env)
+    output = forked.stdout.read()
+    assert forked.wait(30) == 0 and "pokemon" in output and "cats" in output
+    untrained = ForkedProcess(["generate", "cats", "--model", "kn3"], env)
+    assert str(tmp_path / "nothing") in untrained.stdout.read() and untrained.wait(30) == 2
+    refused = ForkedProcess(["no-such-command"], env)
+    assert "No such command" in refused.stdout.read() and refused.wait(30) == 2
+    sleeper = ForkedProcess(["worker"], env | {"REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"})  # waits for Redis
+    assert sleeper.poll() is None and sleeper.pid != os.getpid()
+    sleeper.kill()
+    assert sleeper.wait(10) == -signal.SIGKILL
+
+
+def test_a_forked_child_in_a_crash_loop_stops_the_stack_like_any_other():
+    stack = [
+        Child("worker.1", [sys.executable, "-m", "tnaas", "no-such-command"], forked=True),
+        Child("web", [sys.executable, "-c", "import time; time.sleep(30)"]),
+    ]
+    supervisor, reason, _ = _supervise(stack, restart_healthy_after=5, restart_max_quick_exits=3)
+    assert reason is not None and reason.startswith("worker.1 exited 3 times in a row") and "exit code 2" in reason
+    assert all(c.process.poll() is not None for c in supervisor.children)
 
 
 def test_up_restarts_redis_web_and_workers_by_pid_and_keeps_the_data(trained_artifacts, short_dir):

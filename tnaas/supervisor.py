@@ -8,7 +8,8 @@ append-only file) is started again. Each child's restarts back off (0.25 s, 0.5 
 exiting ``TNAAS_RESTART_MAX_QUICK_EXITS`` times in a row, each soon after its start -- stops the
 stack, and ``tnaas up`` says which child and how it exited. Every child's output is streamed with
 its name in front; Ctrl-C (or SIGTERM) stops them all by pid: the web process first (it finishes
-the requests in flight), Redis last.
+the requests in flight), Redis last. The workers and the scheduler are forked from one process that
+imported their code once (tnaas.forking): they share it, and a restarted worker answers at once.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from core.artifacts import fingerprint
 from core.settings import Settings
 from store.connection import redis_client
 from store.deploys import ModelVersions
+from tnaas.forking import ForkedProcess, start_server
 from tnaas.redis_server import EmbeddedRedis, url_file
 
 log = logging.getLogger(__name__)
@@ -54,7 +56,8 @@ class Child:
     name: str
     args: list[str]
     env: dict[str, str] = field(default_factory=dict)  # on top of the stack's
-    process: subprocess.Popen | None = None
+    forked: bool = False  # args are `python -m tnaas ...`, run forked from the fork server (tnaas.forking)
+    process: subprocess.Popen | ForkedProcess | None = None
     started_at: float = 0.0
     quick_exits: int = 0
     restart_at: float | None = None  # monotonic time of a pending restart
@@ -69,14 +72,15 @@ def _stream(name: str, stream) -> None:
 
 def children(settings: Settings) -> list[Child]:
     """The web process, the workers (each serving its metrics on the next port up from the web's)
-    and the one upkeep scheduler."""
+    and the one upkeep scheduler; the workers and the scheduler, which import the same code, are
+    forked from one process that imported it (tnaas.forking)."""
     python = [sys.executable, "-m", "tnaas"]
     web_port = settings.web_port
     workers = [
-        Child(f"worker.{i + 1}", python + ["worker"], {"TNAAS_METRICS_PORT": str(web_port + 1 + i)})
+        Child(f"worker.{i + 1}", python + ["worker"], {"TNAAS_METRICS_PORT": str(web_port + 1 + i)}, forked=True)
         for i in range(settings.workers)
     ]
-    return [Child("web", python + ["web"]), *workers, Child("scheduler", python + ["scheduler"])]
+    return [Child("web", python + ["web"]), *workers, Child("scheduler", python + ["scheduler"], forked=True)]
 
 
 class Supervisor:
@@ -94,6 +98,8 @@ class Supervisor:
         """Start Redis (when embedded) and wait for it, publish the models' version, start the rest."""
         url = self.settings.redis_url
         self.children = []
+        if self._stack is None:
+            start_server()  # the fork server imports the workers' code while Redis and the web start
         if not url and self._stack is None:
             self.redis = EmbeddedRedis(self.settings.data_dir / "redis", fsync=self.settings.redis_fsync)
             redis_child = Child("redis", self.redis.command())
@@ -108,7 +114,7 @@ class Supervisor:
             self.env = os.environ | {"REDIS_URL": url, "PYTHONUNBUFFERED": "1"}
         rest = self._stack if self._stack is not None else children(self.settings)
         self.children += rest
-        for child in rest:
+        for child in sorted(rest, key=lambda c: c.forked):  # the forked last: the first waits for the fork server
             self._spawn(child)
         if self._stack is None:
             log.info(
@@ -119,9 +125,12 @@ class Supervisor:
         return url
 
     def _spawn(self, child: Child) -> None:
-        child.process = subprocess.Popen(
-            child.args, env=self.env | child.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-        )
+        if child.forked:
+            child.process = ForkedProcess(child.args[3:], self.env | child.env)
+        else:
+            child.process = subprocess.Popen(
+                child.args, env=self.env | child.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+            )
         child.started_at = time.monotonic()
         child.restart_at = None
         threading.Thread(target=_stream, args=(child.name, child.process.stdout), daemon=True).start()
