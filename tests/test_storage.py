@@ -114,7 +114,9 @@ def recount(votes: VoteStore, team: str | None = None) -> list[TopName]:
     for row in votes.export():
         if team is None or row["team"] == team:
             net[(row["name"], row["corpus"])] = net.get((row["name"], row["corpus"]), 0) + row["up"] - row["down"]
-    ranked = sorted((TopName(n, c, v) for (n, c), v in net.items() if v > 0), key=lambda t: (-t.votes, t.name, t.corpus))
+    ranked = sorted(
+        (TopName(n, c, v) for (n, c), v in net.items() if v > 0), key=lambda t: (-t.votes, t.name, t.corpus)
+    )
     return ranked[:10]
 
 
@@ -163,7 +165,9 @@ def test_every_key_has_a_ttl_or_a_bound_and_the_key_table_names_it(connection):
     habits.pause("T1", 5)
     HomeTabs(connection).ask("T1", "U1")
     installations = RedisInstallationStore(connection)
-    installations.save(Installation(app_id="A1", team_id="T1", bot_token="xoxb-1", bot_id="B1", bot_user_id="UB", user_id="U1"))
+    installations.save(
+        Installation(app_id="A1", team_id="T1", bot_token="xoxb-1", bot_id="B1", bot_user_id="UB", user_id="U1")
+    )
     with installations.rotation_lock(None, "T1"):
         RedisOAuthStateStore(connection).issue()
         held = set(connection.keys("tnaas:slack:rotation:*"))

@@ -83,7 +83,10 @@ def test_sixty_visits_and_votes_from_one_address_move_top_as_one_person_does(web
     person = visit(base, "10.0.0.7")[1]
     assert vote(base, "10.0.0.7", person, LIKED)["up"] == 1
     top = http("GET", f"{base}/api/v1/top")[2]
-    assert top == [{"name": "quokka", "corpus": "pokemon", "votes": 1}, {"name": "zapster", "corpus": "pokemon", "votes": 1}]
+    assert top == [
+        {"name": "quokka", "corpus": "pokemon", "votes": 1},
+        {"name": "zapster", "corpus": "pokemon", "votes": 1},
+    ]
     assert [(r["name"], r["up"]) for r in store.export()] == [("zapster", 1), ("quokka", 1)]
 
 
