@@ -8,12 +8,12 @@ bounded otherwise: by the retention purge, by people (rate limits), or by a coun
 
 | prefix | owner | what | kept |
 | --- | --- | --- | --- |
-| ``tnaas:message:``, ``tnaas:rows:`` | ``votes.VoteStore`` | a shown request: its mark (names, request) and each candidate's scores | ``UNVOTED_KEEP`` (7 days) unvoted; voted: until the retention purge |
+| ``tnaas:impression:`` | ``votes.VoteStore`` | a shown request, a list: its mark (names, request; JSON), then each candidate's scores | ``UNVOTED_KEEP`` (7 days) unvoted; voted: until the retention purge |
 | ``tnaas:votes:``, ``tnaas:counted:``, ``tnaas:tally:`` | ``votes.VoteStore`` | votes per voter; per identity; people up / down per candidate | the retention purge (with their request) |
 | ``tnaas:shown``, ``tnaas:unvoted``, ``tnaas:impressions-kept`` | ``votes.VoteStore`` | index of kept requests by when shown; of unvoted ones by expiry; impressions kept | the purge removes entries with their request |
 | ``tnaas:top:`` | ``votes.VoteStore`` | best-voted names, everyone's and per team, kept as votes arrive | one member per voted name kept |
 | ``tnaas:vote-changes``, ``tnaas:vote-changes-learnt`` | ``votes.VoteStore`` | votes cast or taken back; how many the learner has read | two counters |
-| ``tnaas:impressions``, ``tnaas:ups:`` | ``votes.VoteStore`` | the layout before, moved by the first upkeep (``upgrade``) | deleted by it |
+| ``tnaas:impressions``, ``tnaas:message:``, ``tnaas:ups:`` | ``votes.VoteStore`` | the layout before, moved by the first upkeep (``upgrade``) | deleted by it |
 | ``tnaas:voters:``, ``tnaas:voters-votes:`` | ``voters.VoterBatches`` | page voter ids minted per address (a minute's batch, a day's), votes of open batches | 2 minutes; 2 days; while open |
 | ``tnaas:voters-bulk`` | ``voters.VoterBatches`` | batches minted in bulk | a year, at most ``BULK_BATCHES_KEPT`` |
 | ``tnaas:arms`` | ``arms.ArmCounts`` | the bandit's shown / up-voted counters | fields per corpus and model |

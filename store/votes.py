@@ -13,9 +13,11 @@ page voter ids minted in bulk (``store.voters``), the address they were minted f
 ``/top``, the bandit and the export the reranker learns from count identities; the raw votes stay
 per voter, so each person's vote is idempotent and can be taken back or forgotten.
 
-Kept per request (a "message"): its mark (a hash: the names and the request's fields) and its rows
-(a list: each candidate's scores), both expiring ``UNVOTED_KEEP`` after they were shown until the
-first vote makes them part of the dataset, kept then for the retention period (the upkeep's purge).
+Kept per request (a "message"), in one list: its mark (the names and the request's fields, once) and a
+row per candidate (its scores), expiring ``UNVOTED_KEEP`` after it was shown unless a vote comes first
+and makes it part of the dataset, kept then for the retention period (the upkeep's purge). Nothing else
+reads rows nobody voted on: the reranker trains on voted requests only, the bandit reads its counters,
+and the drift check compares recent requests with those of the reranker's last training.
 ``/top`` reads sorted sets kept as votes arrive (one for everyone, one per Slack team), in the same
 script as the vote: top-k, whatever the number of stored impressions.
 
@@ -67,10 +69,38 @@ class Impression(BaseModel):
 
 
 FIELDS = list(Impression.model_fields)
-# Stored once per message (its mark), not once per candidate: every candidate of a message shares them.
-REQUEST_FIELDS = ["corpus", "model", "model_version", "pattern", "like", "requested_n", "requested_by", "surface"]
-REQUEST_FIELDS += ["team", "shown_at"]
-CANDIDATE_FIELDS = [f for f in FIELDS if f not in {"channel", "ts", "index", *REQUEST_FIELDS}]
+# Kept once per message (in its mark's "request"; corpus, model, team and the names have fields of their own),
+# not once per candidate: every candidate of a message shares them.
+REQUEST_FIELDS = {"model_version", "pattern", "like", "requested_n", "requested_by", "surface", "shown_at"}
+# Each candidate's own, as a JSON array in this order; the judge's corpora and the models of ``nll`` are
+# the same for every candidate of a request, so a row holds their values and the mark their names once.
+ROW_FIELDS = ["log_prob", "believability", "real", "judge", "nll", "known", "explore"]
+
+
+def _row(impression: Impression, judge_keys: list[str] | None, nll_keys: list[str] | None) -> str:
+    """A candidate's row: its own fields, positionally; a judge or nll with other keys than the request's
+    first candidate's is kept whole."""
+    values = []
+    for field in ROW_FIELDS:
+        value = getattr(impression, field)
+        keys = {"judge": judge_keys, "nll": nll_keys}.get(field)
+        if isinstance(value, dict) and keys is not None and list(value) == keys:
+            value = list(value.values())
+        values.append(int(value) if isinstance(value, bool) else value)
+    return _json(values)
+
+
+def _json(value) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _unrow(raw: bytes, judge_keys: list[str] | None, nll_keys: list[str] | None) -> dict:
+    out = dict(zip(ROW_FIELDS, json.loads(raw)))
+    for field, keys in (("judge", judge_keys), ("nll", nll_keys)):
+        if isinstance(out[field], list):
+            out[field] = dict(zip(keys, out[field]))
+    out["known"], out["explore"] = bool(out["known"]), bool(out["explore"])
+    return out
 
 
 class TopName(NamedTuple):
@@ -128,20 +158,21 @@ local function shift(channel, ts, index, identity, direction, step, arms)
   local tally = P.tally .. id
   local people = redis.call('HINCRBY', tally, index .. ':' .. side, step)
   if people <= 0 then redis.call('HDEL', tally, index .. ':' .. side) end
-  local mark = redis.call('HMGET', P.message .. id, 'names', 'corpus', 'model', 'generated', 'team')
-  if not mark[1] then return end
-  local name = cjson.decode(mark[1])[tonumber(index)]
+  local raw = redis.call('LINDEX', P.message .. id, 0)
+  if not raw then return end
+  local mark = cjson.decode(raw)
+  local name = mark.names[tonumber(index)]
   if not name then return end
-  local member = name .. '\0' .. mark[2]
+  local member = name .. '\0' .. mark.corpus
   local net = (side == 'up') and step or -step
   local tops = {P.top .. 'all'}
-  if mark[5] and mark[5] ~= '' then tops[2] = P.top .. 'team:' .. mark[5] end
+  if mark.team ~= '' then tops[2] = P.top .. 'team:' .. mark.team end
   for _, top in ipairs(tops) do
     if tonumber(redis.call('ZINCRBY', top, -net, member)) == 0 then redis.call('ZREM', top, member) end
   end
-  if arms and side == 'up' and mark[4] == '1' and ((step > 0 and people == 1) or (step < 0 and people == 0)) then
-    redis.call('HINCRBY', P.arms, 'model:' .. mark[2] .. ':' .. mark[3] .. ':up', step)
-    redis.call('HINCRBY', P.arms, 'corpus:' .. mark[2] .. ':up', step)
+  if arms and side == 'up' and mark.generated == 1 and ((step > 0 and people == 1) or (step < 0 and people == 0)) then
+    redis.call('HINCRBY', P.arms, 'model:' .. mark.corpus .. ':' .. mark.model .. ':up', step)
+    redis.call('HINCRBY', P.arms, 'corpus:' .. mark.corpus .. ':up', step)
   end
 end
 local function identity_of(stored, voter)
@@ -172,11 +203,10 @@ if ARGV[7] == '1' then
   end
   redis.call('HSET', votes, field, ARGV[8] .. ' ' .. identity)
   shift(channel, ts, index, identity, direction, 1, true)
-  local candidates = redis.call('HGET', P.message .. id, 'candidates')
-  if candidates then
+  local raw = redis.call('LINDEX', P.message .. id, 0)
+  if raw then
     redis.call('PERSIST', P.message .. id)
-    redis.call('PERSIST', P.rows .. id)
-    redis.call('ZREM', P.unvoted, channel .. ' ' .. ts .. ' ' .. candidates)
+    redis.call('ZREM', P.unvoted, channel .. ' ' .. ts .. ' ' .. #cjson.decode(raw).names)
   else
     for _, key in ipairs({votes, P.counted .. id, P.tally .. id}) do redis.call('EXPIRE', key, P.orphan) end
   end
@@ -190,8 +220,8 @@ return 1
 """
 )
 
-# ARGV: prefixes, a message's entry in the index ("channel ts candidates"), whether to keep its requester's
-# votes' (1: the upgrade recounts them, 0: drop the message). Its people leave the best-voted sets first.
+# ARGV: prefixes, a message's entry in the index ("channel ts candidates"), then 0 to drop the message with
+# its votes, or 1 to count its votes again (``upgrade``). Either way its people leave the best-voted sets.
 DROP = (
     SHIFT
     + r"""
@@ -211,7 +241,7 @@ if ARGV[3] == '1' then
   end
   return 0
 end
-redis.call('DEL', P.message .. id, P.rows .. id, P.votes .. id)
+redis.call('DEL', P.message .. id, P.votes .. id)
 redis.call('ZREM', P.unvoted, ARGV[2])
 if redis.call('ZREM', P.shown, ARGV[2]) == 1 then
   redis.call('DECRBY', P.kept, n)
@@ -223,8 +253,7 @@ return 0
 
 
 class VoteStore:
-    MESSAGE_KEY = "tnaas:message:{channel}:{ts}"  # our message: candidates, names, corpus, model, team, request
-    ROWS_KEY = "tnaas:rows:{channel}:{ts}"  # each candidate's scores, as JSON, in the order shown
+    MESSAGE_KEY = "tnaas:impression:{channel}:{ts}"  # a list: our message's mark (JSON), then its rows
     VOTES_PREFIX = "tnaas:votes:"
     VOTES_KEY = VOTES_PREFIX + "{channel}:{ts}"  # "index:voter:direction" -> "when identity"
     COUNTED_KEY = "tnaas:counted:{channel}:{ts}"  # "index:identity:direction" -> the identity's votes there
@@ -235,7 +264,8 @@ class VoteStore:
     TOP_KEY = "tnaas:top:{scope}"  # "all" or "team:<id>": "name\0corpus" -> minus the net people
     CHANGES_KEY = "tnaas:vote-changes"  # votes cast or taken back, ever
     LOOKED_KEY = "tnaas:vote-changes-learnt"  # CHANGES_KEY when the learner last read the votes
-    IMPRESSIONS_KEY = "tnaas:impressions"  # the layout before: every impression in one list (see ``upgrade``)
+    IMPRESSIONS_KEY = "tnaas:impressions"  # the layout before: every impression in one list (see ``upgrade``),
+    LEGACY_MESSAGE_KEY = "tnaas:message:{channel}:{ts}"  # ... a hash per message
     LEGACY_UPS_KEY = "tnaas:ups:{channel}:{ts}"  # ... and up-votes per candidate
     UPGRADE_LOCK = "tnaas:impressions-upgrading"
 
@@ -256,7 +286,6 @@ class VoteStore:
         return json.dumps(
             {
                 "message": prefix(cls.MESSAGE_KEY),
-                "rows": prefix(cls.ROWS_KEY),
                 "votes": cls.VOTES_PREFIX,
                 "counted": prefix(cls.COUNTED_KEY),
                 "tally": prefix(cls.TALLY_KEY),
@@ -307,24 +336,21 @@ class VoteStore:
         expire ``UNVOTED_KEEP`` after ``now`` unless a vote comes first."""
         first = impressions[0]
         generated = first.pattern is None and first.like is None  # the bandit compares models on generation only
+        judge_keys, nll_keys = list(first.judge or {}) or None, list(first.nll or {}) or None
         mark = {
-            "candidates": len(impressions),
-            "names": json.dumps([i.name for i in impressions]),
+            "names": [i.name for i in impressions],
             "corpus": first.corpus,
             "model": first.model,
             "generated": int(generated),
             "team": first.team or "",
-            "request": first.model_dump_json(include=set(REQUEST_FIELDS)),
+            "request": first.model_dump(include=REQUEST_FIELDS) | {"judge_keys": judge_keys, "nll_keys": nll_keys},
         }
         message = self.MESSAGE_KEY.format(channel=first.channel, ts=first.ts)
-        rows = self.ROWS_KEY.format(channel=first.channel, ts=first.ts)
         entry = self.entry(first.channel, first.ts, len(impressions))
         expires = int(time.time() if now is None else now) + UNVOTED_KEEP
         commands = [
-            ("HSET", message, *(x for kv in mark.items() for x in kv)),
+            ("RPUSH", message, _json(mark), *(_row(i, judge_keys, nll_keys) for i in impressions)),
             ("EXPIREAT", message, expires),
-            ("RPUSH", rows, *(i.model_dump_json(include=set(CANDIDATE_FIELDS)) for i in impressions)),
-            ("EXPIREAT", rows, expires),
             ("ZADD", self.SHOWN_KEY, repr(first.shown_at), entry),
             ("ZADD", self.UNVOTED_KEY, expires, entry),
             ("INCRBY", self.KEPT_KEY, len(impressions)),
@@ -335,14 +361,16 @@ class VoteStore:
 
     def name_of(self, channel: str, ts: str, index: int) -> str | None:
         """The name candidate ``index`` (from 1) of our message, None if there is no such candidate."""
-        raw = self.redis.hget(self.MESSAGE_KEY.format(channel=channel, ts=ts), "names")
-        names = json.loads(raw) if raw else []
+        names = self._names(channel, ts)
         return names[index - 1] if 1 <= index <= len(names) else None
 
     def candidates_on(self, channel: str, ts: str) -> int:
         """How many candidates our message shows; 0 for messages that are not ours (or no longer kept)."""
-        value = self.redis.hget(self.MESSAGE_KEY.format(channel=channel, ts=ts), "candidates")
-        return int(value) if value else 0
+        return len(self._names(channel, ts))
+
+    def _names(self, channel: str, ts: str) -> list[str]:
+        raw = self.redis.lindex(self.MESSAGE_KEY.format(channel=channel, ts=ts), 0)
+        return json.loads(raw)["names"] if raw else []
 
     def apply_reaction(self, channel: str, ts: str, user: str, reaction: str, added: bool) -> Vote | None:
         """A reaction_added / reaction_removed by a person; None when it is not a vote on our message."""
@@ -395,10 +423,10 @@ class VoteStore:
             with self.redis.pipeline(transaction=False) as pipe:
                 for entry in entries:
                     channel, ts, _ = entry.decode().split(" ")
-                    pipe.hget(self.MESSAGE_KEY.format(channel=channel, ts=ts), "request")
+                    pipe.lindex(self.MESSAGE_KEY.format(channel=channel, ts=ts), 0)
                 marks = pipe.execute()
-            for entry, request in zip(entries, marks):
-                if request is not None and json.loads(request).get("requested_by") == user:
+            for entry, mark in zip(entries, marks):
+                if mark is not None and json.loads(mark)["request"]["requested_by"] == user:
                     requests += int(self._drop(keys=[], args=[self._prefixes, entry, 0]))
         return votes, requests
 
@@ -423,21 +451,26 @@ class VoteStore:
             with self.redis.pipeline(transaction=False) as pipe:
                 for entry in entries:
                     channel, ts, _ = entry.decode().split(" ")
-                    pipe.hget(self.MESSAGE_KEY.format(channel=channel, ts=ts), "request")
-                    pipe.lrange(self.ROWS_KEY.format(channel=channel, ts=ts), 0, -1)
+                    pipe.lrange(self.MESSAGE_KEY.format(channel=channel, ts=ts), 0, -1)
                     pipe.hgetall(self.TALLY_KEY.format(channel=channel, ts=ts))
                 replies = pipe.execute()
             for i, entry in enumerate(entries):
-                request, rows, tally = replies[3 * i : 3 * i + 3]
-                if request is None or not rows:
+                kept, tally = replies[2 * i : 2 * i + 2]
+                if not kept:
                     continue  # expired unvoted (its index entry goes at the next purge)
                 channel, ts, _ = entry.decode().split(" ")
-                shared = json.loads(request) | {"channel": channel, "ts": ts}
+                mark = json.loads(kept[0])
+                request = mark["request"]
+                judge_keys, nll_keys = request.pop("judge_keys"), request.pop("nll_keys")
+                shared = request | {"channel": channel, "ts": ts, "corpus": mark["corpus"], "model": mark["model"]}
+                shared["team"] = mark["team"] or None
                 people = {k.decode(): int(v) for k, v in tally.items()}
-                for index, raw in enumerate(rows, 1):
-                    row = shared | json.loads(raw) | {"index": index}
+                for index, raw in enumerate(kept[1:], 1):
+                    row = (
+                        shared | _unrow(raw, judge_keys, nll_keys) | {"index": index, "name": mark["names"][index - 1]}
+                    )
                     counts = {"up": people.get(f"{index}:up", 0), "down": people.get(f"{index}:down", 0)}
-                    yield {f: row.get(f) for f in FIELDS} | counts
+                    yield {f: row[f] for f in FIELDS} | counts
 
     def unseen_changes(self) -> int | None:
         """How many votes were ever cast or taken back, when that moved since ``learnt(...)``; else None.
@@ -475,13 +508,13 @@ class VoteStore:
                 row = Impression.model_validate_json(raw)
                 messages.setdefault((row.channel, row.ts), []).append(row)
             for (channel, ts), rows in messages.items():
-                if self.redis.hexists(self.MESSAGE_KEY.format(channel=channel, ts=ts), "request"):
-                    continue  # moved by an upgrade that stopped before its end
+                if not self.redis.exists(self.LEGACY_MESSAGE_KEY.format(channel=channel, ts=ts)):
+                    continue  # moved by an upgrade that stopped before its end (or purged meanwhile)
                 shown = self.impression_commands(rows, now=rows[0].shown_at)
                 commands = [c for c in shown if c[1] != ArmCounts.KEY]  # the bandit counted them when shown
                 voted = self.redis.exists(self.VOTES_KEY.format(channel=channel, ts=ts))
                 with self.redis.pipeline() as pipe:
-                    pipe.delete(self.MESSAGE_KEY.format(channel=channel, ts=ts))
+                    pipe.delete(self.LEGACY_MESSAGE_KEY.format(channel=channel, ts=ts))
                     for command in commands:
                         if not (voted and command[0] == "EXPIREAT"):
                             pipe.execute_command(*command)

@@ -65,9 +65,8 @@ def test_requests_nobody_voted_on_expire_and_voted_ones_are_kept(connection):
     votes.record_impressions(shown("1.1", ["tom", "felix"]))
     votes.record_impressions(shown("2.2", ["rex"]))
     votes.vote("C1", "2.2", 1, "U2", 1)
-    for key in (votes.MESSAGE_KEY, votes.ROWS_KEY):
-        assert 0 < connection.ttl(key.format(channel="C1", ts="1.1")) <= UNVOTED_KEEP  # unvoted: expires
-        assert connection.ttl(key.format(channel="C1", ts="2.2")) == -1  # voted: kept until the retention purge
+    assert 0 < connection.ttl(votes.MESSAGE_KEY.format(channel="C1", ts="1.1")) <= UNVOTED_KEEP  # unvoted: expires
+    assert connection.ttl(votes.MESSAGE_KEY.format(channel="C1", ts="2.2")) == -1  # voted: kept until the purge
     a_week_ago = time.time() - UNVOTED_KEEP - 60
     with connection.pipeline() as pipe:  # shown (and kept) over a week ago, nobody voted: already gone
         for command in votes.impression_commands(shown("0.5", ["old", "older"], at=a_week_ago), now=a_week_ago):
@@ -87,8 +86,9 @@ def test_a_request_keeps_its_fields_once_and_exports_them_with_every_row(connect
     assert [{k: r[k] for k in r if k not in ("up", "down")} for r in votes.export()] == [
         json.loads(r.model_dump_json()) for r in rows
     ]
-    kept = connection.lrange(votes.ROWS_KEY.format(channel="C1", ts="1.1"), 0, -1)
-    assert all("requested_by" not in json.loads(raw) and "model_version" not in json.loads(raw) for raw in kept)
+    mark, *kept = connection.lrange(votes.MESSAGE_KEY.format(channel="C1", ts="1.1"), 0, -1)
+    assert json.loads(mark)["request"]["requested_by"] == "U1" and json.loads(mark)["names"] == ["tom", "felix"]
+    assert [json.loads(raw) for raw in kept] == [[None, None, None, [0.9, 0.1], [2.1], 0, 0]] * 2  # their own
 
 
 def test_top_is_one_read_of_a_sorted_set_whatever_the_rows(connection):
@@ -186,7 +186,7 @@ def test_every_key_has_a_ttl_or_a_bound_and_the_key_table_names_it(connection):
     ArmCounts(connection).add_up("cats", "kn3", 1)
 
     bounded_otherwise = {  # no TTL: never evicted; bounded by the retention purge, people, a count or one key
-        "tnaas:message:", "tnaas:rows:", "tnaas:votes:", "tnaas:counted:", "tnaas:tally:", "tnaas:shown",
+        "tnaas:impression:", "tnaas:votes:", "tnaas:counted:", "tnaas:tally:", "tnaas:shown",
         "tnaas:unvoted", "tnaas:impressions-kept", "tnaas:top:", "tnaas:vote-changes", "tnaas:voters-bulk",
         "tnaas:arms", "tnaas:team:T1:keycap_voters", "tnaas:slack:installation:", "tnaas:slack:bot:",
         "tnaas:slack:teams", "tnaas:models:version", "tnaas:workers:models", "tnaas:secret:",
@@ -257,7 +257,7 @@ def test_the_first_upkeep_moves_the_layout_before_into_today_s(connection):
     connection.rpush(votes.IMPRESSIONS_KEY, *(r.model_dump_json() for r in old))
     for ts, rows in (("1.1", old[:2]), ("2.2", old[2:])):
         mark = {"candidates": len(rows), "names": json.dumps([r.name for r in rows]), "corpus": "cats"}
-        connection.hset(votes.MESSAGE_KEY.format(channel="C1", ts=ts), mapping=mark | {"model": "kn3", "generated": 1})
+        connection.hset(votes.LEGACY_MESSAGE_KEY.format(channel="C1", ts=ts), mapping=mark | {"model": "kn3"})
     connection.hset(votes.VOTES_KEY.format(channel="C1", ts="1.1"), mapping={"2:U1:1": 1, "2:U2:1": 2, "1:U1:-1": 3})
     connection.hset(votes.LEGACY_UPS_KEY.format(channel="C1", ts="1.1"), "2", 2)
     connection.hset(ArmCounts.KEY, mapping={"model:cats:kn3:shown": 3, "model:cats:kn3:up": 1})
