@@ -48,7 +48,6 @@ if issued == tonumber(ARGV[10]) + 1 then
     end
   end
   redis.call('DEL', ARGV[5])
-  redis.call('INCR', P.changes)
 end
 return issued
 """

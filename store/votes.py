@@ -142,8 +142,9 @@ def vote_for_reaction(reaction: str, candidates: int) -> tuple[int, int] | None:
 # An identity's votes on one candidate counted in (step > 0) or out (< 0): its votes there (several voter
 # ids may count as one identity); when it starts or stops counting, the candidate's people up / down, the
 # best-voted sorted sets (score: minus the net, so ascending order is best first and ties go by name, then
-# corpus) and the bandit's up-voted counters, which count candidates with at least one person up.
-# ``P``: the key prefixes (ARGV[1]).
+# corpus) and, for a vote (``arms``; not a purge or recount), the bandit's up-voted counters, which count
+# candidates with at least one person up, and the changes the learner looks for. ``P``: the key prefixes
+# (ARGV[1]).
 SHIFT = r"""
 local P = cjson.decode(ARGV[1])
 local function shift(channel, ts, index, identity, direction, step, arms)
@@ -158,6 +159,7 @@ local function shift(channel, ts, index, identity, direction, step, arms)
   local tally = P.tally .. id
   local people = redis.call('HINCRBY', tally, index .. ':' .. side, step)
   if people <= 0 then redis.call('HDEL', tally, index .. ':' .. side) end
+  if arms then redis.call('INCR', P.changes) end
   local raw = redis.call('LINDEX', P.message .. id, 0)
   if not raw then return end
   local mark = cjson.decode(raw)
@@ -215,7 +217,6 @@ else
   redis.call('HDEL', votes, field)
   shift(channel, ts, index, identity_of(stored, voter), direction, -1, true)
 end
-redis.call('INCR', P.changes)
 return 1
 """
 )
@@ -262,7 +263,7 @@ class VoteStore:
     UNVOTED_KEY = "tnaas:unvoted"  # sorted set: the same, of messages nobody voted on, by when they expire
     KEPT_KEY = "tnaas:impressions-kept"  # impressions in SHOWN_KEY's messages
     TOP_KEY = "tnaas:top:{scope}"  # "all" or "team:<id>": "name\0corpus" -> minus the net people
-    CHANGES_KEY = "tnaas:vote-changes"  # votes cast or taken back, ever
+    CHANGES_KEY = "tnaas:vote-changes"  # people's votes counted in or out, ever (a stuffed vote moves nothing)
     LOOKED_KEY = "tnaas:vote-changes-learnt"  # CHANGES_KEY when the learner last read the votes
     IMPRESSIONS_KEY = "tnaas:impressions"  # the layout before: every impression in one list (see ``upgrade``),
     LEGACY_MESSAGE_KEY = "tnaas:message:{channel}:{ts}"  # ... a hash per message

@@ -127,8 +127,10 @@ def test_votes_cast_before_a_batch_turns_out_bulk_are_counted_again_as_one(conne
         ups.append(store.tally(WEB_CHANNEL, STUFFED)[1]["up"])
     assert ups == list(range(1, VOTER_BURST + 1)) + [1, 1, 1]
     assert store.top() == [("zapster", "pokemon", 1)] and store.arms.counts("model") == {"kn3": (1, 2)}
+    changes = store.unseen_changes()
     cast(store, cookies, None, "10.0.0.66", STUFFED, start + 1)  # the address without a cookie: the same person
     assert store.tally(WEB_CHANNEL, STUFFED)[1]["up"] == 1
+    assert store.unseen_changes() == changes  # nothing new for the learner to read
     later = start + 2 * VOTER_WINDOW  # a batch that has closed cannot turn bulk: its people stay people
     for i in range(VOTER_BURST):
         cast(store, cookies, minted(connection, cookies, "10.0.0.66", later + i), "10.0.0.66", STUFFED, later + i)
