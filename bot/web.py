@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -14,19 +15,20 @@ from redis import Redis
 from redis.exceptions import RedisError
 
 from bot.api.batching import Batcher
-from bot.api.deps import cookie_voter, voter_cookies
+from bot.api.deps import address_of, cookie_voter, voter_cookies
 from bot.api.errors import install_error_handlers
 from bot.api.main import api_router
 from bot.api.openapi import install_api_document
-from bot.api.voters import COOKIE, COOKIE_MAX_AGE
+from bot.api.voters import COOKIE
 from bot.edge import Edge, Gate
 from bot.health import Health, health
 from bot.metrics import Observed, metrics_registry
 from bot.slack.endpoint import install_slack
-from core.limits import MAX_API_BODY, SLACK_MAX_BODY, SLACK_REDIS_TIMEOUT
+from core.limits import MAX_API_BODY, SLACK_MAX_BODY, SLACK_REDIS_TIMEOUT, VOTER_COOKIE_MAX_AGE
 from core.settings import get_settings
 from store.answers import Answers
 from store.connection import async_redis_client, redis_client
+from store.voters import VoterBatches
 
 log = logging.getLogger(__name__)
 NOT_READY = "Not ready: `problems` says why (Redis, the workers, the queue, failed jobs or model versions)."
@@ -74,16 +76,23 @@ def create_app(connection: Redis | None = None) -> FastAPI:
     app.include_router(api_router)
     install_api_document(app)
 
+    batches = VoterBatches(redis)
+
     @app.get("/", include_in_schema=False)
     def page(request: Request) -> FileResponse:
-        """The playground, with a signed voter cookie the first time (its votes count under it)."""
+        """The playground, with a signed voter cookie the first time (its votes count under it), while its
+        address has new voter ids left today; past that, without one (its votes count as the address)."""
         response = FileResponse(STATIC / "index.html", headers=PAGE_HEADERS)
         try:
             if cookie_voter(request) is None:
+                cookies, now = voter_cookies(request), time.time()
+                tag = cookies.address_tag(address_of(request))
+                if not batches.issue(tag, now):
+                    return response
                 response.set_cookie(
                     COOKIE,
-                    voter_cookies(request).issue(),
-                    max_age=COOKIE_MAX_AGE,
+                    cookies.issue(batches.window(now), tag),
+                    max_age=VOTER_COOKIE_MAX_AGE,
                     httponly=True,
                     samesite="strict",
                     secure=request.url.scheme == "https",

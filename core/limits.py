@@ -31,3 +31,22 @@ SLACK_ACK_BUDGET = (
 )
 SLACK_REDIS_TIMEOUT = 0.5  # seconds one Redis call before a Slack ack may take; later: the user is told to try again
 SLACK_TOKEN_ROTATION_MINUTES = 120  # a rotating token (12 h) is refreshed this long before it expires (Bolt's default)
+
+# Votes count people (see store.voters): a page voter id is minted per visit, so how fast one address is
+# minted them tells a person's browser from a script. One person, one vote per name; numbers, and why:
+VOTER_WINDOW = 60  # seconds: voter ids minted for one address within one such minute form a batch ...
+VOTER_BURST = 5  # ... a batch of more than this many was minted in bulk: all its ids vote as one, the address
+VOTER_IDS_PER_DAY = 50  # new voter ids one address is given a day (an office of 20 with a few devices each);
+# past it the page is served without one and its votes count as the address
+BULK_BATCHES_KEPT = 100_000  # bulk batches remembered (a year each, as long as their cookies): ~10 MB at most
+VOTER_COOKIE_MAX_AGE = 365 * 24 * 3600  # seconds a voter cookie lives; a bulk verdict lives as long
+
+# Storage (see store.votes): what is kept, for how long, and what Redis may evict under memory pressure
+UNVOTED_KEEP = 7 * 24 * 3600  # seconds a request nobody voted on is kept: votes come within days of an answer
+# (a thread read after a long weekend); the reranker trains on voted requests only, the bandit reads only its
+# counters, and the drift check compares at most 2,000 impressions each side of the last training
+TOP_NAMES = 10  # best-voted names /top, `top` and the Home tab show
+# Only keys with a TTL are evicted (caches, counters, requests nobody voted on, least recently used first);
+# votes, voted requests, installations and signing keys have none and are never evicted
+REDIS_EVICTION_POLICY = "volatile-lru"
+HOME_PENDING = 60  # seconds an App Home publish waits queued, during which further openings add no job

@@ -92,6 +92,13 @@ class Settings(BaseSettings):
         description="the embedded Redis' appendfsync: everysec loses at most about a second of acknowledged writes "
         "on a power cut (none on a process kill); always loses none and costs an fsync per write",
     )
+    redis_maxmemory: str = Field(
+        "512mb",
+        pattern=r"^[0-9]+(kb|mb|gb)?$",
+        description="the most memory the embedded Redis (and compose's) may use; beyond it Redis evicts only keys "
+        "with a TTL (caches, counters, requests nobody voted on), never votes or installations, and refuses "
+        "writes when only those are left",
+    )
     restart_healthy_after: float = Field(
         10.0, gt=0, description="`tnaas up`: a child that ran this long has its restart backoff reset"
     )

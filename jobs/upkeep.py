@@ -8,9 +8,15 @@
   missing or young (``models.reranker.retrain_every``): a team's first votes shape its next requests
   within a minute rather than at the next hourly upkeep. It reads the impressions only when a vote
   was cast or taken back since its last look, and once the reranker is grown not at all.
-- ``purge_expired``: impressions and votes older than ``TNAAS_RETENTION_DAYS`` are forgotten.
+- ``purge_expired``: impressions and votes older than ``TNAAS_RETENTION_DAYS`` are forgotten, so are the
+  index entries of requests nobody voted on (their keys expire by themselves after
+  ``core.limits.UNVOTED_KEEP``) and bulk voter batches whose cookies have expired. The first run after an
+  upgrade moves the impressions kept in the layout before into today's (``VoteStore.upgrade``).
 - ``refresh_snapshots``: registry snapshots an operator made, rebuilt from where they were made once
   ``TNAAS_AVAILABILITY_SNAPSHOT_REFRESH`` old (``availability.refresh``); none is ever made here.
+
+The reranker learns from ``VoteStore.export``: people up and down on each name, voter ids minted in bulk
+counted as one (``store.voters``), so stuffed votes teach it what one person's vote does.
 
 All are idempotent: run twice, or by two schedulers, they do the work once.
 """
@@ -32,6 +38,7 @@ from models.reranker import YOUNG_ROWS, retrain_every, voted_rows
 from models.training import train_reranker
 from store.availability import SnapshotStates
 from store.deploys import ModelVersions
+from store.voters import VoterBatches
 from store.votes import VoteStore
 
 log = logging.getLogger(__name__)
@@ -96,10 +103,13 @@ def learn_from_first_votes(*, context: WorkerContext) -> dict:
 
 @needs_context
 def purge_expired(*, context: WorkerContext) -> dict:
-    days = context.settings.retention_days
-    purged = VoteStore(context.connection).purge_before(time.time() - days * DAY)
-    log.info("upkeep: %d impressions older than %d days purged", purged, days)
-    return {"purged": purged, "retention_days": days}
+    days, votes = context.settings.retention_days, VoteStore(context.connection)
+    if moved := votes.upgrade():
+        log.info("upkeep: %d requests moved from the impressions list into their own keys", moved)
+    purged = votes.purge_before(time.time() - days * DAY)
+    bulk = VoterBatches(context.connection).purge(time.time())
+    log.info("upkeep: %d impressions older than %d days or unvoted and expired purged", purged, days)
+    return {"purged": purged, "retention_days": days, "bulk_batches_purged": bulk}
 
 
 @needs_context

@@ -1,20 +1,34 @@
 """Everything TNaaS keeps in Redis. Each class owns its key prefix; nothing outside this package
 spells a key (rq's own keys are rq's).
 
-| prefix | owner | what |
-| --- | --- | --- |
-| ``tnaas:message:``, ``tnaas:votes:``, ``tnaas:ups:``, ``tnaas:impressions`` | ``votes.VoteStore`` | shown candidates, votes |
-| ``tnaas:arms`` | ``arms.ArmCounts`` | the bandit's shown / up-voted counters |
-| ``tnaas:event:`` | ``events.SeenEvents`` | Slack event ids already acted on |
-| ``tnaas:request:`` | ``events.SeenRequests`` | signatures of Slack requests already dispatched (replays) |
-| ``tnaas:reply:`` | ``replies.ReplyProgress`` | what each Slack reply job has posted so far |
-| ``tnaas:reply-team:`` | ``replies.ReplyTeams`` | the workspace of each candidate message posted (vote buttons' check) |
-| ``tnaas:team:`` | ``slack_teams.TeamHabits`` | per workspace: keycap votes seen, reaction budget, 429 pause |
-| ``tnaas:slack:`` | ``installations.RedisInstallationStore``, ``RedisOAuthStateStore`` | installations, bot tokens, OAuth states, rotation locks |
-| ``tnaas:rate:`` | ``rate_limit.RateLimits`` | one-minute request counters |
-| ``tnaas:models:version``, ``tnaas:workers:models`` | ``deploys.ModelVersions`` | published model version, what each worker holds |
-| ``tnaas:claim:`` | ``claims.Claims`` | job ids claimed by an idempotency key |
-| ``tnaas:answer:``, ``tnaas:answer-job:``, ``tnaas:answer-inbox:`` | ``answers.Answers`` | API answers by id, the job carrying each, a batch's replies pushed to its waiting web process |
-| ``tnaas:secret:`` | ``signing.SigningKeys`` | the web processes' shared signing key (voter cookies) |
-| ``tnaas:availability:`` | ``availability.AvailabilityCache`` | registries' live "free"/"taken" answers, with a TTL |
+Every key has a TTL or a bound. Redis runs with ``maxmemory`` and ``volatile-lru``
+(``core.limits.REDIS_EVICTION_POLICY``): under memory pressure it evicts only keys with a TTL, least
+recently used first, so what must never go (votes, voted requests, installations, keys) has none and is
+bounded otherwise: by the retention purge, by people (rate limits), or by a count.
+
+| prefix | owner | what | kept |
+| --- | --- | --- | --- |
+| ``tnaas:impression:`` | ``votes.VoteStore`` | a shown request, a list: its mark (names, request; JSON), then each candidate's scores | ``UNVOTED_KEEP`` (7 days) unvoted; voted: until the retention purge |
+| ``tnaas:votes:``, ``tnaas:counted:``, ``tnaas:tally:`` | ``votes.VoteStore`` | votes per voter; per identity; people up / down per candidate | the retention purge (with their request) |
+| ``tnaas:shown``, ``tnaas:unvoted``, ``tnaas:impressions-kept`` | ``votes.VoteStore`` | index of kept requests by when shown; of unvoted ones by expiry; impressions kept | the purge removes entries with their request |
+| ``tnaas:top:`` | ``votes.VoteStore`` | best-voted names, everyone's and per team, kept as votes arrive | one member per voted name kept |
+| ``tnaas:vote-changes``, ``tnaas:vote-changes-learnt`` | ``votes.VoteStore`` | votes cast or taken back; how many the learner has read | two counters |
+| ``tnaas:impressions``, ``tnaas:message:``, ``tnaas:ups:`` | ``votes.VoteStore`` | the layout before, moved by the first upkeep (``upgrade``) | deleted by it |
+| ``tnaas:voters:``, ``tnaas:voters-votes:`` | ``voters.VoterBatches`` | page voter ids minted per address (a minute's batch, a day's), votes of open batches | 2 minutes; 2 days; while open |
+| ``tnaas:voters-bulk`` | ``voters.VoterBatches`` | batches minted in bulk | a year, at most ``BULK_BATCHES_KEPT`` |
+| ``tnaas:arms`` | ``arms.ArmCounts`` | the bandit's shown / up-voted counters | fields per corpus and model |
+| ``tnaas:event:`` | ``events.SeenEvents`` | Slack event ids already acted on | a day |
+| ``tnaas:request:`` | ``events.SeenRequests`` | signatures of Slack requests already dispatched (replays) | 10 minutes |
+| ``tnaas:reply:`` | ``replies.ReplyProgress`` | what each Slack reply job has posted so far | a day |
+| ``tnaas:reply-team:`` | ``replies.ReplyTeams`` | the workspace of each candidate message posted (vote buttons' check) | a day |
+| ``tnaas:team:`` | ``slack_teams.TeamHabits`` | per workspace: keycap voters, reaction budget, 429 pause | voters: at most ``KEYCAP_VOTES_TO_LEARN``; 2 minutes; Retry-After |
+| ``tnaas:home:`` | ``home_tabs.HomeTabs`` | an App Home publish queued for a person | ``HOME_PENDING`` |
+| ``tnaas:slack:`` | ``installations.RedisInstallationStore``, ``RedisOAuthStateStore`` | installations, bot tokens, OAuth states, rotation locks | installations: per workspace, until uninstalled; states 10 minutes; locks 15 s |
+| ``tnaas:slack-batch:``, ``tnaas:slack-batch-taken:`` | ``slack_batches.SlackBatches`` | Slack requests waiting together for a worker | a day |
+| ``tnaas:rate:`` | ``rate_limit.RateLimits`` | one-minute request counters | 2 minutes |
+| ``tnaas:models:version``, ``tnaas:workers:models`` | ``deploys.ModelVersions`` | published model version, what each worker holds | one key; a field per worker (a killed worker's stays) |
+| ``tnaas:claim:`` | ``claims.Claims`` | job ids claimed by an idempotency key | as long as the answer |
+| ``tnaas:answer:``, ``tnaas:answer-job:``, ``tnaas:answer-inbox:`` | ``answers.Answers`` | API answers by id, the job carrying each, a batch's replies pushed to its waiting web process | ``TNAAS_RESULT_TTL``; the API's wait |
+| ``tnaas:secret:`` | ``signing.SigningKeys`` | the web processes' shared signing key (voter cookies) | one key per name |
+| ``tnaas:availability:`` | ``availability.AvailabilityCache`` | registries' live "free"/"taken" answers | ``TNAAS_AVAILABILITY_TTL`` |
 """

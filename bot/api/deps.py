@@ -14,7 +14,7 @@ from redis.asyncio import Redis as AsyncRedis
 from starlette.concurrency import run_in_threadpool
 
 from bot.api.batching import Batcher
-from bot.api.voters import COOKIE, VoterCookies, signing_key
+from bot.api.voters import COOKIE, CookieVoter, VoterCookies, signing_key
 from bot.edge import token_ok
 from core.settings import Settings
 from store.votes import VoteStore
@@ -40,9 +40,13 @@ async def get_votes(redis: Annotated[Redis, Depends(get_redis)]) -> VoteStore:
     return VoteStore(redis)
 
 
-async def client_address(request: Request) -> str:
+def address_of(request: Request) -> str:
     """The connection's address (a proxy's X-Forwarded-For only from TNAAS_FORWARDED_ALLOW_IPS)."""
     return request.client.host if request.client else "unknown"
+
+
+async def client_address(request: Request) -> str:
+    return address_of(request)
 
 
 @dataclass(frozen=True)
@@ -84,8 +88,8 @@ def voter_cookies(request: Request) -> VoterCookies:
     return state.voter_cookies
 
 
-def cookie_voter(request: Request) -> str | None:
-    """The voter id of a genuine ``tnaas_voter`` cookie, else None."""
+def cookie_voter(request: Request) -> CookieVoter | None:
+    """The voter of a genuine ``tnaas_voter`` cookie, else None."""
     value = request.cookies.get(COOKIE)
     return voter_cookies(request).verify(value) if value else None
 
@@ -102,5 +106,5 @@ AsyncRedisDep = Annotated[AsyncRedis, Depends(get_async_redis)]
 VotesDep = Annotated[VoteStore, Depends(get_votes)]
 AddressDep = Annotated[str, Depends(client_address)]
 AskerDep = Annotated[Asker, Depends(asker)]
-CookieVoterDep = Annotated[str | None, Depends(cookie_voter)]
+CookieVoterDep = Annotated[CookieVoter | None, Depends(cookie_voter)]
 AuthenticatedDep = Annotated[bool, Depends(authenticated)]

@@ -143,8 +143,8 @@ class VoteOut(BaseModel):
 
     answer_id: str = Field(description="the answer voted on", examples=[ANSWER_ID_EXAMPLE])
     index: int = Field(description="1-based position of the candidate in the answer", examples=[2])
-    up: int = Field(description="thumbs up on this candidate, from everyone", examples=[3])
-    down: int = Field(description="thumbs down on this candidate, from everyone", examples=[0])
+    up: int = Field(description="people for this candidate (voter ids minted in bulk count as one)", examples=[3])
+    down: int = Field(description="people against this candidate", examples=[0])
 
 
 class TopNameOut(BaseModel):
@@ -152,7 +152,7 @@ class TopNameOut(BaseModel):
 
     name: str = Field(description="the name", examples=["scoros"])
     corpus: str = Field(description="the corpus it was made for", examples=["pokemon"])
-    votes: int = Field(description="net votes: up minus down, across Slack and the web", examples=[4])
+    votes: int = Field(description="net people: up minus down, across Slack and the web", examples=[4])
 
 
 class CorpusOut(BaseModel):

@@ -22,6 +22,7 @@ from core.limits import SLACK_BATCH_MAX
 from core.settings import Settings, get_settings
 from jobs.contracts import HomeJob, ReplyTo, Request, SlackBatch, SlackJob
 from jobs.queueing import enqueue_call
+from store.home_tabs import HomeTabs
 from store.slack_batches import SlackBatches
 
 
@@ -92,6 +93,14 @@ def start_slack_batch(connection: Redis, job: SlackJob, settings: Settings | Non
     return batch
 
 
-def enqueue_home(connection: Redis, home: HomeJob, settings: Settings | None = None) -> Job:
-    """Publish someone's App Home tab (a Slack call, so a worker's job, never the web process's)."""
-    return enqueue_call(connection, "bot.slack.tasks.publish_home", home.model_dump(), settings)
+def enqueue_home(connection: Redis, home: HomeJob, settings: Settings | None = None) -> Job | None:
+    """Publish someone's App Home tab (a Slack call, so a worker's job, never the web process's); None when
+    one is queued for them already, which will publish what is current (``store.home_tabs``)."""
+    tabs = HomeTabs(connection)
+    if not tabs.ask(home.team, home.user):
+        return None
+    try:
+        return enqueue_call(connection, "bot.slack.tasks.publish_home", home.model_dump(), settings)
+    except Exception:
+        tabs.started(home.team, home.user)
+        raise

@@ -12,6 +12,7 @@ from bot.slack import replies
 from core.settings import get_settings
 from jobs.contracts import QUEUED, HomeJob, SlackBatch, SlackJob
 from jobs.worker import WorkerContext, needs_context
+from store.home_tabs import HomeTabs
 from store.slack_batches import SlackBatches
 
 log = logging.getLogger(__name__)
@@ -34,8 +35,9 @@ def reply_in_batch(payload: dict, *, context: WorkerContext) -> dict:
 
 @needs_context
 def publish_home(payload: dict, *, context: WorkerContext) -> dict:
-    """Someone opened the bot's App Home tab: publish it for them."""
+    """Someone opened the bot's App Home tab: publish it for them (openings from now on queue another)."""
     job = HomeJob.model_validate(payload)
+    HomeTabs(context.connection).started(job.team, job.user)
     return replies.publish_home(job.team, job.user, job.enterprise, context.connection, context.settings)
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import time
 
-from bot.api.deps import AddressDep, AuthenticatedDep, CookieVoterDep, RedisDep, SettingsDep, VotesDep
+from fastapi import APIRouter, Request
+
+from bot.api.deps import AddressDep, AuthenticatedDep, CookieVoterDep, RedisDep, SettingsDep, VotesDep, voter_cookies
 from bot.api.errors import NotFound, errors
 from bot.api.routes.answers import ANSWER_ID
 from bot.api.schemas import TopNameOut, VoteIn, VoteOut
@@ -12,6 +14,7 @@ from bot.api.voters import voter_for
 from bot.metrics import count_vote
 from core.errors import TNaaSError
 from store.rate_limit import RateLimits
+from store.voters import VoterBatches
 from store.votes import WEB_CHANNEL
 
 router = APIRouter(tags=["votes"])
@@ -19,6 +22,7 @@ router = APIRouter(tags=["votes"])
 
 @router.post("/votes", response_model=VoteOut, responses=errors(400, 404, 413, 429, 503))
 def vote(
+    request: Request,
     body: VoteIn,
     votes: VotesDep,
     redis: RedisDep,
@@ -31,23 +35,29 @@ def vote(
 
     The vote counts under the page's signed voter cookie, else the `voter` named by a caller with
     the API token, else the caller's address; `TNAAS_VOTE_RATE` per minute per voter and per address.
+    Voter cookies minted in bulk for one address count as that address: one person. `up` and `down`
+    are the people for and against the name.
     """
-    voter = voter_for(cookie_voter, body.voter, authenticated, address)
+    tag = voter_cookies(request).address_tag(address)
+    voter = voter_for(cookie_voter, body.voter, authenticated, tag, VoterBatches(redis), time.time())
     RateLimits(redis).check_each(
-        [(f"vote-address:{address}", settings.vote_rate, "you"), (f"vote-voter:{voter}", settings.vote_rate, "you")]
+        [(f"vote-address:{address}", settings.vote_rate, "you"), (f"vote-voter:{voter.id}", settings.vote_rate, "you")]
     )
     shown = votes.candidates_on(WEB_CHANNEL, body.answer_id) if ANSWER_ID.match(body.answer_id) else 0
     if shown == 0:
         raise NotFound(f"No answer {body.answer_id[:64]!r} with names to vote on.")
     if body.index > shown:
         raise TNaaSError(f"That answer has {shown} names; there is no #{body.index}.")
-    if votes.vote(WEB_CHANNEL, body.answer_id, body.index, voter, body.direction, body.added) and body.added:
+    changed = votes.vote(WEB_CHANNEL, body.answer_id, body.index, voter.id, body.direction, body.added, voter.batch)
+    if changed and body.added:
         count_vote("web", body.direction)
     tally = votes.tally(WEB_CHANNEL, body.answer_id).get(body.index, {"up": 0, "down": 0})
     return VoteOut(answer_id=body.answer_id, index=body.index, **tally)
 
 
-@router.get("/top", response_model=list[TopNameOut], responses=errors(503))
-def top(votes: VotesDep) -> list[TopNameOut]:
-    """Best-voted names (up minus down), across Slack and the web, each with the corpus it was made for."""
+@router.get("/top", response_model=list[TopNameOut], responses=errors(429, 503))
+def top(votes: VotesDep, redis: RedisDep, settings: SettingsDep, address: AddressDep) -> list[TopNameOut]:
+    """Best-voted names (people up minus people down), across Slack and the web, each with the corpus it
+    was made for; `TNAAS_USER_RATE` calls per minute per address."""
+    RateLimits(redis).check_each([(f"top-address:{address}", settings.user_rate, "you")])
     return [TopNameOut(**best._asdict()) for best in votes.top()]
