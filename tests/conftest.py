@@ -36,6 +36,7 @@ def assert_same_distribution(samples: list[str], exact: dict[str, float], min_ex
 
 # -- real processes ---------------------------------------------------------------------------------
 import os  # noqa: E402
+import shutil  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
@@ -69,14 +70,19 @@ def redis_server(tmp_path):
 
 @pytest.fixture(scope="session")
 def trained_artifacts(tmp_path_factory):
-    """Two corpora x two name models, the judge and the language detector, trained once by the CLI."""
+    """Two corpora x two name models, the judge and the language detector, trained once by the CLI.
+    ``TNAAS_TEST_ARTIFACTS_CACHE``: a directory trained into (only what is out of date) and copied from, so
+    repeated local runs skip the training; each session still gets its own copy to write into."""
     path = tmp_path_factory.mktemp("artifacts")
+    cache = os.environ.get("TNAAS_TEST_ARTIFACTS_CACHE")
     out = subprocess.run(
         [sys.executable, "-m", "tnaas", "train", *TRAINED],
         capture_output=True,
         text=True,
-        env=tnaas_env(path),
+        env=tnaas_env(Path(cache) if cache else path),
         timeout=600,
     )
     assert out.returncode == 0, out.stdout + out.stderr
+    if cache:
+        shutil.copytree(cache, path, dirs_exist_ok=True)
     return path
