@@ -49,10 +49,10 @@ from tnaas.redis_server import free_port
 BODY = json.dumps({"corpus": "pokemon", "n": 5}).encode()
 HEADERS_JSON = {"Content-Type": "application/json"}
 # A client keeps its connection open across its requests, as an API client does (requests.Session,
-# httpx.Client, Slack's own servers); ``--new-connections``: a new one per request (urllib's way, and how
-# every figure before stop 26 was taken). On 2 cores shared with the stack the client's cost counts:
-# per request 0.19-0.20 ms of client CPU and 0.73-0.76 ms in the web process kept alive, 0.29-0.32 and
-# 0.82-0.92 with a connection each (one run, the two in turn; README "Throughput").
+# httpx.Client, Slack's own servers); ``--new-connections``: a new one per request (urllib's way). On 2
+# cores shared with the stack the client's cost counts: per request 0.19-0.20 ms of client CPU and
+# 0.73-0.76 ms in the web process kept alive, 0.29-0.32 and 0.82-0.92 with a connection each (one run,
+# the two in turn).
 KEEP_ALIVE = True
 IDLE_CONNECTION = 2.0  # seconds: a connection idle longer is not reused (uvicorn closes it after 5)
 _connections = threading.local()  # host:port -> (connection, when last used), per client thread
