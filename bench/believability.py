@@ -27,7 +27,7 @@ adversarial judge's believable tier, models.believability, cut per name length i
 proportions, candidates sampled at the pair's temperature, models.believability.temperature_for;
 judge and reservoir trained on the 60%); ``reservoir T=t`` (``--temperatures``: the same judge, candidates
 sampled at t; ``--temperatures 1`` is the untempered reservoir); ``plain tier`` (the same scored candidates cut
-to the best whatever their length: the cut before issue 12's length fix, side by side in one run).
+to the best whatever their length: the cut before the length fix, side by side in one run).
 ``reservoir cover k [-m]`` (``--coverage k[:m]``): the same scored candidates, only those whose character
 k-grams the 60% all has (all but m), cut per length; the levers table gives each tier's size.
 
