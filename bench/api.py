@@ -316,7 +316,12 @@ def _answers(url: str) -> bool:
 def issue_table(console: Console, baselines: list[str] | None, seconds: float) -> None:
     """Issue 18's table: each server at 8 clients and sequentially, every server in this one run."""
     table = Table(
-        "server", "requests/s (8 clients)", "median ms", "p99 ms", "sequential median ms", title="the stack beside one-process servers"
+        "server",
+        "requests/s (8 clients)",
+        "median ms",
+        "p99 ms",
+        "sequential median ms",
+        title="the stack beside one-process servers",
     )
 
     def measure(name: str, url: str) -> None:
