@@ -4,16 +4,16 @@ Run: ``.venv/bin/python -m bench.api`` after ``tnaas train``. ``--baseline DIR``
 same loads on a stack running another checkout's code (e.g. ``git archive main | tar -x -C DIR``),
 the stacks taking turns at each load, so all see the same machine; each stack is measured once its
 processes have gone quiet after the warm-up (a worker scores its reservoirs in a thread at start). ``--workers 1,2,4``: requests/s by worker
-count. ``--rounds N [--baseline DIR]``: only issue 18's two targets (sequential median, requests/s
+count. ``--rounds N [--baseline DIR]``: only the two headline figures (sequential median, requests/s
 at 8 clients), N rounds with the stacks in turn, medians over rounds (what to quote on a machine whose
-speed drifts). ``--table [--baseline DIR]``: issue 18's table, the stack beside one-process servers
+speed drifts). ``--table [--baseline DIR]``: the stack beside one-process servers
 (``bench.servers``). ``--tcp``: this checkout's stack also with its processes reaching Redis over
 TCP rather than the Unix socket ``tnaas up`` gives them. Starts an embedded redis-server,
 `tnaas web` and 2 workers on 127.0.0.1 (stopped by pid at the end), with the rate limits lifted.
 Each request is ``POST /api/v1/generate {"corpus": "pokemon", "n": 5}``: the web process enqueues
 the job, a worker samples a pool of 100 names, ranks it and records 5 impressions, and the API waits
 for the result (200). Sequential: 200 requests; then closed loops of c clients for 10 s each. Each client keeps its
-connection open, as API clients do (``--new-connections``: a new one per request, as before stop 26).
+connection open, as API clients do (``--new-connections``: a new one per request).
 
 Then the cost of metrics on the request path: two stacks side by side, one with metrics (the web
 middleware, /metrics, the workers' job timings) and one with ``TNAAS_METRICS=false``, sent the
@@ -49,10 +49,10 @@ from tnaas.redis_server import free_port
 BODY = json.dumps({"corpus": "pokemon", "n": 5}).encode()
 HEADERS_JSON = {"Content-Type": "application/json"}
 # A client keeps its connection open across its requests, as an API client does (requests.Session,
-# httpx.Client, Slack's own servers); ``--new-connections``: a new one per request (urllib's way, and how
-# every figure before stop 26 was taken). On 2 cores shared with the stack the client's cost counts:
-# per request 0.19-0.20 ms of client CPU and 0.73-0.76 ms in the web process kept alive, 0.29-0.32 and
-# 0.82-0.92 with a connection each (one run, the two in turn; README "Throughput").
+# httpx.Client, Slack's own servers); ``--new-connections``: a new one per request (urllib's way). On 2
+# cores shared with the stack the client's cost counts: per request 0.19-0.20 ms of client CPU and
+# 0.73-0.76 ms in the web process kept alive, 0.29-0.32 and 0.82-0.92 with a connection each (one run,
+# the two in turn).
 KEEP_ALIVE = True
 IDLE_CONNECTION = 2.0  # seconds: a connection idle longer is not reused (uvicorn closes it after 5)
 _connections = threading.local()  # host:port -> (connection, when last used), per client thread
@@ -316,7 +316,12 @@ def _answers(url: str) -> bool:
 def issue_table(console: Console, baselines: list[str] | None, seconds: float) -> None:
     """Issue 18's table: each server at 8 clients and sequentially, every server in this one run."""
     table = Table(
-        "server", "requests/s (8 clients)", "median ms", "p99 ms", "sequential median ms", title="issue 18's table"
+        "server",
+        "requests/s (8 clients)",
+        "median ms",
+        "p99 ms",
+        "sequential median ms",
+        title="the stack beside one-process servers",
     )
 
     def measure(name: str, url: str) -> None:
@@ -359,7 +364,7 @@ def main() -> None:
         "its processes reach Redis over TCP, as every checkout before the Unix socket (1c805e2) did",
     )
     parser.add_argument("--workers", help="comma-separated worker counts: requests/s with each")
-    parser.add_argument("--table", action="store_true", help="issue 18's table: the stack and one-process servers")
+    parser.add_argument("--table", action="store_true", help="the stack beside one-process servers")
     parser.add_argument("--seconds", type=float, default=10.0, help="seconds per closed-loop load")
     parser.add_argument(
         "--rounds",
@@ -374,7 +379,7 @@ def main() -> None:
     parser.add_argument(
         "--new-connections",
         action="store_true",
-        help="each request on a new connection (urllib's way; figures before stop 26), not one kept per client",
+        help="each request on a new connection (urllib's way), not one kept per client",
     )
     args = parser.parse_args()
     global KEEP_ALIVE

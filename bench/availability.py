@@ -14,7 +14,7 @@ registries' sizes are synthesised (look-up speed and memory depend on the count,
 ``--npm-scale`` pads the npm list with synthetic names up to N (npm has millions). Every figure is
 measured side by side with its peer in the same run: a Python ``set`` of normalised names for the
 snapshot, the same walk run through ``forward_filter``/``marginals`` per walker for `like`.
-Targets (issue 17): look-ups over 1 million/s from the snapshot; `like` under 10 ms median for a 6-letter name.
+Targets: look-ups over 1 million/s from the snapshot; `like` under 10 ms median for a 6-letter name.
 Single process; on a shared 2-core machine the figures are noisy: rerun on a quiet one.
 """
 

@@ -27,7 +27,7 @@ adversarial judge's believable tier, models.believability, cut per name length i
 proportions, candidates sampled at the pair's temperature, models.believability.temperature_for;
 judge and reservoir trained on the 60%); ``reservoir T=t`` (``--temperatures``: the same judge, candidates
 sampled at t; ``--temperatures 1`` is the untempered reservoir); ``plain tier`` (the same scored candidates cut
-to the best whatever their length: the cut before issue 12's length fix, side by side in one run).
+to the best whatever their length: the cut before the length fix, side by side in one run).
 ``reservoir cover k [-m]`` (``--coverage k[:m]``): the same scored candidates, only those whose character
 k-grams the 60% all has (all but m), cut per length; the levers table gives each tier's size.
 
@@ -44,7 +44,7 @@ top picks are names with low likelihood (real new names are less predictable tha
 look worse and are called real no more often than random picks. ``--style`` (P(real) times the corpus
 judge's P(asked corpus)) is worse on every corpus over 3 splits (pokemon kn3 -0.14 / -0.13 against the
 reservoir). Tempered candidates (``--temperatures 0.8``) help pokemon kn3 a little and nothing else
-(README "Believability, measured"). A coverage filter (``--coverage``: only candidates whose every
+(``models.believability.TEMPERATURES``; docs/models.md). A coverage filter (``--coverage``: only candidates whose every
 character k-gram of ``^name$`` the 60% has, ``Coverage`` below; same candidates, cut per
 length) is worse or level on every pair, paired over split seeds 3-10 (linear / forest, minus the
 reservoir): cats kn5 k=2 -0.045 ± 0.023 / -0.042 ± 0.025, k=3 with at most 2 unseen -0.039 ± 0.020 /
@@ -56,7 +56,7 @@ tier (against ``keep 12000`` -0.011 ± 0.012 / +0.001 ± 0.011); pokemon kn3 (se
 (cats -0.087 / -0.097). Most held-out real names fail the filter themselves (split 3, k=3 / k=2:
 cats 3% / 10% pass, dogs 5% / 49%, pokemon kn3 19% at k=3; of the candidates 0.2% / 11%, 0.3% / 27%,
 25% at T=1): new real names are mostly made of joins the 60% lacks, and so is the detector's real class;
-keeping only seen joins keeps names unlike most real ones (``issue12_coverage_*.json``).
+keeping only seen joins keeps names unlike most real ones.
 """
 
 from __future__ import annotations
@@ -192,7 +192,7 @@ def _classifier(family: str):
 class Detector:
     """Cross-fitted: ``k`` detectors, each trained on 4/5 of (held-out real, samples). With ``grouped``
     near-duplicate held-out names stay in one fold, so no fold is judged by a detector that saw a
-    near-twin of its names (see the "Measuring" note in README.md for what that changes: little)."""
+    near-twin of its names (see this module's docstring for what that changes: little)."""
 
     family: str
     grouped: bool = False

@@ -8,7 +8,8 @@ lingua's published tables are); "unknown" counts as wrong (ours is shown both as
 how the others answer, and as it answers users, "unknown" when unsure); throughput is one text at a time,
 one core. Speed is measured again in ``--rounds`` rounds of fresh processes, the detectors interleaved
 (order rotated each round) on every 10th item, and reported as medians and as ratios to lingua within
-each round, so a busy machine slows every detector alike. Results: bench/results/language_detection.json.
+each round, so a busy machine slows every detector alike. Results: bench/results/language_detection.md
+(the tables; the run also writes the raw language_detection.json they are made from).
 """
 
 from __future__ import annotations

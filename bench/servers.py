@@ -1,4 +1,4 @@
-"""The one-process servers issue 18's table compares the stack with, each a FastAPI app on uvicorn.
+"""The one-process servers ``bench.api --table`` compares the stack with, each a FastAPI app on uvicorn.
 
 ``python -m bench.servers KIND PORT`` (bench/api.py ``--table`` starts them and stops them by pid):
 - ``naive``: the original talk's handler: a markovify chain trained on the corpus per request;

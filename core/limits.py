@@ -20,7 +20,7 @@ MAX_JSON_DEPTH = 16  # API bodies are flat objects: deeper nesting is refused be
 MAX_JSON_NUMBER_LEN = 40  # digits (and sign, point, exponent) in one JSON number: SEED_MAX has 19 digits
 MAX_CHECK_NAMES = 20  # names one availability check asks about: a shortlist, not a crawl
 
-# Slack (documented limits, per workspace and method; see the README's Slack section)
+# Slack (documented limits, per workspace and method; see docs/operating.md, "Slack replies")
 SLACK_REACTIONS_PER_MINUTE = 45  # reactions.add is Tier 3 (50 a minute): the vote seeds stay under it
 KEYCAP_VOTES_TO_LEARN = 5  # people of a team who voted with keycaps, after which its replies are no longer seeded
 SLACK_MAX_BODY = 256 * 1024  # bytes of one request to /slack/events; Slack's own are a few KB

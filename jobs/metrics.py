@@ -5,7 +5,7 @@ Each worker serves its own ``/metrics`` on a port of its own (``TNAAS_METRICS_PO
 job wait and run times and outcomes by kind, model reloads, the model version it holds. A port per
 worker rather than prometheus-client's multiprocess mode, because workers run in separate
 containers or machines (compose replicas, platform dynos) that share no directory; Prometheus finds
-them by DNS or a static list (see README, "Operating").
+them by DNS or a static list (see docs/operating.md, "Metrics").
 
 The stack's state lives in Redis, so any process can read it at scrape time; the web process does
 (``StackCollector``): queue depth, running and failed jobs, workers, published and held model

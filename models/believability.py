@@ -53,7 +53,7 @@ BY_LENGTH = True  # cut the tier per name length, in the corpus' proportions (se
 # only where it gained more than its standard error on both detectors, in two runs (different candidate
 # draws): pokemon kn3 +0.030 ± 0.006 / +0.043 ± 0.002 and +0.009 ± 0.002 / +0.012 ± 0.008 called real
 # (linear / forest). Not taken: pokemon kn5 (+0.013 / +0.003, then -0.012 / -0.010), cats (kn3 -0.019 ±
-# 0.005 / -0.018 ± 0.005), swedish and dogs (within one standard error); see README "Believability".
+# 0.005 / -0.018 ± 0.005), swedish and dogs (within one standard error); see docs/benchmarks.md, "Believability".
 TEMPERATURE = 1.0  # every other (corpus, model): the model itself
 TEMPERATURES: dict[tuple[str, str], float] = {("pokemon", "kn3"): 0.8}
 

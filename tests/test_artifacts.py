@@ -127,7 +127,7 @@ def test_a_reservoir_built_under_other_settings_still_answers_and_the_operator_i
 
 def test_an_artifacts_version_follows_its_data_and_parameters():
     """The version is derived on every look, never remembered: a copy with other parameters, or
-    parameters changed in place, is another version (a cached one went stale, stop 24)."""
+    parameters changed in place, is another version (a cached one would go stale)."""
     from models.artifact import ArtifactInfo
 
     info = ArtifactInfo(corpus="cats", model="kn3", corpus_hash="h", params={"order": 3})

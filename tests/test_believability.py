@@ -284,7 +284,7 @@ def test_the_tier_keeps_the_corpus_length_distribution_where_the_plain_cut_favou
 
 
 def test_pokemon_kn3s_reservoir_samples_tempered_candidates_and_so_keeps_likelier_names():
-    # The benchmark's choice (README "Believability, measured"): pokemon kn3's candidates are sampled at
+    # The benchmark's choice (bench.believability; docs/models.md): pokemon kn3's candidates are sampled at
     # T=0.8, called real more often on every split; the other pairs keep the model itself.
     assert temperature_for("pokemon", "kn3") < 1
     assert temperature_for("pokemon", "kn5") == temperature_for("cats", "kn3") == 1

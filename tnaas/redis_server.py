@@ -2,7 +2,7 @@
 
 It also listens on a Unix socket in its data directory (owner only), and the processes of ``tnaas up``
 talk to it there: the same machine, without TCP's loopback stack, costs each round trip less CPU
-(bench/api.py --tcp: see README "Throughput"). The loopback port stays for anything else."""
+(bench/api.py --tcp: docs/benchmarks.md, "API throughput"). The loopback port stays for anything else."""
 
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ Otherwise the workers are busy anyway, and requests of that kind gather until a 
 ``TNAAS_BATCH_MAX`` requests or ``TNAAS_BATCH_WAIT`` seconds, then go together. (Counting jobs on
 their way instead let each returning job release the next with a request or two, and under load the
 workers spent their time on small jobs' bookkeeping; one job at a time batched well but made two
-callers wait for each other. See README "Throughput".)
+callers wait for each other. See docs/architecture.md, "An API call".)
 The worker answers each on its own (own answer id, impressions, seed) and pushes the replies to
 the batch's inbox, where ``Batch.wait`` is blocked in BLPOP: no polling, no thread per request.
 

@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 HOW_TO_CONNECT = (
     "Slack is not connected: create the app from manifest.yml, install it, then set SLACK_BOT_TOKEN and "
     "SLACK_SIGNING_SECRET (and SLACK_APP_TOKEN for Socket Mode), or SLACK_CLIENT_ID, SLACK_CLIENT_SECRET and "
-    "SLACK_SIGNING_SECRET to let any workspace install it. See the README."
+    "SLACK_SIGNING_SECRET to let any workspace install it. See the README's Slack section."
 )
 # What the app asks a workspace for: the least that the listeners and the replies use (manifest.yml lists
 # the same; a test keeps them equal).
