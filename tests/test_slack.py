@@ -264,7 +264,9 @@ def test_the_home_tab_shows_how_to_use_it_and_the_teams_favourites(stack):
     assert stack.event(opened, "EvHome1") == 200
     view = wait_for(lambda: stack.slack.views.get(("T1", "U8")), "the Home tab")
     text = json.dumps(view)
-    assert "/techname pokemon 5" in text and f"{store.name_of('CHOME', ts, 1)} (cats, 1)" in text and "Models" in text
+    assert (
+        "/techname pokemon 5" in text and f"{store.name_of('CHOME', ts, 1)} (pokemon, 1)" in text and "Models" in text
+    )
     stack.slack.home_enabled = False  # an admin turned the Home tab off: views.publish says not_enabled
     try:
         attempts = len(stack.slack.called("views.publish"))
