@@ -18,7 +18,7 @@ import typer
 
 from core.limits import DEFAULT_N, MAX_N, SEED_MAX, STACK_STOP_SECONDS
 from tnaas import availability_commands
-from tnaas.terminal import EXIT_USAGE, consoles, fail, print_json
+from tnaas.terminal import EXIT_CONFIG, consoles, fail, print_json
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -566,7 +566,7 @@ def web() -> None:
         check_free(settings)
     except PortTaken as err:
         log.error("%s", err)
-        raise typer.Exit(EXIT_USAGE) from None
+        raise typer.Exit(EXIT_CONFIG) from None
     if settings.web_host not in ("127.0.0.1", "localhost", "::1") and not settings.api_token:
         log.warning("listening on %s with no TNAAS_API_TOKEN: anyone who reaches it can use the API", settings.web_host)
     try:  # the deploy's front door says which models this release carries (workers compare and reload)

@@ -9,6 +9,9 @@ import json
 import typer
 
 EXIT_USAGE = 2  # the user's input (or the operator's setting) is wrong: saying so, not retrying, is the fix
+# A server process (`tnaas web`) that cannot run as configured (its port is taken): sysexits' EX_CONFIG,
+# which `tnaas up` takes as "stop the stack and say so", where any other exit is restarted.
+EXIT_CONFIG = 78
 
 
 class Consoles:
@@ -34,7 +37,7 @@ def fail(err: Exception | str) -> None:
     """Say what is wrong on stderr, in red, and exit 2."""
     from rich.markup import escape
 
-    consoles.err.print(f"[red]{escape(str(err))}[/red]")
+    consoles.err.print(f"[red]{escape(str(err))}[/red]", soft_wrap=True)
     raise typer.Exit(EXIT_USAGE)
 
 
