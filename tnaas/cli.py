@@ -571,11 +571,18 @@ def web() -> None:
         log.warning("listening on %s with no TNAAS_API_TOKEN: anyone who reaches it can use the API", settings.web_host)
     try:  # the deploy's front door says which models this release carries (workers compare and reload)
         connection = redis_client(settings.redis_url or "redis://127.0.0.1:6379/0")
-        log.info("models version %s published", ModelVersions(connection).publish(fingerprint(settings.artifacts_dir)))
+        log.debug("models version %s published", ModelVersions(connection).publish(fingerprint(settings.artifacts_dir)))
     except RedisError as err:
         log.warning("models version not published: Redis does not answer (%s); /healthz will say so", err)
-    uvicorn.run(
-        create_app(),
+    web_app = create_app()
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig, frame) -> None:
+            web_app.state.batcher.draining = True  # API requests still waiting answer with their id now
+            super().handle_exit(sig, frame)
+
+    config = uvicorn.Config(
+        web_app,
         host=settings.web_host,
         port=settings.web_port,
         log_config=None,  # uvicorn's loggers go through ours (plain or JSON, with request ids)
@@ -585,9 +592,10 @@ def web() -> None:
         proxy_headers=bool(settings.forwarded_allow_ips.strip()),
         forwarded_allow_ips=settings.forwarded_allow_ips.strip() or None,
         # SIGTERM (a restart, a deploy, `tnaas up` stopping): stop accepting, answer the requests in
-        # flight (an API request still waiting is answered with its tracking id), then exit.
+        # flight (one still waiting for its job gets its answer id), then exit.
         timeout_graceful_shutdown=STACK_STOP_SECONDS - 1,
     )
+    Server(config).run()
 
 
 @app.command()

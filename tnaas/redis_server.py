@@ -108,7 +108,7 @@ class EmbeddedRedis:
                 raise RuntimeError(f"redis-server exited: {output[-500:]}")
             try:
                 client.ping()
-                log.info("embedded redis %s (data in %s, appendfsync %s)", self.url, self.data_dir, self.fsync)
+                log.debug("embedded redis %s (data in %s, appendfsync %s)", self.url, self.data_dir, self.fsync)
                 return self.url
             except RedisConnectionError:
                 time.sleep(0.02)

@@ -39,6 +39,20 @@ from tnaas.terminal import EXIT_CONFIG, EXIT_USAGE
 log = logging.getLogger(__name__)
 POLL = 0.1  # seconds between looks at the children: a dead one is noticed within this
 REDIS_STOP = 0.5  # seconds of the stop budget kept for Redis, stopped last (its AOF holds every acknowledged write)
+# What redis-server says at every start and stop, even at its "warning" log level: chatter at DEBUG
+REDIS_ROUTINE = (
+    "Redis is starting",
+    "Redis version=",
+    "Configuration loaded",
+    "Server initialized",
+    "Received SIGTERM",
+    "Received SIGINT",
+    "User requested shutdown",
+    "ready to exit",
+    "Reading RDB preamble",
+    "DB loaded from",
+    "Done loading RDB",
+)
 NOT_READY_AFTER = 60.0  # seconds after which a stack whose /healthz still fails says why, once
 # Redis' start-up warning on hosts whose vm.overcommit_memory is 0, and what it means for this Redis
 OVERCOMMIT = "Memory overcommit must be enabled"
@@ -83,6 +97,9 @@ def _stream(name: str, stream) -> None:
     for line in stream:
         if name == "redis" and OVERCOMMIT in line:
             log.info("%s", OVERCOMMIT_MEANS)
+            continue
+        if name == "redis" and any(routine in line for routine in REDIS_ROUTINE):
+            log.debug("redis: %s", line.rstrip())
             continue
         sys.stdout.write(f"{name:<9}| {line}")
         sys.stdout.flush()
