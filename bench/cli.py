@@ -88,8 +88,8 @@ def _healthy(port: int) -> bool:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--runs", type=int, default=10)
-    parser.add_argument("--stop-runs", type=int, default=10)
+    parser.add_argument("--runs", type=int, default=10, help="runs of each command (0: none)")
+    parser.add_argument("--stop-runs", type=int, default=10, help="stacks started and stopped (0: none)")
     parser.add_argument("--checkout", action="append", default=[], help="another checkout to measure (repeatable)")
     args = parser.parse_args()
     artifacts = Path(os.environ.get("TNAAS_ARTIFACTS_DIR", "artifacts")).resolve()
@@ -97,7 +97,7 @@ def main() -> None:
     env = {k: v for k, v in env.items() if not k.startswith("SLACK_")}
     checkouts = [None, *(str(Path(c).resolve()) for c in args.checkout)]
     print(f"{args.runs} runs each, medians; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
-    for name, command in COMMANDS.items():
+    for name, command in COMMANDS.items() if args.runs else ():
         samples: dict[str | None, list[tuple[float, float]]] = {c: [] for c in checkouts}
         for _ in range(args.runs):
             for checkout in checkouts:  # alternating: both see the same load
