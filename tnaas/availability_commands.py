@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from core.limits import MAX_CHECK_NAMES
-from tnaas.terminal import consoles, fail
+from tnaas.terminal import consoles, fail, print_json
 
 # What each command needs is imported in its body: `tnaas --help` imports none of it.
 log = logging.getLogger(__name__)
@@ -172,7 +172,7 @@ def _age(seconds: float) -> str:
 
 
 @availability_app.command("status")
-def status() -> None:
+def status(as_json: Annotated[bool, typer.Option("--json", help="the states as JSON")] = False) -> None:
     """The snapshots on disk. State (fresh, due, stale or none), age, source, names, memory, false positives."""
     from rich.markup import escape
     from rich.table import Table
@@ -184,8 +184,14 @@ def status() -> None:
     console = consoles.out
     settings = get_settings()
     store = SnapshotStore(settings.snapshot_dir)
+    states = snapshot_states(store, settings)
+    if as_json:
+        from dataclasses import asdict, is_dataclass
+
+        print_json([asdict(s) if is_dataclass(s) else dict(s) for s in states])
+        return
     table = Table("registry", "state", "age", "names", "source", "MiB", "false-positive rate")
-    for state in snapshot_states(store, settings):
+    for state in states:
         snap = store.load(state.registry) if state.state != "none" else None
         if snap is None:
             table.add_row(state.registry, "none", "-", "-", "run `tnaas availability refresh`", "", "")

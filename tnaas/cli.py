@@ -241,7 +241,7 @@ def _train_reranker(registry: ModelRegistry, votes, force: bool) -> int:
 
 
 @app.command("eval")
-def evaluate(corpus: CorpusOpt = None, model: ModelOpt = None) -> None:
+def evaluate(corpus: CorpusOpt = None, model: ModelOpt = None, as_json: JsonOption = False) -> None:
     """Held-out metrics of the trained models. With load time and memory per model."""
     from rich.table import Table
 
@@ -253,6 +253,14 @@ def evaluate(corpus: CorpusOpt = None, model: ModelOpt = None) -> None:
     estimators = {i.model: i for i in registry.estimator_infos()} if not (corpus or model) else {}
     if not infos and not estimators:
         fail(TNaaSError("No trained models yet. Run `tnaas train` first."))
+    if as_json:
+        print_json(
+            {
+                "models": [i.header() for i in infos],
+                "estimators": {name: i.header() for name, i in estimators.items()},
+            }
+        )
+        return
     table = Table(
         "corpus",
         "model",
@@ -716,7 +724,7 @@ def votes_standings(
 
 
 @app.command()
-def drift() -> None:
+def drift(as_json: JsonOption = False) -> None:
     """Whether the reranker needs retraining. Do recent requests still look like its training data?"""
     from core.errors import TNaaSError
     from models.drift import check_drift
@@ -728,6 +736,9 @@ def drift() -> None:
         rows = list(store.export())
     cut = info.metrics["trained_until"]
     report = check_drift([r for r in rows if r["shown_at"] <= cut], [r for r in rows if r["shown_at"] > cut])
+    if as_json:
+        print_json(report.model_dump(mode="json"))
+        raise typer.Exit(1 if report.drifted else 0)
     if report.accuracy is not None:
         consoles.out.print(
             f"old-vs-new classifier: accuracy {report.accuracy:.3f} (drift above {report.threshold:.3f}), "
