@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from redis import Redis
 from rq import Worker
 
 from core.limits import STACK_STOP_SECONDS
-from testkit.processes import SupervisorLog, free_port_run, stop_process, tnaas_env, wait_until
+from testkit.processes import SupervisorLog, free_port_run, http, stop_process, tnaas_env, wait_until
 from tnaas.redis_server import free_port
 
 HEAVY = ("numpy", "redis", "sklearn", "scipy", "httpx", "pydantic_settings", "rich.markdown")
@@ -222,3 +223,50 @@ def test_up_says_what_it_starts_then_one_ready_line_and_stops_within_its_budget(
         stopped_in = time.monotonic() - start
     assert up.returncode == 0 and stopped_in < STACK_STOP_SECONDS + 1.5, (stopped_in, log.read_all())
     assert not re.search(r"\bkilled\b", log.read_all())  # an idle stack stops without a kill
+
+
+def test_sigterm_stops_a_stack_with_registry_checks_in_flight_within_its_budget_answering_the_request(
+    trained_artifacts, tmp_path
+):
+    """A registry that never answers holds a worker's job for its whole timeout: the stack still stops
+    within its budget, and the API request waiting on that job is answered (with its id to poll)."""
+    with socket.socket() as silent:  # accepts connections (the kernel's backlog) and never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(64)
+        registry = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        port = free_port_run(2)
+        env = tnaas_env(
+            trained_artifacts,
+            TNAAS_PORT=port,
+            TNAAS_DATA_DIR=tmp_path / "data",
+            TNAAS_WORKERS=1,
+            TNAAS_PYPI_INDEX_URL=f"{registry}/simple/",
+            TNAAS_NPM_REGISTRY_URL=f"{registry}/npm/",
+            TNAAS_AVAILABILITY_TIMEOUT=25,
+            TNAAS_API_WAIT=20,
+        )
+        up = subprocess.Popen(
+            [sys.executable, "-m", "tnaas", "up"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        log = SupervisorLog(up)
+        answered: list = []
+        try:
+            wait_until(lambda: "ready: " in log.read(), timeout=120, what="the ready line")
+            asking = threading.Thread(
+                target=lambda: answered.append(
+                    http("POST", f"http://127.0.0.1:{port}/api/v1/check", {"names": ["kafkify-tnaas"]})
+                ),
+                daemon=True,
+            )
+            asking.start()
+            time.sleep(2)  # the worker has taken the job and waits on the silent registry
+            assert not answered
+        finally:
+            start = time.monotonic()
+            up.send_signal(signal.SIGTERM)
+            up.wait(60)
+            stopped_in = time.monotonic() - start
+        asking.join(10)
+    assert stopped_in < STACK_STOP_SECONDS + 1.5, (stopped_in, log.read_all())
+    status, _, body = answered[0]
+    assert status in (200, 202) and "answer_id" in str(body), (status, body)
