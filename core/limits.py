@@ -54,6 +54,6 @@ REDIS_EVICTION_POLICY = "volatile-lru"
 HOME_PENDING = 60  # seconds an App Home publish waits queued, during which further openings add no job
 
 # `tnaas up`: SIGTERM or Ctrl-C stops the whole stack within this many seconds. The web process answers
-# its requests in flight within a second less; a worker's job still running past it is killed, and retried
+# its requests in flight within half of it; a worker's job still running past it is killed, and retried
 # when the stack is next up (rq's abandoned-job handling): slow, never lost.
 STACK_STOP_SECONDS = 3

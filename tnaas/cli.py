@@ -601,7 +601,7 @@ def web() -> None:
         forwarded_allow_ips=settings.forwarded_allow_ips.strip() or None,
         # SIGTERM (a restart, a deploy, `tnaas up` stopping): stop accepting, answer the requests in
         # flight (one still waiting for its job gets its answer id), then exit.
-        timeout_graceful_shutdown=STACK_STOP_SECONDS - 1,
+        timeout_graceful_shutdown=STACK_STOP_SECONDS - 1.5,  # within the supervisor's share for it
     )
     Server(config).run()
 

@@ -39,6 +39,7 @@ from tnaas.terminal import EXIT_CONFIG, EXIT_USAGE
 log = logging.getLogger(__name__)
 POLL = 0.1  # seconds between looks at the children: a dead one is noticed within this
 REDIS_STOP = 0.5  # seconds of the stop budget kept for Redis, stopped last (its AOF holds every acknowledged write)
+EXIT_MARGIN = 0.5  # ... and for `tnaas up` itself to exit once every child has
 # What redis-server says at every start and stop, even at its "warning" log level: chatter at DEBUG
 REDIS_ROUTINE = (
     "Redis is starting",
@@ -261,7 +262,7 @@ class Supervisor:
         to any still running when their share of ``timeout`` seconds is spent (a killed worker's job is retried at the next
         start), then Redis, which writes every acknowledged write to its AOF before answering."""
         self.stopping.set()
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + timeout - EXIT_MARGIN
         for last in (False, True):
             members = [c for c in self.children if (c.name == "redis") == last and c.process]
             for child in members:
