@@ -18,6 +18,7 @@ from core.observability import REQUEST_ID_HEADER, new_request_id, request_contex
 from jobs.metrics import StackCollector
 
 log = logging.getLogger("tnaas.web")
+PROBES = ("/healthz", "/metrics")  # routes a machine polls; logged at DEBUG
 
 # API answers wait for a worker (milliseconds) and at most TNAAS_API_WAIT (25 s) before a 202.
 HTTP_BUCKETS = (0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
@@ -75,7 +76,9 @@ class Observed:
                     labels = (method, route, str(status))
                     REQUESTS.labels(*labels).inc()
                     LATENCY.labels(*labels).observe(elapsed)
-                log.info("%s %s %d %.1f ms", method, route, status, 1000 * elapsed)
+                # probes (/healthz, /metrics: Docker every 30 s, `tnaas up` until ready) are chatter at DEBUG
+                level = logging.DEBUG if route in PROBES else logging.INFO
+                log.log(level, "%s %s %d %.1f ms", method, route, status, 1000 * elapsed)
 
 
 class _ProcessMetrics(Collector):

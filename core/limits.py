@@ -14,6 +14,8 @@ EVIDENCE_LEN = 1000  # what the classifiers read of a longer text: plenty for a 
 MAX_CORPUS_NAME_LEN = 64  # a corpus or model name in a request; longer is a mistake
 MAX_MODEL_NAME_LEN = 32
 MAX_CLIENT_ID_LEN = 64  # the page's voter id, an answer id
+DEFAULT_N = 5  # names per request when none is asked for (TNAAS_DEFAULT_N's default)
+MAX_N = 20  # most names one request may ask for (TNAAS_MAX_N's default)
 SEED_MAX = 2**63 - 1  # numpy seeds are non-negative; requests beyond this are refused
 MAX_API_BODY = 64 * 1024  # bytes: the largest legitimate API body (2,000 characters of text, escaped) is ~12 KB
 MAX_JSON_DEPTH = 16  # API bodies are flat objects: deeper nesting is refused before it is parsed
@@ -50,3 +52,8 @@ TOP_NAMES = 10  # best-voted names /top, `top` and the Home tab show
 # votes, voted requests, installations and signing keys have none and are never evicted
 REDIS_EVICTION_POLICY = "volatile-lru"
 HOME_PENDING = 60  # seconds an App Home publish waits queued, during which further openings add no job
+
+# `tnaas up`: SIGTERM or Ctrl-C stops the whole stack within this many seconds. The web process answers
+# its requests in flight within half of it; a worker's job still running past it is killed, and retried
+# when the stack is next up (rq's abandoned-job handling): slow, never lost.
+STACK_STOP_SECONDS = 3

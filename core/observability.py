@@ -66,11 +66,31 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
+# Libraries whose INFO lines are chatter to an operator (rq's per-job and startup lines, uvicorn's startup,
+# httpx's line per registry look-up): logged at DEBUG, so TNAAS_LOG_LEVEL=DEBUG shows them.
+CHATTY_LIBRARIES = ("rq", "uvicorn", "httpx", "httpcore", "apscheduler", "slack_bolt", "slack_sdk")
+
+
+class LibraryChatterAtDebug(logging.Filter):
+    """Records of ``CHATTY_LIBRARIES`` at INFO become DEBUG records, kept only when ``level`` lets DEBUG through."""
+
+    def __init__(self, level: int):
+        super().__init__()
+        self.level = level
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno == logging.INFO and record.name.split(".", 1)[0] in CHATTY_LIBRARIES:
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+            return self.level <= logging.DEBUG
+        return True
+
+
 def configure_logging(level: str | int, fmt: str, handler: logging.Handler | None = None) -> None:
     """Root logging for a process: plain lines or JSON lines on stderr, request ids on both.
 
-    Library loggers (uvicorn, rq) propagate here rather than printing in formats of their own.
-    ``handler`` lets the interactive CLI keep its rich console for plain output.
+    Library loggers (uvicorn, rq) propagate here rather than printing in formats of their own; their
+    INFO chatter is logged at DEBUG (``LibraryChatterAtDebug``). ``handler`` lets the interactive CLI
+    keep its rich console.
     """
     if handler is None:
         handler = logging.StreamHandler(sys.stderr)
@@ -80,6 +100,8 @@ def configure_logging(level: str | int, fmt: str, handler: logging.Handler | Non
             else logging.Formatter(PLAIN_FORMAT)
         )
     handler.addFilter(RequestIdFilter())
+    numeric = logging.getLevelName(level.upper()) if isinstance(level, str) else level
+    handler.addFilter(LibraryChatterAtDebug(numeric if isinstance(numeric, int) else logging.INFO))
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)

@@ -9,15 +9,17 @@ from typing import Literal
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from core.limits import DEFAULT_N, MAX_N
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="TNAAS_", env_file=".env", extra="ignore")
 
     artifacts_dir: Path = Field(Path("artifacts"), description="where `tnaas train` writes models")
     default_model: str = Field("kn5", description="model used when a request names none")
-    default_n: int = Field(5, ge=1, description="names per request when none is asked for")
+    default_n: int = Field(DEFAULT_N, ge=1, description="names per request when none is asked for")
     default_corpus: str = Field("pypi", description="corpus for a pattern that names none (`***ly`)")
-    max_n: int = Field(20, ge=1, description="most names one request may ask for")
+    max_n: int = Field(MAX_N, ge=1, description="most names one request may ask for")
     log_level: str = Field("INFO", description="logging level")
     log_format: Literal["text", "json"] = Field(
         "text", description="`json`: one JSON object per line, with the request id that follows a request into its job"

@@ -68,13 +68,24 @@ def holds_version(version: str) -> None:
     WORKER_MODELS.labels(version or "none").set(1)
 
 
-def serve_worker_metrics(port: int | None) -> None:
-    """Start this worker's /metrics server (a daemon thread); no port, no server."""
+def serve_worker_metrics(port: int | None, host: str = "127.0.0.1") -> None:
+    """Start this worker's /metrics server (a daemon thread) on ``host`` (where the web process binds);
+    no port, no server. A port another program holds costs the metrics, not the worker: it runs on."""
     if port is None:
         log.info("no metrics port (TNAAS_METRICS_PORT or $PORT): this worker's metrics are not served")
         return
-    start_http_server(port)
-    log.info("worker metrics on :%d/metrics", port)
+    try:
+        start_http_server(port, addr=host)
+    except OSError as err:
+        log.warning(
+            "this worker's metrics are not served: port %d on %s is taken (%s); the worker runs on. "
+            "TNAAS_METRICS_PORT (or, under `tnaas up`, TNAAS_PORT, whose next ports the workers use) moves it",
+            port,
+            host,
+            err.strerror,
+        )
+        return
+    log.debug("worker metrics on %s:%d/metrics", host, port)
 
 
 class StackCollector(Collector):

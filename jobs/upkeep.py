@@ -76,7 +76,7 @@ def retrain_reranker(*, context: WorkerContext) -> dict:
     rows = list(VoteStore(context.connection).export())
     reason = retrain_reason(rows, context.models.estimator_info("reranker"), context.settings)
     if reason is None:
-        log.info("upkeep: reranker retrain not due")
+        log.debug("upkeep: reranker retrain not due")
         return Retrained(retrained=False).model_dump()
     info, message = train_reranker(context.models, rows)
     log.info("upkeep: retrain due (%s): %s", reason, message)
@@ -108,7 +108,12 @@ def purge_expired(*, context: WorkerContext) -> dict:
         log.info("upkeep: %d requests moved from the impressions list into their own keys", moved)
     purged = votes.purge_before(time.time() - days * DAY)
     bulk = VoterBatches(context.connection).purge(time.time())
-    log.info("upkeep: %d impressions older than %d days or unvoted and expired purged", purged, days)
+    log.log(
+        logging.INFO if purged else logging.DEBUG,
+        "upkeep: %d impressions older than %d days or unvoted and expired purged",
+        purged,
+        days,
+    )
     return {"purged": purged, "retention_days": days, "bulk_batches_purged": bulk}
 
 
@@ -118,5 +123,5 @@ def refresh_snapshots(*, context: WorkerContext) -> dict:
     settings = context.settings
     done = refresh_due(SnapshotStore(settings.snapshot_dir), settings, states=SnapshotStates(context.connection))
     if not done:
-        log.info("upkeep: no availability snapshot due for a refresh")
+        log.debug("upkeep: no availability snapshot due for a refresh")
     return {"refreshed": done}

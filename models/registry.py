@@ -296,7 +296,7 @@ class ModelRegistry:
         for name in ESTIMATORS:
             self.estimator(name)
         reranker = self.optional_estimator("reranker")
-        log.info(
+        log.debug(
             "mapped %d name models, the judge, the language detector and %s in %.0f ms (version %s)",
             loaded,
             "the reranker" if reranker is not None else "no reranker (not enough votes yet)",

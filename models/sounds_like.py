@@ -52,7 +52,7 @@ def sounds_like(text: str, judge: CorpusJudge, detector: LanguageDetector) -> So
     if not clean.text:
         return SoundsLike(text=shown, is_name=False, notes=notes + ["There are no letters to go on."])
     token = normalise_pattern(text)
-    is_name = NAME.fullmatch(token) is not None
+    is_name = len(text.split()) == 1 and NAME.fullmatch(token) is not None  # words with spaces between: a text
     answer = SoundsLike(text=shown, is_name=is_name, notes=notes)
     if len(found := scripts(clean.text)) > 1:
         answer.notes.append(f"This mixes scripts ({', '.join(found)}): the scores follow the majority.")

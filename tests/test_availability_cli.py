@@ -88,11 +88,11 @@ def test_offline_check_never_says_free(env, tmp_path):
 
 def test_bad_input_is_a_friendly_error(env, tmp_path):
     out = tnaas(env, "check", "-r", "cargo", "x")
-    assert out.returncode == 2 and "I don't know the registry 'cargo'" in out.stdout
+    assert out.returncode == 2 and "I don't know the registry 'cargo'" in out.stderr
     out = tnaas(env, "check", *[f"n{i}" for i in range(51)])
-    assert out.returncode == 2 and "at most 20" in out.stdout
+    assert out.returncode == 2 and "at most 20" in out.stderr
     out = tnaas(env, "availability", "refresh", "--from", str(tmp_path / "x.json"))
-    assert out.returncode == 2 and "name that registry" in out.stdout
+    assert out.returncode == 2 and "name that registry" in out.stderr
     out = tnaas(env, "availability", "refresh", "npm", "--from", str(tmp_path / "missing.json"))
     assert out.returncode == 1 and "Cannot read" in out.stdout and "Traceback" not in out.stderr
 

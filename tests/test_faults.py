@@ -165,7 +165,7 @@ def test_up_restarts_redis_web_and_workers_by_pid_and_keeps_the_data(trained_art
     port = free_port_run(2)  # the web's, then each worker's metrics
     env = tnaas_env(
         trained_artifacts,
-        **FAST | {"TNAAS_LOG_LEVEL": "INFO"},  # the supervisor says which pid each child has at INFO
+        **FAST | {"TNAAS_LOG_LEVEL": "DEBUG"},  # the supervisor says which pid each child has at DEBUG
         TNAAS_PORT=port,
         TNAAS_DATA_DIR=short_dir / "data",
         TNAAS_WORKERS=1,

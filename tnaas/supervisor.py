@@ -14,6 +14,7 @@ imported their code once (tnaas.forking): they share it, and a restarted worker 
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal
@@ -21,17 +22,46 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 from dataclasses import dataclass, field
 
 from core.artifacts import fingerprint
+from core.limits import STACK_STOP_SECONDS
 from core.settings import Settings
 from store.connection import redis_client
 from store.deploys import ModelVersions
 from tnaas.forking import ForkedProcess, start_server
+from tnaas.ports import check_free
 from tnaas.redis_server import EmbeddedRedis, url_file
+from tnaas.terminal import EXIT_CONFIG, EXIT_USAGE
 
 log = logging.getLogger(__name__)
 POLL = 0.1  # seconds between looks at the children: a dead one is noticed within this
+REDIS_STOP = 0.5  # seconds of the stop budget kept for Redis, stopped last (its AOF holds every acknowledged write)
+EXIT_MARGIN = 0.5  # ... and for `tnaas up` itself to exit once every child has
+# What redis-server says at every start and stop, even at its "warning" log level: chatter at DEBUG
+REDIS_ROUTINE = (
+    "Redis is starting",
+    "Redis version=",
+    "Configuration loaded",
+    "Server initialized",
+    "Received SIGTERM",
+    "Received SIGINT",
+    "User requested shutdown",
+    "ready to exit",
+    "Reading RDB preamble",
+    "DB loaded from",
+    "Done loading RDB",
+)
+NOT_READY_AFTER = 60.0  # seconds after which a stack whose /healthz still fails says why, once
+# Redis' start-up warning on hosts whose vm.overcommit_memory is 0, and what it means for this Redis
+OVERCOMMIT = "Memory overcommit must be enabled"
+OVERCOMMIT_MEANS = (
+    "Redis notes that this host does not overcommit memory (vm.overcommit_memory=0): only its background "
+    "rewrite of the append-only file could fail, under memory pressure, and acknowledged writes are kept "
+    "either way; `sysctl vm.overcommit_memory=1` lifts it"
+)
 
 
 @dataclass(frozen=True)
@@ -66,6 +96,12 @@ class Child:
 
 def _stream(name: str, stream) -> None:
     for line in stream:
+        if name == "redis" and OVERCOMMIT in line:
+            log.info("%s", OVERCOMMIT_MEANS)
+            continue
+        if name == "redis" and any(routine in line for routine in REDIS_ROUTINE):
+            log.debug("redis: %s", line.rstrip())
+            continue
         sys.stdout.write(f"{name:<9}| {line}")
         sys.stdout.flush()
 
@@ -93,12 +129,14 @@ class Supervisor:
         self.stopping = threading.Event()
         self.env: dict[str, str] = dict(os.environ)
         self.gave_up: str | None = None  # why the stack stopped on its own
+        self.exit_code = 0  # of `tnaas up`: 1 after a crash loop, 2 after a child said a setting is wrong
 
     def start(self) -> str | None:
         """Start Redis (when embedded) and wait for it, publish the models' version, start the rest."""
         url = self.settings.redis_url
         self.children = []
         if self._stack is None:
+            log.info("%s", self.announcement())
             start_server()  # the fork server imports the workers' code while Redis and the web start
         if not url and self._stack is None:
             self.redis = EmbeddedRedis(self.settings.data_dir / "redis", fsync=self.settings.redis_fsync)
@@ -110,31 +148,73 @@ class Supervisor:
             url_file(self.settings.data_dir).write_text(url)  # so `tnaas votes export` and `train` find it
         if self._stack is None:
             version = ModelVersions(redis_client(url)).publish(fingerprint(self.settings.artifacts_dir))
-            log.info("models version %s published", version)
+            log.debug("models version %s published", version)
             self.env = os.environ | {"REDIS_URL": url, "PYTHONUNBUFFERED": "1"}
         rest = self._stack if self._stack is not None else children(self.settings)
         self.children += rest
         for child in sorted(rest, key=lambda c: c.forked):  # the forked last: the first waits for the fork server
             self._spawn(child)
         if self._stack is None:
-            log.info(
-                "the playground: http://%s:%d/  (API: /api/v1, health: /healthz, metrics: /metrics)",
-                self.settings.web_host,
-                self.settings.web_port,
-            )
+            threading.Thread(target=self._say_when_ready, daemon=True).start()
         return url
+
+    def announcement(self) -> str:
+        """What `tnaas up` starts, said before it starts it."""
+        s = self.settings
+        redis = (
+            f"embedded Redis (data in {s.data_dir / 'redis'})"
+            if not s.redis_url
+            else "no Redis of its own (REDIS_URL is set)"
+        )
+        workers = f"{s.workers} worker{'s' if s.workers != 1 else ''}"
+        return f"starting {redis}, the web process on {s.web_host}:{s.web_port}, {workers} and the upkeep scheduler"
+
+    def base_url(self) -> str:
+        host = self.settings.web_host
+        host = "127.0.0.1" if host in ("0.0.0.0", "::") else f"[{host}]" if ":" in host else host
+        return f"http://{host}:{self.settings.web_port}"
+
+    def ready_line(self) -> str:
+        """Where everything is, said once /healthz passes."""
+        base = self.base_url()
+        if self.settings.slack_app_token:
+            slack = "Slack over Socket Mode"
+        elif self.settings.slack_enabled:
+            slack = f"Slack's endpoint {base}/slack/events"
+        else:
+            slack = "Slack not set up (SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET)"
+        return f"ready: the page {base}/, the API {base}/api/v1, {slack}"
+
+    def _say_when_ready(self) -> None:
+        """Log ``ready_line`` once /healthz answers 200; if it still does not after NOT_READY_AFTER, say why."""
+        start = time.monotonic()
+        told = False
+        while not self.stopping.wait(0.25):
+            status, report = _health(f"{self.base_url()}/healthz")
+            if status == 200:
+                log.info("%s", self.ready_line())
+                return
+            if not told and time.monotonic() - start > NOT_READY_AFTER:
+                told = True
+                problems = "; ".join(report.get("problems", [])) if report else "the web process does not answer"
+                log.warning("not ready after %.0f s: %s (/healthz)", NOT_READY_AFTER, problems)
 
     def _spawn(self, child: Child) -> None:
         if child.forked:
             child.process = ForkedProcess(child.args[3:], self.env | child.env)
         else:
             child.process = subprocess.Popen(
-                child.args, env=self.env | child.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+                child.args,
+                env=self.env | child.env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                start_new_session=True,  # Ctrl-C reaches the supervisor alone, which stops each child in turn
             )
         child.started_at = time.monotonic()
         child.restart_at = None
         threading.Thread(target=_stream, args=(child.name, child.process.stdout), daemon=True).start()
-        log.info("%s started (pid %d)", child.name, child.process.pid)
+        log.debug("%s started (pid %d)", child.name, child.process.pid)
 
     def check(self) -> str | None:
         """One look at every child: schedule restarts of the dead, run the restarts that are due.
@@ -152,6 +232,9 @@ class Supervisor:
             if code is None:
                 continue
             ran_for = now - child.started_at
+            if code == EXIT_CONFIG:
+                self.exit_code = EXIT_USAGE
+                return f"{child.name} says a setting is wrong (above): restarting it cannot help, so the stack stops"
             child.quick_exits, delay = self.policy.after_exit(ran_for, child.quick_exits)
             if delay is None:
                 return (
@@ -170,29 +253,36 @@ class Supervisor:
             if reason:
                 log.error("%s", reason)
                 self.gave_up = reason
+                self.exit_code = self.exit_code or 1
                 self.stopping.set()
 
-    def stop(self, timeout: float = 15.0) -> None:
-        """Stop every child by pid: the web process first, Redis last, each given ``timeout`` to finish."""
+    def stop(self, timeout: float = STACK_STOP_SECONDS) -> None:
+        """Stop every child by pid within ``budget`` seconds: SIGTERM to the web process, the workers and
+        the scheduler at once (the web answers its requests in flight, a worker finishes its job), SIGKILL
+        to any still running when their share of ``timeout`` seconds is spent (a killed worker's job is retried at the next
+        start), then Redis, which writes every acknowledged write to its AOF before answering."""
         self.stopping.set()
-        order = sorted(self.children, key=lambda c: {"web": 0, "redis": 2}.get(c.name, 1))
-        for group in (0, 1, 2):
-            members = [c for c in order if {"web": 0, "redis": 2}.get(c.name, 1) == group]
+        deadline = time.monotonic() + timeout - EXIT_MARGIN
+        for last in (False, True):
+            members = [c for c in self.children if (c.name == "redis") == last and c.process]
             for child in members:
-                if child.process and child.process.poll() is None:
-                    child.process.terminate()  # SIGTERM: web finishes its requests, workers their jobs
-            deadline = time.monotonic() + timeout
+                if child.process.poll() is None:
+                    child.process.terminate()
+            until = deadline if last else deadline - REDIS_STOP
             for child in members:
-                if child.process:
-                    try:
-                        child.process.wait(max(0.1, deadline - time.monotonic()))
-                    except subprocess.TimeoutExpired:
-                        child.process.kill()
-                        child.process.wait()
+                try:
+                    child.process.wait(max(0.05, until - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    log.warning("%s did not stop within %.1f s: killed", child.name, timeout)
+                    child.process.kill()
+                    child.process.wait()
         log.info("stopped")
 
     def run(self) -> int:
-        """Start, watch, stop; the exit code of `tnaas up` (1 after a crash loop)."""
+        """Start, watch, stop; the exit code of `tnaas up` (1 after a crash loop, 2 when a child said a
+        setting is wrong). A taken web port raises PortTaken before anything starts."""
+        if self._stack is None:
+            check_free(self.settings)
         signal.signal(signal.SIGTERM, lambda *_: self.stopping.set())
         try:
             self.start()
@@ -201,4 +291,18 @@ class Supervisor:
             pass
         finally:
             self.stop()
-        return 1 if self.gave_up else 0
+        return self.exit_code
+
+
+def _health(url: str) -> tuple[int | None, dict | None]:
+    """/healthz's status and report; (None, None) while nothing answers."""
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as err:
+        try:
+            return err.code, json.loads(err.read())
+        except ValueError:
+            return err.code, None
+    except (OSError, ValueError):
+        return None, None

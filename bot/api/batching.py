@@ -59,6 +59,10 @@ class Batcher:
         self.on_the_way: dict[str, int] = {}  # kind -> requests sent and not yet answered
         self.tasks: set[asyncio.Task] = set()
         self.queue_seen = 0  # the queue's length after this process' last enqueue
+        # Set when the process is told to stop: requests still waiting get their answer id within
+        # CHECK_JOB_EVERY (the job stays queued and is answered once a worker takes it), so the web
+        # process answers everything in flight and exits within its grace period.
+        self.draining = False
 
     def look_first(self) -> bool:
         """Look at the queue's length before enqueueing (Busy at TNAAS_MAX_QUEUE) only once the last
@@ -120,7 +124,7 @@ class Batcher:
     async def wait(self, job_id: str, timeout: float) -> dict[str, dict] | None:
         """The batch's replies, blocked on its inbox; every second, whether RQ has given the job up."""
         deadline = time.monotonic() + timeout
-        while (left := deadline - time.monotonic()) > 0:
+        while (left := deadline - time.monotonic()) > 0 and not self.draining:
             replies = await self.answers.wait(job_id, min(left, CHECK_JOB_EVERY))
             if replies is not None:
                 return replies
