@@ -49,6 +49,12 @@ class Settings(BaseSettings):
         "or *); empty: none, the client address is the connection's",
     )
     workers: int = Field(2, ge=1, description="worker processes `tnaas up` starts")
+    train_on_up: bool = Field(
+        True,
+        description="`tnaas up` trains what is missing: first what the first requests need (each corpus' default "
+        "model, the judge), then serves, training the rest in the background; off: it serves what `tnaas train` "
+        "trained",
+    )
     queue: str = Field("tnaas", description="RQ queue name")
     max_queue: int = Field(200, ge=1, description="jobs waiting above this: answer 'busy' instead of queueing")
     queue_ttl: int = Field(
@@ -239,6 +245,11 @@ class Settings(BaseSettings):
         default_factory=lambda: {"pypi": "pip", "npm": "npm"},
         description="a name each registry must have: its 'not found' is trusted only when this one is found",
     )
+
+    @property
+    def learnt_dir(self) -> Path:
+        """What this stack learns from its votes (the reranker): its own, never another stack's."""
+        return self.data_dir / "learnt"
 
     @property
     def snapshot_dir(self) -> Path:

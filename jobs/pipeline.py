@@ -16,7 +16,7 @@ import numpy as np
 from availability.checker import AvailabilityChecker, RequestChecks
 from availability.marks import USABLE, Mark, Verdict
 from availability.rules import LABELS, REGISTRIES
-from core.errors import ModelUnavailable, TNaaSError
+from core.errors import ModelUnavailable, StillTraining, TNaaSError
 from core.settings import Settings
 from corpora import corpus_names
 from jobs.contracts import (
@@ -115,6 +115,8 @@ def available(models: ModelRegistry, corpus: str, model: str) -> str:
     """``model`` if it is trained for ``corpus`` here; else an error a user can act on (the models that
     are), never the operator's path and "run tnaas train"."""
     if not models.is_trained(corpus, model):
+        if (seconds := models.ready_in(corpus, model)) is not None:
+            raise StillTraining(f"The model {model} for {corpus}", seconds, models.trained_names(corpus))
         raise ModelUnavailable(model, corpus, models.trained_names(corpus))
     return model
 
@@ -396,6 +398,9 @@ def complete(
 
 
 def detect(request: DetectRequest, models: ModelRegistry) -> DetectReply:
+    language = models.optional_estimator("language")
+    if language is None and (seconds := models.training.get("language")) is not None:
+        raise StillTraining("Language detection", max(0.0, seconds - time.time()))
     return DetectReply(answer=sounds_like(request.text, models.estimator("judge"), models.estimator("language")))
 
 

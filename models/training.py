@@ -14,6 +14,8 @@ from models import artifact
 from models.artifact import ArtifactInfo
 from models.bandit import competing
 from models.believability import (
+    FIRST_POOL,
+    POOL,
     BelievabilityJudge,
     NearCopies,
     Reservoir,
@@ -103,18 +105,22 @@ def train_name_model(
 
 
 def train_believability(
-    registry: ModelRegistry, corpus: str, model_name: str, force: bool = False
+    registry: ModelRegistry, corpus: str, model_name: str, force: bool = False, first: bool = False
 ) -> tuple[ArtifactInfo, bool]:
-    """The adversarial judge of (corpus, model) and its scored reservoir, both stamped with one version."""
+    """The adversarial judge of (corpus, model) and its scored reservoir, both stamped with one version.
+
+    ``first``: a first reservoir (``FIRST_POOL`` candidates, seconds rather than a minute), unless a full
+    one is up to date already; the full one replaces it when it is trained (without ``first``)."""
     model, model_info = artifact.load(registry.path(corpus, model_name))
-    info = believability_info(corpus, model_info)
+    info = believability_info(corpus, model_info, FIRST_POOL if first else POOL)
     judge_path, reservoir_path = (
         registry.believability_path(corpus, model_name),
         registry.reservoir_path(corpus, model_name),
     )
-    if not force and reservoir_path.exists() and (existing := _up_to_date(judge_path, info)):
+    accepted = {info.version} | ({believability_info(corpus, model_info).version} if first else set())
+    if not force and reservoir_path.exists() and (existing := _up_to_date(judge_path, info, accepted)):
         try:
-            if Reservoir.load(reservoir_path).info.version == info.version:
+            if Reservoir.load(reservoir_path).info.version in accepted:
                 return existing, False
         except ValueError:
             pass  # unreadable or old format: rebuild
@@ -130,7 +136,9 @@ def train_believability(
         default_blocklist(),
         info,
         rng,
+        pool=info.params["pool"],
         temperature=info.params["temperature"],
+        first=first,
     )
     info.metrics = {
         "reservoir": len(reservoir),
@@ -151,14 +159,15 @@ def train_believability(
     return info, True
 
 
-def _up_to_date(path, info: ArtifactInfo) -> ArtifactInfo | None:
+def _up_to_date(path, info: ArtifactInfo, accepted: set[str] | None = None) -> ArtifactInfo | None:
+    """The info of the estimator at ``path`` if it is of ``info``'s version (or one of ``accepted``)."""
     if not path.exists():
         return None
     try:
         existing = artifact.load_estimator(path)[1]
     except ValueError:
         return None  # unreadable, old format or other scikit-learn: retrain
-    return existing if existing.version == info.version else None
+    return existing if existing.version in (accepted or {info.version}) else None
 
 
 def train_judge(registry: ModelRegistry, force: bool = False) -> tuple[ArtifactInfo, bool]:
@@ -170,15 +179,22 @@ def train_judge(registry: ModelRegistry, force: bool = False) -> tuple[ArtifactI
     return info, trained
 
 
-def _train_corpus_judge(registry: ModelRegistry, force: bool) -> tuple[ArtifactInfo, bool]:
+def _train_corpus_judge(registry: ModelRegistry, force: bool, evaluated: bool = True) -> tuple[ArtifactInfo, bool]:
+    """``evaluated=False``: fitted without its held-out metrics (a stack's first minute: the evaluation
+    fits it once more), which a later call with ``evaluated`` adds, fitting nothing again."""
     judge = CorpusJudge()
     data_hash = corpus_hash([m["sha256"] for m in manifest().values()])
     info = ArtifactInfo(corpus="all", model="judge", corpus_hash=data_hash, params=vars(judge))
     path = registry.estimator_path("judge")
     if not force and (existing := _up_to_date(path, info)):
-        return existing, False
+        if "accuracy" in existing.metrics or not evaluated:
+            return existing, False
+        fitted, _ = artifact.load_estimator(path)
+        existing.metrics = evaluate_judge() | existing.metrics
+        artifact.save_estimator(fitted, existing, path)
+        return existing, True
     start = time.perf_counter()
-    info.metrics = evaluate_judge()
+    info.metrics = evaluate_judge() if evaluated else {}
     judge.fit(*corpus_dataset())
     info.metrics["train_seconds"] = round(time.perf_counter() - start, 2)
     artifact.save_estimator(judge, info, path)

@@ -55,7 +55,8 @@ def _registry() -> ModelRegistry:
     """The models, imported only by the commands that load them: `tnaas web` starts without them."""
     from models.registry import ModelRegistry
 
-    return ModelRegistry(get_settings().artifacts_dir)
+    settings = get_settings()
+    return ModelRegistry(settings.artifacts_dir, settings.learnt_dir)
 
 
 @app.callback()
@@ -101,11 +102,15 @@ def train(
     votes: Annotated[
         typer.FileText | None, typer.Option(help="votes from a `tnaas votes export` file; default the stack's Redis")
     ] = None,
+    background: Annotated[bool, typer.Option(hidden=True, help="`tnaas up`'s trainer: what the stack lacks")] = False,
 ) -> None:
     """Train every corpus x model pair, the judge, the language detector and the reranker (skipping what is up to date)."""
     from models.training import train_judge, train_language, train_one
 
     registry = _registry()
+    if background:
+        _train_in_background(registry)
+        return
     pairs = [(c, m) for c in corpus or corpus_names() for m in model or model_names.default_models()]
     start = time.perf_counter()
     try:
@@ -153,6 +158,46 @@ def train(
     console.print(f"{total} models ready in {registry.root} ({time.perf_counter() - start:.1f} s)")
 
 
+def train_steps(registry: ModelRegistry, steps, connection=None) -> None:
+    """Run the training ``steps`` in order (models.training_plan), saying what is ready and what is left;
+    with a stack's ``connection``, publish each new version (its workers take it up between jobs) and
+    keep its ``TrainingProgress`` (what /healthz and "not ready yet" answers say)."""
+    from models.training_plan import run_step
+    from store.deploys import ModelVersions
+    from store.training import TrainingProgress
+
+    progress = TrainingProgress(connection) if connection is not None else None
+    if progress is not None:
+        progress.plan([(step.what, step.estimate) for step in steps])
+    for i, step in enumerate(steps, 1):
+        start = time.perf_counter()
+        trained = run_step(registry, step)
+        took = time.perf_counter() - start
+        if progress is not None:
+            progress.step_done(step.what, took)
+            if trained:
+                ModelVersions(connection).publish(registry.fingerprint())
+        left = f"; still training {len(steps) - i}" if i < len(steps) else ""
+        log.info("%s %s (%.1f s)%s", step.what, "ready" if trained else "up to date", took, left)
+    if progress is not None:
+        progress.finished()
+
+
+def _train_in_background(registry: ModelRegistry) -> None:
+    """What `tnaas up` trains while the stack serves: everything its first minute left out, at a lower
+    CPU priority than the workers answering requests."""
+    import os
+
+    from models.training_plan import later_steps
+    from store.connection import redis_client
+
+    os.nice(10)
+    settings = get_settings()
+    connection = redis_client(settings.redis_url) if settings.redis_url else None
+    train_steps(registry, later_steps(settings.default_model), connection)
+    log.info("every model is trained")
+
+
 def _publish(registry: ModelRegistry) -> None:
     """Tell a running stack (REDIS_URL, or `tnaas up`'s) which version is deployed: its workers load it
     between jobs. Without a stack (an image build) there is nobody to tell; the web process
@@ -164,7 +209,7 @@ def _publish(registry: ModelRegistry) -> None:
     try:
         connection = running_stack_redis(settings.redis_url, settings.data_dir)
         if connection is not None:
-            log.info("models version %s published", ModelVersions(connection).publish(fingerprint(registry.root)))
+            log.info("models version %s published", ModelVersions(connection).publish(registry.fingerprint()))
     except RedisError as err:
         log.warning("models trained, but not published: Redis at REDIS_URL does not answer (%s)", err)
 
@@ -452,7 +497,10 @@ def web() -> None:
         log.warning("listening on %s with no TNAAS_API_TOKEN: anyone who reaches it can use the API", settings.web_host)
     try:  # the deploy's front door says which models this release carries (workers compare and reload)
         connection = redis_client(settings.redis_url or "redis://127.0.0.1:6379/0")
-        log.info("models version %s published", ModelVersions(connection).publish(fingerprint(settings.artifacts_dir)))
+        log.info(
+            "models version %s published",
+            ModelVersions(connection).publish(fingerprint(settings.artifacts_dir, settings.learnt_dir)),
+        )
     except RedisError as err:
         log.warning("models version not published: Redis does not answer (%s); /healthz will say so", err)
     uvicorn.run(
@@ -489,7 +537,14 @@ def up() -> None:
     from tnaas.supervisor import Supervisor
 
     settings = get_settings()
-    if not trained_name_models(settings.artifacts_dir):
+    if settings.train_on_up:
+        from models.training_plan import first_steps, missing
+
+        if lacking := missing(_registry(), settings.default_model):
+            log.info("training what the first requests need first: %s", ", ".join(lacking))
+            train_steps(_registry(), first_steps(settings.default_model))
+            log.info("serving; the other models train in the background (/healthz lists them)")
+    elif not trained_name_models(settings.artifacts_dir):
         _fail_friendly(TNaaSError("No trained models yet. Run `tnaas train` first."))
     raise typer.Exit(Supervisor(settings).run())
 

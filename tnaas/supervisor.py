@@ -62,6 +62,7 @@ class Child:
     quick_exits: int = 0
     restart_at: float | None = None  # monotonic time of a pending restart
     restarts: int = 0
+    once: bool = False  # done once it exits 0 (the trainer); started again only after a failure
 
 
 def _stream(name: str, stream) -> None:
@@ -80,7 +81,8 @@ def children(settings: Settings) -> list[Child]:
         Child(f"worker.{i + 1}", python + ["worker"], {"TNAAS_METRICS_PORT": str(web_port + 1 + i)}, forked=True)
         for i in range(settings.workers)
     ]
-    return [Child("web", python + ["web"]), *workers, Child("scheduler", python + ["scheduler"], forked=True)]
+    trainer = [Child("trainer", python + ["train", "--background"], once=True)] if settings.train_on_up else []
+    return [Child("web", python + ["web"]), *workers, Child("scheduler", python + ["scheduler"], forked=True), *trainer]
 
 
 class Supervisor:
@@ -109,7 +111,9 @@ class Supervisor:
             url = self.redis.local_url  # this machine's processes: over the Unix socket
             url_file(self.settings.data_dir).write_text(url)  # so `tnaas votes export` and `train` find it
         if self._stack is None:
-            version = ModelVersions(redis_client(url)).publish(fingerprint(self.settings.artifacts_dir))
+            version = ModelVersions(redis_client(url)).publish(
+                fingerprint(self.settings.artifacts_dir, self.settings.learnt_dir)
+            )
             log.info("models version %s published", version)
             self.env = os.environ | {"REDIS_URL": url, "PYTHONUNBUFFERED": "1"}
         rest = self._stack if self._stack is not None else children(self.settings)
@@ -149,7 +153,7 @@ class Supervisor:
                     self._spawn(child)
                 continue
             code = child.process.poll()
-            if code is None:
+            if code is None or (child.once and code == 0 and child.restart_at is None):
                 continue
             ran_for = now - child.started_at
             child.quick_exits, delay = self.policy.after_exit(ran_for, child.quick_exits)
