@@ -1,0 +1,85 @@
+"""A stack's first minutes: a first reservoir that the full one replaces, and what is still training said
+by /healthz and by the answer to a request for it (never an error page)."""
+
+import logging
+
+import pytest
+from redis import Redis
+
+from core.settings import Settings
+from jobs.contracts import GenerateRequest
+from jobs.queueing import enqueue, wait_for
+from models.believability import FIRST_POOL, POOL
+from models.registry import ModelRegistry
+from models.training import train_believability, train_name_model
+from models.training_plan import first_models, first_steps, missing, run_step
+from store.training import TrainingProgress
+from testkit.processes import http, start_web, start_worker, stop_process, tnaas_env
+
+
+def test_a_first_reservoir_serves_until_the_full_one_replaces_it(tmp_path, caplog):
+    registry = ModelRegistry(tmp_path)
+    train_name_model(registry, "cats", "kn3")
+    assert train_believability(registry, "cats", "kn3", first=True)[1]
+    first = ModelRegistry(tmp_path).reservoir("cats", "kn3")
+    assert first.info.params["pool"] == FIRST_POOL and len(first) > 0
+    assert not train_believability(registry, "cats", "kn3", first=True)[1]  # up to date: not built twice
+    with caplog.at_level(logging.WARNING):
+        ModelRegistry(tmp_path).reservoir("cats", "kn3")
+    assert "other settings" not in caplog.text  # a first reservoir is this release's, not an outdated one
+    assert train_believability(registry, "cats", "kn3")[1]  # the full one, in the background
+    full = ModelRegistry(tmp_path).reservoir("cats", "kn3")
+    assert full.info.params["pool"] == POOL and len(full) >= len(first)
+    assert not train_believability(registry, "cats", "kn3", first=True)[1]  # never replaced by a first one
+
+
+def test_the_first_steps_are_each_corpus_default_model_and_the_judge():
+    steps = [s.what for s in first_steps("kn5")]
+    assert steps[-1] == "judge" and "pokemon/kn3" in steps and "pypi/kn5" in steps
+    assert len(steps) == len(first_models("kn5")) + 1
+
+
+def test_two_trainers_on_one_artifacts_folder_train_each_step_once(tmp_path):
+    step = next(s for s in first_steps("kn5") if s.what == "cats/kn5")
+    registry = ModelRegistry(tmp_path)
+    assert "cats/kn5" in missing(registry, "kn5")
+    assert run_step(registry, step)  # one stack trains it ...
+    assert not run_step(ModelRegistry(tmp_path), step)  # ... the other finds it done
+    assert "cats/kn5" not in missing(registry, "kn5")
+
+
+@pytest.fixture
+def connection(redis_server):
+    return Redis.from_url(redis_server.url)
+
+
+def test_what_is_still_training_is_said_by_healthz_and_by_the_answer(redis_server, connection, trained_artifacts):
+    """kn5 and the language detector are not trained here; the stack's trainer says it is on them."""
+    TrainingProgress(connection).plan([("language", 30.0), ("cats/kn5", 150.0)])
+    settings = Settings(redis_url=redis_server.url, artifacts_dir=trained_artifacts, queue="test")
+    env = tnaas_env(trained_artifacts, REDIS_URL=redis_server.url, TNAAS_QUEUE="test")
+    worker = start_worker(env, connection)
+    web = None
+    try:
+        error = wait_for(enqueue(connection, GenerateRequest(corpus="cats", model="kn5"), settings), 10)["error"]
+        assert error.startswith("The model kn5 for cats is still training: ready in about 3 min.")
+        assert "try one of: kn3, markov2" in error
+        web, base = start_web(env)
+        status, _, body = http("POST", f"{base}/api/v1/generate", {"corpus": "cats", "model": "kn5"})
+        assert status == 400 and "still training: ready in about" in body["error"], body
+        status, _, body = http("POST", f"{base}/api/v1/generate", {"corpus": "cats"})  # no model named: answered
+        assert status == 200 and body["names"]["candidates"], body
+        status, _, body = http("POST", f"{base}/api/v1/detect", {"text": "snorlax"})
+        assert status == 400 and body["error"].startswith("Language detection is still training"), body
+        health = http("GET", f"{base}/healthz")[2]
+        assert "cats/kn3" in health["training"]["ready"] and set(health["training"]["training"]) == {
+            "language",
+            "cats/kn5",
+        }
+        assert any(note.startswith("still training 2 in the background") for note in health["notes"])
+        TrainingProgress(connection).finished()
+        assert http("GET", f"{base}/healthz")[2]["training"]["training"] == {}
+    finally:
+        stop_process(worker)
+        if web is not None:
+            stop_process(web)
