@@ -4,7 +4,8 @@ Each run starts `make run` in a checkout with fresh artifacts and data directori
 environment already installed: this one's), asks the API for names from the default corpus until it
 answers with names, and records:
 
-- first answer: seconds from `make run` to the first 200 with names (``POST /api/v1/generate``);
+- first answer: seconds from `make run` to the first 200 with names (``POST /api/v1/generate``), and the
+  CPU seconds the stack's processes had spent by then (a figure other load on the machine leaves alone);
 - every corpus: seconds until each corpus' first request (its default model) was answered with names;
 - trained: seconds until /healthz says nothing is still training (``--all``; the baseline trains
   everything before it serves, so there this equals the first answer).
@@ -63,6 +64,20 @@ def get(url: str) -> dict | None:
         return None
 
 
+def session_cpu(session: int) -> float:
+    """CPU seconds (user + system) of every process of ``session``, with the children they have reaped:
+    what the stack spent, whatever else the machine runs."""
+    ticks, total = os.sysconf("SC_CLK_TCK"), 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[3]) == session:  # the session id
+            total += sum(int(f) for f in fields[11:15])  # utime, stime, cutime, cstime
+    return round(total / ticks, 1)
+
+
 def one_run(checkout: Path, wait_all: bool) -> dict:
     """One fresh `make run`; the seconds of each milestone (None: not reached within TIMEOUT)."""
     venv = Path(sys.prefix)
@@ -88,7 +103,7 @@ def one_run(checkout: Path, wait_all: bool) -> dict:
             stderr=subprocess.DEVNULL,
             start_new_session=True,  # its own process group: stopped as one, by its id
         )
-        figures: dict = {"first answer": None, "every corpus": None, "trained": None}
+        figures: dict = {"first answer": None, "CPU s by then": None, "every corpus": None, "trained": None}
         answered: set[str] = set()
         try:
             while time.monotonic() - start < TIMEOUT and make.poll() is None:
@@ -100,7 +115,9 @@ def one_run(checkout: Path, wait_all: bool) -> dict:
                         status = 200 if body and body.get("status") == "done" else 202
                     if status == 200 and body and (body.get("names") or {}).get("candidates"):
                         answered.add(corpus)
-                        figures["first answer"] = figures["first answer"] or round(time.monotonic() - start, 1)
+                        if figures["first answer"] is None:
+                            figures["first answer"] = round(time.monotonic() - start, 1)
+                            figures["CPU s by then"] = session_cpu(make.pid)
                     if status == 0:
                         break  # nothing listens yet
                 if len(answered) == len(corpus_names()) and figures["every corpus"] is None:
@@ -132,11 +149,14 @@ def main() -> None:
     for i in range(args.runs):
         runs.append(one_run(args.checkout.resolve(), args.all))
         print(f"run {i + 1}: {json.dumps(runs[-1])}", flush=True)
-    print(f"`make run` in {args.checkout} with no artifacts, {os.cpu_count()} cores, median of {len(runs)} runs:")
+    print(
+        f"`make run` in {args.checkout} with no artifacts, {os.cpu_count()} cores (load average "
+        f"{os.getloadavg()[1]:.1f} over the last 5 min), median of {len(runs)} runs:"
+    )
     for key in runs[0]:
         values = [r[key] for r in runs if r[key] is not None]
         if values:
-            print(f"  {key:<13} {statistics.median(values):7.1f} s  (runs: {', '.join(map(str, values))})")
+            print(f"  {key:<14} {statistics.median(values):7.1f} s  (runs: {', '.join(map(str, values))})")
 
 
 if __name__ == "__main__":

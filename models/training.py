@@ -34,6 +34,7 @@ from models.reranker import Reranker, enough_votes, evaluate_reranker, labels, v
 
 log = logging.getLogger(__name__)
 HOLDOUT = 0.1
+FIRST_JUDGE_NAMES = 2000  # names of each corpus a stack's first judge learns from
 NOVELTY_SAMPLES = 500
 
 
@@ -78,9 +79,12 @@ def train_one(registry: ModelRegistry, corpus: str, model_name: str, force: bool
 
 
 def train_name_model(
-    registry: ModelRegistry, corpus: str, model_name: str, force: bool = False
+    registry: ModelRegistry, corpus: str, model_name: str, force: bool = False, evaluated: bool = True
 ) -> tuple[ArtifactInfo, bool]:
-    """Returns (info, trained); skips the work when an artifact of the same version exists."""
+    """Returns (info, trained); skips the work when an artifact of the same version exists.
+
+    ``evaluated=False`` (a stack's first minute): without the held-out metrics, which fit the model once
+    more; a later call with ``evaluated`` fits it again with them (same version: its reservoir stays)."""
     words = load_corpus(corpus)
     lm = make_lm(model_name)
     info = ArtifactInfo(
@@ -90,12 +94,13 @@ def train_name_model(
     if not force and path.exists():
         try:
             existing = artifact.read_info(path)
-            if existing.version == info.version:
+            if existing.version == info.version and (not evaluated or existing.metrics.get("evaluated", True)):
                 return existing, False
         except ValueError:
             pass  # unreadable or old format: retrain
     start = time.perf_counter()
-    metrics = evaluate(model_name, words, corpus)
+    metrics = evaluate(model_name, words, corpus) if evaluated else {"heldout_nll": None}
+    metrics["evaluated"] = evaluated
     model = NameModel(lm, corpus).fit(words)
     metrics["states"] = len(model.automaton_.contexts)
     metrics["train_seconds"] = round(time.perf_counter() - start, 2)
@@ -179,22 +184,20 @@ def train_judge(registry: ModelRegistry, force: bool = False) -> tuple[ArtifactI
     return info, trained
 
 
-def _train_corpus_judge(registry: ModelRegistry, force: bool, evaluated: bool = True) -> tuple[ArtifactInfo, bool]:
-    """``evaluated=False``: fitted without its held-out metrics (a stack's first minute: the evaluation
-    fits it once more), which a later call with ``evaluated`` adds, fitting nothing again."""
-    judge = CorpusJudge()
+def _train_corpus_judge(registry: ModelRegistry, force: bool, first: bool = False) -> tuple[ArtifactInfo, bool]:
+    """``first``: a stack's first judge, fitted on a sample of each corpus (``FIRST_JUDGE_NAMES``) without
+    held-out metrics, unless a judge is there already; the full one replaces it."""
+    judge = CorpusJudge(max_per_corpus=FIRST_JUDGE_NAMES if first else None)
     data_hash = corpus_hash([m["sha256"] for m in manifest().values()])
-    info = ArtifactInfo(corpus="all", model="judge", corpus_hash=data_hash, params=vars(judge))
+    params = {k: v for k, v in vars(judge).items() if v is not None}
+    info = ArtifactInfo(corpus="all", model="judge", corpus_hash=data_hash, params=params)
     path = registry.estimator_path("judge")
-    if not force and (existing := _up_to_date(path, info)):
-        if "accuracy" in existing.metrics or not evaluated:
-            return existing, False
-        fitted, _ = artifact.load_estimator(path)
-        existing.metrics = evaluate_judge() | existing.metrics
-        artifact.save_estimator(fitted, existing, path)
-        return existing, True
+    full = ArtifactInfo(corpus="all", model="judge", corpus_hash=data_hash, params=vars(CorpusJudge()))
+    accepted = {info.version, full.version} if first else {info.version}
+    if not force and (existing := _up_to_date(path, info, accepted)):
+        return existing, False
     start = time.perf_counter()
-    info.metrics = evaluate_judge() if evaluated else {}
+    info.metrics = {} if first else evaluate_judge()
     judge.fit(*corpus_dataset())
     info.metrics["train_seconds"] = round(time.perf_counter() - start, 2)
     artifact.save_estimator(judge, info, path)

@@ -35,7 +35,7 @@ def test_a_first_reservoir_serves_until_the_full_one_replaces_it(tmp_path, caplo
 
 def test_the_first_steps_are_each_corpus_default_model_and_the_judge():
     steps = [s.what for s in first_steps("kn5")]
-    assert steps[-1] == "judge" and "pokemon/kn3" in steps and "pypi/kn5" in steps
+    assert steps[0] == "judge" and "pokemon/kn3" in steps and "pypi/kn5" in steps
     assert len(steps) == len(first_models("kn5")) + 1
 
 

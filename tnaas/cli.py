@@ -538,12 +538,21 @@ def up() -> None:
 
     settings = get_settings()
     if settings.train_on_up:
-        from models.training_plan import first_steps, missing
+        from models.training_plan import missing, run_first
 
         if lacking := missing(_registry(), settings.default_model):
+            import os
+
+            start = time.perf_counter()
             log.info("training what the first requests need first: %s", ", ".join(lacking))
-            train_steps(_registry(), first_steps(settings.default_model))
-            log.info("serving; the other models train in the background (/healthz lists them)")
+            for what, trained, took in run_first(
+                _registry(), settings.default_model, min(4, len(os.sched_getaffinity(0)))
+            ):
+                log.info("%s %s (%.1f s)", what, "ready" if trained else "up to date", took)
+            log.info(
+                "first models ready in %.0f s: serving; the others train in the background (/healthz lists them)",
+                time.perf_counter() - start,
+            )
     elif not trained_name_models(settings.artifacts_dir):
         _fail_friendly(TNaaSError("No trained models yet. Run `tnaas train` first."))
     raise typer.Exit(Supervisor(settings).run())
