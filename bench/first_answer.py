@@ -10,7 +10,7 @@ answers with names, and records:
 - trained: seconds until /healthz says nothing is still training (``--all``; the baseline trains
   everything before it serves, so there this equals the first answer).
 
-Then the stack is stopped by its pid (SIGINT, as Ctrl-C). Figures are the median of ``--runs`` runs.
+Then the stack is stopped by its pid (SIGTERM). Figures are the median of ``--runs`` runs.
 
 Run: ``.venv/bin/python -m bench.first_answer`` (``--checkout DIR``: another checkout's code, e.g. one
 made with ``git archive``, run with this virtual environment; ``--runs N``; ``--all``).
@@ -130,7 +130,7 @@ def one_run(checkout: Path, wait_all: bool) -> dict:
                 time.sleep(0.2)
         finally:
             if make.poll() is None:
-                os.killpg(make.pid, signal.SIGINT)
+                os.killpg(make.pid, signal.SIGTERM)
                 try:
                     make.wait(60)
                 except subprocess.TimeoutExpired:

@@ -398,9 +398,10 @@ def complete(
 
 
 def detect(request: DetectRequest, models: ModelRegistry) -> DetectReply:
-    language = models.optional_estimator("language")
-    if language is None and (seconds := models.training.get("language")) is not None:
-        raise StillTraining("Language detection", max(0.0, seconds - time.time()))
+    first_judge = not getattr(models.estimator("judge"), "with_verdict", True)  # a stack's first minutes
+    for missing, what in ((first_judge, "full judge"), (models.optional_estimator("language") is None, "language")):
+        if missing and (ready_at := models.training.get(what)) is not None:
+            raise StillTraining("Telling what a name sounds like", max(0.0, ready_at - time.time()))
     return DetectReply(answer=sounds_like(request.text, models.estimator("judge"), models.estimator("language")))
 
 

@@ -185,9 +185,10 @@ def train_judge(registry: ModelRegistry, force: bool = False) -> tuple[ArtifactI
 
 
 def _train_corpus_judge(registry: ModelRegistry, force: bool, first: bool = False) -> tuple[ArtifactInfo, bool]:
-    """``first``: a stack's first judge, fitted on a sample of each corpus (``FIRST_JUDGE_NAMES``) without
-    held-out metrics, unless a judge is there already; the full one replaces it."""
-    judge = CorpusJudge(max_per_corpus=FIRST_JUDGE_NAMES if first else None)
+    """``first``: a stack's first judge, fitted on a sample of each corpus (``FIRST_JUDGE_NAMES``), without
+    the "Pokemon or tech?" verdict and held-out metrics, unless a judge is there already: what ranks
+    names; the full one replaces it."""
+    judge = CorpusJudge(max_per_corpus=FIRST_JUDGE_NAMES, with_verdict=False) if first else CorpusJudge()
     data_hash = corpus_hash([m["sha256"] for m in manifest().values()])
     params = {k: v for k, v in vars(judge).items() if v is not None}
     info = ArtifactInfo(corpus="all", model="judge", corpus_hash=data_hash, params=params)

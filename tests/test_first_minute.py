@@ -70,7 +70,7 @@ def test_what_is_still_training_is_said_by_healthz_and_by_the_answer(redis_serve
         status, _, body = http("POST", f"{base}/api/v1/generate", {"corpus": "cats"})  # no model named: answered
         assert status == 200 and body["names"]["candidates"], body
         status, _, body = http("POST", f"{base}/api/v1/detect", {"text": "snorlax"})
-        assert status == 400 and body["error"].startswith("Language detection is still training"), body
+        assert status == 400 and body["error"].startswith("Telling what a name sounds like is still training"), body
         health = http("GET", f"{base}/healthz")[2]
         assert "cats/kn3" in health["training"]["ready"] and set(health["training"]["training"]) == {
             "language",
