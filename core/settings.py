@@ -199,7 +199,7 @@ class Settings(BaseSettings):
         None, description="npm registry to check names on; unset: `npm config get registry`"
     )
     availability_dir: Path | None = Field(
-        None, description="where snapshots of all registry names live; unset: <artifacts_dir>/availability"
+        None, description="where snapshots of all registry names live; unset: <data_dir>/availability"
     )
     availability_timeout: float = Field(
         2.0, gt=0, le=30, description="seconds a live registry check may take before the answer is 'unknown'"
@@ -253,7 +253,8 @@ class Settings(BaseSettings):
 
     @property
     def snapshot_dir(self) -> Path:
-        return self.availability_dir or self.artifacts_dir / "availability"
+        """The stack's own (its scheduler refreshes them): two stacks on one checkout never share them."""
+        return self.availability_dir or self.data_dir / "availability"
 
     @property
     def web_host(self) -> str:
