@@ -6,15 +6,20 @@ import logging
 import pytest
 from redis import Redis
 
+from core.artifacts import fingerprint
 from core.settings import Settings
 from jobs.contracts import GenerateRequest
 from jobs.queueing import enqueue, wait_for
+from jobs.upkeep import learn_from_first_votes
+from jobs.worker import WorkerContext
 from models.believability import FIRST_POOL, POOL
 from models.registry import ModelRegistry
 from models.training import train_believability, train_name_model
 from models.training_plan import first_models, first_steps, missing, run_step
 from store.training import TrainingProgress
+from store.votes import Impression, VoteStore
 from testkit.processes import http, start_web, start_worker, stop_process, tnaas_env
+from tnaas.redis_server import EmbeddedRedis
 
 
 def test_a_first_reservoir_serves_until_the_full_one_replaces_it(tmp_path, caplog):
@@ -83,3 +88,33 @@ def test_what_is_still_training_is_said_by_healthz_and_by_the_answer(redis_serve
         stop_process(worker)
         if web is not None:
             stop_process(web)
+
+
+def test_two_stacks_on_one_checkout_never_write_each_other_s_files(tmp_path):
+    """Each stack learns from its own votes into its own data folder; the corpus models they share stay
+    as they were, and one stack's reranker is not the other's."""
+    artifacts = tmp_path / "artifacts"
+    train_name_model(ModelRegistry(artifacts), "cats", "kn3")
+    shared = {p: p.stat().st_mtime_ns for p in artifacts.rglob("*")}
+    stacks = {name: Settings(_env_file=None, artifacts_dir=artifacts, data_dir=tmp_path / name) for name in "ab"}
+    assert {s.learnt_dir.parent for s in stacks.values()} == {tmp_path / "a", tmp_path / "b"}
+    assert {s.snapshot_dir.parent for s in stacks.values()} == {tmp_path / "a", tmp_path / "b"}
+    before_b = fingerprint(artifacts, stacks["b"].learnt_dir)
+    with EmbeddedRedis(tmp_path / "redis") as server:
+        connection = Redis.from_url(server.url)
+        store = VoteStore(connection)
+        for m in range(3):  # stack a's team votes on three messages: enough for a first reranker
+            store.record_impressions(
+                [
+                    Impression(channel="C", ts=f"{m}.0", index=i, name=f"cat{m}{i}", corpus="cats", model="kn3",
+                               model_version="v", requested_by="U", shown_at=float(m))
+                    for i in range(1, 6)
+                ]
+            )  # fmt: skip
+            store.vote("C", f"{m}.0", 1, "U", 1)
+        a = stacks["a"]
+        done = learn_from_first_votes(context=WorkerContext(ModelRegistry(artifacts, a.learnt_dir), "v", connection, a))
+    assert done["retrained"] and (a.learnt_dir / "reranker.joblib").exists()
+    assert {p: p.stat().st_mtime_ns for p in artifacts.rglob("*")} == shared
+    assert ModelRegistry(artifacts, stacks["b"].learnt_dir).optional_estimator("reranker") is None
+    assert fingerprint(artifacts, stacks["b"].learnt_dir) == before_b != done["version"]
