@@ -17,7 +17,7 @@ from rich.table import Table
 
 from core import model_names
 from core.artifacts import fingerprint, trained_name_models
-from core.errors import ModelNotTrained, OperatorError, TNaaSError
+from core.errors import ModelNotTrained, OperatorError, TNaaSError, about
 from core.limits import SEED_MAX
 from core.observability import configure_logging
 from core.settings import get_settings
@@ -177,7 +177,10 @@ def train_steps(registry: ModelRegistry, steps, connection=None) -> None:
             progress.step_done(step.what, took)
             if trained:
                 ModelVersions(connection).publish(registry.fingerprint())
-        left = f"; still training {len(steps) - i}" if i < len(steps) else ""
+        left = ""
+        if i < len(steps):
+            last = max(progress.ready_at().values(), default=0.0) - time.time() if progress is not None else None
+            left = f"; still training {len(steps) - i}" + (f", all ready in {about(last)}" if last else "")
         log.info("%s %s (%.1f s)%s", step.what, "ready" if trained else "up to date", took, left)
     if progress is not None:
         progress.finished()
@@ -187,11 +190,14 @@ def _train_in_background(registry: ModelRegistry) -> None:
     """What `tnaas up` trains while the stack serves: everything its first minute left out, at a lower
     CPU priority than the workers answering requests."""
     import os
+    import signal
+    import sys
 
     from models.training_plan import later_steps
     from store.connection import redis_client
 
     os.nice(10)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # the stack stops: no half-written file left behind
     settings = get_settings()
     connection = redis_client(settings.redis_url) if settings.redis_url else None
     train_steps(registry, later_steps(settings.default_model), connection)

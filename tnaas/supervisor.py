@@ -63,6 +63,7 @@ class Child:
     restart_at: float | None = None  # monotonic time of a pending restart
     restarts: int = 0
     once: bool = False  # done once it exits 0 (the trainer); started again only after a failure
+    gave_up: bool = False  # a ``once`` child that kept failing: left alone, the stack serves on
 
 
 def _stream(name: str, stream) -> None:
@@ -153,10 +154,14 @@ class Supervisor:
                     self._spawn(child)
                 continue
             code = child.process.poll()
-            if code is None or (child.once and code == 0 and child.restart_at is None):
+            if code is None or (child.once and (code == 0 or child.gave_up)):
                 continue
             ran_for = now - child.started_at
             child.quick_exits, delay = self.policy.after_exit(ran_for, child.quick_exits)
+            if delay is None and child.once:
+                log.error("%s keeps failing (exit code %s): the stack serves what is trained", child.name, code)
+                child.gave_up = True
+                continue
             if delay is None:
                 return (
                     f"{child.name} exited {child.quick_exits} times in a row, each within "
