@@ -256,6 +256,9 @@ def evaluate(corpus: CorpusOpt = None, model: ModelOpt = None) -> None:
 
     registry = _registry()
     infos = [i for i in registry.trained() if (not corpus or i.corpus in corpus) and (not model or i.model in model)]
+    if pending := [f"{i.corpus}/{i.model}" for i in infos if not i.metrics.get("evaluated", True)]:
+        log.info("not evaluated yet (`tnaas up` trains them first, then evaluates them): %s", ", ".join(pending))
+        infos = [i for i in infos if i.metrics.get("evaluated", True)]
     estimators = {i.model: i for i in registry.estimator_infos()} if not (corpus or model) else {}
     if not infos and not estimators:
         _fail_friendly(TNaaSError("No trained models yet. Run `tnaas train` first."))
@@ -294,7 +297,7 @@ def evaluate(corpus: CorpusOpt = None, model: ModelOpt = None) -> None:
         )
     if infos:
         console.print(table)
-    if "judge" in estimators:
+    if "judge" in estimators and "accuracy" in estimators["judge"].metrics:  # a first judge has no metrics yet
         _print_judge(estimators["judge"].metrics)
     if "language" in estimators:
         _print_language(estimators["language"].metrics)
