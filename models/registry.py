@@ -277,7 +277,7 @@ class ModelRegistry:
         return self._loaded[("_estimator", name)][1]
 
     def estimator_infos(self) -> list[ArtifactInfo]:
-        paths = {self.estimator_path(p.stem) for p in self.root.glob("*.joblib")}
+        paths = {p for p in self.root.glob("*.joblib") if p.stem not in LEARNT or self.learnt == self.root}
         paths |= {p for name in LEARNT if (p := self.estimator_path(name)).exists()}
         return [artifact.load_estimator(p)[1] for p in sorted(paths)]
 
