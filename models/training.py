@@ -179,12 +179,12 @@ def train_judge(registry: ModelRegistry, force: bool = False) -> tuple[ArtifactI
     """The corpus judge on every corpus, with held-out metrics from an 80/20 split by name; then every
     reservoir's ranking columns, which need the judge and every model of the corpus, so come after
     both (``train_ranking``). The judge's (info, trained?)."""
-    info, trained = _train_corpus_judge(registry, force)
+    info, trained = train_corpus_judge(registry, force)
     train_ranking(registry, force)
     return info, trained
 
 
-def _train_corpus_judge(registry: ModelRegistry, force: bool, first: bool = False) -> tuple[ArtifactInfo, bool]:
+def train_corpus_judge(registry: ModelRegistry, force: bool, first: bool = False) -> tuple[ArtifactInfo, bool]:
     """``first``: a stack's first judge, fitted on a sample of each corpus (``FIRST_JUDGE_NAMES``), without
     the "Pokemon or tech?" verdict and held-out metrics, unless a judge is there already: what ranks
     names; the full one replaces it."""

@@ -27,7 +27,7 @@ from corpora import corpus_names, load_corpus
 from models.catalog import default_model_for, default_models, parse_model_name
 from models.registry import ModelRegistry
 from models.training import (
-    _train_corpus_judge,
+    train_corpus_judge,
     train_believability,
     train_language,
     train_name_model,
@@ -76,7 +76,7 @@ def first_steps(fallback: str) -> list[Step]:
         )
         for corpus, model in first_models(fallback).items()
     ]
-    return [Step("judge", FIRST_JUDGE_SECONDS, lambda r: _train_corpus_judge(r, False, first=True)[1]), *steps]
+    return [Step("judge", FIRST_JUDGE_SECONDS, lambda r: train_corpus_judge(r, False, first=True)[1]), *steps]
 
 
 def later_steps(fallback: str) -> list[Step]:
@@ -96,7 +96,7 @@ def later_steps(fallback: str) -> list[Step]:
         )
         for corpus, model in first.items()
     ]
-    steps.append(Step("full judge", FULL_JUDGE_SECONDS, lambda r: _train_corpus_judge(r, False)[1]))
+    steps.append(Step("full judge", FULL_JUDGE_SECONDS, lambda r: train_corpus_judge(r, False)[1]))
     reservoirs = len(corpus_names()) * len(default_models())
     steps.append(Step("ranking columns", RANKING_SECONDS * reservoirs, lambda r: train_ranking(r) > 0))
     return steps
