@@ -27,8 +27,8 @@ from corpora import corpus_names, load_corpus
 from models.catalog import default_model_for, default_models, parse_model_name
 from models.registry import ModelRegistry
 from models.training import (
-    train_corpus_judge,
     train_believability,
+    train_corpus_judge,
     train_language,
     train_name_model,
     train_one,
