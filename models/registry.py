@@ -306,11 +306,12 @@ class ModelRegistry:
                     self.ranking_columns(corpus, model)
                 loaded += 1
         self.estimator("judge")
-        self.optional_estimator("language")  # a stack's trainer may be on it still: detection says so
+        language = self.optional_estimator("language")  # a stack's trainer may be on it still: detection says so
         reranker = self.optional_estimator("reranker")
         log.info(
-            "mapped %d name models, the judge, the language detector and %s in %.0f ms (version %s)",
+            "mapped %d name models, the judge, %s and %s in %.0f ms (version %s)",
             loaded,
+            "the language detector" if language is not None else "no language detector (still training?)",
             "the reranker" if reranker is not None else "no reranker (not enough votes yet)",
             1000 * (time.perf_counter() - start),
             version,
