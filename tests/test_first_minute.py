@@ -2,6 +2,9 @@
 by /healthz and by the answer to a request for it (never an error page)."""
 
 import logging
+import signal
+import subprocess
+import sys
 
 import pytest
 from redis import Redis
@@ -15,10 +18,19 @@ from jobs.worker import WorkerContext
 from models.believability import FIRST_POOL, POOL
 from models.registry import ModelRegistry
 from models.training import train_believability, train_name_model
-from models.training_plan import first_models, first_steps, missing, run_step
+from models.training_plan import first_models, first_steps, later_steps, missing, run_step
 from store.training import TrainingProgress
 from store.votes import Impression, VoteStore
-from testkit.processes import http, start_web, start_worker, stop_process, tnaas_env
+from testkit.processes import (
+    SupervisorLog,
+    free_port_run,
+    http,
+    start_web,
+    start_worker,
+    stop_process,
+    tnaas_env,
+    wait_until,
+)
 from tnaas.redis_server import EmbeddedRedis
 
 
@@ -129,3 +141,35 @@ def test_two_stacks_on_one_checkout_never_write_each_other_s_files(tmp_path):
     assert {p: p.stat().st_mtime_ns for p in artifacts.rglob("*")} == shared
     assert ModelRegistry(artifacts, stacks["b"].learnt_dir).optional_estimator("reranker") is None
     assert fingerprint(artifacts, stacks["b"].learnt_dir) == before_b != done["version"]
+
+
+def test_up_with_nothing_trained_answers_first_and_trains_the_rest_in_the_background(tmp_path):
+    """`make run` on a fresh checkout: each corpus' default model first, then the stack serves while the
+    rest trains; what is still training is listed, and asking for it says when it will be ready."""
+    port = free_port_run(2)
+    env = tnaas_env(
+        tmp_path / "artifacts", TNAAS_PORT=port, TNAAS_DATA_DIR=tmp_path / "data", TNAAS_WORKERS=1, TNAAS_TRAIN_ON_UP=1
+    )
+    last = [s.what for s in later_steps("kn5") if "/" in s.what and " " not in s.what][-1]  # trained last
+    corpus, model = last.split("/")
+    up = subprocess.Popen(
+        [sys.executable, "-m", "tnaas", "up"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    log = SupervisorLog(up)
+    base = f"http://127.0.0.1:{port}/api/v1"
+    try:
+        answered = wait_until(
+            lambda: (reply := http("POST", f"{base}/generate", {"corpus": "pypi"}))[0] == 200 and reply[2],
+            timeout=900,
+            interval=0.5,
+            what="a first answer from pypi",
+        )
+        assert answered["names"]["candidates"] and answered["names"]["model"] == "kn5"
+        status, _, body = http("POST", f"{base}/generate", {"corpus": corpus, "model": model})
+        assert status == 400 and f"The model {model} for {corpus} is still training: ready in about" in body["error"]
+        training = http("GET", f"http://127.0.0.1:{port}/healthz")[2]["training"]
+        assert "pypi/kn5" in training["ready"] and last in training["training"]
+        assert "first models ready in" in log.read() and "trainer started" in log.read()
+    finally:
+        up.send_signal(signal.SIGTERM)
+        up.wait(timeout=60)
