@@ -158,8 +158,16 @@ def test_up_with_nothing_trained_answers_first_and_trains_the_rest_in_the_backgr
     log = SupervisorLog(up)
     base = f"http://127.0.0.1:{port}/api/v1"
     try:
+
+        def names():
+            try:
+                status, _, body = http("POST", f"{base}/generate", {"corpus": "pypi"})
+            except OSError:  # not serving yet
+                return None
+            return body if status == 200 else None
+
         answered = wait_until(
-            lambda: (reply := http("POST", f"{base}/generate", {"corpus": "pypi"}))[0] == 200 and reply[2],
+            names,
             timeout=900,
             interval=0.5,
             what="a first answer from pypi",
