@@ -75,7 +75,8 @@ def _stream(name: str, stream) -> None:
 def children(settings: Settings) -> list[Child]:
     """The web process, the workers (each serving its metrics on the next port up from the web's)
     and the one upkeep scheduler; the workers and the scheduler, which import the same code, are
-    forked from one process that imported it (tnaas.forking)."""
+    forked from one process that imported it (tnaas.forking). With ``TNAAS_TRAIN_ON_UP``, the trainer
+    too: it trains what the stack lacks in the background, once (``tnaas train --background``)."""
     python = [sys.executable, "-m", "tnaas"]
     web_port = settings.web_port
     workers = [
