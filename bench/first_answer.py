@@ -35,7 +35,7 @@ from corpora import corpus_names
 from testkit.processes import free_port_run, local_registries
 
 HERE = Path(__file__).resolve().parents[1]
-TIMEOUT = 1200.0  # seconds one run may take before it is given up
+TIMEOUT = 1200.0  # seconds one run may take before it is given up (``--timeout``)
 
 
 def post(url: str, body: dict) -> tuple[int, dict | None]:
@@ -78,7 +78,7 @@ def session_cpu(session: int) -> float:
     return round(total / ticks, 1)
 
 
-def one_run(checkout: Path, wait_all: bool) -> dict:
+def one_run(checkout: Path, wait_all: bool, timeout: float = TIMEOUT) -> dict:
     """One fresh `make run`; the seconds of each milestone (None: not reached within TIMEOUT)."""
     venv = Path(sys.prefix)
     with tempfile.TemporaryDirectory(prefix="tnaas-first-") as tmp:
@@ -106,10 +106,10 @@ def one_run(checkout: Path, wait_all: bool) -> dict:
         figures: dict = {"first answer": None, "CPU s by then": None, "every corpus": None, "trained": None}
         answered: set[str] = set()
         try:
-            while time.monotonic() - start < TIMEOUT and make.poll() is None:
+            while time.monotonic() - start < timeout and make.poll() is None:
                 for corpus in [c for c in corpus_names() if c not in answered]:
                     status, body = post(f"{base}/api/v1/generate", {"corpus": corpus, "n": 5})
-                    while status == 202 and body and time.monotonic() - start < TIMEOUT:  # queued: poll it
+                    while status == 202 and body and time.monotonic() - start < timeout:  # queued: poll it
                         time.sleep(0.2)
                         body = get(f"{base}{body['poll']}")
                         status = 200 if body and body.get("status") == "done" else 202
@@ -144,10 +144,11 @@ def main() -> None:
     parser.add_argument("--checkout", type=Path, default=HERE, help="the checkout whose `make run` is measured")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--all", action="store_true", help="also wait until everything is trained")
+    parser.add_argument("--timeout", type=float, default=TIMEOUT, help="seconds a run may take")
     args = parser.parse_args()
     runs = []
     for i in range(args.runs):
-        runs.append(one_run(args.checkout.resolve(), args.all))
+        runs.append(one_run(args.checkout.resolve(), args.all, args.timeout))
         print(f"run {i + 1}: {json.dumps(runs[-1])}", flush=True)
     print(
         f"`make run` in {args.checkout} with no artifacts, {os.cpu_count()} cores (load average "
