@@ -21,8 +21,8 @@ $(VENV)/.test: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q $(PIP_FLAGS) -e '.[test,bayes]'
 	touch $@ $(VENV)/.core
 
+# `tnaas up` trains what is missing: each corpus' default model first, then serves and trains the rest.
 run: $(VENV)/.core
-	$(BIN)/tnaas train
 	$(BIN)/tnaas up
 
 # The browser tests drive Debian's chromium: install it if it is missing and apt is ours to use.

@@ -146,6 +146,7 @@ def run_faults(console: Console) -> None:
             "TNAAS_TEAM_RATE": "1000000",
             "TNAAS_VOTE_RATE": "1000000",
             "TNAAS_MAX_QUEUE": "100000",
+            "TNAAS_TRAIN_ON_UP": "false",  # the models given, nothing more
             "TNAAS_DEFAULT_MODEL": os.environ.get("TNAAS_DEFAULT_MODEL", "kn3"),
         }
         env.pop("REDIS_URL", None)

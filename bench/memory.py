@@ -197,6 +197,7 @@ def stack(artifacts: Path, workers: int, data: Path):
             "TNAAS_USER_RATE": "1000000",
             "TNAAS_TEAM_RATE": "1000000",
             "TNAAS_MAX_QUEUE": "100000",
+            "TNAAS_TRAIN_ON_UP": "false",  # the models given, nothing more
         }
     )
     env.pop("REDIS_URL", None)

@@ -9,6 +9,9 @@ even while it runs a job); when the oldest waiting job has waited more than
 holds other models than the published ones. A single silent worker beside live ones is a note,
 not a problem: jobs still flow, and rq forgets it after ``TNAAS_WORKER_SILENT``.
 
+While `tnaas up` trains in the background, ``training`` lists what is ready and what is still training
+(with when each should be ready), and a note says so: the stack answers meanwhile.
+
 Each registry's snapshot (as the workers that load it report it in Redis) is listed with its state
 and age; none, or a stale one (the scheduled refresh failing), is a note: marks still work without it.
 """
@@ -26,10 +29,13 @@ from rq.job import Job
 from rq.registry import FailedJobRegistry, StartedJobRegistry
 
 from availability.rules import REGISTRIES
+from core.artifacts import trained_name_models
+from core.errors import about
 from core.examples import example_of
 from core.settings import Settings
 from store.availability import SnapshotStates, snapshot_state
 from store.deploys import ModelVersions
+from store.training import TrainingProgress
 
 
 class WorkerHealth(BaseModel):
@@ -59,6 +65,17 @@ class SnapshotHealth(BaseModel):
     source: str | None = Field(None, description="where its names came from", examples=["https://pypi.org/simple/"])
 
 
+class TrainingHealth(BaseModel):
+    """What `tnaas up` has trained, and what it is still training in the background (its first minutes)."""
+
+    ready: list[str] = Field(description="the models trained, corpus/model", examples=[["pypi/kn5", "pokemon/kn3"]])
+    training: dict[str, float] = Field(
+        {},
+        description="what is still training, with the seconds until it should be ready (empty: nothing)",
+        examples=[{"pypi/kn3": 95.0, "language": 40.0}],
+    )
+
+
 class Health(BaseModel):
     """Readiness: ok, or the problems that keep the stack from answering."""
 
@@ -80,6 +97,7 @@ class Health(BaseModel):
         description="each registry's snapshot of names (for the 'too similar' rules): its state and age",
         examples=[[example_of(SnapshotHealth)]],
     )
+    training: TrainingHealth | None = Field(None, description="what is trained, and what is still training")
     problems: list[str] = Field(
         [], description="why it is not ready (empty when ok)", examples=[["no worker is running"]]
     )
@@ -172,6 +190,13 @@ def _health(connection: Redis, settings: Settings) -> Health:
             report.notes.append(
                 f"no {snap.registry} snapshot: its 'too similar' rule is not checked (`tnaas availability refresh`)"
             )
+    report.training = training(connection, settings, now)
+    if report.training.training:
+        soonest = min(report.training.training.values())
+        report.notes.append(
+            f"still training {len(report.training.training)} in the background (the next in {about(soonest)}): "
+            + ", ".join(report.training.training)
+        )
     if report.models_published and any(w.models_version != report.models_published for w in workers):
         report.problems.append("a worker holds other models than the published version")
     report.ok = not report.problems
@@ -184,3 +209,10 @@ def snapshots(connection: Redis, settings: Settings, now: float) -> list[Snapsho
         SnapshotHealth(**vars(snapshot_state(r, reported.get(r), settings.availability_snapshot_refresh, now)))
         for r in REGISTRIES
     ]
+
+
+def training(connection: Redis, settings: Settings, now: float) -> TrainingHealth:
+    """The models on disk, and what the stack's trainer has still to do (store.training)."""
+    ready = [f"{c}/{m}" for c, models in trained_name_models(settings.artifacts_dir).items() for m in models]
+    pending = {what: round(max(0.0, at - now), 1) for what, at in TrainingProgress(connection).ready_at().items()}
+    return TrainingHealth(ready=ready, training=pending)

@@ -22,13 +22,20 @@ def trained_name_models(root: Path) -> dict[str, list[str]]:
     return trained
 
 
-def fingerprint(root: Path) -> str:
-    """The deployed version: changes whenever any artifact is rewritten (name, size, modification time).
-    Workers compare it with ``ModelRegistry.fingerprint`` of what they hold: the two are the same sum."""
+LEARNT = ("reranker.joblib",)  # what a stack learns from its votes, in its own data folder (``learnt``)
+
+
+def fingerprint(root: Path, learnt: Path | None = None) -> str:
+    """The deployed version: changes whenever any artifact is rewritten (name, size, modification time),
+    the trained models under ``root`` or what the stack learnt under ``learnt``. Workers compare it with
+    ``ModelRegistry.fingerprint`` of what they hold: the two are the same sum."""
     root = Path(root)
     h = hashlib.sha256()
-    for path in sorted(root.rglob("*")):
-        if path.is_file() and path.suffix in SUFFIXES:
-            st = path.stat()
-            h.update(f"{path.relative_to(root)}:{st.st_size}:{st.st_mtime_ns}\n".encode())
+    files = [(p.relative_to(root), p) for p in sorted(root.rglob("*")) if p.is_file() and p.suffix in SUFFIXES]
+    if learnt is not None and Path(learnt) != root:
+        files = [(rel, p) for rel, p in files if str(rel) not in LEARNT]  # another stack's, not this one's
+        files += [(Path("learnt") / name, Path(learnt) / name) for name in LEARNT if (Path(learnt) / name).is_file()]
+    for rel, path in files:
+        st = path.stat()
+        h.update(f"{rel}:{st.st_size}:{st.st_mtime_ns}\n".encode())
     return h.hexdigest()[:16]

@@ -72,6 +72,20 @@ class ModelUnavailable(TNaaSError):
         super().__init__(f"The model {model} isn't available for {corpus}. {offer}")
 
 
+def about(seconds: float) -> str:
+    """``seconds`` as people say it: "about 40 s", "about 3 min"."""
+    return f"about {max(5, round(seconds / 5) * 5):.0f} s" if seconds < 90 else f"about {round(seconds / 60):.0f} min"
+
+
+class StillTraining(TNaaSError):
+    """What was asked for is being trained by the stack right now (its first minutes): it says when."""
+
+    def __init__(self, what: str, seconds: float, trained: list[str] | None = None):
+        self.what, self.seconds = what, seconds
+        offer = f" Meanwhile, try one of: {', '.join(trained)}." if trained else ""
+        super().__init__(f"{what} is still training: ready in {about(seconds)}.{offer}")
+
+
 class OperatorError(Exception):
     """A problem only the operator can fix: it may name server paths and commands, so the command line
     shows it while Slack and the API never do (a job that hits one fails, and the user hears "sorry")."""

@@ -51,6 +51,12 @@ class Settings(BaseSettings):
         "or *); empty: none, the client address is the connection's",
     )
     workers: int = Field(2, ge=1, description="worker processes `tnaas up` starts")
+    train_on_up: bool = Field(
+        True,
+        description="`tnaas up` trains what is missing: first what the first requests need (each corpus' default "
+        "model, the judge), then serves, training the rest in the background; off: it serves what `tnaas train` "
+        "trained",
+    )
     queue: str = Field("tnaas", description="RQ queue name")
     max_queue: int = Field(200, ge=1, description="jobs waiting above this: answer 'busy' instead of queueing")
     queue_ttl: int = Field(
@@ -195,7 +201,7 @@ class Settings(BaseSettings):
         None, description="npm registry to check names on; unset: `npm config get registry`"
     )
     availability_dir: Path | None = Field(
-        None, description="where snapshots of all registry names live; unset: <artifacts_dir>/availability"
+        None, description="where snapshots of all registry names live; unset: <data_dir>/availability"
     )
     availability_timeout: float = Field(
         2.0, gt=0, le=30, description="seconds a live registry check may take before the answer is 'unknown'"
@@ -243,8 +249,14 @@ class Settings(BaseSettings):
     )
 
     @property
+    def learnt_dir(self) -> Path:
+        """What this stack learns from its votes (the reranker): its own, never another stack's."""
+        return self.data_dir / "learnt"
+
+    @property
     def snapshot_dir(self) -> Path:
-        return self.availability_dir or self.artifacts_dir / "availability"
+        """The stack's own (its scheduler refreshes them): two stacks on one checkout never share them."""
+        return self.availability_dir or self.data_dir / "availability"
 
     @property
     def web_host(self) -> str:

@@ -16,7 +16,7 @@ import numpy as np
 from availability.checker import AvailabilityChecker, RequestChecks
 from availability.marks import USABLE, Mark, Verdict
 from availability.rules import LABELS, REGISTRIES
-from core.errors import ModelUnavailable, TNaaSError
+from core.errors import ModelUnavailable, StillTraining, TNaaSError
 from core.settings import Settings
 from corpora import corpus_names
 from jobs.contracts import (
@@ -115,6 +115,8 @@ def available(models: ModelRegistry, corpus: str, model: str) -> str:
     """``model`` if it is trained for ``corpus`` here; else an error a user can act on (the models that
     are), never the operator's path and "run tnaas train"."""
     if not models.is_trained(corpus, model):
+        if (seconds := models.ready_in(corpus, model)) is not None:
+            raise StillTraining(f"The model {model} for {corpus}", seconds, models.trained_names(corpus))
         raise ModelUnavailable(model, corpus, models.trained_names(corpus))
     return model
 
@@ -396,6 +398,10 @@ def complete(
 
 
 def detect(request: DetectRequest, models: ModelRegistry) -> DetectReply:
+    first_judge = not getattr(models.estimator("judge"), "with_verdict", True)  # a stack's first minutes
+    for missing, what in ((first_judge, "full judge"), (models.optional_estimator("language") is None, "language")):
+        if missing and (ready_at := models.training.get(what)) is not None:
+            raise StillTraining("Telling what a name sounds like", max(0.0, ready_at - time.time()))
     return DetectReply(answer=sounds_like(request.text, models.estimator("judge"), models.estimator("language")))
 
 

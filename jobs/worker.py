@@ -43,6 +43,7 @@ from models.registry import ModelRegistry
 from store.arms import ArmCounts, RecentArms
 from store.connection import wait_for_redis
 from store.deploys import ModelVersions
+from store.training import TrainingProgress
 
 log = logging.getLogger(__name__)
 # seconds: before a job, a worker looks at the published model version again only if its last look is
@@ -294,7 +295,11 @@ def load_context(
     """This process' models (taking over from ``previous`` what is unchanged on disk), its availability
     checker and bandit counts: what every job function of the process runs with."""
     global _process_context
-    models = ModelRegistry(settings.artifacts_dir).reusing(previous.models if previous else None)
+    models = ModelRegistry(settings.artifacts_dir, settings.learnt_dir).reusing(previous.models if previous else None)
+    try:  # what the stack's trainer is still on: a request for it says when it will be ready
+        models.training = TrainingProgress(connection).ready_at()
+    except RedisError as err:
+        log.warning("could not read what is still training (%s)", err)
     context = WorkerContext(
         models,
         models.preload(),

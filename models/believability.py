@@ -54,6 +54,11 @@ BY_LENGTH = True  # cut the tier per name length, in the corpus' proportions (se
 # draws): pokemon kn3 +0.030 ± 0.006 / +0.043 ± 0.002 and +0.009 ± 0.002 / +0.012 ± 0.008 called real
 # (linear / forest). Not taken: pokemon kn5 (+0.013 / +0.003, then -0.012 / -0.010), cats (kn3 -0.019 ±
 # 0.005 / -0.018 ± 0.005), swedish and dogs (within one standard error); see docs/benchmarks.md, "Believability".
+# A stack with no models serves within its first minute from a first reservoir: FIRST_POOL candidates cut to
+# the same share the full tier keeps of POOL (so as selective, only smaller: repeats come sooner), replaced
+# by the full reservoir once the stack has trained the rest (``models.training``).
+FIRST_POOL = 30_000
+FIRST_MIN_KEEP = 1_000
 TEMPERATURE = 1.0  # every other (corpus, model): the model itself
 TEMPERATURES: dict[tuple[str, str], float] = {("pokemon", "kn3"): 0.8}
 
@@ -63,17 +68,18 @@ def temperature_for(corpus: str, model: str) -> float:
     return TEMPERATURES.get((corpus, model), TEMPERATURE)
 
 
-def believability_info(corpus: str, model_info: ArtifactInfo) -> ArtifactInfo:
-    """Versioned by the name model it ranks, the judge's and the reservoir's parameters and the blocklist:
-    what training stamps on a reservoir, and what a loaded one is compared with."""
+def believability_info(corpus: str, model_info: ArtifactInfo, pool: int = POOL) -> ArtifactInfo:
+    """Versioned by the name model it ranks, the judge's and the reservoir's parameters (``pool``: FIRST_POOL
+    for a first reservoir) and the blocklist: what training stamps on a reservoir, and what a loaded one is
+    compared with."""
     blocklist = (BLOCKLIST_DIR / "blocklist.tsv").read_text(encoding="utf-8")
     params = {
         "name_model": model_info.version,
         "judge": BelievabilityJudge().get_params(),
         "negatives_per_name": NEGATIVES_PER_NAME,
         "max_negatives": MAX_NEGATIVES,
-        "pool": POOL,
-        "tier": [TOP_SHARE, MIN_KEEP, MAX_KEEP],
+        "pool": pool,
+        "tier": [TOP_SHARE, MIN_KEEP, MAX_KEEP] if pool == POOL else [MAX_KEEP / POOL, FIRST_MIN_KEEP],
         "tier_by_length": BY_LENGTH,
         "temperature": temperature_for(corpus, model_info.model),
         "blocklist": corpus_hash([blocklist]),
@@ -186,7 +192,11 @@ class Reservoir:
         return cls(PackedNames.from_arrays(arrays, "names"), arrays["scores"], arrays["log_probs"], info)
 
 
-def tier_size(eligible: int) -> int:
+def tier_size(eligible: int, pool: int = POOL) -> int:
+    """Names the tier keeps of ``eligible``; from a first reservoir's smaller pool, the share the full
+    tier keeps of its pool, at least FIRST_MIN_KEEP."""
+    if pool < POOL:
+        return min(eligible, max(FIRST_MIN_KEEP, eligible * MAX_KEEP // POOL))
     return min(eligible, max(MIN_KEEP, min(MAX_KEEP, int(TOP_SHARE * eligible))))
 
 
@@ -278,11 +288,14 @@ def build_reservoir(
     pool: int = POOL,
     by_length: bool = BY_LENGTH,
     temperature: float = TEMPERATURE,
+    first: bool = False,
 ) -> Reservoir:
     """Sample ``pool`` names (at ``temperature``), keep the eligible ones, score them, cut to the
-    believable tier (per length of the corpus' names, those ``near`` indexes, unless ``by_length`` is off)."""
+    believable tier (per length of the corpus' names, those ``near`` indexes, unless ``by_length`` is off;
+    ``first``: a first reservoir's tier, see FIRST_POOL)."""
     names, scores = score_candidates(model, judge, near, rng, pool, temperature)
-    return reservoir_from(names, scores, model, near, blocklist, info, by_length)
+    keep = tier_size(len(names), pool) if first else None
+    return reservoir_from(names, scores, model, near, blocklist, info, by_length, keep)
 
 
 def reservoir_from(

@@ -204,10 +204,18 @@ def pokemon_or_tech_dataset(names: list[str], labels: list[str]) -> tuple[list[s
 class CorpusJudge:
     """``fit(names, corpora)``; ``verdict`` Pokemon or tech; ``predict_proba`` per corpus; ``real_in(name)``."""
 
-    def __init__(self, ngram_range: tuple[int, int] = (1, 4), C: float = 5.0, with_verdict: bool = True):
+    def __init__(
+        self,
+        ngram_range: tuple[int, int] = (1, 4),
+        C: float = 5.0,
+        with_verdict: bool = True,
+        max_per_corpus: int | None = None,
+    ):
         self.ngram_range = ngram_range
         self.C = C
         self.with_verdict = with_verdict
+        # a stack's first judge ranks from a sample of each corpus (seconds, not minutes); the full one follows
+        self.max_per_corpus = max_per_corpus
 
     def fit(self, X: list[str], y: list[str]) -> CorpusJudge:
         self.pipeline_ = Pipeline(
@@ -222,6 +230,14 @@ class CorpusJudge:
             ]
         )
         ranked = [i for i, c in enumerate(y) if c in set(corpus_names())]  # judge-only corpora: verdict only
+        if self.max_per_corpus is not None:
+            by_corpus: dict[str, list[int]] = {}
+            for i in ranked:
+                by_corpus.setdefault(y[i], []).append(i)
+            rng = random.Random(0)
+            ranked = sorted(
+                j for ids in by_corpus.values() for j in rng.sample(ids, min(len(ids), self.max_per_corpus))
+            )
         self.pipeline_.fit([self._prepare(X[i]) for i in ranked], [y[i] for i in ranked])
         self.classes_ = self.pipeline_.classes_
         self.members_ = KnownNames(X, y)

@@ -5,7 +5,6 @@ every model in milliseconds and the machine's workers share one copy of each in 
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
 import time
@@ -13,17 +12,19 @@ from pathlib import Path
 
 import numpy as np
 
+from core.artifacts import fingerprint
 from core.errors import OperatorError
 from corpora import corpus_names, corpus_path
 from models import artifact
 from models.artifact import ArtifactInfo
-from models.believability import Reservoir, believability_info
+from models.believability import FIRST_POOL, Reservoir, believability_info
 from models.catalog import all_model_names, default_models, parse_model_name
 from models.name_model import NameModel
 from models.ranking import PoolFeatures, load_columns, reservoir_scores
 
 log = logging.getLogger(__name__)
 ESTIMATORS = ("judge", "language")  # always trained with the name models; the reranker needs votes first
+LEARNT = ("reranker",)  # learnt from a stack's own votes: kept in its data folder
 
 
 class ModelRegistry:
@@ -34,8 +35,14 @@ class ModelRegistry:
     # a worker's first registry takes over from it what is unchanged on disk, as from a previous version.
     forked_with: ModelRegistry | None = None
 
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, learnt: Path | None = None):
         self.root = Path(root)
+        # what a stack learns (the reranker, from its votes) lives in its own data folder (``learnt``); the
+        # trained corpus models in ``root``, which stacks started from one checkout share, read-only
+        self.learnt = Path(learnt) if learnt is not None else self.root
+        # when each model still training is expected to be ready ({"pypi/kn3": epoch seconds}), as the
+        # stack's trainer said when this registry was loaded (store.training): what "not yet" answers say
+        self.training: dict[str, float] = {}
         self._loaded: dict[tuple, object] = {}  # name models, estimators and reservoirs by key
         self._stamps: dict[tuple, tuple[int, int] | None] = {}  # a loaded file's (size, mtime) before loading
         self._scoring = threading.Lock()  # one reservoir scored at a time (see pool_features)
@@ -156,8 +163,10 @@ class ModelRegistry:
         """A reservoir built under other settings than this release's (the code upgraded, or its name model
         retrained, without ``tnaas train`` since) still answers -- its names were checked when it was
         built -- and the operator is told, once per load."""
-        expected = believability_info(corpus, self.get(corpus, model)[1]).version
-        if reservoir.info.version != expected:
+        info = self.get(corpus, model)[1]
+        expected = believability_info(corpus, info).version
+        first = believability_info(corpus, info, FIRST_POOL).version  # the full one is on its way
+        if reservoir.info.version not in (expected, first):
             log.warning(
                 "the %s/%s reservoir was built under other settings than this release's (version %s, now %s): "
                 "`tnaas train` rebuilds it",
@@ -246,7 +255,7 @@ class ModelRegistry:
         return ("_reservoir", corpus, model.lower()) in self._loaded or self.reservoir_path(corpus, model).exists()
 
     def estimator_path(self, name: str) -> Path:
-        return self.root / f"{name}.joblib"
+        return (self.learnt if name in LEARNT else self.root) / f"{name}.joblib"
 
     def estimator(self, name: str):
         """A trained scikit-learn model (``judge``, ``language``), loaded once per process."""
@@ -268,16 +277,19 @@ class ModelRegistry:
         return self._loaded[("_estimator", name)][1]
 
     def estimator_infos(self) -> list[ArtifactInfo]:
-        return [artifact.load_estimator(p)[1] for p in sorted(self.root.glob("*.joblib"))]
+        paths = {p for p in self.root.glob("*.joblib") if p.stem not in LEARNT or self.learnt == self.root}
+        paths |= {p for name in LEARNT if (p := self.estimator_path(name)).exists()}
+        return [artifact.load_estimator(p)[1] for p in sorted(paths)]
 
     def fingerprint(self) -> str:
-        """The deployed version: changes whenever any artifact is rewritten (name, size, modification time)."""
-        h = hashlib.sha256()
-        for path in sorted(self.root.rglob("*")):
-            if path.is_file() and path.suffix in {".npz", ".joblib"}:
-                st = path.stat()
-                h.update(f"{path.relative_to(self.root)}:{st.st_size}:{st.st_mtime_ns}\n".encode())
-        return h.hexdigest()[:16]
+        """The deployed version: changes whenever any artifact is rewritten (name, size, modification time);
+        the same sum as ``core.artifacts.fingerprint``."""
+        return fingerprint(self.root, self.learnt)
+
+    def ready_in(self, corpus: str, model: str) -> float | None:
+        """Seconds until ``model`` of ``corpus`` should be trained, if the stack's trainer is on it."""
+        ready_at = self.training.get(f"{corpus}/{model.lower()}")
+        return None if ready_at is None else max(0.0, ready_at - time.time())
 
     def preload(self) -> str:
         """Map every trained name model, reservoir and its ranking columns, the judge, the language
@@ -293,12 +305,13 @@ class ModelRegistry:
                     self.reservoir(corpus, model)
                     self.ranking_columns(corpus, model)
                 loaded += 1
-        for name in ESTIMATORS:
-            self.estimator(name)
+        self.estimator("judge")
+        language = self.optional_estimator("language")  # a stack's trainer may be on it still: detection says so
         reranker = self.optional_estimator("reranker")
         log.debug(
-            "mapped %d name models, the judge, the language detector and %s in %.0f ms (version %s)",
+            "mapped %d name models, the judge, %s and %s in %.0f ms (version %s)",
             loaded,
+            "the language detector" if language is not None else "no language detector (still training?)",
             "the reranker" if reranker is not None else "no reranker (not enough votes yet)",
             1000 * (time.perf_counter() - start),
             version,

@@ -14,6 +14,8 @@ from models import artifact
 from models.artifact import ArtifactInfo
 from models.bandit import competing
 from models.believability import (
+    FIRST_POOL,
+    POOL,
     BelievabilityJudge,
     NearCopies,
     Reservoir,
@@ -32,6 +34,7 @@ from models.reranker import Reranker, enough_votes, evaluate_reranker, labels, v
 
 log = logging.getLogger(__name__)
 HOLDOUT = 0.1
+FIRST_JUDGE_NAMES = 2000  # names of each corpus a stack's first judge learns from
 NOVELTY_SAMPLES = 500
 
 
@@ -76,9 +79,12 @@ def train_one(registry: ModelRegistry, corpus: str, model_name: str, force: bool
 
 
 def train_name_model(
-    registry: ModelRegistry, corpus: str, model_name: str, force: bool = False
+    registry: ModelRegistry, corpus: str, model_name: str, force: bool = False, evaluated: bool = True
 ) -> tuple[ArtifactInfo, bool]:
-    """Returns (info, trained); skips the work when an artifact of the same version exists."""
+    """Returns (info, trained); skips the work when an artifact of the same version exists.
+
+    ``evaluated=False`` (a stack's first minute): without the held-out metrics, which fit the model once
+    more; a later call with ``evaluated`` fits it again with them (same version: its reservoir stays)."""
     words = load_corpus(corpus)
     lm = make_lm(model_name)
     info = ArtifactInfo(
@@ -88,12 +94,13 @@ def train_name_model(
     if not force and path.exists():
         try:
             existing = artifact.read_info(path)
-            if existing.version == info.version:
+            if existing.version == info.version and (not evaluated or existing.metrics.get("evaluated", True)):
                 return existing, False
         except ValueError:
             pass  # unreadable or old format: retrain
     start = time.perf_counter()
-    metrics = evaluate(model_name, words, corpus)
+    metrics = evaluate(model_name, words, corpus) if evaluated else {"heldout_nll": None}
+    metrics["evaluated"] = evaluated
     model = NameModel(lm, corpus).fit(words)
     metrics["states"] = len(model.automaton_.contexts)
     metrics["train_seconds"] = round(time.perf_counter() - start, 2)
@@ -103,18 +110,22 @@ def train_name_model(
 
 
 def train_believability(
-    registry: ModelRegistry, corpus: str, model_name: str, force: bool = False
+    registry: ModelRegistry, corpus: str, model_name: str, force: bool = False, first: bool = False
 ) -> tuple[ArtifactInfo, bool]:
-    """The adversarial judge of (corpus, model) and its scored reservoir, both stamped with one version."""
+    """The adversarial judge of (corpus, model) and its scored reservoir, both stamped with one version.
+
+    ``first``: a first reservoir (``FIRST_POOL`` candidates, seconds rather than a minute), unless a full
+    one is up to date already; the full one replaces it when it is trained (without ``first``)."""
     model, model_info = artifact.load(registry.path(corpus, model_name))
-    info = believability_info(corpus, model_info)
+    info = believability_info(corpus, model_info, FIRST_POOL if first else POOL)
     judge_path, reservoir_path = (
         registry.believability_path(corpus, model_name),
         registry.reservoir_path(corpus, model_name),
     )
-    if not force and reservoir_path.exists() and (existing := _up_to_date(judge_path, info)):
+    accepted = {info.version} | ({believability_info(corpus, model_info).version} if first else set())
+    if not force and reservoir_path.exists() and (existing := _up_to_date(judge_path, info, accepted)):
         try:
-            if Reservoir.load(reservoir_path).info.version == info.version:
+            if Reservoir.load(reservoir_path).info.version in accepted:
                 return existing, False
         except ValueError:
             pass  # unreadable or old format: rebuild
@@ -130,7 +141,9 @@ def train_believability(
         default_blocklist(),
         info,
         rng,
+        pool=info.params["pool"],
         temperature=info.params["temperature"],
+        first=first,
     )
     info.metrics = {
         "reservoir": len(reservoir),
@@ -151,34 +164,41 @@ def train_believability(
     return info, True
 
 
-def _up_to_date(path, info: ArtifactInfo) -> ArtifactInfo | None:
+def _up_to_date(path, info: ArtifactInfo, accepted: set[str] | None = None) -> ArtifactInfo | None:
+    """The info of the estimator at ``path`` if it is of ``info``'s version (or one of ``accepted``)."""
     if not path.exists():
         return None
     try:
         existing = artifact.load_estimator(path)[1]
     except ValueError:
         return None  # unreadable, old format or other scikit-learn: retrain
-    return existing if existing.version == info.version else None
+    return existing if existing.version in (accepted or {info.version}) else None
 
 
 def train_judge(registry: ModelRegistry, force: bool = False) -> tuple[ArtifactInfo, bool]:
     """The corpus judge on every corpus, with held-out metrics from an 80/20 split by name; then every
     reservoir's ranking columns, which need the judge and every model of the corpus, so come after
     both (``train_ranking``). The judge's (info, trained?)."""
-    info, trained = _train_corpus_judge(registry, force)
+    info, trained = train_corpus_judge(registry, force)
     train_ranking(registry, force)
     return info, trained
 
 
-def _train_corpus_judge(registry: ModelRegistry, force: bool) -> tuple[ArtifactInfo, bool]:
-    judge = CorpusJudge()
+def train_corpus_judge(registry: ModelRegistry, force: bool, first: bool = False) -> tuple[ArtifactInfo, bool]:
+    """``first``: a stack's first judge, fitted on a sample of each corpus (``FIRST_JUDGE_NAMES``), without
+    the "Pokemon or tech?" verdict and held-out metrics, unless a judge is there already: what ranks
+    names; the full one replaces it."""
+    judge = CorpusJudge(max_per_corpus=FIRST_JUDGE_NAMES, with_verdict=False) if first else CorpusJudge()
     data_hash = corpus_hash([m["sha256"] for m in manifest().values()])
-    info = ArtifactInfo(corpus="all", model="judge", corpus_hash=data_hash, params=vars(judge))
+    params = {k: v for k, v in vars(judge).items() if v is not None}
+    info = ArtifactInfo(corpus="all", model="judge", corpus_hash=data_hash, params=params)
     path = registry.estimator_path("judge")
-    if not force and (existing := _up_to_date(path, info)):
+    full = ArtifactInfo(corpus="all", model="judge", corpus_hash=data_hash, params=vars(CorpusJudge()))
+    accepted = {info.version, full.version} if first else {info.version}
+    if not force and (existing := _up_to_date(path, info, accepted)):
         return existing, False
     start = time.perf_counter()
-    info.metrics = evaluate_judge()
+    info.metrics = {} if first else evaluate_judge()
     judge.fit(*corpus_dataset())
     info.metrics["train_seconds"] = round(time.perf_counter() - start, 2)
     artifact.save_estimator(judge, info, path)

@@ -54,11 +54,17 @@ def free_port_run(count: int, attempts: int = 50) -> int:
 
 def tnaas_env(artifacts, **extra) -> dict:
     """The environment of a `tnaas` process using ``artifacts``; its data (the embedded Redis'
-    files) beside them, never the developer's own ./data; package registries only on 127.0.0.1."""
+    files) beside them, never the developer's own ./data; package registries only on 127.0.0.1;
+    `tnaas up` serving what ``artifacts`` hold, training nothing more."""
     env = (
         local_registries()
         | os.environ
-        | {"TNAAS_ARTIFACTS_DIR": str(artifacts), "TNAAS_DATA_DIR": f"{artifacts}-data", "COLUMNS": "200"}
+        | {
+            "TNAAS_ARTIFACTS_DIR": str(artifacts),
+            "TNAAS_DATA_DIR": f"{artifacts}-data",
+            "TNAAS_TRAIN_ON_UP": "false",
+            "COLUMNS": "200",
+        }
     )
     env.pop("REDIS_URL", None)
     return env | {k: str(v) for k, v in extra.items()}

@@ -104,7 +104,7 @@ def test_refresh_reports_a_broken_index_and_keeps_the_old_snapshot(env, tmp_path
     with RegistryStandin(PYPI_NAMES, NPM_NAMES, mode="broken") as broken:
         out = tnaas(env | {"TNAAS_PYPI_INDEX_URL": broken.pypi_url}, "availability", "refresh", "pypi")
     assert out.returncode == 1 and "HTTP 500" in out.stdout
-    assert SnapshotStore(tmp_path / "artifacts" / "availability").load(PYPI).source == str(names)
+    assert SnapshotStore(tmp_path / "artifacts-data" / "availability").load(PYPI).source == str(names)
 
 
 def test_npm_refresh_without_a_name_list_says_how_to_get_one(env):

@@ -62,10 +62,12 @@ def test_compose_builds_one_image_and_shares_the_artifacts_every_process_reads(c
     image = services["train"]["image"]
     dockerfile = (ROOT / "Dockerfile").read_text()
     artifacts = re.search(r"TNAAS_ARTIFACTS_DIR=(\S+)", dockerfile)[1]
+    data = re.search(r"TNAAS_DATA_DIR=(\S+)", dockerfile)[1]  # the reranker a worker trains: the web's too
     for name in TNAAS_SERVICES:
         assert services[name]["image"] == image, name
         assert any(v.split(":")[:2] == ["artifacts", artifacts] for v in services[name]["volumes"]), name
-    assert "artifacts" in compose["volumes"]
+        assert any(v.split(":")[:2] == ["data", data] for v in services[name]["volumes"]), name
+    assert "artifacts" in compose["volumes"] and "data" in compose["volumes"]
     assert services["train"]["command"] == ["tnaas", "train"]
     for name in ("web", "worker", "scheduler"):
         assert services[name]["depends_on"]["train"] == {"condition": "service_completed_successfully"}

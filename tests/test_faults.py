@@ -134,6 +134,17 @@ def test_a_crash_loop_stops_the_stack_and_says_which_child_and_why():
     assert all(c.process.poll() is not None for c in supervisor.children)  # every child stopped by pid
 
 
+def test_the_trainer_runs_once_and_one_that_keeps_failing_never_stops_the_stack():
+    """`tnaas up`'s background trainer: done when it exits 0; failing, started again, then left alone."""
+    done = Child("trainer", [sys.executable, "-c", "pass"], once=True)
+    _, reason, _ = _supervise([done], restart_healthy_after=5, restart_max_quick_exits=3)
+    assert reason is None and done.restarts == 0 and done.process.poll() == 0
+    failing = Child("trainer", [sys.executable, "-c", "import sys; sys.exit(1)"], once=True)
+    web = Child("web", [sys.executable, "-c", "import time; time.sleep(30)"])
+    _, reason, _ = _supervise([failing, web], restart_healthy_after=5, restart_max_quick_exits=3)
+    assert reason is None and failing.gave_up and failing.restarts == 2
+
+
 def test_a_forked_command_runs_as_the_cli_runs_it_in_its_own_environment_and_says_so_on_its_own_pipe(tmp_path):
     """`tnaas up` forks its workers from one process that imported their code (tnaas.forking): the
     command sees the environment it was given, writes to its own pipe, and its exit code comes back."""

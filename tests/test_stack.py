@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 from redis import Redis
@@ -307,13 +308,17 @@ def test_votes_train_a_reranker_that_running_workers_pick_up(settings, connectio
                 if len(candidate["name"]) <= 7:  # this team likes short names
                     store.vote("C1", f"{i}.0", index, "U1", 1)
         env = tnaas_env(artifacts, REDIS_URL=settings.redis_url)
+        shared = {p: p.stat().st_mtime_ns for p in artifacts.rglob("*")}  # another stack on this checkout reads them
         trained = subprocess.run(
             [sys.executable, "-m", "tnaas", "train", *TRAINED], env=env, capture_output=True, text=True, timeout=300
         )
         assert trained.returncode == 0, trained.stdout + trained.stderr
         rows = int(re.search(r"reranker trained: (\d+) impressions on voted messages", trained.stderr)[1])
-        info = ModelRegistry(artifacts).estimator_info("reranker")
+        info = ModelRegistry(artifacts, Path(env["TNAAS_DATA_DIR"]) / "learnt").estimator_info("reranker")
         assert rows == info.metrics["rows"] >= 100 and info.metrics["heldout_auc"] > 0.8, trained.stderr
+        # what this stack learnt is in its own data folder: the shared models untouched, another stack unaware
+        assert {p: p.stat().st_mtime_ns for p in artifacts.rglob("*")} == shared
+        assert ModelRegistry(artifacts, tmp_path / "other-data" / "learnt").estimator_info("reranker") is None
         reply = wait_for(enqueue(connection, GenerateRequest(corpus="pokemon", n=5, seed=99), settings), 30)
         assert reply["ranked_by"] == f"reranker {info.version}"
         exploited = [c for c in reply["candidates"] if not c["explore"]]

@@ -108,7 +108,7 @@ def test_a_reranker_is_trained_from_a_team_s_first_few_votes():
 
 def test_the_scheduler_has_workers_purge_old_votes_and_deploy_a_reranker(trained_artifacts, tmp_path):
     artifacts = tmp_path / "artifacts"
-    shutil.copytree(trained_artifacts, artifacts)  # a reranker gets deployed here: not into the shared models
+    shutil.copytree(trained_artifacts, artifacts)  # the workers' own copy of the models
     with EmbeddedRedis(tmp_path / "redis") as server:
         connection = Redis.from_url(server.url)
         env = tnaas_env(
@@ -139,7 +139,7 @@ def test_the_scheduler_has_workers_purge_old_votes_and_deploy_a_reranker(trained
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )
-            registry = ModelRegistry(artifacts)
+            registry = ModelRegistry(artifacts, Settings(_env_file=None, data_dir=env["TNAAS_DATA_DIR"]).learnt_dir)
             wait_until(lambda: registry.estimator_path("reranker").exists(), timeout=180, what="a reranker")
             wait_until(lambda: store.candidates_on("C0", "0.5") == 0, timeout=60, what="the purge")
             assert len(list(store.export())) == 200  # only the old message went
@@ -154,7 +154,7 @@ def test_the_scheduler_has_workers_purge_old_votes_and_deploy_a_reranker(trained
                 timeout=60,
                 what="the worker to rank with the new reranker",
             )
-            version = ModelRegistry(artifacts).estimator_info("reranker").version
+            version = ModelRegistry(artifacts, registry.learnt).estimator_info("reranker").version
             assert reply["ranked_by"] == f"reranker {version}"
         finally:
             for process in (scheduler, worker):

@@ -56,7 +56,8 @@ def _registry() -> ModelRegistry:
     from core.settings import get_settings
     from models.registry import ModelRegistry
 
-    return ModelRegistry(get_settings().artifacts_dir)
+    settings = get_settings()
+    return ModelRegistry(settings.artifacts_dir, settings.learnt_dir)
 
 
 @app.callback()
@@ -137,6 +138,7 @@ def train(
     votes: Annotated[
         typer.FileText | None, typer.Option(help="votes from a `tnaas votes export` file; default the stack's Redis")
     ] = None,
+    background: Annotated[bool, typer.Option(hidden=True, help="`tnaas up`'s trainer: what the stack lacks")] = False,
 ) -> None:
     """Train the models. Every corpus x model pair, the judge, the language detector and the reranker,
     skipping what is up to date."""
@@ -149,6 +151,9 @@ def train(
 
     console = consoles.out
     registry = _registry()
+    if background:
+        _train_in_background(registry)
+        return
     pairs = [(c, m) for c in corpus or corpus_names() for m in model or model_names.default_models()]
     start = time.perf_counter()
     try:
@@ -189,13 +194,60 @@ def train(
     console.print(f"{total} models ready in {registry.root} ({time.perf_counter() - start:.1f} s)")
 
 
+def train_steps(registry: ModelRegistry, steps, connection=None) -> None:
+    """Run the training ``steps`` in order (models.training_plan), saying what is ready and what is left;
+    with a stack's ``connection``, publish each new version (its workers take it up between jobs) and
+    keep its ``TrainingProgress`` (what /healthz and "not ready yet" answers say)."""
+    from core.errors import about
+    from models.training_plan import run_step
+    from store.deploys import ModelVersions
+    from store.training import TrainingProgress
+
+    progress = TrainingProgress(connection) if connection is not None else None
+    if progress is not None:
+        progress.plan([(step.what, step.estimate) for step in steps])
+    for i, step in enumerate(steps, 1):
+        start = time.perf_counter()
+        trained = run_step(registry, step)
+        took = time.perf_counter() - start
+        if progress is not None:
+            progress.step_done(step.what, took)
+            if trained:
+                ModelVersions(connection).publish(registry.fingerprint())
+        left = ""
+        if i < len(steps):
+            last = max(progress.ready_at().values(), default=0.0) - time.time() if progress is not None else None
+            left = f"; still training {len(steps) - i}" + (f", all ready in {about(last)}" if last else "")
+        log.info("%s %s (%.1f s)%s", step.what, "ready" if trained else "up to date", took, left)
+    if progress is not None:
+        progress.finished()
+
+
+def _train_in_background(registry: ModelRegistry) -> None:
+    """What `tnaas up` trains while the stack serves: everything its first minute left out, at a lower
+    CPU priority than the workers answering requests."""
+    import os
+    import signal
+    import sys
+
+    from core.settings import get_settings
+    from models.training_plan import later_steps
+    from store.connection import redis_client
+
+    os.nice(10)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # the stack stops: no half-written file left behind
+    settings = get_settings()
+    connection = redis_client(settings.redis_url) if settings.redis_url else None
+    train_steps(registry, later_steps(settings.default_model), connection)
+    log.info("every model is trained")
+
+
 def _publish(registry: ModelRegistry) -> None:
     """Tell a running stack (REDIS_URL, or `tnaas up`'s) which version is deployed: its workers load it
     between jobs. Without a stack (an image build) there is nobody to tell; the web process
     publishes at its start."""
     from redis.exceptions import RedisError
 
-    from core.artifacts import fingerprint
     from core.settings import get_settings
     from store.deploys import ModelVersions
     from tnaas.redis_server import running_stack_redis
@@ -204,7 +256,7 @@ def _publish(registry: ModelRegistry) -> None:
     try:
         connection = running_stack_redis(settings.redis_url, settings.data_dir)
         if connection is not None:
-            version = ModelVersions(connection).publish(fingerprint(registry.root))
+            version = ModelVersions(connection).publish(registry.fingerprint())
             consoles.out.print(f"The running stack's workers load them now (models version {version}).")
     except RedisError as err:
         log.warning("models trained, but not published: Redis at REDIS_URL does not answer (%s)", err)
@@ -250,6 +302,9 @@ def evaluate(corpus: CorpusOpt = None, model: ModelOpt = None, as_json: JsonOpti
 
     registry = _registry()
     infos = [i for i in registry.trained() if (not corpus or i.corpus in corpus) and (not model or i.model in model)]
+    if pending := [f"{i.corpus}/{i.model}" for i in infos if not i.metrics.get("evaluated", True)]:
+        log.info("not evaluated yet (`tnaas up` trains them first, then evaluates them): %s", ", ".join(pending))
+        infos = [i for i in infos if i.metrics.get("evaluated", True)]
     estimators = {i.model: i for i in registry.estimator_infos()} if not (corpus or model) else {}
     if not infos and not estimators:
         fail(TNaaSError("No trained models yet. Run `tnaas train` first."))
@@ -296,7 +351,7 @@ def evaluate(corpus: CorpusOpt = None, model: ModelOpt = None, as_json: JsonOpti
         )
     if infos:
         consoles.out.print(table)
-    if "judge" in estimators:
+    if "judge" in estimators and "accuracy" in estimators["judge"].metrics:  # a first judge has no metrics yet
         _print_judge(estimators["judge"].metrics)
     if "language" in estimators:
         _print_language(estimators["language"].metrics)
@@ -579,7 +634,10 @@ def web() -> None:
         log.warning("listening on %s with no TNAAS_API_TOKEN: anyone who reaches it can use the API", settings.web_host)
     try:  # the deploy's front door says which models this release carries (workers compare and reload)
         connection = redis_client(settings.redis_url or "redis://127.0.0.1:6379/0")
-        log.debug("models version %s published", ModelVersions(connection).publish(fingerprint(settings.artifacts_dir)))
+        log.debug(
+            "models version %s published",
+            ModelVersions(connection).publish(fingerprint(settings.artifacts_dir, settings.learnt_dir)),
+        )
     except RedisError as err:
         log.warning("models version not published: Redis does not answer (%s); /healthz will say so", err)
     web_app = create_app()
@@ -627,12 +685,32 @@ def up() -> None:
     from core.artifacts import trained_name_models
     from core.errors import TNaaSError
     from core.settings import get_settings
-    from tnaas.ports import PortTaken
+    from tnaas.ports import PortTaken, check_free
     from tnaas.supervisor import Supervisor
 
     _serve_logging()
     settings = get_settings()
-    if not trained_name_models(settings.artifacts_dir):
+    if settings.train_on_up:
+        try:  # before minutes of training, not after
+            check_free(settings)
+        except PortTaken as err:
+            fail(err)
+        from models.training_plan import missing, run_first
+
+        if lacking := missing(_registry(), settings.default_model):
+            import os
+
+            start = time.perf_counter()
+            log.info("training what the first requests need first: %s", ", ".join(lacking))
+            for what, trained, took in run_first(
+                _registry(), settings.default_model, min(4, len(os.sched_getaffinity(0)))
+            ):
+                log.info("%s %s (%.1f s)", what, "ready" if trained else "up to date", took)
+            log.info(
+                "first models ready in %.0f s: serving; the others train in the background (/healthz lists them)",
+                time.perf_counter() - start,
+            )
+    elif not trained_name_models(settings.artifacts_dir):
         fail(TNaaSError("No trained models yet. Run `tnaas train` first."))
     try:
         raise typer.Exit(Supervisor(settings).run())

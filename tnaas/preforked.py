@@ -28,7 +28,7 @@ for module in MODULES:
     importlib.import_module(module)
 pypi_stdlib_names()  # every Python version's standard-library names, canonicalised: ~0.4 s of a first job
 try:  # a worker's registry takes over what is unchanged on disk since (ModelRegistry.reusing)
-    registry = ModelRegistry(get_settings().artifacts_dir)
+    registry = ModelRegistry(get_settings().artifacts_dir, get_settings().learnt_dir)
     registry.preload()
     ModelRegistry.forked_with = registry
 except (TNaaSError, OperatorError, OSError) as err:  # each worker then loads, and says what is wrong

@@ -92,6 +92,8 @@ class Child:
     quick_exits: int = 0
     restart_at: float | None = None  # monotonic time of a pending restart
     restarts: int = 0
+    once: bool = False  # done once it exits 0 (the trainer); started again only after a failure
+    gave_up: bool = False  # a ``once`` child that kept failing: left alone, the stack serves on
 
 
 def _stream(name: str, stream) -> None:
@@ -109,14 +111,16 @@ def _stream(name: str, stream) -> None:
 def children(settings: Settings) -> list[Child]:
     """The web process, the workers (each serving its metrics on the next port up from the web's)
     and the one upkeep scheduler; the workers and the scheduler, which import the same code, are
-    forked from one process that imported it (tnaas.forking)."""
+    forked from one process that imported it (tnaas.forking). With ``TNAAS_TRAIN_ON_UP``, the trainer
+    too: it trains what the stack lacks in the background, once (``tnaas train --background``)."""
     python = [sys.executable, "-m", "tnaas"]
     web_port = settings.web_port
     workers = [
         Child(f"worker.{i + 1}", python + ["worker"], {"TNAAS_METRICS_PORT": str(web_port + 1 + i)}, forked=True)
         for i in range(settings.workers)
     ]
-    return [Child("web", python + ["web"]), *workers, Child("scheduler", python + ["scheduler"], forked=True)]
+    trainer = [Child("trainer", python + ["train", "--background"], once=True)] if settings.train_on_up else []
+    return [Child("web", python + ["web"]), *workers, Child("scheduler", python + ["scheduler"], forked=True), *trainer]
 
 
 class Supervisor:
@@ -147,7 +151,9 @@ class Supervisor:
             url = self.redis.local_url  # this machine's processes: over the Unix socket
             url_file(self.settings.data_dir).write_text(url)  # so `tnaas votes export` and `train` find it
         if self._stack is None:
-            version = ModelVersions(redis_client(url)).publish(fingerprint(self.settings.artifacts_dir))
+            version = ModelVersions(redis_client(url)).publish(
+                fingerprint(self.settings.artifacts_dir, self.settings.learnt_dir)
+            )
             log.debug("models version %s published", version)
             self.env = os.environ | {"REDIS_URL": url, "PYTHONUNBUFFERED": "1"}
         rest = self._stack if self._stack is not None else children(self.settings)
@@ -229,13 +235,17 @@ class Supervisor:
                     self._spawn(child)
                 continue
             code = child.process.poll()
-            if code is None:
+            if code is None or (child.once and (code == 0 or child.gave_up)):
                 continue
             ran_for = now - child.started_at
             if code == EXIT_CONFIG:
                 self.exit_code = EXIT_USAGE
                 return f"{child.name} says a setting is wrong (above): restarting it cannot help, so the stack stops"
             child.quick_exits, delay = self.policy.after_exit(ran_for, child.quick_exits)
+            if delay is None and child.once:
+                log.error("%s keeps failing (exit code %s): the stack serves what is trained", child.name, code)
+                child.gave_up = True
+                continue
             if delay is None:
                 return (
                     f"{child.name} exited {child.quick_exits} times in a row, each within "
