@@ -34,6 +34,7 @@ from core.errors import about
 from core.examples import example_of
 from core.settings import Settings
 from store.availability import SnapshotStates, snapshot_state
+from store.crash_loops import CrashLoops
 from store.deploys import ModelVersions
 from store.training import TrainingProgress
 
@@ -196,6 +197,11 @@ def _health(connection: Redis, settings: Settings) -> Health:
         report.notes.append(
             f"still training {len(report.training.training)} in the background (the next in {about(soonest)}): "
             + ", ".join(report.training.training)
+        )
+    for name, loop in CrashLoops(connection).current().items():
+        report.notes.append(
+            f"{name} is in a crash loop (last exit code {loop['exit_code']}, {loop['quick_exits']} quick exits "
+            "in a row): `tnaas up` retries it while the rest serve; its log says why"
         )
     if report.models_published and any(w.models_version != report.models_published for w in workers):
         report.problems.append("a worker holds other models than the published version")

@@ -29,6 +29,8 @@ bounded otherwise: by the retention purge, by people (rate limits), or by a coun
 | ``tnaas:models:version``, ``tnaas:workers:models`` | ``deploys.ModelVersions`` | published model version, what each worker holds | one key; a field per worker (a killed worker's stays) |
 | ``tnaas:claim:`` | ``claims.Claims`` | job ids claimed by an idempotency key | as long as the answer |
 | ``tnaas:answer:``, ``tnaas:answer-job:``, ``tnaas:answer-inbox:`` | ``answers.Answers`` | API answers by id, the job carrying each, a batch's replies pushed to its waiting web process | ``TNAAS_RESULT_TTL``; the API's wait |
+| ``tnaas:training`` | ``training.TrainingProgress`` | what `tnaas up`'s background trainer has still to train | one key, deleted when done |
+| ``tnaas:crash-loops`` | ``crash_loops.CrashLoops`` | children of `tnaas up` in a crash loop (for /healthz) | a field per child, cleared when it runs again |
 | ``tnaas:secret:`` | ``signing.SigningKeys`` | the web processes' shared signing key (voter cookies) | one key per name |
 | ``tnaas:availability:`` | ``availability.AvailabilityCache`` | registries' live "free"/"taken" answers | ``TNAAS_AVAILABILITY_TTL`` |
 """

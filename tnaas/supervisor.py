@@ -4,9 +4,11 @@ A small supervisor rather than honcho: honcho rewrites $PORT per process and sto
 one process exits, while here any child that dies (Redis included, on the same port and the same
 append-only file) is started again. Each child's restarts back off (0.25 s, 0.5 s, 1 s, ... at most
 8 s) while it keeps exiting soon after its start, and the backoff resets once it has run for
-``TNAAS_RESTART_HEALTHY_AFTER`` seconds: old exits never add up. Only a crash loop -- a child
-exiting ``TNAAS_RESTART_MAX_QUICK_EXITS`` times in a row, each soon after its start -- stops the
-stack, and ``tnaas up`` says which child and how it exited. Every child's output is streamed with
+``TNAAS_RESTART_HEALTHY_AFTER`` seconds: old exits never add up. A crash loop -- a child exiting
+``TNAAS_RESTART_MAX_QUICK_EXITS`` times in a row, each soon after its start -- of the web process or
+Redis stops the stack (nothing can answer without them), and ``tnaas up`` says which and how it exited;
+a worker or the scheduler in one is retried at the longest backoff while the rest serve on, said in
+the logs and in /healthz (store.crash_loops). Every child's output is streamed with
 its name in front; Ctrl-C (or SIGTERM) stops them all by pid: the web process first (it finishes
 the requests in flight), Redis last. The workers and the scheduler are forked from one process that
 imported their code once (tnaas.forking): they share it, and a restarted worker answers at once.
@@ -26,10 +28,13 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 
+from redis.exceptions import RedisError
+
 from core.artifacts import fingerprint
 from core.limits import STACK_STOP_SECONDS
 from core.settings import Settings
 from store.connection import redis_client
+from store.crash_loops import CrashLoops
 from store.deploys import ModelVersions
 from tnaas.forking import ForkedProcess, start_server
 from tnaas.ports import check_free
@@ -37,6 +42,7 @@ from tnaas.redis_server import EmbeddedRedis, url_file
 from tnaas.terminal import EXIT_CONFIG, EXIT_USAGE
 
 log = logging.getLogger(__name__)
+ESSENTIAL = ("web", "redis")  # children the stack cannot answer without
 POLL = 0.1  # seconds between looks at the children: a dead one is noticed within this
 REDIS_STOP = 0.5  # seconds of the stop budget kept for Redis, stopped last (its AOF holds every acknowledged write)
 EXIT_MARGIN = 0.5  # ... and for `tnaas up` itself to exit once every child has
@@ -93,6 +99,13 @@ class Child:
     restart_at: float | None = None  # monotonic time of a pending restart
     restarts: int = 0
     once: bool = False  # done once it exits 0 (the trainer); started again only after a failure
+    looping: bool = False  # in a crash loop, retried at the longest backoff
+
+    @property
+    def essential(self) -> bool:
+        """The stack cannot answer without it: its crash loop stops the stack."""
+        return self.name in ESSENTIAL
+
     gave_up: bool = False  # a ``once`` child that kept failing: left alone, the stack serves on
 
 
@@ -134,6 +147,7 @@ class Supervisor:
         self.env: dict[str, str] = dict(os.environ)
         self.gave_up: str | None = None  # why the stack stopped on its own
         self.exit_code = 0  # of `tnaas up`: 1 after a crash loop, 2 after a child said a setting is wrong
+        self.crash_loops: CrashLoops | None = None  # where /healthz reads the children in a crash loop
 
     def start(self) -> str | None:
         """Start Redis (when embedded) and wait for it, publish the models' version, start the rest."""
@@ -155,6 +169,8 @@ class Supervisor:
                 fingerprint(self.settings.artifacts_dir, self.settings.learnt_dir)
             )
             log.debug("models version %s published", version)
+            self.crash_loops = CrashLoops(redis_client(url))
+            self._note(lambda loops: loops.reset())
             self.env = os.environ | {"REDIS_URL": url, "PYTHONUNBUFFERED": "1"}
         rest = self._stack if self._stack is not None else children(self.settings)
         self.children += rest
@@ -235,6 +251,10 @@ class Supervisor:
                     self._spawn(child)
                 continue
             code = child.process.poll()
+            if code is None and child.looping and now - child.started_at >= self.policy.healthy_after:
+                child.looping, child.quick_exits = False, 0
+                log.warning("%s has run %.0f s again: out of its crash loop", child.name, now - child.started_at)
+                self._note(lambda loops, name=child.name: loops.clear(name))
             if code is None or (child.once and (code == 0 or child.gave_up)):
                 continue
             ran_for = now - child.started_at
@@ -246,6 +266,21 @@ class Supervisor:
                 log.error("%s keeps failing (exit code %s): the stack serves what is trained", child.name, code)
                 child.gave_up = True
                 continue
+            if delay is None and not child.essential:
+                if not child.looping:
+                    log.error(
+                        "%s exited %d times in a row, each within %g s of its start (last exit code %s): a crash "
+                        "loop; retried every %g s while the rest of the stack serves on; its last lines are above",
+                        child.name,
+                        child.quick_exits,
+                        self.policy.healthy_after,
+                        code,
+                        self.policy.max_delay,
+                    )
+                child.looping = True
+                self._note(lambda loops, c=child, code=code: loops.record(c.name, code, c.quick_exits))
+                child.restart_at = now + self.policy.max_delay
+                continue
             if delay is None:
                 return (
                     f"{child.name} exited {child.quick_exits} times in a row, each within "
@@ -255,6 +290,15 @@ class Supervisor:
             log.warning("%s exited with code %s after %.1f s: restarting in %.2f s", child.name, code, ran_for, delay)
             child.restart_at = now + delay
         return None
+
+    def _note(self, write) -> None:
+        """Tell /healthz (through Redis) what the supervisor sees; Redis being away never stops the watch."""
+        if self.crash_loops is None:
+            return
+        try:
+            write(self.crash_loops)
+        except RedisError as err:
+            log.debug("crash loops not recorded: %s", err)
 
     def watch(self) -> None:
         """Look after the children until asked to stop or a crash loop makes it pointless."""
