@@ -309,7 +309,7 @@ def _answer(request) -> NamesReply | DetectReply:
         _fail_friendly(ModelNotTrained(str(registry.path(request.corpus, asked))))  # the operator's view of it
     stack = (
         running_stack_redis(settings.redis_url, settings.data_dir)
-        if isinstance(request, GenerateRequest | LikeRequest)
+        if isinstance(request, GenerateRequest | CompleteRequest | LikeRequest)
         else None
     )
     reply = answer(request, registry, ArmCounts(stack) if stack is not None else None, settings)
@@ -339,7 +339,12 @@ def generate(
         if raw or walk:
             import numpy as np
 
-            name_model = _registry().model(request.corpus, request.model or settings.default_model)
+            from jobs.pipeline import default_model
+
+            registry = _registry()
+            name_model = registry.model(
+                request.corpus, request.model or default_model(request.corpus, registry, settings)
+            )
             found = name_model.generate(request.n, np.random.default_rng(seed), include_known=include_known, walk=walk)
             _print_names([(c.name, c.nll_per_char, c.known) for c in found])
             return
