@@ -58,8 +58,8 @@ class ArmCounts:
 def tally(fields: dict[bytes, bytes], kind: str, corpus: str | None, of: str = "shown") -> dict[str, tuple[int, int]]:
     """``ArmCounts.counts`` of the hash's ``fields``: (up, ``of``) per arm, ``of`` "shown" or "judged".
 
-    Up-votes counted before judged names were (an older release) count as judged, so none is lost."""
-    counts: dict[str, list[int]] = {}
+    An arm up-voted before judged names were counted (an older release) is judged on all its names shown."""
+    counts: dict[str, dict[str, int]] = {}
     for field, value in fields.items():
         parts = field.decode().split(":")
         if parts[0] != kind:
@@ -70,9 +70,16 @@ def tally(fields: dict[bytes, bytes], kind: str, corpus: str | None, of: str = "
                 continue
         else:
             _, arm, what = parts
-        if what in ("up", of):
-            counts.setdefault(arm, [0, 0])[0 if what == "up" else 1] += int(value)
-    return {arm: (up, max(up, seen)) if of == "judged" else (up, seen) for arm, (up, seen) in counts.items()}
+        seen = counts.setdefault(arm, {})
+        seen[what] = seen.get(what, 0) + int(value)
+    out = {}
+    for arm, seen in counts.items():
+        up, judged = seen.get("up", 0), seen.get(of, 0)
+        if of == "judged" and not judged and up:
+            judged = max(up, seen.get("shown", 0))
+        if of == "shown" or judged:
+            out[arm] = (up, judged)
+    return out
 
 
 class RecentArms(ArmCounts):

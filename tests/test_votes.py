@@ -179,6 +179,8 @@ def test_the_bandit_learns_from_names_someone_voted_on_not_from_impressions_alon
     assert store.arms.evidence("pokemon") == {"kn5": (1, 3)}
     store.vote("C1", "1.2", 1, "U3", -1, True)  # a down-vote: judged, none up
     assert store.arms.evidence("pokemon") == {"kn5": (1, 5)} and store.arms.evidence("pypi") == {}
+    store.redis.hset(store.arms.KEY, mapping={"model:npm:kn3:shown": 40, "model:npm:kn3:up": 4})  # an older release's
+    assert store.arms.evidence("npm") == {"kn3": (4, 40)}  # its votes still count, on every name it showed
 
 
 def test_votes_from_the_web_go_through_the_same_store(store):
