@@ -7,9 +7,10 @@ import logging
 import pytest
 from redis import Redis
 
+from bot.slack.messages import candidate_blocks
 from core.limits import RESERVOIR_NAMES_PER_N
 from core.settings import Settings
-from jobs.contracts import CompleteRequest, GenerateRequest, LikeRequest
+from jobs.contracts import CandidateOut, CompleteRequest, GenerateRequest, LikeRequest, NamesReply
 from jobs.pipeline import answer, impressions
 from models.catalog import default_model_for
 from models.registry import ModelRegistry
@@ -85,3 +86,17 @@ def test_a_reservoir_too_small_for_variety_is_not_served(models, trained_artifac
     names = [c.name for r in replies for c in r.candidates]
     assert len(set(names)) == len(names) == 15
     assert f"the pokemon/kn3 reservoir holds {size} names" in caplog.text
+
+
+@pytest.mark.parametrize(("chosen_by", "said"), [("default", False), ("request", False), ("bandit", True)])
+def test_slack_says_picked_by_votes_only_when_votes_decided(chosen_by, said):
+    reply = NamesReply(
+        corpus="pokemon",
+        model="kn3",
+        model_version="v1",
+        model_chosen_by=chosen_by,
+        candidates=[CandidateOut(name="zapdy", log_prob=-9.0, known=False, believability=0.5)],
+    )
+    blocks, _ = candidate_blocks(reply, seeded=False)
+    context = blocks[-1].elements[0].text
+    assert ("picked by votes" in context) is said and "Model kn3 (v1)" in context
