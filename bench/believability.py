@@ -31,6 +31,8 @@ to the best whatever their length: the cut before the length fix, side by side i
 ``reservoir cover k [-m]`` (``--coverage k[:m]``): the same scored candidates, only those whose character
 k-grams the 60% all has (all but m), cut per length; the levers table gives each tier's size.
 
+``--fresh-stack``: what a fresh stack shows before any vote against the default alone (bench.fresh_stack).
+
 Run: ``.venv/bin/python -m bench.believability`` (all corpora x kn5,kn3,markov3,markov2; 30-60 min
 on 2 cores) or ``--corpora pokemon,pypi --models kn5``; ``--write-defaults`` records the best model per
 corpus in models/default_models.json (see ``choose_default``).
@@ -753,6 +755,11 @@ def main() -> None:
     parser.add_argument("--worker-path", action="store_true", help="only the cost per request on the deployed models")
     parser.add_argument("--from-json", type=Path, help="only print the tables of a --json file written before")
     parser.add_argument(
+        "--fresh-stack",
+        action="store_true",
+        help="what a fresh stack shows over 100 requests per corpus before any vote, against the default alone",
+    )
+    parser.add_argument(
         "--explain",
         action="store_true",
         help="only where the linear detector's verdict on the reservoir falls short of held-out names (explain_gap)",
@@ -763,8 +770,19 @@ def main() -> None:
     if args.worker_path:
         worker_path(console)
         return
+    if args.fresh_stack:
+        from bench.fresh_stack import run as fresh_stack
+
+        models = args.models.split(",") if args.models != ",".join(TRAINED_BY_DEFAULT) else None
+        fresh_stack(args.corpora.split(","), args.n, args.seed, console, models, args.pool, args.json)
+        return
+    if args.from_json and "fresh_stack" in (saved := json.loads(args.from_json.read_text())):
+        from bench.fresh_stack import print_fresh
+
+        print_fresh(saved["fresh_stack"], console)
+        return
     if args.from_json:
-        saved = json.loads(args.from_json.read_text())["results"]
+        saved = saved["results"]
         print_results(saved, console)
         print_levers(saved, console)
         report_defaults(saved, sorted({r["corpus"] for r in saved}), console, args.write_defaults)

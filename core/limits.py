@@ -21,6 +21,10 @@ MAX_API_BODY = 64 * 1024  # bytes: the largest legitimate API body (2,000 charac
 MAX_JSON_DEPTH = 16  # API bodies are flat objects: deeper nesting is refused before it is parsed
 MAX_JSON_NUMBER_LEN = 40  # digits (and sign, point, exponent) in one JSON number: SEED_MAX has 19 digits
 MAX_CHECK_NAMES = 20  # names one availability check asks about: a shortlist, not a crawl
+# A believable reservoir is served only if it holds this many names per name a request may ask for (the
+# max_n setting): 50 x 20 = 1,000. Smaller, requests would keep showing the same few names (a tier of
+# 24 showed almost the same 10 names three times running); its model samples instead.
+RESERVOIR_NAMES_PER_N = 50
 
 # Slack (documented limits, per workspace and method; see docs/operating.md, "Slack replies")
 SLACK_REACTIONS_PER_MINUTE = 45  # reactions.add is Tier 3 (50 a minute): the vote seeds stay under it

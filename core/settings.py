@@ -174,9 +174,20 @@ class Settings(BaseSettings):
         description="API requests of one kind a web process has on their way before it holds the next "
         "back to batch them (about the number of workers)",
     )
-    user_rate: int = Field(30, ge=1, description="requests per user (web: per address) per minute")
+    user_rate: int = Field(
+        30,
+        ge=1,
+        description="requests per person per minute: a Slack user, the page's voter, the API token's holder "
+        "(else the address)",
+    )
     team_rate: int = Field(120, ge=1, description="requests per workspace per minute")
-    vote_rate: int = Field(60, ge=1, description="web votes per minute, per address and per voter")
+    vote_rate: int = Field(60, ge=1, description="web votes per minute, per voter")
+    address_people: int = Field(
+        20,
+        ge=1,
+        description="people one address may stand for (an office behind one NAT): the web's per-address "
+        "flood guard is this many times a person's rate (TNAAS_USER_RATE, TNAAS_VOTE_RATE)",
+    )
     secret_key: str | None = Field(
         None,
         description="signs the page's voter cookie; unset: a random key kept in Redis, shared by every web process",

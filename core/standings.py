@@ -2,8 +2,9 @@
 
 An arm (a model for a corpus, or a corpus) has a Beta(1 + up, 1 + shown - up) posterior, where
 ``shown`` counts impressions and ``up`` those with at least one up-vote. Every surface shows the
-standings (the API's /models, Slack's `models` and App Home, the command line) and the bandit
-(``models.bandit``) samples the same posteriors. The web process shows them and starts without
+standings (the API's /models, Slack's `models` and App Home, the command line). The bandit
+(``models.bandit``) samples posteriors of the same form over judged names only (shown in a message
+someone voted on), from the benchmark's ranking instead of a uniform prior. The web process shows them and starts without
 scipy, so the 90% interval's quantiles are computed here, to double precision: the regularized
 incomplete beta by its continued fraction, inverted by Newton steps kept inside a bisection bracket.
 """

@@ -279,8 +279,9 @@ class NamesReply(BaseModel):
     )
     model_chosen_by: Literal["request", "bandit", "default"] = Field(
         "request",
-        description="who chose the model: the request, the bandit (by the team's votes), or the default",
-        examples=["bandit"],
+        description="who chose the model: the request; the bandit, once the corpus has votes (the page says "
+        '"picked by votes"); or the default, the corpus\' best model by the believability benchmark, until then',
+        examples=["default"],
     )
     ranked_by: str = Field(
         "likelihood",

@@ -8,6 +8,7 @@ settings. Bad input a user can fix comes back as a ``UserError`` reply, never as
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 
@@ -17,6 +18,7 @@ from availability.checker import AvailabilityChecker, RequestChecks
 from availability.marks import USABLE, Mark, Verdict
 from availability.rules import LABELS, REGISTRIES
 from core.errors import ModelUnavailable, StillTraining, TNaaSError
+from core.limits import RESERVOIR_NAMES_PER_N
 from core.settings import Settings
 from corpora import corpus_names
 from jobs.contracts import (
@@ -65,7 +67,7 @@ def answer(
         if isinstance(request, GenerateRequest):
             return generate(request, models, arms, settings, availability)
         if isinstance(request, CompleteRequest):
-            return complete(request, models, settings, availability)
+            return complete(request, models, arms, settings, availability)
         if isinstance(request, LikeRequest):
             return like(request, models, arms, settings, availability)
         if isinstance(request, CheckRequest):
@@ -121,6 +123,21 @@ def available(models: ModelRegistry, corpus: str, model: str) -> str:
     return model
 
 
+def pick_model(
+    request: GenerateRequest | CompleteRequest | LikeRequest,
+    arm_models: list[str],
+    models: ModelRegistry,
+    arms: ArmCounts | None,
+    settings: Settings,
+    rng: np.random.Generator,
+) -> tuple[str, str]:
+    """(model, chosen by) for a request of any kind: the one it names, else the bandit once the corpus
+    has votes, else the corpus' default; the same on every surface (``arms`` None: the default)."""
+    evidence = arms.evidence(request.corpus) if arms is not None and not request.model else None
+    default = default_model(request.corpus, models, settings)
+    return choose_model(request.model, arm_models, evidence, bandit_stream(rng), default)
+
+
 def bandit_stream(rng: np.random.Generator) -> np.random.Generator:
     """The bandit's own random stream, spawned from the request's: what it draws leaves ``rng`` as it was,
     so a seed gives the same names whether the model was picked by votes or named (the page's link to
@@ -140,14 +157,11 @@ def generate(
     P(real) one of its features. ``free`` draws a pool, best first by P(real), to replace taken names."""
     rng = np.random.default_rng(request.seed)
     arm_models = competing(models.answering_models(request.corpus))
-    counts = arms.counts("model", request.corpus) if arms is not None else None
-    model_name, chosen_by = choose_model(
-        request.model, arm_models, counts, bandit_stream(rng), default_model(request.corpus, models, settings)
-    )
+    model_name, chosen_by = pick_model(request, arm_models, models, arms, settings, rng)
     model, info = models.get(request.corpus, available(models, request.corpus, model_name))
     pool = max(request.n, settings.rerank_pool) if request.rerank or request.free else request.n
     real = features = reranked = None
-    if request.rerank and not request.include_known and models.has_reservoir(request.corpus, model_name):
+    if request.rerank and not request.include_known and serves_reservoir(models, request.corpus, model_name, settings):
         reservoir = models.reservoir(request.corpus, model_name)
         cold = models.optional_estimator("reranker") is None and not request.free
         start = time.perf_counter()
@@ -180,9 +194,34 @@ def warm(models: ModelRegistry, settings: Settings) -> None:
             arm_models = competing(models.answering_models(corpus))
         except TNaaSError:  # a corpus with no models trained here
             continue
-        if model in arm_models and models.has_reservoir(corpus, model):
+        if model in arm_models and serves_reservoir(models, corpus, model, settings):
             models.pool_features(corpus, model, tuple(arm_models))
             models.reranked_scores(corpus, model, tuple(arm_models))  # None while there is no reranker
+
+
+def serves_reservoir(models: ModelRegistry, corpus: str, model: str, settings: Settings) -> bool:
+    """(corpus, model) has a believable reservoir with room for variety: at least RESERVOIR_NAMES_PER_N
+    names per name a request may ask for. A smaller one is not served (its model samples instead), and
+    the operator is told once per process."""
+    if not models.has_reservoir(corpus, model):
+        return False
+    size, least = len(models.reservoir(corpus, model)), RESERVOIR_NAMES_PER_N * settings.max_n
+    if size < least:
+        _say_reservoir_too_small(corpus, model, size, least)
+    return size >= least
+
+
+@functools.cache
+def _say_reservoir_too_small(corpus: str, model: str, size: int, least: int) -> None:
+    log.warning(
+        "the %s/%s reservoir holds %d names, fewer than the %d that give each request variety: "
+        "%s names are sampled by the model instead",
+        corpus,
+        model,
+        size,
+        least,
+        corpus,
+    )
 
 
 def default_model(corpus: str, models: ModelRegistry, settings: Settings) -> str:
@@ -206,8 +245,7 @@ def like(
     """A pool of names one to three edits from the one asked about, ranked as generation ranks."""
     rng = np.random.default_rng(request.seed)
     arm_models = competing(models.answering_models(request.corpus))
-    counts = arms.counts("model", request.corpus) if arms is not None else None
-    model_name, chosen_by = choose_model(request.model, arm_models, counts, bandit_stream(rng), settings.default_model)
+    model_name, chosen_by = pick_model(request, arm_models, models, arms, settings, rng)
     model, info = models.get(request.corpus, available(models, request.corpus, model_name))
     found = names_like(model, request.name, max(request.n, settings.rerank_pool), rng)
     if not found:
@@ -365,13 +403,16 @@ def check(request: CheckRequest, availability: Checks) -> CheckReply:
 
 
 def complete(
-    request: CompleteRequest, models: ModelRegistry, settings: Settings, availability: Checks | None = None
+    request: CompleteRequest,
+    models: ModelRegistry,
+    arms: ArmCounts | None,
+    settings: Settings,
+    availability: Checks | None = None,
 ) -> NamesReply:
-    """Completions keep likelihood order: the pattern already says what the user wants."""
+    """Completions keep likelihood order: the pattern already says what the user wants. The model is
+    chosen as for generation: the same request on the same corpus gets the same model."""
     arm_models = competing(models.answering_models(request.corpus))
-    model_name, chosen_by = choose_model(
-        request.model, arm_models, None, np.random.default_rng(request.seed), settings.default_model
-    )
+    model_name, chosen_by = pick_model(request, arm_models, models, arms, settings, np.random.default_rng(request.seed))
     model, info = models.get(request.corpus, available(models, request.corpus, model_name))
     found = model.complete(
         request.pattern, request.n, np.random.default_rng(request.seed), budget=settings.complete_budget

@@ -1,4 +1,5 @@
-"""The bandit's evidence: per (corpus, model) and per corpus, generated candidates shown and up-voted."""
+"""The bandit's evidence: per (corpus, model) and per corpus, generated candidates shown, shown in a
+message someone voted on (judged), and up-voted."""
 
 from __future__ import annotations
 
@@ -8,9 +9,12 @@ from redis import Redis
 
 
 class ArmCounts:
-    """One hash: ``model:<corpus>:<model>:shown`` / ``:up`` and ``corpus:<corpus>:shown`` / ``:up``.
+    """One hash: ``model:<corpus>:<model>:shown`` / ``:judged`` / ``:up`` and the same per corpus.
 
     ``up`` counts candidates with at least one up-vote, so a candidate two people like counts once.
+    ``judged`` counts candidates shown in a message that got a vote (up or down, on any of its names):
+    a message nobody voted on says nothing of its names (a team that rarely votes leaves most of them),
+    so the bandit learns from judged names only, and impressions alone never move it.
     """
 
     KEY = "tnaas:arms"
@@ -25,6 +29,13 @@ class ArmCounts:
             ("HINCRBY", self.KEY, f"corpus:{corpus}:shown", shown),
         ]
 
+    def judged_commands(self, corpus: str, model: str, shown: int) -> list[tuple]:
+        """The commands that count a message's names as judged (its first vote; store.votes' script does the same)."""
+        return [
+            ("HINCRBY", self.KEY, f"model:{corpus}:{model}:judged", shown),
+            ("HINCRBY", self.KEY, f"corpus:{corpus}:judged", shown),
+        ]
+
     def add_up(self, corpus: str, model: str, step: int) -> None:
         """A candidate became up-voted (+1) or stopped being up-voted (-1)."""
         with self.redis.pipeline() as pipe:
@@ -32,14 +43,23 @@ class ArmCounts:
             pipe.hincrby(self.KEY, f"corpus:{corpus}:up", step)
             pipe.execute()
 
+    def fields(self) -> dict[bytes, bytes]:
+        return self.redis.hgetall(self.KEY)
+
     def counts(self, kind: str = "model", corpus: str | None = None) -> dict[str, tuple[int, int]]:
         """{arm: (up, shown)}: models of one corpus, models summed over corpora, or corpora (kind="corpus")."""
-        return tally(self.redis.hgetall(self.KEY), kind, corpus)
+        return tally(self.fields(), kind, corpus, "shown")
+
+    def evidence(self, corpus: str) -> dict[str, tuple[int, int]]:
+        """{model: (up, judged)} for one corpus: what the bandit learns from (votes, and the names they judged)."""
+        return tally(self.fields(), "model", corpus, "judged")
 
 
-def tally(fields: dict[bytes, bytes], kind: str, corpus: str | None) -> dict[str, tuple[int, int]]:
-    """``ArmCounts.counts`` of the hash's ``fields``."""
-    counts: dict[str, list[int]] = {}
+def tally(fields: dict[bytes, bytes], kind: str, corpus: str | None, of: str = "shown") -> dict[str, tuple[int, int]]:
+    """``ArmCounts.counts`` of the hash's ``fields``: (up, ``of``) per arm, ``of`` "shown" or "judged".
+
+    An arm up-voted before judged names were counted (an older release) is judged on all its names shown."""
+    counts: dict[str, dict[str, int]] = {}
     for field, value in fields.items():
         parts = field.decode().split(":")
         if parts[0] != kind:
@@ -50,8 +70,16 @@ def tally(fields: dict[bytes, bytes], kind: str, corpus: str | None) -> dict[str
                 continue
         else:
             _, arm, what = parts
-        counts.setdefault(arm, [0, 0])[0 if what == "up" else 1] += int(value)
-    return {arm: (up, shown) for arm, (up, shown) in counts.items()}
+        seen = counts.setdefault(arm, {})
+        seen[what] = seen.get(what, 0) + int(value)
+    out = {}
+    for arm, seen in counts.items():
+        up, judged = seen.get("up", 0), seen.get(of, 0)
+        if of == "judged" and not judged and up:
+            judged = max(up, seen.get("shown", 0))
+        if of == "shown" or judged:
+            out[arm] = (up, judged)
+    return out
 
 
 class RecentArms(ArmCounts):
@@ -62,11 +90,11 @@ class RecentArms(ArmCounts):
     def __init__(self, connection: Redis, fresh: float):
         super().__init__(connection)
         self.fresh = fresh
-        self.fields: dict[bytes, bytes] = {}
+        self.cached: dict[bytes, bytes] = {}
         self.read_at = float("-inf")
 
-    def counts(self, kind: str = "model", corpus: str | None = None) -> dict[str, tuple[int, int]]:
+    def fields(self) -> dict[bytes, bytes]:
         if time.monotonic() - self.read_at > self.fresh:
-            self.fields = self.redis.hgetall(self.KEY)
+            self.cached = self.redis.hgetall(self.KEY)
             self.read_at = time.monotonic()
-        return tally(self.fields, kind, corpus)
+        return self.cached

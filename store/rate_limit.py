@@ -42,15 +42,20 @@ class RateLimits:
         """Count this request under each ``(counter, limit, who)``; RateLimited(who) for the first one over."""
         _over(self.redis.register_script(COUNT)(keys=_keys(counters), args=[WINDOW * 2]), counters)
 
-    async def check_async(self, team: str, user: str, user_limit: int, team_limit: int) -> None:
-        """``check`` on a ``redis.asyncio`` connection (the web process): one round trip, one reply, no thread."""
-        counters = counters_of(team, user, user_limit, team_limit)
+    async def check_async(self, counters: list[tuple[str, int, str]]) -> None:
+        """``check_each`` on a ``redis.asyncio`` connection (the web process): one round trip, one reply, no thread."""
         _over(await self.redis.register_script(COUNT)(keys=_keys(counters), args=[WINDOW * 2]), counters)
 
 
 def counters_of(team: str, user: str, user_limit: int, team_limit: int) -> list[tuple[str, int, str]]:
     """A request's counters ``(name, limit, who)``: its user's in the workspace, and the workspace's."""
     return [(f"user:{team}:{user}", user_limit, "you"), (f"team:{team}", team_limit, "this workspace")]
+
+
+def web_counters(kind: str, person: str, address: str, limit: int, people: int) -> list[tuple[str, int, str]]:
+    """A web request's counters: its person's (``limit``), then its address' flood guard, ``people`` times
+    as many, so that many people behind one address each get their own allowance and no one client floods."""
+    return [(f"{kind}:{person}", limit, "you"), (f"{kind}-address:{address}", limit * people, "your address")]
 
 
 def _keys(counters: list[tuple[str, int, str]]) -> list[str]:

@@ -184,6 +184,7 @@ end
 
 # ARGV: prefixes, channel, ts, index, voter, direction, added (1/0), now, identity, then for a page voter id
 # its batch (id, the bulk identity, the bulk set, the batch's vote list while it is open, its life).
+# A message's first vote counts its generated names as judged for the bandit (store.arms).
 VOTE = (
     SHIFT
     + r"""
@@ -208,7 +209,11 @@ if ARGV[7] == '1' then
   local raw = redis.call('LINDEX', P.message .. id, 0)
   if raw then
     redis.call('PERSIST', P.message .. id)
-    redis.call('ZREM', P.unvoted, channel .. ' ' .. ts .. ' ' .. #cjson.decode(raw).names)
+    local mark = cjson.decode(raw)
+    if redis.call('ZREM', P.unvoted, channel .. ' ' .. ts .. ' ' .. #mark.names) == 1 and mark.generated == 1 then
+      redis.call('HINCRBY', P.arms, 'model:' .. mark.corpus .. ':' .. mark.model .. ':judged', #mark.names)
+      redis.call('HINCRBY', P.arms, 'corpus:' .. mark.corpus .. ':judged', #mark.names)
+    end
   else
     for _, key in ipairs({votes, P.counted .. id, P.tally .. id}) do redis.call('EXPIRE', key, P.orphan) end
   end
@@ -521,6 +526,9 @@ class VoteStore:
                             pipe.execute_command(*command)
                     if voted:
                         pipe.zrem(self.UNVOTED_KEY, self.entry(channel, ts, len(rows)))
+                        if rows[0].pattern is None and rows[0].like is None:
+                            for command in self.arms.judged_commands(rows[0].corpus, rows[0].model, len(rows)):
+                                pipe.execute_command(*command)
                     pipe.delete(self.LEGACY_UPS_KEY.format(channel=channel, ts=ts))
                     pipe.execute()
                 self._drop(keys=[], args=[self._prefixes, self.entry(channel, ts, len(rows)), 1])

@@ -49,6 +49,14 @@ def test_complete_prints_fillings_of_the_pattern(artifacts):
     assert len(names) == 4 and all(len(n) == 4 and n[1] == "u" and n[3] == "a" for n in names)
 
 
+def test_generate_and_complete_answer_with_the_corpus_default_as_the_page_does(artifacts):
+    """No model named, no votes: pokemon's default (the believability benchmark's kn3), and said so."""
+    generated = tnaas("generate", "pokemon", "-n", "3", "--seed", "1", artifacts=artifacts)
+    completed = tnaas("complete", "*u*a", "-c", "pokemon", "-n", "3", "--seed", "1", artifacts=artifacts)
+    assert generated.returncode == completed.returncode == 0, generated.stderr + completed.stderr
+    assert "model kn3 (default)" in generated.stderr and "model kn3 (default)" in completed.stderr
+
+
 def test_eval_reports_every_trained_model(artifacts):
     out = tnaas("eval", artifacts=artifacts)
     assert out.returncode == 0, out.stderr

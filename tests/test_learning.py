@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from models.bandit import posterior, standings, thompson_choice
+from models.bandit import choose_model, posterior, prior, standings, thompson_choice
 from models.drift import check_drift, drift_threshold
 from models.ranking import choose_shown
 from models.reranker import Reranker, enough_votes, evaluate_reranker, labels, split_by_message, voted_rows
@@ -127,6 +127,44 @@ def test_thompson_sampling_moves_to_the_better_model():
             pulls[arm] += 1
     assert pulls["kn5"] > 800  # of the last 1000 choices
     assert counts["markov2"][1] > 20  # ... yet the worst arm was tried
+
+
+ARMS = ["kn5", "kn3", "markov3", "markov2"]
+
+
+def picks(evidence, default="kn3", requests=400, seed=11) -> list[tuple[str, str]]:
+    rng = np.random.default_rng(seed)
+    return [choose_model(None, ARMS, evidence, rng, default) for _ in range(requests)]
+
+
+@pytest.mark.parametrize("shown", [0, 5, 10_000])
+def test_before_any_vote_every_request_gets_the_default(shown):
+    """However many names were shown, none judged (no message voted on): the benchmark's choice, said so."""
+    evidence = {m: (0, 0) for m in ARMS} if shown else {}
+    assert set(picks(evidence)) == {("kn3", "default")}
+    assert set(picks(None)) == {("kn3", "default")}  # no stack to ask (the command line alone)
+
+
+def test_a_named_model_is_the_requests():
+    assert choose_model("MARKOV2", ARMS, {"kn3": (0, 9)}, np.random.default_rng(0), "kn3") == ("markov2", "request")
+
+
+def test_the_prior_ranks_the_default_first_then_the_catalog():
+    means = {m: a / (a + b) for m, (a, b) in prior(ARMS, "kn3").items()}
+    assert sorted(means, key=means.get, reverse=True) == ["kn3", "kn5", "markov3", "markov2"]
+
+
+def test_a_few_votes_do_not_throw_the_default_away():
+    """One message voted on (one name up of five): the default stays the usual pick, and the bandit says it decided."""
+    chosen = picks({"kn3": (1, 5)})
+    share = sum(m == "kn3" for m, _ in chosen) / len(chosen)
+    assert share > 0.6 and {why for _, why in chosen} == {"bandit"}
+
+
+def test_votes_move_the_choice_to_the_model_the_team_likes():
+    """The default's judged names never up-voted, markov2's often: votes decide against the benchmark."""
+    chosen = picks({"kn3": (0, 60), "markov2": (20, 40)})
+    assert sum(m == "markov2" for m, _ in chosen) / len(chosen) > 0.8
 
 
 def test_thompson_choice_matches_the_posterior_probability_of_being_best():

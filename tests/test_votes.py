@@ -166,6 +166,23 @@ def test_bandit_counts_generated_candidates_shown_and_up_voted_once_each(store):
     assert store.arms.counts("model") == {"kn5": (1, 3)} and store.tally("C1", "2.2") == {1: {"up": 1, "down": 0}}
 
 
+def test_the_bandit_learns_from_names_someone_voted_on_not_from_impressions_alone(store):
+    """A message nobody voted on says nothing of its names; the first vote on a message, up or down on any
+    of its names, counts all of them as judged, once."""
+    shown(store, ["pikachu", "bulbor", "zapdosaur"], ts="1.1")
+    shown(store, ["mewtwix", "onixa"], ts="1.2")
+    shown(store, ["abra", "kadab"], ts="1.3")
+    assert store.arms.evidence("pokemon") == {} and store.arms.counts("model", "pokemon") == {"kn5": (0, 7)}
+    store.apply_reaction("C1", "1.1", "U1", "two", added=True)
+    store.apply_reaction("C1", "1.1", "U2", "three", added=True)
+    store.apply_reaction("C1", "1.1", "U2", "three", added=False)
+    assert store.arms.evidence("pokemon") == {"kn5": (1, 3)}
+    store.vote("C1", "1.2", 1, "U3", -1, True)  # a down-vote: judged, none up
+    assert store.arms.evidence("pokemon") == {"kn5": (1, 5)} and store.arms.evidence("pypi") == {}
+    store.redis.hset(store.arms.KEY, mapping={"model:npm:kn3:shown": 40, "model:npm:kn3:up": 4})  # an older release's
+    assert store.arms.evidence("npm") == {"kn3": (4, 40)}  # its votes still count, on every name it showed
+
+
 def test_votes_from_the_web_go_through_the_same_store(store):
     store.record_impressions(
         [

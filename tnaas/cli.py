@@ -414,7 +414,7 @@ def _answer(request, availability=None) -> NamesReply | DetectReply:
     """The pipeline Slack and the API use, with the running stack's votes for the bandit when one answers."""
     from core.errors import ModelNotTrained, TNaaSError
     from core.settings import get_settings
-    from jobs.contracts import GenerateRequest, LikeRequest, UserError
+    from jobs.contracts import CompleteRequest, GenerateRequest, LikeRequest, UserError
     from jobs.pipeline import answer
     from store.arms import ArmCounts
     from tnaas.redis_server import running_stack_redis
@@ -426,7 +426,7 @@ def _answer(request, availability=None) -> NamesReply | DetectReply:
         fail(ModelNotTrained(str(registry.path(request.corpus, asked))))  # the operator's view of it
     stack = (
         running_stack_redis(settings.redis_url, settings.data_dir)
-        if isinstance(request, GenerateRequest | LikeRequest)
+        if isinstance(request, GenerateRequest | CompleteRequest | LikeRequest)
         else None
     )
     reply = answer(request, registry, ArmCounts(stack) if stack is not None else None, settings, availability)
@@ -472,9 +472,12 @@ def generate(
         import numpy as np
 
         from core.settings import get_settings
+        from jobs.pipeline import default_model
 
         try:
-            name_model = _registry().model(request.corpus, request.model or get_settings().default_model)
+            registry = _registry()
+            chosen = request.model or default_model(request.corpus, registry, get_settings())
+            name_model = registry.model(request.corpus, chosen)
         except (TNaaSError, OperatorError) as err:
             fail(err)
         found = name_model.generate(request.n, np.random.default_rng(seed), include_known=include_known, walk=walk)

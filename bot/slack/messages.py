@@ -116,10 +116,14 @@ def candidate_blocks(reply: NamesReply, seeded: bool, key: str | None = None, he
     how = "Vote with the buttons"
     how += f", or react with :one: … for the first {votable}" if key is None else ""
     how += " (I added the reactions to click)." if seeded else "."
-    blocks.append(
-        ContextBlock(elements=[MarkdownTextObject(text=f"{how} Model {reply.model} ({reply.model_version}).")])
-    )
+    blocks.append(ContextBlock(elements=[MarkdownTextObject(text=f"{how} {model_text(reply)}.")]))
     return blocks, fallback
+
+
+def model_text(reply: NamesReply) -> str:
+    """Which model made the names, and whether the team's votes picked it (as the page says)."""
+    picked = ", picked by votes" if reply.model_chosen_by == "bandit" else ""
+    return f"Model {reply.model} ({reply.model_version}){picked}"
 
 
 def sounds_like_text(answer: SoundsLike) -> str:

@@ -39,7 +39,7 @@ from jobs.contracts import (
 from jobs.queueing import JobFailed, idempotent_job_id, waited_too_long
 from store.answers import Answers
 from store.claims import Claims
-from store.rate_limit import RateLimits
+from store.rate_limit import RateLimits, web_counters
 
 router = APIRouter(tags=["answers"])
 ANSWER_ID = re.compile(r"^[0-9a-f-]{8,64}$")
@@ -156,11 +156,15 @@ def respond_with(answer_id: str, result: dict | None) -> Response:
 
 
 async def ask(request, client: str | None, asker: Asker, key: str | None) -> Response:
-    """Rate limit, then the worker's answer within TNAAS_API_WAIT (batched with concurrent requests
+    """Rate limit (per person: the page's voter, the API token's holder, else the address; the address
+    and the whole site as flood guards), then the worker's answer within TNAAS_API_WAIT (batched with concurrent requests
     of its kind, see ``bot.api.batching``), else the answer id to poll. Under an idempotency key only
     the first request is sent; a retry gets the first one's answer (or its id while it is queued)."""
     aredis, batcher, settings = asker.aredis, asker.batcher, asker.settings
-    await RateLimits(aredis).check_async(WEB_TEAM, asker.address, settings.user_rate, settings.team_rate)
+    await RateLimits(aredis).check_async(
+        web_counters("user", asker.caller, asker.address, settings.user_rate, settings.address_people)
+        + [(f"team:{WEB_TEAM}", settings.team_rate, "this site")]
+    )
     answer_id = idempotent_job_id(key, request, asker.caller) if key is not None else uuid.uuid4().hex
     item = WebItem(request=request, client=requester(client), answer_id=answer_id, caller=f"web:{asker.address}")
     if key is None or await Claims(aredis).claim_async(answer_id, settings.result_ttl):

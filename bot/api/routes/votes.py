@@ -13,7 +13,7 @@ from bot.api.schemas import TopNameOut, VoteIn, VoteOut
 from bot.api.voters import voter_for
 from bot.metrics import count_vote
 from core.errors import TNaaSError
-from store.rate_limit import RateLimits
+from store.rate_limit import RateLimits, web_counters
 from store.voters import VoterBatches
 from store.votes import WEB_CHANNEL
 
@@ -34,15 +34,13 @@ def vote(
     """Thumbs up (direction 1) or down (-1) on a candidate of an answer; `added: false` takes it back.
 
     The vote counts under the page's signed voter cookie, else the `voter` named by a caller with
-    the API token, else the caller's address; `TNAAS_VOTE_RATE` per minute per voter and per address.
+    the API token, else the caller's address; `TNAAS_VOTE_RATE` per minute per voter, `TNAAS_ADDRESS_PEOPLE` times that per address.
     Voter cookies minted in bulk for one address count as that address: one person. `up` and `down`
     are the people for and against the name.
     """
     tag = voter_cookies(request).address_tag(address)
     voter = voter_for(cookie_voter, body.voter, authenticated, tag, VoterBatches(redis), time.time())
-    RateLimits(redis).check_each(
-        [(f"vote-address:{address}", settings.vote_rate, "you"), (f"vote-voter:{voter.id}", settings.vote_rate, "you")]
-    )
+    RateLimits(redis).check_each(web_counters("vote", voter.id, address, settings.vote_rate, settings.address_people))
     shown = votes.candidates_on(WEB_CHANNEL, body.answer_id) if ANSWER_ID.match(body.answer_id) else 0
     if shown == 0:
         raise NotFound(f"No answer {body.answer_id[:64]!r} with names to vote on.")
@@ -56,8 +54,12 @@ def vote(
 
 
 @router.get("/top", response_model=list[TopNameOut], responses=errors(429, 503))
-def top(votes: VotesDep, redis: RedisDep, settings: SettingsDep, address: AddressDep) -> list[TopNameOut]:
+def top(
+    votes: VotesDep, redis: RedisDep, settings: SettingsDep, address: AddressDep, cookie_voter: CookieVoterDep
+) -> list[TopNameOut]:
     """Best-voted names (people up minus people down), across Slack and the web, each with the corpus it
-    was made for; `TNAAS_USER_RATE` calls per minute per address."""
-    RateLimits(redis).check_each([(f"top-address:{address}", settings.user_rate, "you")])
+    was made for; `TNAAS_USER_RATE` calls per minute per person (the page's voter, else the address),
+    `TNAAS_ADDRESS_PEOPLE` times that per address."""
+    person = f"web-{cookie_voter.id}" if cookie_voter else f"addr-{address}"
+    RateLimits(redis).check_each(web_counters("top", person, address, settings.user_rate, settings.address_people))
     return [TopNameOut(**best._asdict()) for best in votes.top()]
