@@ -79,7 +79,7 @@ def page(browser, site):
 
 def test_pick_a_corpus_press_go_see_n_names_and_vote(page, site):
     page.select_option("#corpus", "cats")
-    assert page.locator("#model option").all_inner_texts() == ["best by votes", "kn3", "markov2"]
+    assert page.locator("#model option").all_inner_texts() == ["best for the corpus", "kn3", "markov2"]
     page.fill("#n", "4")
     page.click("#go")
     names = page.locator("#names li .name")

@@ -151,7 +151,7 @@ async function loadCorpora() {
 function fillModels() {
   const corpus = corpora.find((c) => c.name === $("#corpus").value);
   const select = $("#model");
-  select.replaceChildren(new Option("best by votes", ""), ...(corpus ? corpus.models.map((m) => new Option(m, m)) : []));
+  select.replaceChildren(new Option("best for the corpus", ""), ...(corpus ? corpus.models.map((m) => new Option(m, m)) : []));
 }
 
 // -- the requests, and the link that repeats one ---------------------------------------------------
