@@ -98,7 +98,11 @@ class Health(BaseModel):
         description="each registry's snapshot of names (for the 'too similar' rules): its state and age",
         examples=[[example_of(SnapshotHealth)]],
     )
-    training: TrainingHealth | None = Field(None, description="what is trained, and what is still training")
+    training: TrainingHealth | None = Field(
+        None,
+        description="what is trained, and what is still training",
+        examples=[{"ready": ["pypi/kn5", "pokemon/kn3"], "training": {"pypi/kn3": 95.0}}],
+    )
     problems: list[str] = Field(
         [], description="why it is not ready (empty when ok)", examples=[["no worker is running"]]
     )

@@ -1,5 +1,6 @@
 """The command line as a user runs it: a real process, settings from the environment."""
 
+import json
 import subprocess
 import sys
 
@@ -51,10 +52,11 @@ def test_complete_prints_fillings_of_the_pattern(artifacts):
 
 def test_generate_and_complete_answer_with_the_corpus_default_as_the_page_does(artifacts):
     """No model named, no votes: pokemon's default (the believability benchmark's kn3), and said so."""
-    generated = tnaas("generate", "pokemon", "-n", "3", "--seed", "1", artifacts=artifacts)
-    completed = tnaas("complete", "*u*a", "-c", "pokemon", "-n", "3", "--seed", "1", artifacts=artifacts)
+    generated = tnaas("generate", "pokemon", "-n", "3", "--seed", "1", "--json", artifacts=artifacts)
+    completed = tnaas("complete", "*u*a", "-c", "pokemon", "-n", "3", "--seed", "1", "--json", artifacts=artifacts)
     assert generated.returncode == completed.returncode == 0, generated.stderr + completed.stderr
-    assert "model kn3 (default)" in generated.stderr and "model kn3 (default)" in completed.stderr
+    for reply in (json.loads(generated.stdout), json.loads(completed.stdout)):
+        assert (reply["model"], reply["model_chosen_by"]) == ("kn3", "default"), reply
 
 
 def test_eval_reports_every_trained_model(artifacts):
