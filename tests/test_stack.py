@@ -313,7 +313,9 @@ def test_votes_train_a_reranker_that_running_workers_pick_up(settings, connectio
             [sys.executable, "-m", "tnaas", "train", *TRAINED], env=env, capture_output=True, text=True, timeout=300
         )
         assert trained.returncode == 0, trained.stdout + trained.stderr
-        rows = int(re.search(r"reranker trained: (\d+) impressions on voted messages", trained.stderr)[1])
+        rows = int(
+            re.search(r"reranker trained: (\d+) impressions on voted messages", trained.stdout + trained.stderr)[1]
+        )
         info = ModelRegistry(artifacts, Path(env["TNAAS_DATA_DIR"]) / "learnt").estimator_info("reranker")
         assert rows == info.metrics["rows"] >= 100 and info.metrics["heldout_auc"] > 0.8, trained.stderr
         # what this stack learnt is in its own data folder: the shared models untouched, another stack unaware
@@ -326,7 +328,7 @@ def test_votes_train_a_reranker_that_running_workers_pick_up(settings, connectio
         again = subprocess.run(
             [sys.executable, "-m", "tnaas", "train", *TRAINED], env=env, capture_output=True, text=True, timeout=300
         )
-        assert "reranker up to date" in again.stderr  # same votes: nothing retrained
+        assert "reranker up to date" in again.stdout  # same votes: nothing retrained
         drift = subprocess.run(
             [sys.executable, "-m", "tnaas", "drift"], env=env, capture_output=True, text=True, timeout=120
         )
@@ -351,4 +353,4 @@ def test_without_votes_train_says_the_reranker_waits(trained_artifacts):
         text=True,
         timeout=300,
     )
-    assert done.returncode == 0 and "reranker not trained: no votes yet" in done.stderr
+    assert done.returncode == 0 and "reranker not trained: no votes yet" in done.stdout
