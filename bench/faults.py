@@ -44,7 +44,7 @@ from rich.table import Table
 
 from bench.common import pct
 from store.votes import VoteStore
-from testkit.processes import SupervisorLog, voter_cookie, wait_until
+from testkit.processes import SupervisorLog, stop_process, voter_cookie, wait_until
 from tnaas.redis_server import EmbeddedRedis, free_port
 
 CLIENTS = 4
@@ -192,12 +192,7 @@ def run_faults(console: Console) -> None:
             ]
             crash_loop = "crash loop" in log.read()
         finally:
-            up.send_signal(signal.SIGINT)
-            try:
-                up.wait(60)
-            except subprocess.TimeoutExpired:
-                up.kill()
-                up.wait()
+            stop_process(up, 60, signal.SIGINT)
     print_faults(console, load, marks, recoveries, missing, crash_loop)
 
 

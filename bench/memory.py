@@ -45,7 +45,7 @@ from rq.registry import FinishedJobRegistry
 from core.settings import Settings
 from corpora import load_corpus
 from jobs.contracts import GenerateRequest
-from testkit.processes import SupervisorLog, free_port_run, http, local_registries, wait_until
+from testkit.processes import SupervisorLog, free_port_run, http, local_registries, stop_process, wait_until
 
 SENTENCES = [
     "the quick brown fox jumps over the lazy dog",
@@ -210,12 +210,7 @@ def stack(artifacts: Path, workers: int, data: Path):
         wait_until(lambda: url_file.exists() and len(log.pids()) >= workers + 3, timeout=60, what="the stack")
         yield f"http://127.0.0.1:{port}", log, url_file.read_text().strip(), up.pid
     finally:
-        up.send_signal(signal.SIGINT)
-        try:
-            up.wait(60)
-        except subprocess.TimeoutExpired:
-            up.kill()
-            up.wait()
+        stop_process(up, 60, signal.SIGINT)
 
 
 def measure(artifacts: Path, workers: int, repeat: int, bayes: bool) -> tuple[dict, dict]:

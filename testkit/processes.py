@@ -70,10 +70,10 @@ def tnaas_env(artifacts, **extra) -> dict:
     return env | {k: str(v) for k, v in extra.items()}
 
 
-def stop_process(process: subprocess.Popen, timeout: float = 10.0) -> None:
-    """Stop a process this session started, by its pid: SIGTERM, then SIGKILL."""
+def stop_process(process: subprocess.Popen, timeout: float = 10.0, sig: int = signal.SIGTERM) -> None:
+    """Stop a process this session started, by its pid: ``sig`` (SIGINT: as Ctrl-C), then SIGKILL."""
     if process.poll() is None:
-        os.kill(process.pid, signal.SIGTERM)
+        os.kill(process.pid, sig)
         try:
             process.wait(timeout)
         except subprocess.TimeoutExpired:
