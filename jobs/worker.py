@@ -233,8 +233,12 @@ class ModelWorker(SimpleWorker):
                 super().execute_job(job, queue)
             finally:
                 self._running = None
+                ended = time.perf_counter()
                 if self.settings.metrics:
-                    metrics.observe_job(job, started, time.perf_counter(), started_at)
+                    metrics.observe_job(job, started, ended, started_at)
+                if job.meta.get("request_id"):  # a user's request: its id follows it here (upkeep stays quiet)
+                    status = job.get_status(refresh=False)
+                    log.info("%s %s in %.1f ms", metrics.job_kind(job), status, 1000 * (ended - started))
 
     def reload_if_published(self) -> bool:
         """One GET; a different published version means load the models again (what is unchanged on
