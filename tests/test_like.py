@@ -239,4 +239,4 @@ def test_like_on_the_command_line(trained_artifacts):
     assert [ln[0] for ln in lines] == [f"{i}." for i in range(1, 7)]
     assert all(ln[1] != "hoopa" and ln[2] in "123" for ln in lines)
     out = run("k*fka", "-c", "pokemon", "-m", "kn3")
-    assert out.returncode == 2 and "not a pattern" in out.stdout and "Traceback" not in out.stderr
+    assert out.returncode == 2 and "not a pattern" in out.stderr and "Traceback" not in out.stderr
