@@ -88,7 +88,6 @@ from corpora import corpus_names, load_corpus
 from models.artifact import ArtifactInfo
 from models.believability import POOL as POOL_RESERVOIR
 from models.believability import (
-    BelievabilityJudge,
     NearCopies,
     eligible_candidates,
     judge_training_set,
@@ -96,6 +95,7 @@ from models.believability import (
     score_candidates,
     temperature_for,
 )
+from models.believability_judge import BelievabilityJudge
 from models.catalog import make_lm
 from models.decency import default_blocklist
 from models.judge import CorpusJudge

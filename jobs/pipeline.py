@@ -11,10 +11,10 @@ from __future__ import annotations
 import functools
 import logging
 import time
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from availability.checker import AvailabilityChecker, RequestChecks
 from availability.marks import USABLE, Mark, Verdict
 from availability.rules import LABELS, REGISTRIES
 from core.errors import ModelUnavailable, StillTraining, TNaaSError
@@ -47,7 +47,10 @@ from store.arms import ArmCounts
 from store.votes import Impression
 
 MAX_FREE_ROUNDS = 3  # live checks of replacements when shown names turn out taken: bounded
-Checks = AvailabilityChecker | RequestChecks  # the checker, or one request's view of it (its allowance)
+if TYPE_CHECKING:  # the checker brings an HTTP client and Redis: a command line that checks nothing skips them
+    from availability.checker import AvailabilityChecker, RequestChecks
+
+    Checks = AvailabilityChecker | RequestChecks  # the checker, or one request's view of it (its allowance)
 log = logging.getLogger(__name__)
 
 
@@ -61,7 +64,7 @@ def answer(
 ) -> NamesReply | CheckReply | DetectReply | UserError:
     """``availability`` (None: no marks, and `free` / `check` say they cannot be answered here); its
     registry calls spend one allowance for the request and ``caller``'s budget (a Slack user, an address)."""
-    if isinstance(availability, AvailabilityChecker):
+    if hasattr(availability, "for_request"):  # the checker itself: this request's view of it
         availability = availability.for_request(caller)
     try:
         if isinstance(request, GenerateRequest):
@@ -275,7 +278,7 @@ def _ranked(
         found,
         request.corpus,
         reply.model,
-        models.estimator("judge"),
+        models.estimator("judge") if features is None else None,  # stored columns need no judge loaded
         scorers={m: models.model(request.corpus, m) for m in arm_models},
         real=real[0] if real is not None else None,
         features=features,

@@ -26,6 +26,7 @@ reader never sees half of one, and a process that mapped the old file keeps it u
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import io
 import json
 import mmap
@@ -203,6 +204,50 @@ def save_estimator(estimator, info: ArtifactInfo, path: Path) -> None:
     header = info.header() | {"sklearn": sklearn.__version__}
     with replacing(path) as tmp:
         joblib.dump({"header": header, "estimator": estimator}, tmp)
+    write_header(path, header)
+
+
+def write_header(path: Path, header: dict) -> None:
+    """The estimator's header beside it, stamped with the file it was written for."""
+    with replacing(header_path(path)) as tmp:
+        tmp.write_text(json.dumps(header | {"stamp": stamp(path)}), encoding="utf-8")
+
+
+def header_path(path: Path) -> Path:
+    """Where an estimator's header is also written, beside it (``judge.joblib``: ``judge.header.json``)."""
+    return path.with_suffix(".header.json")
+
+
+def read_estimator_info(path: Path) -> ArtifactInfo:
+    """A saved estimator's info without loading it (nor importing scikit-learn): from the header beside it
+    when that was written for this very file, else from the file (which refuses another scikit-learn's)."""
+    header = _header_beside(path)
+    return check(header, path) if header is not None else load_estimator(path)[1]
+
+
+def ensure_header(path: Path) -> ArtifactInfo:
+    """``read_estimator_info``, writing the header beside the estimator if it lacks one (saved by an older
+    release): training does this for what it finds up to date, so readers need not load it."""
+    header = _header_beside(path)
+    if header is not None:
+        return check(header, path)
+    import sklearn
+
+    info = load_estimator(path)[1]
+    write_header(path, info.header() | {"sklearn": sklearn.__version__})
+    return info
+
+
+def _header_beside(path: Path) -> dict | None:
+    """The header beside the estimator at ``path`` if it was written for this very file (same size and
+    modification time) by this scikit-learn."""
+    try:
+        header = json.loads(header_path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if header.get("stamp") is None or tuple(header["stamp"]) != stamp(path):
+        return None
+    return header if header.get("sklearn") == importlib.metadata.version("scikit-learn") else None
 
 
 def load_estimator(path: Path):
@@ -212,7 +257,12 @@ def load_estimator(path: Path):
 
     if not path.exists():
         raise ModelNotTrained(str(path))
-    saved = joblib.load(path, mmap_mode="r")
+    try:
+        saved = joblib.load(path, mmap_mode="r")
+    except (AttributeError, ImportError) as err:  # a class this release moved or no longer has
+        raise ArtifactVersionMismatch(
+            f"{path} was saved by another release of tnaas ({err}): run `tnaas train --force`."
+        ) from err
     info = check(saved["header"], path)
     if saved["header"].get("sklearn") != sklearn.__version__:
         raise ArtifactVersionMismatch(

@@ -24,18 +24,23 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import Pipeline
 
 from corpora import corpus_hash
 from models import artifact
 from models.artifact import ArtifactInfo
 from models.decency import BLOCKLIST_DIR
 from models.strings import PackedNames
+
+
+class Judge(Protocol):
+    """What a reservoir needs of its judge (``models.believability_judge.BelievabilityJudge``, kept in its own
+    module because it imports scikit-learn, which serving a reservoir does not)."""
+
+    def believability(self, X: list[str]) -> np.ndarray: ...
+
 
 NEGATIVES_PER_NAME = 5  # model samples per corpus name in the judge's training set
 MAX_NEGATIVES = 30_000
@@ -61,6 +66,9 @@ FIRST_POOL = 30_000
 FIRST_MIN_KEEP = 1_000
 TEMPERATURE = 1.0  # every other (corpus, model): the model itself
 TEMPERATURES: dict[tuple[str, str], float] = {("pokemon", "kn3"): 0.8}
+# The judge's parameters (``BelievabilityJudge().get_params()``), spelled here so that a reservoir's version
+# is known without importing scikit-learn: the command line answers from a reservoir in well under a second.
+JUDGE_PARAMS = {"C": 0.1, "ngram_range": (1, 3)}
 
 
 def temperature_for(corpus: str, model: str) -> float:
@@ -75,7 +83,7 @@ def believability_info(corpus: str, model_info: ArtifactInfo, pool: int = POOL) 
     blocklist = (BLOCKLIST_DIR / "blocklist.tsv").read_text(encoding="utf-8")
     params = {
         "name_model": model_info.version,
-        "judge": BelievabilityJudge().get_params(),
+        "judge": JUDGE_PARAMS,
         "negatives_per_name": NEGATIVES_PER_NAME,
         "max_negatives": MAX_NEGATIVES,
         "pool": pool,
@@ -85,45 +93,6 @@ def believability_info(corpus: str, model_info: ArtifactInfo, pool: int = POOL) 
         "blocklist": corpus_hash([blocklist]),
     }
     return ArtifactInfo(corpus=corpus, model=model_info.model, corpus_hash=model_info.corpus_hash, params=params)
-
-
-class BelievabilityJudge(BaseEstimator, ClassifierMixin):
-    """``fit(names, y)`` with y = 1 for real names, 0 for model samples; ``predict_proba(names)[:, 1]``
-    is P(real). Character 1-3-grams within word boundaries (TF-IDF), logistic regression, balanced.
-
-    Strongly regularised on purpose: with C=1 (or 1-5-grams) the tier was called real less often by
-    both detectors of bench/believability.py (pokemon kn3, top 12,000 of 300,000: 0.44 / 0.41 with
-    C=1, 0.55 / 0.54 with C=0.1 and 5 samples per name; 0.50 / 0.47 with C=0.3 and 2)."""
-
-    def __init__(self, ngram_range: tuple[int, int] = (1, 3), C: float = 0.1):
-        self.ngram_range = ngram_range
-        self.C = C
-
-    def fit(self, X: list[str], y) -> BelievabilityJudge:
-        self.pipeline_ = Pipeline(
-            [
-                (
-                    "ngrams",
-                    TfidfVectorizer(
-                        analyzer="char_wb", ngram_range=self.ngram_range, sublinear_tf=True, dtype=np.float32
-                    ),
-                ),
-                ("linear", LogisticRegression(C=self.C, class_weight="balanced", max_iter=3000)),
-            ]
-        )
-        self.pipeline_.fit(list(X), np.asarray(y))
-        self.classes_ = self.pipeline_.classes_
-        return self
-
-    def predict_proba(self, X: list[str]) -> np.ndarray:
-        return self.pipeline_.predict_proba(list(X))
-
-    def predict(self, X: list[str]) -> np.ndarray:
-        return self.pipeline_.predict(list(X))
-
-    def believability(self, X: list[str]) -> np.ndarray:
-        """P(real) of each name."""
-        return self.predict_proba(X)[:, list(self.classes_).index(1)]
 
 
 def judge_training_set(model, words: list[str], rng: np.random.Generator) -> tuple[list[str], np.ndarray]:
@@ -267,7 +236,7 @@ def cut_tier(
 
 def score_candidates(
     model,
-    judge: BelievabilityJudge,
+    judge: Judge,
     near: NearCopies,
     rng: np.random.Generator,
     pool: int = POOL,
@@ -280,7 +249,7 @@ def score_candidates(
 
 def build_reservoir(
     model,
-    judge: BelievabilityJudge,
+    judge: Judge,
     near: NearCopies,
     blocklist,
     info: ArtifactInfo,

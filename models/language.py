@@ -29,51 +29,11 @@ from sklearn.feature_extraction.text import HashingVectorizer
 from sklearn.naive_bayes import MultinomialNB
 from sklearn.utils import murmurhash3_32
 
+from core.languages import UNKNOWN
 from models.strings import NameSet
 from models.text import TOKEN, clean_text, letter_scripts, main_script, script_of, sentences
 
 LANGUAGES_DIR = Path(__file__).resolve().parents[1] / "corpora" / "languages"
-UNKNOWN = "unknown"
-NAMES = {
-    "ar": "Arabic",
-    "bg": "Bulgarian",
-    "ca": "Catalan",
-    "cs": "Czech",
-    "da": "Danish",
-    "de": "German",
-    "en": "English",
-    "es": "Spanish",
-    "et": "Estonian",
-    "eu": "Basque",
-    "fa": "Persian",
-    "fi": "Finnish",
-    "fr": "French",
-    "he": "Hebrew",
-    "hi": "Hindi",
-    "hr": "Croatian",
-    "hu": "Hungarian",
-    "id": "Indonesian",
-    "it": "Italian",
-    "ja": "Japanese",
-    "kk": "Kazakh",
-    "ko": "Korean",
-    "lt": "Lithuanian",
-    "ms": "Malay",
-    "nl": "Dutch",
-    "no": "Norwegian",
-    "pl": "Polish",
-    "pt": "Portuguese",
-    "ro": "Romanian",
-    "ru": "Russian",
-    "sk": "Slovak",
-    "sl": "Slovenian",
-    "sr": "Serbian",
-    "sv": "Swedish",
-    "tr": "Turkish",
-    "uk": "Ukrainian",
-    "vi": "Vietnamese",
-    "zh": "Chinese",
-}
 CALIBRATION_ARTICLES = (19, 20)  # fit the temperatures only
 TEST_FROM_ARTICLE = 21  # UDHR articles 21-30 are never trained or calibrated on
 LENGTH_EDGES = (4, 8, 16, 32, 64)  # letters: one calibration temperature per length band

@@ -272,14 +272,20 @@ class ModelRegistry:
         return self.estimator(name) if self._loaded[key] else None
 
     def estimator_info(self, name: str) -> ArtifactInfo | None:
-        if self.optional_estimator(name) is None:
-            return None
-        return self._loaded[("_estimator", name)][1]
+        """A trained estimator's info (None while it is not trained), read from its header: comparing versions
+        loads no estimator, so a command line that answers from stored columns imports no scikit-learn."""
+        if ("_estimator", name) in self._loaded:
+            return self._loaded[("_estimator", name)][1]
+        key = ("_estimator_info", name)
+        if key not in self._loaded:
+            path = self.estimator_path(name)
+            self._loaded[key] = artifact.read_estimator_info(path) if path.exists() else None
+        return self._loaded[key]
 
     def estimator_infos(self) -> list[ArtifactInfo]:
         paths = {p for p in self.root.glob("*.joblib") if p.stem not in LEARNT or self.learnt == self.root}
         paths |= {p for name in LEARNT if (p := self.estimator_path(name)).exists()}
-        return [artifact.load_estimator(p)[1] for p in sorted(paths)]
+        return [artifact.read_estimator_info(p) for p in sorted(paths)]
 
     def fingerprint(self) -> str:
         """The deployed version: changes whenever any artifact is rewritten (name, size, modification time);

@@ -6,15 +6,19 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from core.errors import TNaaSError
+from core.languages import NAMES, UNKNOWN
 from core.limits import EVIDENCE_LEN, MAX_NAME_LEN
 from core.pattern import normalise_pattern
-from models.judge import CorpusJudge
-from models.language import NAMES, UNKNOWN, LanguageDetector
 from models.text import clean_text
+
+if TYPE_CHECKING:  # both import scikit-learn; a request that asks nothing of them should not
+    from models.judge import CorpusJudge
+    from models.language import LanguageDetector
 
 TOP = 3
 NAME = re.compile(rf"[a-z0-9åäö._-]{{1,{MAX_NAME_LEN}}}")  # what corpus names are made of; anything else is text

@@ -9,6 +9,7 @@ import time
 
 import numpy as np
 
+from core.errors import ArtifactVersionMismatch
 from corpora import corpus_hash, corpus_names, load_corpus, manifest
 from models import artifact
 from models.artifact import ArtifactInfo
@@ -16,13 +17,13 @@ from models.bandit import competing
 from models.believability import (
     FIRST_POOL,
     POOL,
-    BelievabilityJudge,
     NearCopies,
     Reservoir,
     believability_info,
     build_reservoir,
     judge_training_set,
 )
+from models.believability_judge import BelievabilityJudge
 from models.catalog import make_lm
 from models.decency import default_blocklist
 from models.judge import CorpusJudge, corpus_dataset, evaluate_judge
@@ -169,9 +170,9 @@ def _up_to_date(path, info: ArtifactInfo, accepted: set[str] | None = None) -> A
     if not path.exists():
         return None
     try:
-        existing = artifact.load_estimator(path)[1]
-    except ValueError:
-        return None  # unreadable, old format or other scikit-learn: retrain
+        existing = artifact.ensure_header(path)
+    except (ValueError, ArtifactVersionMismatch):
+        return None  # unreadable, old format, another release's or other scikit-learn: retrain
     return existing if existing.version in (accepted or {info.version}) else None
 
 

@@ -9,6 +9,7 @@ from core.artifacts import fingerprint, trained_name_models
 from core.errors import ArtifactVersionMismatch, ModelNotTrained, UnknownCorpus, UnknownModel
 from corpora import corpus_hash, load_corpus
 from models import artifact
+from models.artifact import ArtifactInfo
 from models.registry import ModelRegistry
 from models.training import train_one
 
@@ -180,6 +181,49 @@ def test_a_failed_write_leaves_the_artifact_as_it_was(tmp_path):
         artifact.save_arrays(path, {"format": artifact.FORMAT}, {"y": np.array([None, 1])})
     assert artifact.open_arrays(path)[1]["x"].tolist() == [0, 1, 2]
     assert [p.name for p in tmp_path.iterdir()] == ["a.npz"]
+
+
+def test_an_estimators_info_is_read_from_the_header_beside_it_and_only_while_it_matches(tmp_path):
+    """Comparing versions reads the header written beside an estimator; a file rewritten since (another
+    writer, a copy) is read itself, so a stale header never passes for the estimator's version."""
+    import joblib
+    import sklearn
+    from sklearn.dummy import DummyClassifier
+
+    path = tmp_path / "judge.joblib"
+    info = ArtifactInfo(corpus="*", model="judge", corpus_hash="a")
+    artifact.save_estimator(DummyClassifier(), info, path)
+    assert artifact.header_path(path).exists()
+    assert artifact.read_estimator_info(path).version == info.version == artifact.load_estimator(path)[1].version
+
+    artifact.header_path(path).unlink()  # as an older release saved it: read from the file, until training
+    assert artifact.read_estimator_info(path).version == info.version  # finds it up to date and writes one
+    assert artifact.ensure_header(path).version == info.version and artifact.header_path(path).exists()
+
+    other = info.model_copy(update={"corpus_hash": "b"})
+    joblib.dump({"header": other.header() | {"sklearn": sklearn.__version__}, "estimator": DummyClassifier()}, path)
+    assert artifact.read_estimator_info(path).version == other.version != info.version
+
+
+def test_an_estimator_of_a_class_this_release_moved_asks_for_retraining(tmp_path, monkeypatch):
+    """An estimator pickled under a class path that no longer exists is refused with the command that
+    fixes it, not an AttributeError or ModuleNotFoundError from pickle."""
+    import importlib
+    import sys
+
+    import joblib
+    import sklearn
+
+    (tmp_path / "an_older_release.py").write_text("class Judge:\n    pass\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    older = importlib.import_module("an_older_release")
+    path = tmp_path / "judge.joblib"
+    header = ArtifactInfo(corpus="*", model="judge", corpus_hash="a").header() | {"sklearn": sklearn.__version__}
+    joblib.dump({"header": header, "estimator": older.Judge()}, path)
+    (tmp_path / "an_older_release.py").unlink()
+    monkeypatch.delitem(sys.modules, "an_older_release")
+    with pytest.raises(ArtifactVersionMismatch, match="tnaas train --force"):
+        artifact.load_estimator(path)
 
 
 def test_a_workers_ranking_columns_are_those_training_stored(trained_artifacts):

@@ -16,7 +16,6 @@ from models import artifact
 from models.artifact import ArtifactInfo
 from models.believability import (
     MIN_KEEP,
-    BelievabilityJudge,
     NearCopies,
     Reservoir,
     believability_info,
@@ -28,6 +27,7 @@ from models.believability import (
     score_candidates,
     temperature_for,
 )
+from models.believability_judge import BelievabilityJudge
 from models.catalog import default_model_for, make_lm
 from models.decency import Blocklist, blocklist_source, default_blocklist
 from models.name_model import Candidate, NameModel

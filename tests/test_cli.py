@@ -43,6 +43,30 @@ def test_generate_prints_n_numbered_names(artifacts):
     assert [ln.split(".")[0].strip() for ln in lines] == [str(i) for i in range(1, 8)]
 
 
+def test_generate_answers_from_what_training_stored_without_loading_scikit_learn(artifacts):
+    """The command line answers a generate from the reservoir and its stored columns: importing
+    scikit-learn (about a second) and unpickling the judge would make every `tnaas generate` slow."""
+    script = (
+        "import runpy, sys\n"
+        "sys.argv = ['tnaas', 'generate', 'pokemon', '--seed', '1']\n"
+        "try:\n"
+        "    runpy.run_module('tnaas', run_name='__main__')\n"
+        "except SystemExit as done:\n"
+        "    assert not done.code, done.code\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'sklearn', 'scipy', 'joblib', 'httpx'}))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        env=tnaas_env(artifacts, TNAAS_DEFAULT_CORPUS="pokemon"),
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    *names, loaded = out.stdout.strip().splitlines()
+    assert len(names) == 5 and loaded == "[]", out.stdout
+
+
 def test_complete_prints_fillings_of_the_pattern(artifacts):
     out = tnaas("complete", "*u*a", "-c", "pokemon", "-m", "kn3", "-n", "4", artifacts=artifacts)
     assert out.returncode == 0, out.stderr

@@ -383,7 +383,7 @@ def _print_judge(m: dict) -> None:
 def _print_language(m: dict) -> None:
     from rich.table import Table
 
-    from models.language import NAMES as LANGUAGE_NAMES
+    from core.languages import NAMES as LANGUAGE_NAMES
 
     sets = [s for s in ("words", "pairs", "sentences", "vocabulary") if s in m]
     summary = Table(
