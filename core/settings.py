@@ -180,7 +180,7 @@ class Settings(BaseSettings):
         description="requests per person per minute: a Slack user, the page's voter, the API token's holder "
         "(else the address)",
     )
-    team_rate: int = Field(120, ge=1, description="requests per workspace per minute")
+    team_rate: int = Field(120, ge=1, description="requests per Slack workspace per minute")
     vote_rate: int = Field(60, ge=1, description="web votes per minute, per voter")
     address_people: int = Field(
         20,

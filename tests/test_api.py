@@ -258,7 +258,8 @@ def test_votes_are_rate_limited_per_person_then_per_address_and_proxy_headers_tr
 
 def test_people_behind_one_address_each_get_their_own_rate_and_one_client_cannot_flood(trained_artifacts, tmp_path):
     """An office behind one NAT: each page visitor (signed voter cookie) has TNAAS_USER_RATE requests a
-    minute; the address as a whole TNAAS_ADDRESS_PEOPLE times that, whatever cookies a client collects."""
+    minute; the address as a whole TNAAS_ADDRESS_PEOPLE times that, whatever cookies a client collects.
+    No budget of the whole site caps them (a Slack workspace's rate, TNAAS_TEAM_RATE, is not the web's)."""
     with EmbeddedRedis(tmp_path / "redis") as server:
         env = tnaas_env(
             trained_artifacts,
@@ -268,6 +269,7 @@ def test_people_behind_one_address_each_get_their_own_rate_and_one_client_cannot
             TNAAS_MAX_QUEUE=1,
             TNAAS_USER_RATE=2,
             TNAAS_ADDRESS_PEOPLE=3,
+            TNAAS_TEAM_RATE=4,
         )
         web, base = start_web(env)
         try:

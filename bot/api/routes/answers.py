@@ -43,7 +43,6 @@ from store.rate_limit import RateLimits, web_counters
 
 router = APIRouter(tags=["answers"])
 ANSWER_ID = re.compile(r"^[0-9a-f-]{8,64}$")
-WEB_TEAM = "web"  # the web surface shares one "workspace" budget, like a Slack team
 WEB_CLIENT = "client:"  # before a caller's client name: no Slack id has a colon
 TWIN_ENQUEUES_WITHIN = 1.0  # seconds: a claimed answer id whose job is still missing then was never enqueued
 RETRY_LOOKS_EVERY = 0.05  # seconds between looks at the answer of a retried request (retries only)
@@ -157,13 +156,12 @@ def respond_with(answer_id: str, result: dict | None) -> Response:
 
 async def ask(request, client: str | None, asker: Asker, key: str | None) -> Response:
     """Rate limit (per person: the page's voter, the API token's holder, else the address; the address
-    and the whole site as flood guards), then the worker's answer within TNAAS_API_WAIT (batched with concurrent requests
+    as a flood guard, no budget of the whole site: one flooder would deny everyone), then the worker's answer within TNAAS_API_WAIT (batched with concurrent requests
     of its kind, see ``bot.api.batching``), else the answer id to poll. Under an idempotency key only
     the first request is sent; a retry gets the first one's answer (or its id while it is queued)."""
     aredis, batcher, settings = asker.aredis, asker.batcher, asker.settings
     await RateLimits(aredis).check_async(
         web_counters("user", asker.caller, asker.address, settings.user_rate, settings.address_people)
-        + [(f"team:{WEB_TEAM}", settings.team_rate, "this site")]
     )
     answer_id = idempotent_job_id(key, request, asker.caller) if key is not None else uuid.uuid4().hex
     item = WebItem(request=request, client=requester(client), answer_id=answer_id, caller=f"web:{asker.address}")
