@@ -700,13 +700,14 @@ def up() -> None:
             fail(err)
         from models.training_plan import missing, run_first
 
-        if lacking := missing(_registry(), settings.default_model):
+        registry = _registry()
+        if lacking := missing(registry, settings.default_model):
             import os
 
             start = time.perf_counter()
             log.info("training what the first requests need first: %s", ", ".join(lacking))
             for what, trained, took in run_first(
-                _registry(), settings.default_model, min(4, len(os.sched_getaffinity(0)))
+                registry, settings.default_model, min(4, len(os.sched_getaffinity(0)))
             ):
                 log.info("%s %s (%.1f s)", what, "ready" if trained else "up to date", took)
             log.info(
