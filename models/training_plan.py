@@ -14,6 +14,7 @@ each step once, the second finding it done.
 from __future__ import annotations
 
 import fcntl
+import functools
 import logging
 import multiprocessing
 import time
@@ -143,6 +144,53 @@ def run_first(registry: ModelRegistry, fallback: str, processes: int) -> Iterato
         futures = [pool.submit(_run_first, str(registry.root), fallback, s.what) for s in steps]
         for done in as_completed(futures):
             yield done.result()
+
+
+def train_tasks(pairs: list[tuple[str, str]], classifiers: bool, force: bool) -> list[tuple[str, float, Callable]]:
+    """What `tnaas train` trains, as independent tasks: each (corpus, model) pair with its reservoir, and with
+    ``classifiers`` the corpus judge's fit and the language detector. (what, estimate, task of a registry):
+    module-level functions with their arguments bound, so that they pickle to a pool's process. The ranking
+    columns need the judge and every model: they come after (``train_ranking``)."""
+    tasks = [
+        (
+            f"{c}/{m}",
+            _size(c) * NAME_MODEL_SECONDS * parse_model_name(m)[1] + FULL_RESERVOIR_SECONDS,
+            functools.partial(train_one, corpus=c, model_name=m, force=force),
+        )
+        for c, m in pairs
+    ]
+    if classifiers:
+        tasks += [
+            ("judge", FULL_JUDGE_SECONDS, functools.partial(train_corpus_judge, force=force)),
+            ("language", LANGUAGE_SECONDS, functools.partial(train_language, force=force)),
+        ]
+    return tasks
+
+
+@contextmanager
+def running(
+    registry: ModelRegistry, tasks: list[tuple[str, float, Callable]], processes: int
+) -> Iterator[Iterator[tuple[str, object, float]]]:
+    """``tasks`` (see ``train_tasks``) on ``processes`` cores, longest first: yields the (what, its result,
+    seconds) of each as it is done. The pool's processes are forked on entry, before the caller starts
+    threads of its own (a progress bar's); on an error the tasks not started are dropped."""
+    ordered = sorted(tasks, key=lambda t: -t[1])
+    root, learnt = str(registry.root), str(registry.learnt)
+    if processes <= 1:
+        yield (_run_task(root, learnt, what, task) for what, _, task in ordered)
+        return
+    with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("fork")) as pool:
+        futures = [pool.submit(_run_task, root, learnt, what, task) for what, _, task in ordered]
+        try:
+            yield (done.result() for done in as_completed(futures))
+        except BaseException:
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+
+
+def _run_task(root: str, learnt: str, what: str, task: Callable) -> tuple[str, object, float]:
+    start = time.perf_counter()
+    return what, task(ModelRegistry(Path(root), Path(learnt))), time.perf_counter() - start
 
 
 def missing(registry: ModelRegistry, fallback: str) -> list[str]:

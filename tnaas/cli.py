@@ -139,6 +139,7 @@ def train(
         typer.FileText | None, typer.Option(help="votes from a `tnaas votes export` file; default the stack's Redis")
     ] = None,
     background: Annotated[bool, typer.Option(hidden=True, help="`tnaas up`'s trainer: what the stack lacks")] = False,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", min=0, help="processes at once; 0: one per core, up to 4")] = 0,
 ) -> None:
     """Train the models. Every corpus x model pair, the judge, the language detector and the reranker,
     skipping what is up to date."""
@@ -147,7 +148,8 @@ def train(
     from core import model_names
     from core.errors import OperatorError, TNaaSError
     from corpora import corpus_names
-    from models.training import train_judge, train_language, train_one
+    from models.training import train_ranking
+    from models.training_plan import running, train_tasks
 
     console = consoles.out
     registry = _registry()
@@ -155,36 +157,26 @@ def train(
         _train_in_background(registry)
         return
     pairs = [(c, m) for c in corpus or corpus_names() for m in model or model_names.default_models()]
+    tasks = train_tasks(pairs, classifiers, force)
     start = time.perf_counter()
     try:
-        with Progress(
-            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
-        ) as bar:
-            task = bar.add_task("training", total=len(pairs) + (2 if classifiers else 0))
-            for c, m in pairs:
-                bar.update(task, description=f"{c}/{m}")
-                info, trained = train_one(registry, c, m, force=force)
-                console.print(
-                    f"{c}/{m} {'trained' if trained else 'up to date'}: "
-                    f"held-out {_nll(info.metrics['heldout_nll'])} nats/char"
-                )
+        with (
+            running(registry, tasks, jobs or min(4, len(os.sched_getaffinity(0)))) as done,
+            Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=console,
+            ) as bar,
+        ):
+            task = bar.add_task(f"training on {jobs or 'every'} core(s)", total=len(tasks))
+            for what, (info, trained), _ in done:
+                console.print(f"{what} {'trained' if trained else 'up to date'}: {_trained_metrics(what, info)}")
                 bar.advance(task)
             if classifiers:
-                bar.update(task, description="judge (which corpus?)")
-                info, trained = train_judge(registry, force=force)
-                console.print(
-                    f"judge {'trained' if trained else 'up to date'}: held-out accuracy "
-                    f"{info.metrics['accuracy']:.3f}, macro-F1 {info.metrics['macro_f1']:.3f}"
-                )
-                bar.advance(task)
-                bar.update(task, description="language detector")
-                info, trained = train_language(registry, force=force)
-                console.print(
-                    f"language {'trained' if trained else 'up to date'}: held-out accuracy words "
-                    f"{info.metrics['words']['accuracy']:.3f}, pairs {info.metrics['pairs']['accuracy']:.3f}, "
-                    f"sentences {info.metrics['sentences']['accuracy']:.3f}"
-                )
-                bar.advance(task)
+                bar.update(task, description="ranking columns")
+                train_ranking(registry, force)
     except (TNaaSError, OperatorError) as err:
         fail(err)
     total = len(pairs) + (2 if classifiers else 0)
@@ -192,6 +184,19 @@ def train(
         total += _train_reranker(registry, votes, force)
     _publish(registry)
     console.print(f"{total} models ready in {registry.root} ({time.perf_counter() - start:.1f} s)")
+
+
+def _trained_metrics(what: str, info) -> str:
+    """The held-out figure `tnaas train` prints for a model it trained or found up to date."""
+    m = info.metrics
+    if what == "judge":
+        return f"held-out accuracy {m['accuracy']:.3f}, macro-F1 {m['macro_f1']:.3f}"
+    if what == "language":
+        return (
+            f"held-out accuracy words {m['words']['accuracy']:.3f}, pairs {m['pairs']['accuracy']:.3f}, "
+            f"sentences {m['sentences']['accuracy']:.3f}"
+        )
+    return f"held-out {_nll(m['heldout_nll'])} nats/char"
 
 
 def train_steps(registry: ModelRegistry, steps, connection=None) -> None:
