@@ -30,6 +30,22 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("REDIS_URL", "TNAAS_REDIS_URL"),
         description="Redis to use; unset: start an embedded redis-server",
     )
+    redis_sentinels: str = Field(
+        "",
+        pattern=r"^$|^[^,:\s]+:[0-9]+(,[^,:\s]+:[0-9]+)*$",
+        description="Redis Sentinel addresses, comma-separated host:port; set: every client asks them for the "
+        "primary of redis_service (REDIS_URL then gives only the password and database number)",
+    )
+    redis_service: str = Field("tnaas", description="the name the sentinels monitor the primary under")
+    redis_ack_replicas: int = Field(
+        1,
+        ge=0,
+        description="with sentinels: replicas that must have a vote, an idempotency claim or a Slack reply's step "
+        "before it counts as done (WAIT); 0: do not wait",
+    )
+    redis_ack_timeout: float = Field(
+        0.5, gt=0, le=5, description="seconds an acknowledged write waits for its replicas; then it fails, retryable"
+    )
     data_dir: Path = Field(Path("data"), description="embedded Redis keeps its append-only file here")
     host: str | None = Field(
         None, description="address the web process binds; unset: 0.0.0.0 under a platform ($PORT set), else 127.0.0.1"
@@ -258,6 +274,10 @@ class Settings(BaseSettings):
         default_factory=lambda: {"pypi": "pip", "npm": "npm"},
         description="a name each registry must have: its 'not found' is trusted only when this one is found",
     )
+
+    @property
+    def sentinel_addresses(self) -> list[tuple[str, int]]:
+        return [(host, int(port)) for host, port in (a.rsplit(":", 1) for a in self.redis_sentinels.split(",") if a)]
 
     @property
     def learnt_dir(self) -> Path:
