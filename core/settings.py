@@ -6,7 +6,7 @@ from functools import cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from core.limits import DEFAULT_N, MAX_N
@@ -274,6 +274,14 @@ class Settings(BaseSettings):
         default_factory=lambda: {"pypi": "pip", "npm": "npm"},
         description="a name each registry must have: its 'not found' is trusted only when this one is found",
     )
+
+    @model_validator(mode="after")
+    def _sentinels_name_the_stack(self) -> Settings:
+        """With sentinels and no REDIS_URL, the stack's Redis is theirs, never an embedded one: a URL whose
+        host is not used (only a URL's password and database number are, under Sentinel)."""
+        if self.redis_sentinels and not self.redis_url:
+            self.redis_url = f"redis://{self.redis_service}-sentinel/0"
+        return self
 
     @property
     def sentinel_addresses(self) -> list[tuple[str, int]]:
