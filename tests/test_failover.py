@@ -12,6 +12,7 @@ import threading
 import time
 import urllib.error
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 
 import pytest
 from redis.sentinel import Sentinel
@@ -22,9 +23,13 @@ from store.connection import ReplicaUnavailable, redis_client
 from store.votes import WEB_CHANNEL, VoteStore
 from testkit.processes import http, start_web, start_worker, stop_process, tnaas_env
 from testkit.sentinels import SERVICE, SentinelGroup
+from testkit.slack_standin import TOKEN as SLACK_TOKEN
+from testkit.slack_standin import SlackStandIn, signed_post, slash_form
 
 log = logging.getLogger(__name__)
 TOKEN = "failover-token"
+SLACK_SECRET = "failover-signing-secret"
+FORM = "application/x-www-form-urlencoded"
 FAST = {
     "TNAAS_HEARTBEAT": "0.2",
     "TNAAS_WORKER_SILENT": "2",
@@ -85,10 +90,12 @@ def redis_client_to(port: int):
 
 class Load:
     """Clients asking for names (each under its own idempotency key, retried until answered) and voting
-    on the first name of each answer as a voter of their own (retried until acknowledged)."""
+    on the first name of each answer as a voter of their own (retried until acknowledged); a Slack user
+    sending slash commands, each in a channel of its own."""
 
-    def __init__(self, bases: list[str]):
-        self.bases = bases
+    def __init__(self, bases: list[str], slack: SlackStandIn):
+        self.bases, self.slack = bases, slack
+        self.commands: dict[str, str] = {}  # channel -> the command's ack ("" when accepted)
         self.stopping = threading.Event()
         self.lock = threading.Lock()
         self.requests = self.answered = self.errored = 0
@@ -115,6 +122,24 @@ class Load:
                 with self.lock:
                     self.acknowledged.append((answer["answer_id"], 1, f"api-{voter}"))
 
+    def run_slack(self) -> None:
+        for n in itertools.count():
+            if self.stopping.is_set():
+                return
+            channel, user = f"CF{n}", f"UF{n}"
+            body = slash_form("cats 2", user=user, channel=channel, response_url=self.slack.response_url(channel, user))
+            try:
+                status, ack = signed_post(f"{self.bases[n % len(self.bases)]}/slack/events", body, FORM, SLACK_SECRET)
+            except OSError:
+                status, ack = 0, "no answer"
+            self.commands[channel] = ack if status == 200 else f"HTTP {status}"
+            time.sleep(0.2)
+
+    def replies(self) -> dict[str, int]:
+        """Messages the bot posted in each accepted command's channel (its headline and its candidates: 2)."""
+        posted = [p["channel"] for p in self.slack.called("chat.postMessage") if "_ts" in p]
+        return {channel: posted.count(channel) for channel, ack in self.commands.items() if ack == ""}
+
     def _until_ok(self, base: str, path: str, body: dict, headers: dict, deadline: float = 30.0):
         """The 200 answer and when its attempt was sent, asking again (same body, same key) after an error
         or a 202, within ``deadline``; (None, None) past it."""
@@ -139,11 +164,19 @@ def test_killing_the_primary_under_load_loses_no_acknowledged_vote_and_no_reques
     trained_artifacts, short_dir, sentinel_settings
 ):
     group = SentinelGroup(short_dir, replicas=2).start()
+    standing = ExitStack()
+    slack = standing.enter_context(SlackStandIn())
     processes = []
     try:
         sentinel_settings(group)
         env = tnaas_env(
-            trained_artifacts, REDIS_URL="redis://127.0.0.1:1/0", TNAAS_REDIS_SENTINELS=group.addresses, **FAST
+            trained_artifacts,
+            REDIS_URL="redis://127.0.0.1:1/0",
+            TNAAS_REDIS_SENTINELS=group.addresses,
+            TNAAS_SLACK_API_URL=slack.url,
+            SLACK_BOT_TOKEN=SLACK_TOKEN,
+            SLACK_SIGNING_SECRET=SLACK_SECRET,
+            **FAST,
         )
         watcher = Sentinel([("127.0.0.1", p) for p in group.sentinel_ports]).master_for(SERVICE, socket_timeout=2)
         processes += [start_worker(env, watcher) for _ in range(2)]
@@ -152,9 +185,9 @@ def test_killing_the_primary_under_load_loses_no_acknowledged_vote_and_no_reques
             web, base = start_web(env)
             processes.append(web)
             bases.append(base)
-        load = Load(bases)
-        with ThreadPoolExecutor(4) as pool:
-            clients = [pool.submit(load.run_client, i) for i in range(4)]
+        load = Load(bases, slack)
+        with ThreadPoolExecutor(5) as pool:
+            clients = [pool.submit(load.run_client, i) for i in range(4)] + [pool.submit(load.run_slack)]
             deadline = time.monotonic() + 30
             while len(load.acknowledged) < 8 and time.monotonic() < deadline:
                 time.sleep(0.1)
@@ -166,6 +199,10 @@ def test_killing_the_primary_under_load_loses_no_acknowledged_vote_and_no_reques
             load.stopping.set()
             for client in clients:
                 client.result(timeout=60)
+        deadline = time.monotonic() + 30  # the replies of the last commands
+        while any(n < 2 for n in load.replies().values()) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        replies = load.replies()
         new = group.primary_port()
         # Answering again: the first name list asked for after the kill (one in flight may still finish).
         again = min((back for sent, back in load.answers_at if sent > killed), default=None)
@@ -177,7 +214,8 @@ def test_killing_the_primary_under_load_loses_no_acknowledged_vote_and_no_reques
         ]
         log.warning(
             "failover: requests %d, answered %d, errored %d, lost %d; votes acknowledged %d (%d after the kill), "
-            "lost %d; answering again %.1f s after the kill",
+            "lost %d; answering again %.1f s after the kill; slash commands %d, accepted %d, replies lost %d, "
+            "posted twice %d",
             load.requests,
             load.answered,
             load.errored,
@@ -186,12 +224,18 @@ def test_killing_the_primary_under_load_loses_no_acknowledged_vote_and_no_reques
             len(load.acknowledged) - before,
             len(lost),
             (again - killed) if again else -1,
+            len(load.commands),
+            len(replies),
+            sum(n < 2 for n in replies.values()),
+            sum(n > 2 for n in replies.values()),
         )
         assert new != old
         assert again is not None and again - killed < 10
         assert lost == [] and load.unanswered == []
+        assert replies and all(n == 2 for n in replies.values()), replies
         assert len(load.acknowledged) > before  # votes were acknowledged after the failover too
     finally:
         for process in processes:
             stop_process(process)
+        standing.close()
         group.stop()
