@@ -10,6 +10,7 @@ it is confirmed by ``TNAAS_REDIS_ACK_REPLICAS`` replicas (``WAIT``) before it co
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import time
@@ -117,7 +118,7 @@ async def acknowledged_async(connection, write: Callable[[Any], Awaitable[Any] |
     replicas = _replicas_to_wait(connection)
     async with connection.pipeline(transaction=False) as pipe:
         queued = write(pipe)
-        if isinstance(queued, Awaitable):
+        if asyncio.iscoroutine(queued):  # a script queued on the pipeline (commands return the pipeline)
             await queued
         if replicas:
             pipe.wait(replicas, int(get_settings().redis_ack_timeout * 1000))
