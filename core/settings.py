@@ -44,7 +44,11 @@ class Settings(BaseSettings):
         "before it counts as done (WAIT); 0: do not wait",
     )
     redis_ack_timeout: float = Field(
-        0.5, gt=0, le=5, description="seconds an acknowledged write waits for its replicas; then it fails, retryable"
+        0.25,
+        gt=0,
+        le=5,
+        description="seconds an acknowledged write waits for its replicas; then it fails, retryable (below the "
+        "0.5 s a Slack vote's Redis call may take, so that it says why rather than times out)",
     )
     data_dir: Path = Field(Path("data"), description="embedded Redis keeps its append-only file here")
     host: str | None = Field(

@@ -23,6 +23,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.retry import Retry
 
+from core.limits import SENTINEL_TIMEOUT
 from core.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -60,8 +61,7 @@ def async_redis_client(url: str, socket_timeout: float | None = 5.0):
     return AsyncRedis.from_url(url, **options)
 
 
-# A sentinel that does not answer within this is skipped for the next one.
-SENTINEL_OPTIONS = {"socket_timeout": 0.5, "socket_connect_timeout": 0.5}
+SENTINEL_OPTIONS = {"socket_timeout": SENTINEL_TIMEOUT, "socket_connect_timeout": SENTINEL_TIMEOUT}
 
 
 def _auth(url: str) -> dict:
