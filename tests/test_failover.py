@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 
 import pytest
+from redis import Redis
 from redis.sentinel import Sentinel
 
 from core.settings import get_settings
@@ -65,7 +66,7 @@ def test_an_acknowledged_write_is_on_a_replica_and_refused_clearly_when_no_repli
         client = redis_client("redis://127.0.0.1:1/0")  # under Sentinel only the database number is read
         assert client.connection_pool.service_name == SERVICE
         assert Claims(client).claim("first", 60) is True
-        replica = redis_client_to(group.servers[1].port)
+        replica = Redis(port=group.servers[1].port, socket_timeout=2)
         assert replica.exists(Claims.KEY.format(job_id="first")) == 1  # there when the claim was acknowledged
         assert Claims(client).claim("first", 60) is False
         replica_process = group.processes[group.servers[1].port]
@@ -80,12 +81,6 @@ def test_an_acknowledged_write_is_on_a_replica_and_refused_clearly_when_no_repli
         assert Claims(client).claim("second", 60) is False  # written, not acknowledged: a retry finds it
     finally:
         group.stop()
-
-
-def redis_client_to(port: int):
-    from redis import Redis
-
-    return Redis(port=port, socket_timeout=2)
 
 
 class Load:
