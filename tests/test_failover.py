@@ -98,6 +98,7 @@ class Load:
         self.answers_at: list[tuple[float, float]] = []  # (sent, came back) of each 200 to a generate
         self.acknowledged: list[tuple[str, int, str]] = []  # (answer id, index, voter) of each 200 vote
         self.ids = itertools.count()
+        self.claimed: list[str] = []
 
     def run_client(self, client: int) -> None:
         while not self.stopping.is_set():
@@ -111,6 +112,7 @@ class Load:
                 continue
             with self.lock:
                 self.answers_at.append((sent, time.monotonic()))
+                self.claimed.append(answer["answer_id"])  # its idempotency key's claim
             voter = f"v{client}-{n}"
             vote = {"answer_id": answer["answer_id"], "index": 1, "direction": 1, "voter": voter}
             if self._until_ok(base, "/api/v1/votes", vote, {})[0] is not None:
@@ -202,6 +204,7 @@ def test_killing_the_primary_under_load_loses_no_acknowledged_vote_and_no_reques
         # Answering again: the first name list asked for after the kill (one in flight may still finish).
         again = min((back for sent, back in load.answers_at if sent > killed), default=None)
         votes = VoteStore(redis_client("redis://127.0.0.1:1/0"))
+        claims_lost = [a for a in load.claimed if not votes.redis.exists(Claims.KEY.format(job_id=a))]
         lost = [
             v
             for v in load.acknowledged
@@ -209,7 +212,7 @@ def test_killing_the_primary_under_load_loses_no_acknowledged_vote_and_no_reques
         ]
         log.warning(
             "failover: requests %d, answered %d, errored %d, lost %d; votes acknowledged %d (%d after the kill), "
-            "lost %d; answering again %.1f s after the kill; slash commands %d, accepted %d, replies lost %d, "
+            "lost %d; idempotency claims acknowledged %d, lost %d; answering again %.1f s after the kill; slash commands %d, accepted %d, replies lost %d, "
             "posted twice %d",
             load.requests,
             load.answered,
@@ -218,6 +221,8 @@ def test_killing_the_primary_under_load_loses_no_acknowledged_vote_and_no_reques
             len(load.acknowledged),
             len(load.acknowledged) - before,
             len(lost),
+            len(load.claimed),
+            len(claims_lost),
             (again - killed) if again else -1,
             len(load.commands),
             len(replies),
@@ -226,7 +231,7 @@ def test_killing_the_primary_under_load_loses_no_acknowledged_vote_and_no_reques
         )
         assert new != old
         assert again is not None and again - killed < 10
-        assert lost == [] and load.unanswered == []
+        assert lost == [] and claims_lost == [] and load.unanswered == []
         assert replies and all(n == 2 for n in replies.values()), replies
         assert len(load.acknowledged) > before  # votes were acknowledged after the failover too
     finally:
