@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import json
+import subprocess
 from pathlib import Path
 
 import jsonschema
@@ -125,3 +126,9 @@ def test_processes_replicas_probes_resources_and_disruption_budgets():
         labels = deployments[name]["spec"]["template"]["metadata"]["labels"]
         assert tuple(sorted(labels.items())) in budgets
     assert (("app.kubernetes.io/name", "redis"),) in budgets
+
+
+def test_the_redis_pods_scripts_are_valid_shell():
+    for name, script in by_kind("ConfigMap")["redis"]["data"].items():
+        checked = subprocess.run(["sh", "-n"], input=script, text=True, capture_output=True)
+        assert checked.returncode == 0, (name, checked.stderr)
