@@ -60,8 +60,11 @@ class LearntModels:
         this machine has (learnt before the stack kept them in Redis) is kept there for the others."""
         for name in LEARNT:
             path = Path(learnt_dir) / name
-            if not self.fetch(path) and path.is_file() and not self.redis.exists(self.KEY.format(name=name)):
-                self.keep(path)
+            try:
+                if not self.fetch(path) and path.is_file() and not self.redis.exists(self.KEY.format(name=name)):
+                    self.keep(path)
+            except OSError as err:  # a data directory this process cannot write: it serves what it has
+                log.warning("%s not taken from Redis: %s", path, err)
 
 
 def _sha256(path: Path) -> str:
