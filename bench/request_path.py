@@ -167,10 +167,45 @@ def measure(checkout: str | None, repeat: int) -> dict[str, list[list[tuple[str,
                     time.sleep(0.5)  # the reply's last steps
                 slash.append(seen)
             ports |= ports_by_role(children() - before)
+            traffic = {
+                "API call": bytes_per(redis_url, repeat, lambda: http("POST", f"{base}/api/v1/generate", BODY)),
+                "slash command": bytes_per(redis_url, repeat, lambda: slash_replied(base, slack)),
+            }
             return {
                 "API call": [attributed(s, ports) for s in api],
                 "slash command": [attributed(s, ports) for s in slash],
+                "bytes": traffic,
             }
+
+
+def slash_replied(base: str, slack: SlackStandIn) -> None:
+    posted = len(slack.called("chat.postMessage"))
+    form = slash_form("pokemon 5", channel=f"CBYTES{posted}")
+    assert signed_post(f"{base}/slack/events", form, FORM, SECRET)[0] == 200
+    wait_until(lambda: len(slack.called("chat.postMessage")) >= posted + 2, timeout=30, what="the reply")
+    time.sleep(0.5)  # the reply's last steps
+
+
+def bytes_per(redis_url: str, repeat: int, request) -> dict[str, float]:
+    """Bytes Redis received and sent per request (INFO's net counters, no MONITOR running: it would
+    count every command again), the workers' idle heartbeats meanwhile included, less what reading
+    the counters itself costs (measured with nothing in between)."""
+    connection = Redis.from_url(redis_url)
+
+    def counters() -> tuple[int, int]:
+        stats = connection.info("stats")
+        return stats["total_net_input_bytes"], stats["total_net_output_bytes"]
+
+    first, second = counters(), counters()
+    overhead = (second[0] - first[0], second[1] - first[1])
+    start = counters()
+    for _ in range(repeat):
+        request()
+    end = counters()
+    return {
+        "received": (end[0] - start[0] - overhead[0]) / repeat,
+        "sent": (end[1] - start[1] - overhead[1]) / repeat,
+    }
 
 
 def averaged(runs_: list[list[tuple[str, str]]]) -> dict[str, dict[str, float]]:
@@ -208,6 +243,8 @@ def main() -> None:
     )
     for stack, requests in results.items():
         for request, each in requests.items():
+            if request == "bytes":
+                continue
             for who, s in sorted(averaged(each).items()):
                 table.add_row(
                     stack,
@@ -216,8 +253,15 @@ def main() -> None:
                     *(f"{s[k]:.1f}" for k in ("commands", "round trips", "transactions", "scripts")),
                 )
     console.print(table)
+    traffic = Table("stack", "request", "bytes Redis received", "bytes Redis sent", title="Redis traffic per request")
+    for stack, requests in results.items():
+        for request, moved in requests["bytes"].items():
+            traffic.add_row(stack, request, f"{moved['received']:,.0f}", f"{moved['sent']:,.0f}")
+    console.print(traffic)
     for stack, requests in results.items():
         for request, each in requests.items():
+            if request == "bytes":
+                continue
             console.print(f"\n[bold]{stack}: {request} (the last one)[/bold]")
             for line in runs(each[-1]):
                 console.print(f"  {line}")

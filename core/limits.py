@@ -61,3 +61,5 @@ HOME_PENDING = 60  # seconds an App Home publish waits queued, during which furt
 # its requests in flight within half of it; a worker's job still running past it is killed, and retried
 # when the stack is next up (rq's abandoned-job handling): slow, never lost.
 STACK_STOP_SECONDS = 3
+LEARNT_MAX_BYTES = 32 * 1024 * 1024  # a learnt model kept in Redis (the reranker: tens of kB); larger is not shared
+SENTINEL_TIMEOUT = 0.5  # seconds a sentinel may take to name the primary before the next one is asked

@@ -6,7 +6,7 @@ from functools import cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from core.limits import DEFAULT_N, MAX_N
@@ -29,6 +29,26 @@ class Settings(BaseSettings):
         None,
         validation_alias=AliasChoices("REDIS_URL", "TNAAS_REDIS_URL"),
         description="Redis to use; unset: start an embedded redis-server",
+    )
+    redis_sentinels: str = Field(
+        "",
+        pattern=r"^$|^[^,:\s]+:[0-9]+(,[^,:\s]+:[0-9]+)*$",
+        description="Redis Sentinel addresses, comma-separated host:port; set: every client asks them for the "
+        "primary of redis_service (REDIS_URL then gives only the password and database number)",
+    )
+    redis_service: str = Field("tnaas", description="the name the sentinels monitor the primary under")
+    redis_ack_replicas: int = Field(
+        1,
+        ge=0,
+        description="with sentinels: replicas that must have a vote, an idempotency claim or a Slack reply's step "
+        "before it counts as done (WAIT); 0: do not wait",
+    )
+    redis_ack_timeout: float = Field(
+        0.25,
+        gt=0,
+        le=5,
+        description="seconds an acknowledged write waits for its replicas; then it fails, retryable (below the "
+        "0.5 s a Slack vote's Redis call may take, so that it says why rather than times out)",
     )
     data_dir: Path = Field(Path("data"), description="embedded Redis keeps its append-only file here")
     host: str | None = Field(
@@ -258,6 +278,18 @@ class Settings(BaseSettings):
         default_factory=lambda: {"pypi": "pip", "npm": "npm"},
         description="a name each registry must have: its 'not found' is trusted only when this one is found",
     )
+
+    @model_validator(mode="after")
+    def _sentinels_name_the_stack(self) -> Settings:
+        """With sentinels and no REDIS_URL, the stack's Redis is theirs, never an embedded one: a URL whose
+        host is not used (only a URL's password and database number are, under Sentinel)."""
+        if self.redis_sentinels and not self.redis_url:
+            self.redis_url = f"redis://{self.redis_service}-sentinel/0"
+        return self
+
+    @property
+    def sentinel_addresses(self) -> list[tuple[str, int]]:
+        return [(host, int(port)) for host, port in (a.rsplit(":", 1) for a in self.redis_sentinels.split(",") if a)]
 
     @property
     def learnt_dir(self) -> Path:

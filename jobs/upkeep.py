@@ -38,6 +38,7 @@ from models.reranker import YOUNG_ROWS, retrain_every, voted_rows
 from models.training import train_reranker
 from store.availability import SnapshotStates
 from store.deploys import ModelVersions
+from store.learnt import LearntModels
 from store.voters import VoterBatches
 from store.votes import VoteStore
 
@@ -82,6 +83,8 @@ def retrain_reranker(*, context: WorkerContext) -> dict:
     log.info("upkeep: retrain due (%s): %s", reason, message)
     if info is None or not message.startswith("reranker trained"):
         return Retrained(retrained=False, reason=reason, message=message).model_dump()
+    # kept in Redis before the version is published: a worker on another machine that loads it finds it there
+    LearntModels(context.connection).keep(context.models.estimator_path("reranker"))
     version = ModelVersions(context.connection).publish(context.models.fingerprint())
     log.info("upkeep: model version %s published", version)
     return Retrained(retrained=True, reason=reason, message=message, version=version).model_dump()

@@ -43,6 +43,7 @@ from models.registry import ModelRegistry
 from store.arms import ArmCounts, RecentArms
 from store.connection import wait_for_redis
 from store.deploys import ModelVersions
+from store.learnt import LearntModels
 from store.training import TrainingProgress
 
 log = logging.getLogger(__name__)
@@ -299,6 +300,10 @@ def load_context(
     """This process' models (taking over from ``previous`` what is unchanged on disk), its availability
     checker and bandit counts: what every job function of the process runs with."""
     global _process_context
+    try:  # what the stack learnt (the reranker), as kept in Redis: a worker on a new machine holds it too
+        LearntModels(connection).share(settings.learnt_dir)
+    except RedisError as err:
+        log.warning("could not read what the stack learnt (%s): serving this machine's copy", err)
     models = ModelRegistry(settings.artifacts_dir, settings.learnt_dir).reusing(previous.models if previous else None)
     try:  # what the stack's trainer is still on: a request for it says when it will be ready
         models.training = TrainingProgress(connection).ready_at()

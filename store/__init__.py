@@ -26,6 +26,7 @@ bounded otherwise: by the retention purge, by people (rate limits), or by a coun
 | ``tnaas:slack:`` | ``installations.RedisInstallationStore``, ``RedisOAuthStateStore`` | installations, bot tokens, OAuth states, rotation locks | installations: per workspace, until uninstalled; states 10 minutes; locks 15 s |
 | ``tnaas:slack-batch:``, ``tnaas:slack-batch-taken:`` | ``slack_batches.SlackBatches`` | Slack requests waiting together for a worker | a day |
 | ``tnaas:rate:`` | ``rate_limit.RateLimits`` | one-minute request counters | 2 minutes |
+| ``tnaas:learnt:`` | ``learnt.LearntModels`` | what the stack learnt at run time (the reranker's file), so every machine loads the same | one key per learnt model, at most ``LEARNT_MAX_BYTES`` each |
 | ``tnaas:models:version``, ``tnaas:workers:models`` | ``deploys.ModelVersions`` | published model version, what each worker holds | one key; a field per worker (a killed worker's stays) |
 | ``tnaas:claim:`` | ``claims.Claims`` | job ids claimed by an idempotency key | as long as the answer |
 | ``tnaas:answer:``, ``tnaas:answer-job:``, ``tnaas:answer-inbox:`` | ``answers.Answers`` | API answers by id, the job carrying each, a batch's replies pushed to its waiting web process | ``TNAAS_RESULT_TTL``; the API's wait |

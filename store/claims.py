@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from redis import Redis
 
+from store.connection import acknowledged, acknowledged_async
+
 
 class Claims:
     KEY = "tnaas:claim:{job_id}"
@@ -12,9 +14,14 @@ class Claims:
         self.redis = connection
 
     def claim(self, job_id: str, seconds: int) -> bool:
-        """True for the first caller only, for ``seconds`` (as long as the answer itself is kept)."""
-        return bool(self.redis.set(self.KEY.format(job_id=job_id), 1, nx=True, ex=max(1, seconds)))
+        """True for the first caller only, for ``seconds`` (as long as the answer itself is kept); under
+        Sentinel, once a replica has it (a claim lost in a failover would run the request twice)."""
+        key = self.KEY.format(job_id=job_id)
+        return bool(acknowledged(self.redis, lambda pipe: pipe.set(key, 1, nx=True, ex=max(1, seconds)))[0])
 
     async def claim_async(self, job_id: str, seconds: int) -> bool:
         """``claim`` on a ``redis.asyncio`` connection (the web process)."""
-        return bool(await self.redis.set(self.KEY.format(job_id=job_id), 1, nx=True, ex=max(1, seconds)))
+        key = self.KEY.format(job_id=job_id)
+        return bool(
+            (await acknowledged_async(self.redis, lambda pipe: pipe.set(key, 1, nx=True, ex=max(1, seconds))))[0]
+        )

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from redis import Redis
 
+from store.connection import acknowledged
+
 
 class ReplyProgress:
     PREFIX = "tnaas:reply:"
@@ -29,19 +31,17 @@ class ReplyProgress:
         return {k.decode(): v.decode() for k, v in self.redis.hgetall(self.key).items()}
 
     def done(self, step: str, value: str = "1") -> str:
-        """Record a step (and what it produced, e.g. the posted message's ts)."""
-        with self.redis.pipeline() as pipe:
-            pipe.hset(self.key, step, value)
-            pipe.expire(self.key, self.TTL)
-            pipe.execute()
+        """Record a step (and what it produced, e.g. the posted message's ts); under Sentinel, once a
+        replica has it, so a rerun after a failover does not post it again."""
+        acknowledged(self.redis, lambda pipe: pipe.hset(self.key, step, value).expire(self.key, self.TTL))
         return value
 
     def claim(self, step: str, value: str = "1") -> bool:
         """Record a step only if it is not recorded yet: True for the one caller that should act."""
-        claimed = bool(self.redis.hsetnx(self.key, step, value))
-        if claimed:
-            self.redis.expire(self.key, self.TTL)
-        return claimed
+        claimed, _ = acknowledged(
+            self.redis, lambda pipe: pipe.hsetnx(self.key, step, value).expire(self.key, self.TTL)
+        )
+        return bool(claimed)
 
 
 class ReplyTeams:

@@ -38,6 +38,7 @@ from redis.exceptions import WatchError
 
 from core.limits import TOP_NAMES, UNVOTED_KEEP
 from store.arms import ArmCounts
+from store.connection import acknowledged
 
 KEYCAPS = ["one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "keycap_ten"]
 THUMBS = {"+1": 1, "thumbsup": 1, "-1": -1, "thumbsdown": -1}
@@ -405,7 +406,8 @@ class VoteStore:
         args = [self._prefixes, channel, ts, index, user, direction, int(added), int(time.time()), user]
         if batch is not None:
             args += [batch.id, batch.bulk_identity, batch.bulk_key, batch.votes_key, batch.open_for]
-        return bool(self._vote(keys=[], args=args))
+        # Acknowledged (under Sentinel) only once a replica has it: a failover loses no counted vote.
+        return bool(acknowledged(self.redis, lambda pipe: self._vote(keys=[], args=args, client=pipe))[0])
 
     def toggle(self, channel: str, ts: str, index: int, user: str, direction: int = 1) -> bool:
         """A vote button: the first click votes, the next takes it back. True when the vote now stands."""

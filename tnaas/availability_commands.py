@@ -53,10 +53,10 @@ def cli_checker(settings, registries: tuple[str, ...], offline: bool = False) ->
 
     connection = None
     if settings.redis_url and not offline:
-        from redis import Redis
+        from store.connection import redis_client
 
         try:
-            connection = Redis.from_url(settings.redis_url, socket_timeout=1, socket_connect_timeout=1)
+            connection = redis_client(settings.redis_url, socket_timeout=1)
         except ValueError as err:
             log.warning("REDIS_URL unusable (%s): checking without the cache", err)
     checker = build_checker(settings, registries, connection=connection, live=not offline)
@@ -149,12 +149,11 @@ def _states(settings):
     """Where the stack's workers and /healthz learn of a new snapshot, when this machine has the stack's Redis."""
     if not settings.redis_url:
         return None
-    from redis import Redis
-
     from store.availability import SnapshotStates
+    from store.connection import redis_client
 
     try:
-        return SnapshotStates(Redis.from_url(settings.redis_url, socket_timeout=1, socket_connect_timeout=1))
+        return SnapshotStates(redis_client(settings.redis_url, socket_timeout=1))
     except ValueError as err:
         log.warning("REDIS_URL unusable (%s): the snapshot is not reported", err)
         return None

@@ -273,6 +273,7 @@ def _train_reranker(registry: ModelRegistry, votes, force: bool) -> int:
 
     from core.settings import get_settings
     from models.training import train_reranker
+    from store.learnt import LearntModels
     from store.votes import VoteStore
     from tnaas.redis_server import stack_redis
 
@@ -290,6 +291,8 @@ def _train_reranker(registry: ModelRegistry, votes, force: bool) -> int:
         console.print(message)
         if info is None:
             return 0
+        if connection is not None and message.startswith("reranker trained"):
+            LearntModels(connection).keep(registry.estimator_path("reranker"))  # every machine's workers load it
         console.print(
             f"reranker held-out ROC AUC {info.metrics.get('heldout_auc')} (judge's believability alone: "
             f"{info.metrics.get('believability_auc')}) on {info.metrics.get('heldout_rows')} impressions"
@@ -629,6 +632,7 @@ def web() -> None:
     from core.settings import get_settings
     from store.connection import redis_client
     from store.deploys import ModelVersions
+    from store.learnt import LearntModels
     from tnaas.ports import PortTaken, check_free
 
     _serve_logging()
@@ -642,6 +646,7 @@ def web() -> None:
         log.warning("listening on %s with no TNAAS_API_TOKEN: anyone who reaches it can use the API", settings.web_host)
     try:  # the deploy's front door says which models this release carries (workers compare and reload)
         connection = redis_client(settings.redis_url or "redis://127.0.0.1:6379/0")
+        LearntModels(connection).share(settings.learnt_dir)  # what the stack learnt, from Redis: the same version
         log.debug(
             "models version %s published",
             ModelVersions(connection).publish(fingerprint(settings.artifacts_dir, settings.learnt_dir)),

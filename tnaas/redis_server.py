@@ -19,6 +19,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 
 from core.limits import REDIS_EVICTION_POLICY
 from core.settings import get_settings
+from store.connection import redis_client
 
 log = logging.getLogger(__name__)
 SOCKET_PATH_MAX = 100  # bytes: a Unix socket's path must fit sockaddr_un (108 on Linux, 104 on macOS)
@@ -143,7 +144,7 @@ def running_stack_redis(redis_url: str | None, data_dir: Path) -> Redis | None:
     url = redis_url or (url_file(data_dir).read_text().strip() if url_file(data_dir).exists() else None)
     if not url:
         return None
-    client = Redis.from_url(url, socket_connect_timeout=1)
+    client = redis_client(url)
     try:
         client.ping()
     except RedisConnectionError:
@@ -160,7 +161,7 @@ def stack_redis(redis_url: str | None, data_dir: Path) -> Iterator[Redis | None]
     but its data is on disk, an embedded Redis started on that data for the duration; else None.
     """
     if redis_url:
-        yield Redis.from_url(redis_url)
+        yield redis_client(redis_url)
         return
     running = running_stack_redis(None, data_dir)  # a URL file left by a stack that has stopped answers nothing
     if running is not None:

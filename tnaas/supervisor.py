@@ -36,6 +36,7 @@ from core.settings import Settings
 from store.connection import redis_client
 from store.crash_loops import CrashLoops
 from store.deploys import ModelVersions
+from store.learnt import LearntModels
 from tnaas.forking import ForkedProcess, start_server
 from tnaas.ports import check_free
 from tnaas.redis_server import EmbeddedRedis, url_file
@@ -165,6 +166,7 @@ class Supervisor:
             url = self.redis.local_url  # this machine's processes: over the Unix socket
             url_file(self.settings.data_dir).write_text(url)  # so `tnaas votes export` and `train` find it
         if self._stack is None:
+            LearntModels(redis_client(url)).share(self.settings.learnt_dir)
             version = ModelVersions(redis_client(url)).publish(
                 fingerprint(self.settings.artifacts_dir, self.settings.learnt_dir)
             )
