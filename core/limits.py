@@ -61,3 +61,12 @@ HOME_PENDING = 60  # seconds an App Home publish waits queued, during which furt
 # its requests in flight within half of it; a worker's job still running past it is killed, and retried
 # when the stack is next up (rq's abandoned-job handling): slow, never lost.
 STACK_STOP_SECONDS = 3
+
+# A team's own corpus (corpora.team, store.team_corpora): what one upload may hold, and how many one owner keeps
+TEAM_CORPUS_MIN_NAMES = 20  # fewer and a character model only copies them back (novelty collapses)
+TEAM_CORPUS_MAX_NAMES = 50_000  # trains within 30 s on one worker (bench/team_corpus_training.py)
+TEAM_CORPUS_MAX_BYTES = 2 * 1024 * 1024  # an upload's bytes: 50,000 names of up to 32 characters fit
+TEAM_CORPUS_MAX_BODY = TEAM_CORPUS_MAX_BYTES + 512 * 1024  # POST /corpora: the list as JSON, quotes and commas
+TEAM_CORPORA_PER_OWNER = 20  # corpora one team or API client keeps
+TEAM_CORPUS_SLUG_LEN = 32  # a corpus name: lowercase letters, digits and single hyphens
+TEAM_CORPUS_ARTIFACT_BYTES = 64 * 1024 * 1024  # one corpus' stored artifacts at most (a 50,000-name kn5 is ~25 MB)
