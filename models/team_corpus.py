@@ -95,7 +95,9 @@ def train_team_corpus(corpus: str, names: list[str]) -> TrainedCorpus:
     rng = np.random.default_rng(int(info.version, 16))
     judge = BelievabilityJudge().fit(*judge_training_set(model, names, rng))
     tier_info = ArtifactInfo(corpus=corpus, model=model_name, corpus_hash=info.version, params={"pool": POOL})
-    reservoir = build_reservoir(model, judge, NearCopies(names), default_blocklist(), tier_info, rng, pool=POOL, first=True)
+    reservoir = build_reservoir(
+        model, judge, NearCopies(names), default_blocklist(), tier_info, rng, pool=POOL, first=True
+    )
     best = reservoir.names[: EXAMPLES * 10]  # stored best first: examples from the top of the tier
     examples = [best[int(i)] for i in rng.choice(len(best), size=min(EXAMPLES, len(best)), replace=False)]
     model_bytes, reservoir_bytes = _bytes(model, info, reservoir)
