@@ -9,6 +9,7 @@ import orjson
 from rq import get_current_job
 
 from core.errors import Busy
+from core.limits import TEAM_CORPUS_ARTIFACT_BYTES
 from jobs.contracts import (
     QUEUED,
     CorpusJob,
@@ -133,8 +134,11 @@ def train_corpus(payload: dict, *, context: WorkerContext) -> dict:
     """Train a team's own corpus from the list its upload kept, and publish the new version in one
     transaction: until then the previous version (if any) keeps serving. A worker killed mid-training
     publishes nothing; rq retries the job (``TNAAS_RETRIES``). Returns the report."""
-    job = CorpusJob.model_validate(payload)
-    corpora = TeamCorpora(context.connection)
+    return train_and_publish(TeamCorpora(context.connection), CorpusJob.model_validate(payload))
+
+
+def train_and_publish(corpora: TeamCorpora, job: CorpusJob) -> dict:
+    """What ``train_corpus`` does, for the worker and for the operator's command line alike."""
     names = corpora.names(job.owner, job.corpus)
     if names is None:
         return {"status": "deleted"}  # deleted before its turn came
@@ -151,6 +155,9 @@ def train_corpus(payload: dict, *, context: WorkerContext) -> dict:
         seconds=trained.seconds,
         warning=trained.warning,
     )
+    if len(trained.model) + len(trained.reservoir) > TEAM_CORPUS_ARTIFACT_BYTES:  # not met at 50,000 names
+        corpora.failed(job.owner, job.corpus, "Its trained model is too large to keep: send fewer or shorter names.")
+        return {"status": "failed"}
     published = corpora.publish(
         job.owner, job.corpus, trained.version, trained.model, trained.reservoir, report.model_dump()
     )

@@ -4,6 +4,8 @@ added, trained by the worker, answered from, private to its owner, deleted with 
 from __future__ import annotations
 
 import random
+import subprocess
+import sys
 
 import pytest
 from redis import Redis
@@ -39,7 +41,7 @@ def stack(trained_artifacts, tmp_path_factory):
         server.stop()
         raise
     try:
-        yield {"base": base, "redis": connection}
+        yield {"base": base, "redis": connection, "env": env}
     finally:
         stop_process(web)
         stop_process(worker)
@@ -181,3 +183,42 @@ def test_an_owner_keeps_at_most_twenty_corpora_and_two_uploads_at_once_are_refus
     assert store.states(owner)["c0"]["report"]["names"] == 20  # the version answering is untouched
     for i in range(20):
         assert call(stack, "DELETE", f"/corpora/c{i}", who=who)[0] == 200
+
+
+def tnaas(stack, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "tnaas", *args], env=stack["env"], capture_output=True, text=True, timeout=120
+    )
+
+
+def test_the_operators_corpora_are_added_listed_and_removed_on_the_command_line_and_shared_by_all(stack, tmp_path):
+    alice, bob = voter_cookie(stack["base"]), voter_cookie(stack["base"])
+    listing = tmp_path / "gods.csv"
+    listing.write_bytes(b"\xef\xbb\xbfname,source\r\n" + "".join(f"{h},wiki\r\n" for h in HEROES[:150]).encode())
+    added = tnaas(stack, "corpus", "add", "Shared-Heroes", str(listing))
+    assert added.returncode == 0, added.stderr
+    assert "shared-heroes: 150 names (none dropped), model kn3" in added.stdout
+    assert "note: read as a table" in added.stdout and "header" in added.stdout
+    assert "shared-heroes" in tnaas(stack, "corpus", "list").stdout
+    for who in (alice, bob):
+        status, _, answer = call(stack, "POST", "/generate", {"corpus": "shared-heroes", "n": 3}, who=who)
+        assert status == 200 and len(answer["names"]["candidates"]) == 3
+        assert call(stack, "GET", "/corpora/shared-heroes", who=who)[2]["shared"] is True
+    assert call(stack, "DELETE", "/corpora/shared-heroes", who=bob)[0] == 404  # not an API client's to delete
+
+    binary = tmp_path / "photo.png"
+    binary.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
+    refused = tnaas(stack, "corpus", "add", "photos", str(binary))
+    assert (
+        refused.returncode == 2
+        and "binary file" in refused.stderr
+        and "photos" not in tnaas(stack, "corpus", "list").stdout
+    )
+    assert tnaas(stack, "corpus", "add", "pokemon", str(listing)).returncode == 2
+
+    removed = tnaas(stack, "corpus", "rm", "shared-heroes")
+    assert removed.returncode == 0 and "Deleted shared-heroes and 6 name(s)" in removed.stdout
+    assert TeamCorpora(stack["redis"]).keys_of("operator", "shared-heroes") == []
+    status, _, gone = call(stack, "POST", "/generate", {"corpus": "shared-heroes"}, who=alice)
+    assert status == 400 and "I don't know a corpus called 'shared-heroes'" in gone["error"]
+    assert tnaas(stack, "corpus", "rm", "shared-heroes").returncode == 2
