@@ -28,8 +28,8 @@ def store(redis_server) -> TeamCorpora:
 
 
 def test_the_model_is_chosen_by_the_lists_size():
-    assert [model_for_size(n) for n in (20, 55, 56, 170, 171, 550, 551, 50_000)] == [
-        "kn1", "kn1", "kn3", "kn3", "kn4", "kn4", "kn5", "kn5"
+    assert [model_for_size(n) for n in (20, 55, 56, 170, 171, 550, 551, 10_000, 10_001, 50_000)] == [
+        "kn1", "kn1", "kn3", "kn3", "kn4", "kn4", "kn5", "kn5", "kn4", "kn4"
     ]  # fmt: skip
     assert MODEL_BY_SIZE[-1][0] is None
 
