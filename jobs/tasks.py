@@ -165,7 +165,12 @@ def train_and_publish(corpora: TeamCorpora, job: CorpusJob) -> dict:
 
 
 def corpus_training_failed(job, connection, exc_type, exc_value, traceback) -> None:
-    """rq's failure callback: a training that failed for good (retries spent) says so in its state."""
+    """rq's failure callback: a training that failed for good (retries spent) says so in its state. rq
+    calls it on every failure, before it decides to retry (its worker killed, an exception): a job with
+    retries left is still training."""
     payload = CorpusJob.model_validate(job.args[0])
+    if job.retries_left:
+        log.warning("training the team corpus %s failed (%s): retried", payload.corpus, exc_type.__name__)
+        return
     log.error("training the team corpus %s failed: %s", payload.corpus, exc_value)
     TeamCorpora(connection).failed(payload.owner, payload.corpus, "Training failed on our side: send the list again.")

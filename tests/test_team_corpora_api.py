@@ -3,12 +3,15 @@ added, trained by the worker, answered from, private to its owner, deleted with 
 
 from __future__ import annotations
 
+import os
 import random
+import signal
 import subprocess
 import sys
 
 import pytest
 from redis import Redis
+from rq.job import Job, JobStatus
 
 from core.limits import TEAM_CORPUS_MAX_BODY
 from corpora import load_corpus
@@ -222,3 +225,52 @@ def test_the_operators_corpora_are_added_listed_and_removed_on_the_command_line_
     status, _, gone = call(stack, "POST", "/generate", {"corpus": "shared-heroes"}, who=alice)
     assert status == 400 and "I don't know a corpus called 'shared-heroes'" in gone["error"]
     assert tnaas(stack, "corpus", "rm", "shared-heroes").returncode == 2
+
+
+def test_a_worker_killed_mid_training_leaves_the_old_version_serving_and_the_job_is_retried(
+    trained_artifacts, tmp_path
+):
+    server = EmbeddedRedis(tmp_path / "redis")
+    server.start()
+    env = tnaas_env(
+        trained_artifacts,
+        REDIS_URL=server.url,
+        TNAAS_QUEUE="killed",
+        TNAAS_USER_RATE=1000,
+        TNAAS_DEFAULT_MODEL="kn3",
+        TNAAS_HEARTBEAT="0.2",
+        TNAAS_WORKER_SILENT="2",
+    )
+    connection = Redis.from_url(server.url)
+    processes = [start_worker(env, connection)]
+    try:
+        web, base = start_web(env)
+        processes.append(web)
+        live = {"base": base, "redis": connection}
+        who = voter_cookie(base)
+        assert call(live, "POST", "/corpora", {"name": "big", "names": HEROES}, who=who)[0] in (200, 202)
+        old = ready(live, "big", who)["version"]
+        many = random.Random(2).sample(load_corpus("pypi-words"), 20_000)
+        assert call(live, "POST", "/corpora", {"name": "big", "names": many}, who=who)[0] == 202
+        owner = owner_of(live, "big")
+        job_id = TeamCorpora(connection).states(owner)["big"]["job"]
+        wait_until(lambda: Job.fetch(job_id, connection=connection).get_status() == JobStatus.STARTED, what="training")
+        os.kill(processes[0].pid, signal.SIGKILL)  # mid-training
+        processes[0].wait()
+        state = call(live, "GET", "/corpora/big", who=who)[2]
+        assert (state["status"], state["version"], state["training"]) == ("ready", old, True)
+
+        processes += [start_worker(env, connection), start_worker(env, connection)]
+        status, _, answer = call(live, "POST", "/generate", {"corpus": "big", "n": 3}, who=who)
+        assert status == 200 and len(answer["names"]["candidates"]) == 3
+        if call(live, "GET", "/corpora/big", who=who)[2]["training"]:
+            assert answer["names"]["model_version"] == old  # the old version answers while the new one trains
+        done = wait_until(
+            lambda: not (s := call(live, "GET", "/corpora/big", who=who)[2])["training"] and s, timeout=120
+        )
+        assert done["version"] != old and done["report"]["names"] == 20_000 and done["report"]["model"] == "kn4"
+        assert Job.fetch(job_id, connection=connection).get_status() == JobStatus.FINISHED  # retried, not lost
+    finally:
+        for process in reversed(processes):
+            stop_process(process)
+        server.stop()

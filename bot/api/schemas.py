@@ -212,7 +212,9 @@ class TeamCorpusOut(BaseModel):
     )
     shared: bool = Field(False, description="the operator's, shared by all (not yours to delete)", examples=[False])
     version: str | None = Field(None, description="the version answering now", examples=["5e0c1a2b3d4f"])
-    report: CorpusReport | None = Field(None, description="what its training made of the list, once trained")
+    report: CorpusReport | None = Field(
+        None, description="what its training made of the list, once trained", examples=[example_of(CorpusReport)]
+    )
     error: str | None = Field(None, description="why its last training failed", examples=[None])
     poll: str = Field(description="where to ask for its state", examples=["/api/v1/corpora/norse-gods"])
 
