@@ -5,6 +5,7 @@ least recently used let go under its memory budget."""
 from __future__ import annotations
 
 import random
+import time
 
 import pytest
 from redis import Redis
@@ -16,7 +17,9 @@ from jobs.contracts import CorpusJob
 from jobs.tasks import train_and_publish
 from jobs.team_models import TeamModels
 from models.team_corpus import MODEL_BY_SIZE, model_for_size, train_team_corpus
+from store.arms import ArmCounts
 from store.team_corpora import OPERATOR, TeamCorpora, corpus_id, owner_key
+from store.votes import Impression, VoteStore
 
 HEROES = random.Random(1).sample(load_corpus("superheroes"), 120)
 CATS = load_corpus("cats")
@@ -116,3 +119,31 @@ def test_a_worker_loads_on_first_use_picks_up_new_versions_and_lets_the_least_us
     store.begin("o", "new", CATS, "new", 60)
     with pytest.raises(TNaaSError, match="still training"):
         team.get("o", "new")
+
+
+def shown(ts: str, corpus: str, names: list[str], team: str | None = None) -> list[Impression]:
+    return [
+        Impression(channel="C1", ts=ts, index=i, name=n, corpus=corpus, model="kn3", model_version="v",
+                   team=team, shown_at=time.time())
+        for i, n in enumerate(names, 1)
+    ]  # fmt: skip
+
+
+def test_a_private_corpus_votes_stay_its_owners_and_go_with_it(store):
+    votes, private = VoteStore(store.redis), corpus_id(owner_key("web-alice"), "rivers")
+    votes.record_impressions(shown("1.1", private, ["nilex", "rhinor"], team="T1"))
+    votes.record_impressions(shown("2.2", "cats", ["tom"], team="T1"))
+    for ts in ("1.1", "2.2"):
+        votes.vote("C1", ts, 1, "U1", 1)
+    assert [t.name for t in votes.top()] == ["tom"] and [t.name for t in votes.top(team="T1")] == ["tom"]
+    assert store.redis.zrange(VoteStore.TOP_KEY.format(scope=f"corpus:{private}"), 0, -1) == [
+        b"nilex\x00" + private.encode()
+    ]
+    assert {r["corpus"] for r in votes.export()} == {"cats"}  # never the reranker's data
+    arms = ArmCounts(store.redis)
+    assert "rivers" not in str(arms.counts("corpus")) and arms.counts("model", private)
+    assert arms.counts("model") == arms.counts("model", "cats")  # the shared standings count no private corpus
+    assert votes.forget_corpus(private) == 2
+    assert votes.name_of("C1", "1.1", 1) is None and votes.name_of("C1", "2.2", 1) == "tom"
+    assert not [k for k in store.redis.keys("*") if private.encode() in k]
+    assert not [f for f in store.redis.hkeys(ArmCounts.KEY) if private.encode() in f]
