@@ -199,6 +199,8 @@ class CheckRequest(BaseModel):
 class DetectRequest(BaseModel):
     kind: Literal["detect"] = "detect"
     text: Text
+    # the asker's team corpora ({slug: owner}), set by the surface: `is NAME` says which of them hold it
+    team_corpora: dict[str, str] = {}
     heavy: ClassVar[bool] = False
 
 

@@ -19,6 +19,7 @@ from availability.marks import USABLE, Mark, Verdict
 from availability.rules import LABELS, REGISTRIES
 from core.errors import ModelUnavailable, StillTraining, TNaaSError
 from core.limits import RESERVOIR_NAMES_PER_N
+from core.pattern import normalise_pattern
 from core.settings import Settings
 from corpora import corpus_names
 from jobs.contracts import (
@@ -78,7 +79,7 @@ def answer(
             return like(request, models, arms, settings, availability)
         if isinstance(request, CheckRequest):
             return check(request, _needed(availability))
-        return detect(request, models)
+        return detect(request, models, team)
     except TNaaSError as err:
         return UserError(error=str(err))
 
@@ -445,12 +446,27 @@ def complete(
     )
 
 
-def detect(request: DetectRequest, models: ModelRegistry) -> DetectReply:
+def detect(request: DetectRequest, models: ModelRegistry, team: TeamModels | None = None) -> DetectReply:
     first_judge = not getattr(models.estimator("judge"), "with_verdict", True)  # a stack's first minutes
     for missing, what in ((first_judge, "full judge"), (models.optional_estimator("language") is None, "language")):
         if missing and (ready_at := models.training.get(what)) is not None:
             raise StillTraining("Telling what a name sounds like", max(0.0, ready_at - time.time()))
-    return DetectReply(answer=sounds_like(request.text, models.estimator("judge"), models.estimator("language")))
+    answer = sounds_like(request.text, models.estimator("judge"), models.estimator("language"))
+    if answer.is_name and request.team_corpora and team is not None:
+        answer.real_in = sorted([*answer.real_in, *_team_corpora_with(normalise_pattern(request.text), request, team)])
+    return DetectReply(answer=answer)
+
+
+def _team_corpora_with(name: str, request: DetectRequest, team: TeamModels) -> list[str]:
+    """The asker's team corpora that list ``name`` (one still training, or deleted meanwhile, lists nothing)."""
+    found = []
+    for slug, owner in request.team_corpora.items():
+        try:
+            if name in team.get(owner, slug).model.known_:
+                found.append(slug)
+        except TNaaSError:
+            continue
+    return found
 
 
 def impressions(

@@ -32,6 +32,7 @@ from models.believability import (
 from models.catalog import make_lm
 from models.decency import default_blocklist
 from models.name_model import NameModel
+from models.strings import NameSet
 from models.training import nll_per_char, split
 
 log = logging.getLogger(__name__)
@@ -96,7 +97,11 @@ def train_team_corpus(corpus: str, names: list[str]) -> TrainedCorpus:
         "heldout_scored": len(scored),
         "names": len(names),
     }
-    model = heldout if len(names) >= SERVE_HELD_OUT_FIT else NameModel(lm, corpus).fit(names)
+    if len(names) >= SERVE_HELD_OUT_FIT:
+        model = heldout
+        model.known_ = NameSet.of(names)  # every listed name is known: never shown as new, found by `is`
+    else:
+        model = NameModel(lm, corpus).fit(names)
     rng = np.random.default_rng(int(info.version, 16))
     judge = BelievabilityJudge().fit(*judge_training_set(model, names, rng))
     tier_info = ArtifactInfo(corpus=corpus, model=model_name, corpus_hash=info.version, params={"pool": POOL})

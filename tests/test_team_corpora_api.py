@@ -99,6 +99,10 @@ def test_a_corpus_is_added_trained_answered_from_and_private_then_deleted_with_i
     status, _, near = call(stack, "POST", "/like", {"name": "spider", "corpus": "heroes", "n": 3}, who=alice)
     assert status == 200 and near["names"]["candidates"]
 
+    listed_name = {"text": HEROES[5]}  # `is NAME`: the asker's own corpora that hold it, no one else's
+    assert "heroes" in call(stack, "POST", "/detect", listed_name, who=alice)[2]["sounds_like"]["real_in"]
+    assert "heroes" not in call(stack, "POST", "/detect", listed_name, who=bob)[2]["sounds_like"]["real_in"]
+
     vote = {"answer_id": answer["answer_id"], "index": 1, "direction": 1}
     assert call(stack, "POST", "/votes", vote, who=alice)[2]["up"] == 1
     top = call(stack, "GET", "/top", who=bob)[2]

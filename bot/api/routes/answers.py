@@ -123,8 +123,8 @@ def complete_request(body: CompleteIn, settings: Settings, own: Own = None) -> C
     )
 
 
-def detect_request(body: DetectIn) -> DetectRequest:
-    return job_request(DetectRequest, text=body.text)
+def detect_request(body: DetectIn, own: Own = None) -> DetectRequest:
+    return job_request(DetectRequest, text=body.text, team_corpora=own or {})
 
 
 def corpus_or_default(corpus: str | None, settings: Settings) -> str:
@@ -233,6 +233,11 @@ async def own_corpora(corpus: str | None, asker: Asker) -> Own:
     name = (corpus or "").strip().lower()
     if not name or name in corpus_names():
         return None
+    return await visible_corpora(asker)
+
+
+async def visible_corpora(asker: Asker) -> dict[str, str]:
+    """Every team corpus the caller may use, {slug: owner}: its own and the operator's."""
     visible = await run_in_threadpool(TeamCorpora(asker.batcher.connection).visible, owner_key(asker.caller))
     return {slug: by for slug, (by, _) in visible.items()}
 
@@ -268,8 +273,8 @@ async def check(body: CheckIn, asker: AskerDep, idempotency_key: IdempotencyKey 
 
 @router.post("/detect", response_model=Answer, responses=ASKED)
 async def detect(body: DetectIn, asker: AskerDep, idempotency_key: IdempotencyKey = None) -> Response:
-    """What a name or a text sounds like: corpora, and the language for text."""
-    return await ask(detect_request(body), body.client, asker, idempotency_key)
+    """What a name or a text sounds like: corpora (your own too, for `real_in`), and the language for text."""
+    return await ask(detect_request(body, await visible_corpora(asker)), body.client, asker, idempotency_key)
 
 
 @router.get("/answers/{answer_id}", response_model=Answer, responses=POLLED)
