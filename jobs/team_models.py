@@ -45,6 +45,7 @@ class TeamModels:
         self.folder = folder or settings.data_dir / "team-corpora" / str(os.getpid())
         self._loaded: OrderedDict[tuple[str, str], TeamCorpus] = OrderedDict()
         shutil.rmtree(self.folder, ignore_errors=True)  # a previous process of this pid's leftovers
+        _forget_the_dead(self.folder.parent)
 
     @property
     def held(self) -> int:
@@ -105,3 +106,22 @@ class TeamModels:
         if (held := self._loaded.pop(key, None)) is not None:
             # mapped files stay readable until unmapped; the folder goes now
             shutil.rmtree(self.folder / key[0] / key[1] / held.version, ignore_errors=True)
+
+
+def _forget_the_dead(folder: Path) -> None:
+    """Remove the folders of workers that are gone (``<pid>`` no longer running): each may hold a budget's worth."""
+    if not folder.is_dir():
+        return
+    for child in folder.iterdir():
+        if child.name.isdigit() and not _alive(int(child.name)):
+            shutil.rmtree(child, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
