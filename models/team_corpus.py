@@ -3,8 +3,8 @@ adversarial judge and a believable reservoir, with a report for the people who s
 
 Built-in corpora train every model and a 300,000-candidate reservoir (``models.training``); a team waits
 for its answer, so its corpus gets the one model the list's size calls for (``MODEL_BY_SIZE``, measured
-by ``bench/team_corpus_models.py``) and a reservoir cut from ``POOL`` candidates, the size a stack's
-first reservoir has (``models.believability.FIRST_POOL``). The artifacts are plain bytes (the same
+by ``bench/team_corpus_models.py``) and a reservoir from ``POOL`` candidates, the size a stack's first
+reservoir samples (``models.believability.FIRST_POOL``), kept as large as a full one (``MIN_KEEP``). The artifacts are plain bytes (the same
 ``.npz`` formats as on disk) so that they can be kept where every worker reaches them.
 """
 
@@ -105,9 +105,9 @@ def train_team_corpus(corpus: str, names: list[str]) -> TrainedCorpus:
     rng = np.random.default_rng(int(info.version, 16))
     judge = BelievabilityJudge().fit(*judge_training_set(model, names, rng))
     tier_info = ArtifactInfo(corpus=corpus, model=model_name, corpus_hash=info.version, params={"pool": POOL})
-    reservoir = build_reservoir(
-        model, judge, NearCopies(names), default_blocklist(), tier_info, rng, pool=POOL, first=True
-    )
+    # the full tier's size rule (at least MIN_KEEP names, as many as the candidates allow): 100 requests of
+    # 10 then repeat few names; a first reservoir's smaller tier repeated a fifth of them
+    reservoir = build_reservoir(model, judge, NearCopies(names), default_blocklist(), tier_info, rng, pool=POOL)
     best = reservoir.names[: EXAMPLES * 10]  # stored best first: examples from the top of the tier
     examples = [best[int(i)] for i in rng.choice(len(best), size=min(EXAMPLES, len(best)), replace=False)]
     model_bytes, reservoir_bytes = _bytes(model, info, reservoir)

@@ -321,7 +321,7 @@ ROUTE_ERRORS = {  # what each route really answers besides 200 (401 only with TN
     "POST /api/v1/votes": {"400", "401", "404", "413", "429", "503"},
     "GET /api/v1/top": {"401", "429", "503"},
     "GET /api/v1/corpora": {"401"},
-    "POST /api/v1/corpora": {"202", "400", "401", "409", "413", "503"},
+    "POST /api/v1/corpora": {"202", "400", "401", "409", "413", "429", "503"},
     "GET /api/v1/corpora/{name}": {"401", "404"},
     "DELETE /api/v1/corpora/{name}": {"401", "404"},
     "GET /api/v1/models": {"400", "401", "503"},

@@ -16,7 +16,7 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job
 from starlette.concurrency import run_in_threadpool
 
-from bot.api.deps import OwnerDep, RedisDep, SettingsDep
+from bot.api.deps import AskerDep, OwnerDep, RedisDep, SettingsDep
 from bot.api.errors import Conflict, NotFound, errors
 from bot.api.schemas import CorpusDeleted, CorpusIn, CorpusOut, TeamCorpusOut
 from core.artifacts import trained_name_models
@@ -26,6 +26,7 @@ from core.settings import Settings
 from corpora import corpus_names, manifest
 from corpora.team import check_names, check_room, check_slug
 from jobs.queueing import corpus_lock_seconds, enqueue_corpus_training
+from store.rate_limit import RateLimits, web_counters
 from store.team_corpora import OPERATOR, TeamCorpora, corpus_id
 from store.votes import VoteStore
 
@@ -80,12 +81,17 @@ def corpora(settings: SettingsDep, redis: RedisDep, owner: OwnerDep) -> list[Cor
     "/corpora",
     response_model=TeamCorpusOut,
     responses={202: {"model": TeamCorpusOut, "description": "Still training: GET its `poll` URL."}}
-    | errors(400, 409, 413, 503),
+    | errors(400, 409, 413, 429, 503),
 )
-async def add_corpus(body: CorpusIn, redis: RedisDep, settings: SettingsDep, owner: OwnerDep) -> JSONResponse:
+async def add_corpus(
+    body: CorpusIn, redis: RedisDep, settings: SettingsDep, owner: OwnerDep, asker: AskerDep
+) -> JSONResponse:
     """Add (or replace) your own corpus from a list of names: checked at once (a 400 says what is wrong,
     and nothing is kept), then trained by a worker. Answers 200 with the training report when it is
-    done within TNAAS_API_WAIT seconds, else 202: poll the corpus."""
+    done within TNAAS_API_WAIT seconds, else 202: poll the corpus. Counts against your rate limit."""
+    await RateLimits(asker.aredis).check_async(
+        web_counters("user", asker.caller, asker.address, settings.user_rate, settings.address_people)
+    )
     slug = check_slug(body.name, corpus_names())
     checked = check_names(body.names)
     store = TeamCorpora(redis)
