@@ -273,7 +273,8 @@ def test_a_worker_killed_mid_training_leaves_the_old_version_serving_and_the_job
             lambda: not (s := call(live, "GET", "/corpora/big", who=who)[2])["training"] and s, timeout=120
         )
         assert done["version"] != old and done["report"]["names"] == 20_000 and done["report"]["model"] == "kn4"
-        assert Job.fetch(job_id, connection=connection).get_status() == JobStatus.FINISHED  # retried, not lost
+        finished = lambda: Job.fetch(job_id, connection=connection).get_status() == JobStatus.FINISHED  # noqa: E731
+        wait_until(finished, timeout=10, what="the retried job finished")  # retried, not lost
     finally:
         for process in reversed(processes):
             stop_process(process)
