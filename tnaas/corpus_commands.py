@@ -48,7 +48,7 @@ def add(
     import uuid
 
     from core.errors import TNaaSError
-    from corpora import corpus_names
+    from corpora import judge_corpus_names
     from corpora.team import check_room, check_slug, check_upload, dropped_summary
     from jobs.contracts import CorpusJob
     from jobs.queueing import corpus_lock_seconds
@@ -56,7 +56,7 @@ def add(
     from store.team_corpora import OPERATOR
 
     try:
-        slug = check_slug(name, corpus_names())
+        slug = check_slug(name, judge_corpus_names())
         data = file.read_bytes()
     except TNaaSError as err:
         fail(err)

@@ -23,7 +23,7 @@ from core.artifacts import trained_name_models
 from core.errors import shown
 from core.model_names import default_models
 from core.settings import Settings
-from corpora import corpus_names, manifest
+from corpora import judge_corpus_names, manifest
 from corpora.team import check_names, check_room, check_slug
 from jobs.queueing import corpus_lock_seconds, enqueue_corpus_training
 from store.rate_limit import RateLimits, web_counters
@@ -92,7 +92,7 @@ async def add_corpus(
     await RateLimits(asker.aredis).check_async(
         web_counters("user", asker.caller, asker.address, settings.user_rate, settings.address_people)
     )
-    slug = check_slug(body.name, corpus_names())
+    slug = check_slug(body.name, judge_corpus_names())
     checked = check_names(body.names)
     store = TeamCorpora(redis)
     check_room(await run_in_threadpool(store.slugs, owner), slug)
