@@ -82,6 +82,12 @@ class Settings(BaseSettings):
     team_corpus_timeout: int = Field(
         120, ge=1, description="seconds training a team's own corpus may run (50,000 names: about 30 on one core)"
     )
+    team_corpora_mb: int = Field(
+        128,
+        ge=1,
+        description="MB of Redis every team corpus together may take (lists and trained models; a 1,000-name "
+        "corpus takes about 8, a 50,000-name one about 50): keep it well under TNAAS_REDIS_MAXMEMORY",
+    )
     team_corpus_memory_mb: int = Field(
         256,
         ge=1,

@@ -10,6 +10,7 @@ from rq import get_current_job
 
 from core.errors import Busy
 from core.limits import TEAM_CORPUS_ARTIFACT_BYTES
+from core.settings import Settings
 from jobs.contracts import (
     QUEUED,
     CorpusJob,
@@ -27,7 +28,7 @@ from jobs.queueing import queued_too_long
 from jobs.worker import WorkerContext, needs_context
 from models.team_corpus import train_team_corpus
 from store.answers import Answers
-from store.team_corpora import TeamCorpora
+from store.team_corpora import NO_ROOM, TeamCorpora
 from store.votes import WEB_CHANNEL, VoteStore
 
 log = logging.getLogger(__name__)
@@ -134,10 +135,10 @@ def train_corpus(payload: dict, *, context: WorkerContext) -> dict:
     """Train a team's own corpus from the list its upload kept, and publish the new version in one
     transaction: until then the previous version (if any) keeps serving. A worker killed mid-training
     publishes nothing; rq retries the job (``TNAAS_RETRIES``). Returns the report."""
-    return train_and_publish(TeamCorpora(context.connection), CorpusJob.model_validate(payload))
+    return train_and_publish(TeamCorpora(context.connection), CorpusJob.model_validate(payload), context.settings)
 
 
-def train_and_publish(corpora: TeamCorpora, job: CorpusJob) -> dict:
+def train_and_publish(corpora: TeamCorpora, job: CorpusJob, settings: Settings) -> dict:
     """What ``train_corpus`` does, for the worker and for the operator's command line alike."""
     names = corpora.names(job.owner, job.corpus)
     if names is None:
@@ -155,8 +156,12 @@ def train_and_publish(corpora: TeamCorpora, job: CorpusJob) -> dict:
         seconds=trained.seconds,
         warning=trained.warning,
     )
-    if len(trained.model) + len(trained.reservoir) > TEAM_CORPUS_ARTIFACT_BYTES:  # not met at 50,000 names
+    size = len(trained.model) + len(trained.reservoir)
+    if size > TEAM_CORPUS_ARTIFACT_BYTES:  # not met at 50,000 names
         corpora.failed(job.owner, job.corpus, "Its trained model is too large to keep: send fewer or shorter names.")
+        return {"status": "failed"}
+    if not corpora.room_for(job.owner, job.corpus, size, settings.team_corpora_mb * 1_048_576):
+        corpora.failed(job.owner, job.corpus, NO_ROOM)
         return {"status": "failed"}
     published = corpora.publish(
         job.owner, job.corpus, trained.version, trained.model, trained.reservoir, report.model_dump()

@@ -3,7 +3,8 @@
 The artifacts live in Redis so that every worker, on any machine, can serve any team's corpus (a
 shared volume would be a second thing every deployment must provide and keep; Redis is already there).
 Each corpus is bounded: at most ``TEAM_CORPUS_MAX_BYTES`` of names and ``TEAM_CORPUS_ARTIFACT_BYTES``
-of artifacts, and an owner keeps at most ``TEAM_CORPORA_PER_OWNER``. None of these keys has a TTL, so
+of artifacts, an owner keeps at most ``TEAM_CORPORA_PER_OWNER``, and all of them together at most
+``TNAAS_TEAM_CORPORA_MB`` (``stored_bytes``: Redis' memory is shared with the queue and the votes). None of these keys has a TTL, so
 Redis' ``volatile-lru`` never evicts a team's corpus under memory pressure.
 
 Owners are kept as a hash of their identity (``owner_key``): a key names no address or token. The
@@ -22,6 +23,7 @@ from redis import Redis
 from redis.exceptions import WatchError
 
 OPERATOR = "operator"  # the owner of the corpora an operator adds on the command line: shared by all
+NO_ROOM = "This stack has no room for more corpora right now: delete one you no longer use, or ask its operator."
 PRIVATE_MARK = "@"  # in a private corpus' id (``corpus_id``): no built-in corpus name has one
 
 
@@ -41,6 +43,7 @@ class TeamCorpora:
     NAMES_KEY = "tnaas:corpus-names:{owner}:{slug}"  # the checked list, one name a line
     MODEL_KEY = "tnaas:corpus-model:{owner}:{slug}"  # hash: version, model (.npz bytes), reservoir (.npz bytes)
     TRAINING_KEY = "tnaas:corpus-training:{owner}:{slug}"  # the training job's id, while it runs
+    SIZES_KEY = "tnaas:corpora-bytes"  # hash: "owner:slug" -> bytes its list and artifacts take in Redis
 
     def __init__(self, connection: Redis):
         self.redis = connection
@@ -97,11 +100,27 @@ class TeamCorpora:
             }
             | (about or {})
         )
+        listed = "\n".join(names).encode()
         with self.redis.pipeline() as pipe:
-            pipe.set(names_key, "\n".join(names))
+            pipe.set(names_key, listed)
             pipe.hset(index, slug, json.dumps(state))
+            pipe.hset(self.SIZES_KEY, f"{owner}:{slug}", len(listed) + self._artifact_bytes(owner, slug))
             pipe.execute()
         return True
+
+    def _artifact_bytes(self, owner: str, slug: str) -> int:
+        key = self.MODEL_KEY.format(owner=owner, slug=slug)
+        return sum(self.redis.hstrlen(key, field) for field in ("model", "reservoir"))
+
+    def stored_bytes(self) -> int:
+        """What every team corpus of the stack takes in Redis (lists and artifacts)."""
+        return sum(int(v) for v in self.redis.hvals(self.SIZES_KEY))
+
+    def room_for(self, owner: str, slug: str, artifact_bytes: int, limit: int) -> bool:
+        """Whether a new version of ``artifact_bytes`` keeps every team corpus within ``limit`` bytes."""
+        names = self.redis.strlen(self.NAMES_KEY.format(owner=owner, slug=slug))
+        others = self.stored_bytes() - int(self.redis.hget(self.SIZES_KEY, f"{owner}:{slug}") or 0)
+        return others + names + artifact_bytes <= limit
 
     def abort(self, owner: str, slug: str, job_id: str) -> None:
         """An upload whose job could not be queued: a corpus never trained is forgotten, one that was keeps
@@ -115,6 +134,7 @@ class TeamCorpora:
         else:
             self.redis.hdel(index, slug)
             self.redis.delete(names_key)
+            self.redis.hdel(self.SIZES_KEY, f"{owner}:{slug}")
         self.redis.delete(training)
 
     def names(self, owner: str, slug: str) -> list[str] | None:
@@ -135,6 +155,7 @@ class TeamCorpora:
                 previous = pipe.hget(index, slug)
                 if previous is None:
                     return False
+                names_bytes = self.redis.strlen(self.NAMES_KEY.format(owner=owner, slug=slug))
                 state = json.loads(previous) | {
                     "status": "ready",
                     "training": False,
@@ -147,6 +168,7 @@ class TeamCorpora:
                 pipe.delete(model_key)
                 pipe.hset(model_key, mapping={"version": version, "model": model, "reservoir": reservoir})
                 pipe.hset(index, slug, json.dumps(state))
+                pipe.hset(self.SIZES_KEY, f"{owner}:{slug}", len(model) + len(reservoir) + names_bytes)
                 pipe.delete(training)
                 pipe.execute()
             except WatchError:
@@ -183,6 +205,7 @@ class TeamCorpora:
         with self.redis.pipeline() as pipe:
             pipe.hdel(index, slug)
             pipe.delete(names_key, model_key, training)
+            pipe.hdel(self.SIZES_KEY, f"{owner}:{slug}")
             existed, *_ = pipe.execute()
         return bool(existed)
 

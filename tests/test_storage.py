@@ -195,7 +195,7 @@ def test_every_key_has_a_ttl_or_a_bound_and_the_key_table_names_it(connection):
         "tnaas:unvoted", "tnaas:impressions-kept", "tnaas:top:", "tnaas:vote-changes", "tnaas:voters-bulk",
         "tnaas:arms", "tnaas:team:T1:keycap_voters", "tnaas:slack:installation:", "tnaas:slack:bot:",
         "tnaas:slack:teams", "tnaas:models:version", "tnaas:workers:models", "tnaas:secret:",
-        "tnaas:corpora:", "tnaas:corpus-names:", "tnaas:corpus-model:",
+        "tnaas:corpora:", "tnaas:corpus-names:", "tnaas:corpus-model:", "tnaas:corpora-bytes",
     }  # fmt: skip
     table = re.findall(r"``(tnaas:[^`]*)``", store.__doc__)
     keys = {k.decode() for k in connection.scan_iter(match="tnaas:*")} | {k.decode() for k in held}

@@ -155,7 +155,18 @@ def _snapshot(redis: Redis) -> set[bytes]:
         ({"name": "nolist", "names": "batman"}, "names"),
         ({"names": HEROES}, "name"),
     ],
-    ids=["builtin", "judge-only", "not-slug", "few", "duplicates", "empty", "emoji", "too-many", "not-a-list", "no-name"],
+    ids=[
+        "builtin",
+        "judge-only",
+        "not-slug",
+        "few",
+        "duplicates",
+        "empty",
+        "emoji",
+        "too-many",
+        "not-a-list",
+        "no-name",
+    ],
 )
 def test_bad_uploads_get_a_clear_400_and_change_nothing(stack, body, words):
     who = voter_cookie(stack["base"])

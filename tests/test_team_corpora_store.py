@@ -18,9 +18,10 @@ from jobs.tasks import train_and_publish
 from jobs.team_models import TeamModels
 from models.team_corpus import MODEL_BY_SIZE, model_for_size, train_team_corpus
 from store.arms import ArmCounts
-from store.team_corpora import OPERATOR, TeamCorpora, corpus_id, owner_key
+from store.team_corpora import NO_ROOM, OPERATOR, TeamCorpora, corpus_id, owner_key
 from store.votes import Impression, VoteStore
 
+SETTINGS = Settings(_env_file=None)
 HEROES = random.Random(1).sample(load_corpus("superheroes"), 120)
 CATS = load_corpus("cats")
 
@@ -48,14 +49,14 @@ def test_one_upload_at_a_time_and_a_new_version_replaces_the_old_in_one_step(sto
     assert store.begin("o", "heroes", HEROES, "job1", 60, {"dropped": {"duplicates": 2}})
     assert not store.begin("o", "heroes", HEROES, "job2", 60)  # the second upload, while the first trains
     assert store.states("o")["heroes"]["status"] == "training"
-    first = train_and_publish(store, CorpusJob(owner="o", corpus="heroes"))
+    first = train_and_publish(store, CorpusJob(owner="o", corpus="heroes"), SETTINGS)
     assert first["status"] == "ready" and first["report"]["dropped"] == {"duplicates": 2}
     version = store.version("o", "heroes")
     assert store.states("o")["heroes"]["version"] == version and store.training_job("o", "heroes") is None
 
     assert store.begin("o", "heroes", HEROES[:60], "job3", 60)  # a replacement: the old version answers meanwhile
     assert store.version("o", "heroes") == version and store.states("o")["heroes"]["status"] == "ready"
-    train_and_publish(store, CorpusJob(owner="o", corpus="heroes"))
+    train_and_publish(store, CorpusJob(owner="o", corpus="heroes"), SETTINGS)
     assert store.version("o", "heroes") not in (None, version)
     assert store.states("o")["heroes"]["report"]["names"] == 60
 
@@ -70,7 +71,7 @@ def test_a_delete_while_training_wins_and_nothing_is_published(store):
 
 def test_a_failed_training_leaves_the_served_version_and_says_why(store):
     assert store.begin("o", "cats", CATS, "job1", 60)
-    train_and_publish(store, CorpusJob(owner="o", corpus="cats"))
+    train_and_publish(store, CorpusJob(owner="o", corpus="cats"), SETTINGS)
     version = store.version("o", "cats")
     assert store.begin("o", "cats", CATS[:50], "job2", 60)
     store.failed("o", "cats", "Training failed on our side: send the list again.")
@@ -96,7 +97,7 @@ def test_what_an_owner_sees_is_its_own_then_the_operators(store):
 def test_a_worker_loads_on_first_use_picks_up_new_versions_and_lets_the_least_used_go(store, tmp_path):
     for slug, names in (("heroes", HEROES), ("cats", CATS), ("dogs", load_corpus("dogs"))):
         store.begin("o", slug, names, slug, 60)
-        train_and_publish(store, CorpusJob(owner="o", corpus=slug))
+        train_and_publish(store, CorpusJob(owner="o", corpus=slug), SETTINGS)
     sizes = {slug: sum(len(b) for b in store.artifacts("o", slug)[1:]) for slug in ("heroes", "cats", "dogs")}
     team = TeamModels(store, Settings(data_dir=tmp_path, team_corpus_memory_mb=1), folder=tmp_path / "cache")
     team.budget = sizes["heroes"] + max(sizes["cats"], sizes["dogs"])  # room for heroes and one other
@@ -110,7 +111,7 @@ def test_a_worker_loads_on_first_use_picks_up_new_versions_and_lets_the_least_us
     assert not (tmp_path / "cache" / "o" / "cats" / store.version("o", "cats")).exists()
 
     store.begin("o", "heroes", HEROES[:80], "again", 60)
-    train_and_publish(store, CorpusJob(owner="o", corpus="heroes"))
+    train_and_publish(store, CorpusJob(owner="o", corpus="heroes"), SETTINGS)
     assert team.get("o", "heroes").version == store.version("o", "heroes") != heroes.version
 
     store.delete("o", "dogs")
@@ -147,3 +148,18 @@ def test_a_private_corpus_votes_stay_its_owners_and_go_with_it(store):
     assert votes.name_of("C1", "1.1", 1) is None and votes.name_of("C1", "2.2", 1) == "tom"
     assert not [k for k in store.redis.keys("*") if private.encode() in k]
     assert not [f for f in store.redis.hkeys(ArmCounts.KEY) if private.encode() in f]
+
+
+def test_team_corpora_together_stay_within_their_share_of_redis(store):
+    assert store.begin("o", "cats", CATS, "job1", 60)
+    assert store.stored_bytes() == len("\n".join(CATS).encode())
+    assert train_and_publish(store, CorpusJob(owner="o", corpus="cats"), SETTINGS)["status"] == "ready"
+    model, reservoir = store.artifacts("o", "cats")[1:]
+    assert store.stored_bytes() == len("\n".join(CATS).encode()) + len(model) + len(reservoir)
+    assert store.begin("o", "heroes", HEROES, "job2", 60)
+    tight = Settings(_env_file=None, team_corpora_mb=1)  # no room for a second one
+    assert train_and_publish(store, CorpusJob(owner="o", corpus="heroes"), tight)["status"] == "failed"
+    assert store.states("o")["heroes"]["error"] == NO_ROOM and store.version("o", "heroes") is None
+    for slug in ("cats", "heroes"):
+        store.delete("o", slug)
+    assert store.stored_bytes() == 0

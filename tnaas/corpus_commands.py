@@ -68,17 +68,24 @@ def add(
         fail(err)
     from core.settings import get_settings
 
+    settings = get_settings()
     with _team_corpora() as store:
         try:
             check_room(store.slugs(OPERATOR), slug)
         except TNaaSError as err:
             fail(err)
+        if store.stored_bytes() >= settings.team_corpora_mb * 1_048_576:
+            fail(
+                TNaaSError(
+                    f"Team corpora take all of TNAAS_TEAM_CORPORA_MB ({settings.team_corpora_mb} MB): raise it or remove one."
+                )
+            )
         job_id = f"cli-{uuid.uuid4().hex}"
         about = {"dropped": checked.dropped, "notes": checked.notes}
-        if not store.begin(OPERATOR, slug, checked.names, job_id, corpus_lock_seconds(get_settings()), about):
+        if not store.begin(OPERATOR, slug, checked.names, job_id, corpus_lock_seconds(settings), about):
             fail(TNaaSError(f"The corpus {slug} is being trained from another upload right now: try again after it."))
         try:
-            done = train_and_publish(store, CorpusJob(owner=OPERATOR, corpus=slug))
+            done = train_and_publish(store, CorpusJob(owner=OPERATOR, corpus=slug), settings)
         except BaseException:
             store.abort(OPERATOR, slug, job_id)
             raise

@@ -20,14 +20,14 @@ from bot.api.deps import AskerDep, OwnerDep, RedisDep, SettingsDep
 from bot.api.errors import Conflict, NotFound, errors
 from bot.api.schemas import CorpusDeleted, CorpusIn, CorpusOut, TeamCorpusOut
 from core.artifacts import trained_name_models
-from core.errors import shown
+from core.errors import BadCorpusList, shown
 from core.model_names import default_models
 from core.settings import Settings
 from corpora import judge_corpus_names, manifest
 from corpora.team import check_names, check_room, check_slug
 from jobs.queueing import corpus_lock_seconds, enqueue_corpus_training
 from store.rate_limit import RateLimits, web_counters
-from store.team_corpora import OPERATOR, TeamCorpora, corpus_id
+from store.team_corpora import NO_ROOM, OPERATOR, TeamCorpora, corpus_id
 from store.votes import VoteStore
 
 router = APIRouter(tags=["corpora"])
@@ -96,6 +96,8 @@ async def add_corpus(
     checked = check_names(body.names)
     store = TeamCorpora(redis)
     check_room(await run_in_threadpool(store.slugs, owner), slug)
+    if await run_in_threadpool(store.stored_bytes) >= settings.team_corpora_mb * 1_048_576:
+        raise BadCorpusList(NO_ROOM)
     job_id = await run_in_threadpool(_start, redis, store, owner, slug, checked, settings)
     state = await run_in_threadpool(_wait, redis, store, owner, slug, job_id, settings)
     out = team_corpus_out(slug, owner, state)
