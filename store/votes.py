@@ -460,10 +460,12 @@ class VoteStore:
         self.arms.forget_corpus(corpus)
         return removed
 
-    def top(self, limit: int = TOP_NAMES, team: str | None = None) -> list[TopName]:
-        """Names with the most people up (net of people down) across every message, or one team's: the
-        first ``limit`` of a sorted set kept as votes arrive."""
-        key = self.TOP_KEY.format(scope="all" if team is None else f"team:{team}")
+    def top(self, limit: int = TOP_NAMES, team: str | None = None, corpus: str | None = None) -> list[TopName]:
+        """Names with the most people up (net of people down) across every message, or one team's, or one
+        private corpus' (``corpus``: its id; they are in no other): the first ``limit`` of a sorted set kept
+        as votes arrive."""
+        scope = f"corpus:{corpus}" if corpus is not None else "all" if team is None else f"team:{team}"
+        key = self.TOP_KEY.format(scope=scope)
         best = self.redis.zrangebyscore(key, "-inf", "(0", start=0, num=limit, withscores=True)
         return [TopName(*member.decode().split("\0", 1), int(-score)) for member, score in best]
 

@@ -107,6 +107,10 @@ def test_a_corpus_is_added_trained_answered_from_and_private_then_deleted_with_i
     assert call(stack, "POST", "/votes", vote, who=alice)[2]["up"] == 1
     top = call(stack, "GET", "/top", who=bob)[2]
     assert got["candidates"][0]["name"] not in str(top)  # a private corpus' votes never reach everyone's top
+    own_top = call(stack, "GET", "/top?corpus=heroes", who=alice)[2]
+    assert own_top == [{"name": got["candidates"][0]["name"], "corpus": "heroes", "votes": 1}]
+    status, _, refused = call(stack, "GET", "/top?corpus=heroes", who=bob)
+    assert status == 400 and "You have no corpus called 'heroes'" in refused["error"]
 
     for path, body in (
         ("/generate", {"corpus": "heroes"}),
