@@ -190,9 +190,9 @@ def check_upload(data: bytes) -> CheckedList:
 def _summary(dropped: Counter | dict) -> str:
     """``"3 duplicates, 1 longer than 32 characters dropped"``."""
     parts = [
-        f"{count} {reason}" if reason == DUPLICATE else f"{count} with {reason}" for reason, count in dropped.items()
+        f"{count} {reason}" if reason in (DUPLICATE, TOO_LONG) else f"{count} with {reason}"
+        for reason, count in dropped.items()
     ]
-    parts = [p.replace("with longer", "longer") for p in parts]
     return (", ".join(parts) + " dropped") if parts else ""
 
 
