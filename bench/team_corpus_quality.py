@@ -7,11 +7,13 @@ duplicates in one fold) trained on 500 real names of the source that are not in 
 served model's plain samples calls the shown names real how often, next to how often it calls those
 held-out real names real (target: at least as often).
 
-Run: ``.venv/bin/python -m bench.team_corpus_quality`` (a few minutes).
+Run: ``.venv/bin/python -m bench.team_corpus_quality`` (a few minutes); ``--models kn1,kn2,kn3 --sizes 30,100``
+trains each of those models instead of the one the size calls for.
 """
 
 from __future__ import annotations
 
+import argparse
 import random
 import tempfile
 from pathlib import Path
@@ -30,13 +32,18 @@ HELD_OUT = 500
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--models", default="", help="models to compare (default: the one each size calls for)")
+    parser.add_argument("--sizes", default=",".join(map(str, SIZES)))
+    args = parser.parse_args()
+    models = [m for m in args.models.split(",") if m] or [None]
     print("source      names  model  reservoir  distinct  novelty  near-copies  called real: shown  held-out real")
     for source in SOURCES:
         words = load_corpus(source)
-        for size in SIZES:
+        for size, model_name in ((int(s), m) for s in args.sizes.split(",") for m in models):
             sample = random.Random(size).sample(words, size + HELD_OUT)
             names, held = sample[:size], sample[size:]
-            trained = train_team_corpus("bench", names)
+            trained = train_team_corpus("bench", names, model_name)
             with tempfile.TemporaryDirectory() as tmp:
                 (Path(tmp) / "model.npz").write_bytes(trained.model)
                 (Path(tmp) / "reservoir.npz").write_bytes(trained.reservoir)

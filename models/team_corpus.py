@@ -77,11 +77,12 @@ class TrainedCorpus:
     warning: str | None
 
 
-def train_team_corpus(corpus: str, names: list[str]) -> TrainedCorpus:
+def train_team_corpus(corpus: str, names: list[str], model_name: str | None = None) -> TrainedCorpus:
     """``names`` (checked: ``corpora.team``) -> the served model fitted on all of them, its held-out NLL
-    from a fit on 90% (at least MIN_HELD_OUT names held out), its judge and reservoir; reproducible."""
+    from a fit on 90% (at least MIN_HELD_OUT names held out), its judge and reservoir; reproducible.
+    ``model_name``: another model than the list's size calls for (benchmarks compare them)."""
     start = time.perf_counter()
-    model_name = model_for_size(len(names))
+    model_name = model_name or model_for_size(len(names))
     holdout = max(MIN_HELD_OUT / len(names), 0.1)
     train, test = split(names, holdout)
     heldout = NameModel(make_lm(model_name), corpus).fit(train)
