@@ -101,12 +101,15 @@ def enqueue_web_batch(connection: Redis, items: list[WebItem], job_id: str, sett
 
 def enqueue_corpus_training(connection: Redis, owner: str, corpus: str, job_id: str, settings: Settings) -> Job:
     """Queue training a team corpus whose list ``store.team_corpora`` keeps (``begin``), under its own
-    timeout; retried if its worker dies, and its state says so if it fails for good."""
+    timeout; retried if its worker dies, and its state says so if it fails for good. In the heavy lane:
+    a training holds its worker for seconds, so at most TNAAS_HEAVY_CONCURRENCY run at once and the other
+    workers stay free for everyone's requests."""
     return enqueue_call(
         connection,
         "jobs.tasks.train_corpus",
         CorpusJob(owner=owner, corpus=corpus).model_dump(),
         settings,
+        heavy=True,
         job_timeout=settings.team_corpus_timeout,
         on_failure=Callback("jobs.tasks.corpus_training_failed"),
         job_id=job_id,
