@@ -27,7 +27,7 @@ from corpora import judge_corpus_names, manifest
 from corpora.team import check_names, check_room, check_slug
 from jobs.queueing import corpus_lock_seconds, enqueue_corpus_training
 from store.rate_limit import RateLimits, web_counters
-from store.team_corpora import NO_ROOM, OPERATOR, TeamCorpora, corpus_id
+from store.team_corpora import NO_ROOM, OPERATOR, TeamCorpora, corpus_id, owner_key
 from store.votes import VoteStore
 
 router = APIRouter(tags=["corpora"])
@@ -83,15 +83,14 @@ def corpora(settings: SettingsDep, redis: RedisDep, owner: OwnerDep) -> list[Cor
     responses={202: {"model": TeamCorpusOut, "description": "Still training: GET its `poll` URL."}}
     | errors(400, 409, 413, 429, 503),
 )
-async def add_corpus(
-    body: CorpusIn, redis: RedisDep, settings: SettingsDep, owner: OwnerDep, asker: AskerDep
-) -> JSONResponse:
+async def add_corpus(body: CorpusIn, redis: RedisDep, settings: SettingsDep, asker: AskerDep) -> JSONResponse:
     """Add (or replace) your own corpus from a list of names: checked at once (a 400 says what is wrong,
     and nothing is kept), then trained by a worker. Answers 200 with the training report when it is
     done within TNAAS_API_WAIT seconds, else 202: poll the corpus. Counts against your rate limit."""
     await RateLimits(asker.aredis).check_async(
         web_counters("user", asker.caller, asker.address, settings.user_rate, settings.address_people)
     )
+    owner = owner_key(asker.caller)  # as ``deps.corpus_owner`` has it, the caller looked up once
     slug = check_slug(body.name, judge_corpus_names())
     checked = check_names(body.names)
     store = TeamCorpora(redis)
