@@ -24,7 +24,13 @@ from bot.edge import Edge, Gate
 from bot.health import Health, health
 from bot.metrics import Observed, metrics_registry
 from bot.slack.endpoint import install_slack
-from core.limits import MAX_API_BODY, SLACK_MAX_BODY, SLACK_REDIS_TIMEOUT, VOTER_COOKIE_MAX_AGE
+from core.limits import (
+    MAX_API_BODY,
+    SLACK_MAX_BODY,
+    SLACK_REDIS_TIMEOUT,
+    TEAM_CORPUS_MAX_BODY,
+    VOTER_COOKIE_MAX_AGE,
+)
 from core.settings import get_settings
 from store.answers import Answers
 from store.connection import async_redis_client, redis_client
@@ -60,7 +66,11 @@ def create_app(connection: Redis | None = None) -> FastAPI:
         "completion, what a name sounds like, and votes that teach it what the team likes.",
     )
     # Token, size and shape checks before a route reads the body (innermost: CORS answers preflights first).
-    gates = [Gate("/api/", MAX_API_BODY, token=settings.api_token), Gate("/slack/", SLACK_MAX_BODY, json_checks=False)]
+    gates = [
+        Gate("/api/v1/corpora", TEAM_CORPUS_MAX_BODY, token=settings.api_token),  # a team's list: up to 2 MB
+        Gate("/api/", MAX_API_BODY, token=settings.api_token),
+        Gate("/slack/", SLACK_MAX_BODY, json_checks=False),
+    ]
     app.add_middleware(Edge, gates=gates)
     if settings.cors_origins:
         app.add_middleware(

@@ -102,3 +102,8 @@ class ArtifactVersionMismatch(OperatorError):
 
 class InvalidSeed(TNaaSError):
     """A name to start `like` from that no walk can start from (empty, too long, unknown letters)."""
+
+
+class BadCorpusList(TNaaSError):
+    """An uploaded name list, or the name it is to be kept under, that cannot become a corpus: the
+    message says why and what would work; nothing was kept."""

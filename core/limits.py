@@ -63,3 +63,12 @@ HOME_PENDING = 60  # seconds an App Home publish waits queued, during which furt
 STACK_STOP_SECONDS = 3
 LEARNT_MAX_BYTES = 32 * 1024 * 1024  # a learnt model kept in Redis (the reranker: tens of kB); larger is not shared
 SENTINEL_TIMEOUT = 0.5  # seconds a sentinel may take to name the primary before the next one is asked
+
+# A team's own corpus (corpora.team, store.team_corpora): what one upload may hold, and how many one owner keeps
+TEAM_CORPUS_MIN_NAMES = 20  # fewer and a character model only copies them back (novelty collapses)
+TEAM_CORPUS_MAX_NAMES = 50_000  # trains within 30 s on one worker (bench/team_corpus_training.py)
+TEAM_CORPUS_MAX_BYTES = 2 * 1024 * 1024  # an upload's bytes: 50,000 names of up to 32 characters fit
+TEAM_CORPUS_MAX_BODY = TEAM_CORPUS_MAX_BYTES + 512 * 1024  # POST /corpora: the list as JSON, quotes and commas
+TEAM_CORPORA_PER_OWNER = 20  # corpora one team or API client keeps
+TEAM_CORPUS_SLUG_LEN = 32  # a corpus name: lowercase letters, digits and single hyphens
+TEAM_CORPUS_ARTIFACT_BYTES = 64 * 1024 * 1024  # one corpus' stored artifacts at most (a 50,000-name kn5 is ~25 MB)

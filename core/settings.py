@@ -99,6 +99,21 @@ class Settings(BaseSettings):
     result_ttl: int = Field(600, description="seconds a result is kept")
     failure_ttl: int = Field(7 * 24 * 3600, description="seconds a failed job is kept for inspection")
     retries: int = Field(2, ge=0, description="retries of a job whose worker died or that failed unexpectedly")
+    team_corpus_timeout: int = Field(
+        120, ge=1, description="seconds training a team's own corpus may run (50,000 names: about 30 on one core)"
+    )
+    team_corpora_mb: int = Field(
+        128,
+        ge=1,
+        description="MB of Redis every team corpus together may take (lists and trained models; a 1,000-name "
+        "corpus takes about 8, a 50,000-name one about 50): keep it well under TNAAS_REDIS_MAXMEMORY",
+    )
+    team_corpus_memory_mb: int = Field(
+        256,
+        ge=1,
+        description="MB of team corpora one worker keeps loaded; beyond it the least recently used is let go "
+        "(loaded again from Redis on its next request)",
+    )
     heartbeat: float = Field(
         1.0, gt=0, le=10, description="seconds between a worker's heartbeats (also while it runs a job)"
     )

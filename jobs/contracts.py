@@ -35,11 +35,21 @@ def _n(n: int) -> int:
     return n
 
 
-def _corpus(name: str) -> str:
+def _corpus(name: str, own: Sequence[str] = ()) -> str:
+    """A built-in corpus, or one of ``own``: the team corpora the asker may use (the surface looked them
+    up); anyone else's answers as an unknown corpus."""
     name = name.strip().lower()
-    if name not in corpus_names():
-        raise UnknownCorpus(name, corpus_names())
+    if name not in corpus_names() and name not in own:
+        raise UnknownCorpus(name, [*corpus_names(), *own])
     return name
+
+
+OWN_CORPORA = "own_corpora"  # the validation context's key: the team corpora a request may name
+
+
+def _corpus_checked(value: str, info: ValidationInfo) -> str:
+    context = info.context or {}
+    return value if context.get("queued") else _corpus(value, context.get(OWN_CORPORA, ()))
 
 
 def _model(name: str | None) -> str | None:
@@ -103,7 +113,10 @@ def _checked(check: Callable) -> AfterValidator:
 
 
 Count = Annotated[int, _checked(_n)]
-Corpus = Annotated[str, _checked(_corpus)]
+Corpus = Annotated[str, AfterValidator(_corpus_checked)]
+# A team corpus' owner (``store.team_corpora.owner_key``), set by the surface that resolved the corpus for
+# its asker, never by the asker: None for a built-in corpus.
+Owner = Annotated[str | None, Field(None, description="the owner of a team's own corpus; set by the surface")]
 ModelName = Annotated[str | None, _checked(_model)]
 Pattern = Annotated[str, _checked(_pattern)]
 LikeName = Annotated[str, _checked(_like_name)]
@@ -141,6 +154,7 @@ class _Sized(BaseModel):
 class GenerateRequest(_Sized):
     kind: Literal["generate"] = "generate"
     corpus: Corpus
+    owner: Owner = None
     model: ModelName = None
     seed: Seed = None
     include_known: bool = False
@@ -152,6 +166,7 @@ class CompleteRequest(_Sized):
     kind: Literal["complete"] = "complete"
     pattern: Pattern
     corpus: Corpus
+    owner: Owner = None
     model: ModelName = None
     seed: Seed = None
 
@@ -167,6 +182,7 @@ class LikeRequest(_Sized):
     kind: Literal["like"] = "like"
     name: LikeName
     corpus: Corpus
+    owner: Owner = None
     model: ModelName = None
     seed: Seed = None
     free: bool = False
@@ -183,6 +199,8 @@ class CheckRequest(BaseModel):
 class DetectRequest(BaseModel):
     kind: Literal["detect"] = "detect"
     text: Text
+    # the asker's team corpora ({slug: owner}), set by the surface: `is NAME` says which of them hold it
+    team_corpora: dict[str, str] = {}
     heavy: ClassVar[bool] = False
 
 
@@ -440,3 +458,35 @@ class WebBatch(BaseModel):
     """API requests the web process sent together in one job: each answered on its own."""
 
     items: list[WebItem] = Field(min_length=1)
+
+
+class CorpusJob(BaseModel):
+    """Train a team's own corpus: its list is in ``store.team_corpora`` under its owner and slug."""
+
+    owner: str
+    corpus: str
+
+
+class CorpusReport(BaseModel):
+    """What training a team's own corpus made of the list: what the API's poll and the CLI show."""
+
+    names: int = Field(description="distinct names kept and trained on", examples=[412])
+    dropped: dict[str, int] = Field(
+        {}, description="names dropped, by reason (duplicates, too long, emoji...)", examples=[{"duplicates": 3}]
+    )
+    notes: list[str] = Field(
+        [],
+        description="how the upload was read (a CSV's first column, a header row...)",
+        examples=[["read as a table (comma-separated): its first column is the names, the others are ignored"]],
+    )
+    model: str = Field(description="the name model chosen for a list of this size", examples=["kn3"])
+    heldout_nll: float | None = Field(
+        None,
+        description="nats per character on names held out of a fit on the rest (lower: the model predicts the "
+        "list better); null when no held-out name could be scored",
+        examples=[2.31],
+    )
+    examples: list[str] = Field([], description="five names it makes", examples=[["thrudgar", "eldrun"]])
+    reservoir: int = Field(0, description="believable new names kept ready to serve", examples=[1800])
+    seconds: float = Field(0.0, description="training time on the worker", examples=[2.4])
+    warning: str | None = Field(None, description="something to know, e.g. that the list is small", examples=[None])

@@ -19,6 +19,7 @@ from availability.marks import USABLE, Mark, Verdict
 from availability.rules import LABELS, REGISTRIES
 from core.errors import ModelUnavailable, StillTraining, TNaaSError
 from core.limits import RESERVOIR_NAMES_PER_N
+from core.pattern import normalise_pattern
 from core.settings import Settings
 from corpora import corpus_names
 from jobs.contracts import (
@@ -36,6 +37,7 @@ from jobs.contracts import (
     NamesReply,
     UserError,
 )
+from jobs.team_models import TeamModels
 from models.bandit import choose_model, competing
 from models.catalog import default_model_for
 from models.like import like as names_like
@@ -44,6 +46,7 @@ from models.ranking import candidate_rows, choose_shown, pool_scores
 from models.registry import ModelRegistry
 from models.sounds_like import sounds_like
 from store.arms import ArmCounts
+from store.team_corpora import corpus_id
 from store.votes import Impression
 
 MAX_FREE_ROUNDS = 3  # live checks of replacements when shown names turn out taken: bounded
@@ -61,12 +64,16 @@ def answer(
     settings: Settings,
     availability: Checks | None = None,
     caller: str | None = None,
+    team: TeamModels | None = None,
 ) -> NamesReply | CheckReply | DetectReply | UserError:
     """``availability`` (None: no marks, and `free` / `check` say they cannot be answered here); its
-    registry calls spend one allowance for the request and ``caller``'s budget (a Slack user, an address)."""
+    registry calls spend one allowance for the request and ``caller``'s budget (a Slack user, an address).
+    ``team``: the worker's team corpora (None: a request naming one is told they are not served here)."""
     if hasattr(availability, "for_request"):  # the checker itself: this request's view of it
         availability = availability.for_request(caller)
     try:
+        if getattr(request, "owner", None) is not None:
+            return team_answer(request, team, settings, availability)
         if isinstance(request, GenerateRequest):
             return generate(request, models, arms, settings, availability)
         if isinstance(request, CompleteRequest):
@@ -75,7 +82,7 @@ def answer(
             return like(request, models, arms, settings, availability)
         if isinstance(request, CheckRequest):
             return check(request, _needed(availability))
-        return detect(request, models)
+        return detect(request, models, team)
     except TNaaSError as err:
         return UserError(error=str(err))
 
@@ -87,6 +94,7 @@ def answer_many(
     settings: Settings,
     availability: AvailabilityChecker | None = None,
     callers: list[str | None] | None = None,
+    team: TeamModels | None = None,
 ) -> list[NamesReply | CheckReply | DetectReply | UserError]:
     """``answer`` for each request (a batch from the web process), with the registry marks of every
     shown name asked in one ``availability.check_many``: one round of live look-ups (and one canary)
@@ -95,7 +103,7 @@ def answer_many(
     callers = callers or [None] * len(requests)
     marked_later = [availability is not None and _marks_only(r) for r in requests]
     replies = [
-        answer(r, models, arms, settings, None if later else availability, caller)
+        answer(r, models, arms, settings, None if later else availability, caller, team)
         for r, later, caller in zip(requests, marked_later, callers)
     ]
     named = [
@@ -441,12 +449,27 @@ def complete(
     )
 
 
-def detect(request: DetectRequest, models: ModelRegistry) -> DetectReply:
+def detect(request: DetectRequest, models: ModelRegistry, team: TeamModels | None = None) -> DetectReply:
     first_judge = not getattr(models.estimator("judge"), "with_verdict", True)  # a stack's first minutes
     for missing, what in ((first_judge, "full judge"), (models.optional_estimator("language") is None, "language")):
         if missing and (ready_at := models.training.get(what)) is not None:
             raise StillTraining("Telling what a name sounds like", max(0.0, ready_at - time.time()))
-    return DetectReply(answer=sounds_like(request.text, models.estimator("judge"), models.estimator("language")))
+    answer = sounds_like(request.text, models.estimator("judge"), models.estimator("language"))
+    if answer.is_name and request.team_corpora and team is not None:
+        answer.real_in = sorted([*answer.real_in, *_team_corpora_with(normalise_pattern(request.text), request, team)])
+    return DetectReply(answer=answer)
+
+
+def _team_corpora_with(name: str, request: DetectRequest, team: TeamModels) -> list[str]:
+    """The asker's team corpora that list ``name`` (one still training, or deleted meanwhile, lists nothing)."""
+    found = []
+    for slug, owner in request.team_corpora.items():
+        try:
+            if name in team.get(owner, slug).model.known_:
+                found.append(slug)
+        except TNaaSError:
+            continue
+    return found
 
 
 def impressions(
@@ -457,16 +480,19 @@ def impressions(
     user: str | None,
     surface: str,
     team: str | None = None,
+    owner: str | None = None,
 ) -> list[Impression]:
-    """One impression per shown candidate, numbered from 1: the rows of the reranking dataset."""
+    """One impression per shown candidate, numbered from 1: the rows of the reranking dataset. A team
+    corpus' (``owner``) are kept under its private id, so its votes, `top` and bandit stay its owner's."""
     shown_at = time.time()
+    corpus = corpus_id(owner, reply.corpus) if owner is not None else reply.corpus
     return [
         Impression(
             channel=channel,
             ts=ts,
             index=i,
             name=c.name,
-            corpus=reply.corpus,
+            corpus=corpus,
             model=reply.model,
             model_version=reply.model_version,
             pattern=reply.pattern,
@@ -486,3 +512,72 @@ def impressions(
         )
         for i, c in enumerate(reply.candidates, 1)
     ]
+
+
+def team_answer(
+    request: GenerateRequest | CompleteRequest | LikeRequest,
+    team: TeamModels | None,
+    settings: Settings,
+    availability: Checks | None,
+) -> NamesReply:
+    """A request on a team's own corpus: its one model (chosen by the list's size when it was trained)
+    answers; generation draws from its believable reservoir as for a built-in corpus (P(real) is the
+    score), completions keep likelihood order, `like` shows the likeliest names near the one given."""
+    if team is None:
+        raise TNaaSError("Team corpora are not served here.")
+    corpus = team.get(request.owner, request.corpus)
+    model_name = corpus.info.model
+    if request.model and request.model != model_name:
+        raise ModelUnavailable(request.model, request.corpus, [model_name])
+    rng = np.random.default_rng(request.seed)
+    reply = NamesReply(
+        corpus=request.corpus,
+        model=model_name,
+        model_version=corpus.version,
+        model_chosen_by="request" if request.model else "default",
+        candidates=[],
+    )
+    scores = None
+    if isinstance(request, GenerateRequest):
+        reply.free = request.free
+        reservoir = corpus.reservoir
+        if not request.include_known and len(reservoir) >= request.n:
+            pool = max(request.n, settings.rerank_pool) if request.free else request.n
+            picked = reservoir.draw(pool, rng)
+            found = [Candidate(reservoir.names[i], float(reservoir.log_probs[i]), False) for i in picked]
+            scores = np.asarray(reservoir.scores[picked], dtype=float)
+            reply.ranked_by = f"believability {reservoir.info.version}"
+        else:
+            found = corpus.model.generate(request.n, rng, include_known=request.include_known)
+    elif isinstance(request, CompleteRequest):
+        reply.pattern = request.pattern
+        found = corpus.model.complete(request.pattern, request.n, rng, budget=settings.complete_budget)
+    else:
+        reply.like, reply.free = request.name, request.free
+        found = names_like(corpus.model, request.name, max(request.n, settings.rerank_pool), rng)
+        if not found:
+            raise TNaaSError(f"I found no believable {request.corpus} names near '{request.name}'.")
+        found = sorted(found, key=lambda c: c.nll_per_char)
+    if scores is None:
+        scores = np.array([-c.nll_per_char for c in found])
+    rows = [
+        {
+            "name": c.name,
+            "log_prob": c.log_prob,
+            "known": c.known,
+            "believability": None,
+            "edits": getattr(c, "edits", None),
+        }
+        | ({"real": round(float(s), 4)} if reply.ranked_by.startswith("believability") else {})
+        for c, s in zip(found, scores)
+    ]
+    picks = [(i, False) for i in range(min(request.n, len(rows)))]
+    if getattr(request, "free", False):
+        picks, marks, reply.note = _confirmed_free(picks, scores, rows, request.n, REGISTRIES, availability)
+    else:
+        marks = _marks(availability, [rows[i]["name"] for i, _ in picks])
+    reply.candidates = [
+        CandidateOut.model_validate(rows[i] | {"availability": m, "score": round(float(scores[i]), 4)})
+        for (i, _), m in zip(picks, marks)
+    ]
+    return reply

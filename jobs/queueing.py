@@ -25,7 +25,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from redis import Redis
-from rq import Queue, Retry
+from rq import Callback, Queue, Retry
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 from rq.rate_limit import RateLimit, RateLimitRegistry
@@ -33,7 +33,7 @@ from rq.rate_limit import RateLimit, RateLimitRegistry
 from core.errors import Busy
 from core.observability import current_request_id, new_request_id
 from core.settings import Settings, get_settings
-from jobs.contracts import Request, WebBatch, WebItem, WebJob
+from jobs.contracts import CorpusJob, Request, WebBatch, WebItem, WebJob
 from store.answers import Answers
 from store.claims import Claims
 
@@ -97,6 +97,29 @@ def enqueue_web_batch(connection: Redis, items: list[WebItem], job_id: str, sett
         Answers(connection).assign(pipe, [item.answer_id for item in items], job_id, settings.result_ttl)
         pipe.llen(queue(connection, settings).key)
         return pipe.execute()[-1]
+
+
+def enqueue_corpus_training(connection: Redis, owner: str, corpus: str, job_id: str, settings: Settings) -> Job:
+    """Queue training a team corpus whose list ``store.team_corpora`` keeps (``begin``), under its own
+    timeout; retried if its worker dies, and its state says so if it fails for good. In the heavy lane:
+    a training holds its worker for seconds, so at most TNAAS_HEAVY_CONCURRENCY run at once and the other
+    workers stay free for everyone's requests."""
+    return enqueue_call(
+        connection,
+        "jobs.tasks.train_corpus",
+        CorpusJob(owner=owner, corpus=corpus).model_dump(),
+        settings,
+        heavy=True,
+        job_timeout=settings.team_corpus_timeout,
+        on_failure=Callback("jobs.tasks.corpus_training_failed"),
+        job_id=job_id,
+    )
+
+
+def corpus_lock_seconds(settings: Settings) -> int:
+    """How long one upload holds its corpus (two uploads at once: the second is refused): the job's
+    every try, and the wait for a worker."""
+    return settings.team_corpus_timeout * (settings.retries + 1) + settings.queue_ttl + settings.worker_silent
 
 
 def idempotent_job_id(key: str, request: Request, caller: str) -> str:

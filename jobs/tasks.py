@@ -9,8 +9,12 @@ import orjson
 from rq import get_current_job
 
 from core.errors import Busy
+from core.limits import TEAM_CORPUS_ARTIFACT_BYTES
+from core.settings import Settings
 from jobs.contracts import (
     QUEUED,
+    CorpusJob,
+    CorpusReport,
     NamesReply,
     TooLate,
     WebBatch,
@@ -22,7 +26,9 @@ from jobs.contracts import (
 from jobs.pipeline import answer, answer_many, impressions
 from jobs.queueing import queued_too_long
 from jobs.worker import WorkerContext, needs_context
+from models.team_corpus import train_team_corpus
 from store.answers import Answers
+from store.team_corpora import NO_ROOM, TeamCorpora
 from store.votes import WEB_CHANNEL, VoteStore
 
 log = logging.getLogger(__name__)
@@ -46,7 +52,7 @@ def answer_request(payload: dict, *, context: WorkerContext) -> dict:
     if late := too_late(context):
         return late.model_dump()
     return answer(
-        request_from(payload), context.models, context.arms, context.settings, context.availability
+        request_from(payload), context.models, context.arms, context.settings, context.availability, team=context.team
     ).model_dump()
 
 
@@ -60,11 +66,13 @@ def answer_on_web(payload: dict, *, context: WorkerContext) -> dict:
     if late := too_late(context):
         return late.model_dump()
     job = WebJob.model_validate(payload, context=QUEUED)
-    reply = answer(job.request, context.models, context.arms, context.settings, context.availability, job.caller)
+    reply = answer(
+        job.request, context.models, context.arms, context.settings, context.availability, job.caller, context.team
+    )
     current = get_current_job()
     if isinstance(reply, NamesReply) and reply.candidates and current is not None:
         VoteStore(context.connection).record_impressions(
-            impressions(reply, WEB_CHANNEL, current.id, job.request.n, job.client, "web")
+            impressions(reply, WEB_CHANNEL, current.id, job.request.n, job.client, "web", owner=_owner(job.request))
         )
     return reply.model_dump()
 
@@ -91,6 +99,7 @@ def answer_web_batch(payload: dict, *, context: WorkerContext) -> dict:
             settings,
             context.availability,
             [i.caller for i in batch.items],
+            context.team,
         )
     replies, when_kept = {}, {}
     for item, reply in zip(batch.items, fresh):
@@ -111,4 +120,62 @@ def answer_web_batch(payload: dict, *, context: WorkerContext) -> dict:
 
 
 def _impressions(reply: NamesReply, item: WebItem) -> list:
-    return impressions(reply, WEB_CHANNEL, item.answer_id, item.request.n, item.client, "web")
+    return impressions(
+        reply, WEB_CHANNEL, item.answer_id, item.request.n, item.client, "web", owner=_owner(item.request)
+    )
+
+
+def _owner(request) -> str | None:
+    """A team corpus' owner (its impressions are kept under its private id), None for a built-in one."""
+    return getattr(request, "owner", None)
+
+
+@needs_context
+def train_corpus(payload: dict, *, context: WorkerContext) -> dict:
+    """Train a team's own corpus from the list its upload kept, and publish the new version in one
+    transaction: until then the previous version (if any) keeps serving. A worker killed mid-training
+    publishes nothing; rq retries the job (``TNAAS_RETRIES``). Returns the report."""
+    return train_and_publish(TeamCorpora(context.connection), CorpusJob.model_validate(payload), context.settings)
+
+
+def train_and_publish(corpora: TeamCorpora, job: CorpusJob, settings: Settings) -> dict:
+    """What ``train_corpus`` does, for the worker and for the operator's command line alike."""
+    names = corpora.names(job.owner, job.corpus)
+    if names is None:
+        return {"status": "deleted"}  # deleted before its turn came
+    state = corpora.states(job.owner).get(job.corpus, {})
+    trained = train_team_corpus(job.corpus, names)
+    report = CorpusReport(
+        names=len(names),
+        dropped=state.get("dropped", {}),
+        notes=state.get("notes", []),
+        model=trained.model_name,
+        heldout_nll=trained.heldout_nll,
+        examples=trained.examples,
+        reservoir=trained.reservoir_names,
+        seconds=trained.seconds,
+        warning=trained.warning,
+    )
+    size = len(trained.model) + len(trained.reservoir)
+    if size > TEAM_CORPUS_ARTIFACT_BYTES:  # not met at 50,000 names
+        corpora.failed(job.owner, job.corpus, "Its trained model is too large to keep: send fewer or shorter names.")
+        return {"status": "failed"}
+    if not corpora.room_for(job.owner, job.corpus, size, settings.team_corpora_mb * 1_048_576):
+        corpora.failed(job.owner, job.corpus, NO_ROOM)
+        return {"status": "failed"}
+    published = corpora.publish(
+        job.owner, job.corpus, trained.version, trained.model, trained.reservoir, report.model_dump()
+    )
+    return {"status": "ready" if published else "deleted", "report": report.model_dump()}
+
+
+def corpus_training_failed(job, connection, exc_type, exc_value, traceback) -> None:
+    """rq's failure callback: a training that failed for good (retries spent) says so in its state. rq
+    calls it on every failure, before it decides to retry (its worker killed, an exception): a job with
+    retries left is still training."""
+    payload = CorpusJob.model_validate(job.args[0])
+    if job.retries_left:
+        log.warning("training the team corpus %s failed (%s): retried", payload.corpus, exc_type.__name__)
+        return
+    log.error("training the team corpus %s failed: %s", payload.corpus, exc_value)
+    TeamCorpora(connection).failed(payload.owner, payload.corpus, "Training failed on our side: send the list again.")

@@ -39,11 +39,13 @@ from availability.checker import AvailabilityChecker, build_checker
 from core.observability import request_context
 from core.settings import Settings, get_settings
 from jobs import metrics
+from jobs.team_models import TeamModels
 from models.registry import ModelRegistry
 from store.arms import ArmCounts, RecentArms
 from store.connection import wait_for_redis
 from store.deploys import ModelVersions
 from store.learnt import LearntModels
+from store.team_corpora import TeamCorpora
 from store.training import TrainingProgress
 
 log = logging.getLogger(__name__)
@@ -66,10 +68,13 @@ class WorkerContext:
     arms: ArmCounts | None = None  # the bandit's counts (a worker's: RecentArms, read at most every ARMS_FRESH s)
     # a version published under another fingerprint than this machine's files, already reacted to once
     seen_published: str | None = None
+    team: TeamModels | None = None  # team corpora loaded here (kept across model versions: they are Redis')
 
     def __post_init__(self):
         if self.arms is None:
             self.arms = ArmCounts(self.connection)
+        if self.team is None:
+            self.team = TeamModels(TeamCorpora(self.connection), self.settings)
 
 
 _process_context: WorkerContext | None = None  # this process' models, once a ModelWorker has loaded them
@@ -317,6 +322,7 @@ def load_context(
         previous.availability if previous else build_checker(settings, connection=connection),
         RecentArms(connection, ARMS_FRESH),
         seen_published=published,
+        team=previous.team if previous else None,
     )
     # the reservoirs' ranking columns, scored beside the first jobs rather than inside them
     threading.Thread(target=_warm, args=(models, settings), name="warm", daemon=True).start()

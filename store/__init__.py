@@ -34,4 +34,10 @@ bounded otherwise: by the retention purge, by people (rate limits), or by a coun
 | ``tnaas:crash-loops`` | ``crash_loops.CrashLoops`` | children of `tnaas up` in a crash loop (for /healthz) | a field per child, cleared when it runs again |
 | ``tnaas:secret:`` | ``signing.SigningKeys`` | the web processes' shared signing key (voter cookies) | one key per name |
 | ``tnaas:availability:`` | ``availability.AvailabilityCache`` | registries' live "free"/"taken" answers | ``TNAAS_AVAILABILITY_TTL`` |
+| ``tnaas:corpora:`` | ``team_corpora.TeamCorpora`` | per owner (a hash of its identity): its corpora's state, report and version | at most ``TEAM_CORPORA_PER_OWNER`` fields; until deleted |
+| ``tnaas:corpus-names:`` | ``team_corpora.TeamCorpora`` | a team corpus' checked list | at most ``TEAM_CORPUS_MAX_BYTES``; until deleted |
+| ``tnaas:corpus-model:`` | ``team_corpora.TeamCorpora`` | a team corpus' trained artifacts (name model, reservoir) and version | at most ``TEAM_CORPUS_ARTIFACT_BYTES``; until deleted |
+| ``tnaas:corpora-bytes`` | ``team_corpora.TeamCorpora`` | bytes each team corpus takes (its list and artifacts) | a field per corpus, removed with it |
+| ``tnaas:corpus-training:`` | ``team_corpora.TeamCorpora`` | the job training a team corpus (one at a time) | the job's timeout |
+| ``tnaas:top:corpus:`` | ``votes.VoteStore`` | best-voted names of one team's private corpus (never in everyone's `top`) | one member per voted name kept; deleted with the corpus |
 """

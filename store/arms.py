@@ -7,6 +7,8 @@ import time
 
 from redis import Redis
 
+from store.team_corpora import PRIVATE_MARK
+
 
 class ArmCounts:
     """One hash: ``model:<corpus>:<model>:shown`` / ``:judged`` / ``:up`` and the same per corpus.
@@ -43,6 +45,12 @@ class ArmCounts:
             pipe.hincrby(self.KEY, f"corpus:{corpus}:up", step)
             pipe.execute()
 
+    def forget_corpus(self, corpus: str) -> None:
+        """Drop one corpus' counters (a team's corpus deleted)."""
+        mine = [f for f in self.redis.hkeys(self.KEY) if f.decode().split(":")[1] == corpus]
+        if mine:
+            self.redis.hdel(self.KEY, *mine)
+
     def fields(self) -> dict[bytes, bytes]:
         return self.redis.hgetall(self.KEY)
 
@@ -66,10 +74,12 @@ def tally(fields: dict[bytes, bytes], kind: str, corpus: str | None, of: str = "
             continue
         if kind == "model":
             _, arm_corpus, arm, what = parts
-            if corpus is not None and arm_corpus != corpus:
-                continue
+            if arm_corpus != corpus and (corpus is not None or PRIVATE_MARK in arm_corpus):
+                continue  # another corpus; a team's private one counts only when asked for by its id
         else:
             _, arm, what = parts
+            if PRIVATE_MARK in arm:
+                continue
         seen = counts.setdefault(arm, {})
         seen[what] = seen.get(what, 0) + int(value)
     out = {}

@@ -39,6 +39,7 @@ from redis.exceptions import WatchError
 from core.limits import TOP_NAMES, UNVOTED_KEEP
 from store.arms import ArmCounts
 from store.connection import acknowledged
+from store.team_corpora import PRIVATE_MARK
 
 KEYCAPS = ["one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "keycap_ten"]
 THUMBS = {"+1": 1, "thumbsup": 1, "-1": -1, "thumbsdown": -1}
@@ -169,7 +170,11 @@ local function shift(channel, ts, index, identity, direction, step, arms)
   local member = name .. '\0' .. mark.corpus
   local net = (side == 'up') and step or -step
   local tops = {P.top .. 'all'}
-  if mark.team ~= '' then tops[2] = P.top .. 'team:' .. mark.team end
+  if string.find(mark.corpus, P.private, 1, true) then
+    tops = {P.top .. 'corpus:' .. mark.corpus}  -- a team's private corpus: its own top, never everyone's
+  elseif mark.team ~= '' then
+    tops[2] = P.top .. 'team:' .. mark.team
+  end
   for _, top in ipairs(tops) do
     if tonumber(redis.call('ZINCRBY', top, -net, member)) == 0 then redis.call('ZREM', top, member) end
   end
@@ -268,7 +273,7 @@ class VoteStore:
     SHOWN_KEY = "tnaas:shown"  # sorted set: "channel ts candidates" of every message kept, by when shown
     UNVOTED_KEY = "tnaas:unvoted"  # sorted set: the same, of messages nobody voted on, by when they expire
     KEPT_KEY = "tnaas:impressions-kept"  # impressions in SHOWN_KEY's messages
-    TOP_KEY = "tnaas:top:{scope}"  # "all" or "team:<id>": "name\0corpus" -> minus the net people
+    TOP_KEY = "tnaas:top:{scope}"  # "all", "team:<id>" or "corpus:<private id>": "name\0corpus" -> minus the net people
     CHANGES_KEY = "tnaas:vote-changes"  # people's votes counted in or out, ever (a stuffed vote moves nothing)
     LOOKED_KEY = "tnaas:vote-changes-learnt"  # CHANGES_KEY when the learner last read the votes
     IMPRESSIONS_KEY = "tnaas:impressions"  # the layout before: every impression in one list (see ``upgrade``),
@@ -302,6 +307,7 @@ class VoteStore:
                 "kept": cls.KEPT_KEY,
                 "arms": ArmCounts.KEY,
                 "changes": cls.CHANGES_KEY,
+                "private": PRIVATE_MARK,
                 "orphan": UNVOTED_KEEP,
             }
         )
@@ -438,10 +444,30 @@ class VoteStore:
                     requests += int(self._drop(keys=[], args=[self._prefixes, entry, 0]))
         return votes, requests
 
-    def top(self, limit: int = TOP_NAMES, team: str | None = None) -> list[TopName]:
-        """Names with the most people up (net of people down) across every message, or one team's: the
-        first ``limit`` of a sorted set kept as votes arrive."""
-        key = self.TOP_KEY.format(scope="all" if team is None else f"team:{team}")
+    def forget_corpus(self, corpus: str) -> int:
+        """Delete every request made from a team's private corpus (``store.team_corpora.corpus_id``) with
+        its votes, its `top` and the bandit's counts: what deleting the corpus promises. Returns the
+        impressions deleted."""
+        removed = 0
+        for entries in _chunks(self.redis.zrange(self.SHOWN_KEY, 0, -1), 500):
+            with self.redis.pipeline(transaction=False) as pipe:
+                for entry in entries:
+                    channel, ts, _ = entry.decode().split(" ")
+                    pipe.lindex(self.MESSAGE_KEY.format(channel=channel, ts=ts), 0)
+                marks = pipe.execute()
+            for entry, mark in zip(entries, marks):
+                if mark is not None and json.loads(mark)["corpus"] == corpus:
+                    removed += int(self._drop(keys=[], args=[self._prefixes, entry, 0]))
+        self.redis.delete(self.TOP_KEY.format(scope=f"corpus:{corpus}"))
+        self.arms.forget_corpus(corpus)
+        return removed
+
+    def top(self, limit: int = TOP_NAMES, team: str | None = None, corpus: str | None = None) -> list[TopName]:
+        """Names with the most people up (net of people down) across every message, or one team's, or one
+        private corpus' (``corpus``: its id; they are in no other): the first ``limit`` of a sorted set kept
+        as votes arrive."""
+        scope = f"corpus:{corpus}" if corpus is not None else "all" if team is None else f"team:{team}"
+        key = self.TOP_KEY.format(scope=scope)
         best = self.redis.zrangebyscore(key, "-inf", "(0", start=0, num=limit, withscores=True)
         return [TopName(*member.decode().split("\0", 1), int(-score)) for member, score in best]
 
@@ -468,6 +494,8 @@ class VoteStore:
                     continue  # expired unvoted (its index entry goes at the next purge)
                 channel, ts, _ = entry.decode().split(" ")
                 mark = json.loads(kept[0])
+                if PRIVATE_MARK in mark["corpus"]:
+                    continue  # a team's private corpus: its names never reach the shared reranker
                 request = mark["request"]
                 judge_keys, nll_keys = request.pop("judge_keys"), request.pop("nll_keys")
                 shared = request | {"channel": channel, "ts": ts, "corpus": mark["corpus"], "model": mark["model"]}

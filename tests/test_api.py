@@ -321,8 +321,11 @@ ROUTE_ERRORS = {  # what each route really answers besides 200 (401 only with TN
     "POST /api/v1/detect": {"202", "400", "401", "413", "429", "500", "503"},
     "GET /api/v1/answers/{answer_id}": {"202", "400", "401", "404", "500", "503"},
     "POST /api/v1/votes": {"400", "401", "404", "413", "429", "503"},
-    "GET /api/v1/top": {"401", "429", "503"},
+    "GET /api/v1/top": {"400", "401", "429", "503"},
     "GET /api/v1/corpora": {"401"},
+    "POST /api/v1/corpora": {"202", "400", "401", "409", "413", "429", "503"},
+    "GET /api/v1/corpora/{name}": {"401", "404"},
+    "DELETE /api/v1/corpora/{name}": {"401", "404"},
     "GET /api/v1/models": {"400", "401", "503"},
     "GET /healthz": {"503"},
 }

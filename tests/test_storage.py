@@ -35,6 +35,7 @@ from store.replies import ReplyProgress
 from store.signing import SigningKeys
 from store.slack_batches import SlackBatches
 from store.slack_teams import TeamHabits
+from store.team_corpora import TeamCorpora
 from store.voters import VoterBatches
 from store.votes import Impression, TopName, VoteStore
 from tnaas.redis_server import EmbeddedRedis
@@ -184,12 +185,17 @@ def test_every_key_has_a_ttl_or_a_bound_and_the_key_table_names_it(connection):
     SigningKeys(connection).get_or_create("voter-cookie")
     AvailabilityCache(connection, ttl=60).put_many("pypi", {"tom": ("free", "")})
     ArmCounts(connection).add_up("cats", "kn3", 1)
+    corpora = TeamCorpora(connection)
+    corpora.begin("owner1", "rivers", ["nile", "rhine"], "job2", 60)
+    corpora.begin("owner1", "lakes", ["ohrid"], "job3", 60)  # training: its job holds it
+    corpora.publish("owner1", "rivers", "v1", b"model", b"reservoir", {})
 
     bounded_otherwise = {  # no TTL: never evicted; bounded by the retention purge, people, a count or one key
         "tnaas:impression:", "tnaas:votes:", "tnaas:counted:", "tnaas:tally:", "tnaas:shown",
         "tnaas:unvoted", "tnaas:impressions-kept", "tnaas:top:", "tnaas:vote-changes", "tnaas:voters-bulk",
         "tnaas:arms", "tnaas:team:T1:keycap_voters", "tnaas:slack:installation:", "tnaas:slack:bot:",
         "tnaas:slack:teams", "tnaas:models:version", "tnaas:workers:models", "tnaas:secret:",
+        "tnaas:corpora:", "tnaas:corpus-names:", "tnaas:corpus-model:", "tnaas:corpora-bytes",
     }  # fmt: skip
     table = re.findall(r"``(tnaas:[^`]*)``", store.__doc__)
     keys = {k.decode() for k in connection.scan_iter(match="tnaas:*")} | {k.decode() for k in held}

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from core.limits import DEFAULT_N, MAX_N, SEED_MAX, STACK_STOP_SECONDS
-from tnaas import availability_commands
+from tnaas import availability_commands, corpus_commands
 from tnaas.terminal import EXIT_CONFIG, consoles, fail, print_json
 
 if TYPE_CHECKING:
@@ -748,6 +748,7 @@ def _vote_store():
 
 
 availability_commands.register(app)  # `tnaas check NAME...`, `tnaas availability refresh|status`
+corpus_commands.register(app)  # `tnaas corpus add|list|rm`
 
 votes_app = typer.Typer(
     help="The reranking dataset: impressions and their votes.", no_args_is_help=True, rich_markup_mode=None

@@ -17,6 +17,7 @@ from bot.api.batching import Batcher
 from bot.api.voters import COOKIE, CookieVoter, VoterCookies, signing_key
 from bot.edge import token_ok
 from core.settings import Settings
+from store.team_corpora import owner_key
 from store.votes import VoteStore
 
 
@@ -80,6 +81,12 @@ async def caller_of(request: Request, address: str) -> str:
     return f"addr-{address}"
 
 
+async def corpus_owner(request: Request) -> str:
+    """Whose team corpora a caller sees and adds: the same identity as its idempotency keys (``caller_of``),
+    hashed (``store.team_corpora.owner_key``)."""
+    return owner_key(await caller_of(request, address_of(request)))
+
+
 def voter_cookies(request: Request) -> VoterCookies:
     """Signs and checks the page's voter cookie (the key is fetched once per process)."""
     state = request.app.state
@@ -108,3 +115,4 @@ AddressDep = Annotated[str, Depends(client_address)]
 AskerDep = Annotated[Asker, Depends(asker)]
 CookieVoterDep = Annotated[CookieVoter | None, Depends(cookie_voter)]
 AuthenticatedDep = Annotated[bool, Depends(authenticated)]
+OwnerDep = Annotated[str, Depends(corpus_owner)]

@@ -36,10 +36,15 @@ class NotFound(Exception):
     pass
 
 
+class Conflict(Exception):
+    """The request clashes with one in progress (an upload of the same corpus still training)."""
+
+
 WHY = {
     400: "Bad input: the message says what was wrong and what would work.",
     401: "No API token, or the wrong one: only when the stack has TNAAS_API_TOKEN set.",
-    404: "No such answer: answers are kept for TNAAS_RESULT_TTL seconds, then forgotten.",
+    404: "No such answer (answers are kept for TNAAS_RESULT_TTL seconds, then forgotten), or no such corpus of yours.",
+    409: "That corpus is being trained from another upload right now: wait for it, then send yours.",
     413: f"The request body is larger than {MAX_API_BODY:,} bytes.",
     429: "Too many requests from you (or your team) this minute.",
     500: "Something went wrong on our side (the job failed for good): try again.",
@@ -94,6 +99,10 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(NotFound)
     async def not_found(_, err: NotFound):
         return error(404, str(err))
+
+    @app.exception_handler(Conflict)
+    async def conflict(_, err: Conflict):
+        return error(409, str(err))
 
     @app.exception_handler(JobFailed)
     async def failed(_, err: JobFailed):

@@ -16,9 +16,13 @@ from core.limits import (
     MAX_PATTERN_LEN,
     MAX_TEXT_LEN,
     SEED_MAX,
+    TEAM_CORPUS_MAX_BYTES,
+    TEAM_CORPUS_MAX_NAMES,
+    TEAM_CORPUS_MIN_NAMES,
+    TEAM_CORPUS_SLUG_LEN,
 )
 from core.standings import Standing
-from jobs.contracts import CheckReply, NamesReply, SoundsLike
+from jobs.contracts import CheckReply, CorpusReport, NamesReply, SoundsLike
 
 CLIENT_ID = rf"^[A-Za-z0-9_-]{{1,{MAX_CLIENT_ID_LEN}}}$"
 N_DOC = "how many names: default TNAAS_DEFAULT_N, at most TNAAS_MAX_N"
@@ -163,6 +167,61 @@ class CorpusOut(BaseModel):
     models: list[str] = Field(
         description="the name models trained for it, the default first (empty: none yet)", examples=[["kn3", "markov2"]]
     )
+    team: bool = Field(
+        False,
+        description="a corpus added through POST /corpora (or `tnaas corpus add`): yours, or the operator's, "
+        "shared by all; false for a built-in one",
+        examples=[False],
+    )
+    status: Literal["ready", "training", "failed"] = Field(
+        "ready",
+        description="a team corpus: ready to answer, still training its first version, or failed",
+        examples=["ready"],
+    )
+
+
+class CorpusIn(BaseModel):
+    """A team's own corpus: a name and its names. The same name again replaces it (its current version
+    answers until the new one is trained)."""
+
+    name: str = Field(
+        max_length=MAX_CORPUS_NAME_LEN,
+        description=f"what requests will call it: a slug (lowercase letters, digits, single hyphens, at most "
+        f"{TEAM_CORPUS_SLUG_LEN}) that no built-in corpus has",
+        examples=["norse-gods"],
+    )
+    names: list[str] = Field(
+        description=f"the names, one per item ({TEAM_CORPUS_MIN_NAMES} to {TEAM_CORPUS_MAX_NAMES:,}, at most "
+        f"{TEAM_CORPUS_MAX_BYTES // 1_048_576} MB): normalised (lower case), duplicates and names that cannot be "
+        f"learnt (over {MAX_NAME_LEN} characters, emoji, invisible characters) dropped and counted in the report",
+        examples=[["odin", "thor", "freya", "loki", "baldur"]],
+    )
+
+
+class TeamCorpusOut(BaseModel):
+    """A team corpus' state: while it trains, then with its training report."""
+
+    name: str = Field(description="the corpus", examples=["norse-gods"])
+    status: Literal["ready", "training", "failed"] = Field(
+        description="ready to answer; training its first version; or failed (the error says why)", examples=["ready"]
+    )
+    training: bool = Field(
+        False,
+        description="a new version is being trained (a ready corpus answers with its current one)",
+        examples=[False],
+    )
+    shared: bool = Field(False, description="the operator's, shared by all (not yours to delete)", examples=[False])
+    version: str | None = Field(None, description="the version answering now", examples=["5e0c1a2b3d4f"])
+    report: CorpusReport | None = Field(
+        None, description="what its training made of the list, once trained", examples=[example_of(CorpusReport)]
+    )
+    error: str | None = Field(None, description="why its last training failed", examples=[None])
+    poll: str = Field(description="where to ask for its state", examples=["/api/v1/corpora/norse-gods"])
+
+
+class CorpusDeleted(BaseModel):
+    name: str = Field(description="the corpus deleted", examples=["norse-gods"])
+    impressions: int = Field(description="names shown from it, deleted with their votes", examples=[25])
 
 
 class ModelOut(BaseModel):

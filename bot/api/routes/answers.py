@@ -22,7 +22,9 @@ from bot.api.errors import NotFound, errors
 from bot.api.schemas import Answer, CheckIn, CompleteIn, DetectIn, GenerateIn, LikeIn
 from core.errors import Busy, TNaaSError
 from core.settings import Settings
+from corpora import corpus_names
 from jobs.contracts import (
+    OWN_CORPORA,
     CheckReply,
     CheckRequest,
     CompleteRequest,
@@ -40,6 +42,7 @@ from jobs.queueing import JobFailed, idempotent_job_id, waited_too_long
 from store.answers import Answers
 from store.claims import Claims
 from store.rate_limit import RateLimits, web_counters
+from store.team_corpora import TeamCorpora, owner_key
 
 router = APIRouter(tags=["answers"])
 ANSWER_ID = re.compile(r"^[0-9a-f-]{8,64}$")
@@ -60,20 +63,28 @@ IdempotencyKey = Annotated[
 
 
 # -- pure: body -> the typed job request, job result -> the answer ----------------------------------
-def job_request(kind: type[BaseModel], **fields):
-    """The request, which checks itself; its first problem (in the order below) is a 400 in its words."""
+def job_request(kind: type[BaseModel], own: Own = None, **fields):
+    """The request, which checks itself; its first problem (in the order below) is a 400 in its words.
+    ``own``: the team corpora the caller may name ({slug: owner}); naming one sets the request's owner."""
     try:
-        return kind(**fields)
+        request = kind.model_validate(fields, context={OWN_CORPORA: list(own or {})})
     except ValidationError as err:
         raise first_problem(err, BODY_ORDER) from None
+    if own and getattr(request, "corpus", None) in own:
+        request.owner = own[request.corpus]
+    return request
+
+
+Own = dict[str, str] | None  # the caller's team corpora, {slug: owner}: None when the corpus is a built-in one
 
 
 BODY_ORDER = ("corpus", "pattern", "name", "model", "n")  # which problem of a body is told first
 
 
-def generate_request(body: GenerateIn, settings: Settings) -> GenerateRequest:
+def generate_request(body: GenerateIn, settings: Settings, own: Own = None) -> GenerateRequest:
     return job_request(
         GenerateRequest,
+        own,
         corpus=body.corpus,
         model=body.model,
         n=body.n or settings.default_n,
@@ -82,9 +93,10 @@ def generate_request(body: GenerateIn, settings: Settings) -> GenerateRequest:
     )
 
 
-def like_request(body: LikeIn, settings: Settings) -> LikeRequest:
+def like_request(body: LikeIn, settings: Settings, own: Own = None) -> LikeRequest:
     return job_request(
         LikeRequest,
+        own,
         name=body.name,
         corpus=corpus_or_default(body.corpus, settings),
         model=body.model,
@@ -98,9 +110,10 @@ def check_request(body: CheckIn) -> CheckRequest:
     return job_request(CheckRequest, names=body.names)
 
 
-def complete_request(body: CompleteIn, settings: Settings) -> CompleteRequest:
+def complete_request(body: CompleteIn, settings: Settings, own: Own = None) -> CompleteRequest:
     return job_request(
         CompleteRequest,
+        own,
         pattern=body.pattern,
         corpus=corpus_or_default(body.corpus, settings),
         model=body.model,
@@ -109,8 +122,8 @@ def complete_request(body: CompleteIn, settings: Settings) -> CompleteRequest:
     )
 
 
-def detect_request(body: DetectIn) -> DetectRequest:
-    return job_request(DetectRequest, text=body.text)
+def detect_request(body: DetectIn, own: Own = None) -> DetectRequest:
+    return job_request(DetectRequest, text=body.text, team_corpora=own or {})
 
 
 def corpus_or_default(corpus: str | None, settings: Settings) -> str:
@@ -212,23 +225,42 @@ def _queued_too_long(connection, job_id: str, settings: Settings) -> bool:
         return False
 
 
+async def own_corpora(corpus: str | None, asker: Asker) -> Own:
+    """The team corpora the caller may name, looked up only when the body names no built-in corpus (the
+    common request costs nothing more): its own and the operator's, {slug: owner}."""
+    name = (corpus or "").strip().lower()
+    if not name or name in corpus_names():
+        return None
+    return await visible_corpora(asker)
+
+
+async def visible_corpora(asker: Asker) -> dict[str, str]:
+    """Every team corpus the caller may use, {slug: owner}: its own and the operator's."""
+    visible = await run_in_threadpool(TeamCorpora(asker.batcher.connection).visible, owner_key(asker.caller))
+    return {slug: by for slug, (by, _) in visible.items()}
+
+
 # -- routes -----------------------------------------------------------------------------------------
 @router.post("/generate", response_model=Answer, responses=ASKED)
 async def generate(body: GenerateIn, asker: AskerDep, idempotency_key: IdempotencyKey = None) -> Response:
-    """New names in the style of a corpus, best first (judge + reranker), some picked for exploration."""
-    return await ask(generate_request(body, asker.settings), body.client, asker, idempotency_key)
+    """New names in the style of a corpus (a built-in one, or one of your own), best first (judge +
+    reranker), some picked for exploration."""
+    own = await own_corpora(body.corpus, asker)
+    return await ask(generate_request(body, asker.settings, own), body.client, asker, idempotency_key)
 
 
 @router.post("/complete", response_model=Answer, responses=ASKED)
 async def complete(body: CompleteIn, asker: AskerDep, idempotency_key: IdempotencyKey = None) -> Response:
     """Fillings of a pattern such as `mo***` or `*u*a`, most likely first."""
-    return await ask(complete_request(body, asker.settings), body.client, asker, idempotency_key)
+    own = await own_corpora(body.corpus, asker)
+    return await ask(complete_request(body, asker.settings, own), body.client, asker, idempotency_key)
 
 
 @router.post("/like", response_model=Answer, responses=ASKED)
 async def like(body: LikeIn, asker: AskerDep, idempotency_key: IdempotencyKey = None) -> Response:
     """Believable names one to three edits from a given one, ranked as generation ranks."""
-    return await ask(like_request(body, asker.settings), body.client, asker, idempotency_key)
+    own = await own_corpora(body.corpus, asker)
+    return await ask(like_request(body, asker.settings, own), body.client, asker, idempotency_key)
 
 
 @router.post("/check", response_model=Answer, responses=ASKED)
@@ -239,8 +271,8 @@ async def check(body: CheckIn, asker: AskerDep, idempotency_key: IdempotencyKey 
 
 @router.post("/detect", response_model=Answer, responses=ASKED)
 async def detect(body: DetectIn, asker: AskerDep, idempotency_key: IdempotencyKey = None) -> Response:
-    """What a name or a text sounds like: corpora, and the language for text."""
-    return await ask(detect_request(body), body.client, asker, idempotency_key)
+    """What a name or a text sounds like: corpora (your own too, for `real_in`), and the language for text."""
+    return await ask(detect_request(body, await visible_corpora(asker)), body.client, asker, idempotency_key)
 
 
 @router.get("/answers/{answer_id}", response_model=Answer, responses=POLLED)

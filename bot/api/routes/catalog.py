@@ -1,4 +1,4 @@
-"""What can be asked for: the corpora (with their trained models) and the models (with their standings)."""
+"""What can be asked for: the models (with their standings); the corpora are ``routes.corpora``'s."""
 
 from __future__ import annotations
 
@@ -7,34 +7,15 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import BeforeValidator
 
-from bot.api.deps import RedisDep, SettingsDep
+from bot.api.deps import RedisDep
 from bot.api.errors import errors
-from bot.api.schemas import CorpusOut, ModelOut, ModelsOut
-from core.artifacts import trained_name_models
+from bot.api.schemas import ModelOut, ModelsOut
 from core.model_names import default_models, describe
 from core.standings import standings
-from corpora import manifest
 from jobs.contracts import Corpus
 from store.arms import ArmCounts
 
 router = APIRouter(tags=["catalog"])
-
-
-@router.get("/corpora", response_model=list[CorpusOut])
-def corpora(settings: SettingsDep) -> list[CorpusOut]:
-    """Every corpus, with the models trained for it (the page's pickers come from here)."""
-    trained = trained_name_models(settings.artifacts_dir)
-    order = {m: i for i, m in enumerate(default_models())}
-    return [
-        CorpusOut(
-            name=name,
-            names=meta["count"],
-            source=meta["source"],
-            license=meta["license"],
-            models=sorted(trained.get(name, []), key=lambda m: (order.get(m, 99), m)),
-        )
-        for name, meta in manifest().items()
-    ]
 
 
 @router.get("/models", response_model=ModelsOut, responses=errors(400, 503))

@@ -3,17 +3,29 @@
 from __future__ import annotations
 
 import time
+from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 
-from bot.api.deps import AddressDep, AuthenticatedDep, CookieVoterDep, RedisDep, SettingsDep, VotesDep, voter_cookies
+from bot.api.deps import (
+    AddressDep,
+    AuthenticatedDep,
+    CookieVoterDep,
+    OwnerDep,
+    RedisDep,
+    SettingsDep,
+    VotesDep,
+    voter_cookies,
+)
 from bot.api.errors import NotFound, errors
 from bot.api.routes.answers import ANSWER_ID
 from bot.api.schemas import TopNameOut, VoteIn, VoteOut
 from bot.api.voters import voter_for
 from bot.metrics import count_vote
-from core.errors import TNaaSError
+from core.errors import TNaaSError, shown
+from core.limits import MAX_CORPUS_NAME_LEN
 from store.rate_limit import RateLimits, web_counters
+from store.team_corpora import OPERATOR, TeamCorpora, corpus_id
 from store.voters import VoterBatches
 from store.votes import WEB_CHANNEL
 
@@ -53,13 +65,33 @@ def vote(
     return VoteOut(answer_id=body.answer_id, index=body.index, **tally)
 
 
-@router.get("/top", response_model=list[TopNameOut], responses=errors(429, 503))
+@router.get("/top", response_model=list[TopNameOut], responses=errors(400, 429, 503))
 def top(
-    votes: VotesDep, redis: RedisDep, settings: SettingsDep, address: AddressDep, cookie_voter: CookieVoterDep
+    votes: VotesDep,
+    redis: RedisDep,
+    settings: SettingsDep,
+    address: AddressDep,
+    cookie_voter: CookieVoterDep,
+    owner: OwnerDep,
+    corpus: Annotated[
+        str | None,
+        Query(
+            max_length=MAX_CORPUS_NAME_LEN,
+            description="one of your own corpora: its best-voted names, which are in no one else's top",
+            examples=["norse-gods"],
+        ),
+    ] = None,
 ) -> list[TopNameOut]:
     """Best-voted names (people up minus people down), across Slack and the web, each with the corpus it
-    was made for; `TNAAS_USER_RATE` calls per minute per person (the page's voter, else the address),
-    `TNAAS_ADDRESS_PEOPLE` times that per address."""
+    was made for (your own corpora's only with `corpus`); `TNAAS_USER_RATE` calls per minute per person
+    (the page's voter, else the address), `TNAAS_ADDRESS_PEOPLE` times that per address."""
     person = f"web-{cookie_voter.id}" if cookie_voter else f"addr-{address}"
     RateLimits(redis).check_each(web_counters("top", person, address, settings.user_rate, settings.address_people))
-    return [TopNameOut(**best._asdict()) for best in votes.top()]
+    if not corpus:
+        return [TopNameOut(**best._asdict()) for best in votes.top()]
+    slug = corpus.strip().lower()
+    if TeamCorpora(redis).resolve(owner, slug) != owner or owner == OPERATOR:
+        raise TNaaSError(f"You have no corpus called '{shown(corpus)}': `top` of a corpus is for your own.")
+    return [
+        TopNameOut(name=best.name, corpus=slug, votes=best.votes) for best in votes.top(corpus=corpus_id(owner, slug))
+    ]
