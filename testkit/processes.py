@@ -14,9 +14,11 @@ import tempfile
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from http.client import HTTPConnection
 from pathlib import Path
 
 from redis import Redis
@@ -167,6 +169,22 @@ def http(method: str, url: str, body=None, headers: dict | None = None, raw: byt
         return status, head, json.loads(text)
     except ValueError:
         return status, head, text
+
+
+def post_while_refused(url: str, headers: dict, chunks) -> tuple[int, str]:
+    """POST ``chunks`` as a client that keeps sending while the server answers and stops reading (the
+    way a flood arrives): (status, body) of the answer the server gave, early or not."""
+    parts = urllib.parse.urlsplit(url)
+    connection = HTTPConnection(parts.hostname, parts.port, timeout=10)
+    connection.putrequest("POST", parts.path)
+    for name, value in headers.items():
+        connection.putheader(name, value)
+    connection.endheaders()
+    with contextlib.suppress(OSError):  # the server stopped reading: what a cap should do
+        for chunk in chunks:
+            connection.send(chunk)
+    response = connection.getresponse()
+    return response.status, response.read().decode()
 
 
 class SupervisorLog:

@@ -3,6 +3,7 @@ added, trained by the worker, answered from, private to its owner, deleted with 
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
@@ -17,7 +18,16 @@ from core.limits import TEAM_CORPUS_MAX_BODY
 from corpora import load_corpus
 from store.team_corpora import TeamCorpora, corpus_id
 from store.votes import VoteStore
-from testkit.processes import http, start_web, start_worker, stop_process, tnaas_env, voter_cookie, wait_until
+from testkit.processes import (
+    http,
+    post_while_refused,
+    start_web,
+    start_worker,
+    stop_process,
+    tnaas_env,
+    voter_cookie,
+    wait_until,
+)
 from tnaas.redis_server import EmbeddedRedis
 
 HEROES = random.Random(7).sample(load_corpus("superheroes"), 300)
@@ -184,8 +194,11 @@ def test_bad_uploads_get_a_clear_400_and_change_nothing(stack, body, words):
 def test_an_upload_over_the_size_cap_is_refused_before_it_is_read(stack):
     before = _snapshot(stack["redis"])
     raw = b'{"name": "big", "names": ["' + b"a" * TEAM_CORPUS_MAX_BODY + b'"]}'
-    status, _, refused = call(stack, "POST", "/corpora", raw=raw)
-    assert status == 413 and "larger than" in refused["error"]
+    headers = {"Content-Type": "application/json", "Content-Length": str(len(raw))}
+    status, refused = post_while_refused(
+        f"{stack['base']}/api/v1/corpora", headers, [raw[i : i + 65536] for i in range(0, len(raw), 65536)]
+    )
+    assert status == 413 and "larger than" in json.loads(refused)["error"]
     assert _snapshot(stack["redis"]) == before
 
 
@@ -260,6 +273,7 @@ def test_a_worker_killed_mid_training_leaves_the_old_version_serving_and_the_job
         TNAAS_DEFAULT_MODEL="kn3",
         TNAAS_HEARTBEAT="0.2",
         TNAAS_WORKER_SILENT="2",
+        TNAAS_API_WAIT="1",  # the upload answers 202 (20,000 names train for seconds), however fast the machine
     )
     connection = Redis.from_url(server.url)
     processes = [start_worker(env, connection)]
