@@ -16,6 +16,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
+from core.model_names import in_words
 from core.standings import standings
 from jobs.contracts import (
     CheckReply,
@@ -121,9 +122,10 @@ def candidate_blocks(reply: NamesReply, seeded: bool, key: str | None = None, he
 
 
 def model_text(reply: NamesReply) -> str:
-    """Which model made the names, and whether the team's votes picked it (as the page says)."""
+    """Which model made the names in words, and whether the team's votes picked it (as the page says);
+    the artifact's version stays in the logs and the vote export, where an operator reads it."""
     picked = ", picked by votes" if reply.model_chosen_by == "bandit" else ""
-    return f"Model {reply.model} ({reply.model_version}){picked}"
+    return f"Made by {in_words(reply.model)}{picked}"
 
 
 def sounds_like_text(answer: SoundsLike) -> str:
