@@ -42,7 +42,10 @@ from urllib.parse import parse_qsl, urlencode
 BOT_USER = "UBOT"
 TEAM = "T1"
 TOKEN = "xoxb-test"
-SCOPES = "commands,chat:write,chat:write.public,app_mentions:read,reactions:read,reactions:write,im:history,im:write"
+SCOPES = (
+    "commands,chat:write,chat:write.public,app_mentions:read,reactions:read,reactions:write,im:history,im:write,"
+    "files:write"
+)
 CLIENT_ID, CLIENT_SECRET = "1111.2222", "standin-client-secret"
 TIERS = {2: 20, 3: 50, 4: 100}
 METHOD_TIER = {
@@ -52,6 +55,8 @@ METHOD_TIER = {
     "chat.update": 3,
     "views.publish": 4,
     "conversations.open": 3,
+    "files.getUploadURLExternal": 4,
+    "files.completeUploadExternal": 4,
     "oauth.v2.access": 4,
 }
 RESPONSE_URL_USES, RESPONSE_URL_MINUTES = 5, 30
@@ -113,6 +118,8 @@ class SlackStandIn:
         self.reactions: dict[tuple[str, str], set[tuple[str, str]]] = defaultdict(set)  # -> {(user, name)}
         self.response_urls: dict[str, ResponseUrl] = {}
         self.views: dict[tuple[str, str], dict] = {}  # (team, user) -> the published Home tab
+        self.uploads: dict[str, dict] = {}  # file id -> {"filename", "length", "data", "team"} (files_upload_v2)
+        self.files: list[dict] = []  # files shared: {"id", "title", "filename", "channel", "data", "comment"}
         self.codes: dict[str, dict] = {}  # OAuth codes not yet exchanged
         self.refresh_tokens: dict[str, str] = {}  # live refresh token -> the team it refreshes
         self.faults: list[Fault] = []
@@ -126,8 +133,11 @@ class SlackStandIn:
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):
-                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
-                if self.path.startswith("/response/"):
+                raw_bytes = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                raw = raw_bytes.decode(errors="replace")
+                if self.path.startswith("/upload/"):
+                    status, body, headers = standin._upload(self.path.rsplit("/", 1)[-1], raw_bytes)
+                elif self.path.startswith("/response/"):
                     status, body, headers = standin._response_url(self.path.rsplit("/", 1)[-1], raw)
                 else:
                     params = _params(raw, self.headers.get("Content-Type", ""))
@@ -264,6 +274,9 @@ class SlackStandIn:
                 "chat.update": self._update,
                 "reactions.add": self._reactions_add,
                 "views.publish": self._views_publish,
+                "conversations.open": self._conversations_open,
+                "files.getUploadURLExternal": self._upload_url,
+                "files.completeUploadExternal": self._complete_upload,
             }.get(method)
             reply = handler(params, self.tokens[token]) if handler else {}
             return 200, {"ok": True} | reply if "error" not in reply else reply, {}
@@ -408,6 +421,69 @@ class SlackStandIn:
             return _err("invalid_arguments") | {"response_metadata": {"messages": [f"[ERROR] {problem}"]}}
         self.views[(token.team, params.get("user_id", ""))] = view
         return {"view": view | {"id": "V1"}}
+
+    def _conversations_open(self, params: dict, token: Token) -> dict:
+        """The bot's direct message with one person (``users``): Slack's D… channel, opened if need be."""
+        if "im:write" not in token.scopes:
+            return _err("missing_scope")
+        users = [u for u in (params.get("users") or "").split(",") if u]
+        if len(users) != 1 or not users[0].startswith(("U", "W")):
+            return _err("users_list_not_supplied" if not users else "not_enabled")
+        channel = "D" + users[0]
+        self.channels.setdefault(channel, Channel(public=False, members={token.bot_user, users[0]}))
+        return {"channel": {"id": channel}}
+
+    def _upload_url(self, params: dict, token: Token) -> dict:
+        """files_upload_v2's first step: where to send the bytes, and the file's id."""
+        if "files:write" not in token.scopes:
+            return _err("missing_scope")
+        length = str(params.get("length") or "")
+        if not params.get("filename") or not length.isdigit() or int(length) < 1:
+            return _err("invalid_arguments")
+        file_id = f"F{next(self._counter):08d}"
+        self.uploads[file_id] = {
+            "filename": params["filename"],
+            "length": int(length),
+            "data": None,
+            "team": token.team,
+        }
+        return {"upload_url": f"{self.base}/upload/{file_id}", "file_id": file_id}
+
+    def _upload(self, file_id: str, data: bytes) -> tuple[int, str, dict]:
+        with self.lock:
+            upload = self.uploads.get(file_id)
+            if upload is None:
+                return 404, "not_found", {}
+            upload["data"] = data
+            self.calls.append(("upload", {"file_id": file_id, "bytes": len(data)}))
+            return 200, f"OK - {len(data)}", {}
+
+    def _complete_upload(self, params: dict, token: Token) -> dict:
+        """files_upload_v2's last step: share the uploaded files in ``channel_id``."""
+        try:
+            files = json.loads(params.get("files") or "[]")
+        except ValueError:
+            return _err("invalid_arguments")
+        if not isinstance(files, list) or not files or not all(isinstance(f, dict) and f.get("id") for f in files):
+            return _err("invalid_arguments")
+        uploads = [self.uploads.get(f["id"]) for f in files]
+        if any(u is None or u["team"] != token.team or u["data"] is None for u in uploads):
+            return _err("file_not_found")
+        if any(len(u["data"]) != u["length"] for u in uploads):
+            return _err("file_upload_size_mismatch")  # the bytes sent are not the length announced
+        channel = params.get("channel_id") or ""
+        if channel:
+            error, _ = self._reachable(channel, token, post=False)
+            if error:
+                return _err(error)
+        shared = []
+        for f, u in zip(files, uploads, strict=True):
+            shared.append({"id": f["id"], "title": f.get("title") or u["filename"], "name": u["filename"]})
+            self.files.append(
+                shared[-1] | {"channel": channel, "data": u["data"], "comment": params.get("initial_comment")}
+            )
+            del self.uploads[f["id"]]  # an upload is completed once
+        return {"files": shared}
 
     def _oauth(self, params: dict, headers) -> dict:
         client_id, client_secret = params.get("client_id"), params.get("client_secret")

@@ -2,7 +2,7 @@
 
 | text | request |
 | `` / `help` | Help |
-| `corpora`, `models`, `top` | ListThings |
+| `corpora`, `models`, `top`, `shortlist` | ListThings |
 | `pokemon`, `pypi 10`, `npm model=markov2 n=8` | GenerateRequest |
 | `*u*a pokemon`, `mo*** pypi`, `***ly` | CompleteRequest (each `*` is one letter) |
 | `is snorlax`, `detect kafka`, `lang <text>` | DetectRequest |
@@ -43,10 +43,24 @@ SLACK_ENTITIES = {"&lt;": "<", "&gt;": ">", "&amp;": "&"}  # the only three Slac
 MAX_NUMBER_DIGITS = 4
 DETECT_WORDS = {"is", "detect", "lang"}
 CHECK_WORD, LIKE_WORD, FREE_WORD = "check", "like", "free"
-LIST_WORDS = {"corpora", "models", "top"}
+LIST_WORDS = {"corpora", "models", "top", "shortlist"}
 FILLER_WORDS = {"name", "names"}  # `5 pokemon names`, `names like kafka`: what people add, meaning nothing more
 AVAILABILITY_WORDS = {"free", "available", "taken"}  # `is kafka free`: a check, not "what does 'kafka free' sound like"
-COMMAND_WORDS = ("help", "corpora", "models", "top", "like", "check", "free", "is", "detect", "lang", "model=", "n=")
+COMMAND_WORDS = (
+    "help",
+    "corpora",
+    "models",
+    "top",
+    "shortlist",
+    "like",
+    "check",
+    "free",
+    "is",
+    "detect",
+    "lang",
+    "model=",
+    "n=",
+)
 READ_ORDER = ("model", "name", "n", "corpus", "pattern")  # options first, then the words as they are read
 
 
@@ -56,7 +70,7 @@ class Help(BaseModel):
 
 class ListThings(BaseModel):
     kind: Literal["list"] = "list"
-    what: Literal["corpora", "models", "top"]
+    what: Literal["corpora", "models", "top", "shortlist"]
 
 
 Command = Help | ListThings | GenerateRequest | CompleteRequest | LikeRequest | CheckRequest | DetectRequest
@@ -69,7 +83,7 @@ def usage(settings: Settings | None = None) -> str:
         "Try `pokemon`, `5 pypi names`, `npm model=markov2 n=8` (new names), `pypi 5 free` (only names free "
         "on PyPI), `*u*a pokemon` or `mo*** pypi` (each * is one letter), `like kafka pypi` or `names like kafka` "
         "(names a few letters away), `check kafkify` or `is kafkify free` (free on PyPI and npm?), `is snorlax`, "
-        "`detect kafka` or `lang hej på dig` (what it sounds like), `corpora`, `models`, `top` (best-voted), `help`. "
+        "`detect kafka` or `lang hej på dig` (what it sounds like), `corpora`, `models`, `top`, `shortlist`, `help`. "
         f"Corpora: {', '.join(corpus_names())}. At most {settings.max_n} names."
     )
 
