@@ -555,7 +555,7 @@ class SlackStandIn:
 
 # -- Block Kit's limits (api.slack.com/reference/block-kit) -----------------------------------------------
 MAX_MESSAGE_BLOCKS, MAX_VIEW_BLOCKS = 50, 100
-MAX_MESSAGE_BLOCKS_CHARS = 13_000  # Slack answers msg_blocks_too_long past about this much JSON
+MAX_MESSAGE_BLOCKS_CHARS = 13_000  # Slack answers msg_blocks_too_long past about this many characters of JSON
 MAX_SECTION_TEXT, MAX_SECTION_FIELDS, MAX_FIELD_TEXT = 3000, 10, 2000
 MAX_HEADER_TEXT, MAX_CONTEXT_ELEMENTS, MAX_ACTIONS_ELEMENTS = 150, 10, 25
 MAX_BUTTON_TEXT, MAX_BUTTON_VALUE, MAX_ACTION_ID, MAX_BLOCK_ID = 75, 2000, 255, 255
@@ -578,7 +578,10 @@ def block_kit_problem(blocks, surface: str = "message") -> str | None:
     most = MAX_MESSAGE_BLOCKS if surface == "message" else MAX_VIEW_BLOCKS
     if len(blocks) > most:
         return f"{len(blocks)} blocks: at most {most} in a {surface}"
-    if surface == "message" and len(json.dumps(blocks)) > MAX_MESSAGE_BLOCKS_CHARS:
+    if (
+        surface == "message"
+        and len(json.dumps(blocks, separators=(",", ":"), ensure_ascii=False)) > MAX_MESSAGE_BLOCKS_CHARS
+    ):
         return "msg_blocks_too_long"
     action_ids, block_ids = set(), set()
     for i, block in enumerate(blocks):
