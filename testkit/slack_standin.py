@@ -54,12 +54,14 @@ METHOD_TIER = {
     "chat.postEphemeral": 4,
     "chat.update": 3,
     "views.publish": 4,
+    "views.open": 4,
     "conversations.open": 3,
     "files.getUploadURLExternal": 4,
     "files.completeUploadExternal": 4,
     "oauth.v2.access": 4,
 }
 RESPONSE_URL_USES, RESPONSE_URL_MINUTES = 5, 30
+TRIGGER_SECONDS = 3  # a trigger_id opens a modal within 3 s of the click or command, once
 ROTATED_TOKEN_SECONDS = 12 * 3600
 
 
@@ -118,6 +120,8 @@ class SlackStandIn:
         self.reactions: dict[tuple[str, str], set[tuple[str, str]]] = defaultdict(set)  # -> {(user, name)}
         self.response_urls: dict[str, ResponseUrl] = {}
         self.views: dict[tuple[str, str], dict] = {}  # (team, user) -> the published Home tab
+        self.triggers: dict[str, tuple[float, str]] = {}  # trigger id -> (issued at, team)
+        self.modals: list[dict] = []  # every view opened with views.open, with its "id"
         self.uploads: dict[str, dict] = {}  # file id -> {"filename", "length", "data", "team"} (files_upload_v2)
         self.files: list[dict] = []  # files shared: {"id", "title", "filename", "channel", "data", "comment"}
         self.codes: dict[str, dict] = {}  # OAuth codes not yet exchanged
@@ -222,6 +226,13 @@ class SlackStandIn:
             urls = [self.response_urls[url.rsplit("/", 1)[-1]]] if url else list(self.response_urls.values())
             return [p | {"_channel": r.channel, "_user": r.user} for r in urls for p in r.posts]
 
+    def trigger(self, team: str = TEAM, age: float = 0.0) -> str:
+        """A trigger_id, as Slack puts in a slash command, shortcut or click, issued ``age`` seconds ago."""
+        trigger = f"{secrets.randbelow(10**10)}.{secrets.token_hex(8)}"
+        with self.lock:
+            self.triggers[trigger] = (time.time() - age, team)
+        return trigger
+
     def install_code(self, team: str, *, installer: str = "UINSTALLER", rotation: bool = False) -> str:
         """What Slack appends to the redirect URL after a person approves the install in ``team``."""
         code = secrets.token_hex(6)
@@ -274,6 +285,7 @@ class SlackStandIn:
                 "chat.update": self._update,
                 "reactions.add": self._reactions_add,
                 "views.publish": self._views_publish,
+                "views.open": self._views_open,
                 "conversations.open": self._conversations_open,
                 "files.getUploadURLExternal": self._upload_url,
                 "files.completeUploadExternal": self._complete_upload,
@@ -421,6 +433,26 @@ class SlackStandIn:
             return _err("invalid_arguments") | {"response_metadata": {"messages": [f"[ERROR] {problem}"]}}
         self.views[(token.team, params.get("user_id", ""))] = view
         return {"view": view | {"id": "V1"}}
+
+    def _views_open(self, params: dict, token: Token) -> dict:
+        """A modal, with a trigger_id issued to this team within TRIGGER_SECONDS and not used yet."""
+        issued = self.triggers.get(params.get("trigger_id") or "")
+        if issued is None or issued[1] != token.team:
+            return _err("invalid_trigger_id")
+        if time.time() - issued[0] > TRIGGER_SECONDS:
+            return _err("expired_trigger_id")
+        view = params.get("view")
+        problem = view_problem(view)
+        view = json.loads(view) if isinstance(view, str) and problem is None else view
+        if problem is None and view.get("type") != "modal":
+            problem = "views.open takes a modal"
+        if problem:
+            self.block_refusals.append(("views.open", problem))
+            return _err("invalid_arguments") | {"response_metadata": {"messages": [f"[ERROR] {problem}"]}}
+        del self.triggers[params["trigger_id"]]  # used once
+        opened = view | {"id": f"V{next(self._counter):08d}", "team_id": token.team}
+        self.modals.append(opened)
+        return {"view": opened}
 
     def _conversations_open(self, params: dict, token: Token) -> dict:
         """The bot's direct message with one person (``users``): Slack's D… channel, opened if need be."""
@@ -724,7 +756,9 @@ def signed_post(
     return status, text
 
 
-def slash_form(text: str, *, user: str = "U1", channel: str = "C1", team: str = TEAM, response_url: str = "") -> bytes:
+def slash_form(
+    text: str, *, user: str = "U1", channel: str = "C1", team: str = TEAM, response_url: str = "", trigger: str = "t"
+) -> bytes:
     return urlencode(
         {
             "command": "/techname",
@@ -733,7 +767,7 @@ def slash_form(text: str, *, user: str = "U1", channel: str = "C1", team: str = 
             "channel_id": channel,
             "team_id": team,
             "response_url": response_url,
-            "trigger_id": "t",
+            "trigger_id": trigger,
         }
     ).encode()
 

@@ -55,7 +55,8 @@ class Stack:
     def slash(self, text: str, channel: str = "C1", user: str = "U1", team: str = "T1", **kw) -> tuple[int, str, str]:
         """A signed /techname; (status, ack body, the command's response_url)."""
         response_url = self.slack.response_url(channel, user, age=kw.pop("url_age", 0))
-        body = slash_form(text, user=user, channel=channel, team=team, response_url=response_url)
+        trigger = kw.pop("trigger", "t")
+        body = slash_form(text, user=user, channel=channel, team=team, response_url=response_url, trigger=trigger)
         status, ack = signed_post(self.url, body, FORM, kw.pop("secret", SECRET), **kw)
         return status, ack, response_url
 
@@ -775,7 +776,10 @@ def envelope(**fields) -> bytes:
         (payload_form(CLICK | {"team": 7}), FORM),
         (payload_form(CLICK | {"user": "U5"}), FORM),
         (payload_form(CLICK | {"authorizations": [None]}), FORM),
-        (payload_form({"type": "view_closed", "view": []}), FORM),  # no modal of ours: Slack sends none
+        (payload_form({"type": "view_closed", "view": []}), FORM),  # the modal does not ask for it: Slack sends none
+        (payload_form({"type": "view_submission", "user": {"id": "U5"}, "team": {"id": "T1"}}), FORM),  # no view
+        (payload_form({"type": "view_submission", "user": {"id": "U5"}, "view": {"state": []}}), FORM),
+        (payload_form({"type": "shortcut", "user": {"id": "U5"}, "team": {"id": "T1"}}), FORM),  # no callback_id
         (urllib.parse.urlencode({"command": "/techname", "text": "cats", "channel_id": "C1"}).encode(), FORM),
         (envelope(event="app_mention"), "application/json"),
         (envelope(event=None), "application/json"),
@@ -963,3 +967,80 @@ def test_forged_and_malformed_candidate_clicks_are_answered_politely_and_do_noth
     settled(stack)
     assert Shortlists(stack.redis).entries("T1") == [] and Shortlists(stack.redis).entries("TOTHER") == []
     assert store.tally("CFORGED", ts) == {} and len(stack.posts("CFORGED")) == 2
+
+
+# -- the "Name something" modal ------------------------------------------------------------------------
+def submit(stack: Stack, view: dict, values: dict, team: str = "T1", callback_id: str | None = None):
+    """A person submits the modal ``view`` with ``values`` (signed as Slack signs it): (status, body)."""
+    state = {name: {name: value} for name, value in values.items()}
+    payload = {
+        "type": "view_submission",
+        "team": {"id": team},
+        "user": {"id": "U1", "team_id": team},
+        "api_app_id": "A1",
+        "trigger_id": "t",
+        "view": view | {"state": {"values": state}} | ({"callback_id": callback_id} if callback_id else {}),
+    }
+    body = urllib.parse.urlencode({"payload": json.dumps(payload)}).encode()
+    return signed_post(stack.url, body, FORM, SECRET)
+
+
+FORM_VALUES = {
+    "corpus": {"type": "static_select", "selected_option": {"value": "cats"}},
+    "model": {"type": "static_select", "selected_option": {"value": "best"}},
+    "n": {"type": "number_input", "value": "2"},
+    "pattern": {"type": "plain_text_input", "value": None},
+    "like": {"type": "plain_text_input", "value": None},
+    "free": {"type": "checkboxes", "selected_options": []},
+    "where": {"type": "conversations_select", "selected_conversation": "CPOSTED"},
+}
+
+
+def test_techname_alone_opens_the_modal_and_its_submission_posts_once_where_chosen(stack):
+    status, ack, _ = stack.slash("", channel="CMODAL", trigger=stack.slack.trigger())
+    assert status == 200 and "Try" not in ack
+    modal = wait_for(lambda: stack.slack.modals, "the modal")[-1]
+    assert modal["callback_id"] == "name_something" and modal["title"]["text"] == "Name something"
+    blocks = {b["block_id"]: b["element"] for b in modal["blocks"]}
+    assert blocks["where"]["initial_conversation"] == "CMODAL" and blocks["n"]["max_value"] == "20"
+    assert "cats" in [o["value"] for o in blocks["corpus"]["options"]] and stack.slack.block_refusals == []
+    assert submit(stack, modal, FORM_VALUES) == (200, "")
+    assert submit(stack, modal, FORM_VALUES) == (200, "")  # submitted again: one answer
+    parent, candidates = wait_for(lambda: len(p := stack.posts("CPOSTED")) >= 2 and p, "the names")[:2]
+    assert parent["text"] == "<@U1> asked for 2 cats names" and candidates["thread_ts"] == parent["_ts"]
+    settled(stack)
+    assert len(stack.posts("CPOSTED")) == 2
+
+
+def test_the_global_shortcut_opens_the_modal_and_bad_or_forged_submissions_do_nothing(stack):
+    shortcut = {
+        "type": "shortcut",
+        "callback_id": "name_something",
+        "trigger_id": stack.slack.trigger(),
+        "user": {"id": "U1", "team_id": "T1"},
+        "team": {"id": "T1"},
+        "api_app_id": "A1",
+        "action_ts": "1",
+    }
+    body = urllib.parse.urlencode({"payload": json.dumps(shortcut)}).encode()
+    before = len(stack.slack.modals)
+    assert signed_post(stack.url, body, FORM, SECRET)[0] == 200
+    modal = wait_for(lambda: len(stack.slack.modals) > before and stack.slack.modals, "the modal")[-1]
+    where = next(b for b in modal["blocks"] if b["block_id"] == "where")["element"]
+    assert where.get("default_to_current_conversation") is True
+
+    status, ack, _ = stack.slash("", channel="CMODAL2", trigger=stack.slack.trigger(age=10))  # expired trigger
+    assert status == 200 and "Try `pokemon`" in ack and len(stack.slack.modals) == before + 1
+
+    status, said = submit(stack, modal | {"id": "VBAD1"}, FORM_VALUES | {"n": {"value": "99"}})
+    assert status == 200 and json.loads(said)["response_action"] == "errors"
+    assert "between 1 and 20" in json.loads(said)["errors"]["corpus"]
+    status, said = submit(
+        stack,
+        modal | {"id": "VBAD2"},
+        FORM_VALUES | {"pattern": {"value": "k*fka"}, "corpus": {"selected_option": {"value": "cobol"}}},
+    )
+    assert "cobol" in json.loads(said)["errors"]["pattern"]
+    assert submit(stack, modal | {"id": "VBAD3"}, FORM_VALUES, callback_id="forged")[0] == 404
+    settled(stack)
+    assert stack.posts("CPOSTED2") == [] and stack.attempts("chat.postMessage", "CPOSTED") == stack.posts("CPOSTED")

@@ -13,14 +13,21 @@ import time
 from slack_sdk.models.blocks import (
     ActionsBlock,
     ButtonElement,
+    CheckboxesElement,
     ContextBlock,
+    ConversationSelectElement,
     HeaderBlock,
+    InputBlock,
     MarkdownTextObject,
+    NumberInputElement,
     Option,
     OverflowMenuElement,
+    PlainTextInputElement,
     PlainTextObject,
     SectionBlock,
+    StaticSelectElement,
 )
+from slack_sdk.models.views import View
 
 from core.limits import SLACK_BLOCKS_CHARS
 from core.model_names import in_words
@@ -283,3 +290,89 @@ def home_view(
         ),
     ]
     return {"type": "home", "blocks": [b.to_dict() for b in blocks]}
+
+
+NAME_MODAL = "name_something"  # the modal's callback_id, and the global shortcut's
+MODAL_FIELDS = ("corpus", "model", "n", "pattern", "like", "free", "where")  # each input's block_id and action_id
+BEST_MODEL = "best"
+
+
+def name_modal(corpora: list[str], models: list[str], default_n: int, max_n: int, channel: str | None) -> dict:
+    """The "Name something" form: what `/techname` would be typed, picked instead; posted where chosen
+    (the conversation it was opened from, by default). Its values become a command for the grammar."""
+
+    def choice(value: str, text: str | None = None) -> Option:
+        return Option(text=PlainTextObject(text=text or value), value=value)
+
+    def field(name: str, label: str, element, optional: bool = False, hint: str | None = None) -> InputBlock:
+        return InputBlock(block_id=name, label=label, element=element, optional=optional, hint=hint)
+
+    corpus_options = [choice(c) for c in corpora[:100]]  # a static select holds at most 100 options
+    model_options = [choice(BEST_MODEL, "the best (votes decide)")] + [choice(m) for m in models[:99]]
+    where = ConversationSelectElement(action_id="where", default_to_current_conversation=True)
+    if channel:
+        where = ConversationSelectElement(action_id="where", initial_conversation=channel)
+    blocks = [
+        field(
+            "corpus",
+            "Corpus",
+            StaticSelectElement(action_id="corpus", options=corpus_options, initial_option=corpus_options[0]),
+        ),
+        field(
+            "model",
+            "Model",
+            StaticSelectElement(action_id="model", options=model_options, initial_option=model_options[0]),
+        ),
+        field(
+            "n", "How many", NumberInputElement(action_id="n", initial_value=default_n, min_value=1, max_value=max_n)
+        ),
+        field(
+            "pattern",
+            "Pattern",
+            PlainTextInputElement(action_id="pattern", max_length=32, placeholder="*u*a: each * is one letter"),
+            optional=True,
+        ),
+        field(
+            "like",
+            "Names like",
+            PlainTextInputElement(action_id="like", max_length=32, placeholder="kafka"),
+            optional=True,
+        ),
+        field(
+            "free",
+            "Availability",
+            CheckboxesElement(action_id="free", options=[choice("free", "Only names free on the registry")]),
+            optional=True,
+        ),
+        field("where", "Post in", where),
+    ]
+    view = View(
+        type="modal",
+        callback_id=NAME_MODAL,
+        title="Name something",
+        submit="Post names",
+        close="Cancel",
+        blocks=blocks,
+    )
+    return view.to_dict()
+
+
+def modal_command(values: dict) -> tuple[str, str | None]:
+    """(the command text the form stands for, the conversation to post in) from a view_submission's
+    ``state.values``; the grammar reads the text as it reads a typed one."""
+
+    def value(name: str) -> str:
+        got = (values.get(name) or {}).get(name) or {}
+        picked = got.get("selected_option") or {}
+        return str(picked.get("value") or got.get("value") or "").strip()
+
+    free = bool(((values.get("free") or {}).get("free") or {}).get("selected_options"))
+    where = ((values.get("where") or {}).get("where") or {}).get("selected_conversation")
+    corpus, model, n = value("corpus"), value("model"), value("n")
+    words = []
+    if value("like"):
+        words = ["like", value("like").split()[0] if value("like").split() else ""]
+    elif value("pattern"):
+        words = ["".join(value("pattern").split())]
+    words += [corpus, n] + (["free"] if free else []) + ([f"model={model}"] if model and model != BEST_MODEL else [])
+    return " ".join(w for w in words if w), where
