@@ -2,7 +2,16 @@
 
 import pytest
 
-from bot.slack.grammar import COMMAND_WORDS, CommandError, Help, ListThings, parse_command, strip_slack_markup, usage
+from bot.slack.grammar import (
+    COMMAND_WORDS,
+    CommandError,
+    Help,
+    ListThings,
+    parse_command,
+    strip_slack_markup,
+    usage,
+    word_to_start_from,
+)
 from core.errors import UnknownCorpus, UnknownModel
 from core.model_names import in_words
 from jobs.contracts import CheckRequest, CompleteRequest, DetectRequest, GenerateRequest, LikeRequest
@@ -187,3 +196,17 @@ def test_an_unknown_word_far_from_any_command_gets_the_usage_not_a_guess():
 )
 def test_a_model_is_named_in_words_without_our_spelling(model, words):
     assert in_words(model) == words
+
+
+@pytest.mark.parametrize(
+    ("message", "word"),
+    [
+        ("<@U2> Kafka, is our queue", "Kafka"),
+        (":tada: 123 shipped it", "shipped"),
+        ("<!here> <https://x.example|link>", None),
+        ("... 42 !!", None),
+        ("x" * 50, "x" * 32),
+    ],
+)
+def test_names_like_this_starts_from_the_first_word_that_could_be_a_name(message, word):
+    assert word_to_start_from(message) == word

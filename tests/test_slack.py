@@ -1044,3 +1044,48 @@ def test_the_global_shortcut_opens_the_modal_and_bad_or_forged_submissions_do_no
     assert submit(stack, modal | {"id": "VBAD3"}, FORM_VALUES, callback_id="forged")[0] == 404
     settled(stack)
     assert stack.posts("CPOSTED2") == [] and stack.attempts("chat.postMessage", "CPOSTED") == stack.posts("CPOSTED")
+
+
+def message_shortcut(stack: Stack, text: str, channel: str, ts: str, team: str = "T1") -> tuple[int, str]:
+    """A person picks "Names like this" on a message: (status, the shortcut's response_url)."""
+    response_url = stack.slack.response_url(channel, "U1")
+    payload = {
+        "type": "message_action",
+        "callback_id": "names_like_this",
+        "trigger_id": stack.slack.trigger(team),
+        "user": {"id": "U1", "team_id": team},
+        "team": {"id": team},
+        "channel": {"id": channel},
+        "message": {"type": "message", "user": "U2", "text": text, "ts": ts},
+        "response_url": response_url,
+        "api_app_id": "A1",
+        "action_ts": "1",
+    }
+    body = urllib.parse.urlencode({"payload": json.dumps(payload)}).encode()
+    return signed_post(stack.url, body, FORM, SECRET)[0], response_url
+
+
+def test_names_like_this_answers_in_the_messages_thread_and_says_when_there_is_no_word(stack):
+    status, _ = message_shortcut(stack, "<@U2> Kafka is our queue :tada:", "CLIKETHIS", "1700000555.000100")
+    assert status == 200
+    answer = wait_for(lambda: stack.posts("CLIKETHIS"), "names like kafka")[0]
+    assert answer["thread_ts"] == "1700000555.000100" and len(blocks_of(answer)) > 2
+    status, url = message_shortcut(stack, "<!here> 42 :tada:", "CLIKETHIS", "1700000555.000200")
+    assert status == 200 and said(stack, url).startswith("That message has no word")
+    settled(stack)
+    assert len(stack.posts("CLIKETHIS")) == 1
+
+
+def test_an_export_without_the_files_scope_sends_nothing_and_is_not_retried(stack):
+    Shortlists(stack.redis).add("T1", "zappy", "cats", "U7")
+    asked = stack.slack.count("files.getUploadURLExternal")
+    stack.slack.token(TOKEN, "T1", scopes=SCOPES.replace(",files:write", ""))
+    try:
+        assert stack.act({"type": "button", "action_id": "shortlist_export", "value": "csv"}, user="U7")[0] == 200
+        wait_for(lambda: stack.slack.count("files.getUploadURLExternal") > asked, "the upload asked for")
+        settled(stack)
+    finally:
+        stack.slack.token(TOKEN, "T1")
+        Shortlists(stack.redis).forget_team("T1")
+    assert stack.slack.count("files.getUploadURLExternal") == asked + 1  # missing_scope: logged, not retried
+    assert not [f for f in stack.slack.files if f["channel"] == "DU7"]

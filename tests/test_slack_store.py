@@ -278,6 +278,7 @@ def test_candidates_carry_vote_buttons_with_the_message_key_when_needed():
             "candidates": [{"name": n, "log_prob": -1.0, "known": False, "believability": 0.5} for n in ("tom", "tim")],
         }
     )
+
     def votes(blocks):
         return [e for b in blocks if b.type == "actions" for e in b.elements if e.action_id.startswith("vote_")]
 

@@ -32,7 +32,7 @@ from typing import Literal
 from pydantic import BaseModel, ValidationError
 
 from core.errors import CommandError, shown
-from core.limits import MAX_TEXT_LEN
+from core.limits import MAX_NAME_LEN, MAX_TEXT_LEN
 from core.pattern import WILDCARD
 from core.settings import Settings, get_settings
 from corpora import corpus_names
@@ -113,6 +113,15 @@ def strip_slack_markup(text: str) -> tuple[str, bool]:
     removed = cleaned != text
     cleaned = re.sub("&(?:lt|gt|amp);", lambda m: SLACK_ENTITIES[m[0]], cleaned)
     return " ".join(cleaned.split()), removed
+
+
+def word_to_start_from(text: str) -> str | None:
+    """The first word of a message that could be a name (letters first; markup, emoji and punctuation
+    left out): what "Names like this" starts from."""
+    cleaned, _ = strip_slack_markup(text)
+    cleaned = re.sub(r":[a-z0-9_+'-]+:", " ", cleaned)  # emoji codes
+    found = re.search(r"[^\W\d_][\w.-]*", cleaned)
+    return found[0].strip(".-")[:MAX_NAME_LEN] if found else None
 
 
 def is_number(word: str) -> bool:

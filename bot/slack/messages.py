@@ -292,6 +292,7 @@ def home_view(
     return {"type": "home", "blocks": [b.to_dict() for b in blocks]}
 
 
+NAMES_LIKE_THIS = "names_like_this"  # the message shortcut's callback_id
 NAME_MODAL = "name_something"  # the modal's callback_id, and the global shortcut's
 MODAL_FIELDS = ("corpus", "model", "n", "pattern", "like", "free", "where")  # each input's block_id and action_id
 BEST_MODEL = "best"

@@ -130,9 +130,9 @@ class Container(Part):
 
 class Interaction(Shared):
     """What the app asks Slack for in its manifest: a click on a button or a menu of our messages or
-    Home tab (``block_actions``), the global shortcut, and the modal's submission; no other type."""
+    Home tab (``block_actions``), the global and message shortcuts, and the modal's submission; no other type."""
 
-    type: Literal["block_actions", "shortcut", "view_submission"]
+    type: Literal["block_actions", "shortcut", "message_action", "view_submission"]
     user: Ref
     actions: list[Action] | None = Field(None, min_length=1)
     container: Container | None = None
@@ -143,7 +143,12 @@ class Interaction(Shared):
 
     @model_validator(mode="after")
     def _what_its_listener_reads(self) -> Interaction:
-        needed = {"block_actions": "actions", "shortcut": "callback_id", "view_submission": "view"}[self.type]
+        needed = {
+            "block_actions": "actions",
+            "shortcut": "callback_id",
+            "message_action": "callback_id",
+            "view_submission": "view",
+        }[self.type]
         if getattr(self, needed) is None:
             raise ValueError(f"a {self.type} without its {needed}")
         return self
