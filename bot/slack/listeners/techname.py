@@ -10,9 +10,9 @@ from bot.slack.listeners.modal import open_name_modal
 from jobs.contracts import ReplyTo
 
 
-def techname(ack, command: dict, context, client) -> None:
+def techname(ack, command: dict, context, client=None) -> None:
     deps = deps_of(context)
-    if not (command.get("text") or "").strip() and open_name_modal(
+    if client is not None and not (command.get("text") or "").strip() and open_name_modal(
         client, command.get("trigger_id") or "", command.get("channel_id"), deps.settings
     ):
         return ack()  # `/techname` alone: the form (help when it cannot open)
