@@ -12,8 +12,10 @@ from jobs.contracts import ReplyTo
 
 def techname(ack, command: dict, context, client=None) -> None:
     deps = deps_of(context)
-    if client is not None and not (command.get("text") or "").strip() and open_name_modal(
-        client, command.get("trigger_id") or "", command.get("channel_id"), deps.settings
+    if (
+        client is not None
+        and not (command.get("text") or "").strip()
+        and open_name_modal(client, command.get("trigger_id") or "", command.get("channel_id"), deps.settings)
     ):
         return ack()  # `/techname` alone: the form (help when it cannot open)
     reply = ReplyTo(
