@@ -890,7 +890,9 @@ def test_each_candidate_has_vote_shortlist_and_a_menu_within_block_kits_limits(s
     checked = " on PyPI" in blocks[0]["text"]["text"]  # a line that shows its availability does not offer to check it
     assert [o["value"] for o in menus[0]["options"]] == ["like", "down"] if checked else ["like", "check", "down"]
     context = blocks[-1]["elements"][0]["text"]
-    assert "Made by Kneser-Ney, 3 letters of context" in context and "(" not in context.split("Made by")[1]
+    made_by = context.split("Made by ")[1]  # the default model, or the one earlier tests' votes picked
+    assert made_by.startswith(("Kneser-Ney, ", "Markov chain, ")) and "letters of context" in made_by
+    assert "(" not in made_by
     assert stack.slack.block_refusals == []
 
 
