@@ -906,7 +906,7 @@ def test_the_menu_asks_for_more_like_a_name_in_its_thread_and_down_votes(stack):
     wait_for(lambda: store.tally("CMENU", candidates["_ts"]) == {2: {"up": 0, "down": 1}}, "the down-vote")
     _, url = stack.act(menu_choice(1, "like"), channel="CMENU", message_ts=candidates["_ts"])
     assert said(stack, url).startswith("On it: names like *")
-    more = wait_for(lambda: len(p := stack.posts("CMENU")) >= 3 and p, "more like it")[2]
+    more = wait_for(lambda: len(p := stack.posts("CMENU")) >= 3 and p, "more like it", timeout=60)[2]
     assert more["thread_ts"] == parent["_ts"] and len(blocks_of(more)) > 2
 
 
