@@ -31,6 +31,7 @@ SLACK_REACTIONS_PER_MINUTE = 45  # reactions.add is Tier 3 (50 a minute): the vo
 KEYCAP_VOTES_TO_LEARN = 5  # people of a team who voted with keycaps, after which its replies are no longer seeded
 SLACK_MAX_BODY = 256 * 1024  # bytes of one request to /slack/events; Slack's own are a few KB
 SLACK_BATCH_MAX = 48  # Slack requests one job answers, their replies posted side by side (one thread each)
+SLACK_BLOCKS_CHARS = 12_000  # JSON of one message's blocks: Slack refuses past ~13,000 (msg_blocks_too_long)
 SLACK_MAX_RETRY_WAIT = 5  # seconds a worker waits on a Slack 429 before leaving the rest to a retry
 SLACK_ACK_BUDGET = (
     2.0  # seconds a request may spend before its ack: Slack waits 3, the rest is the network's and Bolt's
@@ -51,6 +52,7 @@ VOTER_COOKIE_MAX_AGE = 365 * 24 * 3600  # seconds a voter cookie lives; a bulk v
 UNVOTED_KEEP = 7 * 24 * 3600  # seconds a request nobody voted on is kept: votes come within days of an answer
 # (a thread read after a long weekend); the reranker trains on voted requests only, the bandit reads only its
 # counters, and the drift check compares at most 2,000 impressions each side of the last training
+SHORTLIST_MAX = 50  # names one team's shortlist holds: a shortlist to choose from, and one Home section each
 TOP_NAMES = 10  # best-voted names /top, `top` and the Home tab show
 # Only keys with a TTL are evicted (caches, counters, requests nobody voted on, least recently used first);
 # votes, voted requests, installations and signing keys have none and are never evicted

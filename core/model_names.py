@@ -15,13 +15,19 @@ from core.errors import UnknownModel
 class ModelKind:
     orders: range
     description: str
+    spoken: str  # what a user reads in a reply: the method's name, not our spelling of it
     competes: bool = True  # fast enough to sample a ranking pool per request, so the bandit may pick it
 
 
 KINDS = {
-    "kn": ModelKind(range(1, 9), "interpolated modified Kneser-Ney, exact sampling"),
-    "markov": ModelKind(range(1, 6), "markovify chain (unsmoothed), exact sampling or plain walk"),
-    "bayes": ModelKind(range(1, 2), "pomegranate order-1 chain and Bayesian network (slow, optional)", competes=False),
+    "kn": ModelKind(range(1, 9), "interpolated modified Kneser-Ney, exact sampling", "Kneser-Ney"),
+    "markov": ModelKind(range(1, 6), "markovify chain (unsmoothed), exact sampling or plain walk", "Markov chain"),
+    "bayes": ModelKind(
+        range(1, 2),
+        "pomegranate order-1 chain and Bayesian network (slow, optional)",
+        "Bayesian network",
+        competes=False,
+    ),
 }
 TRAINED_BY_DEFAULT = ["kn5", "kn3", "markov3", "markov2"]
 
@@ -56,6 +62,16 @@ def canonical_model_name(name: str) -> str:
 def describe(name: str) -> str:
     kind, order = parse_model_name(name)
     return f"{KINDS[kind].description}, order {order}"
+
+
+def in_words(name: str) -> str:
+    """``kn3`` as a user reads it: "Kneser-Ney, 3 letters of context" (every order is the letters of
+    history the model conditions on). A name this vocabulary does not know is shown as it is."""
+    try:
+        kind, order = parse_model_name(name)
+    except UnknownModel:
+        return name
+    return f"{KINDS[kind].spoken}, {order} letter{'s' if order != 1 else ''} of context"
 
 
 def competes(name: str) -> bool:

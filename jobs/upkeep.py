@@ -39,6 +39,7 @@ from models.training import train_reranker
 from store.availability import SnapshotStates
 from store.deploys import ModelVersions
 from store.learnt import LearntModels
+from store.shortlists import Shortlists
 from store.voters import VoterBatches
 from store.votes import VoteStore
 
@@ -110,6 +111,7 @@ def purge_expired(*, context: WorkerContext) -> dict:
     if moved := votes.upgrade():
         log.info("upkeep: %d requests moved from the impressions list into their own keys", moved)
     purged = votes.purge_before(time.time() - days * DAY)
+    shortlisted = Shortlists(context.connection).purge_before(time.time() - days * DAY)
     bulk = VoterBatches(context.connection).purge(time.time())
     log.log(
         logging.INFO if purged else logging.DEBUG,
@@ -117,7 +119,7 @@ def purge_expired(*, context: WorkerContext) -> dict:
         purged,
         days,
     )
-    return {"purged": purged, "retention_days": days, "bulk_batches_purged": bulk}
+    return {"purged": purged, "retention_days": days, "bulk_batches_purged": bulk, "shortlisted_purged": shortlisted}
 
 
 @needs_context

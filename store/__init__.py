@@ -22,6 +22,7 @@ bounded otherwise: by the retention purge, by people (rate limits), or by a coun
 | ``tnaas:reply:`` | ``replies.ReplyProgress`` | what each Slack reply job has posted so far | a day |
 | ``tnaas:reply-team:`` | ``replies.ReplyTeams`` | the workspace of each candidate message posted (vote buttons' check) | a day |
 | ``tnaas:team:`` | ``slack_teams.TeamHabits`` | per workspace: keycap voters, reaction budget, 429 pause | voters: at most ``KEYCAP_VOTES_TO_LEARN``; 2 minutes; Retry-After |
+| ``tnaas:shortlist:`` | ``shortlists.Shortlists`` | each team's shortlist: name, corpus, who added it, when | at most ``SHORTLIST_MAX`` per team; the retention purge, ``votes forget --user``, uninstall |
 | ``tnaas:home:`` | ``home_tabs.HomeTabs`` | an App Home publish queued for a person | ``HOME_PENDING`` |
 | ``tnaas:slack:`` | ``installations.RedisInstallationStore``, ``RedisOAuthStateStore`` | installations, bot tokens, OAuth states, rotation locks | installations: per workspace, until uninstalled; states 10 minutes; locks 15 s |
 | ``tnaas:slack-batch:``, ``tnaas:slack-batch-taken:`` | ``slack_batches.SlackBatches`` | Slack requests waiting together for a worker | a day |

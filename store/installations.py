@@ -19,6 +19,8 @@ from redis import Redis
 from slack_sdk.oauth.installation_store import Bot, Installation, InstallationStore
 from slack_sdk.oauth.state_store import OAuthStateStore
 
+from store.shortlists import Shortlists
+
 log = logging.getLogger(__name__)
 NONE = "-"  # an absent enterprise or team id in a key
 
@@ -102,6 +104,8 @@ class RedisInstallationStore(InstallationStore):
         keys = [self.INSTALLATION_KEY.format(**ids)]
         keys += list(self.redis.scan_iter(match=self.INSTALLER_KEY.format(**ids, user="*"), count=500))
         self.redis.delete(*keys)
+        if team_id:  # the app uninstalled (Bolt's app_uninstalled listener): the team's shortlist goes with it
+            Shortlists(self.redis).forget_team(team_id)
 
     def teams(self) -> list[str]:
         """ "enterprise:team" of every workspace that has a bot installed (``-`` for none)."""

@@ -377,6 +377,12 @@ class VoteStore:
         names = self._names(channel, ts)
         return names[index - 1] if 1 <= index <= len(names) else None
 
+    def candidate(self, channel: str, ts: str, index: int) -> tuple[str, str] | None:
+        """(name, corpus) of candidate ``index`` (from 1) of our message, None if there is no such candidate."""
+        raw = self.redis.lindex(self.MESSAGE_KEY.format(channel=channel, ts=ts), 0)
+        mark = json.loads(raw) if raw else {"names": []}
+        return (mark["names"][index - 1], mark["corpus"]) if 1 <= index <= len(mark["names"]) else None
+
     def candidates_on(self, channel: str, ts: str) -> int:
         """How many candidates our message shows; 0 for messages that are not ours (or no longer kept)."""
         return len(self._names(channel, ts))

@@ -12,6 +12,12 @@ Rate limits (per workspace, per method; one "minute" is ``minute`` seconds so be
 faster than real time): Tier 2 20/min, Tier 3 50/min (``reactions.add``), Tier 4 100/min,
 ``chat.postMessage`` one per second per channel with a burst of ``post_burst`` (Slack documents "short
 bursts" without a figure: 4 here).
+
+Block Kit: every message (``chat.postMessage``, ``chat.postEphemeral``, ``chat.update``, a response_url)
+and every view (``views.publish``) is checked against Slack's documented limits (``block_kit_problem``):
+a message past them is answered ``invalid_blocks`` (``msg_blocks_too_long`` past ~13,000 characters of
+blocks), a view ``invalid_arguments`` with the reason in ``response_metadata.messages``, as Slack does.
+Each refusal is kept in ``block_refusals`` so a test can say none happened.
 """
 
 from __future__ import annotations
@@ -36,7 +42,10 @@ from urllib.parse import parse_qsl, urlencode
 BOT_USER = "UBOT"
 TEAM = "T1"
 TOKEN = "xoxb-test"
-SCOPES = "commands,chat:write,chat:write.public,app_mentions:read,reactions:read,reactions:write,im:history,im:write"
+SCOPES = (
+    "commands,chat:write,chat:write.public,app_mentions:read,reactions:read,reactions:write,im:history,im:write,"
+    "files:write"
+)
 CLIENT_ID, CLIENT_SECRET = "1111.2222", "standin-client-secret"
 TIERS = {2: 20, 3: 50, 4: 100}
 METHOD_TIER = {
@@ -45,10 +54,14 @@ METHOD_TIER = {
     "chat.postEphemeral": 4,
     "chat.update": 3,
     "views.publish": 4,
+    "views.open": 4,
     "conversations.open": 3,
+    "files.getUploadURLExternal": 4,
+    "files.completeUploadExternal": 4,
     "oauth.v2.access": 4,
 }
 RESPONSE_URL_USES, RESPONSE_URL_MINUTES = 5, 30
+TRIGGER_SECONDS = 3  # a trigger_id opens a modal within 3 s of the click or command, once
 ROTATED_TOKEN_SECONDS = 12 * 3600
 
 
@@ -107,10 +120,15 @@ class SlackStandIn:
         self.reactions: dict[tuple[str, str], set[tuple[str, str]]] = defaultdict(set)  # -> {(user, name)}
         self.response_urls: dict[str, ResponseUrl] = {}
         self.views: dict[tuple[str, str], dict] = {}  # (team, user) -> the published Home tab
+        self.triggers: dict[str, tuple[float, str]] = {}  # trigger id -> (issued at, team)
+        self.modals: list[dict] = []  # every view opened with views.open, with its "id"
+        self.uploads: dict[str, dict] = {}  # file id -> {"filename", "length", "data", "team"} (files_upload_v2)
+        self.files: list[dict] = []  # files shared: {"id", "title", "filename", "channel", "data", "comment"}
         self.codes: dict[str, dict] = {}  # OAuth codes not yet exchanged
         self.refresh_tokens: dict[str, str] = {}  # live refresh token -> the team it refreshes
         self.faults: list[Fault] = []
         self.home_enabled = True
+        self.block_refusals: list[tuple[str, str]] = []  # (method, why) of every payload refused for its blocks
         self.throttled: list[tuple[str, str, str]] = []  # (method, team, channel) of every 429 the limits produced
         self._windows: dict[tuple[str, str], deque] = defaultdict(deque)  # (team, method) -> call times
         self._buckets: dict[str, tuple[float, float]] = {}  # channel -> (tokens, at)
@@ -119,8 +137,11 @@ class SlackStandIn:
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):
-                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
-                if self.path.startswith("/response/"):
+                raw_bytes = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                raw = raw_bytes.decode(errors="replace")
+                if self.path.startswith("/upload/"):
+                    status, body, headers = standin._upload(self.path.rsplit("/", 1)[-1], raw_bytes)
+                elif self.path.startswith("/response/"):
                     status, body, headers = standin._response_url(self.path.rsplit("/", 1)[-1], raw)
                 else:
                     params = _params(raw, self.headers.get("Content-Type", ""))
@@ -205,6 +226,13 @@ class SlackStandIn:
             urls = [self.response_urls[url.rsplit("/", 1)[-1]]] if url else list(self.response_urls.values())
             return [p | {"_channel": r.channel, "_user": r.user} for r in urls for p in r.posts]
 
+    def trigger(self, team: str = TEAM, age: float = 0.0) -> str:
+        """A trigger_id, as Slack puts in a slash command, shortcut or click, issued ``age`` seconds ago."""
+        trigger = f"{secrets.randbelow(10**10)}.{secrets.token_hex(8)}"
+        with self.lock:
+            self.triggers[trigger] = (time.time() - age, team)
+        return trigger
+
     def install_code(self, team: str, *, installer: str = "UINSTALLER", rotation: bool = False) -> str:
         """What Slack appends to the redirect URL after a person approves the install in ``team``."""
         code = secrets.token_hex(6)
@@ -254,8 +282,13 @@ class SlackStandIn:
                 "auth.test": self._auth_test,
                 "chat.postMessage": self._post_message,
                 "chat.postEphemeral": self._post_ephemeral,
+                "chat.update": self._update,
                 "reactions.add": self._reactions_add,
                 "views.publish": self._views_publish,
+                "views.open": self._views_open,
+                "conversations.open": self._conversations_open,
+                "files.getUploadURLExternal": self._upload_url,
+                "files.completeUploadExternal": self._complete_upload,
             }.get(method)
             reply = handler(params, self.tokens[token]) if handler else {}
             return 200, {"ok": True} | reply if "error" not in reply else reply, {}
@@ -330,11 +363,25 @@ class SlackStandIn:
             "is_enterprise_install": False,
         }
 
+    def _blocks_refused(self, method: str, params: dict) -> dict | None:
+        """Slack's answer to a message whose blocks break Block Kit's limits, or None."""
+        if not params.get("blocks"):
+            return None
+        problem = block_kit_problem(params["blocks"], "message")
+        if problem is None:
+            return None
+        self.block_refusals.append((method, problem))
+        error = "msg_blocks_too_long" if problem == "msg_blocks_too_long" else "invalid_blocks"
+        return _err(error) | {"response_metadata": {"messages": [f"[ERROR] {problem}"]}}
+
     def _post_message(self, params: dict, token: Token) -> dict:
         if "chat:write" not in token.scopes:
             return _err("missing_scope")
         if not params.get("text") and not params.get("blocks"):
             return _err("no_text")
+        refused = self._blocks_refused("chat.postMessage", params)
+        if refused:
+            return refused
         if len(params.get("text") or "") > 40000:
             return _err("msg_too_long")
         error, _ = self._reachable(params.get("channel", ""), token, post=True)
@@ -346,7 +393,13 @@ class SlackStandIn:
         params["_ts"] = ts
         return {"channel": channel, "ts": ts, "message": {"text": params.get("text"), "ts": ts}}
 
+    def _update(self, params: dict, token: Token) -> dict:
+        return self._blocks_refused("chat.update", params) or {}
+
     def _post_ephemeral(self, params: dict, token: Token) -> dict:
+        refused = self._blocks_refused("chat.postEphemeral", params)
+        if refused:
+            return refused
         error, channel = self._reachable(params.get("channel", ""), token, post=False)
         if error:
             return _err(error)
@@ -371,11 +424,98 @@ class SlackStandIn:
         if not self.home_enabled:
             return _err("not_enabled")
         view = params.get("view")
-        view = json.loads(view) if isinstance(view, str) else view
-        if not isinstance(view, dict) or view.get("type") != "home" or len(view.get("blocks", [])) > 100:
-            return _err("invalid_arguments")
+        problem = view_problem(view)
+        view = json.loads(view) if isinstance(view, str) and problem is None else view
+        if problem is None and view.get("type") != "home":
+            problem = "views.publish takes a home view"
+        if problem:
+            self.block_refusals.append(("views.publish", problem))
+            return _err("invalid_arguments") | {"response_metadata": {"messages": [f"[ERROR] {problem}"]}}
         self.views[(token.team, params.get("user_id", ""))] = view
         return {"view": view | {"id": "V1"}}
+
+    def _views_open(self, params: dict, token: Token) -> dict:
+        """A modal, with a trigger_id issued to this team within TRIGGER_SECONDS and not used yet."""
+        issued = self.triggers.get(params.get("trigger_id") or "")
+        if issued is None or issued[1] != token.team:
+            return _err("invalid_trigger_id")
+        if time.time() - issued[0] > TRIGGER_SECONDS:
+            return _err("expired_trigger_id")
+        view = params.get("view")
+        problem = view_problem(view)
+        view = json.loads(view) if isinstance(view, str) and problem is None else view
+        if problem is None and view.get("type") != "modal":
+            problem = "views.open takes a modal"
+        if problem:
+            self.block_refusals.append(("views.open", problem))
+            return _err("invalid_arguments") | {"response_metadata": {"messages": [f"[ERROR] {problem}"]}}
+        del self.triggers[params["trigger_id"]]  # used once
+        opened = view | {"id": f"V{next(self._counter):08d}", "team_id": token.team}
+        self.modals.append(opened)
+        return {"view": opened}
+
+    def _conversations_open(self, params: dict, token: Token) -> dict:
+        """The bot's direct message with one person (``users``): Slack's D… channel, opened if need be."""
+        if "im:write" not in token.scopes:
+            return _err("missing_scope")
+        users = [u for u in (params.get("users") or "").split(",") if u]
+        if len(users) != 1 or not users[0].startswith(("U", "W")):
+            return _err("users_list_not_supplied" if not users else "not_enabled")
+        channel = "D" + users[0]
+        self.channels.setdefault(channel, Channel(public=False, members={token.bot_user, users[0]}))
+        return {"channel": {"id": channel}}
+
+    def _upload_url(self, params: dict, token: Token) -> dict:
+        """files_upload_v2's first step: where to send the bytes, and the file's id."""
+        if "files:write" not in token.scopes:
+            return _err("missing_scope")
+        length = str(params.get("length") or "")
+        if not params.get("filename") or not length.isdigit() or int(length) < 1:
+            return _err("invalid_arguments")
+        file_id = f"F{next(self._counter):08d}"
+        self.uploads[file_id] = {
+            "filename": params["filename"],
+            "length": int(length),
+            "data": None,
+            "team": token.team,
+        }
+        return {"upload_url": f"{self.base}/upload/{file_id}", "file_id": file_id}
+
+    def _upload(self, file_id: str, data: bytes) -> tuple[int, str, dict]:
+        with self.lock:
+            upload = self.uploads.get(file_id)
+            if upload is None:
+                return 404, "not_found", {}
+            upload["data"] = data
+            self.calls.append(("upload", {"file_id": file_id, "bytes": len(data)}))
+            return 200, f"OK - {len(data)}", {}
+
+    def _complete_upload(self, params: dict, token: Token) -> dict:
+        """files_upload_v2's last step: share the uploaded files in ``channel_id``."""
+        try:
+            files = json.loads(params.get("files") or "[]")
+        except ValueError:
+            return _err("invalid_arguments")
+        if not isinstance(files, list) or not files or not all(isinstance(f, dict) and f.get("id") for f in files):
+            return _err("invalid_arguments")
+        uploads = [self.uploads.get(f["id"]) for f in files]
+        if any(u is None or u["team"] != token.team or u["data"] is None for u in uploads):
+            return _err("file_not_found")
+        if any(len(u["data"]) != u["length"] for u in uploads):
+            return _err("file_upload_size_mismatch")  # the bytes sent are not the length announced
+        channel = params.get("channel_id") or ""
+        if channel:
+            error, _ = self._reachable(channel, token, post=False)
+            if error:
+                return _err(error)
+        shared = []
+        for f, u in zip(files, uploads, strict=True):
+            shared.append({"id": f["id"], "title": f.get("title") or u["filename"], "name": u["filename"]})
+            self.files.append(
+                shared[-1] | {"channel": channel, "data": u["data"], "comment": params.get("initial_comment")}
+            )
+            del self.uploads[f["id"]]  # an upload is completed once
+        return {"files": shared}
 
     def _oauth(self, params: dict, headers) -> dict:
         client_id, client_secret = params.get("client_id"), params.get("client_secret")
@@ -435,10 +575,145 @@ class SlackStandIn:
                 return 400, "invalid_payload", {}
             if not isinstance(payload, dict) or not (payload.get("text") or payload.get("blocks")):
                 return 400, "no_text", {}
+            problem = block_kit_problem(payload["blocks"], "message") if payload.get("blocks") else None
+            if problem:
+                self.block_refusals.append(("response_url", problem))
+                return 400, "msg_blocks_too_long" if problem == "msg_blocks_too_long" else "invalid_blocks", {}
             found.posts.append(payload)
             self.calls.append(("response_url", payload | {"_channel": found.channel, "_user": found.user}))
             self.times.append(time.perf_counter())
             return 200, "ok", {}
+
+
+# -- Block Kit's limits (api.slack.com/reference/block-kit) -----------------------------------------------
+MAX_MESSAGE_BLOCKS, MAX_VIEW_BLOCKS = 50, 100
+MAX_MESSAGE_BLOCKS_CHARS = 13_000  # Slack answers msg_blocks_too_long past about this many characters of JSON
+MAX_SECTION_TEXT, MAX_SECTION_FIELDS, MAX_FIELD_TEXT = 3000, 10, 2000
+MAX_HEADER_TEXT, MAX_CONTEXT_ELEMENTS, MAX_ACTIONS_ELEMENTS = 150, 10, 25
+MAX_BUTTON_TEXT, MAX_BUTTON_VALUE, MAX_ACTION_ID, MAX_BLOCK_ID = 75, 2000, 255, 255
+MAX_OPTION_TEXT, MAX_OPTION_VALUE = 75, 150
+OVERFLOW_OPTIONS = range(2, 6)
+MAX_VIEW_TITLE, MAX_PRIVATE_METADATA, MAX_CALLBACK_ID = 24, 3000, 255
+
+
+def block_kit_problem(blocks, surface: str = "message") -> str | None:
+    """Why Slack would refuse ``blocks`` in a ``surface`` ("message" or "view"), or None.
+
+    The first broken rule, as a readable reason; ``_block_kit_error`` turns it into Slack's error code."""
+    if isinstance(blocks, str):
+        try:
+            blocks = json.loads(blocks)
+        except ValueError:
+            return "blocks are not JSON"
+    if not isinstance(blocks, list):
+        return "blocks must be an array"
+    most = MAX_MESSAGE_BLOCKS if surface == "message" else MAX_VIEW_BLOCKS
+    if len(blocks) > most:
+        return f"{len(blocks)} blocks: at most {most} in a {surface}"
+    if (
+        surface == "message"
+        and len(json.dumps(blocks, separators=(",", ":"), ensure_ascii=False)) > MAX_MESSAGE_BLOCKS_CHARS
+    ):
+        return "msg_blocks_too_long"
+    action_ids, block_ids = set(), set()
+    for i, block in enumerate(blocks):
+        if not isinstance(block, dict) or "type" not in block:
+            return f"block {i} has no type"
+        block_id = block.get("block_id")
+        if block_id is not None:
+            if len(block_id) > MAX_BLOCK_ID or block_id in block_ids:
+                return f"block {i}: block_id too long or repeated"
+            block_ids.add(block_id)
+        problem = _block_problem(block, action_ids)
+        if problem:
+            return f"block {i} ({block['type']}): {problem}"
+    return None
+
+
+def _text_of(obj) -> str:
+    return obj.get("text", "") if isinstance(obj, dict) else ""
+
+
+def _block_problem(block: dict, action_ids: set) -> str | None:
+    kind = block["type"]
+    elements: list[dict] = []
+    if kind == "section":
+        if len(_text_of(block.get("text"))) > MAX_SECTION_TEXT:
+            return f"text over {MAX_SECTION_TEXT} characters"
+        fields = block.get("fields") or []
+        if len(fields) > MAX_SECTION_FIELDS or any(len(_text_of(f)) > MAX_FIELD_TEXT for f in fields):
+            return "too many fields or a field too long"
+        if not block.get("text") and not fields:
+            return "a section needs text or fields"
+        elements = [block["accessory"]] if block.get("accessory") else []
+    elif kind == "header":
+        if not 0 < len(_text_of(block.get("text"))) <= MAX_HEADER_TEXT:
+            return f"header text empty or over {MAX_HEADER_TEXT}"
+    elif kind == "context":
+        elements = block.get("elements") or []
+        if not 0 < len(elements) <= MAX_CONTEXT_ELEMENTS:
+            return f"{len(elements)} elements: 1 to {MAX_CONTEXT_ELEMENTS} in a context block"
+        if any(len(_text_of(e)) > MAX_SECTION_TEXT for e in elements):
+            return "context text too long"
+        return None
+    elif kind == "actions":
+        elements = block.get("elements") or []
+        if not 0 < len(elements) <= MAX_ACTIONS_ELEMENTS:
+            return f"{len(elements)} elements: 1 to {MAX_ACTIONS_ELEMENTS} in an actions block"
+    elif kind == "input":
+        elements = [block["element"]] if isinstance(block.get("element"), dict) else []
+        if not elements or not _text_of(block.get("label")):
+            return "an input needs a label and an element"
+    for element in elements:
+        problem = _element_problem(element, action_ids)
+        if problem:
+            return problem
+    return None
+
+
+def _element_problem(element: dict, action_ids: set) -> str | None:
+    action_id = element.get("action_id")
+    if action_id is not None:
+        if len(action_id) > MAX_ACTION_ID:
+            return f"action_id over {MAX_ACTION_ID} characters"
+        if action_id in action_ids:
+            return f"action_id {action_id!r} repeated"
+        action_ids.add(action_id)
+    kind = element.get("type")
+    if kind == "button":
+        if not 0 < len(_text_of(element.get("text"))) <= MAX_BUTTON_TEXT:
+            return f"button text empty or over {MAX_BUTTON_TEXT}"
+        if len(element.get("value") or "") > MAX_BUTTON_VALUE:
+            return f"button value over {MAX_BUTTON_VALUE}"
+    elif kind == "overflow":
+        options = element.get("options") or []
+        if len(options) not in OVERFLOW_OPTIONS:
+            return f"{len(options)} overflow options: {OVERFLOW_OPTIONS.start} to {OVERFLOW_OPTIONS.stop - 1}"
+        for option in options:
+            if len(_text_of(option.get("text"))) > MAX_OPTION_TEXT or len(option.get("value") or "") > MAX_OPTION_VALUE:
+                return "an overflow option's text or value is too long"
+    return None
+
+
+def view_problem(view) -> str | None:
+    """Why Slack would refuse a view (Home, modal), or None."""
+    if isinstance(view, str):
+        try:
+            view = json.loads(view)
+        except ValueError:
+            return "view is not JSON"
+    if not isinstance(view, dict) or view.get("type") not in ("home", "modal"):
+        return "view type must be home or modal"
+    if view["type"] == "modal" and not 0 < len(_text_of(view.get("title"))) <= MAX_VIEW_TITLE:
+        return f"modal title empty or over {MAX_VIEW_TITLE}"
+    for button in ("submit", "close"):
+        if view.get(button) and len(_text_of(view[button])) > MAX_VIEW_TITLE:
+            return f"{button} text over {MAX_VIEW_TITLE}"
+    if len(view.get("private_metadata") or "") > MAX_PRIVATE_METADATA:
+        return f"private_metadata over {MAX_PRIVATE_METADATA}"
+    if len(view.get("callback_id") or "") > MAX_CALLBACK_ID:
+        return f"callback_id over {MAX_CALLBACK_ID}"
+    return block_kit_problem(view.get("blocks", []), "view")
 
 
 def _err(error: str) -> dict:
@@ -481,7 +756,9 @@ def signed_post(
     return status, text
 
 
-def slash_form(text: str, *, user: str = "U1", channel: str = "C1", team: str = TEAM, response_url: str = "") -> bytes:
+def slash_form(
+    text: str, *, user: str = "U1", channel: str = "C1", team: str = TEAM, response_url: str = "", trigger: str = "t"
+) -> bytes:
     return urlencode(
         {
             "command": "/techname",
@@ -490,7 +767,7 @@ def slash_form(text: str, *, user: str = "U1", channel: str = "C1", team: str = 
             "channel_id": channel,
             "team_id": team,
             "response_url": response_url,
-            "trigger_id": "t",
+            "trigger_id": trigger,
         }
     ).encode()
 

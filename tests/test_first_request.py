@@ -99,4 +99,5 @@ def test_slack_says_picked_by_votes_only_when_votes_decided(chosen_by, said):
     )
     blocks, _ = candidate_blocks(reply, seeded=False)
     context = blocks[-1].elements[0].text
-    assert ("picked by votes" in context) is said and "Model kn3 (v1)" in context
+    assert ("picked by votes" in context) is said and "Made by Kneser-Ney, 3 letters of context" in context
+    assert "v1" not in context and "kn3" not in context

@@ -2,9 +2,19 @@
 
 import pytest
 
-from bot.slack.grammar import CommandError, Help, ListThings, parse_command, strip_slack_markup
+from bot.slack.grammar import (
+    COMMAND_WORDS,
+    CommandError,
+    Help,
+    ListThings,
+    parse_command,
+    strip_slack_markup,
+    usage,
+    word_to_start_from,
+)
 from core.errors import UnknownCorpus, UnknownModel
-from jobs.contracts import CompleteRequest, DetectRequest, GenerateRequest
+from core.model_names import in_words
+from jobs.contracts import CheckRequest, CompleteRequest, DetectRequest, GenerateRequest, LikeRequest
 
 
 @pytest.mark.parametrize(
@@ -28,6 +38,19 @@ from jobs.contracts import CompleteRequest, DetectRequest, GenerateRequest
         ("detect kafka", DetectRequest(text="kafka")),
         ("lang Det här är svenska", DetectRequest(text="Det här är svenska")),
         ("<@U123ABC> pokemon 3", GenerateRequest(corpus="pokemon", n=3)),
+        ("is kafka free", CheckRequest(names=["kafka"])),
+        ("is kafka free?", CheckRequest(names=["kafka"])),
+        ("Is Kafkify available", CheckRequest(names=["Kafkify"])),
+        ("are kafka pykafka taken", CheckRequest(names=["kafka", "pykafka"])),
+        ("check kafka", CheckRequest(names=["kafka"])),
+        ("like kafka", LikeRequest(name="kafka", corpus="pypi", n=5)),
+        ("names like kafka", LikeRequest(name="kafka", corpus="pypi", n=5)),
+        ("5 npm names like kafka", LikeRequest(name="kafka", corpus="npm", n=5)),
+        ("like kafka names", LikeRequest(name="kafka", corpus="pypi", n=5)),
+        ("5 pokemon names", GenerateRequest(corpus="pokemon", n=5)),
+        ("3 cats names free", GenerateRequest(corpus="cats", n=3, free=True)),
+        ("pokemon name", GenerateRequest(corpus="pokemon", n=5)),
+        ("is snorlax?", DetectRequest(text="snorlax")),
     ],
 )
 def test_the_grammar(text, expected):
@@ -48,6 +71,12 @@ def test_the_grammar(text, expected):
         ("is", CommandError, "needs a name or some text"),
         ("x" * 2001, CommandError, "at most 2,000"),
         ("*" * 33 + " pokemon", CommandError, "at most 32"),
+        ("chek kafka", CommandError, "did you mean `check`"),
+        ("lke kafka", CommandError, "did you mean `like`"),
+        ("hlep", CommandError, "did you mean `help`"),
+        ("corpra", CommandError, "did you mean `corpora`"),
+        ("pokemon modles", CommandError, "did you mean `models`"),
+        ("is", CommandError, "needs a name or some text"),
     ],
 )
 def test_bad_input_says_what_would_work(text, error, says):
@@ -139,3 +168,45 @@ def test_echoed_names_carry_no_backticks_or_line_breaks():
     with pytest.raises(UnknownCorpus) as err:
         parse_command("poke`mon")
     assert "`" not in str(err.value)
+
+
+def test_the_usage_hint_lists_every_command():
+    hint = usage()
+    missing = [w for w in COMMAND_WORDS if f"`{w}" not in hint and f" {w}" not in hint]
+    assert not missing, missing
+    for example in ("`like kafka pypi`", "`check kafkify`", "`is kafkify free`", "`pypi 5 free`", "`help`"):
+        assert example in hint
+
+
+def test_an_unknown_word_far_from_any_command_gets_the_usage_not_a_guess():
+    with pytest.raises(CommandError) as err:
+        parse_command("zzqx pokemon")
+    assert "did you mean" not in str(err.value) and "Try `pokemon`" in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("model", "words"),
+    [
+        ("kn3", "Kneser-Ney, 3 letters of context"),
+        ("KN05", "Kneser-Ney, 5 letters of context"),
+        ("markov2", "Markov chain, 2 letters of context"),
+        ("bayes1", "Bayesian network, 1 letter of context"),
+        ("gpt5", "gpt5"),
+    ],
+)
+def test_a_model_is_named_in_words_without_our_spelling(model, words):
+    assert in_words(model) == words
+
+
+@pytest.mark.parametrize(
+    ("message", "word"),
+    [
+        ("<@U2> Kafka, is our queue", "Kafka"),
+        (":tada: 123 shipped it", "shipped"),
+        ("<!here> <https://x.example|link>", None),
+        ("... 42 !!", None),
+        ("x" * 50, "x" * 32),
+    ],
+)
+def test_names_like_this_starts_from_the_first_word_that_could_be_a_name(message, word):
+    assert word_to_start_from(message) == word

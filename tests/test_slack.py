@@ -22,6 +22,7 @@ from rq.registry import FailedJobRegistry, FinishedJobRegistry, StartedJobRegist
 
 from bot.slack.web_api import LOST_ACCESS, NOT_HERE, SEED_STOP
 from core.limits import KEYCAP_VOTES_TO_LEARN, SLACK_MAX_BODY
+from store.shortlists import Shortlists
 from store.slack_teams import TeamHabits
 from store.votes import VoteStore
 from testkit.processes import http, start_worker, wait_until
@@ -54,7 +55,8 @@ class Stack:
     def slash(self, text: str, channel: str = "C1", user: str = "U1", team: str = "T1", **kw) -> tuple[int, str, str]:
         """A signed /techname; (status, ack body, the command's response_url)."""
         response_url = self.slack.response_url(channel, user, age=kw.pop("url_age", 0))
-        body = slash_form(text, user=user, channel=channel, team=team, response_url=response_url)
+        trigger = kw.pop("trigger", "t")
+        body = slash_form(text, user=user, channel=channel, team=team, response_url=response_url, trigger=trigger)
         status, ack = signed_post(self.url, body, FORM, kw.pop("secret", SECRET), **kw)
         return status, ack, response_url
 
@@ -87,6 +89,33 @@ class Stack:
         assert signed_post(self.url, body, FORM, SECRET)[0] == 200
         return response_url
 
+    def act(self, action: dict, *, channel: str = "", message_ts: str = "", user: str = "U5", team: str = "T1"):
+        """A person clicks ``action`` (a button or a menu choice) on a message, or on their Home tab when
+        no channel is given; (status, the action's response_url)."""
+        response_url = self.slack.response_url(channel or "DHOME", user)
+        payload = {
+            "type": "block_actions",
+            "user": {"id": user, "team_id": team},
+            "team": {"id": team},
+            "api_app_id": "A1",
+            "actions": [{"block_id": "b", "action_ts": "1"} | action],
+            "response_url": response_url,
+            "trigger_id": "t",
+        }
+        if channel:
+            payload["container"] = {"type": "message", "message_ts": message_ts, "channel_id": channel}
+            payload["channel"] = {"id": channel}
+            payload["message"] = {"ts": message_ts, "thread_ts": self.thread_of(channel, message_ts)}
+        else:
+            payload["container"] = {"type": "view", "view_id": "V1"}
+            payload["view"] = {"id": "V1", "type": "home"}
+        body = urllib.parse.urlencode({"payload": json.dumps(payload)}).encode()
+        return signed_post(self.url, body, FORM, SECRET)[0], response_url
+
+    def thread_of(self, channel: str, ts: str) -> str:
+        found = [p for p in self.posts(channel) if p["_ts"] == ts]
+        return (found[0].get("thread_ts") if found else None) or ts
+
     def posts(self, channel: str) -> list[dict]:
         """Messages the bot did post in ``channel`` (each with its ``_ts``)."""
         return [p for p in self.slack.called("chat.postMessage") if p.get("channel") == channel and "_ts" in p]
@@ -106,6 +135,12 @@ def stack(trained_artifacts, tmp_path_factory):
 def blocks_of(message: dict) -> list[dict]:
     blocks = message.get("blocks") or []
     return json.loads(blocks) if isinstance(blocks, str) else blocks
+
+
+def vote_buttons(message: dict) -> list[dict]:
+    return [
+        e for b in blocks_of(message) if b["type"] == "actions" for e in b["elements"] if e["action_id"][:5] == "vote_"
+    ]
 
 
 def wait_for(predicate, what: str, timeout: float = 20):
@@ -130,7 +165,7 @@ def test_slash_command_replies_in_a_thread_with_vote_buttons_and_seeds(stack):
     parent, candidates = wait_for(lambda: (p := stack.posts("CHAPPY")) and len(p) >= 2 and p, "the reply")[:2]
     assert parent["text"] == "<@U1> asked for 3 pokemon names" and "thread_ts" not in parent
     assert candidates["thread_ts"] == parent["_ts"] and candidates["text"].count("\n") == 2
-    buttons = [b["accessory"] for b in blocks_of(candidates) if "accessory" in b]
+    buttons = vote_buttons(candidates)
     assert [(b["action_id"], b["value"]) for b in buttons] == [("vote_1", "1"), ("vote_2", "2"), ("vote_3", "3")]
     seeded = wait_for(lambda: (r := stack.attempts("reactions.add", "CHAPPY")) and len(r) >= 3 and r, "the seeds")
     assert [r["name"] for r in seeded] == ["one", "two", "three"]
@@ -298,7 +333,7 @@ def test_not_in_channel_answers_through_the_response_url_and_its_buttons_vote(st
         stack.slack.token(TOKEN, "T1")
     assert said["response_type"] == "in_channel" and said["text"].startswith("<@U1> asked for 2 cats names")
     assert [p.get("_ts") for p in stack.attempts("chat.postMessage", "CNOTIN")] == [None]  # refused, not retried
-    value = [b["accessory"]["value"] for b in said["blocks"] if "accessory" in b][1]
+    value = vote_buttons(said)[1]["value"]
     stack.click("CNOTIN", "1700000099.000001", value)  # Slack tells the button the message's ts; we never knew it
     key = value.split("|")[1]
     wait_for(lambda: VoteStore(stack.redis).tally("CNOTIN", key) == {2: {"up": 1, "down": 0}}, "the vote")
@@ -741,7 +776,10 @@ def envelope(**fields) -> bytes:
         (payload_form(CLICK | {"team": 7}), FORM),
         (payload_form(CLICK | {"user": "U5"}), FORM),
         (payload_form(CLICK | {"authorizations": [None]}), FORM),
-        (payload_form({"type": "view_closed", "view": []}), FORM),  # no modal of ours: Slack sends none
+        (payload_form({"type": "view_closed", "view": []}), FORM),  # the modal does not ask for it: Slack sends none
+        (payload_form({"type": "view_submission", "user": {"id": "U5"}, "team": {"id": "T1"}}), FORM),  # no view
+        (payload_form({"type": "view_submission", "user": {"id": "U5"}, "view": {"state": []}}), FORM),
+        (payload_form({"type": "shortcut", "user": {"id": "U5"}, "team": {"id": "T1"}}), FORM),  # no callback_id
         (urllib.parse.urlencode({"command": "/techname", "text": "cats", "channel_id": "C1"}).encode(), FORM),
         (envelope(event="app_mention"), "application/json"),
         (envelope(event=None), "application/json"),
@@ -830,3 +868,232 @@ def test_a_slack_job_that_waited_too_long_says_busy_instead_of_answering_late(st
     assert [(s["channel"], s["user"], s["text"]) for s in said] == [
         ("C5", "U5", "I'm busy right now: try again in a moment.")
     ]
+
+
+# -- a candidate's actions and the team shortlist ------------------------------------------------------
+def menu_choice(index: int, what: str) -> dict:
+    return {"type": "overflow", "action_id": f"more_{index}", "selected_option": {"value": what}}
+
+
+def said(stack: Stack, response_url: str) -> str:
+    return wait_for(lambda: stack.slack.responses(response_url), "the private answer")[0]["text"]
+
+
+def test_each_candidate_has_vote_shortlist_and_a_menu_within_block_kits_limits(stack):
+    stack.slash("cats 2", channel="CACTIONS")
+    candidates = wait_for(lambda: len(p := stack.posts("CACTIONS")) >= 2 and p, "the reply")[1]
+    blocks = blocks_of(candidates)
+    buttons = [e["action_id"] for b in blocks if b["type"] == "actions" for e in b["elements"]]
+    menus = [b["accessory"] for b in blocks if b.get("accessory", {}).get("type") == "overflow"]
+    assert buttons == ["vote_1", "shortlist_1", "vote_2", "shortlist_2"]
+    assert [m["action_id"] for m in menus] == ["more_1", "more_2"]
+    checked = " on PyPI" in blocks[0]["text"]["text"]  # a line that shows its availability does not offer to check it
+    assert [o["value"] for o in menus[0]["options"]] == ["like", "down"] if checked else ["like", "check", "down"]
+    context = blocks[-1]["elements"][0]["text"]
+    made_by = context.split("Made by ")[1]  # the default model, or the one earlier tests' votes picked
+    assert made_by.startswith(("Kneser-Ney, ", "Markov chain, ")) and "letters of context" in made_by
+    assert "(" not in made_by
+    assert stack.slack.block_refusals == []
+
+
+def test_the_menu_asks_for_more_like_a_name_in_its_thread_and_down_votes(stack):
+    stack.slash("cats 2", channel="CMENU")
+    parent, candidates = wait_for(lambda: len(p := stack.posts("CMENU")) >= 2 and p, "the reply")[:2]
+    store = VoteStore(stack.redis)
+    wait_for(lambda: store.name_of("CMENU", candidates["_ts"], 2), "the impressions")
+    _, url = stack.act(menu_choice(2, "down"), channel="CMENU", message_ts=candidates["_ts"])
+    assert said(stack, url).startswith("You voted down *")
+    wait_for(lambda: store.tally("CMENU", candidates["_ts"]) == {2: {"up": 0, "down": 1}}, "the down-vote")
+    _, url = stack.act(menu_choice(1, "like"), channel="CMENU", message_ts=candidates["_ts"])
+    assert said(stack, url).startswith("On it: names like *")
+    more = wait_for(lambda: len(p := stack.posts("CMENU")) >= 3 and p, "more like it", timeout=60)[2]
+    assert more["thread_ts"] == parent["_ts"] and len(blocks_of(more)) > 2
+
+
+def test_the_shortlist_button_adds_once_and_home_shows_removes_and_exports_it(stack):
+    stack.slash("cats 2", channel="CSHORT")
+    candidates = wait_for(lambda: len(p := stack.posts("CSHORT")) >= 2 and p, "the reply")[1]
+    store = VoteStore(stack.redis)
+    name = wait_for(lambda: store.name_of("CSHORT", candidates["_ts"], 1), "the impressions")
+    shortlist = Shortlists(stack.redis)
+    button = {"type": "button", "action_id": "shortlist_1", "value": "1"}
+    _, first = stack.act(button, channel="CSHORT", message_ts=candidates["_ts"])
+    _, again = stack.act(button, channel="CSHORT", message_ts=candidates["_ts"], user="U6")
+    assert "is on your team's shortlist now" in said(stack, first) and "already" in said(stack, again)
+    assert [(e.name, e.corpus, e.user) for e in shortlist.entries("T1")] == [(name, "cats", "U5")]
+    _, ack, _ = stack.slash("shortlist", channel="CSHORT")
+    assert f"*{name}* (cats), added by <@U5>" in ack
+
+    assert stack.event({"type": "app_home_opened", "user": "U5", "tab": "home"}, "EvHomeShort") == 200
+    home = wait_for(lambda: stack.slack.views.get(("T1", "U5")), "the Home tab")
+    lines = [b for b in home["blocks"] if b.get("accessory", {}).get("action_id") == "unshortlist_1"]
+    assert len(lines) == 1 and name in lines[0]["text"]["text"]
+
+    status, _ = stack.act({"type": "button", "action_id": "shortlist_export", "value": "csv"})
+    assert status == 200
+    shared = wait_for(lambda: stack.slack.files, "the CSV file")[0]
+    rows = shared["data"].decode().splitlines()
+    assert rows[0] == "name,corpus,added_by,added_at" and rows[1].startswith(f"{name},cats,U5,")
+    assert shared["channel"] == "DU5" and shared["name"] == "shortlist.csv"
+
+    stack.slack.views.pop(("T1", "U5"))
+    remove = lines[0]["accessory"]
+    stack.act({"type": "button", "action_id": remove["action_id"], "value": remove["value"]})
+    stack.act({"type": "button", "action_id": remove["action_id"], "value": remove["value"]})  # gone already
+    wait_for(lambda: shortlist.entries("T1") == [], "the removal")
+    home = wait_for(lambda: stack.slack.views.get(("T1", "U5")), "the Home tab again")
+    assert name not in json.dumps(home["blocks"]) and stack.slack.block_refusals == []
+    shortlist.forget_team("T1")
+
+
+def test_forged_and_malformed_candidate_clicks_are_answered_politely_and_do_nothing(stack):
+    stack.slash("cats 2", channel="CFORGED")
+    candidates = wait_for(lambda: len(p := stack.posts("CFORGED")) >= 2 and p, "the reply")[1]
+    ts = candidates["_ts"]
+    store = VoteStore(stack.redis)
+    wait_for(lambda: store.name_of("CFORGED", ts, 1), "the impressions")
+    status, _ = stack.act({"type": "button", "action_id": "explode_1", "value": "1"}, channel="CFORGED", message_ts=ts)
+    assert status == 404  # no listener: Bolt answers it is not handled
+    _, url = stack.act(menu_choice(1, "rm -rf"), channel="CFORGED", message_ts=ts)
+    assert said(stack, url).startswith("I don't know that choice")
+    _, url = stack.act({"type": "button", "action_id": "shortlist_1", "value": "x|y"}, channel="CFORGED", message_ts=ts)
+    assert said(stack, url).startswith("I don't know that choice")
+    _, url = stack.act(
+        {"type": "button", "action_id": "shortlist_1", "value": "1"}, channel="CFORGED", message_ts=ts, team="TOTHER"
+    )
+    assert said(stack, url).startswith("Voting on that message has closed")
+    _, url = stack.act(menu_choice(1, "like"), channel="CFORGED", message_ts=ts, team="TOTHER")
+    assert said(stack, url).startswith("Voting on that message has closed")
+    _, url = stack.act(menu_choice(9, "down"), channel="CFORGED", message_ts=ts)
+    assert said(stack, url).startswith("Voting on that message has closed")
+    settled(stack)
+    assert Shortlists(stack.redis).entries("T1") == [] and Shortlists(stack.redis).entries("TOTHER") == []
+    assert store.tally("CFORGED", ts) == {} and len(stack.posts("CFORGED")) == 2
+
+
+# -- the "Name something" modal ------------------------------------------------------------------------
+def submit(stack: Stack, view: dict, values: dict, team: str = "T1", callback_id: str | None = None):
+    """A person submits the modal ``view`` with ``values`` (signed as Slack signs it): (status, body)."""
+    state = {name: {name: value} for name, value in values.items()}
+    payload = {
+        "type": "view_submission",
+        "team": {"id": team},
+        "user": {"id": "U1", "team_id": team},
+        "api_app_id": "A1",
+        "trigger_id": "t",
+        "view": view | {"state": {"values": state}} | ({"callback_id": callback_id} if callback_id else {}),
+    }
+    body = urllib.parse.urlencode({"payload": json.dumps(payload)}).encode()
+    return signed_post(stack.url, body, FORM, SECRET)
+
+
+FORM_VALUES = {
+    "corpus": {"type": "static_select", "selected_option": {"value": "cats"}},
+    "model": {"type": "static_select", "selected_option": {"value": "best"}},
+    "n": {"type": "number_input", "value": "2"},
+    "pattern": {"type": "plain_text_input", "value": None},
+    "like": {"type": "plain_text_input", "value": None},
+    "free": {"type": "checkboxes", "selected_options": []},
+    "where": {"type": "conversations_select", "selected_conversation": "CPOSTED"},
+}
+
+
+def test_techname_alone_opens_the_modal_and_its_submission_posts_once_where_chosen(stack):
+    status, ack, _ = stack.slash("", channel="CMODAL", trigger=stack.slack.trigger())
+    assert status == 200 and "Try" not in ack
+    modal = wait_for(lambda: stack.slack.modals, "the modal")[-1]
+    assert modal["callback_id"] == "name_something" and modal["title"]["text"] == "Name something"
+    blocks = {b["block_id"]: b["element"] for b in modal["blocks"]}
+    assert blocks["where"]["initial_conversation"] == "CMODAL" and blocks["n"]["max_value"] == "20"
+    assert "cats" in [o["value"] for o in blocks["corpus"]["options"]] and stack.slack.block_refusals == []
+    assert submit(stack, modal, FORM_VALUES) == (200, "")
+    assert submit(stack, modal, FORM_VALUES) == (200, "")  # submitted again: one answer
+    parent, candidates = wait_for(lambda: len(p := stack.posts("CPOSTED")) >= 2 and p, "the names")[:2]
+    assert parent["text"] == "<@U1> asked for 2 cats names" and candidates["thread_ts"] == parent["_ts"]
+    settled(stack)
+    assert len(stack.posts("CPOSTED")) == 2
+
+
+def test_the_global_shortcut_opens_the_modal_and_bad_or_forged_submissions_do_nothing(stack):
+    shortcut = {
+        "type": "shortcut",
+        "callback_id": "name_something",
+        "trigger_id": stack.slack.trigger(),
+        "user": {"id": "U1", "team_id": "T1"},
+        "team": {"id": "T1"},
+        "api_app_id": "A1",
+        "action_ts": "1",
+    }
+    body = urllib.parse.urlencode({"payload": json.dumps(shortcut)}).encode()
+    before = len(stack.slack.modals)
+    assert signed_post(stack.url, body, FORM, SECRET)[0] == 200
+    modal = wait_for(lambda: len(stack.slack.modals) > before and stack.slack.modals, "the modal")[-1]
+    where = next(b for b in modal["blocks"] if b["block_id"] == "where")["element"]
+    assert where.get("default_to_current_conversation") is True
+
+    status, ack, _ = stack.slash("", channel="CMODAL2", trigger=stack.slack.trigger(age=10))  # expired trigger
+    assert status == 200 and "Try `pokemon`" in ack and len(stack.slack.modals) == before + 1
+
+    status, said = submit(stack, modal | {"id": "VBAD1"}, FORM_VALUES | {"n": {"value": "99"}})
+    assert status == 200 and json.loads(said)["response_action"] == "errors"
+    assert "between 1 and 20" in json.loads(said)["errors"]["corpus"]
+    status, said = submit(
+        stack,
+        modal | {"id": "VBAD2"},
+        FORM_VALUES | {"pattern": {"value": "k*fka"}, "corpus": {"selected_option": {"value": "cobol"}}},
+    )
+    assert "cobol" in json.loads(said)["errors"]["pattern"]
+    assert submit(stack, modal | {"id": "VBAD3"}, FORM_VALUES, callback_id="forged")[0] == 404
+    settled(stack)
+    assert stack.posts("CPOSTED2") == [] and stack.attempts("chat.postMessage", "CPOSTED") == stack.posts("CPOSTED")
+
+
+def message_shortcut(stack: Stack, text: str, channel: str, ts: str, team: str = "T1") -> tuple[int, str]:
+    """A person picks "Names like this" on a message: (status, the shortcut's response_url)."""
+    response_url = stack.slack.response_url(channel, "U1")
+    payload = {
+        "type": "message_action",
+        "callback_id": "names_like_this",
+        "trigger_id": stack.slack.trigger(team),
+        "user": {"id": "U1", "team_id": team},
+        "team": {"id": team},
+        "channel": {"id": channel},
+        "message": {"type": "message", "user": "U2", "text": text, "ts": ts},
+        "response_url": response_url,
+        "api_app_id": "A1",
+        "action_ts": "1",
+    }
+    body = urllib.parse.urlencode({"payload": json.dumps(payload)}).encode()
+    return signed_post(stack.url, body, FORM, SECRET)[0], response_url
+
+
+def test_names_like_this_answers_in_the_messages_thread_and_says_when_there_is_no_word(stack):
+    """This stack trains no model for the default corpus (pypi): the answer in the thread is then the
+    polite "not available", privately; with one, the names (the menu's "more like this" test shows them)."""
+    status, url = message_shortcut(stack, "<@U2> Kafka is our queue :tada:", "CLIKETHIS", "1700000555.000100")
+    assert status == 200
+
+    def answered():
+        return stack.attempts("chat.postMessage", "CLIKETHIS") + stack.attempts("chat.postEphemeral", "CLIKETHIS")
+
+    answer = wait_for(answered, "the answer to names like kafka", 90)[0]
+    assert answer["thread_ts"] == "1700000555.000100" and answer.get("user", "U1") == "U1"
+    status, url = message_shortcut(stack, "<!here> 42 :tada:", "CLIKETHIS", "1700000555.000200")
+    assert status == 200 and said(stack, url).startswith("That message has no word")
+    settled(stack)
+    assert len(answered()) == 1
+
+
+def test_an_export_without_the_files_scope_sends_nothing_and_is_not_retried(stack):
+    Shortlists(stack.redis).add("T1", "zappy", "cats", "U7")
+    asked = stack.slack.count("files.getUploadURLExternal")
+    stack.slack.token(TOKEN, "T1", scopes=SCOPES.replace(",files:write", ""))
+    try:
+        assert stack.act({"type": "button", "action_id": "shortlist_export", "value": "csv"}, user="U7")[0] == 200
+        wait_for(lambda: stack.slack.count("files.getUploadURLExternal") > asked, "the upload asked for")
+        settled(stack)
+    finally:
+        stack.slack.token(TOKEN, "T1")
+        Shortlists(stack.redis).forget_team("T1")
+    assert stack.slack.count("files.getUploadURLExternal") == asked + 1  # missing_scope: logged, not retried
+    assert not [f for f in stack.slack.files if f["channel"] == "DU7"]

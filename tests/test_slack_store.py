@@ -16,7 +16,7 @@ from slack_sdk.oauth.installation_store import Bot, Installation
 
 from bot.slack.app import BOT_SCOPES
 from bot.slack.batching import SlackBatcher
-from bot.slack.messages import candidate_blocks, code, escape, headline, name_text, parse_vote_value
+from bot.slack.messages import candidate_blocks, code, escape, headline, key_of_block, name_text, parse_vote_value
 from core.limits import KEYCAP_VOTES_TO_LEARN, SLACK_BATCH_MAX, SLACK_REACTIONS_PER_MINUTE
 from core.settings import Settings
 from jobs.contracts import GenerateRequest, NamesReply, ReplyTo, SlackJob
@@ -278,10 +278,14 @@ def test_candidates_carry_vote_buttons_with_the_message_key_when_needed():
             "candidates": [{"name": n, "log_prob": -1.0, "known": False, "believability": 0.5} for n in ("tom", "tim")],
         }
     )
+
+    def votes(blocks):
+        return [e for b in blocks if b.type == "actions" for e in b.elements if e.action_id.startswith("vote_")]
+
     blocks, text = candidate_blocks(reply, seeded=True)
-    buttons = [b.accessory.to_dict() for b in blocks if getattr(b, "accessory", None)]
-    assert [b["value"] for b in buttons] == ["1", "2"] and text == "1. *tom*\n2. *tim*"
+    assert [b.value for b in votes(blocks)] == ["1", "2"] and text == "1. *tom*\n2. *tim*"
     blocks, _ = candidate_blocks(reply, seeded=False, key="rjob")
-    values = [b.accessory.value for b in blocks if getattr(b, "accessory", None)]
-    assert [parse_vote_value(v) for v in values] == [(1, "rjob"), (2, "rjob")]
+    assert [parse_vote_value(b.value) for b in votes(blocks)] == [(1, "rjob"), (2, "rjob")]
+    menus = [b for b in blocks if getattr(b, "accessory", None) and b.accessory.type == "overflow"]
+    assert [key_of_block(b.block_id) for b in menus] == ["rjob", "rjob"]  # the menu's key: its block's id
     assert json.dumps([b.to_dict() for b in blocks])  # valid Block Kit, serialisable

@@ -775,19 +775,23 @@ def votes_export(
 def votes_forget(
     user: Annotated[str, typer.Option("--user", "-u", help="a Slack user id (U…/W…) or a page voter id")],
 ) -> None:
-    """Delete one person's votes and requests. A privacy request; counts move back."""
+    """Delete one person's votes, requests and shortlisted names. A privacy request; counts move back."""
     import re
 
     from core.errors import TNaaSError
 
     if not re.fullmatch(r"[A-Za-z0-9_.:-]{1,64}", user):
         fail(TNaaSError(f"'{user}' is not a user id: Slack's look like U012AB3CD."))
+    from store.shortlists import Shortlists
     from store.slack_teams import TeamHabits
 
     with _vote_store() as store:
         votes, requests = store.forget_user(user)
         TeamHabits(store.redis).forget(user)
-    consoles.out.print(f"Deleted {votes} vote(s) and {requests} shown name(s) requested by {user}.")
+        shortlisted = Shortlists(store.redis).forget_user(user)
+    consoles.out.print(
+        f"Deleted {votes} vote(s), {requests} shown name(s) requested by {user} and {shortlisted} name(s) they shortlisted."
+    )
 
 
 @votes_app.command("standings")

@@ -53,6 +53,7 @@ BOT_SCOPES = [
     "im:history",  # direct messages to the bot
     "reactions:read",  # keycap votes
     "reactions:write",  # seeding the keycaps
+    "files:write",  # the team's shortlist exported as a CSV file, sent by direct message
 ]
 
 

@@ -93,6 +93,11 @@ def start_slack_batch(connection: Redis, job: SlackJob, settings: Settings | Non
     return batch
 
 
+def enqueue_shortlist_export(connection: Redis, who: HomeJob, settings: Settings | None = None) -> Job:
+    """Send ``who`` their team's shortlist as a CSV file (a worker's job: Slack calls and an upload)."""
+    return enqueue_call(connection, "bot.slack.tasks.export_shortlist", who.model_dump(), settings)
+
+
 def enqueue_home(connection: Redis, home: HomeJob, settings: Settings | None = None) -> Job | None:
     """Publish someone's App Home tab (a Slack call, so a worker's job, never the web process's); None when
     one is queued for them already, which will publish what is current (``store.home_tabs``)."""

@@ -14,8 +14,8 @@ from redis import Redis
 from redis.exceptions import RedisError
 
 from bot.slack.deps import AckBudget, SlackDeps
-from bot.slack.grammar import Help, ListThings, parse_command, usage
-from bot.slack.messages import escape, standings_text, top_text
+from bot.slack.grammar import Command, Help, ListThings, parse_command, usage
+from bot.slack.messages import escape, shortlist_text, standings_text, top_text
 from core.errors import TNaaSError, Unavailable
 from core.model_names import default_models
 from corpora import corpus_names
@@ -23,6 +23,7 @@ from jobs.contracts import ReplyTo
 from store.arms import ArmCounts
 from store.events import SeenEvents
 from store.rate_limit import RateLimits
+from store.shortlists import Shortlists
 from store.votes import VoteStore
 
 log = logging.getLogger(__name__)
@@ -31,9 +32,17 @@ log = logging.getLogger(__name__)
 def handle_text(text: str, team: str, reply: ReplyTo, deps: SlackDeps, budget: AckBudget) -> str | None:
     """Parse and enqueue within ``budget``; the returned mrkdwn (help, a list, an error, "try again")
     goes back to the user privately. None: the command is queued."""
+    try:
+        command = parse_command(text, deps.settings)
+    except TNaaSError as err:
+        return escape(str(err))
+    return handle_command(command, team, reply, deps, budget)
+
+
+def handle_command(command: Command, team: str, reply: ReplyTo, deps: SlackDeps, budget: AckBudget) -> str | None:
+    """``handle_text`` for a command already typed (a click on a candidate asks for one)."""
     connection, settings = deps.connection, deps.settings
     try:
-        command = parse_command(text, settings)
         if isinstance(command, Help):
             return escape(usage(settings))
         budget.check()
@@ -73,7 +82,9 @@ def not_queued(reply: ReplyTo, err: Exception) -> str:
 
 
 def list_things(what: str, connection: Redis, team: str | None = None) -> str:
-    """Corpora, models with their standings, or the best-voted names (of ``team``, if given)."""
+    """Corpora, models with their standings, the team's shortlist, or the best-voted names (of ``team``, if given)."""
+    if what == "shortlist":
+        return shortlist_text(Shortlists(connection).entries(team or "-"))
     arms = ArmCounts(connection)
     if what == "corpora":
         return "Corpora: " + ", ".join(corpus_names())

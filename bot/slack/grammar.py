@@ -2,13 +2,17 @@
 
 | text | request |
 | `` / `help` | Help |
-| `corpora`, `models`, `top` | ListThings |
+| `corpora`, `models`, `top`, `shortlist` | ListThings |
 | `pokemon`, `pypi 10`, `npm model=markov2 n=8` | GenerateRequest |
 | `*u*a pokemon`, `mo*** pypi`, `***ly` | CompleteRequest (each `*` is one letter) |
 | `is snorlax`, `detect kafka`, `lang <text>` | DetectRequest |
 | `pypi 5 free`, `like kafka pypi free` | only names free on the corpus' registry |
-| `like kafka`, `like kafka pypi 8` | LikeRequest (names a few edits away) |
-| `check kafkify`, `check kafkify pykafka` | CheckRequest (free on PyPI / npm?) |
+| `like kafka`, `like kafka pypi 8`, `names like kafka`, `5 pypi names like kafka` | LikeRequest (names a few edits away) |
+| `check kafkify`, `check kafkify pykafka`, `is kafka free`, `is kafka available?` | CheckRequest (free on PyPI / npm?) |
+
+People write as they speak: `5 pokemon names` is `pokemon 5` (the filler word `names` is dropped), a
+question mark at the end is ignored, and a word the grammar does not know is answered with the
+closest one it does (``difflib``), so a typo meets a suggestion rather than the whole usage.
 
 Parse, don't validate: the words become the fields of one typed request, which checks itself
 (``jobs.contracts``); its first problem, in the order the words are read, is the error the user
@@ -21,13 +25,14 @@ ASCII digits; other digits (`³`, `①`, `٥`) are refused with a message that s
 
 from __future__ import annotations
 
+import difflib
 import re
 from typing import Literal
 
 from pydantic import BaseModel, ValidationError
 
 from core.errors import CommandError, shown
-from core.limits import MAX_TEXT_LEN
+from core.limits import MAX_NAME_LEN, MAX_TEXT_LEN
 from core.pattern import WILDCARD
 from core.settings import Settings, get_settings
 from corpora import corpus_names
@@ -38,7 +43,24 @@ SLACK_ENTITIES = {"&lt;": "<", "&gt;": ">", "&amp;": "&"}  # the only three Slac
 MAX_NUMBER_DIGITS = 4
 DETECT_WORDS = {"is", "detect", "lang"}
 CHECK_WORD, LIKE_WORD, FREE_WORD = "check", "like", "free"
-LIST_WORDS = {"corpora", "models", "top"}
+LIST_WORDS = {"corpora", "models", "top", "shortlist"}
+FILLER_WORDS = {"name", "names"}  # `5 pokemon names`, `names like kafka`: what people add, meaning nothing more
+AVAILABILITY_WORDS = {"free", "available", "taken"}  # `is kafka free`: a check, not "what does 'kafka free' sound like"
+COMMAND_WORDS = (
+    "help",
+    "corpora",
+    "models",
+    "top",
+    "shortlist",
+    "like",
+    "check",
+    "free",
+    "is",
+    "detect",
+    "lang",
+    "model=",
+    "n=",
+)
 READ_ORDER = ("model", "name", "n", "corpus", "pattern")  # options first, then the words as they are read
 
 
@@ -48,21 +70,40 @@ class Help(BaseModel):
 
 class ListThings(BaseModel):
     kind: Literal["list"] = "list"
-    what: Literal["corpora", "models", "top"]
+    what: Literal["corpora", "models", "top", "shortlist"]
 
 
 Command = Help | ListThings | GenerateRequest | CompleteRequest | LikeRequest | CheckRequest | DetectRequest
 
 
 def usage(settings: Settings | None = None) -> str:
+    """Every command, each with an example (``COMMAND_WORDS`` all appear: a test says so)."""
     settings = settings or get_settings()
     return (
-        "Try `pokemon`, `pypi 10`, `npm model=markov2 n=8` (new names), `*u*a pokemon` or `mo*** pypi` "
-        "(each * is one letter), `like kafka pypi` (names a few letters away), `pypi 5 free` (only names free "
-        "on PyPI), `check kafkify` (free on PyPI and npm?), `is snorlax` or `lang hej på dig` (what it sounds like), "
-        "`corpora`, `models`, `top`. "
+        "Try `pokemon`, `5 pypi names`, `npm model=markov2 n=8` (new names), `pypi 5 free` (only names free "
+        "on PyPI), `*u*a pokemon` or `mo*** pypi` (each * is one letter), `like kafka pypi` or `names like kafka` "
+        "(names a few letters away), `check kafkify` or `is kafkify free` (free on PyPI and npm?), `is snorlax`, "
+        "`detect kafka` or `lang hej på dig` (what it sounds like), `corpora`, `models`, `top`, `shortlist`, `help`. "
         f"Corpora: {', '.join(corpus_names())}. At most {settings.max_n} names."
     )
+
+
+def closest(word: str) -> str | None:
+    """The command word or corpus ``word`` was most likely meant to be (a typo: `chek`, `pokemn`)."""
+    vocabulary = [w.rstrip("=") for w in COMMAND_WORDS] + corpus_names()
+    match = difflib.get_close_matches(word.lower(), vocabulary, n=1, cutoff=0.7)
+    return match[0] if match and match[0] != word.lower() else None
+
+
+def _not_understood(text: str, words: list[str], settings: Settings) -> CommandError:
+    """A suggestion ("did you mean `check`?") for the first word the grammar does not know, else the usage."""
+    known = set(corpus_names()) | {w.rstrip("=") for w in COMMAND_WORDS}
+    for word in words:
+        if word.lower() not in known and WILDCARD not in word and not is_number(word):
+            match = closest(word)
+            if match:
+                return CommandError(f"I didn't understand `{shown(word)}`: did you mean `{match}`? {usage(settings)}")
+    return CommandError(f"I didn't understand `{shown(text)}`. {usage(settings)}")
 
 
 def strip_slack_markup(text: str) -> tuple[str, bool]:
@@ -72,6 +113,15 @@ def strip_slack_markup(text: str) -> tuple[str, bool]:
     removed = cleaned != text
     cleaned = re.sub("&(?:lt|gt|amp);", lambda m: SLACK_ENTITIES[m[0]], cleaned)
     return " ".join(cleaned.split()), removed
+
+
+def word_to_start_from(text: str) -> str | None:
+    """The first word of a message that could be a name (letters first; markup, emoji and punctuation
+    left out): what "Names like this" starts from."""
+    cleaned, _ = strip_slack_markup(text)
+    cleaned = re.sub(r":[a-z0-9_+'-]+:", " ", cleaned)  # emoji codes
+    found = re.search(r"[^\W\d_][\w.-]*", cleaned)
+    return found[0].strip(".-")[:MAX_NAME_LEN] if found else None
 
 
 def is_number(word: str) -> bool:
@@ -97,10 +147,13 @@ def parse_command(text: str, settings: Settings | None = None) -> Command:
     if len(text) > MAX_TEXT_LEN:
         raise CommandError(f"That is {len(text):,} characters; I read at most {MAX_TEXT_LEN:,}. {usage(settings)}")
     text, _ = strip_slack_markup(text)
+    text = text.rstrip("?").strip()
     words = text.split()
     if not words or words[0].lower() == "help":
         return Help()
     head = words[0].lower()
+    if head in {"is", "are"} and len(words) > 2 and words[-1].lower() in AVAILABILITY_WORDS:
+        return _request(CheckRequest, names=words[1:-1])
     if head in DETECT_WORDS:
         rest = text.split(None, 1)[1] if len(words) > 1 else ""
         if not rest.strip():
@@ -112,6 +165,11 @@ def parse_command(text: str, settings: Settings | None = None) -> Command:
         return _request(CheckRequest, names=words[1:])
     if head == LIKE_WORD:
         return _like(words[1:], text, settings)
+    lowered = [w.lower() for w in words]
+    if LIKE_WORD in lowered:  # `names like kafka`, `5 pypi names like kafka`: what comes before is options
+        at = lowered.index(LIKE_WORD)
+        return _like(words[at + 1 :] + [w for w in words[:at] if w.lower() not in FILLER_WORDS], text, settings)
+    words = [w for w in words if w.lower() not in FILLER_WORDS] or words
     options, positional = _options(words, settings)
     free = any(w.lower() == FREE_WORD for w in positional)
     positional = [w for w in positional if w.lower() != FREE_WORD]
@@ -126,7 +184,7 @@ def parse_command(text: str, settings: Settings | None = None) -> Command:
     if numbers:
         n = number(numbers[0], settings)
     if len(names) > 1 or len(patterns) > 1 or len(numbers) > 1:
-        raise CommandError(f"I didn't understand `{shown(text)}`. {usage(settings)}")
+        raise _not_understood(text, words, settings)
     if patterns:
         if free:
             raise CommandError("`free` works with new names and `like`, not with patterns: try `pypi 5 free`.")
@@ -134,6 +192,8 @@ def parse_command(text: str, settings: Settings | None = None) -> Command:
         return _request(CompleteRequest, pattern=patterns[0], corpus=corpus, model=model, n=n)
     if not names:
         raise CommandError(f"Which corpus? {usage(settings)}")
+    if names[0] not in corpus_names() and (match := closest(names[0])) and match not in corpus_names():
+        raise CommandError(f"I didn't understand `{shown(names[0])}`: did you mean `{match}`? {usage(settings)}")
     return _request(GenerateRequest, corpus=names[0], model=model, n=n, free=free)
 
 
@@ -142,7 +202,7 @@ def _like(words: list[str], text: str, settings: Settings) -> LikeRequest:
     options, positional = _options(words, settings)
     if not positional:
         raise CommandError("`like` needs a name to start from, e.g. `like kafka` or `like kafka pypi`.")
-    name, rest = positional[0], [w.lower() for w in positional[1:]]
+    name, rest = positional[0], [w.lower() for w in positional[1:] if w.lower() not in FILLER_WORDS]
     free = FREE_WORD in rest
     rest = [w for w in rest if w != FREE_WORD]
     for word in rest:

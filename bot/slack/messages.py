@@ -7,15 +7,30 @@ text is escaped and, where it is quoted, put in a code span it cannot leave (its
 
 from __future__ import annotations
 
+import json
+import time
+
 from slack_sdk.models.blocks import (
+    ActionsBlock,
     ButtonElement,
+    CheckboxesElement,
     ContextBlock,
+    ConversationSelectElement,
     HeaderBlock,
+    InputBlock,
     MarkdownTextObject,
+    NumberInputElement,
+    Option,
+    OverflowMenuElement,
+    PlainTextInputElement,
     PlainTextObject,
     SectionBlock,
+    StaticSelectElement,
 )
+from slack_sdk.models.views import View
 
+from core.limits import SLACK_BLOCKS_CHARS
+from core.model_names import in_words
 from core.standings import standings
 from jobs.contracts import (
     CheckReply,
@@ -28,9 +43,17 @@ from jobs.contracts import (
     SoundsLike,
     percentages,
 )
+from store.shortlists import ShortlistEntry, Shortlists
 from store.votes import KEYCAPS, TopName
 
 VOTE_ACTION = "vote"  # action_ids vote_1, vote_2, ... of the per-candidate buttons (bot/slack/listeners/votes.py)
+SHORTLIST_ACTION = "shortlist"  # shortlist_1, ...: add the candidate to the team's shortlist
+MORE_ACTION = "more"  # more_1, ...: the candidate's overflow menu, one option per MORE_OPTIONS
+REMOVE_ACTION = "unshortlist"  # unshortlist_1, ...: the Home tab's Remove beside each shortlisted name
+EXPORT_ACTION = "shortlist_export"  # the Home tab's Export: the shortlist as a CSV file, by direct message
+MORE_OPTIONS = {"like": "More like this", "check": "Check availability", "down": "👎 Down-vote"}
+BUTTONS = {VOTE_ACTION: "👍 Vote", SHORTLIST_ACTION: "⭐ Shortlist"}
+COMPACT_OPTIONS = BUTTONS | MORE_OPTIONS  # a big reply's menu holds the buttons too: 5 options, Slack's most
 MRKDWN = set("*_~`")
 REGISTRY_NAMES = {"pypi": "PyPI", "npm": "npm"}
 
@@ -92,10 +115,59 @@ def parse_vote_value(value: str) -> tuple[int, str | None]:
     return int(index), key or None
 
 
-def candidate_blocks(reply: NamesReply, seeded: bool, key: str | None = None, head: str | None = None):
-    """(blocks, fallback text): one line per candidate with its vote button, and how to vote.
+def parse_more(action_id: str, value: str) -> tuple[str, int]:
+    """(what, candidate index) of an overflow choice (``more_3``, ``like``); ValueError for anything
+    the bot did not build."""
+    prefix, _, index = action_id.rpartition("_")
+    if prefix != MORE_ACTION or value not in COMPACT_OPTIONS or not index.isascii() or not index.isdigit():
+        raise ValueError(f"not a choice the bot offers: {action_id[:40]!r} {value[:40]!r}")
+    return value, int(index)
+
+
+def candidate_actions(index: int, line: str, key: str | None, compact: bool = False, checked: bool = False) -> list:
+    """One candidate: its line with an overflow menu (more like this, check, down-vote), then its
+    Vote and Shortlist buttons; ``compact``: the line alone, every action in its menu (one block
+    instead of two, half the characters). The message's ``key`` is the section's block_id (said once,
+    not in every option); a line that shows its availability (``checked``) does not offer to check it."""
+    options = COMPACT_OPTIONS if compact else MORE_OPTIONS
+    options = {what: t for what, t in options.items() if not (checked and what == "check")}
+    menu = OverflowMenuElement(
+        action_id=f"{MORE_ACTION}_{index}",
+        options=[Option(text=PlainTextObject(text=t), value=what) for what, t in options.items()],
+    )
+    section = SectionBlock(
+        block_id=f"{key}:{index}" if key else None, text=MarkdownTextObject(text=line), accessory=menu
+    )
+    if compact:
+        return [section]
+    value = vote_value(index, key)
+    buttons = [
+        ButtonElement(text=PlainTextObject(text=t), action_id=f"{what}_{index}", value=value)
+        for what, t in BUTTONS.items()
+    ]
+    return [section, ActionsBlock(elements=buttons)]
+
+
+def key_of_block(block_id: str | None) -> str | None:
+    """The message key ``candidate_actions`` put in a section's block_id (None: Slack's own block_id)."""
+    key, sep, index = (block_id or "").rpartition(":")
+    return key if sep and key and index.isdigit() else None
+
+
+def blocks_chars(blocks: list) -> int:
+    """Characters of ``blocks`` as JSON, as Slack measures a message against ~13,000."""
+    return len(json.dumps([b.to_dict() for b in blocks], separators=(",", ":"), ensure_ascii=False))
+
+
+def candidate_blocks(
+    reply: NamesReply, seeded: bool, key: str | None = None, head: str | None = None, compact: bool = False
+):
+    """(blocks, fallback text): one line per candidate with its actions (``candidate_actions``), and how to vote.
 
     ``key`` goes into the buttons when the message's ts will be unknown (posted through a response_url).
+    A reply whose blocks would pass ``SLACK_BLOCKS_CHARS`` (many long names) is built ``compact``: the
+    Vote and Shortlist buttons move into each candidate's menu, so every reply the bot builds is one
+    Slack accepts.
     """
     lines, blocks = [], []
     if head:
@@ -104,8 +176,7 @@ def candidate_blocks(reply: NamesReply, seeded: bool, key: str | None = None, he
         line = f"{i}. {name_text(c.name)}" + (" _(already exists)_" if c.known else "")
         line += f" — {marks_text(c.availability)}" if c.availability else ""
         lines.append(line)
-        button = ButtonElement(text="👍 Vote", action_id=f"{VOTE_ACTION}_{i}", value=vote_value(i, key))
-        blocks.append(SectionBlock(text=MarkdownTextObject(text=line), accessory=button))
+        blocks += candidate_actions(i, line, key, compact, checked=bool(c.availability))
     if reply.note:
         lines.append(f"_{escape(reply.note)}_")
         blocks.append(ContextBlock(elements=[MarkdownTextObject(text=lines[-1])]))
@@ -113,17 +184,20 @@ def candidate_blocks(reply: NamesReply, seeded: bool, key: str | None = None, he
     if not reply.candidates:
         return [SectionBlock(text=MarkdownTextObject(text=fallback))], fallback
     votable = min(len(reply.candidates), len(KEYCAPS))
-    how = "Vote with the buttons"
+    how = "Vote with the ⋮ menus" if compact else "Vote with the buttons"
     how += f", or react with :one: … for the first {votable}" if key is None else ""
     how += " (I added the reactions to click)." if seeded else "."
     blocks.append(ContextBlock(elements=[MarkdownTextObject(text=f"{how} {model_text(reply)}.")]))
+    if not compact and blocks_chars(blocks) > SLACK_BLOCKS_CHARS:
+        return candidate_blocks(reply, seeded, key, head, compact=True)
     return blocks, fallback
 
 
 def model_text(reply: NamesReply) -> str:
-    """Which model made the names, and whether the team's votes picked it (as the page says)."""
+    """Which model made the names in words, and whether the team's votes picked it (as the page says);
+    the artifact's version stays in the logs and the vote export, where an operator reads it."""
     picked = ", picked by votes" if reply.model_chosen_by == "bandit" else ""
-    return f"Model {reply.model} ({reply.model_version}){picked}"
+    return f"Made by {in_words(reply.model)}{picked}"
 
 
 def sounds_like_text(answer: SoundsLike) -> str:
@@ -158,18 +232,52 @@ def top_text(best: list[TopName]) -> str:
     return "Best-voted names: " + (listed or "no votes yet.")
 
 
+def shortlist_line(entry: ShortlistEntry) -> str:
+    """``*kafkify* (pypi), added by @ann on Dec 7th``: Slack shows the date in the reader's time zone."""
+    day = time.strftime("%Y-%m-%d", time.gmtime(entry.at))
+    when = f"<!date^{int(entry.at)}^{{date_short}}|{day}>"
+    return f"{name_text(entry.name)} ({escape(entry.corpus)}), added by <@{entry.user}> on {when}"
+
+
+def shortlist_text(entries: list[ShortlistEntry]) -> str:
+    if not entries:
+        return "Your team's shortlist is empty: click ⭐ Shortlist beside a name to keep it here."
+    return f"Your team's shortlist ({len(entries)}):\n" + "\n".join(f"• {shortlist_line(e)}" for e in entries)
+
+
+def shortlist_blocks(entries: list[ShortlistEntry]) -> list:
+    """The Home tab's shortlist: a line per name with its Remove button, and Export (at most
+    ``SHORTLIST_MAX`` + 2 blocks: well within a view's 100)."""
+    if not entries:
+        return [SectionBlock(text=MarkdownTextObject(text="*Your team's shortlist*\n" + shortlist_text(entries)))]
+    blocks: list = [SectionBlock(text=MarkdownTextObject(text=f"*Your team's shortlist* ({len(entries)})"))]
+    for i, entry in enumerate(entries, 1):
+        remove = ButtonElement(
+            text=PlainTextObject(text="Remove"),
+            action_id=f"{REMOVE_ACTION}_{i}",
+            value=Shortlists.field(entry.name, entry.corpus),
+        )
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=shortlist_line(entry)), accessory=remove))
+    export = ButtonElement(text=PlainTextObject(text="Export as CSV"), action_id=EXPORT_ACTION, value="csv")
+    blocks.append(ActionsBlock(elements=[export]))
+    return blocks
+
+
 HOW_TO = (
     "*How to use it*\n`/techname pokemon 5` in any channel, `@tnaas pokemon 5` where I am, or just `pokemon 5` "
-    "in a message to me. Also: `*u*a pokemon` (each * is one letter), `is snorlax`, `lang hej på dig`, "
-    "`corpora`, `models`, `top`, `help`.\nCorpora: {corpora}."
+    "in a message to me. Also: `*u*a pokemon` (each * is one letter), `like kafka`, `is kafka free`, "
+    "`is snorlax`, `lang hej på dig`, `corpora`, `models`, `top`, `shortlist`, `help`.\nCorpora: {corpora}."
 )
 
 
-def home_view(corpora: list[str], best: list[TopName], models: str) -> dict:
-    """The App Home tab: how to use the bot, the team's best-voted names, the models' standings."""
+def home_view(
+    corpora: list[str], best: list[TopName], models: str, shortlist: list[ShortlistEntry] | None = None
+) -> dict:
+    """The App Home tab: how to use the bot, the team's shortlist, its best-voted names, the models' standings."""
     blocks = [
         HeaderBlock(text=PlainTextObject(text="TNaaS: names for your next project")),
         SectionBlock(text=MarkdownTextObject(text=HOW_TO.format(corpora=", ".join(corpora)))),
+        *shortlist_blocks(shortlist or []),
         SectionBlock(text=MarkdownTextObject(text="*Your team's favourites*\n" + top_text(best))),
         SectionBlock(text=MarkdownTextObject(text="*Models*\n" + models)),
         ContextBlock(
@@ -182,3 +290,90 @@ def home_view(corpora: list[str], best: list[TopName], models: str) -> dict:
         ),
     ]
     return {"type": "home", "blocks": [b.to_dict() for b in blocks]}
+
+
+NAMES_LIKE_THIS = "names_like_this"  # the message shortcut's callback_id
+NAME_MODAL = "name_something"  # the modal's callback_id, and the global shortcut's
+MODAL_FIELDS = ("corpus", "model", "n", "pattern", "like", "free", "where")  # each input's block_id and action_id
+BEST_MODEL = "best"
+
+
+def name_modal(corpora: list[str], models: list[str], default_n: int, max_n: int, channel: str | None) -> dict:
+    """The "Name something" form: what `/techname` would be typed, picked instead; posted where chosen
+    (the conversation it was opened from, by default). Its values become a command for the grammar."""
+
+    def choice(value: str, text: str | None = None) -> Option:
+        return Option(text=PlainTextObject(text=text or value), value=value)
+
+    def field(name: str, label: str, element, optional: bool = False, hint: str | None = None) -> InputBlock:
+        return InputBlock(block_id=name, label=label, element=element, optional=optional, hint=hint)
+
+    corpus_options = [choice(c) for c in corpora[:100]]  # a static select holds at most 100 options
+    model_options = [choice(BEST_MODEL, "the best (votes decide)")] + [choice(m) for m in models[:99]]
+    where = ConversationSelectElement(action_id="where", default_to_current_conversation=True)
+    if channel:
+        where = ConversationSelectElement(action_id="where", initial_conversation=channel)
+    blocks = [
+        field(
+            "corpus",
+            "Corpus",
+            StaticSelectElement(action_id="corpus", options=corpus_options, initial_option=corpus_options[0]),
+        ),
+        field(
+            "model",
+            "Model",
+            StaticSelectElement(action_id="model", options=model_options, initial_option=model_options[0]),
+        ),
+        field(
+            "n", "How many", NumberInputElement(action_id="n", initial_value=default_n, min_value=1, max_value=max_n)
+        ),
+        field(
+            "pattern",
+            "Pattern",
+            PlainTextInputElement(action_id="pattern", max_length=32, placeholder="*u*a: each * is one letter"),
+            optional=True,
+        ),
+        field(
+            "like",
+            "Names like",
+            PlainTextInputElement(action_id="like", max_length=32, placeholder="kafka"),
+            optional=True,
+        ),
+        field(
+            "free",
+            "Availability",
+            CheckboxesElement(action_id="free", options=[choice("free", "Only names free on the registry")]),
+            optional=True,
+        ),
+        field("where", "Post in", where),
+    ]
+    view = View(
+        type="modal",
+        callback_id=NAME_MODAL,
+        title="Name something",
+        submit="Post names",
+        close="Cancel",
+        blocks=blocks,
+    )
+    return view.to_dict()
+
+
+def modal_command(values: dict) -> tuple[str, str | None]:
+    """(the command text the form stands for, the conversation to post in) from a view_submission's
+    ``state.values``; the grammar reads the text as it reads a typed one."""
+
+    def value(name: str) -> str:
+        got = (values.get(name) or {}).get(name) or {}
+        picked = got.get("selected_option") or {}
+        return str(picked.get("value") or got.get("value") or "").strip()
+
+    free = bool(((values.get("free") or {}).get("free") or {}).get("selected_options"))
+    where = ((values.get("where") or {}).get("where") or {}).get("selected_conversation")
+    corpus, model, n = value("corpus"), value("model"), value("n")
+    words = []
+    if value("like"):
+        words = ["like", value("like").split()[0] if value("like").split() else ""]
+    elif value("pattern"):
+        words = ["".join(value("pattern").split())]
+    words += [corpus, n] + (["free"] if free else []) + ([f"model={model}"] if model and model != BEST_MODEL else [])
+    return " ".join(w for w in words if w), where

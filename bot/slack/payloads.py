@@ -117,21 +117,41 @@ class Action(Part):
     type: str | None = None
 
 
+class SubmittedView(Part):
+    id: str | None = None
+    callback_id: str | None = None
+    state: Part | None = None
+
+
 class Container(Part):
     channel_id: str | None = None
     message_ts: str | None = None
 
 
 class Interaction(Shared):
-    """A click on one of our messages' buttons: the only interactivity this app asks Slack for (no
-    shortcuts, modals or menus in the manifest), so Slack sends no other type."""
+    """What the app asks Slack for in its manifest: a click on a button or a menu of our messages or
+    Home tab (``block_actions``), the global and message shortcuts, and the modal's submission; no other type."""
 
-    type: Literal["block_actions"]
+    type: Literal["block_actions", "shortcut", "message_action", "view_submission"]
     user: Ref
-    actions: list[Action] = Field(min_length=1)
+    actions: list[Action] | None = Field(None, min_length=1)
     container: Container | None = None
-    view: Part | None = None
+    view: SubmittedView | None = None
     message: Shared | None = None
+    callback_id: str | None = None
+    trigger_id: str | None = None
+
+    @model_validator(mode="after")
+    def _what_its_listener_reads(self) -> Interaction:
+        needed = {
+            "block_actions": "actions",
+            "shortcut": "callback_id",
+            "message_action": "callback_id",
+            "view_submission": "view",
+        }[self.type]
+        if getattr(self, needed) is None:
+            raise ValueError(f"a {self.type} without its {needed}")
+        return self
 
 
 class SlashCommand(Shared):

@@ -20,11 +20,13 @@ Runs on a worker (never in the web process), so a slow Slack API call cannot del
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import logging
 from collections.abc import Callable
 from concurrent.futures import wait
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Literal
 
@@ -41,6 +43,7 @@ from bot.slack.messages import (
     escape,
     headline,
     home_view,
+    shortlist_text,
     sounds_like_text,
     standings_text,
 )
@@ -66,6 +69,7 @@ from jobs.queueing import queued_too_long
 from jobs.worker import WorkerContext
 from store.arms import ArmCounts
 from store.replies import ReplyProgress, ReplyTeams
+from store.shortlists import ShortlistEntry, Shortlists
 from store.slack_teams import TeamHabits
 from store.votes import KEYCAPS, VoteStore
 
@@ -410,6 +414,7 @@ def publish_home(team: str | None, user: str, enterprise: str | None, connection
         corpus_names(),
         VoteStore(connection).top(team=team),
         standings_text("Models", ArmCounts(connection).counts("model")),
+        Shortlists(connection).entries(team or "-"),
     )
     try:
         Tokens(connection, settings).client(team, enterprise).views_publish(user_id=user, view=view)
@@ -422,3 +427,46 @@ def publish_home(team: str | None, user: str, enterprise: str | None, connection
             return {"error": error_code(err)}
         raise
     return {"published": True}
+
+
+def shortlist_csv(entries: list[ShortlistEntry]) -> str:
+    """The shortlist as CSV (name, corpus, added_by, added_at in UTC ISO 8601), for a spreadsheet."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["name", "corpus", "added_by", "added_at"])
+    for e in entries:
+        writer.writerow([e.name, e.corpus, e.user, datetime.fromtimestamp(e.at, UTC).isoformat(timespec="seconds")])
+    return out.getvalue()
+
+
+def export_shortlist(
+    team: str | None, user: str, enterprise: str | None, connection: Redis, settings: Settings
+) -> dict:
+    """Send the team's shortlist to ``user`` as a CSV file in their direct message with the bot: a short
+    message first (its answer names the DM's channel, so no ``im:write`` scope is needed), then the file
+    (``files_upload_v2``). A lost token or missing scope is logged and told, not retried."""
+    entries = Shortlists(connection).entries(team or "-")
+    try:
+        client = Tokens(connection, settings).client(team, enterprise)
+        if not entries:
+            client.chat_postMessage(channel=user, text=shortlist_text(entries))
+            return {"exported": 0}
+        posted = client.chat_postMessage(
+            channel=user, text=f"Your team's shortlist ({len(entries)} names), as a CSV file:"
+        )
+        client.files_upload_v2(
+            channel=posted["channel"],
+            thread_ts=posted["ts"],
+            content=shortlist_csv(entries),
+            filename="shortlist.csv",
+            title="TNaaS shortlist",
+        )
+    except NoToken as err:
+        log.error("team %s: no token to export the shortlist: %s", team, err.code)
+        return {"error": err.code}
+    except SlackApiError as err:
+        if error_code(err) in LOST_ACCESS or error_code(err) in NOT_HERE:
+            log.warning("team %s: the shortlist was not exported to %s: %s", team, user, error_code(err))
+            return {"error": error_code(err)}
+        raise
+    return {"exported": len(entries)}

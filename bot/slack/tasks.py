@@ -41,6 +41,13 @@ def publish_home(payload: dict, *, context: WorkerContext) -> dict:
     return replies.publish_home(job.team, job.user, job.enterprise, context.connection, context.settings)
 
 
+@needs_context
+def export_shortlist(payload: dict, *, context: WorkerContext) -> dict:
+    """Someone clicked Export on the Home tab: their team's shortlist, as a CSV file, by direct message."""
+    job = HomeJob.model_validate(payload)
+    return replies.export_shortlist(job.team, job.user, job.enterprise, context.connection, context.settings)
+
+
 def tell_users_it_failed(job: Job, connection, exc_type, exc_value, traceback) -> None:
     """rq's ``on_failure`` for Slack jobs: when the last attempt has failed (an exception, or a worker
     that died: rq's abandoned-job sweep calls this too), each user whose answer was not delivered hears

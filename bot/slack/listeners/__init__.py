@@ -12,11 +12,22 @@ from slack_bolt import App
 
 from bot.slack.listeners.app_home import app_home_opened
 from bot.slack.listeners.app_mention import app_mention
+from bot.slack.listeners.candidates import candidate_menu, export_button, remove_button, shortlist_button
 from bot.slack.listeners.direct_message import direct_message
+from bot.slack.listeners.modal import name_something_shortcut, name_something_submitted
+from bot.slack.listeners.names_like_this import names_like_this
 from bot.slack.listeners.reactions import reaction_added, reaction_removed
 from bot.slack.listeners.techname import techname
 from bot.slack.listeners.votes import vote_button
-from bot.slack.messages import VOTE_ACTION
+from bot.slack.messages import (
+    EXPORT_ACTION,
+    MORE_ACTION,
+    NAME_MODAL,
+    NAMES_LIKE_THIS,
+    REMOVE_ACTION,
+    SHORTLIST_ACTION,
+    VOTE_ACTION,
+)
 
 
 def register(app: App) -> None:
@@ -27,3 +38,10 @@ def register(app: App) -> None:
     app.event("reaction_removed")(reaction_removed)
     app.event("app_home_opened")(app_home_opened)
     app.action(re.compile(rf"^{VOTE_ACTION}_\d+$"))(vote_button)
+    app.action(re.compile(rf"^{SHORTLIST_ACTION}_\d+$"))(shortlist_button)
+    app.action(re.compile(rf"^{MORE_ACTION}_\d+$"))(candidate_menu)
+    app.action(re.compile(rf"^{REMOVE_ACTION}_\d+$"))(remove_button)
+    app.action(EXPORT_ACTION)(export_button)
+    app.shortcut(NAME_MODAL)(name_something_shortcut)
+    app.view(NAME_MODAL)(name_something_submitted)
+    app.shortcut(NAMES_LIKE_THIS)(names_like_this)

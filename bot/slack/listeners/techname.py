@@ -1,4 +1,4 @@
-"""`/techname ...`: help, lists, errors and "try again" come back privately in the ack; the rest is
+"""`/techname ...` (alone: the "Name something" modal): help, lists, errors and "try again" come back privately in the ack; the rest is
 queued before the ack, with the command's response_url so that the answer arrives even where the bot
 is not a member."""
 
@@ -6,11 +6,18 @@ from __future__ import annotations
 
 from bot.slack.commands import handle_text
 from bot.slack.deps import budget_of, deps_of
+from bot.slack.listeners.modal import open_name_modal
 from jobs.contracts import ReplyTo
 
 
-def techname(ack, command: dict, context) -> None:
+def techname(ack, command: dict, context, client=None) -> None:
     deps = deps_of(context)
+    if (
+        client is not None
+        and not (command.get("text") or "").strip()
+        and open_name_modal(client, command.get("trigger_id") or "", command.get("channel_id"), deps.settings)
+    ):
+        return ack()  # `/techname` alone: the form (help when it cannot open)
     reply = ReplyTo(
         kind="slash",
         channel=command["channel_id"],

@@ -1,0 +1,68 @@
+"""The "Name something" modal: the global shortcut and `/techname` with no text open it (``views.open``
+within Slack's 3 s trigger window, before any other work); its submission becomes the command the form
+stands for, read by the same grammar, queued like a typed one and posted where chosen."""
+
+from __future__ import annotations
+
+import logging
+
+from redis.exceptions import RedisError
+from slack_sdk.errors import SlackApiError
+
+from bot.slack.commands import handle_command
+from bot.slack.deps import budget_of, deps_of
+from bot.slack.grammar import parse_command
+from bot.slack.messages import modal_command, name_modal
+from bot.slack.web_api import error_code
+from core.errors import TNaaSError
+from core.model_names import default_models
+from core.settings import Settings
+from corpora import corpus_names
+from jobs.contracts import ReplyTo
+from store.events import SeenEvents
+
+log = logging.getLogger(__name__)
+MAX_ERROR = 150  # characters Slack shows under a modal's input
+
+
+def open_name_modal(client, trigger_id: str, channel: str | None, settings: Settings) -> bool:
+    """Open the form; False when Slack refused (an expired trigger, a lost token): logged."""
+    view = name_modal(corpus_names(), default_models(), settings.default_n, settings.max_n, channel)
+    try:
+        client.views_open(trigger_id=trigger_id, view=view)
+        return True
+    except SlackApiError as err:
+        log.warning("the name modal did not open: %s", error_code(err))
+        return False
+
+
+def name_something_shortcut(ack, shortcut: dict, client, context) -> None:
+    ack()
+    open_name_modal(client, shortcut.get("trigger_id") or "", None, deps_of(context).settings)
+
+
+def name_something_submitted(ack, body: dict, view: dict, context) -> None:
+    """The form's values as a command: a problem goes back under its input (the modal stays open); a
+    view submitted again (the same view id) is acknowledged and does nothing more."""
+    deps = deps_of(context)
+    text, where = modal_command((view.get("state") or {}).get("values") or {})
+    user, team = (body.get("user") or {}).get("id") or "", context.team_id or ""
+    if not where or not user or not team:
+        return ack(response_action="errors", errors={"where": "Pick a conversation to post the names in."})
+    field = "like" if text.startswith("like ") else "pattern" if "*" in text else "corpus"
+    try:
+        command = parse_command(text, deps.settings)
+        if not SeenEvents(deps.connection).first_time(f"view:{view.get('id')}"):
+            return ack()
+    except TNaaSError as err:
+        return ack(response_action="errors", errors={field: str(err)[:MAX_ERROR]})
+    except RedisError as err:
+        log.warning("team %s: a modal submission by %s was not queued (%s)", team, user, err)
+        return ack(
+            response_action="errors", errors={"corpus": "I could not take that right now: try again in a minute."}
+        )
+    reply = ReplyTo(kind="slash", channel=where, user=user, team=team, enterprise=context.enterprise_id)
+    problem = handle_command(command, team, reply, deps, budget_of(context))
+    if problem:
+        return ack(response_action="errors", errors={field: problem[:MAX_ERROR]})
+    ack()
