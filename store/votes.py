@@ -438,22 +438,20 @@ class VoteStore:
                 index, voter, direction = _vote_field(field.decode())
                 if voter == user and self.vote(channel, ts, index, user, direction, added=False):
                     votes += 1
-        requests = 0
-        for entries in _chunks(self.redis.zrange(self.SHOWN_KEY, 0, -1), 500):
-            with self.redis.pipeline(transaction=False) as pipe:
-                for entry in entries:
-                    channel, ts, _ = entry.decode().split(" ")
-                    pipe.lindex(self.MESSAGE_KEY.format(channel=channel, ts=ts), 0)
-                marks = pipe.execute()
-            for entry, mark in zip(entries, marks):
-                if mark is not None and json.loads(mark)["request"]["requested_by"] == user:
-                    requests += int(self._drop(keys=[], args=[self._prefixes, entry, 0]))
-        return votes, requests
+        return votes, self._drop_requests(lambda mark: mark["request"]["requested_by"] == user)
 
     def forget_corpus(self, corpus: str) -> int:
         """Delete every request made from a team's private corpus (``store.team_corpora.corpus_id``) with
         its votes, its `top` and the bandit's counts: what deleting the corpus promises. Returns the
         impressions deleted."""
+        removed = self._drop_requests(lambda mark: mark["corpus"] == corpus)
+        self.redis.delete(self.TOP_KEY.format(scope=f"corpus:{corpus}"))
+        self.arms.forget_corpus(corpus)
+        return removed
+
+    def _drop_requests(self, chosen) -> int:
+        """Delete every shown request whose first mark (its request and corpus) is ``chosen``, with its
+        votes; how many were deleted."""
         removed = 0
         for entries in _chunks(self.redis.zrange(self.SHOWN_KEY, 0, -1), 500):
             with self.redis.pipeline(transaction=False) as pipe:
@@ -462,10 +460,8 @@ class VoteStore:
                     pipe.lindex(self.MESSAGE_KEY.format(channel=channel, ts=ts), 0)
                 marks = pipe.execute()
             for entry, mark in zip(entries, marks):
-                if mark is not None and json.loads(mark)["corpus"] == corpus:
+                if mark is not None and chosen(json.loads(mark)):
                     removed += int(self._drop(keys=[], args=[self._prefixes, entry, 0]))
-        self.redis.delete(self.TOP_KEY.format(scope=f"corpus:{corpus}"))
-        self.arms.forget_corpus(corpus)
         return removed
 
     def top(self, limit: int = TOP_NAMES, team: str | None = None, corpus: str | None = None) -> list[TopName]:

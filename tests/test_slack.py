@@ -13,7 +13,6 @@ import time
 import urllib.parse
 from dataclasses import dataclass
 from datetime import UTC
-from http.client import HTTPConnection
 
 import pytest
 from redis import Redis
@@ -25,7 +24,7 @@ from core.limits import KEYCAP_VOTES_TO_LEARN, SLACK_MAX_BODY
 from store.shortlists import Shortlists
 from store.slack_teams import TeamHabits
 from store.votes import VoteStore
-from testkit.processes import http, start_worker, wait_until
+from testkit.processes import http, post_while_refused, start_worker, wait_until
 from testkit.slack_standin import (
     BOT_USER,
     SCOPES,
@@ -800,23 +799,6 @@ def test_a_body_that_is_not_utf8_gets_400_signed_or_not(stack):
     assert unsigned(stack, body, FORM, timestamp, None) == 400
 
 
-def raw_post(base: str, headers: dict, chunks) -> tuple[int, str]:
-    """POST as a client that keeps sending while the server answers (the way a flood arrives)."""
-    host, port = urllib.parse.urlsplit(base).netloc.split(":")
-    connection = HTTPConnection(host, int(port), timeout=10)
-    connection.putrequest("POST", "/slack/events")
-    for name, value in headers.items():
-        connection.putheader(name, value)
-    connection.endheaders()
-    try:
-        for chunk in chunks:
-            connection.send(chunk)
-    except OSError:
-        pass  # the server stopped reading: what we want
-    response = connection.getresponse()
-    return response.status, response.read().decode()
-
-
 def test_an_oversized_body_is_refused_without_freezing_the_process(stack):
     """A declared 10 MB gets 413 before any of it is read; a chunked body without a declared length is cut
     at the cap. Meanwhile /healthz keeps answering."""
@@ -831,12 +813,12 @@ def test_an_oversized_body_is_refused_without_freezing_the_process(stack):
     thread = threading.Thread(target=health_while_busy)
     thread.start()
     declared = {"Content-Type": FORM, "Content-Length": "10000000", "X-Slack-Request-Timestamp": "1"}
-    status, _ = raw_post(stack.base, declared, [b"a=" + b"x" * 65536])
+    status, _ = post_while_refused(f"{stack.base}/slack/events", declared, [b"a=" + b"x" * 65536])
     assert status == 413
     chunked = {"Content-Type": FORM, "Transfer-Encoding": "chunked"}
     piece = b"x" * 65536
     chunks = [b"%x\r\n%s\r\n" % (len(piece), piece) for _ in range(2 * SLACK_MAX_BODY // len(piece))] + [b"0\r\n\r\n"]
-    status, body = raw_post(stack.base, chunked, chunks)
+    status, body = post_while_refused(f"{stack.base}/slack/events", chunked, chunks)
     thread.join()
     assert status == 413 and "at most" in body
     assert all(s in (200, 503) and seconds < 2 for s, seconds in answered)
