@@ -37,6 +37,7 @@ SLACK_ACK_BUDGET = (
     2.0  # seconds a request may spend before its ack: Slack waits 3, the rest is the network's and Bolt's
 )
 SLACK_REDIS_TIMEOUT = 0.5  # seconds one Redis call before a Slack ack may take; later: the user is told to try again
+SLACK_STEP_CLAIM_SECONDS = 24 * 3600  # a workflow step's execution id is run once: Slack redelivers within minutes
 SLACK_TOKEN_ROTATION_MINUTES = 120  # a rotating token (12 h) is refreshed this long before it expires (Bolt's default)
 
 # Votes count people (see store.voters): a page voter id is minted per visit, so how fast one address is

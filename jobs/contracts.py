@@ -440,6 +440,17 @@ class HomeJob(BaseModel):
     enterprise: str | None = None
 
 
+class StepJob(BaseModel):
+    """A Workflow Builder step "Suggest names" to run and complete (``functions.completeSuccess`` or
+    ``completeError``): its inputs as the workflow gave them, checked by the worker, which tells the
+    workflow what is wrong with them."""
+
+    execution: str  # Slack's function_execution_id
+    team: str | None
+    enterprise: str | None = None
+    inputs: dict = {}
+
+
 class WebJob(BaseModel):
     request: Request
     client: str  # who asked, named by the surface (the API: "client:NAME"): impressions' requested_by

@@ -18,6 +18,11 @@ and every view (``views.publish``) is checked against Slack's documented limits 
 a message past them is answered ``invalid_blocks`` (``msg_blocks_too_long`` past ~13,000 characters of
 blocks), a view ``invalid_arguments`` with the reason in ``response_metadata.messages``, as Slack does.
 Each refusal is kept in ``block_refusals`` so a test can say none happened.
+
+Workflow steps: ``function_executed`` builds the signed event Slack sends when a workflow runs the
+app's custom step, and ``functions.completeSuccess`` / ``completeError`` complete that execution once
+(``function_execution_not_found``, ``invalid_function_execution_id``, ``access_denied``,
+``execution_not_in_running_state``, ``parameter_validation_failed``), kept in ``executions``.
 """
 
 from __future__ import annotations
@@ -55,6 +60,8 @@ METHOD_TIER = {
     "chat.update": 3,
     "views.publish": 4,
     "views.open": 4,
+    "functions.completeSuccess": 3,
+    "functions.completeError": 3,
     "conversations.open": 3,
     "files.getUploadURLExternal": 4,
     "files.completeUploadExternal": 4,
@@ -127,6 +134,8 @@ class SlackStandIn:
         self.codes: dict[str, dict] = {}  # OAuth codes not yet exchanged
         self.refresh_tokens: dict[str, str] = {}  # live refresh token -> the team it refreshes
         self.faults: list[Fault] = []
+        # workflow step executions: id -> {"team", "callback_id", "outputs" (declared), "state", "completion"}
+        self.executions: dict[str, dict] = {}
         self.home_enabled = True
         self.block_refusals: list[tuple[str, str]] = []  # (method, why) of every payload refused for its blocks
         self.throttled: list[tuple[str, str, str]] = []  # (method, team, channel) of every 429 the limits produced
@@ -240,6 +249,47 @@ class SlackStandIn:
             self.codes[code] = {"team": team, "installer": installer, "rotation": rotation}
         return code
 
+    def function_executed(
+        self,
+        inputs: dict,
+        *,
+        callback_id: str = "suggest_names",
+        outputs: tuple[str, ...] = ("names_text", "names"),
+        team: str = TEAM,
+        event_id: str | None = None,
+    ) -> dict:
+        """The signed body Slack sends when a workflow runs the app's custom step ``callback_id`` (its
+        ``function_executed`` event), the execution now running and waiting for one completion;
+        ``outputs``: the output parameters the manifest declares (completeSuccess checks them)."""
+        execution = f"Fx{secrets.token_hex(6).upper()}"
+        function_token = f"xwfp-{secrets.token_hex(8)}"  # the execution's own token, as Slack hands it out
+        with self.lock:
+            self.executions[execution] = {
+                "team": team,
+                "callback_id": callback_id,
+                "outputs": set(outputs),
+                "state": "running",
+                "completion": None,
+            }
+            self.tokens[function_token] = Token(team, set())
+        event = {
+            "type": "function_executed",
+            "function": {"id": f"Fn{secrets.token_hex(5).upper()}", "callback_id": callback_id, "title": "Step"},
+            "inputs": inputs,
+            "function_execution_id": execution,
+            "workflow_execution_id": f"Wx{secrets.token_hex(6).upper()}",
+            "event_ts": f"{time.time():.6f}",
+            "bot_access_token": function_token,
+        }
+        return {
+            "type": "event_callback",
+            "team_id": team,
+            "api_app_id": "A1",
+            "event_id": event_id or f"Ev{secrets.token_hex(6).upper()}",
+            "event_time": int(time.time()),
+            "event": event,
+        }
+
     def called(self, method: str) -> list[dict]:
         with self.lock:
             return [p for m, p in self.calls if m == method]
@@ -289,6 +339,8 @@ class SlackStandIn:
                 "conversations.open": self._conversations_open,
                 "files.getUploadURLExternal": self._upload_url,
                 "files.completeUploadExternal": self._complete_upload,
+                "functions.completeSuccess": self._function_complete,
+                "functions.completeError": self._function_complete,
             }.get(method)
             reply = handler(params, self.tokens[token]) if handler else {}
             return 200, {"ok": True} | reply if "error" not in reply else reply, {}
@@ -453,6 +505,34 @@ class SlackStandIn:
         opened = view | {"id": f"V{next(self._counter):08d}", "team_id": token.team}
         self.modals.append(opened)
         return {"view": opened}
+
+    def _function_complete(self, params: dict, token: Token) -> dict:
+        """functions.completeSuccess / completeError: once per running execution of the token's team;
+        a success's outputs must be the declared ones (``parameter_validation_failed`` otherwise)."""
+        execution_id = params.get("function_execution_id")
+        if not isinstance(execution_id, str) or not re.fullmatch(r"Fx[A-Z0-9]+", execution_id):
+            return _err("invalid_function_execution_id")
+        execution = self.executions.get(execution_id)
+        if execution is None:
+            return _err("function_execution_not_found")
+        if execution["team"] != token.team:
+            return _err("access_denied")
+        if execution["state"] != "running":
+            return _err("execution_not_in_running_state")
+        if "error" in params:  # completeError
+            if not isinstance(params["error"], str) or not params["error"].strip():
+                return _err("invalid_arguments")
+            execution["state"], execution["completion"] = "failed", {"error": params["error"]}
+            return {}
+        outputs = params.get("outputs")
+        try:
+            outputs = json.loads(outputs) if isinstance(outputs, str) else outputs
+        except ValueError:
+            return _err("invalid_arguments")
+        if not isinstance(outputs, dict) or set(outputs) != execution["outputs"]:
+            return _err("parameter_validation_failed")
+        execution["state"], execution["completion"] = "completed", {"outputs": outputs}
+        return {}
 
     def _conversations_open(self, params: dict, token: Token) -> dict:
         """The bot's direct message with one person (``users``): Slack's D… channel, opened if need be."""

@@ -20,7 +20,7 @@ from rq.job import Job
 from core.errors import Unavailable
 from core.limits import SLACK_BATCH_MAX
 from core.settings import Settings, get_settings
-from jobs.contracts import HomeJob, ReplyTo, Request, SlackBatch, SlackJob
+from jobs.contracts import HomeJob, ReplyTo, Request, SlackBatch, SlackJob, StepJob
 from jobs.queueing import enqueue_call
 from store.home_tabs import HomeTabs
 from store.slack_batches import SlackBatches
@@ -109,3 +109,11 @@ def enqueue_home(connection: Redis, home: HomeJob, settings: Settings | None = N
     except Exception:
         tabs.started(home.team, home.user)
         raise
+
+
+def enqueue_step(connection: Redis, step: StepJob, settings: Settings | None = None) -> Job:
+    """Run a workflow step "Suggest names" and complete it (a worker's job: the models and a Slack call),
+    under an id of its execution: rq holds one job per execution."""
+    return enqueue_call(
+        connection, "bot.slack.tasks.suggest_names", step.model_dump(), settings, job_id=f"step-{step.execution}"
+    )

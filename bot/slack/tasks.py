@@ -1,6 +1,6 @@
 """The Slack surface's job functions, run by the workers (enqueued by dotted path, so the web process
 never imports them): answer a batch of Slack requests and post each reply, publish an App Home tab,
-and tell the users of a job that failed for good."""
+complete a workflow step, and tell the users of a job that failed for good."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ import logging
 from rq.job import Job
 
 from bot.slack import replies
+from bot.slack.workflow_step import run_step
 from core.settings import get_settings
-from jobs.contracts import QUEUED, HomeJob, SlackBatch, SlackJob
+from jobs.contracts import QUEUED, HomeJob, SlackBatch, SlackJob, StepJob
 from jobs.worker import WorkerContext, needs_context
 from store.home_tabs import HomeTabs
 from store.slack_batches import SlackBatches
@@ -46,6 +47,12 @@ def export_shortlist(payload: dict, *, context: WorkerContext) -> dict:
     """Someone clicked Export on the Home tab: their team's shortlist, as a CSV file, by direct message."""
     job = HomeJob.model_validate(payload)
     return replies.export_shortlist(job.team, job.user, job.enterprise, context.connection, context.settings)
+
+
+@needs_context
+def suggest_names(payload: dict, *, context: WorkerContext) -> dict:
+    """A Workflow Builder step "Suggest names": the names made and the step completed, once."""
+    return run_step(StepJob.model_validate(payload), context)
 
 
 def tell_users_it_failed(job: Job, connection, exc_type, exc_value, traceback) -> None:

@@ -19,6 +19,7 @@ from bot.slack.listeners.names_like_this import names_like_this
 from bot.slack.listeners.reactions import reaction_added, reaction_removed
 from bot.slack.listeners.techname import techname
 from bot.slack.listeners.votes import vote_button
+from bot.slack.listeners.workflow_step import STEP, suggest_names
 from bot.slack.messages import (
     EXPORT_ACTION,
     MORE_ACTION,
@@ -45,3 +46,4 @@ def register(app: App) -> None:
     app.shortcut(NAME_MODAL)(name_something_shortcut)
     app.view(NAME_MODAL)(name_something_submitted)
     app.shortcut(NAMES_LIKE_THIS)(names_like_this)
+    app.function(STEP)(suggest_names)

@@ -1,0 +1,106 @@
+"""The worker's side of the Workflow Builder step "Suggest names": the step's inputs checked as every
+surface checks a request, the names made, and the step completed once, with its outputs
+(``functions.completeSuccess``) or with what is wrong in words (``functions.completeError``), which
+Slack shows the workflow's author.
+
+Inputs (manifest.yml declares them): ``corpus`` (required), ``n``, ``pattern`` (letters and ``*``),
+``free`` (only names free on the corpus' registry; not with a pattern). Outputs: ``names_text``, the
+names one per line, and ``names``, the list.
+
+Slack's answers to a completion, as ``bot.slack.web_api``'s table says: an execution Slack no longer runs
+(``function_execution_not_found``, ``execution_not_in_running_state``, ``invalid_function_execution_id``,
+``access_denied``) or a lost token is logged and the job ends; outputs Slack refuses
+(``parameter_validation_failed``) complete the step with an error instead; anything else (a rate
+limit) fails the job and rq runs it again, which completes it at most once (Slack refuses a second)."""
+
+from __future__ import annotations
+
+import logging
+
+from pydantic import ValidationError
+from slack_sdk.errors import SlackApiError
+
+from bot.slack.web_api import LOST_ACCESS, NoToken, Tokens, error_code
+from core.errors import TNaaSError
+from jobs.contracts import (
+    CompleteRequest,
+    GenerateRequest,
+    NamesReply,
+    StepJob,
+    UserError,
+    first_problem,
+)
+from jobs.pipeline import answer
+from jobs.worker import WorkerContext
+
+log = logging.getLogger(__name__)
+STEP_GONE = {
+    "function_execution_not_found",
+    "execution_not_in_running_state",
+    "invalid_function_execution_id",
+    "access_denied",
+}
+OUTPUTS_REFUSED = "parameter_validation_failed"
+NOT_WITH_PATTERN = "`free` cannot be combined with a pattern yet: leave one of them out."
+NO_NAMES = "No names came out of that: try another pattern or corpus, or without `free`."
+FIELDS = ("corpus", "pattern", "n", "free")
+
+
+def step_request(inputs: dict) -> GenerateRequest | CompleteRequest:
+    """The request the step's inputs ask for; a TNaaSError in words when they cannot be answered."""
+    corpus, pattern, n, free = (inputs.get(k) for k in FIELDS)
+    if not isinstance(corpus, str) or not corpus.strip():
+        raise TNaaSError("The step needs a corpus, e.g. pokemon or pypi.")
+    fields: dict = {"corpus": corpus}
+    if n not in (None, ""):
+        fields["n"] = n
+    try:
+        if isinstance(pattern, str) and pattern.strip():
+            if free in (True, "true"):
+                raise TNaaSError(NOT_WITH_PATTERN)
+            return CompleteRequest(pattern=pattern, **fields)
+        return GenerateRequest(free=free in (True, "true"), **fields)
+    except ValidationError as err:
+        raise first_problem(err, FIELDS) from None
+
+
+def outputs_of(reply: NamesReply) -> dict:
+    names = [c.name for c in reply.candidates]
+    return {"names_text": "\n".join(names), "names": names}
+
+
+def run_step(step: StepJob, context: WorkerContext) -> dict:
+    """Make the names and complete the step; what was done, for rq's result."""
+    try:
+        request = step_request(step.inputs)
+        caller = f"slack:{step.team}:step"  # whose registry budget `free`'s look-ups spend
+        reply = answer(request, context.models, context.arms, context.settings, context.availability, caller)
+    except TNaaSError as err:
+        reply = UserError(error=str(err))
+    if isinstance(reply, NamesReply) and not reply.candidates:
+        reply = UserError(error=reply.note or NO_NAMES)
+    if not isinstance(reply, NamesReply):
+        return complete(step, context, error=getattr(reply, "error", None) or NO_NAMES)
+    return complete(step, context, outputs=outputs_of(reply))
+
+
+def complete(step: StepJob, context: WorkerContext, *, outputs: dict | None = None, error: str | None = None) -> dict:
+    try:
+        client = Tokens(context.connection, context.settings).client(step.team, step.enterprise)
+        if outputs is not None:
+            client.functions_completeSuccess(function_execution_id=step.execution, outputs=outputs)
+            return {"completed": len(outputs["names"])}
+        client.functions_completeError(function_execution_id=step.execution, error=error or NO_NAMES)
+        return {"failed": error}
+    except NoToken as err:
+        log.error("team %s: no token to complete step %s: %s", step.team, step.execution, err.code)
+        return {"error": err.code}
+    except SlackApiError as err:
+        code = error_code(err)
+        if code in STEP_GONE or code in LOST_ACCESS:
+            log.warning("team %s: step %s not completed: %s", step.team, step.execution, code)
+            return {"error": code}
+        if code == OUTPUTS_REFUSED and outputs is not None:
+            log.error("team %s: Slack refused step %s's outputs: %s", step.team, step.execution, err.response.data)
+            return complete(step, context, error="TNaaS made outputs this step does not accept; tell its operator.")
+        raise
