@@ -29,7 +29,7 @@ bounded otherwise: by the retention purge, by people (rate limits), or by a coun
 | ``tnaas:rate:`` | ``rate_limit.RateLimits`` | one-minute request counters | 2 minutes |
 | ``tnaas:learnt:`` | ``learnt.LearntModels`` | what the stack learnt at run time (the reranker's file), so every machine loads the same | one key per learnt model, at most ``LEARNT_MAX_BYTES`` each |
 | ``tnaas:models:version``, ``tnaas:workers:models`` | ``deploys.ModelVersions`` | published model version, what each worker holds | one key; a field per worker (a killed worker's stays) |
-| ``tnaas:claim:`` | ``claims.Claims`` | job ids claimed by an idempotency key | as long as the answer |
+| ``tnaas:claim:`` | ``claims.Claims`` | job ids claimed by an idempotency key; ``step:``: workflow step executions queued | as long as the answer; a step's ``SLACK_STEP_CLAIM_SECONDS`` (a day) |
 | ``tnaas:answer:``, ``tnaas:answer-job:``, ``tnaas:answer-inbox:`` | ``answers.Answers`` | API answers by id, the job carrying each, a batch's replies pushed to its waiting web process | ``TNAAS_RESULT_TTL``; the API's wait |
 | ``tnaas:training`` | ``training.TrainingProgress`` | what `tnaas up`'s background trainer has still to train | one key, deleted when done |
 | ``tnaas:crash-loops`` | ``crash_loops.CrashLoops`` | children of `tnaas up` in a crash loop (for /healthz) | a field per child, cleared when it runs again |

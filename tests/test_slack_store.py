@@ -249,7 +249,12 @@ def test_manifests_ask_for_the_least_privilege_and_subscribe_to_what_is_handled(
         "app_home_opened",
         "app_uninstalled",
         "tokens_revoked",
+        "function_executed",
     }
+    step = manifest["functions"]["suggest_names"]
+    assert set(step["input_parameters"]) == {"corpus", "n", "pattern", "free"}
+    assert set(step["output_parameters"]) == {"names_text", "names"}
+    assert manifest["settings"]["org_deploy_enabled"] and manifest["settings"]["function_runtime"] == "remote"
     assert manifest["features"]["app_home"]["home_tab_enabled"] and manifest["settings"]["interactivity"]["is_enabled"]
     assert manifest["settings"]["socket_mode_enabled"] == (name == "manifest.socket.yml")
 
