@@ -15,12 +15,19 @@ from testkit.stacks import slack_stack
 SECRET = "test-signing-secret"
 QUEUE = "slack-step"
 JSON = "application/json"
+MAX_QUEUE = 30
 
 
 @pytest.fixture(scope="module")
 def stack(trained_artifacts, tmp_path_factory):
     """Redis, the Slack stand-in, `tnaas web` and one `tnaas worker`, all on 127.0.0.1."""
-    env = {"TNAAS_QUEUE": QUEUE, "TNAAS_DEFAULT_MODEL": "kn3", "SLACK_BOT_TOKEN": TOKEN, "SLACK_SIGNING_SECRET": SECRET}
+    env = {
+        "TNAAS_MAX_QUEUE": MAX_QUEUE,
+        "TNAAS_QUEUE": QUEUE,
+        "TNAAS_DEFAULT_MODEL": "kn3",
+        "SLACK_BOT_TOKEN": TOKEN,
+        "SLACK_SIGNING_SECRET": SECRET,
+    }
     with slack_stack(trained_artifacts, tmp_path_factory.mktemp("redis"), **env) as s:
         yield s
 
@@ -136,3 +143,23 @@ def test_the_stand_in_refuses_a_second_completion_and_an_unknown_execution(stack
         with pytest.raises(SlackApiError) as refused:
             client.functions_completeError(function_execution_id=execution, error="again")
         assert refused.value.response["error"] == code
+
+
+def test_a_full_queue_fails_the_step_at_once_with_the_executions_own_token(stack):
+    from rq.suspension import resume, suspend
+
+    queue = Queue(QUEUE, connection=stack.redis)
+    suspend(stack.redis)  # the worker takes nothing while the queue fills up
+    try:
+        # a worker already waiting for a job may take one more: one beyond the bound
+        filler = [queue.enqueue("builtins.len", "x") for _ in range(MAX_QUEUE + 1)]
+        wait_until(lambda: queue.count >= MAX_QUEUE, what="the queue to be full")
+        body = stack.slack.function_executed({"corpus": "pokemon", "n": 2})
+        assert send(stack, body) == 200
+        done = completion(stack, body)
+    finally:
+        queue.empty()
+        resume(stack.redis)
+    assert "busy" in done["error"] and filler
+    [(method, params)] = completions(stack, body["event"]["function_execution_id"])
+    assert method == "functions.completeError" and params["_token"] == body["event"]["bot_access_token"]

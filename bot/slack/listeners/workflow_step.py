@@ -1,14 +1,19 @@
 """The Workflow Builder step "Suggest names" (``app.function``): Slack sends ``function_executed``; the
 listener claims the execution (a redelivered event finds it claimed and does nothing) and queues the job
-that makes the names and completes the step (``bot.slack.workflow_step``). Bolt acknowledges the event."""
+that makes the names and completes the step (``bot.slack.workflow_step``). Bolt acknowledges the event
+before the listener runs; when the queue is full, Bolt's ``fail`` (with the execution's own token) ends
+the step at once with "busy" rather than leaving the workflow to time out."""
 
 from __future__ import annotations
 
 import logging
 import re
 
+from slack_sdk.errors import SlackApiError
+
 from bot.slack.batching import enqueue_step
 from bot.slack.deps import deps_of
+from bot.slack.web_api import error_code
 from core.errors import Busy
 from core.limits import SLACK_STEP_CLAIM_SECONDS
 from jobs.contracts import StepJob
@@ -20,7 +25,7 @@ EXECUTION = re.compile(r"Fx[A-Za-z0-9]{1,40}")  # Slack's function_execution_id 
 INPUTS = ("corpus", "n", "pattern", "free")  # the step's input parameters; anything else is not kept
 
 
-def suggest_names(event: dict, context) -> None:
+def suggest_names(event: dict, context, fail) -> None:
     execution = event.get("function_execution_id")
     team = context.team_id
     if not isinstance(execution, str) or not EXECUTION.fullmatch(execution) or not team:
@@ -34,5 +39,9 @@ def suggest_names(event: dict, context) -> None:
     step = StepJob(execution=execution, team=team, enterprise=context.enterprise_id, inputs=inputs)
     try:
         enqueue_step(deps.connection, step, deps.settings)
-    except Busy:  # no Slack call from the web process: the workflow shows the step timed out
+    except Busy as busy:  # the event is acknowledged already: the step fails now, in words, not by timing out
         log.warning("team %s: the queue is full, step %s was not run", team, execution)
+        try:
+            fail(str(busy))
+        except SlackApiError as err:
+            log.warning("team %s: could not fail step %s: %s", team, execution, error_code(err))
