@@ -16,6 +16,7 @@ fails for good tells its user privately; see ``bot.slack.tasks.tell_users_it_fai
 | files_upload_v2 (``files.getUploadURLExternal``, the upload, ``files.completeUploadExternal``): the lost-token codes, ``missing_scope``, the cannot-post-here codes | the shortlist's CSV cannot be sent | logged, the job ends (no retry); ``file_not_found``, ``file_upload_size_mismatch``, an upload that is not 200: the job fails and rq retries it |
 | functions.completeSuccess / completeError: ``function_execution_not_found``, ``execution_not_in_running_state``, ``invalid_function_execution_id``, ``access_denied``, the lost-token codes | the workflow step's execution is over (a rerun completing again) or cannot be reached | logged, the job ends (no retry) |
 | functions.completeSuccess ``parameter_validation_failed`` | Slack refuses the step's outputs | the step is completed with an error in words instead |
+| functions.completeError from the listener (a full queue: Bolt's ``fail``), any code | the step cannot be failed now | logged; the workflow shows the step timed out |
 | response_url ``expired_url``, ``used_url``, ``channel_is_archived``, other non-200 | the response_url cannot be used | the user gets a direct message |
 | OAuth ``invalid_refresh_token``, ``invalid_client_id``, ``bad_client_secret`` | a token cannot be rotated | as a lost token (above) |
 """
