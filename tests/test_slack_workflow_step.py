@@ -163,3 +163,17 @@ def test_a_full_queue_fails_the_step_at_once_with_the_executions_own_token(stack
     assert "busy" in done["error"] and filler
     [(method, params)] = completions(stack, body["event"]["function_execution_id"])
     assert method == "functions.completeError" and params["_token"] == body["event"]["bot_access_token"]
+
+
+def test_a_step_whose_job_fails_for_good_is_completed_with_an_apology_once(stack):
+    body = stack.slack.function_executed({"corpus": "pokemon", "n": 2})
+    execution = body["event"]["function_execution_id"]
+    stack.slack.fail(
+        "functions.completeSuccess", "fatal_error", times=10, when=lambda p: p["function_execution_id"] == execution
+    )
+    assert send(stack, body) == 200
+    done = wait_until(lambda: stack.slack.executions[execution]["completion"], timeout=60, what="the apology")
+    settled(stack)
+    assert done["error"].startswith("Something went wrong") and "fatal_error" not in done["error"]
+    tries = [m for m, _ in completions(stack, execution)]
+    assert tries == ["functions.completeSuccess"] * 3 + ["functions.completeError"]  # the first attempt, 2 retries

@@ -113,7 +113,13 @@ def enqueue_home(connection: Redis, home: HomeJob, settings: Settings | None = N
 
 def enqueue_step(connection: Redis, step: StepJob, settings: Settings | None = None) -> Job:
     """Run a workflow step "Suggest names" and complete it (a worker's job: the models and a Slack call),
-    under an id of its execution: rq holds one job per execution."""
+        under an id of its execution: rq holds one job per execution. Its last failed attempt completes the
+    step with an apology (``bot.slack.tasks.step_failed``)."""
     return enqueue_call(
-        connection, "bot.slack.tasks.suggest_names", step.model_dump(), settings, job_id=f"step-{step.execution}"
+        connection,
+        "bot.slack.tasks.suggest_names",
+        step.model_dump(),
+        settings,
+        job_id=f"step-{step.execution}",
+        on_failure=Callback("bot.slack.tasks.step_failed"),
     )

@@ -9,7 +9,7 @@ import logging
 from rq.job import Job
 
 from bot.slack import replies
-from bot.slack.workflow_step import run_step
+from bot.slack.workflow_step import FAILED, complete, run_step
 from core.settings import get_settings
 from jobs.contracts import QUEUED, HomeJob, SlackBatch, SlackJob, StepJob
 from jobs.worker import WorkerContext, needs_context
@@ -53,6 +53,17 @@ def export_shortlist(payload: dict, *, context: WorkerContext) -> dict:
 def suggest_names(payload: dict, *, context: WorkerContext) -> dict:
     """A Workflow Builder step "Suggest names": the names made and the step completed, once."""
     return run_step(StepJob.model_validate(payload), context)
+
+
+def step_failed(job: Job, connection, exc_type, exc_value, traceback) -> None:
+    """rq's ``on_failure`` for a workflow step: once its last attempt has failed, the step is completed
+    with an apology, so the workflow stops with a reason instead of waiting out Slack's timeout."""
+    if job.retries_left:
+        return
+    try:
+        complete(StepJob.model_validate(job.args[0]), connection, get_settings(), error=FAILED)
+    except Exception:  # a failure callback must not fail: log it for the operator
+        log.exception("could not complete workflow step job %s as failed", job.id)
 
 
 def tell_users_it_failed(job: Job, connection, exc_type, exc_value, traceback) -> None:

@@ -11,17 +11,20 @@ Slack's answers to a completion, as ``bot.slack.web_api``'s table says: an execu
 (``function_execution_not_found``, ``execution_not_in_running_state``, ``invalid_function_execution_id``,
 ``access_denied``) or a lost token is logged and the job ends; outputs Slack refuses
 (``parameter_validation_failed``) complete the step with an error instead; anything else (a rate
-limit) fails the job and rq runs it again, which completes it at most once (Slack refuses a second)."""
+limit) fails the job and rq runs it again, which completes it at most once (Slack refuses a second);
+the last attempt failing completes the step with an apology (``bot.slack.tasks.step_failed``)."""
 
 from __future__ import annotations
 
 import logging
 
 from pydantic import ValidationError
+from redis import Redis
 from slack_sdk.errors import SlackApiError
 
 from bot.slack.web_api import LOST_ACCESS, NoToken, Tokens, error_code
 from core.errors import TNaaSError
+from core.settings import Settings
 from jobs.contracts import (
     CompleteRequest,
     GenerateRequest,
@@ -42,6 +45,7 @@ STEP_GONE = {
 }
 OUTPUTS_REFUSED = "parameter_validation_failed"
 NOT_WITH_PATTERN = "`free` cannot be combined with a pattern yet: leave one of them out."
+FAILED = "Something went wrong while making the names; the operator can see why. Try the workflow again later."
 NO_NAMES = "No names came out of that: try another pattern or corpus, or without `free`."
 FIELDS = ("corpus", "pattern", "n", "free")
 
@@ -80,13 +84,16 @@ def run_step(step: StepJob, context: WorkerContext) -> dict:
     if isinstance(reply, NamesReply) and not reply.candidates:
         reply = UserError(error=reply.note or NO_NAMES)
     if not isinstance(reply, NamesReply):
-        return complete(step, context, error=getattr(reply, "error", None) or NO_NAMES)
-    return complete(step, context, outputs=outputs_of(reply))
+        return complete(step, context.connection, context.settings, error=getattr(reply, "error", None) or NO_NAMES)
+    return complete(step, context.connection, context.settings, outputs=outputs_of(reply))
 
 
-def complete(step: StepJob, context: WorkerContext, *, outputs: dict | None = None, error: str | None = None) -> dict:
+def complete(
+    step: StepJob, connection: Redis, settings: Settings, *, outputs: dict | None = None, error: str | None = None
+) -> dict:
+    """``functions.completeSuccess`` with ``outputs``, else ``functions.completeError`` with ``error``."""
     try:
-        client = Tokens(context.connection, context.settings).client(step.team, step.enterprise)
+        client = Tokens(connection, settings).client(step.team, step.enterprise)
         if outputs is not None:
             client.functions_completeSuccess(function_execution_id=step.execution, outputs=outputs)
             return {"completed": len(outputs["names"])}
@@ -102,5 +109,7 @@ def complete(step: StepJob, context: WorkerContext, *, outputs: dict | None = No
             return {"error": code}
         if code == OUTPUTS_REFUSED and outputs is not None:
             log.error("team %s: Slack refused step %s's outputs: %s", step.team, step.execution, err.response.data)
-            return complete(step, context, error="TNaaS made outputs this step does not accept; tell its operator.")
+            return complete(
+                step, connection, settings, error="TNaaS made outputs this step does not accept; tell its operator."
+            )
         raise
