@@ -83,3 +83,37 @@ def test_bad_submissions_are_answered_under_their_field_and_keep_nothing(stack):
     # the same view, fixed after an error, is taken: a problem does not spend the submission
     assert submit(stack, modal | {"id": "VC3"}, form("few", RIVERS)) == (200, "")
     wait_for(lambda: any("`few` is ready" in p["text"] for p in dms(stack, "U1")), "the fixed form's report", 60)
+
+
+def add_corpus(stack: Stack, name: str, view_id: str) -> None:
+    """The form opened and submitted for ``name``, until its report arrives by DM."""
+    modal = open_form(stack)
+    assert submit(stack, modal | {"id": view_id}, form(name, RIVERS)) == (200, "")
+    wait_for(lambda: any(f"`{name}` is ready" in p["text"] for p in dms(stack, "U1")), f"{name} trained", 60)
+
+
+def test_a_teams_corpus_answers_its_requests_is_listed_and_removed_and_is_unknown_to_another_team(stack):
+    add_corpus(stack, "big-rivers", "VLIST")
+    status, ack, _ = stack.slash("corpus list", channel="CLIST")
+    assert status == 200 and "`big-rivers`: 30 names" in ack
+    status, ack, _ = stack.slash("big-rivers 3", channel="CRIVERS")
+    assert status == 200 and ack == ""
+    parent = wait_for(lambda: stack.posts("CRIVERS"), "the names from the team's corpus")[0]
+    assert "big-rivers" in parent["text"]
+    status, ack, _ = stack.slash("like danube big-rivers 2", channel="CRIVERS2")
+    assert status == 200 and ack == ""
+    wait_for(lambda: stack.posts("CRIVERS2"), "names like one from the team's corpus")
+
+    status, ack, _ = stack.slash("big-rivers 3", channel="COTHER", team="TOTHER")  # another team: unknown
+    assert status == 200 and "don't know a corpus called 'big-rivers'" in ack
+    status, ack, _ = stack.slash("corpus list", channel="COTHER", team="TOTHER")
+    assert "no corpora of its own" in ack
+    status, ack, _ = stack.slash("corpus rm big-rivers", channel="COTHER", team="TOTHER")
+    assert "no corpus called `big-rivers`" in ack
+
+    settled(stack)
+    status, ack, _ = stack.slash("corpus rm big-rivers", channel="CLIST")
+    assert status == 200 and ack.startswith("Removed `big-rivers`") and "names shown from it" in ack
+    assert not [k for k in stack.redis.scan_iter("tnaas:corpus*") if b"big-rivers" in k]
+    status, ack, _ = stack.slash("big-rivers 3", channel="CLIST")
+    assert "don't know a corpus called 'big-rivers'" in ack

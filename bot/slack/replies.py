@@ -127,7 +127,9 @@ class SlackReply:
         if queued_too_long(enqueued_at, self.settings.queue_ttl):
             return None
         caller = f"slack:{self.to.team}:{self.to.user}"  # whose registry budget the look-ups spend
-        result = answer(self.request, context.models, context.arms, self.settings, context.availability, caller)
+        result = answer(
+            self.request, context.models, context.arms, self.settings, context.availability, caller, context.team
+        )
         self.progress.done("answer", result.model_dump_json())
         return result
 
@@ -310,7 +312,8 @@ class SlackReply:
         if self.progress.get("impressions"):
             return
         ReplyTeams(self.connection).record(channel, ts, self.to.team or "", self.settings.retention_days * 24 * 3600)
-        rows = impressions(names, channel, ts, self.request.n, self.to.user, "slack", team=self.to.team)
+        owner = getattr(self.request, "owner", None)  # a team corpus': kept under its private id
+        rows = impressions(names, channel, ts, self.request.n, self.to.user, "slack", team=self.to.team, owner=owner)
         VoteStore(self.connection).record_impressions(rows)
         self.progress.done("impressions")
 
