@@ -13,7 +13,6 @@ import logging
 from redis import Redis
 from redis.exceptions import RedisError
 
-from bot.slack.corpus_upload import team_owner
 from bot.slack.deps import AckBudget, SlackDeps
 from bot.slack.grammar import Command, CorpusAction, Help, ListThings, parse_command, usage
 from bot.slack.messages import code, escape, shortlist_text, standings_text, top_text
@@ -25,7 +24,7 @@ from store.arms import ArmCounts
 from store.events import SeenEvents
 from store.rate_limit import RateLimits
 from store.shortlists import Shortlists
-from store.team_corpora import TeamCorpora, corpus_id
+from store.team_corpora import TeamCorpora, corpus_id, team_owner
 from store.votes import VoteStore
 
 log = logging.getLogger(__name__)

@@ -18,16 +18,11 @@ from core.settings import Settings
 from corpora import judge_corpus_names
 from corpora.team import CheckedList, check_names, check_room, check_slug, split_lines
 from jobs.queueing import corpus_lock_seconds, enqueue_call, enqueue_corpus_training
-from store.team_corpora import NO_ROOM, TeamCorpora, owner_key
+from store.team_corpora import NO_ROOM, TeamCorpora, team_owner
 
 log = logging.getLogger(__name__)
 REPORT_JOB = "bot.slack.tasks.tell_corpus_report"
 BUSY = "This corpus is being trained from another upload right now: wait for it, then send yours."
-
-
-def team_owner(team: str) -> str:
-    """The owner a Slack team's corpora are kept under (a hash: no key names the team)."""
-    return owner_key(f"slack:{team}")
 
 
 @dataclass(frozen=True)

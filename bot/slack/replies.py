@@ -37,7 +37,6 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.webhook import WebhookClient
 
-from bot.slack.corpus_upload import team_owner
 from bot.slack.messages import (
     candidate_blocks,
     check_text,
@@ -73,7 +72,7 @@ from store.arms import ArmCounts
 from store.replies import ReplyProgress, ReplyTeams
 from store.shortlists import ShortlistEntry, Shortlists
 from store.slack_teams import TeamHabits
-from store.team_corpora import TeamCorpora
+from store.team_corpora import TeamCorpora, team_owner
 from store.votes import KEYCAPS, VoteStore
 
 log = logging.getLogger(__name__)
