@@ -383,7 +383,7 @@ CORPUS_MODAL = "add_corpus"  # the "Add a corpus" modal's callback_id
 CORPUS_FIELDS = ("name", "names", "description")  # each input's block_id and action_id
 
 
-def corpus_modal(max_names: int, min_names: int, slug_len: int) -> dict:
+def corpus_modal(text_box: int, min_names: int, slug_len: int) -> dict:
     """The "Add a corpus" form: the corpus' name, its names pasted one per line, an optional description.
     The submission is checked as an API upload is (``corpora.team``), then trained for the team."""
     blocks = [
@@ -396,8 +396,10 @@ def corpus_modal(max_names: int, min_names: int, slug_len: int) -> dict:
         InputBlock(
             block_id="names",
             label="Names, one per line",
-            element=PlainTextInputElement(action_id="names", multiline=True, placeholder="odin\nthor\nfreya"),
-            hint=f"At least {min_names} and at most {max_names:,} names (what one text box holds).",
+            element=PlainTextInputElement(
+                action_id="names", multiline=True, max_length=text_box, placeholder="odin\nthor\nfreya"
+            ),
+            hint=f"At least {min_names} names, up to {text_box:,} characters (what one Slack text box holds).",
         ),
         InputBlock(
             block_id="description",

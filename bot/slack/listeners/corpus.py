@@ -20,14 +20,14 @@ from store.events import SeenEvents
 
 log = logging.getLogger(__name__)
 MAX_ERROR = 150  # characters Slack shows under a modal's input
-TEXT_BOX = 3000  # characters a plain_text_input holds: about this many names fit in one paste
+TEXT_BOX = 3000  # characters a plain_text_input holds at most: one paste
 
 
 def open_corpus_modal(client, trigger_id: str) -> bool:
     """Open the form; False when Slack refused (an expired trigger, a lost token): logged."""
     try:
         client.views_open(
-            trigger_id=trigger_id, view=corpus_modal(TEXT_BOX // 4, TEAM_CORPUS_MIN_NAMES, TEAM_CORPUS_SLUG_LEN)
+            trigger_id=trigger_id, view=corpus_modal(TEXT_BOX, TEAM_CORPUS_MIN_NAMES, TEAM_CORPUS_SLUG_LEN)
         )
         return True
     except SlackApiError as err:
