@@ -20,6 +20,8 @@ from slack_sdk.oauth.installation_store import Bot, Installation, InstallationSt
 from slack_sdk.oauth.state_store import OAuthStateStore
 
 from store.shortlists import Shortlists
+from store.team_corpora import TeamCorpora, corpus_id, team_owner
+from store.votes import VoteStore
 
 log = logging.getLogger(__name__)
 NONE = "-"  # an absent enterprise or team id in a key
@@ -104,8 +106,11 @@ class RedisInstallationStore(InstallationStore):
         keys = [self.INSTALLATION_KEY.format(**ids)]
         keys += list(self.redis.scan_iter(match=self.INSTALLER_KEY.format(**ids, user="*"), count=500))
         self.redis.delete(*keys)
-        if team_id:  # the app uninstalled (Bolt's app_uninstalled listener): the team's shortlist goes with it
-            Shortlists(self.redis).forget_team(team_id)
+        if team_id:  # the app uninstalled (Bolt's app_uninstalled listener): the team's shortlist goes with it,
+            Shortlists(self.redis).forget_team(team_id)  # and its own corpora with every name shown from them
+            owner = team_owner(team_id)
+            for slug in TeamCorpora(self.redis).forget_owner(owner):
+                VoteStore(self.redis).forget_corpus(corpus_id(owner, slug))
 
     def teams(self) -> list[str]:
         """ "enterprise:team" of every workspace that has a bot installed (``-`` for none)."""

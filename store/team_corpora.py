@@ -32,6 +32,11 @@ def owner_key(identity: str) -> str:
     return identity if identity == OPERATOR else hashlib.sha256(identity.encode()).hexdigest()[:16]
 
 
+def team_owner(team: str) -> str:
+    """The owner a Slack team's corpora are kept under (a hash: no key names the team)."""
+    return owner_key(f"slack:{team}")
+
+
 def corpus_id(owner: str, slug: str) -> str:
     """What impressions, votes, the bandit and `top` know a team corpus by: its owner's own
     (``slug@owner``), so two teams' ``rivers`` never share a vote; the operator's is the plain slug."""
@@ -208,6 +213,13 @@ class TeamCorpora:
             pipe.hdel(self.SIZES_KEY, f"{owner}:{slug}")
             existed, *_ = pipe.execute()
         return bool(existed)
+
+    def forget_owner(self, owner: str) -> list[str]:
+        """Delete every corpus of ``owner`` (a team that uninstalled the app); the slugs deleted."""
+        slugs = self.slugs(owner)
+        for slug in slugs:
+            self.delete(owner, slug)
+        return slugs
 
     def keys_of(self, owner: str, slug: str) -> list[str]:
         """The keys one corpus holds (for checks that a delete left nothing)."""

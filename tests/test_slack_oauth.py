@@ -23,6 +23,8 @@ from core.errors import Unavailable
 from core.settings import Settings
 from jobs.contracts import GenerateRequest, ReplyTo
 from store.installations import RedisInstallationStore
+from store.team_corpora import TeamCorpora, team_owner
+from store.votes import VoteStore
 from testkit.processes import wait_until
 from testkit.slack_standin import CLIENT_ID, CLIENT_SECRET, TOKEN, post, signed_post, slash_form
 from testkit.stacks import slack_stack
@@ -220,3 +222,48 @@ def test_with_redis_stopped_an_installed_workspace_is_acknowledged_within_three_
     assert command == (200, str(Unavailable())) and took < 3
     assert event[0] == 503
     assert posts(stack, "C80") == posts(stack, "C81") == []
+
+
+def test_uninstalling_removes_the_teams_own_corpora_their_models_and_the_names_shown_from_them(stack):
+    install(stack, "T9")
+    response_url = stack["slack"].response_url("C90", "U1")
+    trigger = stack["slack"].trigger("T9")
+    body = slash_form("corpus add", channel="C90", team="T9", response_url=response_url, trigger=trigger)
+    assert signed_post(f"{stack['base']}/slack/events", body, FORM, SECRET) == (200, "")
+    modal = wait_until(lambda: stack["slack"].modals, timeout=10, what="the corpus modal")[-1]
+    rivers = [f"{a}{b}" for a in ("vol", "dan", "rhi", "elb", "od") for b in ("ga", "ube", "ne", "er", "a")]
+    values = {"name": {"value": "t9-rivers"}, "names": {"value": "\n".join(rivers)}, "description": {"value": None}}
+    payload = {
+        "type": "view_submission",
+        "team": {"id": "T9"},
+        "user": {"id": "U1", "team_id": "T9"},
+        "api_app_id": "A1",
+        "trigger_id": "t",
+        "view": modal | {"state": {"values": {k: {k: {"type": "plain_text_input"} | v} for k, v in values.items()}}},
+    }
+    body = urllib.parse.urlencode({"payload": json.dumps(payload)}).encode()
+    assert signed_post(f"{stack['base']}/slack/events", body, FORM, SECRET) == (200, "")
+    wait_until(
+        lambda: any("`t9-rivers` is ready" in p["text"] for p in posts(stack, "U1")), timeout=60, what="the report"
+    )
+    assert slash(stack, "t9-rivers 2", "T9", "C91") == (200, "")
+    wait_until(lambda: len(posts(stack, "C91")) >= 2, timeout=20, what="names from the team's corpus")
+    settled(stack)
+    owner = team_owner("T9")
+    shown = [k for k in stack["redis"].scan_iter(VoteStore.MESSAGE_KEY.format(channel="C91", ts="*"))]
+    assert TeamCorpora(stack["redis"]).slugs(owner) == ["t9-rivers"] and shown
+
+    event = {
+        "type": "event_callback",
+        "team_id": "T9",
+        "api_app_id": "A1",
+        "event_id": "EvUninstallT9",
+        "event_time": int(time.time()),
+        "event": {"type": "app_uninstalled", "event_ts": "1"},
+    }
+    body = json.dumps(event).encode()
+    assert signed_post(f"{stack['base']}/slack/events", body, "application/json", SECRET)[0] == 200
+    corpora = TeamCorpora(stack["redis"])
+    wait_until(lambda: corpora.slugs(owner) == [], timeout=10, what="the team's corpora removed")
+    assert corpora.keys_of(owner, "t9-rivers") == []
+    assert not [k for k in stack["redis"].scan_iter(VoteStore.MESSAGE_KEY.format(channel="C91", ts="*"))]

@@ -14,8 +14,8 @@ from redis import Redis
 from redis.exceptions import RedisError
 
 from bot.slack.deps import AckBudget, SlackDeps
-from bot.slack.grammar import Command, Help, ListThings, parse_command, usage
-from bot.slack.messages import escape, shortlist_text, standings_text, top_text
+from bot.slack.grammar import Command, CorpusAction, Help, ListThings, parse_command, usage
+from bot.slack.messages import code, escape, shortlist_text, standings_text, top_text
 from core.errors import TNaaSError, Unavailable
 from core.model_names import default_models
 from corpora import corpus_names
@@ -24,6 +24,7 @@ from store.arms import ArmCounts
 from store.events import SeenEvents
 from store.rate_limit import RateLimits
 from store.shortlists import Shortlists
+from store.team_corpora import TeamCorpora, corpus_id, team_owner
 from store.votes import VoteStore
 
 log = logging.getLogger(__name__)
@@ -33,10 +34,25 @@ def handle_text(text: str, team: str, reply: ReplyTo, deps: SlackDeps, budget: A
     """Parse and enqueue within ``budget``; the returned mrkdwn (help, a list, an error, "try again")
     goes back to the user privately. None: the command is queued."""
     try:
-        command = parse_command(text, deps.settings)
+        command = parse_for_team(text, team, deps)
+    except RedisError as err:
+        return not_queued(reply, err)
     except TNaaSError as err:
         return escape(str(err))
     return handle_command(command, team, reply, deps, budget)
+
+
+def parse_for_team(text: str, team: str, deps: SlackDeps) -> Command:
+    """``parse_command``, and when it fails (an unknown corpus, a typo), again with the team's own
+    corpora (its own and the operator's): a request of a built-in corpus costs no Redis read; another
+    team's corpus stays unknown."""
+    try:
+        return parse_command(text, deps.settings)
+    except TNaaSError:
+        visible = TeamCorpora(deps.connection).visible(team_owner(team))
+        if not visible:
+            raise
+        return parse_command(text, deps.settings, {slug: by for slug, (by, _) in visible.items()})
 
 
 def handle_command(command: Command, team: str, reply: ReplyTo, deps: SlackDeps, budget: AckBudget) -> str | None:
@@ -48,6 +64,8 @@ def handle_command(command: Command, team: str, reply: ReplyTo, deps: SlackDeps,
         budget.check()
         if isinstance(command, ListThings):
             return list_things(command.what, connection, team)
+        if isinstance(command, CorpusAction):
+            return corpus_action(command, connection, team)
         RateLimits(connection).check(team, reply.user, settings.user_rate, settings.team_rate)
         budget.check()
         deps.batcher.submit(command, reply, wait=budget.left())
@@ -91,3 +109,31 @@ def list_things(what: str, connection: Redis, team: str | None = None) -> str:
     if what == "models":
         return "Models: " + ", ".join(default_models()) + "\n" + standings_text("Models", arms.counts("model"))
     return top_text(VoteStore(connection).top(team=team)) + "\n" + standings_text("Corpora", arms.counts("corpus"))
+
+
+def corpus_action(command: CorpusAction, connection: Redis, team: str) -> str:
+    """`corpus list` and `corpus rm NAME` of the team's own corpora (`corpus add` is the form)."""
+    owner, store = team_owner(team), TeamCorpora(connection)
+    if command.action == "add":
+        return "Type `/techname corpus add` to open the form that adds a corpus."
+    if command.action == "list":
+        states = store.states(owner)
+        if not states:
+            return "Your team has no corpora of its own yet: `/techname corpus add` adds one."
+        return "Your team's corpora:\n" + "\n".join(
+            f"• {code(slug)}: {corpus_status(state)}" for slug, state in states.items()
+        )
+    slug = (command.name or "").strip().lower()
+    if not store.delete(owner, slug):
+        return f"Your team has no corpus called {code(command.name or '')}: `/techname corpus list` lists them."
+    impressions = VoteStore(connection).forget_corpus(corpus_id(owner, slug))
+    return f"Removed {code(slug)}, its trained model and the {impressions} names shown from it."
+
+
+def corpus_status(state: dict) -> str:
+    report = state.get("report") or {}
+    if state.get("training"):
+        return "training…"
+    if state.get("status") == "ready":
+        return f"{report.get('names', 0)} names, {escape(report.get('model', ''))}"
+    return escape(f"failed: {state.get('error') or 'not trained'}")

@@ -9,6 +9,8 @@
 | `pypi 5 free`, `like kafka pypi free` | only names free on the corpus' registry |
 | `like kafka`, `like kafka pypi 8`, `names like kafka`, `5 pypi names like kafka` | LikeRequest (names a few edits away) |
 | `check kafkify`, `check kafkify pykafka`, `is kafka free`, `is kafka available?` | CheckRequest (free on PyPI / npm?) |
+| `corpus add`, `corpus list`, `corpus rm norse-gods` | CorpusAction (the team's own corpora) |
+| `norse-gods`, `like odin norse-gods` | a request from the team's own corpus (``own``: its owner set) |
 
 People write as they speak: `5 pokemon names` is `pokemon 5` (the filler word `names` is dropped), a
 question mark at the end is ignored, and a word the grammar does not know is answered with the
@@ -36,7 +38,15 @@ from core.limits import MAX_NAME_LEN, MAX_TEXT_LEN
 from core.pattern import WILDCARD
 from core.settings import Settings, get_settings
 from corpora import corpus_names
-from jobs.contracts import CheckRequest, CompleteRequest, DetectRequest, GenerateRequest, LikeRequest, first_problem
+from jobs.contracts import (
+    OWN_CORPORA,
+    CheckRequest,
+    CompleteRequest,
+    DetectRequest,
+    GenerateRequest,
+    LikeRequest,
+    first_problem,
+)
 
 SLACK_MARKUP = re.compile(r"<[^<>]*>")  # every form: <@U1>, <#C1|x>, <!here>, <ftp://a|b>, <tel:1>, <mailto:x>
 SLACK_ENTITIES = {"&lt;": "<", "&gt;": ">", "&amp;": "&"}  # the only three Slack escapes
@@ -73,7 +83,21 @@ class ListThings(BaseModel):
     what: Literal["corpora", "models", "top", "shortlist"]
 
 
-Command = Help | ListThings | GenerateRequest | CompleteRequest | LikeRequest | CheckRequest | DetectRequest
+CORPUS_WORD = "corpus"
+CORPUS_ACTIONS = ("add", "list", "rm")
+
+
+class CorpusAction(BaseModel):
+    """`corpus add|list|rm NAME`: a team's own corpora."""
+
+    kind: Literal["corpus"] = "corpus"
+    action: Literal["add", "list", "rm"]
+    name: str | None = None
+
+
+Command = (
+    Help | ListThings | CorpusAction | GenerateRequest | CompleteRequest | LikeRequest | CheckRequest | DetectRequest
+)
 
 
 def usage(settings: Settings | None = None) -> str:
@@ -141,8 +165,9 @@ def _refuse_other_digits(word: str) -> None:
         raise CommandError(f"Please write numbers with the digits 0-9: I can't read `{shown(word)}` as one.")
 
 
-def parse_command(text: str, settings: Settings | None = None) -> Command:
-    """The one request ``text`` asks for, or a CommandError that says what would work."""
+def parse_command(text: str, settings: Settings | None = None, own: dict[str, str] | None = None) -> Command:
+    """The one request ``text`` asks for, or a CommandError that says what would work. ``own``: the
+    asker's team corpora ({slug: owner}); naming one sets the request's owner."""
     settings = settings or get_settings()
     if len(text) > MAX_TEXT_LEN:
         raise CommandError(f"That is {len(text):,} characters; I read at most {MAX_TEXT_LEN:,}. {usage(settings)}")
@@ -161,14 +186,16 @@ def parse_command(text: str, settings: Settings | None = None) -> Command:
         return _request(DetectRequest, text=rest)
     if head in LIST_WORDS and len(words) == 1:
         return ListThings(what=head)
+    if head == CORPUS_WORD and len(words) > 1 and words[1].lower() in CORPUS_ACTIONS:
+        return _corpus_action([w.lower() for w in words[1:]])
     if head == CHECK_WORD:
         return _request(CheckRequest, names=words[1:])
     if head == LIKE_WORD:
-        return _like(words[1:], text, settings)
+        return _like(words[1:], text, settings, own)
     lowered = [w.lower() for w in words]
     if LIKE_WORD in lowered:  # `names like kafka`, `5 pypi names like kafka`: what comes before is options
         at = lowered.index(LIKE_WORD)
-        return _like(words[at + 1 :] + [w for w in words[:at] if w.lower() not in FILLER_WORDS], text, settings)
+        return _like(words[at + 1 :] + [w for w in words[:at] if w.lower() not in FILLER_WORDS], text, settings, own)
     words = [w for w in words if w.lower() not in FILLER_WORDS] or words
     options, positional = _options(words, settings)
     free = any(w.lower() == FREE_WORD for w in positional)
@@ -189,15 +216,20 @@ def parse_command(text: str, settings: Settings | None = None) -> Command:
         if free:
             raise CommandError("`free` works with new names and `like`, not with patterns: try `pypi 5 free`.")
         corpus = names[0] if names else settings.default_corpus
-        return _request(CompleteRequest, pattern=patterns[0], corpus=corpus, model=model, n=n)
+        return _request(CompleteRequest, own, pattern=patterns[0], corpus=corpus, model=model, n=n)
     if not names:
         raise CommandError(f"Which corpus? {usage(settings)}")
-    if names[0] not in corpus_names() and (match := closest(names[0])) and match not in corpus_names():
+    if (
+        names[0] not in corpus_names()
+        and names[0] not in (own or {})
+        and (match := closest(names[0]))
+        and match not in corpus_names()
+    ):
         raise CommandError(f"I didn't understand `{shown(names[0])}`: did you mean `{match}`? {usage(settings)}")
-    return _request(GenerateRequest, corpus=names[0], model=model, n=n, free=free)
+    return _request(GenerateRequest, own, corpus=names[0], model=model, n=n, free=free)
 
 
-def _like(words: list[str], text: str, settings: Settings) -> LikeRequest:
+def _like(words: list[str], text: str, settings: Settings, own: dict[str, str] | None = None) -> LikeRequest:
     """`like NAME [corpus] [n] [free] [model=...] [n=...]`: the first word is the name, as typed."""
     options, positional = _options(words, settings)
     if not positional:
@@ -213,15 +245,29 @@ def _like(words: list[str], text: str, settings: Settings) -> LikeRequest:
         raise CommandError(f"I didn't understand `{shown(text)}`. Try `like kafka pypi 5`.")
     n = number(numbers[0], settings) if numbers else number(options.get("n", str(settings.default_n)), settings)
     corpus = corpora[0] if corpora else settings.default_corpus
-    return _request(LikeRequest, name=name, corpus=corpus, model=options.get("model"), n=n, free=free)
+    return _request(LikeRequest, own, name=name, corpus=corpus, model=options.get("model"), n=n, free=free)
 
 
-def _request(kind: type[BaseModel], **fields):
-    """The request, or its first problem as the user reads the command (an UnknownCorpus, a CommandError...)."""
+def _request(kind: type[BaseModel], own: dict[str, str] | None = None, **fields):
+    """The request, or its first problem as the user reads the command (an UnknownCorpus, a CommandError...);
+    naming one of ``own`` (the asker's team corpora) sets its owner."""
     try:
-        return kind(**fields)
+        request = kind.model_validate(fields, context={OWN_CORPORA: list(own or {})})
     except ValidationError as err:
         raise first_problem(err, READ_ORDER) from None
+    if own and getattr(request, "corpus", None) in own:
+        request.owner = own[request.corpus]
+    return request
+
+
+def _corpus_action(words: list[str]) -> CorpusAction:
+    """`corpus add` (the form), `corpus list`, `corpus rm NAME`."""
+    action, rest = words[0], words[1:]
+    if action == "rm" and len(rest) != 1:
+        raise CommandError("`corpus rm` needs the name of one of your corpora, e.g. `corpus rm norse-gods`.")
+    if action != "rm" and rest:
+        raise CommandError(f"`corpus {action}` takes nothing more: try `corpus {action}`.")
+    return CorpusAction(action=action, name=rest[0] if rest else None)
 
 
 def _options(words: list[str], settings: Settings) -> tuple[dict[str, str], list[str]]:

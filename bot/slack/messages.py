@@ -377,3 +377,63 @@ def modal_command(values: dict) -> tuple[str, str | None]:
         words = ["".join(value("pattern").split())]
     words += [corpus, n] + (["free"] if free else []) + ([f"model={model}"] if model and model != BEST_MODEL else [])
     return " ".join(w for w in words if w), where
+
+
+CORPUS_MODAL = "add_corpus"  # the "Add a corpus" modal's callback_id
+CORPUS_FIELDS = ("name", "names", "description")  # each input's block_id and action_id
+
+
+def corpus_modal(text_box: int, min_names: int, slug_len: int) -> dict:
+    """The "Add a corpus" form: the corpus' name, its names pasted one per line, an optional description.
+    The submission is checked as an API upload is (``corpora.team``), then trained for the team."""
+    blocks = [
+        InputBlock(
+            block_id="name",
+            label="Corpus name",
+            element=PlainTextInputElement(action_id="name", max_length=slug_len, placeholder="norse-gods"),
+            hint="Lowercase letters, digits and single hyphens: what you will type after /techname.",
+        ),
+        InputBlock(
+            block_id="names",
+            label="Names, one per line",
+            element=PlainTextInputElement(
+                action_id="names", multiline=True, max_length=text_box, placeholder="odin\nthor\nfreya"
+            ),
+            hint=f"At least {min_names} names, up to {text_box:,} characters (what one Slack text box holds).",
+        ),
+        InputBlock(
+            block_id="description",
+            label="Description",
+            element=PlainTextInputElement(action_id="description", max_length=150),
+            optional=True,
+        ),
+    ]
+    view = View(
+        type="modal", callback_id=CORPUS_MODAL, title="Add a corpus", submit="Train", close="Cancel", blocks=blocks
+    )
+    return view.to_dict()
+
+
+def corpus_form(values: dict) -> dict[str, str]:
+    """{field: text} of an "Add a corpus" submission's ``state.values`` (a missing field: "")."""
+    return {name: str(((values.get(name) or {}).get(name) or {}).get("value") or "") for name in CORPUS_FIELDS}
+
+
+def corpus_report_text(slug: str, state: dict) -> str:
+    """The DM a corpus' submitter gets once its training is done: kept and dropped names and why, the
+    model, five examples and the warning; or why it failed."""
+    if state.get("status") != "ready" or not state.get("report"):
+        why = state.get("error") or "its training did not finish"
+        return f"Your corpus {code(slug)} was not trained: {escape(why)}"
+    report = state["report"]
+    dropped = ", ".join(f"{count} {reason}" for reason, count in (report.get("dropped") or {}).items())
+    lines = [
+        f"Your corpus {code(slug)} is ready: try {code('/techname ' + slug)}.",
+        f"*Names kept:* {report.get('names', 0)}; *dropped:* {dropped or 'none'}.",
+        f"*Model:* {in_words(report['model']) if report.get('model') else 'none'}",
+        "*Examples:* " + ", ".join(code(name) for name in (report.get("examples") or [])[:5]),
+    ]
+    lines += [f"_{escape(note)}_" for note in report.get("notes") or []]
+    if report.get("warning"):
+        lines.append(f":warning: {escape(report['warning'])}")
+    return "\n".join(lines)

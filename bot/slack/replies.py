@@ -40,6 +40,7 @@ from slack_sdk.webhook import WebhookClient
 from bot.slack.messages import (
     candidate_blocks,
     check_text,
+    corpus_report_text,
     escape,
     headline,
     home_view,
@@ -71,6 +72,7 @@ from store.arms import ArmCounts
 from store.replies import ReplyProgress, ReplyTeams
 from store.shortlists import ShortlistEntry, Shortlists
 from store.slack_teams import TeamHabits
+from store.team_corpora import TeamCorpora, team_owner
 from store.votes import KEYCAPS, VoteStore
 
 log = logging.getLogger(__name__)
@@ -124,7 +126,9 @@ class SlackReply:
         if queued_too_long(enqueued_at, self.settings.queue_ttl):
             return None
         caller = f"slack:{self.to.team}:{self.to.user}"  # whose registry budget the look-ups spend
-        result = answer(self.request, context.models, context.arms, self.settings, context.availability, caller)
+        result = answer(
+            self.request, context.models, context.arms, self.settings, context.availability, caller, context.team
+        )
         self.progress.done("answer", result.model_dump_json())
         return result
 
@@ -307,7 +311,8 @@ class SlackReply:
         if self.progress.get("impressions"):
             return
         ReplyTeams(self.connection).record(channel, ts, self.to.team or "", self.settings.retention_days * 24 * 3600)
-        rows = impressions(names, channel, ts, self.request.n, self.to.user, "slack", team=self.to.team)
+        owner = getattr(self.request, "owner", None)  # a team corpus': kept under its private id
+        rows = impressions(names, channel, ts, self.request.n, self.to.user, "slack", team=self.to.team, owner=owner)
         VoteStore(self.connection).record_impressions(rows)
         self.progress.done("impressions")
 
@@ -470,3 +475,26 @@ def export_shortlist(
             return {"error": error_code(err)}
         raise
     return {"exported": len(entries)}
+
+
+def tell_corpus_report(
+    team: str, enterprise: str | None, user: str, slug: str, connection: Redis, settings: Settings
+) -> dict:
+    """The report of a team corpus' training (or why it failed) to ``user`` by direct message. A corpus
+    deleted meanwhile says nothing; a lost token or a DM Slack refuses is logged, not retried."""
+    state = TeamCorpora(connection).states(team_owner(team)).get(slug)
+    if state is None:
+        return {"told": False, "why": "deleted"}
+    try:
+        Tokens(connection, settings).client(team, enterprise).chat_postMessage(
+            channel=user, text=corpus_report_text(slug, state)
+        )
+    except NoToken as err:
+        log.error("team %s: no token to send a corpus report: %s", team, err.code)
+        return {"told": False, "why": err.code}
+    except SlackApiError as err:
+        if error_code(err) in LOST_ACCESS or error_code(err) in NOT_HERE:
+            log.warning("team %s: the report of corpus %s did not reach %s: %s", team, slug, user, error_code(err))
+            return {"told": False, "why": error_code(err)}
+        raise
+    return {"told": True, "status": state.get("status")}

@@ -82,3 +82,16 @@ def tell_users_it_failed(job: Job, connection, exc_type, exc_value, traceback) -
         replies.tell_failures(jobs, job.id, connection, get_settings(), exc_value)
     except Exception:  # a failure callback must not fail: log it for the operator
         log.exception("could not tell the users of Slack job %s that it failed", job.id)
+
+
+@needs_context
+def tell_corpus_report(payload: dict, *, context: WorkerContext) -> dict:
+    """A team corpus' training is done (or failed for good): its report to the submitter, by DM."""
+    return replies.tell_corpus_report(
+        payload["team"],
+        payload.get("enterprise"),
+        payload["user"],
+        payload["corpus"],
+        context.connection,
+        context.settings,
+    )

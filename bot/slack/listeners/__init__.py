@@ -13,6 +13,7 @@ from slack_bolt import App
 from bot.slack.listeners.app_home import app_home_opened
 from bot.slack.listeners.app_mention import app_mention
 from bot.slack.listeners.candidates import candidate_menu, export_button, remove_button, shortlist_button
+from bot.slack.listeners.corpus import corpus_submitted
 from bot.slack.listeners.direct_message import direct_message
 from bot.slack.listeners.modal import name_something_shortcut, name_something_submitted
 from bot.slack.listeners.names_like_this import names_like_this
@@ -21,6 +22,7 @@ from bot.slack.listeners.techname import techname
 from bot.slack.listeners.votes import vote_button
 from bot.slack.listeners.workflow_step import STEP, suggest_names
 from bot.slack.messages import (
+    CORPUS_MODAL,
     EXPORT_ACTION,
     MORE_ACTION,
     NAME_MODAL,
@@ -45,5 +47,6 @@ def register(app: App) -> None:
     app.action(EXPORT_ACTION)(export_button)
     app.shortcut(NAME_MODAL)(name_something_shortcut)
     app.view(NAME_MODAL)(name_something_submitted)
+    app.view(CORPUS_MODAL)(corpus_submitted)
     app.shortcut(NAMES_LIKE_THIS)(names_like_this)
     app.function(STEP)(suggest_names)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from bot.slack.commands import handle_text
 from bot.slack.deps import budget_of, deps_of
+from bot.slack.listeners.corpus import open_corpus_modal
 from bot.slack.listeners.modal import open_name_modal
 from jobs.contracts import ReplyTo
 
@@ -18,6 +19,10 @@ def techname(ack, command: dict, context, client=None) -> None:
         and open_name_modal(client, command.get("trigger_id") or "", command.get("channel_id"), deps.settings)
     ):
         return ack()  # `/techname` alone: the form (help when it cannot open)
+    if client is not None and (command.get("text") or "").lower().split() == ["corpus", "add"]:
+        if open_corpus_modal(client, command.get("trigger_id") or ""):
+            return ack()
+        return ack(text="I could not open the form: type `/techname corpus add` again.")
     reply = ReplyTo(
         kind="slash",
         channel=command["channel_id"],
