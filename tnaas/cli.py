@@ -735,15 +735,12 @@ def up() -> None:
 @contextmanager
 def _vote_store():
     """The VoteStore of the stack's Redis (see ``stack_redis``), or a friendly exit when there is none."""
-    from core.errors import TNaaSError
-    from core.settings import get_settings
     from store.votes import VoteStore
-    from tnaas.redis_server import stack_redis
+    from tnaas.redis_server import required_stack_redis
 
-    settings = get_settings()
-    with stack_redis(settings.redis_url, settings.data_dir) as connection:
-        if connection is None:
-            fail(TNaaSError("No votes yet: start the stack (`make run`), or set REDIS_URL to its Redis."))
+    with required_stack_redis(
+        "No votes yet: start the stack (`make run`), or set REDIS_URL to its Redis."
+    ) as connection:
         yield VoteStore(connection)
 
 

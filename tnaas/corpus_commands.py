@@ -26,15 +26,12 @@ def register(app: typer.Typer) -> None:
 @contextmanager
 def _team_corpora():
     """The stack's corpora store (its Redis: REDIS_URL or the embedded one), or a friendly exit."""
-    from core.errors import TNaaSError
-    from core.settings import get_settings
     from store.team_corpora import TeamCorpora
-    from tnaas.redis_server import stack_redis
+    from tnaas.redis_server import required_stack_redis
 
-    settings = get_settings()
-    with stack_redis(settings.redis_url, settings.data_dir) as connection:
-        if connection is None:
-            fail(TNaaSError("No stack to keep it in: start it (`make run`), or set REDIS_URL to its Redis."))
+    with required_stack_redis(
+        "No stack to keep it in: start it (`make run`), or set REDIS_URL to its Redis."
+    ) as connection:
         yield TeamCorpora(connection)
 
 

@@ -154,6 +154,20 @@ def running_stack_redis(redis_url: str | None, data_dir: Path) -> Redis | None:
 
 
 @contextmanager
+def required_stack_redis(missing: str) -> Iterator[Redis]:
+    """``stack_redis`` under this machine's settings, for a command that needs the stack's data: with none,
+    the command ends saying ``missing`` (exit 2)."""
+    from core.errors import TNaaSError
+    from tnaas.terminal import fail
+
+    settings = get_settings()
+    with stack_redis(settings.redis_url, settings.data_dir) as connection:
+        if connection is None:
+            fail(TNaaSError(missing))
+        yield connection
+
+
+@contextmanager
 def stack_redis(redis_url: str | None, data_dir: Path) -> Iterator[Redis | None]:
     """The stack's Redis, for commands run beside it (votes export, training the reranker).
 
