@@ -50,6 +50,13 @@ class Settings(BaseSettings):
         description="seconds an acknowledged write waits for its replicas; then it fails, retryable (below the "
         "0.5 s a Slack vote's Redis call may take, so that it says why rather than times out)",
     )
+    redis_record_wait: float = Field(
+        20.0,
+        ge=0,
+        le=300,
+        description="seconds a worker keeps trying to record a Slack post it has made while Redis is unreachable "
+        "(a failover, a restart): an unrecorded post would be posted again by the job's rerun",
+    )
     data_dir: Path = Field(Path("data"), description="embedded Redis keeps its append-only file here")
     host: str | None = Field(
         None, description="address the web process binds; unset: 0.0.0.0 under a platform ($PORT set), else 127.0.0.1"

@@ -20,7 +20,8 @@ from typing import Any
 from redis import Redis
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError
+from redis.exceptions import ReadOnlyError, RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 
 from core.limits import SENTINEL_TIMEOUT
@@ -111,6 +112,22 @@ def acknowledged(connection: Redis, write: Callable[[Any], Any]) -> Any:
         if replicas:
             pipe.wait(replicas, int(get_settings().redis_ack_timeout * 1000))
         return _confirmed(pipe.execute(), replicas)
+
+
+def recorded(connection: Redis, write: Callable[[Any], Any]) -> Any:
+    """``acknowledged``, tried again while Redis is unreachable or unconfirmed, for up to
+    ``TNAAS_REDIS_RECORD_WAIT`` seconds: for the record of something already done outside (a message
+    Slack has accepted), which a failover must not drop, or the job's rerun would do it again. ``write``
+    must be idempotent (it may have reached the old primary). Raises the last error past the wait."""
+    give_up = time.monotonic() + get_settings().redis_record_wait
+    while True:
+        try:
+            return acknowledged(connection, write)
+        except (RedisConnectionError, RedisTimeoutError, ReadOnlyError, ReplicaUnavailable) as err:
+            if time.monotonic() >= give_up:
+                raise
+            log.warning("could not record a done step yet (%s); trying again", err)
+            time.sleep(0.25)
 
 
 async def acknowledged_async(connection, write: Callable[[Any], Awaitable[Any] | Any]) -> Any:

@@ -4,15 +4,17 @@ first attempt stopped instead of posting again.
 A job can run more than once: its worker dies mid-reply and rq's abandoned-job sweep reruns it, or a
 Slack error fails it and rq retries it. Each step (the answer computed, the headline posted, the
 candidates posted, the impressions recorded, each reaction seeded) is recorded here right after it
-happens and before the next one starts; a rerun skips every recorded step. The one window left is
-between Slack accepting a post and the record being written (a process killed in that millisecond).
+happens and before the next one starts; a rerun skips every recorded step. A record that cannot be
+written because Redis is failing over is tried again until the new primary has it. The one window
+left is between Slack accepting a post and the record being written (a process killed in that
+millisecond).
 """
 
 from __future__ import annotations
 
 from redis import Redis
 
-from store.connection import acknowledged
+from store.connection import acknowledged, recorded
 
 
 class ReplyProgress:
@@ -32,8 +34,9 @@ class ReplyProgress:
 
     def done(self, step: str, value: str = "1") -> str:
         """Record a step (and what it produced, e.g. the posted message's ts); under Sentinel, once a
-        replica has it, so a rerun after a failover does not post it again."""
-        acknowledged(self.redis, lambda pipe: pipe.hset(self.key, step, value).expire(self.key, self.TTL))
+        replica has it, so a rerun after a failover does not post it again. The step is done already:
+        while Redis is unreachable (a failover under way) the record is tried again, within a bound."""
+        recorded(self.redis, lambda pipe: pipe.hset(self.key, step, value).expire(self.key, self.TTL))
         return value
 
     def claim(self, step: str, value: str = "1") -> bool:

@@ -21,6 +21,7 @@ from redis.sentinel import Sentinel
 from core.settings import get_settings
 from store.claims import Claims
 from store.connection import ReplicaUnavailable, redis_client
+from store.replies import ReplyProgress
 from store.votes import WEB_CHANNEL, VoteStore
 from testkit.processes import http, start_web, start_worker, stop_process, tnaas_env
 from testkit.sentinels import SERVICE, SentinelGroup
@@ -79,6 +80,25 @@ def test_an_acknowledged_write_is_on_a_replica_and_refused_clearly_when_no_repli
         finally:
             os.kill(replica_process.pid, signal.SIGCONT)
         assert Claims(client).claim("second", 60) is False  # written, not acknowledged: a retry finds it
+    finally:
+        group.stop()
+
+
+def test_a_slack_post_recorded_as_the_primary_dies_is_on_the_new_primary_so_no_rerun_posts_it_again(
+    short_dir, sentinel_settings
+):
+    group = SentinelGroup(short_dir, replicas=2).start()
+    try:
+        sentinel_settings(group)
+        progress = ReplyProgress(redis_client("redis://127.0.0.1:1/0"), "reply-job")
+        progress.done("answer", "{}")
+        old = group.primary_port()
+        killed = group.kill(old)
+        progress.done("headline", "1700000000.000001")  # Slack accepted the headline just now
+        assert time.monotonic() - killed < get_settings().redis_record_wait
+        assert group.primary_port() != old
+        rerun = ReplyProgress(redis_client("redis://127.0.0.1:1/0"), "reply-job")
+        assert rerun.get("headline") == "1700000000.000001"  # the rerun skips the post
     finally:
         group.stop()
 
