@@ -21,6 +21,8 @@ from contextlib import suppress
 from redis import Redis
 from redis.exceptions import ResponseError
 
+from store.connection import acknowledged
+
 
 class SlackBatches:
     OPEN = "tnaas:slack-batch:{batch}"
@@ -42,8 +44,21 @@ class SlackBatches:
         self.redis.delete(self.OPEN.format(batch=batch))
 
     def join(self, batch: str, item: bytes) -> int:
-        """Add a request to an open batch: the batch's size with it, or 0 if the batch is taken (or gone)."""
-        return int(self.redis.rpushx(self.OPEN.format(batch=batch), item))
+        """Add a request to an open batch: the batch's size with it, or 0 if the batch is taken (or gone).
+        Under Sentinel, once a replica has it (the request is acknowledged to Slack after this)."""
+        return int(acknowledged(self.redis, lambda pipe: pipe.rpushx(self.OPEN.format(batch=batch), item))[0])
+
+    def confirm(self, batch: str) -> None:
+        """After the transaction that opened the batch (``start``), before its request is acknowledged:
+        under Sentinel, return once a replica has it. ``WAIT`` counts one connection's writes, and the
+        transaction's connection is back in the pool, so a write on the batch's keys follows it here: a
+        replica that has this write has everything the primary ran before it."""
+        acknowledged(
+            self.redis,
+            lambda pipe: pipe.expire(self.OPEN.format(batch=batch), self.TTL).expire(
+                self.TAKEN.format(batch=batch), self.TTL
+            ),
+        )
 
     def take(self, batch: str) -> list[bytes]:
         """(worker) Close the batch to newcomers and read its requests; again the same on a rerun."""

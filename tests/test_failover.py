@@ -17,11 +17,15 @@ from contextlib import ExitStack
 import pytest
 from redis import Redis
 from redis.sentinel import Sentinel
+from rq import Queue
 
+from bot.slack.batching import SlackBatcher
 from core.settings import get_settings
+from jobs.contracts import GenerateRequest, ReplyTo
 from store.claims import Claims
 from store.connection import ReplicaUnavailable, redis_client
 from store.replies import ReplyProgress
+from store.slack_batches import SlackBatches
 from store.votes import WEB_CHANNEL, VoteStore
 from testkit.processes import http, start_web, start_worker, stop_process, tnaas_env
 from testkit.sentinels import SERVICE, SentinelGroup
@@ -99,6 +103,30 @@ def test_a_slack_post_recorded_as_the_primary_dies_is_on_the_new_primary_so_no_r
         assert group.primary_port() != old
         rerun = ReplyProgress(redis_client("redis://127.0.0.1:1/0"), "reply-job")
         assert rerun.get("headline") == "1700000000.000001"  # the rerun skips the post
+    finally:
+        group.stop()
+
+
+def test_a_slash_command_is_acknowledged_only_once_a_replica_has_its_request(short_dir, sentinel_settings):
+    group = SentinelGroup(short_dir, replicas=1).start()
+    try:
+        sentinel_settings(group)
+        client = redis_client("redis://127.0.0.1:1/0")
+        settings = get_settings().model_copy(update={"queue": "acked"})
+        reply = ReplyTo(kind="slash", channel="C1", user="U1", team="T1")
+        batcher = SlackBatcher(client, settings)
+        batcher.submit(GenerateRequest(corpus="cats", n=1), reply)  # opens a batch (no worker takes it)
+        replica = Redis(port=group.servers[1].port, socket_timeout=2)
+        [batch] = replica.keys(SlackBatches.OPEN.format(batch="*"))
+        assert replica.llen(batch) == 1 and Queue("acked", connection=replica).count == 1  # there once acknowledged
+        os.kill(group.processes[group.servers[1].port].pid, signal.SIGSTOP)
+        try:
+            with pytest.raises(ReplicaUnavailable):
+                batcher.submit(GenerateRequest(corpus="cats", n=2), reply)  # joins the open batch
+            with pytest.raises(ReplicaUnavailable):
+                SlackBatcher(client, settings).submit(GenerateRequest(corpus="cats", n=3), reply)  # opens one
+        finally:
+            os.kill(group.processes[group.servers[1].port].pid, signal.SIGCONT)
     finally:
         group.stop()
 

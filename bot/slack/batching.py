@@ -85,11 +85,13 @@ def start_slack_batch(connection: Redis, job: SlackJob, settings: Settings | Non
         except Exception:
             SlackBatches(connection).drop(batch)  # no job will take it: not acknowledged, not kept
             raise
+        SlackBatches(connection).confirm(batch)
         return batch
     pipe = connection.pipeline()
     enqueue_call(connection, "bot.slack.tasks.reply_in_batch", payload, settings, pipeline=pipe, **options)
     SlackBatches(connection).start(pipe, batch, item)  # rq's commands come first
     pipe.execute()
+    SlackBatches(connection).confirm(batch)
     return batch
 
 
