@@ -7,8 +7,26 @@ import pytest
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.slack.messages import candidate_blocks, headline, home_view, standings_text
-from core.limits import MAX_CORPUS_NAME_LEN, MAX_N, MAX_NAME_LEN, MAX_PATTERN_LEN, SHORTLIST_MAX, TOP_NAMES
+from bot.slack.messages import (
+    MessageRef,
+    candidate_blocks,
+    done_text,
+    headline,
+    home_view,
+    standings_text,
+    word_modal,
+    word_state_view,
+    working_text,
+)
+from core.limits import (
+    MAX_CORPUS_NAME_LEN,
+    MAX_N,
+    MAX_NAME_LEN,
+    MAX_PATTERN_LEN,
+    SHORTLIST_MAX,
+    SLACK_WORD_CHOICES,
+    TOP_NAMES,
+)
 from jobs.contracts import CandidateOut, CompleteRequest, LikeRequest, MarkOut, NamesReply
 from store.shortlists import ShortlistEntry
 from store.votes import TopName
@@ -149,4 +167,17 @@ def test_the_home_tab_passes_with_a_full_shortlist_and_the_longest_names(slack, 
     corpora = [f"{i}" + "c" * (MAX_CORPUS_NAME_LEN - 1) for i in range(20)]
     view = home_view(corpora, top, standings_text("Models", counts), shortlist)
     assert client.views_publish(user_id="U1", view=view)["ok"]
+    assert slack.block_refusals == []
+
+
+def test_the_word_picker_and_its_states_pass_at_their_largest(slack, client):
+    """The most words, the longest ones, the longest message reference; then "working" and "done" by
+    views.update, with the longest word and error."""
+    words = [f"{i:02d}" + "w" * (MAX_NAME_LEN - 2) for i in range(SLACK_WORD_CHOICES)]
+    ref = MessageRef(team="T" + "9" * 20, user="U" + "9" * 20, channel="C" + "9" * 20, ts="9" * 12 + "." + "9" * 8)
+    assert MessageRef.of(ref.metadata()) == ref
+    opened = client.views_open(trigger_id=slack.trigger(), view=word_modal(words + ["more"], ref))["view"]
+    assert len(opened["blocks"][0]["element"]["options"]) == SLACK_WORD_CHOICES
+    for text in (working_text(words[0]), done_text(words[0], False, "e" * 2000), done_text(words[0], True, None)):
+        client.views_update(view_id=opened["id"], view=word_state_view(text, ref), hash=None)
     assert slack.block_refusals == []

@@ -8,7 +8,9 @@ text is escaped and, where it is quoted, put in a code span it cannot leave (its
 from __future__ import annotations
 
 import json
+import re
 import time
+from dataclasses import dataclass
 
 from slack_sdk.models.blocks import (
     ActionsBlock,
@@ -29,7 +31,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from core.limits import SLACK_BLOCKS_CHARS
+from core.limits import SLACK_BLOCKS_CHARS, SLACK_WORD_CHOICES
 from core.model_names import in_words
 from core.standings import standings
 from jobs.contracts import (
@@ -437,3 +439,102 @@ def corpus_report_text(slug: str, state: dict) -> str:
     if report.get("warning"):
         lines.append(f":warning: {escape(report['warning'])}")
     return "\n".join(lines)
+
+
+WORD_MODAL = "names_like_this_word"  # the "Names like this" word picker's callback_id
+WORD_FIELD = "word"  # its select's block_id and action_id
+WORD_MODAL_STATES = "names_like_this_state"  # the callback_id of the picker's "working" and "done" states
+CHANNEL_ID = re.compile(r"[CDG][A-Z0-9]{2,20}")
+MESSAGE_TS = re.compile(r"\d{1,12}\.\d{1,8}")
+TEAM_ID = re.compile(r"[TE][A-Z0-9]{1,20}")
+USER_ID = re.compile(r"[UW][A-Z0-9]{1,20}")
+
+
+@dataclass(frozen=True)
+class MessageRef:
+    """The message a word picker was opened on, kept in the view's private_metadata: its conversation
+    and ts, the team and person it was opened for (a submission from anyone else does nothing)."""
+
+    team: str
+    user: str
+    channel: str
+    ts: str
+
+    def metadata(self) -> str:
+        return json.dumps({"team": self.team, "user": self.user, "channel": self.channel, "ts": self.ts})
+
+    @classmethod
+    def of(cls, metadata: object) -> MessageRef:
+        """The reference ``metadata`` holds; ValueError for anything ``metadata()`` did not write."""
+        if not isinstance(metadata, str) or not 0 < len(metadata) <= 200:
+            raise ValueError("private_metadata missing or oversized")
+        try:
+            fields = json.loads(metadata)
+        except ValueError:
+            raise ValueError("private_metadata is not ours") from None
+        if not isinstance(fields, dict) or set(fields) != {"team", "user", "channel", "ts"}:
+            raise ValueError("private_metadata is not ours")
+        ref = cls(**{k: str(v) for k, v in fields.items()})
+        if not (
+            TEAM_ID.fullmatch(ref.team)
+            and USER_ID.fullmatch(ref.user)
+            and CHANNEL_ID.fullmatch(ref.channel)
+            and MESSAGE_TS.fullmatch(ref.ts)
+        ):
+            raise ValueError("private_metadata is not ours")
+        return ref
+
+
+def word_modal(words: list[str], ref: MessageRef) -> dict:
+    """ "Names like this" on a message of several words: which one to start from (the first preselected);
+    the answer goes in the message's thread."""
+    options = [Option(text=PlainTextObject(text=w[:75]), value=w) for w in words[:SLACK_WORD_CHOICES]]
+    picker = StaticSelectElement(action_id=WORD_FIELD, options=options, initial_option=options[0])
+    view = View(
+        type="modal",
+        callback_id=WORD_MODAL,
+        title="Names like this",
+        submit="Suggest names",
+        close="Cancel",
+        private_metadata=ref.metadata(),
+        blocks=[
+            InputBlock(
+                block_id=WORD_FIELD,
+                label="Start from",
+                element=picker,
+                hint="The names are posted in the message's thread.",
+            )
+        ],
+    )
+    return view.to_dict()
+
+
+def picked_word(values: dict) -> str:
+    """The word a picker's submission chose ("" when it holds none)."""
+    picked = ((values.get(WORD_FIELD) or {}).get(WORD_FIELD) or {}).get("selected_option") or {}
+    return str(picked.get("value") or "").strip()
+
+
+def word_state_view(text: str, ref: MessageRef | None = None) -> dict:
+    """The picker once submitted: "Working on it…", then what was done; no submit button."""
+    view = View(
+        type="modal",
+        callback_id=WORD_MODAL_STATES,
+        title="Names like this",
+        close="Close",
+        private_metadata=ref.metadata() if ref else None,
+        blocks=[SectionBlock(text=MarkdownTextObject(text=text[:3000]))],
+    )
+    return view.to_dict()
+
+
+def working_text(word: str) -> str:
+    return f"Working on it… names like {code(word)} will be posted in the message's thread."
+
+
+def done_text(word: str, posted_in_thread: bool, error: str | None) -> str:
+    if posted_in_thread:
+        return f"Done: names like {code(word)} are in the message's thread."
+    if error:
+        return f"No names like {code(word)} this time: {escape(error)}"
+    return f"Done: names like {code(word)} were sent to you, as I could not post in that thread."

@@ -41,12 +41,14 @@ from bot.slack.messages import (
     candidate_blocks,
     check_text,
     corpus_report_text,
+    done_text,
     escape,
     headline,
     home_view,
     shortlist_text,
     sounds_like_text,
     standings_text,
+    word_state_view,
 )
 from bot.slack.web_api import (
     LOST_ACCESS,
@@ -58,6 +60,7 @@ from bot.slack.web_api import (
     Tokens,
     error_code,
     retry_after,
+    update_view,
 )
 from core.errors import Busy
 from core.limits import SLACK_BATCH_MAX
@@ -133,7 +136,27 @@ class SlackReply:
         return result
 
     def deliver(self, result: Answer | None) -> Posted:
-        """Post ``prepare``'s answer where it belongs (or tell the user why there is none)."""
+        """Post ``prepare``'s answer where it belongs (or tell the user why there is none); a modal that
+        shows "Working on it…" (``ReplyTo.view``) then says what was done."""
+        posted = self._deliver(result)
+        if self.to.view:
+            self._show_done(posted)
+        return posted
+
+    def _show_done(self, posted: Posted) -> None:
+        """The modal's done state, once (a rerun of the job does not update it again). By view id alone:
+        Slack gave the view a new hash when it applied our ack's "Working on it…", and does not say it."""
+        if self.progress.get("view") is not None:
+            return
+        word = str(getattr(self.request, "name", "") or "")
+        text = done_text(word, posted.via == "thread", posted.error)
+        try:
+            update_view(self.client, self.to.view or "", word_state_view(text))
+        except NoToken as err:
+            log.warning("team %s: no token to update view %s: %s", self._team, self.to.view, err.code)
+        self.progress.done("view")
+
+    def _deliver(self, result: Answer | None) -> Posted:
         try:
             if result is None:
                 self.tell(BUSY)
