@@ -13,6 +13,7 @@ from bot.slack.messages import (
     done_text,
     headline,
     home_view,
+    name_modal,
     standings_text,
     word_modal,
     word_state_view,
@@ -25,6 +26,7 @@ from core.limits import (
     MAX_PATTERN_LEN,
     SHORTLIST_MAX,
     SLACK_WORD_CHOICES,
+    TEAM_CORPORA_PER_OWNER,
     TOP_NAMES,
 )
 from jobs.contracts import CandidateOut, CompleteRequest, LikeRequest, MarkOut, NamesReply
@@ -181,3 +183,13 @@ def test_the_word_picker_and_its_states_pass_at_their_largest(slack, client):
     for text in (working_text(words[0]), done_text(words[0], False, "e" * 2000), done_text(words[0], True, None)):
         client.views_update(view_id=opened["id"], view=word_state_view(text, ref), hash=None)
     assert slack.block_refusals == []
+
+
+def test_the_name_modal_passes_with_every_corpus_and_the_most_own_corpora_of_the_longest_names(slack, client):
+    corpora = [f"{i:03d}" + "c" * (MAX_CORPUS_NAME_LEN - 3) for i in range(120)]
+    own = [f"{i:02d}" + "o" * (MAX_CORPUS_NAME_LEN - 2) for i in range(TEAM_CORPORA_PER_OWNER + 5)]
+    view = name_modal(corpora, ["kn5"] * 120, 5, MAX_N, "C" + "9" * 20, own)
+    corpus = next(b for b in view["blocks"] if b["block_id"] == "corpus")["element"]
+    assert sum(len(g["options"]) for g in corpus["option_groups"]) == 100
+    assert len(corpus["option_groups"][1]["options"]) == TEAM_CORPORA_PER_OWNER
+    assert client.views_open(trigger_id=slack.trigger(), view=view)["ok"] and slack.block_refusals == []

@@ -23,6 +23,7 @@ from slack_sdk.models.blocks import (
     MarkdownTextObject,
     NumberInputElement,
     Option,
+    OptionGroup,
     OverflowMenuElement,
     PlainTextInputElement,
     PlainTextObject,
@@ -31,7 +32,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from core.limits import SLACK_BLOCKS_CHARS, SLACK_WORD_CHOICES
+from core.limits import SLACK_BLOCKS_CHARS, SLACK_WORD_CHOICES, TEAM_CORPORA_PER_OWNER
 from core.model_names import in_words
 from core.standings import standings
 from jobs.contracts import (
@@ -300,9 +301,17 @@ MODAL_FIELDS = ("corpus", "model", "n", "pattern", "like", "free", "where")  # e
 BEST_MODEL = "best"
 
 
-def name_modal(corpora: list[str], models: list[str], default_n: int, max_n: int, channel: str | None) -> dict:
+def name_modal(
+    corpora: list[str],
+    models: list[str],
+    default_n: int,
+    max_n: int,
+    channel: str | None,
+    own: list[str] | None = None,
+) -> dict:
     """The "Name something" form: what `/techname` would be typed, picked instead; posted where chosen
-    (the conversation it was opened from, by default). Its values become a command for the grammar."""
+    (the conversation it was opened from, by default). Its values become a command for the grammar.
+    ``own``: the team's own corpora (and the operator's), offered in a group of their own."""
 
     def choice(value: str, text: str | None = None) -> Option:
         return Option(text=PlainTextObject(text=text or value), value=value)
@@ -310,17 +319,22 @@ def name_modal(corpora: list[str], models: list[str], default_n: int, max_n: int
     def field(name: str, label: str, element, optional: bool = False, hint: str | None = None) -> InputBlock:
         return InputBlock(block_id=name, label=label, element=element, optional=optional, hint=hint)
 
-    corpus_options = [choice(c) for c in corpora[:100]]  # a static select holds at most 100 options
+    own = [c for c in own or [] if c not in corpora][:TEAM_CORPORA_PER_OWNER]
+    corpus_options = [choice(c) for c in corpora[: 100 - len(own)]]  # a static select holds at most 100 options
+    own_options = [choice(c) for c in own]
+    corpus_select = StaticSelectElement(action_id="corpus", options=corpus_options, initial_option=corpus_options[0])
+    if own_options:
+        groups = [
+            OptionGroup(label=PlainTextObject(text="Built in"), options=corpus_options),
+            OptionGroup(label=PlainTextObject(text="Your team's"), options=own_options),
+        ]
+        corpus_select = StaticSelectElement(action_id="corpus", option_groups=groups, initial_option=corpus_options[0])
     model_options = [choice(BEST_MODEL, "the best (votes decide)")] + [choice(m) for m in models[:99]]
     where = ConversationSelectElement(action_id="where", default_to_current_conversation=True)
     if channel:
         where = ConversationSelectElement(action_id="where", initial_conversation=channel)
     blocks = [
-        field(
-            "corpus",
-            "Corpus",
-            StaticSelectElement(action_id="corpus", options=corpus_options, initial_option=corpus_options[0]),
-        ),
+        field("corpus", "Corpus", corpus_select),
         field(
             "model",
             "Model",
