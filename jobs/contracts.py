@@ -169,6 +169,7 @@ class CompleteRequest(_Sized):
     owner: Owner = None
     model: ModelName = None
     seed: Seed = None
+    free: bool = False  # only completions free on the corpus' registry, likeliest first
 
     @property
     def heavy(self) -> bool:

@@ -223,10 +223,8 @@ def parse_command(text: str, settings: Settings | None = None, own: dict[str, st
     if len(names) > 1 or len(patterns) > 1 or len(numbers) > 1:
         raise _not_understood(text, words, settings)
     if patterns:
-        if free:
-            raise CommandError("`free` works with new names and `like`, not with patterns: try `pypi 5 free`.")
         corpus = names[0] if names else settings.default_corpus
-        return _request(CompleteRequest, own, pattern=patterns[0], corpus=corpus, model=model, n=n)
+        return _request(CompleteRequest, own, pattern=patterns[0], corpus=corpus, model=model, n=n, free=free)
     if not names:
         raise CommandError(f"Which corpus? {usage(settings)}")
     if (

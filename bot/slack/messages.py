@@ -82,7 +82,7 @@ def headline(request, user: str) -> str:
     if isinstance(request, GenerateRequest):
         return f"<@{user}> asked for {request.n}{free} {request.corpus} names"
     if isinstance(request, CompleteRequest):
-        return f"<@{user}> asked to complete {code(request.pattern)} ({request.corpus})"
+        return f"<@{user}> asked to complete {code(request.pattern)} ({request.corpus}{', free names' if free else ''})"
     if isinstance(request, LikeRequest):
         return f"<@{user}> asked for{free} {request.corpus} names like {code(request.name)}"
     if isinstance(request, CheckRequest):
@@ -235,11 +235,13 @@ def top_text(best: list[TopName]) -> str:
     return "Best-voted names: " + (listed or "no votes yet.")
 
 
-def shortlist_line(entry: ShortlistEntry) -> str:
-    """``*kafkify* (pypi), added by @ann on Dec 7th``: Slack shows the date in the reader's time zone."""
+def shortlist_line(entry: ShortlistEntry, marks: dict[str, MarkOut] | None = None) -> str:
+    """``*kafkify* (pypi), added by @ann on Dec 7th``: Slack shows the date in the reader's time zone;
+    with ``marks`` (re-checked as the Home tab opened), `` — free on PyPI · taken on npm``."""
     day = time.strftime("%Y-%m-%d", time.gmtime(entry.at))
     when = f"<!date^{int(entry.at)}^{{date_short}}|{day}>"
-    return f"{name_text(entry.name)} ({escape(entry.corpus)}), added by <@{entry.user}> on {when}"
+    line = f"{name_text(entry.name)} ({escape(entry.corpus)}), added by <@{entry.user}> on {when}"
+    return line + (f" — {marks_text(marks)}" if marks else "")
 
 
 def shortlist_text(entries: list[ShortlistEntry]) -> str:
@@ -248,9 +250,12 @@ def shortlist_text(entries: list[ShortlistEntry]) -> str:
     return f"Your team's shortlist ({len(entries)}):\n" + "\n".join(f"• {shortlist_line(e)}" for e in entries)
 
 
-def shortlist_blocks(entries: list[ShortlistEntry]) -> list:
-    """The Home tab's shortlist: a line per name with its Remove button, and Export (at most
-    ``SHORTLIST_MAX`` + 2 blocks: well within a view's 100)."""
+ShortlistMarks = dict[tuple[str, str], dict[str, MarkOut]]  # (name, corpus) -> its marks, re-checked
+
+
+def shortlist_blocks(entries: list[ShortlistEntry], marks: ShortlistMarks | None = None) -> list:
+    """The Home tab's shortlist: a line per name (with its re-checked ``marks``, when given) and its
+    Remove button, and Export (at most ``SHORTLIST_MAX`` + 2 blocks: well within a view's 100)."""
     if not entries:
         return [SectionBlock(text=MarkdownTextObject(text="*Your team's shortlist*\n" + shortlist_text(entries)))]
     blocks: list = [SectionBlock(text=MarkdownTextObject(text=f"*Your team's shortlist* ({len(entries)})"))]
@@ -260,7 +265,8 @@ def shortlist_blocks(entries: list[ShortlistEntry]) -> list:
             action_id=f"{REMOVE_ACTION}_{i}",
             value=Shortlists.field(entry.name, entry.corpus),
         )
-        blocks.append(SectionBlock(text=MarkdownTextObject(text=shortlist_line(entry)), accessory=remove))
+        line = shortlist_line(entry, (marks or {}).get((entry.name, entry.corpus)))
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=line), accessory=remove))
     export = ButtonElement(text=PlainTextObject(text="Export as CSV"), action_id=EXPORT_ACTION, value="csv")
     blocks.append(ActionsBlock(elements=[export]))
     return blocks
@@ -274,13 +280,18 @@ HOW_TO = (
 
 
 def home_view(
-    corpora: list[str], best: list[TopName], models: str, shortlist: list[ShortlistEntry] | None = None
+    corpora: list[str],
+    best: list[TopName],
+    models: str,
+    shortlist: list[ShortlistEntry] | None = None,
+    marks: ShortlistMarks | None = None,
 ) -> dict:
-    """The App Home tab: how to use the bot, the team's shortlist, its best-voted names, the models' standings."""
+    """The App Home tab: how to use the bot, the team's shortlist (``marks``: its names re-checked), its
+    best-voted names, the models' standings."""
     blocks = [
         HeaderBlock(text=PlainTextObject(text="TNaaS: names for your next project")),
         SectionBlock(text=MarkdownTextObject(text=HOW_TO.format(corpora=", ".join(corpora)))),
-        *shortlist_blocks(shortlist or []),
+        *shortlist_blocks(shortlist or [], marks),
         SectionBlock(text=MarkdownTextObject(text="*Your team's favourites*\n" + top_text(best))),
         SectionBlock(text=MarkdownTextObject(text="*Models*\n" + models)),
         ContextBlock(

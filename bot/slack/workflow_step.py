@@ -5,7 +5,7 @@ Slack shows the workflow's author.
 
 Inputs (manifest.yml declares them): ``corpus`` (required: a built-in corpus or one of the team's own),
 ``n``, ``pattern`` (letters and ``*``),
-``free`` (only names free on the corpus' registry; not with a pattern). Outputs: ``names_text``, the
+``free`` (only names free on the corpus' registry; with a pattern, the likeliest free completions). Outputs: ``names_text``, the
 names one per line, and ``names``, the list.
 
 Slack's answers to a completion, as ``bot.slack.web_api``'s table says: an execution Slack no longer runs
@@ -48,7 +48,6 @@ STEP_GONE = {
     "access_denied",
 }
 OUTPUTS_REFUSED = "parameter_validation_failed"
-NOT_WITH_PATTERN = "`free` cannot be combined with a pattern yet: leave one of them out."
 FAILED = "Something went wrong while making the names; the operator can see why. Try the workflow again later."
 NO_NAMES = "No names came out of that: try another pattern or corpus, or without `free`."
 FIELDS = ("corpus", "pattern", "n", "free")
@@ -67,9 +66,9 @@ def step_request(inputs: dict, own: dict[str, str] | None = None) -> GenerateReq
     context = {OWN_CORPORA: list(own or {})}
     try:
         if isinstance(pattern, str) and pattern.strip():
-            if free in (True, "true"):
-                raise TNaaSError(NOT_WITH_PATTERN)
-            request = CompleteRequest.model_validate(fields | {"pattern": pattern}, context=context)
+            request = CompleteRequest.model_validate(
+                fields | {"pattern": pattern, "free": free in (True, "true")}, context=context
+            )
         else:
             request = GenerateRequest.model_validate(fields | {"free": free in (True, "true")}, context=context)
     except ValidationError as err:
