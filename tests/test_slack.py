@@ -1164,6 +1164,36 @@ def test_names_like_this_answers_the_first_word_when_the_picker_cannot_open(stac
     assert answer["thread_ts"] == ts and len(stack.slack.modals) == before
 
 
+def test_shortcuts_and_forms_of_another_team_or_view_do_nothing(stack):
+    """A team that never installed the app (this stack has one workspace's token), or a view of another
+    team submitted here: acknowledged, nothing opened, posted or queued."""
+    before, asked = len(stack.slack.modals), stack.slack.count("views.open")
+    shortcut = {
+        "type": "shortcut",
+        "callback_id": "name_something",
+        "trigger_id": stack.slack.trigger("TOTHER"),
+        "user": {"id": "U1", "team_id": "TOTHER"},
+        "team": {"id": "TOTHER"},
+        "api_app_id": "A1",
+        "action_ts": "1",
+    }
+    body = urllib.parse.urlencode({"payload": json.dumps(shortcut)}).encode()
+    assert signed_post(stack.url, body, FORM, SECRET) == (200, "")
+    status, url = message_shortcut(stack, "Kafka is our queue", "CWRONGTEAM", "1700000560.000100", team="TOTHER")
+    assert status == 200
+
+    status, _, _ = stack.slash("", channel="CWRONGTEAM", trigger=stack.slack.trigger())
+    modal = wait_for(lambda: len(stack.slack.modals) > before and stack.slack.modals, "the modal")[-1]
+    elsewhere = FORM_VALUES | {"where": {"type": "conversations_select", "selected_conversation": "CWRONGPOST"}}
+    assert submit(stack, modal | {"id": "VWT1"}, elsewhere, team="TOTHER") == (200, "")
+    status, said = submit(stack, modal | {"id": "VWT2", "team_id": "T2"}, elsewhere)
+    assert status == 200 and "another workspace" in json.loads(said)["errors"]["corpus"]
+    settled(stack)
+    assert len(stack.slack.modals) == before + 1 and stack.slack.count("views.open") == asked + 1
+    assert stack.slack.responses(url) == [] and answered_in(stack, "CWRONGTEAM") == []
+    assert stack.attempts("chat.postMessage", "CWRONGPOST") == []
+
+
 def test_an_export_without_the_files_scope_sends_nothing_and_is_not_retried(stack):
     Shortlists(stack.redis).add("T1", "zappy", "cats", "U7")
     asked = stack.slack.count("files.getUploadURLExternal")

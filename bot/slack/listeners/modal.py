@@ -22,6 +22,7 @@ from store.team_corpora import TeamCorpora, team_owner
 
 log = logging.getLogger(__name__)
 MAX_ERROR = 150  # characters Slack shows under a modal's input
+NOT_THIS_TEAM = "This form was opened in another workspace: open “Name something” again here."
 
 
 def open_name_modal(client, trigger_id: str, channel: str | None, deps: SlackDeps, team: str) -> bool:
@@ -62,6 +63,9 @@ def name_something_submitted(ack, body: dict, view: dict, context) -> None:
     deps = deps_of(context)
     text, where = modal_command((view.get("state") or {}).get("values") or {})
     user, team = (body.get("user") or {}).get("id") or "", context.team_id or ""
+    if view.get("team_id", team) != team:  # a view of another workspace: nothing of it is ours to post
+        log.warning("team %s: a name modal of team %s submitted by %s was refused", team, view.get("team_id"), user)
+        return ack(response_action="errors", errors={"corpus": NOT_THIS_TEAM})
     if not where or not user or not team:
         return ack(response_action="errors", errors={"where": "Pick a conversation to post the names in."})
     field = "like" if text.startswith("like ") else "pattern" if "*" in text else "corpus"
