@@ -130,7 +130,8 @@ def test_the_name_modal_and_the_workflow_step_offer_and_answer_from_the_teams_ow
         modal = wait_for(lambda: len(stack.slack.modals) > before and stack.slack.modals, "the name modal")[-1]
         corpus = next(b for b in modal["blocks"] if b["block_id"] == "corpus")["element"]
         groups = {g["label"]["text"]: [o["value"] for o in g["options"]] for g in corpus["option_groups"]}
-        assert groups["Your team's"] == ["modal-rivers"] and "cats" in groups["Built in"]
+        assert "modal-rivers" in groups["Your team's"] and "their-rivers" not in groups["Your team's"]
+        assert "cats" in groups["Built in"]
         assert corpus["initial_option"]["value"] == groups["Built in"][0] and stack.slack.block_refusals == []
 
         chosen = FORM_VALUES | {"corpus": {"type": "static_select", "selected_option": {"value": "modal-rivers"}}}
