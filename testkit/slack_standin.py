@@ -25,7 +25,8 @@ app's custom step, and ``functions.completeSuccess`` / ``completeError`` complet
 ``execution_not_in_running_state``, ``parameter_validation_failed``), kept in ``executions``.
 
 Modals: ``views.open`` takes a trigger_id of the team, within 3 s, once; ``views.update`` replaces an
-open modal (``not_found``, ``hash_conflict``, ``view_too_large``, ``invalid_arguments``); a test tells
+open modal (``not_found``, ``hash_conflict``, ``view_too_large``, ``invalid_arguments``,
+``duplicate_external_id``); a test tells
 the stand-in how the app acked a submission (``submitted``) or that the person closed it (``closed``).
 """
 
@@ -533,6 +534,9 @@ class SlackStandIn:
         view = json.loads(view) if isinstance(view, str) and problem is None else view
         if problem is None and view.get("type") != "modal":
             problem = "views.update takes a modal here"
+        external = view.get("external_id") if problem is None else None
+        if external and any(v.get("external_id") == external for i, v in self.open_views.items() if i != current["id"]):
+            return _err("duplicate_external_id")
         if problem:
             self.block_refusals.append(("views.update", problem))
             return _err("invalid_arguments") | {"response_metadata": {"messages": [f"[ERROR] {problem}"]}}

@@ -193,3 +193,31 @@ def test_the_name_modal_passes_with_every_corpus_and_the_most_own_corpora_of_the
     assert sum(len(g["options"]) for g in corpus["option_groups"]) == 100
     assert len(corpus["option_groups"][1]["options"]) == TEAM_CORPORA_PER_OWNER
     assert client.views_open(trigger_id=slack.trigger(), view=view)["ok"] and slack.block_refusals == []
+
+
+def test_the_standin_plays_views_update_as_slack_does(slack, client):
+    """A view is updated by its id, only with its current hash when one is given; a closed one, another
+    team's, one too large or past Block Kit's limits, or taking another view's external_id is refused."""
+    modal = {"type": "modal", "title": {"type": "plain_text", "text": "T"}, "blocks": [section()]}
+    first = client.views_open(trigger_id=slack.trigger(), view=modal | {"external_id": "x1"})["view"]
+    second = client.views_open(trigger_id=slack.trigger(), view=modal)["view"]
+    updated = client.views_update(view_id=first["id"], hash=first["hash"], view=modal | {"external_id": "x1"})["view"]
+    assert updated["hash"] != first["hash"]
+    refused = {
+        "hash_conflict": dict(view_id=first["id"], hash=first["hash"], view=modal),  # stale hash
+        "duplicate_external_id": dict(view_id=second["id"], view=modal | {"external_id": "x1"}),
+        "view_too_large": dict(view_id=first["id"], view=modal | {"blocks": [section("x" * 2900)] * 90}),
+        "invalid_arguments": dict(view_id=first["id"], view=modal | {"blocks": [section()] * 101}),
+        "not_found": dict(view_id="VNOPE", view=modal),
+    }
+    for code, call in refused.items():
+        with pytest.raises(SlackApiError, match=code):
+            client.views_update(**call)
+    slack.closed(second["id"])
+    with pytest.raises(SlackApiError, match="not_found"):
+        client.views_update(view_id=second["id"], view=modal)
+    other = WebClient(token=slack.token("xoxb-other", "T2"), base_url=slack.url)
+    with pytest.raises(SlackApiError, match="not_found"):
+        other.views_update(view_id=first["id"], view=modal)
+    assert client.views_update(external_id="x1", view=modal)["ok"]
+    slack.block_refusals.clear()
