@@ -32,6 +32,8 @@ KEYCAP_VOTES_TO_LEARN = 5  # people of a team who voted with keycaps, after whic
 SLACK_MAX_BODY = 256 * 1024  # bytes of one request to /slack/events; Slack's own are a few KB
 SLACK_BATCH_MAX = 48  # Slack requests one job answers, their replies posted side by side (one thread each)
 SLACK_BLOCKS_CHARS = 12_000  # JSON of one message's blocks: Slack refuses past ~13,000 (msg_blocks_too_long)
+SLACK_WORD_CHOICES = 25  # words of a message "Names like this" offers to start from (a select holds 100)
+SLACK_PRIVATE_METADATA = 3000  # characters of a view's private_metadata: Slack's own limit
 SLACK_MAX_RETRY_WAIT = 5  # seconds a worker waits on a Slack 429 before leaving the rest to a retry
 SLACK_ACK_BUDGET = (
     2.0  # seconds a request may spend before its ack: Slack waits 3, the rest is the network's and Bolt's

@@ -169,6 +169,7 @@ class CompleteRequest(_Sized):
     owner: Owner = None
     model: ModelName = None
     seed: Seed = None
+    free: bool = False  # only completions free on the corpus' registry, likeliest first
 
     @property
     def heavy(self) -> bool:
@@ -417,6 +418,7 @@ class ReplyTo(BaseModel):
     team: str | None = None  # the workspace: its installation's token posts the answer
     enterprise: str | None = None
     response_url: str | None = None  # a slash command's: posts without membership, and without a token
+    view: str | None = None  # a modal showing "Working on it…" (its view id): updated once the answer is posted
 
 
 class SlackJob(BaseModel):

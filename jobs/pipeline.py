@@ -421,13 +421,13 @@ def complete(
     availability: Checks | None = None,
 ) -> NamesReply:
     """Completions keep likelihood order: the pattern already says what the user wants. The model is
-    chosen as for generation: the same request on the same corpus gets the same model."""
+    chosen as for generation: the same request on the same corpus gets the same model. ``free``: the
+    likeliest completions the corpus' registry does not have, from a pool of ``rerank_pool``."""
     arm_models = competing(models.answering_models(request.corpus))
     model_name, chosen_by = pick_model(request, arm_models, models, arms, settings, np.random.default_rng(request.seed))
     model, info = models.get(request.corpus, available(models, request.corpus, model_name))
-    found = model.complete(
-        request.pattern, request.n, np.random.default_rng(request.seed), budget=settings.complete_budget
-    )
+    pool = max(request.n, settings.rerank_pool) if request.free else request.n
+    found = model.complete(request.pattern, pool, np.random.default_rng(request.seed), budget=settings.complete_budget)
     rows = candidate_rows(
         found,
         request.corpus,
@@ -436,17 +436,32 @@ def complete(
         pattern=request.pattern,
         scorers={m: models.model(request.corpus, m) for m in arm_models},
     )
-    return NamesReply(
+    reply = NamesReply(
         corpus=request.corpus,
         model=model_name,
         model_version=info.version,
         model_chosen_by=chosen_by,
         pattern=request.pattern,
-        candidates=[
-            CandidateOut.model_validate(row | {"availability": m})
-            for row, m in zip(rows, _marks(availability, [r["name"] for r in rows]))
-        ],
+        free=request.free,
+        candidates=[],
     )
+    picks, marks = _likeliest_free(reply, rows, request, availability)
+    reply.candidates = [CandidateOut.model_validate(rows[i] | {"availability": m}) for (i, _), m in zip(picks, marks)]
+    return reply
+
+
+def _likeliest_free(reply: NamesReply, rows: list[dict], request, availability: Checks | None) -> tuple[list, list]:
+    """(picks, marks) of completions in likelihood order: the first n, or with ``free`` the first n the
+    corpus' registry does not have (``reply.note`` says what was not found)."""
+    if not request.free:
+        rows = rows[: request.n]
+        return [(i, False) for i in range(len(rows))], _marks(availability, [r["name"] for r in rows])
+    order = np.arange(len(rows), 0, -1, dtype=float)  # likeliest first, as the model gave them
+    picks = [(i, False) for i in range(min(request.n, len(rows)))]
+    picks, marks, reply.note = _confirmed_free(
+        picks, order, rows, request.n, registries_for(request.corpus), availability
+    )
+    return picks, marks
 
 
 def detect(request: DetectRequest, models: ModelRegistry, team: TeamModels | None = None) -> DetectReply:
@@ -550,8 +565,9 @@ def team_answer(
         else:
             found = corpus.model.generate(request.n, rng, include_known=request.include_known)
     elif isinstance(request, CompleteRequest):
-        reply.pattern = request.pattern
-        found = corpus.model.complete(request.pattern, request.n, rng, budget=settings.complete_budget)
+        reply.pattern, reply.free = request.pattern, request.free
+        pool = max(request.n, settings.rerank_pool) if request.free else request.n
+        found = corpus.model.complete(request.pattern, pool, rng, budget=settings.complete_budget)
     else:
         reply.like, reply.free = request.name, request.free
         found = names_like(corpus.model, request.name, max(request.n, settings.rerank_pool), rng)

@@ -23,6 +23,11 @@ Workflow steps: ``function_executed`` builds the signed event Slack sends when a
 app's custom step, and ``functions.completeSuccess`` / ``completeError`` complete that execution once
 (``function_execution_not_found``, ``invalid_function_execution_id``, ``access_denied``,
 ``execution_not_in_running_state``, ``parameter_validation_failed``), kept in ``executions``.
+
+Modals: ``views.open`` takes a trigger_id of the team, within 3 s, once; ``views.update`` replaces an
+open modal (``not_found``, ``hash_conflict``, ``view_too_large``, ``invalid_arguments``,
+``duplicate_external_id``); a test tells
+the stand-in how the app acked a submission (``submitted``) or that the person closed it (``closed``).
 """
 
 from __future__ import annotations
@@ -60,6 +65,7 @@ METHOD_TIER = {
     "chat.update": 3,
     "views.publish": 4,
     "views.open": 4,
+    "views.update": 4,
     "functions.completeSuccess": 3,
     "functions.completeError": 3,
     "conversations.open": 3,
@@ -129,6 +135,8 @@ class SlackStandIn:
         self.views: dict[tuple[str, str], dict] = {}  # (team, user) -> the published Home tab
         self.triggers: dict[str, tuple[float, str]] = {}  # trigger id -> (issued at, team)
         self.modals: list[dict] = []  # every view opened with views.open, with its "id"
+        self.open_views: dict[str, dict] = {}  # view id -> the modal shown now (its "hash" changes on each update)
+        self.view_updates: list[dict] = []  # every view views.update put up, with its "id"
         self.uploads: dict[str, dict] = {}  # file id -> {"filename", "length", "data", "team"} (files_upload_v2)
         self.files: list[dict] = []  # files shared: {"id", "title", "filename", "channel", "data", "comment"}
         self.codes: dict[str, dict] = {}  # OAuth codes not yet exchanged
@@ -336,6 +344,7 @@ class SlackStandIn:
                 "reactions.add": self._reactions_add,
                 "views.publish": self._views_publish,
                 "views.open": self._views_open,
+                "views.update": self._views_update,
                 "conversations.open": self._conversations_open,
                 "files.getUploadURLExternal": self._upload_url,
                 "files.completeUploadExternal": self._complete_upload,
@@ -502,9 +511,61 @@ class SlackStandIn:
             self.block_refusals.append(("views.open", problem))
             return _err("invalid_arguments") | {"response_metadata": {"messages": [f"[ERROR] {problem}"]}}
         del self.triggers[params["trigger_id"]]  # used once
-        opened = view | {"id": f"V{next(self._counter):08d}", "team_id": token.team}
+        opened = view | {"id": f"V{next(self._counter):08d}", "team_id": token.team, "hash": self._hash()}
         self.modals.append(opened)
+        self.open_views[opened["id"]] = opened
         return {"view": opened}
+
+    def _views_update(self, params: dict, token: Token) -> dict:
+        """An open modal of the token's team, replaced (``hash_conflict`` when a ``hash`` is given and is
+        not the view's current one; ``not_found`` once it was closed; ``view_too_large`` past 250 kB)."""
+        current = self.open_views.get(params.get("view_id") or "")
+        if params.get("external_id") and not params.get("view_id"):
+            found = [v for v in self.open_views.values() if v.get("external_id") == params["external_id"]]
+            current = found[0] if found else None
+        if current is None or current["team_id"] != token.team:
+            return _err("not_found")
+        if params.get("hash") and params["hash"] != current["hash"]:
+            return _err("hash_conflict")
+        view = params.get("view")
+        if len(view if isinstance(view, str) else json.dumps(view or {})) > MAX_VIEW_BYTES:
+            return _err("view_too_large")
+        problem = view_problem(view)
+        view = json.loads(view) if isinstance(view, str) and problem is None else view
+        if problem is None and view.get("type") != "modal":
+            problem = "views.update takes a modal here"
+        external = view.get("external_id") if problem is None else None
+        if external and any(v.get("external_id") == external for i, v in self.open_views.items() if i != current["id"]):
+            return _err("duplicate_external_id")
+        if problem:
+            self.block_refusals.append(("views.update", problem))
+            return _err("invalid_arguments") | {"response_metadata": {"messages": [f"[ERROR] {problem}"]}}
+        updated = view | {"id": current["id"], "team_id": token.team, "hash": self._hash()}
+        self.open_views[current["id"]] = updated
+        self.view_updates.append(updated)
+        return {"view": updated}
+
+    def _hash(self) -> str:
+        return f"{int(time.time())}.{secrets.token_hex(4)}"
+
+    def submitted(self, view_id: str, ack: str) -> None:
+        """Slack applies a view_submission's ack (its body, as the app answered): ``response_action``
+        "update" replaces the view (a new hash), "errors" keeps it, anything else closes it."""
+        answer = json.loads(ack) if ack else {}
+        with self.lock:
+            current = self.open_views.get(view_id)
+            if current is None:
+                return
+            if answer.get("response_action") == "update":
+                self.open_views[view_id] = answer["view"] | {"id": view_id, "team_id": current["team_id"]}
+                self.open_views[view_id]["hash"] = self._hash()
+            elif answer.get("response_action") != "errors":
+                del self.open_views[view_id]
+
+    def closed(self, view_id: str) -> None:
+        """The person closes the modal (Cancel, or the ×)."""
+        with self.lock:
+            self.open_views.pop(view_id, None)
 
     def _function_complete(self, params: dict, token: Token) -> dict:
         """functions.completeSuccess / completeError: once per running execution of the token's team;
@@ -674,6 +735,7 @@ MAX_BUTTON_TEXT, MAX_BUTTON_VALUE, MAX_ACTION_ID, MAX_BLOCK_ID = 75, 2000, 255, 
 MAX_OPTION_TEXT, MAX_OPTION_VALUE = 75, 150
 OVERFLOW_OPTIONS = range(2, 6)
 MAX_VIEW_TITLE, MAX_PRIVATE_METADATA, MAX_CALLBACK_ID = 24, 3000, 255
+MAX_VIEW_BYTES = 250_000  # views.update's view_too_large
 
 
 def block_kit_problem(blocks, surface: str = "message") -> str | None:

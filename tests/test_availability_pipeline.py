@@ -13,7 +13,15 @@ from availability.snapshot import Snapshot
 from bot.slack.grammar import parse_command
 from core.errors import TNaaSError
 from core.settings import Settings
-from jobs.contracts import CheckReply, CheckRequest, GenerateRequest, LikeRequest, NamesReply, UserError
+from jobs.contracts import (
+    CheckReply,
+    CheckRequest,
+    CompleteRequest,
+    GenerateRequest,
+    LikeRequest,
+    NamesReply,
+    UserError,
+)
 from jobs.pipeline import answer, impressions, registries_for
 from models.registry import ModelRegistry
 from testkit.registry_standin import RegistryStandin
@@ -53,6 +61,7 @@ def checker(
             LikeRequest(name="kafka", corpus="pokemon", n=8, free=True, model="kn3"),
         ),
         ("check kafkify", CheckRequest(names=["kafkify"])),
+        ("*u*a pokemon free", CompleteRequest(pattern="*u*a", corpus="pokemon", free=True)),
         ("check kafkify left-pad Requests", CheckRequest(names=["kafkify", "left-pad", "Requests"])),
     ],
 )
@@ -70,7 +79,6 @@ def test_the_grammar_takes_free_like_and_check(text, expected):
         ("like kafka cobol", "don't know a corpus"),
         ("check", "needs a name"),
         ("check " + " ".join(f"n{i}" for i in range(21)), "at most 20"),
-        ("*u*a pokemon free", "not with patterns"),
     ],
 )
 def test_bad_like_check_and_free_get_a_clear_message(text, message):
@@ -111,6 +119,24 @@ def test_free_never_shows_a_name_the_registry_has(models, settings):
         assert c.name not in taken
         assert {r: m.verdict for r, m in c.availability.items()} == {PYPI: "free", NPM: "free"}
         assert {m.source for m in c.availability.values()} == {"live"}
+
+
+def test_free_with_a_pattern_shows_the_likeliest_completions_the_registry_does_not_have(models, settings):
+    request = CompleteRequest(pattern="p*k**", corpus="pokemon", n=4, seed=5)
+    with RegistryStandin(["pip"], ["npm"]) as standin:
+        plain = answer(request, models, None, settings, checker(standin, ["pip"], ["npm"]))
+    taken = [c.name for c in plain.candidates[:2]]
+    assert isinstance(plain, NamesReply) and len(plain.candidates) == 4 and not plain.free
+    with RegistryStandin(["pip", *taken], ["npm", *taken]) as standin:
+        reply = answer(
+            request.model_copy(update={"free": True}), models, None, settings, checker(standin, ["pip"], ["npm"])
+        )
+    assert isinstance(reply, NamesReply) and reply.free and reply.pattern == "p*k**"
+    names = [c.name for c in reply.candidates]
+    assert len(names) == 4 and not set(names) & set(taken)
+    assert all(len(n) == 5 and n[0] == "p" and n[2] == "k" for n in names)
+    for c in reply.candidates:
+        assert {r: m.verdict for r, m in c.availability.items()} == {PYPI: "free", NPM: "free"}
 
 
 def test_free_with_a_registry_down_shows_nothing_unconfirmed_and_asks_one_round(models, settings):

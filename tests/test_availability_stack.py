@@ -2,6 +2,7 @@
 Slack requests (a Slack Web API stand-in records the replies), the JSON API, and the package index /
 npm registry stand-in as the registries the worker asks."""
 
+import itertools
 import json
 import statistics
 import threading
@@ -12,6 +13,8 @@ import pytest
 
 from availability.rules import NPM, PYPI
 from availability.snapshot import Snapshot, SnapshotStore
+from store.availability import AvailabilityCache
+from store.shortlists import Shortlists
 from store.votes import VoteStore
 from testkit.processes import http, wait_until
 from testkit.registry_standin import RegistryStandin
@@ -199,3 +202,78 @@ def test_twenty_checks_from_one_address_stay_within_its_budget(stack):
         t.join(60)
     assert all(status == 200 for status, _, _ in results)
     assert len(registry.requests) - before <= 110  # the burst, and what refills meanwhile
+
+
+def registries_answer(stack) -> None:
+    """Each registry's breaker closed (an earlier test may have left one open for its cool-down)."""
+
+    probes = (f"breakerprobe{i}{int(time.time())}" for i in itertools.count())  # never cached
+
+    def answered() -> bool:
+        _, _, body = http("POST", f"{stack['base']}/api/v1/check", {"names": [next(probes)]})
+        marks = body["check"]["names"][0]["availability"]
+        return all(m["verdict"] == "free" for m in marks.values())
+
+    wait_until(answered, timeout=30, interval=0.5, what="the registries to answer")
+
+
+def open_home(stack, event_id: str, user: str = "U5") -> dict:
+    """The person opens the bot's Home tab; the tab once it shows the shortlist's re-checked marks."""
+    stack["slack"].views.pop(("T1", user), None)
+    body = {
+        "type": "event_callback",
+        "team_id": "T1",
+        "api_app_id": "A1",
+        "event_id": event_id,
+        "event_time": int(time.time()),
+        "event": {"type": "app_home_opened", "user": user, "tab": "home", "channel": "DHOME"},
+    }
+    url = f"{stack['base']}/slack/events"
+    assert signed_post(url, json.dumps(body).encode(), "application/json", SECRET)[0] == 200
+
+    def rechecked():
+        view = stack["slack"].views.get(("T1", user))
+        return view if view and " on PyPI" in json.dumps(view) else None
+
+    return wait_until(rechecked, timeout=30, what="the Home tab with its shortlist re-checked")
+
+
+def shortlist_line_of(view: dict, name: str) -> str:
+    return next(b["text"]["text"] for b in view["blocks"] if b["type"] == "section" and name in b["text"]["text"])
+
+
+def test_opening_home_rechecks_the_shortlist_and_shows_a_name_taken_since_it_was_shortlisted(stack):
+    registry, name = stack["registry"], "zorblaxy"
+    registries_answer(stack)
+    shortlist = Shortlists(stack["redis"])
+    shortlist.add("T1", name, "pokemon", "U5")
+    try:
+        line = shortlist_line_of(open_home(stack, "EvHomeRecheck1"), name)
+        assert line.endswith("free on PyPI · free on npm")
+        asked = len(registry.requests)
+        line = shortlist_line_of(open_home(stack, "EvHomeRecheck2"), name)  # again at once: from the cache
+        assert line.endswith("free on PyPI · free on npm")
+        assert not [r for r in registry.requests[asked:] if name in r]
+
+        registry.pypi[name] = name  # taken since, on both registries
+        registry.npm.add(name)
+        cache = AvailabilityCache(stack["redis"], 1)
+        stack["redis"].delete(*stack["redis"].scan_iter(f"{cache.prefix}*"))  # an hour later: the cache expired
+        line = shortlist_line_of(open_home(stack, "EvHomeRecheck3"), name)
+        assert line.endswith("taken on PyPI · taken on npm")
+        assert [r for r in registry.requests[asked:] if name in r]
+        assert stack["slack"].block_refusals == []
+    finally:
+        shortlist.forget_team("T1")
+
+
+def test_a_workflow_step_with_a_pattern_and_free_completes_with_free_completions(stack):
+    registries_answer(stack)
+    body = stack["slack"].function_executed({"corpus": "pokemon", "n": 3, "pattern": "p*k**", "free": True})
+    url = f"{stack['base']}/slack/events"
+    assert signed_post(url, json.dumps(body).encode(), "application/json", SECRET)[0] == 200
+    execution = stack["slack"].executions[body["event"]["function_execution_id"]]
+    done = wait_until(lambda: execution["completion"], timeout=60, what="the step's completion")
+    names = done["outputs"]["names"]
+    assert len(names) == 3 and all(len(n) == 5 and n[0] == "p" and n[2] == "k" for n in names)
+    assert not set(names) & set(PYPI_NAMES + NPM_NAMES)

@@ -7,8 +7,28 @@ import pytest
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.slack.messages import candidate_blocks, headline, home_view, standings_text
-from core.limits import MAX_CORPUS_NAME_LEN, MAX_N, MAX_NAME_LEN, MAX_PATTERN_LEN, SHORTLIST_MAX, TOP_NAMES
+from bot.slack.messages import (
+    MessageRef,
+    candidate_blocks,
+    done_text,
+    headline,
+    home_view,
+    name_modal,
+    standings_text,
+    word_modal,
+    word_state_view,
+    working_text,
+)
+from core.limits import (
+    MAX_CORPUS_NAME_LEN,
+    MAX_N,
+    MAX_NAME_LEN,
+    MAX_PATTERN_LEN,
+    SHORTLIST_MAX,
+    SLACK_WORD_CHOICES,
+    TEAM_CORPORA_PER_OWNER,
+    TOP_NAMES,
+)
 from jobs.contracts import CandidateOut, CompleteRequest, LikeRequest, MarkOut, NamesReply
 from store.shortlists import ShortlistEntry
 from store.votes import TopName
@@ -150,3 +170,54 @@ def test_the_home_tab_passes_with_a_full_shortlist_and_the_longest_names(slack, 
     view = home_view(corpora, top, standings_text("Models", counts), shortlist)
     assert client.views_publish(user_id="U1", view=view)["ok"]
     assert slack.block_refusals == []
+
+
+def test_the_word_picker_and_its_states_pass_at_their_largest(slack, client):
+    """The most words, the longest ones, the longest message reference; then "working" and "done" by
+    views.update, with the longest word and error."""
+    words = [f"{i:02d}" + "w" * (MAX_NAME_LEN - 2) for i in range(SLACK_WORD_CHOICES)]
+    ref = MessageRef(team="T" + "9" * 20, user="U" + "9" * 20, channel="C" + "9" * 20, ts="9" * 12 + "." + "9" * 8)
+    assert MessageRef.of(ref.metadata()) == ref
+    opened = client.views_open(trigger_id=slack.trigger(), view=word_modal(words + ["more"], ref))["view"]
+    assert len(opened["blocks"][0]["element"]["options"]) == SLACK_WORD_CHOICES
+    for text in (working_text(words[0]), done_text(words[0], False, "e" * 2000), done_text(words[0], True, None)):
+        client.views_update(view_id=opened["id"], view=word_state_view(text, ref), hash=None)
+    assert slack.block_refusals == []
+
+
+def test_the_name_modal_passes_with_every_corpus_and_the_most_own_corpora_of_the_longest_names(slack, client):
+    corpora = [f"{i:03d}" + "c" * (MAX_CORPUS_NAME_LEN - 3) for i in range(120)]
+    own = [f"{i:02d}" + "o" * (MAX_CORPUS_NAME_LEN - 2) for i in range(TEAM_CORPORA_PER_OWNER + 5)]
+    view = name_modal(corpora, ["kn5"] * 120, 5, MAX_N, "C" + "9" * 20, own)
+    corpus = next(b for b in view["blocks"] if b["block_id"] == "corpus")["element"]
+    assert sum(len(g["options"]) for g in corpus["option_groups"]) == 100
+    assert len(corpus["option_groups"][1]["options"]) == TEAM_CORPORA_PER_OWNER
+    assert client.views_open(trigger_id=slack.trigger(), view=view)["ok"] and slack.block_refusals == []
+
+
+def test_the_standin_plays_views_update_as_slack_does(slack, client):
+    """A view is updated by its id, only with its current hash when one is given; a closed one, another
+    team's, one too large or past Block Kit's limits, or taking another view's external_id is refused."""
+    modal = {"type": "modal", "title": {"type": "plain_text", "text": "T"}, "blocks": [section()]}
+    first = client.views_open(trigger_id=slack.trigger(), view=modal | {"external_id": "x1"})["view"]
+    second = client.views_open(trigger_id=slack.trigger(), view=modal)["view"]
+    updated = client.views_update(view_id=first["id"], hash=first["hash"], view=modal | {"external_id": "x1"})["view"]
+    assert updated["hash"] != first["hash"]
+    refused = {
+        "hash_conflict": dict(view_id=first["id"], hash=first["hash"], view=modal),  # stale hash
+        "duplicate_external_id": dict(view_id=second["id"], view=modal | {"external_id": "x1"}),
+        "view_too_large": dict(view_id=first["id"], view=modal | {"blocks": [section("x" * 2900)] * 90}),
+        "invalid_arguments": dict(view_id=first["id"], view=modal | {"blocks": [section()] * 101}),
+        "not_found": dict(view_id="VNOPE", view=modal),
+    }
+    for code, call in refused.items():
+        with pytest.raises(SlackApiError, match=code):
+            client.views_update(**call)
+    slack.closed(second["id"])
+    with pytest.raises(SlackApiError, match="not_found"):
+        client.views_update(view_id=second["id"], view=modal)
+    other = WebClient(token=slack.token("xoxb-other", "T2"), base_url=slack.url)
+    with pytest.raises(SlackApiError, match="not_found"):
+        other.views_update(view_id=first["id"], view=modal)
+    assert client.views_update(external_id="x1", view=modal)["ok"]
+    slack.block_refusals.clear()

@@ -956,13 +956,14 @@ def test_forged_and_malformed_candidate_clicks_are_answered_politely_and_do_noth
 # -- the "Name something" modal ------------------------------------------------------------------------
 def submit(stack: Stack, view: dict, values: dict, team: str = "T1", callback_id: str | None = None):
     """A person submits the modal ``view`` with ``values`` (signed as Slack signs it): (status, body)."""
+    view = dict(view)
     state = {name: {name: value} for name, value in values.items()}
     payload = {
         "type": "view_submission",
         "team": {"id": team},
         "user": {"id": "U1", "team_id": team},
         "api_app_id": "A1",
-        "trigger_id": "t",
+        "trigger_id": view.pop("trigger_id", "t"),
         "view": view | {"state": {"values": state}} | ({"callback_id": callback_id} if callback_id else {}),
     }
     body = urllib.parse.urlencode({"payload": json.dumps(payload)}).encode()
@@ -1030,13 +1031,15 @@ def test_the_global_shortcut_opens_the_modal_and_bad_or_forged_submissions_do_no
     assert stack.posts("CPOSTED2") == [] and stack.attempts("chat.postMessage", "CPOSTED") == stack.posts("CPOSTED")
 
 
-def message_shortcut(stack: Stack, text: str, channel: str, ts: str, team: str = "T1") -> tuple[int, str]:
+def message_shortcut(
+    stack: Stack, text: str, channel: str, ts: str, team: str = "T1", trigger_age: float = 0
+) -> tuple[int, str]:
     """A person picks "Names like this" on a message: (status, the shortcut's response_url)."""
     response_url = stack.slack.response_url(channel, "U1")
     payload = {
         "type": "message_action",
         "callback_id": "names_like_this",
-        "trigger_id": stack.slack.trigger(team),
+        "trigger_id": stack.slack.trigger(team, age=trigger_age),
         "user": {"id": "U1", "team_id": team},
         "team": {"id": team},
         "channel": {"id": channel},
@@ -1052,7 +1055,7 @@ def message_shortcut(stack: Stack, text: str, channel: str, ts: str, team: str =
 def test_names_like_this_answers_in_the_messages_thread_and_says_when_there_is_no_word(stack):
     """This stack trains no model for the default corpus (pypi): the answer in the thread is then the
     polite "not available", privately; with one, the names (the menu's "more like this" test shows them)."""
-    status, url = message_shortcut(stack, "<@U2> Kafka is our queue :tada:", "CLIKETHIS", "1700000555.000100")
+    status, url = message_shortcut(stack, "<@U2> Kafka! :tada:", "CLIKETHIS", "1700000555.000100")
     assert status == 200
 
     def answered():
@@ -1064,6 +1067,131 @@ def test_names_like_this_answers_in_the_messages_thread_and_says_when_there_is_n
     assert status == 200 and said(stack, url).startswith("That message has no word")
     settled(stack)
     assert len(answered()) == 1
+
+
+def word_picker(stack: Stack, before: int) -> dict:
+    return wait_for(lambda: len(stack.slack.modals) > before and stack.slack.modals, "the word picker")[-1]
+
+
+def pick(stack: Stack, modal: dict, word: str, **kw) -> tuple[int, str]:
+    """The person submits the word picker with ``word``; the stand-in applies the ack as Slack would."""
+    status, ack = submit(stack, modal, {"word": {"type": "static_select", "selected_option": {"value": word}}}, **kw)
+    if status == 200:
+        stack.slack.submitted(modal["id"], ack)
+    return status, ack
+
+
+def answered_in(stack: Stack, channel: str) -> list[dict]:
+    return stack.attempts("chat.postMessage", channel) + stack.attempts("chat.postEphemeral", channel)
+
+
+def updates_of(stack: Stack, view_id: str) -> list[dict]:
+    return [p for p in stack.slack.called("views.update") if p.get("view_id") == view_id]
+
+
+def test_names_like_this_on_several_words_opens_a_picker_and_answers_the_picked_word_in_the_thread(stack):
+    before, ts = len(stack.slack.modals), "1700000556.000100"
+    status, _ = message_shortcut(stack, "<@U2> Kafka is our queue, kafka :tada: <https://x.io|link>", "CPICK", ts)
+    assert status == 200
+    modal = word_picker(stack, before)
+    assert modal["callback_id"] == "names_like_this_word" and stack.slack.block_refusals == []
+    select = modal["blocks"][0]["element"]
+    assert [o["value"] for o in select["options"]] == ["Kafka", "is", "our", "queue"]  # links and mentions left out
+    assert select["initial_option"]["value"] == "Kafka"
+    assert json.loads(modal["private_metadata"]) == {"team": "T1", "user": "U1", "channel": "CPICK", "ts": ts}
+
+    status, ack = pick(stack, modal, "queue")
+    working = json.loads(ack)
+    assert status == 200 and working["response_action"] == "update"
+    assert "Working on it" in working["view"]["blocks"][0]["text"]["text"] and "submit" not in working["view"]
+    again = pick(stack, modal | {"trigger_id": "t2"}, "queue")  # Slack's retry (signed anew): one answer
+    assert again[0] == 200 and json.loads(again[1])["response_action"] == "update"
+    answer = wait_for(lambda: answered_in(stack, "CPICK"), "the answer to names like queue", 90)[0]
+    assert answer["thread_ts"] == ts
+    done = wait_for(lambda: [v for v in stack.slack.view_updates if v["id"] == modal["id"]], "the done state")[0]
+    assert "names like `queue`" in done["blocks"][0]["text"]["text"] and "Working" not in json.dumps(done)
+    settled(stack)
+    assert len(answered_in(stack, "CPICK")) == 1 and len(updates_of(stack, modal["id"])) == 1
+    assert stack.slack.block_refusals == []
+
+
+@pytest.mark.parametrize("code", ["not_found", "hash_conflict", "view_too_large", "invalid_arguments", "fatal_error"])
+def test_a_picker_slack_will_not_update_still_gets_its_answer_once_and_no_retry(stack, code):
+    before, channel, ts = len(stack.slack.modals), f"CPICK{code.upper().replace('_', '')}", "1700000557.000100"
+    assert message_shortcut(stack, "Kafka is our queue", channel, ts)[0] == 200
+    modal = word_picker(stack, before)
+    if code == "not_found":
+        pick(stack, modal, "Kafka")
+        stack.slack.closed(modal["id"])  # the person closed it before the names came
+    else:
+        stack.slack.fail("views.update", code, when=lambda p: p.get("view_id") == modal["id"])
+        pick(stack, modal, "Kafka")
+    wait_for(lambda: answered_in(stack, channel), "the answer", 90)
+    wait_for(lambda: updates_of(stack, modal["id"]), "the update tried")
+    settled(stack)
+    assert len(answered_in(stack, channel)) == 1 and len(updates_of(stack, modal["id"])) == 1
+
+
+def test_forged_word_picker_submissions_are_answered_under_the_picker_and_do_nothing(stack):
+    before, ts = len(stack.slack.modals), "1700000558.000100"
+    assert message_shortcut(stack, "Kafka is our queue", "CPICKFORGED", ts)[0] == 200
+    modal = word_picker(stack, before)
+    ours = json.loads(modal["private_metadata"])
+    forged = {
+        "VF1": "x" * 4000,  # oversized
+        "VF2": "not json",
+        "VF3": json.dumps(ours | {"extra": "1"}),  # not ours
+        "VF4": json.dumps(ours | {"team": "T2"}),  # another team's
+        "VF5": json.dumps(ours | {"user": "U9"}),  # opened for someone else
+        "VF6": json.dumps(ours | {"channel": "<!channel>"}),
+    }
+    for view_id, metadata in forged.items():
+        status, ack = pick(stack, modal | {"id": view_id, "private_metadata": metadata}, "queue")
+        assert status == 200 and json.loads(ack)["errors"]["word"].startswith("I can't tell which message"), view_id
+    status, ack = pick(stack, modal | {"id": "VF7", "team_id": "T2"}, "queue")  # the view is another team's
+    assert json.loads(ack)["errors"]["word"].startswith("I can't tell which message")
+    assert pick(stack, modal | {"id": "VF8"}, "queue", team="TOTHER") == (200, "")  # a team without the app
+    assert pick(stack, modal | {"id": "VF9"}, "queue", callback_id="forged")[0] == 404
+    settled(stack)
+    assert answered_in(stack, "CPICKFORGED") == []
+    assert not [p for p in stack.slack.called("views.update") if str(p.get("view_id", "")).startswith("VF")]
+
+
+def test_names_like_this_answers_the_first_word_when_the_picker_cannot_open(stack):
+    before, ts = len(stack.slack.modals), "1700000559.000100"
+    assert message_shortcut(stack, "Kafka is our queue", "CPICKLATE", ts, trigger_age=10)[0] == 200  # expired
+    answer = wait_for(lambda: answered_in(stack, "CPICKLATE"), "the answer to names like kafka", 90)[0]
+    assert answer["thread_ts"] == ts and len(stack.slack.modals) == before
+
+
+def test_shortcuts_and_forms_of_another_team_or_view_do_nothing(stack):
+    """A team that never installed the app (this stack has one workspace's token), or a view of another
+    team submitted here: acknowledged, nothing opened, posted or queued."""
+    before, asked = len(stack.slack.modals), stack.slack.count("views.open")
+    shortcut = {
+        "type": "shortcut",
+        "callback_id": "name_something",
+        "trigger_id": stack.slack.trigger("TOTHER"),
+        "user": {"id": "U1", "team_id": "TOTHER"},
+        "team": {"id": "TOTHER"},
+        "api_app_id": "A1",
+        "action_ts": "1",
+    }
+    body = urllib.parse.urlencode({"payload": json.dumps(shortcut)}).encode()
+    assert signed_post(stack.url, body, FORM, SECRET) == (200, "")
+    status, url = message_shortcut(stack, "Kafka is our queue", "CWRONGTEAM", "1700000560.000100", team="TOTHER")
+    assert status == 200
+
+    status, _, _ = stack.slash("", channel="CWRONGTEAM", trigger=stack.slack.trigger())
+    modal = wait_for(lambda: len(stack.slack.modals) > before and stack.slack.modals, "the modal")[-1]
+    elsewhere = FORM_VALUES | {"where": {"type": "conversations_select", "selected_conversation": "CWRONGPOST"}}
+    assert submit(stack, modal | {"id": "VWT1"}, elsewhere, team="TOTHER") == (200, "")
+    status, said = submit(stack, modal | {"id": "VWT2", "team_id": "T2"}, elsewhere)
+    assert status == 200 and "another workspace" in json.loads(said)["errors"]["corpus"]
+    settled(stack)
+    assert len(stack.slack.modals) == before + 1 and stack.slack.count("views.open") == asked + 1
+    assert stack.slack.responses(url) == [] and answered_in(stack, "CWRONGTEAM") == []
+    assert stack.attempts("chat.postMessage", "CWRONGPOST") == []
 
 
 def test_an_export_without_the_files_scope_sends_nothing_and_is_not_retried(stack):

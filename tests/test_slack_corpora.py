@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from store.team_corpora import TeamCorpora
-from testkit.slack_standin import TOKEN
+from store.team_corpora import TeamCorpora, team_owner
+from testkit.slack_standin import TOKEN, signed_post
 from testkit.stacks import slack_stack
-from tests.test_slack import QUEUE, SECRET, Stack, settled, submit, wait_for
+from tests.test_slack import FORM_VALUES, QUEUE, SECRET, Stack, settled, submit, wait_for
 
 RIVERS = [
     "amazon", "danube", "volga", "rhine", "ganges", "mekong", "tigris", "yukon", "congo", "niger",
@@ -117,3 +117,45 @@ def test_a_teams_corpus_answers_its_requests_is_listed_and_removed_and_is_unknow
     assert not [k for k in stack.redis.scan_iter("tnaas:corpus*") if b"big-rivers" in k]
     status, ack, _ = stack.slash("big-rivers 3", channel="CLIST")
     assert "don't know a corpus called 'big-rivers'" in ack
+
+
+def test_the_name_modal_and_the_workflow_step_offer_and_answer_from_the_teams_own_corpora(stack):
+    add_corpus(stack, "modal-rivers", "VMODALRIVERS")
+    theirs = team_owner("TOTHER")
+    assert TeamCorpora(stack.redis).begin(theirs, "their-rivers", RIVERS, "job-theirs", 60)  # another team's
+    try:
+        before = len(stack.slack.modals)
+        status, ack, _ = stack.slash("", channel="CMODALR", trigger=stack.slack.trigger())
+        assert status == 200 and ack == ""
+        modal = wait_for(lambda: len(stack.slack.modals) > before and stack.slack.modals, "the name modal")[-1]
+        corpus = next(b for b in modal["blocks"] if b["block_id"] == "corpus")["element"]
+        groups = {g["label"]["text"]: [o["value"] for o in g["options"]] for g in corpus["option_groups"]}
+        assert "modal-rivers" in groups["Your team's"] and "their-rivers" not in groups["Your team's"]
+        assert "cats" in groups["Built in"]
+        assert corpus["initial_option"]["value"] == groups["Built in"][0] and stack.slack.block_refusals == []
+
+        chosen = FORM_VALUES | {"corpus": {"type": "static_select", "selected_option": {"value": "modal-rivers"}}}
+        chosen |= {"where": {"type": "conversations_select", "selected_conversation": "CPOSTEDRIVERS"}}
+        assert submit(stack, modal | {"id": "VMR1"}, chosen) == (200, "")
+        parent = wait_for(lambda: stack.posts("CPOSTEDRIVERS"), "names from the team's corpus")[0]
+        assert parent["text"] == "<@U1> asked for 2 modal-rivers names"
+
+        forged = chosen | {"corpus": {"type": "static_select", "selected_option": {"value": "their-rivers"}}}
+        forged |= {"where": {"type": "conversations_select", "selected_conversation": "CPOSTEDTHEIRS"}}
+        status, said = submit(stack, modal | {"id": "VMR2"}, forged)
+        assert status == 200 and "don't know a corpus called 'their-rivers'" in json.loads(said)["errors"]["corpus"]
+
+        ours = stack.slack.function_executed({"corpus": "modal-rivers", "n": 3})
+        other = stack.slack.function_executed({"corpus": "their-rivers", "n": 3})
+        for body in (ours, other):
+            assert signed_post(stack.url, json.dumps(body).encode(), "application/json", SECRET)[0] == 200
+        done = wait_for(lambda: stack.slack.executions[ours["event"]["function_execution_id"]]["completion"], "ours")
+        assert len(done["outputs"]["names"]) == 3
+        failed = wait_for(
+            lambda: stack.slack.executions[other["event"]["function_execution_id"]]["completion"], "theirs"
+        )
+        assert "don't know a corpus called 'their-rivers'" in failed["error"]
+        settled(stack)
+        assert stack.posts("CPOSTEDTHEIRS") == [] and len(stack.posts("CPOSTEDRIVERS")) == 2
+    finally:
+        TeamCorpora(stack.redis).delete(theirs, "their-rivers")

@@ -82,7 +82,6 @@ def test_a_pattern_completes_with_names_that_fit_it(stack):
         ({"corpus": "cobol", "n": 3}, "I don't know a corpus called 'cobol'"),
         ({"corpus": "pokemon", "n": 99}, "between 1 and"),
         ({"n": 3}, "needs a corpus"),
-        ({"corpus": "pokemon", "pattern": "k*fk*", "free": True}, "cannot be combined with a pattern"),
         ({"corpus": "pokemon", "pattern": "*" * 200}, "at most"),
     ],
 )
@@ -124,6 +123,19 @@ def test_forged_or_unknown_step_events_change_nothing(stack):
         for b in (unknown, forged, other_team)
     )
     assert Queue(QUEUE, connection=stack.redis).count == 0
+
+
+def test_a_step_event_naming_our_team_for_another_teams_execution_completes_nothing(stack):
+    """The event says T1 (installed), the execution is another team's: Slack answers ``access_denied`` to
+    our token; the job logs it and ends, once, without a retry."""
+    body = stack.slack.function_executed({"corpus": "pokemon", "n": 2}, team="TELSEWHERE")
+    body["team_id"] = "T1"
+    execution = body["event"]["function_execution_id"]
+    assert send(stack, body) == 200
+    wait_until(lambda: completions(stack, execution), timeout=30, what="the completion tried")
+    settled(stack)
+    [(method, _)] = completions(stack, execution)
+    assert method == "functions.completeSuccess" and stack.slack.executions[execution]["state"] == "running"
 
 
 def test_the_stand_in_refuses_a_second_completion_and_an_unknown_execution(stack):

@@ -94,11 +94,16 @@ def create_slack_app(settings: Settings, connection: Redis) -> App:
 
 
 def only_the_tokens_team(context, body, next):
-    """With one workspace's token, an event or a form submission of another team (Bolt would answer it
+    """With one workspace's token, an event, a shortcut or a form submission of another team (Bolt would answer it
     with that token, or keep a corpus for it) is acknowledged and ignored: the app is not installed there.
     The token's team is auth.test's, which Bolt asked on its first request."""
     own = context.authorize_result.team_id if context.authorize_result else None
-    if body.get("type") in ("event_callback", "view_submission") and own and context.team_id and context.team_id != own:
+    if (
+        body.get("type") in ("event_callback", "view_submission", "shortcut", "message_action")
+        and own
+        and context.team_id
+        and context.team_id != own
+    ):
         log.warning("an event of team %s, where the app is not installed, was ignored", context.team_id)
         return BoltResponse(status=200, body="")
     next()

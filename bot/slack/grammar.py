@@ -139,13 +139,23 @@ def strip_slack_markup(text: str) -> tuple[str, bool]:
     return " ".join(cleaned.split()), removed
 
 
-def word_to_start_from(text: str) -> str | None:
-    """The first word of a message that could be a name (letters first; markup, emoji and punctuation
-    left out): what "Names like this" starts from."""
+def words_to_start_from(text: str, limit: int) -> list[str]:
+    """The words of a message that could be names, in order, each once (letters first; markup, emoji
+    and punctuation left out), at most ``limit``: what "Names like this" offers to start from."""
     cleaned, _ = strip_slack_markup(text)
     cleaned = re.sub(r":[a-z0-9_+'-]+:", " ", cleaned)  # emoji codes
-    found = re.search(r"[^\W\d_][\w.-]*", cleaned)
-    return found[0].strip(".-")[:MAX_NAME_LEN] if found else None
+    words = (found[0].strip(".-")[:MAX_NAME_LEN] for found in re.finditer(r"[^\W\d_][\w.-]*", cleaned))
+    firsts = {}
+    for word in words:
+        if word:
+            firsts.setdefault(word.lower(), word)
+    return list(firsts.values())[:limit]
+
+
+def word_to_start_from(text: str) -> str | None:
+    """The first word of a message that could be a name."""
+    words = words_to_start_from(text, 1)
+    return words[0] if words else None
 
 
 def is_number(word: str) -> bool:
@@ -213,10 +223,8 @@ def parse_command(text: str, settings: Settings | None = None, own: dict[str, st
     if len(names) > 1 or len(patterns) > 1 or len(numbers) > 1:
         raise _not_understood(text, words, settings)
     if patterns:
-        if free:
-            raise CommandError("`free` works with new names and `like`, not with patterns: try `pypi 5 free`.")
         corpus = names[0] if names else settings.default_corpus
-        return _request(CompleteRequest, own, pattern=patterns[0], corpus=corpus, model=model, n=n)
+        return _request(CompleteRequest, own, pattern=patterns[0], corpus=corpus, model=model, n=n, free=free)
     if not names:
         raise CommandError(f"Which corpus? {usage(settings)}")
     if (

@@ -8,7 +8,9 @@ text is escaped and, where it is quoted, put in a code span it cannot leave (its
 from __future__ import annotations
 
 import json
+import re
 import time
+from dataclasses import dataclass
 
 from slack_sdk.models.blocks import (
     ActionsBlock,
@@ -21,6 +23,7 @@ from slack_sdk.models.blocks import (
     MarkdownTextObject,
     NumberInputElement,
     Option,
+    OptionGroup,
     OverflowMenuElement,
     PlainTextInputElement,
     PlainTextObject,
@@ -29,7 +32,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from core.limits import SLACK_BLOCKS_CHARS
+from core.limits import SLACK_BLOCKS_CHARS, SLACK_WORD_CHOICES, TEAM_CORPORA_PER_OWNER
 from core.model_names import in_words
 from core.standings import standings
 from jobs.contracts import (
@@ -79,7 +82,7 @@ def headline(request, user: str) -> str:
     if isinstance(request, GenerateRequest):
         return f"<@{user}> asked for {request.n}{free} {request.corpus} names"
     if isinstance(request, CompleteRequest):
-        return f"<@{user}> asked to complete {code(request.pattern)} ({request.corpus})"
+        return f"<@{user}> asked to complete {code(request.pattern)} ({request.corpus}{', free names' if free else ''})"
     if isinstance(request, LikeRequest):
         return f"<@{user}> asked for{free} {request.corpus} names like {code(request.name)}"
     if isinstance(request, CheckRequest):
@@ -232,11 +235,13 @@ def top_text(best: list[TopName]) -> str:
     return "Best-voted names: " + (listed or "no votes yet.")
 
 
-def shortlist_line(entry: ShortlistEntry) -> str:
-    """``*kafkify* (pypi), added by @ann on Dec 7th``: Slack shows the date in the reader's time zone."""
+def shortlist_line(entry: ShortlistEntry, marks: dict[str, MarkOut] | None = None) -> str:
+    """``*kafkify* (pypi), added by @ann on Dec 7th``: Slack shows the date in the reader's time zone;
+    with ``marks`` (re-checked as the Home tab opened), `` — free on PyPI · taken on npm``."""
     day = time.strftime("%Y-%m-%d", time.gmtime(entry.at))
     when = f"<!date^{int(entry.at)}^{{date_short}}|{day}>"
-    return f"{name_text(entry.name)} ({escape(entry.corpus)}), added by <@{entry.user}> on {when}"
+    line = f"{name_text(entry.name)} ({escape(entry.corpus)}), added by <@{entry.user}> on {when}"
+    return line + (f" — {marks_text(marks)}" if marks else "")
 
 
 def shortlist_text(entries: list[ShortlistEntry]) -> str:
@@ -245,9 +250,12 @@ def shortlist_text(entries: list[ShortlistEntry]) -> str:
     return f"Your team's shortlist ({len(entries)}):\n" + "\n".join(f"• {shortlist_line(e)}" for e in entries)
 
 
-def shortlist_blocks(entries: list[ShortlistEntry]) -> list:
-    """The Home tab's shortlist: a line per name with its Remove button, and Export (at most
-    ``SHORTLIST_MAX`` + 2 blocks: well within a view's 100)."""
+ShortlistMarks = dict[tuple[str, str], dict[str, MarkOut]]  # (name, corpus) -> its marks, re-checked
+
+
+def shortlist_blocks(entries: list[ShortlistEntry], marks: ShortlistMarks | None = None) -> list:
+    """The Home tab's shortlist: a line per name (with its re-checked ``marks``, when given) and its
+    Remove button, and Export (at most ``SHORTLIST_MAX`` + 2 blocks: well within a view's 100)."""
     if not entries:
         return [SectionBlock(text=MarkdownTextObject(text="*Your team's shortlist*\n" + shortlist_text(entries)))]
     blocks: list = [SectionBlock(text=MarkdownTextObject(text=f"*Your team's shortlist* ({len(entries)})"))]
@@ -257,7 +265,8 @@ def shortlist_blocks(entries: list[ShortlistEntry]) -> list:
             action_id=f"{REMOVE_ACTION}_{i}",
             value=Shortlists.field(entry.name, entry.corpus),
         )
-        blocks.append(SectionBlock(text=MarkdownTextObject(text=shortlist_line(entry)), accessory=remove))
+        line = shortlist_line(entry, (marks or {}).get((entry.name, entry.corpus)))
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=line), accessory=remove))
     export = ButtonElement(text=PlainTextObject(text="Export as CSV"), action_id=EXPORT_ACTION, value="csv")
     blocks.append(ActionsBlock(elements=[export]))
     return blocks
@@ -271,13 +280,18 @@ HOW_TO = (
 
 
 def home_view(
-    corpora: list[str], best: list[TopName], models: str, shortlist: list[ShortlistEntry] | None = None
+    corpora: list[str],
+    best: list[TopName],
+    models: str,
+    shortlist: list[ShortlistEntry] | None = None,
+    marks: ShortlistMarks | None = None,
 ) -> dict:
-    """The App Home tab: how to use the bot, the team's shortlist, its best-voted names, the models' standings."""
+    """The App Home tab: how to use the bot, the team's shortlist (``marks``: its names re-checked), its
+    best-voted names, the models' standings."""
     blocks = [
         HeaderBlock(text=PlainTextObject(text="TNaaS: names for your next project")),
         SectionBlock(text=MarkdownTextObject(text=HOW_TO.format(corpora=", ".join(corpora)))),
-        *shortlist_blocks(shortlist or []),
+        *shortlist_blocks(shortlist or [], marks),
         SectionBlock(text=MarkdownTextObject(text="*Your team's favourites*\n" + top_text(best))),
         SectionBlock(text=MarkdownTextObject(text="*Models*\n" + models)),
         ContextBlock(
@@ -298,9 +312,17 @@ MODAL_FIELDS = ("corpus", "model", "n", "pattern", "like", "free", "where")  # e
 BEST_MODEL = "best"
 
 
-def name_modal(corpora: list[str], models: list[str], default_n: int, max_n: int, channel: str | None) -> dict:
+def name_modal(
+    corpora: list[str],
+    models: list[str],
+    default_n: int,
+    max_n: int,
+    channel: str | None,
+    own: list[str] | None = None,
+) -> dict:
     """The "Name something" form: what `/techname` would be typed, picked instead; posted where chosen
-    (the conversation it was opened from, by default). Its values become a command for the grammar."""
+    (the conversation it was opened from, by default). Its values become a command for the grammar.
+    ``own``: the team's own corpora (and the operator's), offered in a group of their own."""
 
     def choice(value: str, text: str | None = None) -> Option:
         return Option(text=PlainTextObject(text=text or value), value=value)
@@ -308,17 +330,22 @@ def name_modal(corpora: list[str], models: list[str], default_n: int, max_n: int
     def field(name: str, label: str, element, optional: bool = False, hint: str | None = None) -> InputBlock:
         return InputBlock(block_id=name, label=label, element=element, optional=optional, hint=hint)
 
-    corpus_options = [choice(c) for c in corpora[:100]]  # a static select holds at most 100 options
+    own = [c for c in own or [] if c not in corpora][:TEAM_CORPORA_PER_OWNER]
+    corpus_options = [choice(c) for c in corpora[: 100 - len(own)]]  # a static select holds at most 100 options
+    own_options = [choice(c) for c in own]
+    corpus_select = StaticSelectElement(action_id="corpus", options=corpus_options, initial_option=corpus_options[0])
+    if own_options:
+        groups = [
+            OptionGroup(label=PlainTextObject(text="Built in"), options=corpus_options),
+            OptionGroup(label=PlainTextObject(text="Your team's"), options=own_options),
+        ]
+        corpus_select = StaticSelectElement(action_id="corpus", option_groups=groups, initial_option=corpus_options[0])
     model_options = [choice(BEST_MODEL, "the best (votes decide)")] + [choice(m) for m in models[:99]]
     where = ConversationSelectElement(action_id="where", default_to_current_conversation=True)
     if channel:
         where = ConversationSelectElement(action_id="where", initial_conversation=channel)
     blocks = [
-        field(
-            "corpus",
-            "Corpus",
-            StaticSelectElement(action_id="corpus", options=corpus_options, initial_option=corpus_options[0]),
-        ),
+        field("corpus", "Corpus", corpus_select),
         field(
             "model",
             "Model",
@@ -437,3 +464,102 @@ def corpus_report_text(slug: str, state: dict) -> str:
     if report.get("warning"):
         lines.append(f":warning: {escape(report['warning'])}")
     return "\n".join(lines)
+
+
+WORD_MODAL = "names_like_this_word"  # the "Names like this" word picker's callback_id
+WORD_FIELD = "word"  # its select's block_id and action_id
+WORD_MODAL_STATES = "names_like_this_state"  # the callback_id of the picker's "working" and "done" states
+CHANNEL_ID = re.compile(r"[CDG][A-Z0-9]{2,20}")
+MESSAGE_TS = re.compile(r"\d{1,12}\.\d{1,8}")
+TEAM_ID = re.compile(r"[TE][A-Z0-9]{1,20}")
+USER_ID = re.compile(r"[UW][A-Z0-9]{1,20}")
+
+
+@dataclass(frozen=True)
+class MessageRef:
+    """The message a word picker was opened on, kept in the view's private_metadata: its conversation
+    and ts, the team and person it was opened for (a submission from anyone else does nothing)."""
+
+    team: str
+    user: str
+    channel: str
+    ts: str
+
+    def metadata(self) -> str:
+        return json.dumps({"team": self.team, "user": self.user, "channel": self.channel, "ts": self.ts})
+
+    @classmethod
+    def of(cls, metadata: object) -> MessageRef:
+        """The reference ``metadata`` holds; ValueError for anything ``metadata()`` did not write."""
+        if not isinstance(metadata, str) or not 0 < len(metadata) <= 200:
+            raise ValueError("private_metadata missing or oversized")
+        try:
+            fields = json.loads(metadata)
+        except ValueError:
+            raise ValueError("private_metadata is not ours") from None
+        if not isinstance(fields, dict) or set(fields) != {"team", "user", "channel", "ts"}:
+            raise ValueError("private_metadata is not ours")
+        ref = cls(**{k: str(v) for k, v in fields.items()})
+        if not (
+            TEAM_ID.fullmatch(ref.team)
+            and USER_ID.fullmatch(ref.user)
+            and CHANNEL_ID.fullmatch(ref.channel)
+            and MESSAGE_TS.fullmatch(ref.ts)
+        ):
+            raise ValueError("private_metadata is not ours")
+        return ref
+
+
+def word_modal(words: list[str], ref: MessageRef) -> dict:
+    """ "Names like this" on a message of several words: which one to start from (the first preselected);
+    the answer goes in the message's thread."""
+    options = [Option(text=PlainTextObject(text=w[:75]), value=w) for w in words[:SLACK_WORD_CHOICES]]
+    picker = StaticSelectElement(action_id=WORD_FIELD, options=options, initial_option=options[0])
+    view = View(
+        type="modal",
+        callback_id=WORD_MODAL,
+        title="Names like this",
+        submit="Suggest names",
+        close="Cancel",
+        private_metadata=ref.metadata(),
+        blocks=[
+            InputBlock(
+                block_id=WORD_FIELD,
+                label="Start from",
+                element=picker,
+                hint="The names are posted in the message's thread.",
+            )
+        ],
+    )
+    return view.to_dict()
+
+
+def picked_word(values: dict) -> str:
+    """The word a picker's submission chose ("" when it holds none)."""
+    picked = ((values.get(WORD_FIELD) or {}).get(WORD_FIELD) or {}).get("selected_option") or {}
+    return str(picked.get("value") or "").strip()
+
+
+def word_state_view(text: str, ref: MessageRef | None = None) -> dict:
+    """The picker once submitted: "Working on it…", then what was done; no submit button."""
+    view = View(
+        type="modal",
+        callback_id=WORD_MODAL_STATES,
+        title="Names like this",
+        close="Close",
+        private_metadata=ref.metadata() if ref else None,
+        blocks=[SectionBlock(text=MarkdownTextObject(text=text[:3000]))],
+    )
+    return view.to_dict()
+
+
+def working_text(word: str) -> str:
+    return f"Working on it… names like {code(word)} will be posted in the message's thread."
+
+
+def done_text(word: str, posted_in_thread: bool, error: str | None) -> str:
+    if posted_in_thread:
+        return f"Done: names like {code(word)} are in the message's thread."
+    if error:
+        return f"No names like {code(word)} this time: {escape(error)}"
+    return f"Done: names like {code(word)} were sent to you, as I could not post in that thread."

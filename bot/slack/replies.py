@@ -37,16 +37,21 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.webhook import WebhookClient
 
+from availability.checker import AvailabilityChecker
+from availability.rules import REGISTRIES
 from bot.slack.messages import (
+    ShortlistMarks,
     candidate_blocks,
     check_text,
     corpus_report_text,
+    done_text,
     escape,
     headline,
     home_view,
     shortlist_text,
     sounds_like_text,
     standings_text,
+    word_state_view,
 )
 from bot.slack.web_api import (
     LOST_ACCESS,
@@ -58,13 +63,14 @@ from bot.slack.web_api import (
     Tokens,
     error_code,
     retry_after,
+    update_view,
 )
 from core.errors import Busy
-from core.limits import SLACK_BATCH_MAX
+from core.limits import SHORTLIST_MAX, SLACK_BATCH_MAX
 from core.observability import ContextThreadPool
 from core.settings import Settings
 from corpora import corpus_names
-from jobs.contracts import CheckReply, DetectReply, NamesReply, SlackJob, UserError, reply_from
+from jobs.contracts import CheckReply, DetectReply, MarkOut, NamesReply, SlackJob, UserError, reply_from
 from jobs.pipeline import answer, impressions
 from jobs.queueing import queued_too_long
 from jobs.worker import WorkerContext
@@ -133,7 +139,27 @@ class SlackReply:
         return result
 
     def deliver(self, result: Answer | None) -> Posted:
-        """Post ``prepare``'s answer where it belongs (or tell the user why there is none)."""
+        """Post ``prepare``'s answer where it belongs (or tell the user why there is none); a modal that
+        shows "Working on it…" (``ReplyTo.view``) then says what was done."""
+        posted = self._deliver(result)
+        if self.to.view:
+            self._show_done(posted)
+        return posted
+
+    def _show_done(self, posted: Posted) -> None:
+        """The modal's done state, once (a rerun of the job does not update it again). By view id alone:
+        Slack gave the view a new hash when it applied our ack's "Working on it…", and does not say it."""
+        if self.progress.get("view") is not None:
+            return
+        word = str(getattr(self.request, "name", "") or "")
+        text = done_text(word, posted.via == "thread", posted.error)
+        try:
+            update_view(self.client, self.to.view or "", word_state_view(text))
+        except NoToken as err:
+            log.warning("team %s: no token to update view %s: %s", self._team, self.to.view, err.code)
+        self.progress.done("view")
+
+    def _deliver(self, result: Answer | None) -> Posted:
         try:
             if result is None:
                 self.tell(BUSY)
@@ -413,13 +439,22 @@ def tell_failure(job: SlackJob, job_id: str, connection: Redis, settings: Settin
         log.error("team %s: could not tell user %s that the job failed: %s", job.reply.team, job.reply.user, tell_err)
 
 
-def publish_home(team: str | None, user: str, enterprise: str | None, connection: Redis, settings: Settings) -> dict:
-    """The App Home tab for ``user``: how to use the bot, the team's best-voted names, model standings."""
+def publish_home(
+    team: str | None,
+    user: str,
+    enterprise: str | None,
+    connection: Redis,
+    settings: Settings,
+    marks: ShortlistMarks | None = None,
+) -> dict:
+    """The App Home tab for ``user``: how to use the bot, the team's shortlist (with ``marks``, its
+    names' availability re-checked), its best-voted names, model standings."""
     view = home_view(
         corpus_names(),
         VoteStore(connection).top(team=team),
         standings_text("Models", ArmCounts(connection).counts("model")),
         Shortlists(connection).entries(team or "-"),
+        marks,
     )
     try:
         Tokens(connection, settings).client(team, enterprise).views_publish(user_id=user, view=view)
@@ -432,6 +467,23 @@ def publish_home(team: str | None, user: str, enterprise: str | None, connection
             return {"error": error_code(err)}
         raise
     return {"published": True}
+
+
+def shortlist_marks(team: str | None, connection: Redis, availability: AvailabilityChecker | None) -> ShortlistMarks:
+    """The team's shortlisted names re-checked on PyPI and npm (the Home tab opened: a name may have been
+    taken since it was shortlisted): through the availability cache, within one request's allowance of
+    registry calls and time (``TNAAS_AVAILABILITY_REQUEST_CALLS``, ``TNAAS_AVAILABILITY_TIMEOUT``), at
+    most ``SHORTLIST_MAX`` names. Empty when there is nothing to check or no checker."""
+    entries = Shortlists(connection).entries(team or "-")[:SHORTLIST_MAX]
+    if availability is None or not entries:
+        return {}
+    names = list(dict.fromkeys(e.name for e in entries))
+    checked = availability.check(names, REGISTRIES, availability.allowance(f"slack:{team or '-'}:home"))
+    by_name = {
+        name: {r: MarkOut(verdict=m.verdict.value, reason=m.reason, source=m.source) for r, m in marks.items()}
+        for name, marks in zip(names, checked)
+    }
+    return {(e.name, e.corpus): by_name[e.name] for e in entries}
 
 
 def shortlist_csv(entries: list[ShortlistEntry]) -> str:

@@ -36,10 +36,23 @@ def reply_in_batch(payload: dict, *, context: WorkerContext) -> dict:
 
 @needs_context
 def publish_home(payload: dict, *, context: WorkerContext) -> dict:
-    """Someone opened the bot's App Home tab: publish it for them (openings from now on queue another)."""
+    """Someone opened the bot's App Home tab: publish it for them (openings from now on queue another),
+    then, when the team has a shortlist, publish it again with its names' availability re-checked."""
     job = HomeJob.model_validate(payload)
     HomeTabs(context.connection).started(job.team, job.user)
-    return replies.publish_home(job.team, job.user, job.enterprise, context.connection, context.settings)
+    published = replies.publish_home(job.team, job.user, job.enterprise, context.connection, context.settings)
+    if "error" in published:
+        return published
+    return recheck_home(job, context) or published
+
+
+def recheck_home(job: HomeJob, context: WorkerContext) -> dict | None:
+    """The Home tab republished with its shortlist re-checked (None: nothing to re-check)."""
+    marks = replies.shortlist_marks(job.team, context.connection, context.availability)
+    if not marks:
+        return None
+    published = replies.publish_home(job.team, job.user, job.enterprise, context.connection, context.settings, marks)
+    return published | {"rechecked": len(marks)}
 
 
 @needs_context

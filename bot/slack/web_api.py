@@ -11,6 +11,7 @@ fails for good tells its user privately; see ``bot.slack.tasks.tell_users_it_fai
 | ``ratelimited`` (HTTP 429) | over the method's tier | waited out in the call when ``Retry-After`` is at most ``SLACK_MAX_RETRY_WAIT`` s; a reaction seed stops and the team's seeds pause for that long; a post fails the job for rq to retry, continuing where it stopped |
 | ``already_reacted`` | a rerun seeding again | counts as done |
 | ``message_not_found``, ``too_many_reactions``, ``invalid_name``, ``no_item_specified``, ``not_reactable``, ``thread_locked`` | a seed cannot be added | seeding stops; the vote buttons remain |
+| views.update: ``not_found`` (the person closed the modal), ``hash_conflict`` (the view changed since we read its hash), ``view_too_large``, ``invalid_arguments``, ``duplicate_external_id``, the lost-token codes, ``ratelimited`` past a short wait, ``fatal_error``, ``internal_error``, ``request_timeout``, ``service_unavailable``, ``accesslimited``, any other | a modal's "Working on it…" / done state cannot be shown | logged, the modal keeps what it showed; the answer itself is posted (or was) and the job goes on: a view is never worth a retry |
 | ``not_enabled`` (views.publish) | the Home tab is off in the app's settings | logged, nothing else |
 | ``invalid_blocks``, ``msg_blocks_too_long`` (messages), ``invalid_arguments`` (views) | Block Kit past Slack's limits | never sent: every message and view is built within them (a big reply goes compact; ``tests/test_block_kit.py``) |
 | files_upload_v2 (``files.getUploadURLExternal``, the upload, ``files.completeUploadExternal``): the lost-token codes, ``missing_scope``, the cannot-post-here codes | the shortlist's CSV cannot be sent | logged, the job ends (no retry); ``file_not_found``, ``file_upload_size_mismatch``, an upload that is not 200: the job fails and rq retries it |
@@ -78,6 +79,9 @@ SEED_STOP = {
     "not_reactable",
     "thread_locked",
 }
+
+
+VIEW_GONE = {"not_found", "hash_conflict"}  # views.update: the modal was closed, or changed by someone else
 
 
 def error_code(err: SlackApiError) -> str:
@@ -210,3 +214,17 @@ def rotated_installation(
 
 def _soon() -> float:
     return time.time() + SLACK_TOKEN_ROTATION_MINUTES * 60
+
+
+def update_view(client: WebClient, view_id: str, view: dict, view_hash: str | None = None) -> str | None:
+    """``views.update`` of an open modal (only if it still has ``view_hash``, when given): the view's new
+    hash, or None when Slack refused it, for any reason: a modal's state is never worth failing a job for
+    (``VIEW_GONE``: closed or changed meanwhile, told apart in the log)."""
+    try:
+        updated = client.views_update(view_id=view_id, view=view, hash=view_hash)
+        return str((updated.get("view") or {}).get("hash") or "") or None
+    except SlackApiError as err:
+        code = error_code(err)
+        level = logging.INFO if code in VIEW_GONE else logging.WARNING
+        log.log(level, "view %s not updated: %s", view_id, code or err)
+        return None

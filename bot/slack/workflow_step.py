@@ -3,8 +3,9 @@ surface checks a request, the names made, and the step completed once, with its 
 (``functions.completeSuccess``) or with what is wrong in words (``functions.completeError``), which
 Slack shows the workflow's author.
 
-Inputs (manifest.yml declares them): ``corpus`` (required), ``n``, ``pattern`` (letters and ``*``),
-``free`` (only names free on the corpus' registry; not with a pattern). Outputs: ``names_text``, the
+Inputs (manifest.yml declares them): ``corpus`` (required: a built-in corpus or one of the team's own),
+``n``, ``pattern`` (letters and ``*``),
+``free`` (only names free on the corpus' registry; with a pattern, the likeliest free completions). Outputs: ``names_text``, the
 names one per line, and ``names``, the list.
 
 Slack's answers to a completion, as ``bot.slack.web_api``'s table says: an execution Slack no longer runs
@@ -25,7 +26,9 @@ from slack_sdk.errors import SlackApiError
 from bot.slack.web_api import LOST_ACCESS, NoToken, Tokens, error_code
 from core.errors import TNaaSError
 from core.settings import Settings
+from corpora import corpus_names
 from jobs.contracts import (
+    OWN_CORPORA,
     CompleteRequest,
     GenerateRequest,
     NamesReply,
@@ -35,6 +38,7 @@ from jobs.contracts import (
 )
 from jobs.pipeline import answer
 from jobs.worker import WorkerContext
+from store.team_corpora import TeamCorpora, team_owner
 
 log = logging.getLogger(__name__)
 STEP_GONE = {
@@ -44,28 +48,41 @@ STEP_GONE = {
     "access_denied",
 }
 OUTPUTS_REFUSED = "parameter_validation_failed"
-NOT_WITH_PATTERN = "`free` cannot be combined with a pattern yet: leave one of them out."
 FAILED = "Something went wrong while making the names; the operator can see why. Try the workflow again later."
 NO_NAMES = "No names came out of that: try another pattern or corpus, or without `free`."
 FIELDS = ("corpus", "pattern", "n", "free")
 
 
-def step_request(inputs: dict) -> GenerateRequest | CompleteRequest:
-    """The request the step's inputs ask for; a TNaaSError in words when they cannot be answered."""
+def step_request(inputs: dict, own: dict[str, str] | None = None) -> GenerateRequest | CompleteRequest:
+    """The request the step's inputs ask for; a TNaaSError in words when they cannot be answered.
+    ``own``: {slug: owner} of the team corpora the workflow's team may name (its own, the operator's)."""
     corpus, pattern, n, free = (inputs.get(k) for k in FIELDS)
     if not isinstance(corpus, str) or not corpus.strip():
         raise TNaaSError("The step needs a corpus, e.g. pokemon or pypi.")
+    corpus = corpus.strip()
     fields: dict = {"corpus": corpus}
     if n not in (None, ""):
         fields["n"] = n
+    context = {OWN_CORPORA: list(own or {})}
     try:
         if isinstance(pattern, str) and pattern.strip():
-            if free in (True, "true"):
-                raise TNaaSError(NOT_WITH_PATTERN)
-            return CompleteRequest(pattern=pattern, **fields)
-        return GenerateRequest(free=free in (True, "true"), **fields)
+            request = CompleteRequest.model_validate(
+                fields | {"pattern": pattern, "free": free in (True, "true")}, context=context
+            )
+        else:
+            request = GenerateRequest.model_validate(fields | {"free": free in (True, "true")}, context=context)
     except ValidationError as err:
         raise first_problem(err, FIELDS) from None
+    if own and request.corpus in own:
+        request.owner = own[request.corpus]
+    return request
+
+
+def team_corpora(connection: Redis, team: str, corpus: object) -> dict[str, str]:
+    """{slug: owner} of the corpora ``team`` may name, read only when the step names no built-in corpus."""
+    if not isinstance(corpus, str) or corpus.strip() in corpus_names():
+        return {}
+    return {slug: by for slug, (by, _) in TeamCorpora(connection).visible(team_owner(team)).items()}
 
 
 def outputs_of(reply: NamesReply) -> dict:
@@ -76,9 +93,12 @@ def outputs_of(reply: NamesReply) -> dict:
 def run_step(step: StepJob, context: WorkerContext) -> dict:
     """Make the names and complete the step; what was done, for rq's result."""
     try:
-        request = step_request(step.inputs)
+        own = team_corpora(context.connection, step.team, step.inputs.get("corpus"))
+        request = step_request(step.inputs, own)
         caller = f"slack:{step.team}:step"  # whose registry budget `free`'s look-ups spend
-        reply = answer(request, context.models, context.arms, context.settings, context.availability, caller)
+        reply = answer(
+            request, context.models, context.arms, context.settings, context.availability, caller, context.team
+        )
     except TNaaSError as err:
         reply = UserError(error=str(err))
     if isinstance(reply, NamesReply) and not reply.candidates:

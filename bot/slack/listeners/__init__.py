@@ -16,7 +16,7 @@ from bot.slack.listeners.candidates import candidate_menu, export_button, remove
 from bot.slack.listeners.corpus import corpus_submitted
 from bot.slack.listeners.direct_message import direct_message
 from bot.slack.listeners.modal import name_something_shortcut, name_something_submitted
-from bot.slack.listeners.names_like_this import names_like_this
+from bot.slack.listeners.names_like_this import names_like_this, word_submitted
 from bot.slack.listeners.reactions import reaction_added, reaction_removed
 from bot.slack.listeners.techname import techname
 from bot.slack.listeners.votes import vote_button
@@ -30,6 +30,7 @@ from bot.slack.messages import (
     REMOVE_ACTION,
     SHORTLIST_ACTION,
     VOTE_ACTION,
+    WORD_MODAL,
 )
 
 
@@ -49,4 +50,5 @@ def register(app: App) -> None:
     app.view(NAME_MODAL)(name_something_submitted)
     app.view(CORPUS_MODAL)(corpus_submitted)
     app.shortcut(NAMES_LIKE_THIS)(names_like_this)
+    app.view(WORD_MODAL)(word_submitted)
     app.function(STEP)(suggest_names)

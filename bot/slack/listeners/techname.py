@@ -16,7 +16,9 @@ def techname(ack, command: dict, context, client=None) -> None:
     if (
         client is not None
         and not (command.get("text") or "").strip()
-        and open_name_modal(client, command.get("trigger_id") or "", command.get("channel_id"), deps.settings)
+        and open_name_modal(
+            client, command.get("trigger_id") or "", command.get("channel_id"), deps, context.team_id or ""
+        )
     ):
         return ack()  # `/techname` alone: the form (help when it cannot open)
     if client is not None and (command.get("text") or "").lower().split() == ["corpus", "add"]:
