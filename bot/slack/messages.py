@@ -16,6 +16,7 @@ from slack_sdk.models.blocks import (
     CheckboxesElement,
     ContextBlock,
     ConversationSelectElement,
+    FileInputElement,
     HeaderBlock,
     InputBlock,
     MarkdownTextObject,
@@ -380,12 +381,15 @@ def modal_command(values: dict) -> tuple[str, str | None]:
 
 
 CORPUS_MODAL = "add_corpus"  # the "Add a corpus" modal's callback_id
-CORPUS_FIELDS = ("name", "names", "description")  # each input's block_id and action_id
+CORPUS_FIELDS = ("name", "names", "description")  # each text input's block_id and action_id
+CORPUS_FILE = "file"  # the file input's block_id and action_id
+CORPUS_FILETYPES = ["txt", "csv"]
 
 
-def corpus_modal(text_box: int, min_names: int, slug_len: int) -> dict:
-    """The "Add a corpus" form: the corpus' name, its names pasted one per line, an optional description.
-    The submission is checked as an API upload is (``corpora.team``), then trained for the team."""
+def corpus_modal(text_box: int, min_names: int, slug_len: int, max_mb: int) -> dict:
+    """The "Add a corpus" form: the corpus' name, its names pasted one per line or a file of them (one or
+    the other), an optional description. The submission is checked as an API upload is (``corpora.team``),
+    then trained for the team; a file is fetched and checked by a worker."""
     blocks = [
         InputBlock(
             block_id="name",
@@ -399,7 +403,16 @@ def corpus_modal(text_box: int, min_names: int, slug_len: int) -> dict:
             element=PlainTextInputElement(
                 action_id="names", multiline=True, max_length=text_box, placeholder="odin\nthor\nfreya"
             ),
-            hint=f"At least {min_names} names, up to {text_box:,} characters (what one Slack text box holds).",
+            hint=f"Paste at least {min_names} names, up to {text_box:,} characters (one Slack text box), "
+            "or leave this empty and upload a file below: one or the other.",
+            optional=True,
+        ),
+        InputBlock(
+            block_id=CORPUS_FILE,
+            label="Or a file of names",
+            element=FileInputElement(action_id=CORPUS_FILE, filetypes=CORPUS_FILETYPES, max_files=1),
+            hint=f"A .txt with one name per line, or a .csv whose first column is the names; up to {max_mb} MB.",
+            optional=True,
         ),
         InputBlock(
             block_id="description",
@@ -417,6 +430,17 @@ def corpus_modal(text_box: int, min_names: int, slug_len: int) -> dict:
 def corpus_form(values: dict) -> dict[str, str]:
     """{field: text} of an "Add a corpus" submission's ``state.values`` (a missing field: "")."""
     return {name: str(((values.get(name) or {}).get(name) or {}).get("value") or "") for name in CORPUS_FIELDS}
+
+
+def corpus_form_files(values: dict) -> list[dict]:
+    """The files of an "Add a corpus" submission's file input (Slack's file objects, each with its
+    ``id``); anything else in their place is dropped."""
+    files = ((values.get(CORPUS_FILE) or {}).get(CORPUS_FILE) or {}).get("files") or []
+    return (
+        [f for f in files if isinstance(f, dict) and isinstance(f.get("id"), str) and f["id"]]
+        if isinstance(files, list)
+        else []
+    )
 
 
 def corpus_report_text(slug: str, state: dict) -> str:

@@ -1,6 +1,6 @@
 """The Slack surface's job functions, run by the workers (enqueued by dotted path, so the web process
 never imports them): answer a batch of Slack requests and post each reply, publish an App Home tab,
-complete a workflow step, and tell the users of a job that failed for good."""
+complete a workflow step, fetch a corpus file from Slack, and tell the users of a job that failed for good."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ import logging
 from rq.job import Job
 
 from bot.slack import replies
+from bot.slack.corpus_file import fetch_corpus_file as fetch_file
+from bot.slack.corpus_file import refusal
 from bot.slack.workflow_step import FAILED, complete, run_step
 from core.settings import get_settings
 from jobs.contracts import QUEUED, HomeJob, SlackBatch, SlackJob, StepJob
@@ -95,3 +97,23 @@ def tell_corpus_report(payload: dict, *, context: WorkerContext) -> dict:
         context.connection,
         context.settings,
     )
+
+
+@needs_context
+def fetch_corpus_file(payload: dict, *, context: WorkerContext) -> dict:
+    """A corpus sent as a file in the "Add a corpus" form: fetched from Slack, checked and its training
+    queued; or its submitter told why not, by direct message."""
+    return fetch_file(payload, context.connection, context.settings)
+
+
+def corpus_file_failed(job: Job, connection, exc_type, exc_value, traceback) -> None:
+    """rq's ``on_failure`` for fetching a corpus file: once its last attempt has failed (Slack down, a
+    long rate limit), the submitter hears so rather than nothing."""
+    if job.retries_left:
+        return
+    try:
+        payload = job.args[0]
+        text = refusal(payload["corpus"], "I could not reach Slack to fetch it: try again in a few minutes.")
+        replies.tell_user(payload["team"], payload.get("enterprise"), payload["user"], text, connection, get_settings())
+    except Exception:  # a failure callback must not fail: log it for the operator
+        log.exception("could not tell the submitter of corpus file job %s that it failed", job.id)
