@@ -3,10 +3,12 @@ stand-in, a signed submission is checked (problems under their field), trained b
 the submitting team alone, and its report reaches the submitter by direct message."""
 
 import json
+import urllib.error
+import urllib.request
 
 import pytest
 
-from store.team_corpora import TeamCorpora
+from store.team_corpora import TeamCorpora, team_owner
 from testkit.slack_standin import TOKEN
 from testkit.stacks import slack_stack
 from tests.test_slack import QUEUE, SECRET, Stack, settled, submit, wait_for
@@ -117,3 +119,108 @@ def test_a_teams_corpus_answers_its_requests_is_listed_and_removed_and_is_unknow
     assert not [k for k in stack.redis.scan_iter("tnaas:corpus*") if b"big-rivers" in k]
     status, ack, _ = stack.slash("big-rivers 3", channel="CLIST")
     assert "don't know a corpus called 'big-rivers'" in ack
+
+
+def file_form(name: str, file: dict | None, names: list[str] | None = None) -> dict:
+    """The form with a file in its file input (Slack's file object, as the submission carries it)."""
+    values = form(name, names or [])
+    values["names"]["value"] = "\n".join(names) if names else None
+    values["file"] = {"type": "file_input", "files": [file] if file else []}
+    return values
+
+
+def told(stack: Stack, slug: str, text: str, timeout: float = 60) -> dict:
+    """The direct message to U1 about ``slug`` that says ``text``."""
+    return wait_for(
+        lambda: next((p for p in dms(stack, "U1") if f"`{slug}`" in p["text"] and text in p["text"]), None),
+        f"a DM about {slug} saying {text!r}",
+        timeout,
+    )
+
+
+def test_a_file_in_the_form_is_fetched_with_the_bot_token_trained_and_a_retry_trains_once(stack):
+    modal = open_form(stack)
+    blocks = {b["block_id"]: b["element"] for b in modal["blocks"]}
+    assert blocks["file"] == {"type": "file_input", "action_id": "file", "filetypes": ["txt", "csv"], "max_files": 1}
+    assert blocks["names"]["type"] == "plain_text_input" and stack.slack.block_refusals == []
+    csv = "name,length\r\n" + "\r\n".join(f"{r},{len(r)}" for r in RIVERS) + "\r\n"
+    file = stack.slack.add_file(("\ufeff" + csv).encode(), name="rivers.csv")
+    before = len(dms(stack, "U1"))
+    view = modal | {"id": "VFILE"}
+    assert submit(stack, view, file_form("file-rivers", file)) == (200, "")
+    assert submit(stack, view, file_form("file-rivers", file)) == (200, "")  # Slack's retry
+    report = told(stack, "file-rivers", "is ready")["text"]
+    assert "*Names kept:* 30" in report and "read as a table" in report and "is a header" in report
+    settled(stack)
+    assert len(dms(stack, "U1")) == before + 1 and stack.slack.downloads.count((file["id"], 200)) == 1
+    (info,) = [p for p in stack.slack.called("files.info") if p["file"] == file["id"]]
+    assert info["_token"] == TOKEN
+    assert TeamCorpora(stack.redis).names(team_owner("T1"), "file-rivers") == RIVERS
+    status, ack, _ = stack.slash("file-rivers 3", channel="CFILE")
+    assert status == 200 and ack == ""
+    assert "file-rivers" in wait_for(lambda: stack.posts("CFILE"), "names from the file's corpus")[0]["text"]
+
+
+def test_both_or_neither_or_a_large_file_is_answered_under_its_field(stack):
+    modal = open_form(stack)
+    file = stack.slack.add_file("\n".join(RIVERS).encode())
+    status, said = submit(stack, modal | {"id": "VBOTH"}, file_form("both", file, RIVERS))
+    assert status == 200 and "not both" in json.loads(said)["errors"]["file"]
+    status, said = submit(stack, modal | {"id": "VNONE"}, file_form("none", None))
+    assert "upload a file" in json.loads(said)["errors"]["names"]
+    big = stack.slack.add_file(b"river\n" * 400_000)
+    status, said = submit(stack, modal | {"id": "VBIG"}, file_form("big", big))
+    assert "at most 2 MB" in json.loads(said)["errors"]["file"]
+    settled(stack)
+    assert not TeamCorpora(stack.redis).states(team_owner("T1")).keys() & {"both", "none", "big"}
+
+
+@pytest.mark.parametrize(
+    ("slug", "make", "said"),
+    [
+        ("gone-file", lambda s: {"id": "F99999999", "name": "x.txt"}, "no longer has that file"),
+        ("deleted-file", "deleted", "no longer has that file"),
+        ("denied-file", lambda s: s.add_file(b"a\n" * 30, readable=False), "would not let me read that file"),
+        (
+            "their-file",
+            lambda s: s.add_file("\n".join(RIVERS).encode(), team="TOTHER", shared_with={"T1"}),
+            "another workspace",
+        ),
+        ("huge-file", lambda s: s.add_file(b"river\n" * 400_000) | {"size": 100}, "at most 2 MB"),
+        ("binary-file", lambda s: s.add_file(bytes(range(256)) * 40, name="names.txt"), "binary file"),
+        ("latin-file", lambda s: s.add_file("\n".join(RIVERS + ["café"]).encode("latin-1")), "not UTF-8"),
+        ("few-file", lambda s: s.add_file(b"odin\nthor\n"), "at least 20"),
+    ],
+)
+def test_a_file_slack_will_not_give_or_that_is_no_name_list_is_told_by_dm_and_keeps_nothing(stack, slug, make, said):
+    if make == "deleted":
+        file = stack.slack.add_file("\n".join(RIVERS).encode())
+        stack.slack.delete_file(file["id"])
+    else:
+        file = make(stack.slack)
+    modal = open_form(stack)
+    assert submit(stack, modal | {"id": f"V-{slug}"}, file_form(slug, file)) == (200, "")
+    text = told(stack, slug, "was not added from your file")["text"]
+    assert said in text and "nothing changed" in text
+    settled(stack)
+    assert slug not in TeamCorpora(stack.redis).states(team_owner("T1"))
+    assert not [k for k in stack.redis.scan_iter("tnaas:corpus*") if slug.encode() in k]
+
+
+def test_a_download_without_the_right_token_is_sent_to_the_sign_in_page(stack):
+    """What the worker relies on: Slack hands a file's bytes only to a token of a workspace that reads it."""
+    file = stack.slack.add_file(b"odin\n" * 30)
+    stack.slack.token("xoxb-other", "TOTHER")
+    for headers in ({}, {"Authorization": "Bearer xoxb-wrong"}, {"Authorization": "Bearer xoxb-other"}):
+        request = urllib.request.Request(file["url_private_download"], headers=headers)
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.build_opener(NoRedirect).open(request, timeout=5)
+        assert refused.value.code == 302 and "/signin" in refused.value.headers["Location"]
+    request = urllib.request.Request(file["url_private"], headers={"Authorization": f"Bearer {TOKEN}"})
+    with urllib.request.urlopen(request, timeout=5) as response:
+        assert response.read() == b"odin\n" * 30
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        return None

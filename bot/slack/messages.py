@@ -16,7 +16,6 @@ from slack_sdk.models.blocks import (
     CheckboxesElement,
     ContextBlock,
     ConversationSelectElement,
-    FileInputElement,
     HeaderBlock,
     InputBlock,
     MarkdownTextObject,
@@ -28,6 +27,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
     StaticSelectElement,
 )
+from slack_sdk.models.blocks.block_elements import FileInputElement
 from slack_sdk.models.views import View
 
 from core.limits import SLACK_BLOCKS_CHARS
