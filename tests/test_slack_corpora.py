@@ -9,7 +9,7 @@ import urllib.request
 import pytest
 
 from store.team_corpora import TeamCorpora, team_owner
-from testkit.slack_standin import TOKEN
+from testkit.slack_standin import SCOPES, TOKEN
 from testkit.stacks import slack_stack
 from tests.test_slack import QUEUE, SECRET, Stack, settled, submit, wait_for
 
@@ -224,3 +224,17 @@ def test_a_download_without_the_right_token_is_sent_to_the_sign_in_page(stack):
 class NoRedirect(urllib.request.HTTPRedirectHandler):
     def redirect_request(self, req, fp, code, msg, headers, newurl):
         return None
+
+
+def test_an_install_without_files_read_is_asked_to_reinstall_and_keeps_nothing(stack):
+    stack.slack.token(TOKEN, "T1", scopes=SCOPES.replace(",files:read", ""))
+    try:
+        file = stack.slack.add_file("\n".join(RIVERS).encode())
+        modal = open_form(stack)
+        assert submit(stack, modal | {"id": "V-noscope"}, file_form("no-scope", file)) == (200, "")
+        assert "reinstall the app" in told(stack, "no-scope", "was not added from your file")["text"]
+        settled(stack)
+    finally:
+        stack.slack.token(TOKEN, "T1")
+    assert "no-scope" not in TeamCorpora(stack.redis).states(team_owner("T1"))
+    assert stack.slack.downloads.count((file["id"], 200)) == 0
