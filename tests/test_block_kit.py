@@ -8,7 +8,16 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.slack.messages import candidate_blocks, headline, home_view, standings_text
-from core.limits import MAX_CORPUS_NAME_LEN, MAX_N, MAX_NAME_LEN, MAX_PATTERN_LEN, SHORTLIST_MAX, TOP_NAMES
+from core.limits import (
+    MAX_CORPUS_NAME_LEN,
+    MAX_N,
+    MAX_NAME_LEN,
+    MAX_PATTERN_LEN,
+    SHORTLIST_MAX,
+    TEAM_CORPORA_PER_OWNER,
+    TEAM_CORPUS_SLUG_LEN,
+    TOP_NAMES,
+)
 from jobs.contracts import CandidateOut, CompleteRequest, LikeRequest, MarkOut, NamesReply
 from store.shortlists import ShortlistEntry
 from store.votes import TopName
@@ -147,6 +156,10 @@ def test_the_home_tab_passes_with_a_full_shortlist_and_the_longest_names(slack, 
     top = [TopName("x" * MAX_NAME_LEN, LONGEST_CORPUS, 999) for _ in range(TOP_NAMES)]
     counts = {f"kn{k}": (10_000, 5_000) for k in range(1, 9)} | {f"markov{k}": (10_000, 5_000) for k in range(1, 6)}
     corpora = [f"{i}" + "c" * (MAX_CORPUS_NAME_LEN - 1) for i in range(20)]
-    view = home_view(corpora, top, standings_text("Models", counts), shortlist)
+    own = {
+        f"{i:02d}" + "-x" * ((TEAM_CORPUS_SLUG_LEN - 2) // 2): {"status": "failed", "error": "e" * 300}
+        for i in range(TEAM_CORPORA_PER_OWNER)
+    }
+    view = home_view(corpora, top, standings_text("Models", counts), shortlist, own)
     assert client.views_publish(user_id="U1", view=view)["ok"]
     assert slack.block_refusals == []

@@ -238,3 +238,40 @@ def test_an_install_without_files_read_is_asked_to_reinstall_and_keeps_nothing(s
         stack.slack.token(TOKEN, "T1")
     assert "no-scope" not in TeamCorpora(stack.redis).states(team_owner("T1"))
     assert stack.slack.downloads.count((file["id"], 200)) == 0
+
+
+def home_of(stack: Stack, user: str, event_id: str) -> dict:
+    stack.slack.views.pop(("T1", user), None)
+    assert stack.event({"type": "app_home_opened", "user": user, "tab": "home"}, event_id) == 200
+    return wait_for(lambda: stack.slack.views.get(("T1", user)), "the Home tab")
+
+
+def test_home_lists_the_teams_corpora_adds_one_with_the_form_and_removes_one(stack):
+    add_corpus(stack, "home-rivers", "VHOME")
+    home = home_of(stack, "U9", "EvHomeCorpora")
+    assert stack.slack.block_refusals == []
+    sections = [b for b in home["blocks"] if b["type"] == "section"]
+    (head,) = [b for b in sections if b["text"]["text"].startswith("*Your team's corpora*")]
+    assert head["accessory"]["action_id"] == "corpus_add"
+    (line,) = [b for b in sections if "`home-rivers`" in b["text"]["text"]]
+    assert "30 names" in line["text"]["text"] and line["accessory"]["value"] == "home-rivers"
+    assert line["accessory"]["confirm"]["confirm"]["text"] == "Remove"
+
+    before = len(stack.slack.modals)
+    status, _ = stack.act({"type": "button", "action_id": "corpus_add", "value": "add"}, trigger=stack.slack.trigger())
+    assert status == 200
+    modal = wait_for(lambda: len(stack.slack.modals) > before and stack.slack.modals[-1], "the form from Home")
+    assert modal["callback_id"] == "add_corpus"
+
+    forged = {"type": "button", "action_id": "corpus_rm_1", "value": "home-rivers"}
+    assert stack.act(forged, team="TOTHER")[0] == 200  # another team's click names no corpus of its own
+    settled(stack)
+    assert "home-rivers" in TeamCorpora(stack.redis).states(team_owner("T1"))
+
+    stack.slack.views.pop(("T1", "U9"))
+    remove = {"type": "button", "action_id": line["accessory"]["action_id"], "value": "home-rivers"}
+    assert stack.act(remove, user="U9")[0] == 200
+    home = wait_for(lambda: stack.slack.views.get(("T1", "U9")), "the Home tab published again")
+    assert "home-rivers" not in json.dumps(home)
+    assert "home-rivers" not in TeamCorpora(stack.redis).states(team_owner("T1"))
+    assert not [k for k in stack.redis.scan_iter("tnaas:corpus*") if b"home-rivers" in k]

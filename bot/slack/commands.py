@@ -15,7 +15,7 @@ from redis.exceptions import RedisError
 
 from bot.slack.deps import AckBudget, SlackDeps
 from bot.slack.grammar import Command, CorpusAction, Help, ListThings, parse_command, usage
-from bot.slack.messages import code, escape, shortlist_text, standings_text, top_text
+from bot.slack.messages import code, corpus_status, escape, shortlist_text, standings_text, top_text
 from core.errors import TNaaSError, Unavailable
 from core.model_names import default_models
 from corpora import corpus_names
@@ -128,12 +128,3 @@ def corpus_action(command: CorpusAction, connection: Redis, team: str) -> str:
         return f"Your team has no corpus called {code(command.name or '')}: `/techname corpus list` lists them."
     impressions = VoteStore(connection).forget_corpus(corpus_id(owner, slug))
     return f"Removed {code(slug)}, its trained model and the {impressions} names shown from it."
-
-
-def corpus_status(state: dict) -> str:
-    report = state.get("report") or {}
-    if state.get("training"):
-        return "training…"
-    if state.get("status") == "ready":
-        return f"{report.get('names', 0)} names, {escape(report.get('model', ''))}"
-    return escape(f"failed: {state.get('error') or 'not trained'}")

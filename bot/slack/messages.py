@@ -14,6 +14,7 @@ from slack_sdk.models.blocks import (
     ActionsBlock,
     ButtonElement,
     CheckboxesElement,
+    ConfirmObject,
     ContextBlock,
     ConversationSelectElement,
     HeaderBlock,
@@ -272,13 +273,19 @@ HOW_TO = (
 
 
 def home_view(
-    corpora: list[str], best: list[TopName], models: str, shortlist: list[ShortlistEntry] | None = None
+    corpora: list[str],
+    best: list[TopName],
+    models: str,
+    shortlist: list[ShortlistEntry] | None = None,
+    team_corpora: dict[str, dict] | None = None,
 ) -> dict:
-    """The App Home tab: how to use the bot, the team's shortlist, its best-voted names, the models' standings."""
+    """The App Home tab: how to use the bot, the team's shortlist, its own corpora, its best-voted names,
+    the models' standings."""
     blocks = [
         HeaderBlock(text=PlainTextObject(text="TNaaS: names for your next project")),
         SectionBlock(text=MarkdownTextObject(text=HOW_TO.format(corpora=", ".join(corpora)))),
         *shortlist_blocks(shortlist or []),
+        *team_corpora_blocks(team_corpora or {}),
         SectionBlock(text=MarkdownTextObject(text="*Your team's favourites*\n" + top_text(best))),
         SectionBlock(text=MarkdownTextObject(text="*Models*\n" + models)),
         ContextBlock(
@@ -441,6 +448,45 @@ def corpus_form_files(values: dict) -> list[dict]:
         if isinstance(files, list)
         else []
     )
+
+
+def corpus_status(state: dict) -> str:
+    """A team corpus in a few words: training, its names and model, or why it failed."""
+    report = state.get("report") or {}
+    if state.get("training"):
+        return "training…"
+    if state.get("status") == "ready":
+        return f"{report.get('names', 0)} names, {escape(report.get('model', ''))}"
+    return escape(f"failed: {state.get('error') or 'not trained'}")
+
+
+CORPUS_ADD_ACTION = "corpus_add"  # the Home tab's "Add a corpus": the same form as `/techname corpus add`
+CORPUS_REMOVE_ACTION = "corpus_rm"  # corpus_rm_1, ...: the Home tab's Remove beside each of the team's corpora
+
+
+def team_corpora_blocks(states: dict[str, dict]) -> list:
+    """The Home tab's own corpora of the team: a line per corpus (names, model) with its Remove button
+    (confirmed first), and "Add a corpus" (at most TEAM_CORPORA_PER_OWNER + 1 blocks)."""
+    add = ButtonElement(text=PlainTextObject(text="Add a corpus"), action_id=CORPUS_ADD_ACTION, value="add")
+    intro = "Your team's own lists of names, for this workspace alone: `/techname NAME 5` makes names like them."
+    if not states:
+        intro = "None yet: add a list of names (your services, a theme), then `/techname NAME 5` makes names like them."
+    blocks: list = [SectionBlock(text=MarkdownTextObject(text=f"*Your team's corpora*\n{intro}"), accessory=add)]
+    for i, (slug, state) in enumerate(states.items(), 1):
+        remove = ButtonElement(
+            text=PlainTextObject(text="Remove"),
+            action_id=f"{CORPUS_REMOVE_ACTION}_{i}",
+            value=slug,
+            confirm=ConfirmObject(
+                title="Remove this corpus?",
+                text=f"{code(slug)}, its trained model and every name shown from it (with their votes) go for good.",
+                confirm="Remove",
+                deny="Keep it",
+            ),
+        )
+        line = f"{code(slug)}: {corpus_status(state)}"
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=line), accessory=remove))
+    return blocks
 
 
 def corpus_report_text(slug: str, state: dict) -> str:

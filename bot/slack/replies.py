@@ -420,6 +420,7 @@ def publish_home(team: str | None, user: str, enterprise: str | None, connection
         VoteStore(connection).top(team=team),
         standings_text("Models", ArmCounts(connection).counts("model")),
         Shortlists(connection).entries(team or "-"),
+        TeamCorpora(connection).states(team_owner(team)) if team else {},
     )
     try:
         Tokens(connection, settings).client(team, enterprise).views_publish(user_id=user, view=view)

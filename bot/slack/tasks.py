@@ -9,8 +9,10 @@ import logging
 from rq.job import Job
 
 from bot.slack import replies
+from bot.slack.commands import corpus_action
 from bot.slack.corpus_file import fetch_corpus_file as fetch_file
 from bot.slack.corpus_file import refusal
+from bot.slack.grammar import CorpusAction
 from bot.slack.workflow_step import FAILED, complete, run_step
 from core.settings import get_settings
 from jobs.contracts import QUEUED, HomeJob, SlackBatch, SlackJob, StepJob
@@ -97,6 +99,20 @@ def tell_corpus_report(payload: dict, *, context: WorkerContext) -> dict:
         context.connection,
         context.settings,
     )
+
+
+@needs_context
+def remove_team_corpus(payload: dict, *, context: WorkerContext) -> dict:
+    """Remove on the Home tab's corpora: the team's corpus and every name shown from it go, as with
+    `/techname corpus rm NAME`; then the clicker's Home tab is published again."""
+    job = HomeJob.model_validate(payload)
+    said = corpus_action(
+        CorpusAction(action="rm", name=str(payload.get("corpus") or "")), context.connection, job.team or ""
+    )
+    log.info("team %s: %s", job.team, said)
+    return replies.publish_home(job.team, job.user, job.enterprise, context.connection, context.settings) | {
+        "said": said
+    }
 
 
 @needs_context
