@@ -275,3 +275,19 @@ def test_home_lists_the_teams_corpora_adds_one_with_the_form_and_removes_one(sta
     assert "home-rivers" not in json.dumps(home)
     assert "home-rivers" not in TeamCorpora(stack.redis).states(team_owner("T1"))
     assert not [k for k in stack.redis.scan_iter("tnaas:corpus*") if b"home-rivers" in k]
+
+
+def test_corpora_and_is_name_include_the_teams_own_corpora_and_no_one_elses(stack):
+    add_corpus(stack, "is-rivers", "VIS")
+    status, ack, _ = stack.slash("corpora", channel="CIS")
+    assert status == 200 and "pokemon" in ack and "Your team's own: `is-rivers`" in ack
+    status, ack, _ = stack.slash("corpora", channel="CIS", team="TOTHER")
+    assert "is-rivers" not in ack
+    status, ack, _ = stack.slash("is danube", channel="CIS")
+    assert status == 200 and ack == ""
+    answer = wait_for(lambda: "real name in" in (said := json.dumps(stack.posts("CIS"))) and said, "is danube's answer")
+    assert "is-rivers" in answer
+    status, ack, _ = stack.slash("is danube", channel="CISOTHER", team="TOTHER")
+    assert status == 200 and ack == ""
+    answer = wait_for(lambda: len(posts := stack.posts("CISOTHER")) >= 2 and json.dumps(posts), "its answer")
+    assert "sounds like" in answer and "is-rivers" not in answer
