@@ -8,6 +8,8 @@ import urllib.request
 
 import pytest
 
+from core.limits import TEAM_CORPUS_UPLOADS_PER_HOUR
+from store.rate_limit import HOUR, RateLimited, RateLimits, corpus_upload_counters
 from store.team_corpora import TeamCorpora, team_owner
 from testkit.slack_standin import SCOPES, TOKEN
 from testkit.stacks import slack_stack
@@ -280,7 +282,7 @@ def test_home_lists_the_teams_corpora_adds_one_with_the_form_and_removes_one(sta
 def test_corpora_and_is_name_include_the_teams_own_corpora_and_no_one_elses(stack):
     add_corpus(stack, "is-rivers", "VIS")
     status, ack, _ = stack.slash("corpora", channel="CIS")
-    assert status == 200 and "pokemon" in ack and "Your team's own: `is-rivers`" in ack
+    assert status == 200 and "pokemon" in ack and "`is-rivers`" in ack.split("Your team's own: ")[1]
     status, ack, _ = stack.slash("corpora", channel="CIS", team="TOTHER")
     assert "is-rivers" not in ack
     status, ack, _ = stack.slash("is danube", channel="CIS")
@@ -291,3 +293,30 @@ def test_corpora_and_is_name_include_the_teams_own_corpora_and_no_one_elses(stac
     assert status == 200 and ack == ""
     answer = wait_for(lambda: len(posts := stack.posts("CISOTHER")) >= 2 and json.dumps(posts), "its answer")
     assert "sounds like" in answer and "is-rivers" not in answer
+
+
+@pytest.fixture(autouse=True)
+def fresh_upload_allowance(stack):
+    """Each test's uploads start with a person's full hourly allowance (the module shares one stack)."""
+    for key in stack.redis.scan_iter("tnaas:rate:corpus-upload:*"):
+        stack.redis.delete(key)
+
+
+def test_one_person_sends_at_most_a_few_corpora_an_hour_and_is_told_so_politely(stack):
+    uploads = RateLimits(stack.redis)
+    for _ in range(TEAM_CORPUS_UPLOADS_PER_HOUR):
+        uploads.check_each(corpus_upload_counters("T1", "U1", TEAM_CORPUS_UPLOADS_PER_HOUR), HOUR)
+    modal = open_form(stack)
+    keys = set(stack.redis.scan_iter("tnaas:corpus*"))
+    status, said = submit(stack, modal | {"id": "VRATE"}, form("one-more", RIVERS))
+    error = json.loads(said)["errors"]["name"]
+    assert status == 200 and f"may send {TEAM_CORPUS_UPLOADS_PER_HOUR} an hour" in error and "min" in error
+    file = stack.slack.add_file("\n".join(RIVERS).encode())
+    status, said = submit(stack, modal | {"id": "VRATE2"}, file_form("one-more", file))
+    assert "an hour" in json.loads(said)["errors"]["name"]
+    settled(stack)
+    assert set(stack.redis.scan_iter("tnaas:corpus*")) == keys
+    assert not [p for p in stack.slack.called("files.info") if p["file"] == file["id"]]
+    with pytest.raises(RateLimited):  # another person of the team still has theirs; this one has none left
+        uploads.check_each(corpus_upload_counters("T1", "U1", TEAM_CORPUS_UPLOADS_PER_HOUR), HOUR)
+    uploads.check_each(corpus_upload_counters("T1", "U2", TEAM_CORPUS_UPLOADS_PER_HOUR), HOUR)
