@@ -8,6 +8,7 @@ import urllib.request
 
 import pytest
 
+from bot.slack.corpus_file import FileRefused, download
 from core.limits import TEAM_CORPUS_UPLOADS_PER_HOUR
 from store.rate_limit import HOUR, RateLimited, RateLimits, corpus_upload_counters
 from store.team_corpora import TeamCorpora, team_owner
@@ -320,3 +321,14 @@ def test_one_person_sends_at_most_a_few_corpora_an_hour_and_is_told_so_politely(
     with pytest.raises(RateLimited):  # another person of the team still has theirs; this one has none left
         uploads.check_each(corpus_upload_counters("T1", "U1", TEAM_CORPUS_UPLOADS_PER_HOUR), HOUR)
     uploads.check_each(corpus_upload_counters("T1", "U2", TEAM_CORPUS_UPLOADS_PER_HOUR), HOUR)
+
+
+def test_the_download_stops_past_2_mb_and_refuses_the_sign_in_page(stack):
+    """The worker's download on its own, against the stand-in: whatever ``files.info`` said of the size,
+    it reads no more than a name list may hold, and a token Slack refuses gets a message, not a web page."""
+    big = stack.slack.add_file(b"river\n" * 400_000)
+    with pytest.raises(FileRefused, match="over 2 MB"):
+        download(big | {"size": 10}, TOKEN)
+    with pytest.raises(FileRefused, match="HTTP 302"):
+        download(big, "xoxb-not-slacks")
+    assert download(stack.slack.add_file(b"odin\nthor\n"), TOKEN) == b"odin\nthor\n"
