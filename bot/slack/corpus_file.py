@@ -16,6 +16,7 @@ import urllib.error
 import urllib.request
 
 from redis import Redis
+from rq import get_current_job
 from slack_sdk.errors import SlackApiError
 
 from bot.slack.corpus_upload import CorpusForm, queue_corpus
@@ -51,6 +52,12 @@ class FileRefused(Exception):
 def fetch_corpus_file(payload: dict, connection: Redis, settings: Settings) -> dict:
     """Fetch, check and queue the training of the form's file; or tell the submitter why not."""
     team, enterprise, user, slug = payload["team"], payload.get("enterprise"), payload["user"], payload["corpus"]
+    job = get_current_job()
+    if (
+        job is not None
+        and (TeamCorpora(connection).states(team_owner(team)).get(slug) or {}).get("fetched_by") == job.id
+    ):
+        return {"queued": True, "again": True}  # a rerun of this job (its worker died after queueing): done already
     try:
         token = Tokens(connection, settings).bot_token(team, enterprise)
     except NoToken as err:
@@ -64,7 +71,7 @@ def fetch_corpus_file(payload: dict, connection: Redis, settings: Settings) -> d
         check_room(store.slugs(team_owner(team)), slug)
         if store.stored_bytes() >= settings.team_corpora_mb * 1_048_576:
             raise BadCorpusList(NO_ROOM)
-        form = CorpusForm(slug, checked, payload.get("description") or "")
+        form = CorpusForm(slug, checked, payload.get("description") or "", job.id if job is not None else None)
         if queue_corpus(connection, settings, form, team, user, enterprise):
             raise FileRefused(SAY["busy"])
     except (FileRefused, BadCorpusList) as err:

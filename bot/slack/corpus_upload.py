@@ -41,6 +41,7 @@ class CorpusForm:
     slug: str
     checked: CheckedList
     description: str
+    fetched_by: str | None = None  # the job that fetched its file: a rerun of it finds its upload queued
 
 
 @dataclass(frozen=True)
@@ -107,6 +108,8 @@ def queue_corpus(
     about = {"dropped": checked.dropped, "notes": checked.notes}
     if form.description:
         about["description"] = form.description
+    if form.fetched_by:
+        about["fetched_by"] = form.fetched_by
     if not store.begin(owner, slug, checked.names, job_id, corpus_lock_seconds(settings), about):
         return {"name": BUSY}
     try:
