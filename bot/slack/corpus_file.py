@@ -19,7 +19,7 @@ from redis import Redis
 from rq import get_current_job
 from slack_sdk.errors import SlackApiError
 
-from bot.slack.corpus_upload import CorpusForm, queue_corpus
+from bot.slack.corpus_upload import BUSY, CorpusForm, queue_corpus
 from bot.slack.messages import code
 from bot.slack.replies import tell_user
 from bot.slack.web_api import LOST_ACCESS, NoToken, Tokens, error_code, web_client
@@ -40,7 +40,6 @@ SAY = {
     "lost": "I cannot read files in this workspace: ask an admin to reinstall the app (it needs files:read).",
     "other_team": "That file belongs to another workspace: upload a file from your computer in the form.",
     "download": "I could not download that file from Slack ({why}): try again in a minute.",
-    "busy": "This corpus is being trained from another upload right now: wait for it, then send yours.",
 }
 MB = TEAM_CORPUS_MAX_BYTES // 1_048_576
 
@@ -73,7 +72,7 @@ def fetch_corpus_file(payload: dict, connection: Redis, settings: Settings) -> d
             raise BadCorpusList(NO_ROOM)
         form = CorpusForm(slug, checked, payload.get("description") or "", job.id if job is not None else None)
         if queue_corpus(connection, settings, form, team, user, enterprise):
-            raise FileRefused(SAY["busy"])
+            raise FileRefused(BUSY)
     except (FileRefused, BadCorpusList) as err:
         log.info("team %s: the file for corpus %s was refused: %s", team, slug, err)
         tell_user(team, enterprise, user, refusal(slug, str(err)), connection, settings)

@@ -18,7 +18,7 @@ from rq.job import Callback, Dependency
 
 from bot.slack.messages import corpus_form, corpus_form_files
 from core.errors import BadCorpusList
-from core.limits import TEAM_CORPUS_MAX_BYTES
+from core.limits import TEAM_CORPUS_FILE_SECONDS, TEAM_CORPUS_MAX_BYTES
 from core.settings import Settings
 from corpora import judge_corpus_names
 from corpora.team import CheckedList, check_names, check_room, check_slug, split_lines
@@ -139,5 +139,6 @@ def queue_file(connection: Redis, settings: Settings, upload: CorpusFile, team: 
         "file": upload.file,
         "description": upload.description,
     }
-    enqueue_call(connection, FILE_JOB, payload, settings, on_failure=Callback(FILE_FAILED))
+    timeout = settings.job_timeout + TEAM_CORPUS_FILE_SECONDS  # its download may take that long
+    enqueue_call(connection, FILE_JOB, payload, settings, job_timeout=timeout, on_failure=Callback(FILE_FAILED))
     log.info("team %s: corpus %s queued from a file", team, upload.slug)
