@@ -77,3 +77,5 @@ TEAM_CORPUS_MAX_BODY = TEAM_CORPUS_MAX_BYTES + 512 * 1024  # POST /corpora: the 
 TEAM_CORPORA_PER_OWNER = 20  # corpora one team or API client keeps
 TEAM_CORPUS_SLUG_LEN = 32  # a corpus name: lowercase letters, digits and single hyphens
 TEAM_CORPUS_ARTIFACT_BYTES = 64 * 1024 * 1024  # one corpus' stored artifacts at most (a 50,000-name kn5 is ~25 MB)
+TEAM_CORPUS_FILE_SECONDS = 30  # a file uploaded in Slack's form: its whole download (2 MB), or it is refused
+TEAM_CORPUS_UPLOADS_PER_HOUR = 5  # corpus uploads one person may send from Slack an hour (each trains for seconds)

@@ -17,6 +17,10 @@ class SeenEvents:
         """True the first time an event id is seen: Slack's retries of it are then ignored."""
         return bool(self.redis.set(f"{self.PREFIX}{event_id}", 1, nx=True, ex=self.TTL))
 
+    def forget(self, event_id: str) -> None:
+        """An event acted on in vain (nothing came of it): the next time it is seen is a first time again."""
+        self.redis.delete(f"{self.PREFIX}{event_id}")
+
 
 class SeenRequests:
     """Signatures of signed requests already dispatched. A signature covers the timestamp and the body,

@@ -28,6 +28,14 @@ Modals: ``views.open`` takes a trigger_id of the team, within 3 s, once; ``views
 open modal (``not_found``, ``hash_conflict``, ``view_too_large``, ``invalid_arguments``,
 ``duplicate_external_id``); a test tells
 the stand-in how the app acked a submission (``submitted``) or that the person closed it (``closed``).
+
+Files a person uploaded (``add_file``: the bytes, the workspace that owns them, who else sees them):
+``files.info`` answers the file object as Slack does (``id``, ``name``, ``filetype``, ``size``,
+``user_team``, ``url_private``, ``url_private_download``) or ``file_not_found`` (no such file, or
+another workspace's not shared with the caller's), ``file_deleted``, ``access_denied`` (a file the bot
+may not read), ``missing_scope`` (no ``files:read``), the token errors. The bytes are served at
+``url_private`` / ``url_private_download`` only to a bearer token of a workspace that may read the file;
+any other request is redirected (302) to the sign-in page, a web page, as Slack does.
 """
 
 from __future__ import annotations
@@ -54,7 +62,7 @@ TEAM = "T1"
 TOKEN = "xoxb-test"
 SCOPES = (
     "commands,chat:write,chat:write.public,app_mentions:read,reactions:read,reactions:write,im:history,im:write,"
-    "files:write"
+    "files:write,files:read"
 )
 CLIENT_ID, CLIENT_SECRET = "1111.2222", "standin-client-secret"
 TIERS = {2: 20, 3: 50, 4: 100}
@@ -71,6 +79,7 @@ METHOD_TIER = {
     "conversations.open": 3,
     "files.getUploadURLExternal": 4,
     "files.completeUploadExternal": 4,
+    "files.info": 4,
     "oauth.v2.access": 4,
 }
 RESPONSE_URL_USES, RESPONSE_URL_MINUTES = 5, 30
@@ -103,6 +112,19 @@ class ResponseUrl:
     user: str
     created: float
     posts: list[dict] = field(default_factory=list)
+
+
+@dataclass
+class SharedFile:
+    """A file a person uploaded in Slack (a modal's file input): its owner workspace and bytes."""
+
+    team: str
+    name: str
+    filetype: str
+    data: bytes
+    readable: bool = True  # False: the bot may not read it (files.info answers access_denied)
+    shared_with: set[str] = field(default_factory=set)  # other workspaces that see it (Slack Connect)
+    deleted: bool = False
 
 
 @dataclass
@@ -139,6 +161,8 @@ class SlackStandIn:
         self.view_updates: list[dict] = []  # every view views.update put up, with its "id"
         self.uploads: dict[str, dict] = {}  # file id -> {"filename", "length", "data", "team"} (files_upload_v2)
         self.files: list[dict] = []  # files shared: {"id", "title", "filename", "channel", "data", "comment"}
+        self.person_files: dict[str, SharedFile] = {}  # file id -> a file a person uploaded (``add_file``)
+        self.downloads: list[tuple[str, int]] = []  # (file id, HTTP status) of every request for a file's bytes
         self.codes: dict[str, dict] = {}  # OAuth codes not yet exchanged
         self.refresh_tokens: dict[str, str] = {}  # live refresh token -> the team it refreshes
         self.faults: list[Fault] = []
@@ -171,6 +195,15 @@ class SlackStandIn:
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
+
+            def do_GET(self):
+                status, body, headers = standin._file_bytes(self.path, self.headers)
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
 
             def log_message(self, *args):
                 pass
@@ -249,6 +282,45 @@ class SlackStandIn:
         with self.lock:
             self.triggers[trigger] = (time.time() - age, team)
         return trigger
+
+    def add_file(
+        self,
+        data: bytes,
+        *,
+        team: str = TEAM,
+        name: str = "names.txt",
+        readable: bool = True,
+        shared_with: set[str] | None = None,
+    ) -> dict:
+        """A file a person of ``team`` uploaded (in a modal's file input): the file object as a view
+        submission's state carries it."""
+        file_id = f"F{next(self._counter):08d}"
+        filetype = {"txt": "text", "csv": "csv"}.get(name.rsplit(".", 1)[-1], "binary")
+        with self.lock:
+            self.person_files[file_id] = SharedFile(team, name, filetype, data, readable, shared_with or set())
+            return self._file_object(file_id)
+
+    def delete_file(self, file_id: str) -> None:
+        with self.lock:
+            self.person_files[file_id].deleted = True
+
+    def _file_object(self, file_id: str) -> dict:
+        f = self.person_files[file_id]
+        url = f"{self.base}/files-pri/{f.team}-{file_id}"
+        return {
+            "id": file_id,
+            "created": int(time.time()),
+            "name": f.name,
+            "title": f.name,
+            "mimetype": "text/plain" if f.filetype != "binary" else "application/octet-stream",
+            "filetype": f.filetype,
+            "user": "U1",
+            "user_team": f.team,
+            "size": len(f.data),
+            "is_external": False,
+            "url_private": f"{url}/{f.name}",
+            "url_private_download": f"{url}/download/{f.name}",
+        }
 
     def install_code(self, team: str, *, installer: str = "UINSTALLER", rotation: bool = False) -> str:
         """What Slack appends to the redirect URL after a person approves the install in ``team``."""
@@ -348,6 +420,7 @@ class SlackStandIn:
                 "conversations.open": self._conversations_open,
                 "files.getUploadURLExternal": self._upload_url,
                 "files.completeUploadExternal": self._complete_upload,
+                "files.info": self._files_info,
                 "functions.completeSuccess": self._function_complete,
                 "functions.completeError": self._function_complete,
             }.get(method)
@@ -658,6 +731,44 @@ class SlackStandIn:
             del self.uploads[f["id"]]  # an upload is completed once
         return {"files": shared}
 
+    def _files_info(self, params: dict, token: Token) -> dict:
+        if "files:read" not in token.scopes:
+            return _err("missing_scope")
+        f = self.person_files.get(params.get("file") or "")
+        if f is None or (f.team != token.team and token.team not in f.shared_with):
+            return _err("file_not_found")
+        if f.deleted:
+            return _err("file_deleted")
+        if not f.readable:
+            return _err("access_denied")
+        return {"file": self._file_object(params["file"]), "comments": [], "response_metadata": {"next_cursor": ""}}
+
+    def _file_bytes(self, path: str, headers) -> tuple[int, bytes, dict]:
+        """GET of a file's url_private(_download): its bytes for a token allowed to read it; else the
+        redirect to the sign-in page (and the sign-in page itself: a web page)."""
+        if path.startswith("/signin"):
+            return 200, b"<!DOCTYPE html><html><body>Sign in to Slack</body></html>", {"Content-Type": "text/html"}
+        match = re.fullmatch(r"/files-pri/([A-Z0-9]+)-(F[0-9]+)/(?:download/)?[^/]+", path)
+        authorization = headers.get("Authorization") or ""
+        bearer = authorization.removeprefix("Bearer ").strip() if authorization.startswith("Bearer ") else ""
+        with self.lock:
+            f = self.person_files.get(match.group(2)) if match else None
+            token = self.tokens.get(bearer)
+            allowed = (
+                f is not None
+                and not f.deleted
+                and f.readable
+                and token is not None
+                and self._auth(bearer) is None
+                and (token.team == f.team or token.team in f.shared_with)
+                and "files:read" in token.scopes
+            )
+            status = 200 if allowed else 302
+            self.downloads.append((match.group(2) if match else path, status))
+        if not allowed:
+            return 302, b"", {"Location": f"{self.base}/signin?redir={path}", "Content-Type": "text/html"}
+        return 200, f.data, {"Content-Type": "application/octet-stream"}
+
     def _oauth(self, params: dict, headers) -> dict:
         client_id, client_secret = params.get("client_id"), params.get("client_secret")
         basic = headers.get("Authorization") or ""
@@ -827,6 +938,11 @@ def _element_problem(element: dict, action_ids: set) -> str | None:
             return f"button text empty or over {MAX_BUTTON_TEXT}"
         if len(element.get("value") or "") > MAX_BUTTON_VALUE:
             return f"button value over {MAX_BUTTON_VALUE}"
+    elif kind == "file_input":
+        if not 1 <= (element.get("max_files") or 10) <= 10:
+            return "file_input max_files must be 1 to 10"
+        if not all(isinstance(t, str) and t for t in element.get("filetypes") or []):
+            return "file_input filetypes must be file extensions"
     elif kind == "overflow":
         options = element.get("options") or []
         if len(options) not in OVERFLOW_OPTIONS:

@@ -27,6 +27,7 @@ from core.limits import (
     SHORTLIST_MAX,
     SLACK_WORD_CHOICES,
     TEAM_CORPORA_PER_OWNER,
+    TEAM_CORPUS_SLUG_LEN,
     TOP_NAMES,
 )
 from jobs.contracts import CandidateOut, CompleteRequest, LikeRequest, MarkOut, NamesReply
@@ -167,7 +168,11 @@ def test_the_home_tab_passes_with_a_full_shortlist_and_the_longest_names(slack, 
     top = [TopName("x" * MAX_NAME_LEN, LONGEST_CORPUS, 999) for _ in range(TOP_NAMES)]
     counts = {f"kn{k}": (10_000, 5_000) for k in range(1, 9)} | {f"markov{k}": (10_000, 5_000) for k in range(1, 6)}
     corpora = [f"{i}" + "c" * (MAX_CORPUS_NAME_LEN - 1) for i in range(20)]
-    view = home_view(corpora, top, standings_text("Models", counts), shortlist)
+    own = {
+        f"{i:02d}" + "-x" * ((TEAM_CORPUS_SLUG_LEN - 2) // 2): {"status": "failed", "error": "e" * 300}
+        for i in range(TEAM_CORPORA_PER_OWNER)
+    }
+    view = home_view(corpora, top, standings_text("Models", counts), shortlist, team_corpora=own)
     assert client.views_publish(user_id="U1", view=view)["ok"]
     assert slack.block_refusals == []
 

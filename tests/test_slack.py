@@ -88,9 +88,11 @@ class Stack:
         assert signed_post(self.url, body, FORM, SECRET)[0] == 200
         return response_url
 
-    def act(self, action: dict, *, channel: str = "", message_ts: str = "", user: str = "U5", team: str = "T1"):
+    def act(
+        self, action: dict, *, channel: str = "", message_ts: str = "", user: str = "U5", team: str = "T1", trigger="t"
+    ):
         """A person clicks ``action`` (a button or a menu choice) on a message, or on their Home tab when
-        no channel is given; (status, the action's response_url)."""
+        no channel is given (``trigger``: the click's trigger_id); (status, the action's response_url)."""
         response_url = self.slack.response_url(channel or "DHOME", user)
         payload = {
             "type": "block_actions",
@@ -99,7 +101,7 @@ class Stack:
             "api_app_id": "A1",
             "actions": [{"block_id": "b", "action_ts": "1"} | action],
             "response_url": response_url,
-            "trigger_id": "t",
+            "trigger_id": trigger,
         }
         if channel:
             payload["container"] = {"type": "message", "message_ts": message_ts, "channel_id": channel}

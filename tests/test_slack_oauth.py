@@ -224,28 +224,32 @@ def test_with_redis_stopped_an_installed_workspace_is_acknowledged_within_three_
     assert posts(stack, "C80") == posts(stack, "C81") == []
 
 
-def test_uninstalling_removes_the_teams_own_corpora_their_models_and_the_names_shown_from_them(stack):
-    install(stack, "T9")
-    response_url = stack["slack"].response_url("C90", "U1")
-    trigger = stack["slack"].trigger("T9")
-    body = slash_form("corpus add", channel="C90", team="T9", response_url=response_url, trigger=trigger)
+def add_team_corpus(stack, team: str, slug: str, channel: str, user: str = "U1") -> None:
+    """``user`` of ``team`` adds the corpus ``slug`` with the form, until its report arrives by DM."""
+    response_url = stack["slack"].response_url(channel, user)
+    trigger = stack["slack"].trigger(team)
+    before = len(stack["slack"].modals)
+    body = slash_form("corpus add", user=user, channel=channel, team=team, response_url=response_url, trigger=trigger)
     assert signed_post(f"{stack['base']}/slack/events", body, FORM, SECRET) == (200, "")
-    modal = wait_until(lambda: stack["slack"].modals, timeout=10, what="the corpus modal")[-1]
+    modal = wait_until(lambda: stack["slack"].modals[before:], timeout=10, what="the corpus modal")[-1]
     rivers = [f"{a}{b}" for a in ("vol", "dan", "rhi", "elb", "od") for b in ("ga", "ube", "ne", "er", "a")]
-    values = {"name": {"value": "t9-rivers"}, "names": {"value": "\n".join(rivers)}, "description": {"value": None}}
+    values = {"name": {"value": slug}, "names": {"value": "\n".join(rivers)}, "description": {"value": None}}
     payload = {
         "type": "view_submission",
-        "team": {"id": "T9"},
-        "user": {"id": "U1", "team_id": "T9"},
+        "team": {"id": team},
+        "user": {"id": user, "team_id": team},
         "api_app_id": "A1",
         "trigger_id": "t",
         "view": modal | {"state": {"values": {k: {k: {"type": "plain_text_input"} | v} for k, v in values.items()}}},
     }
     body = urllib.parse.urlencode({"payload": json.dumps(payload)}).encode()
     assert signed_post(f"{stack['base']}/slack/events", body, FORM, SECRET) == (200, "")
-    wait_until(
-        lambda: any("`t9-rivers` is ready" in p["text"] for p in posts(stack, "U1")), timeout=60, what="the report"
-    )
+    wait_until(lambda: any(f"`{slug}` is ready" in p["text"] for p in posts(stack, user)), timeout=60, what="report")
+
+
+def test_uninstalling_removes_the_teams_own_corpora_their_models_and_the_names_shown_from_them(stack):
+    install(stack, "T9")
+    add_team_corpus(stack, "T9", "t9-rivers", "C90")
     assert slash(stack, "t9-rivers 2", "T9", "C91") == (200, "")
     wait_until(lambda: len(posts(stack, "C91")) >= 2, timeout=20, what="names from the team's corpus")
     settled(stack)
@@ -267,3 +271,30 @@ def test_uninstalling_removes_the_teams_own_corpora_their_models_and_the_names_s
     wait_until(lambda: corpora.slugs(owner) == [], timeout=10, what="the team's corpora removed")
     assert corpora.keys_of(owner, "t9-rivers") == []
     assert not [k for k in stack["redis"].scan_iter(VoteStore.MESSAGE_KEY.format(channel="C91", ts="*"))]
+
+
+def test_a_revoked_bot_token_alone_keeps_the_teams_corpora_for_its_reinstall(stack):
+    """``tokens_revoked`` without ``app_uninstalled`` (an admin revoked the token, the app stays installed):
+    the bot token is forgotten, the team's corpora are kept, and a reinstall serves them again. What
+    uninstalling promises (everything of the team goes) waits for ``app_uninstalled``."""
+    install(stack, "T10")
+    add_team_corpus(stack, "T10", "t10-rivers", "C100", user="U10")  # the stand-in's DM ids are per user
+    event = {
+        "type": "event_callback",
+        "team_id": "T10",
+        "api_app_id": "A1",
+        "event_id": "EvRevokedT10",
+        "event_time": int(time.time()),
+        "event": {"type": "tokens_revoked", "tokens": {"oauth": [], "bot": ["UBOT"]}, "event_ts": "1"},
+    }
+    body = json.dumps(event).encode()
+    assert signed_post(f"{stack['base']}/slack/events", body, "application/json", SECRET)[0] == 200
+    store, owner = RedisInstallationStore(stack["redis"]), team_owner("T10")
+    wait_until(lambda: store.find_bot(enterprise_id=None, team_id="T10") is None, timeout=10, what="the bot forgotten")
+    settled(stack)
+    assert TeamCorpora(stack["redis"]).slugs(owner) == ["t10-rivers"]
+
+    install(stack, "T10")  # an admin installs the app again: the team's corpus answers as before
+    assert slash(stack, "t10-rivers 2", "T10", "C101") == (200, "")
+    names = wait_until(lambda: len(p := posts(stack, "C101")) >= 2 and p, timeout=20, what="names from the corpus")
+    assert "t10-rivers" in names[0]["text"]

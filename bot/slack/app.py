@@ -54,6 +54,7 @@ BOT_SCOPES = [
     "reactions:read",  # keycap votes
     "reactions:write",  # seeding the keycaps
     "files:write",  # the team's shortlist exported as a CSV file, sent by direct message
+    "files:read",  # a corpus uploaded as a file in the "Add a corpus" form, fetched by a worker
 ]
 
 

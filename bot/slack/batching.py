@@ -100,6 +100,12 @@ def enqueue_shortlist_export(connection: Redis, who: HomeJob, settings: Settings
     return enqueue_call(connection, "bot.slack.tasks.export_shortlist", who.model_dump(), settings)
 
 
+def enqueue_corpus_removal(connection: Redis, who: HomeJob, slug: str, settings: Settings | None = None) -> Job:
+    """Remove the team's corpus ``slug`` (every name shown from it goes too: a scan, so a worker's job),
+    then publish ``who``'s Home tab again."""
+    return enqueue_call(connection, "bot.slack.tasks.remove_team_corpus", who.model_dump() | {"corpus": slug}, settings)
+
+
 def enqueue_home(connection: Redis, home: HomeJob, settings: Settings | None = None) -> Job | None:
     """Publish someone's App Home tab (a Slack call, so a worker's job, never the web process's); None when
     one is queued for them already, which will publish what is current (``store.home_tabs``)."""

@@ -15,16 +15,16 @@ from redis.exceptions import RedisError
 
 from bot.slack.deps import AckBudget, SlackDeps
 from bot.slack.grammar import Command, CorpusAction, Help, ListThings, parse_command, usage
-from bot.slack.messages import code, escape, shortlist_text, standings_text, top_text
+from bot.slack.messages import code, corpus_status, escape, shortlist_text, standings_text, top_text
 from core.errors import TNaaSError, Unavailable
 from core.model_names import default_models
 from corpora import corpus_names
-from jobs.contracts import ReplyTo
+from jobs.contracts import DetectRequest, ReplyTo
 from store.arms import ArmCounts
 from store.events import SeenEvents
 from store.rate_limit import RateLimits
 from store.shortlists import Shortlists
-from store.team_corpora import TeamCorpora, corpus_id, team_owner
+from store.team_corpora import OPERATOR, TeamCorpora, corpus_id, team_owner
 from store.votes import VoteStore
 
 log = logging.getLogger(__name__)
@@ -47,12 +47,16 @@ def parse_for_team(text: str, team: str, deps: SlackDeps) -> Command:
     corpora (its own and the operator's): a request of a built-in corpus costs no Redis read; another
     team's corpus stays unknown."""
     try:
-        return parse_command(text, deps.settings)
+        command = parse_command(text, deps.settings)
     except TNaaSError:
         visible = TeamCorpora(deps.connection).visible(team_owner(team))
         if not visible:
             raise
         return parse_command(text, deps.settings, {slug: by for slug, (by, _) in visible.items()})
+    if isinstance(command, DetectRequest):  # `is NAME` says which of the team's corpora list it too
+        visible = TeamCorpora(deps.connection).visible(team_owner(team))
+        return command.model_copy(update={"team_corpora": {slug: by for slug, (by, _) in visible.items()}})
+    return command
 
 
 def handle_command(command: Command, team: str, reply: ReplyTo, deps: SlackDeps, budget: AckBudget) -> str | None:
@@ -105,10 +109,23 @@ def list_things(what: str, connection: Redis, team: str | None = None) -> str:
         return shortlist_text(Shortlists(connection).entries(team or "-"))
     arms = ArmCounts(connection)
     if what == "corpora":
-        return "Corpora: " + ", ".join(corpus_names())
+        return "Corpora: " + ", ".join(corpus_names()) + added_corpora_text(connection, team)
     if what == "models":
         return "Models: " + ", ".join(default_models()) + "\n" + standings_text("Models", arms.counts("model"))
     return top_text(VoteStore(connection).top(team=team)) + "\n" + standings_text("Corpora", arms.counts("corpus"))
+
+
+def added_corpora_text(connection: Redis, team: str | None) -> str:
+    """The corpora added to the built-in ones that ``team`` may use (``TeamCorpora.visible``, as the API
+    lists them): its own, then the operator's; "" when there are none."""
+    visible = TeamCorpora(connection).visible(team_owner(team)) if team else {}
+    own = [code(slug) for slug, (by, _) in visible.items() if by != OPERATOR]
+    shared = [code(slug) for slug, (by, _) in visible.items() if by == OPERATOR]
+    lines = [
+        f"\nYour team's own: {', '.join(own)}" if own else "",
+        f"\nAdded for everyone: {', '.join(shared)}" if shared else "",
+    ]
+    return "".join(lines)
 
 
 def corpus_action(command: CorpusAction, connection: Redis, team: str) -> str:
@@ -128,12 +145,3 @@ def corpus_action(command: CorpusAction, connection: Redis, team: str) -> str:
         return f"Your team has no corpus called {code(command.name or '')}: `/techname corpus list` lists them."
     impressions = VoteStore(connection).forget_corpus(corpus_id(owner, slug))
     return f"Removed {code(slug)}, its trained model and the {impressions} names shown from it."
-
-
-def corpus_status(state: dict) -> str:
-    report = state.get("report") or {}
-    if state.get("training"):
-        return "training…"
-    if state.get("status") == "ready":
-        return f"{report.get('names', 0)} names, {escape(report.get('model', ''))}"
-    return escape(f"failed: {state.get('error') or 'not trained'}")

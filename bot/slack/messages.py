@@ -16,6 +16,7 @@ from slack_sdk.models.blocks import (
     ActionsBlock,
     ButtonElement,
     CheckboxesElement,
+    ConfirmObject,
     ContextBlock,
     ConversationSelectElement,
     HeaderBlock,
@@ -30,6 +31,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
     StaticSelectElement,
 )
+from slack_sdk.models.blocks.block_elements import FileInputElement
 from slack_sdk.models.views import View
 
 from core.limits import SLACK_BLOCKS_CHARS, SLACK_WORD_CHOICES, TEAM_CORPORA_PER_OWNER
@@ -285,13 +287,15 @@ def home_view(
     models: str,
     shortlist: list[ShortlistEntry] | None = None,
     marks: ShortlistMarks | None = None,
+    team_corpora: dict[str, dict] | None = None,
 ) -> dict:
     """The App Home tab: how to use the bot, the team's shortlist (``marks``: its names re-checked), its
-    best-voted names, the models' standings."""
+    own corpora, its best-voted names, the models' standings."""
     blocks = [
         HeaderBlock(text=PlainTextObject(text="TNaaS: names for your next project")),
         SectionBlock(text=MarkdownTextObject(text=HOW_TO.format(corpora=", ".join(corpora)))),
         *shortlist_blocks(shortlist or [], marks),
+        *team_corpora_blocks(team_corpora or {}),
         SectionBlock(text=MarkdownTextObject(text="*Your team's favourites*\n" + top_text(best))),
         SectionBlock(text=MarkdownTextObject(text="*Models*\n" + models)),
         ContextBlock(
@@ -407,12 +411,15 @@ def modal_command(values: dict) -> tuple[str, str | None]:
 
 
 CORPUS_MODAL = "add_corpus"  # the "Add a corpus" modal's callback_id
-CORPUS_FIELDS = ("name", "names", "description")  # each input's block_id and action_id
+CORPUS_FIELDS = ("name", "names", "description")  # each text input's block_id and action_id
+CORPUS_FILE = "file"  # the file input's block_id and action_id
+CORPUS_FILETYPES = ["txt", "csv"]
 
 
-def corpus_modal(text_box: int, min_names: int, slug_len: int) -> dict:
-    """The "Add a corpus" form: the corpus' name, its names pasted one per line, an optional description.
-    The submission is checked as an API upload is (``corpora.team``), then trained for the team."""
+def corpus_modal(text_box: int, min_names: int, slug_len: int, max_mb: int) -> dict:
+    """The "Add a corpus" form: the corpus' name, its names pasted one per line or a file of them (one or
+    the other), an optional description. The submission is checked as an API upload is (``corpora.team``),
+    then trained for the team; a file is fetched and checked by a worker."""
     blocks = [
         InputBlock(
             block_id="name",
@@ -426,7 +433,16 @@ def corpus_modal(text_box: int, min_names: int, slug_len: int) -> dict:
             element=PlainTextInputElement(
                 action_id="names", multiline=True, max_length=text_box, placeholder="odin\nthor\nfreya"
             ),
-            hint=f"At least {min_names} names, up to {text_box:,} characters (what one Slack text box holds).",
+            hint=f"Paste at least {min_names} names, up to {text_box:,} characters (one Slack text box), "
+            "or leave this empty and upload a file below: one or the other.",
+            optional=True,
+        ),
+        InputBlock(
+            block_id=CORPUS_FILE,
+            label="Or a file of names",
+            element=FileInputElement(action_id=CORPUS_FILE, filetypes=CORPUS_FILETYPES, max_files=1),
+            hint=f"A .txt with one name per line, or a .csv whose first column is the names; up to {max_mb} MB.",
+            optional=True,
         ),
         InputBlock(
             block_id="description",
@@ -444,6 +460,56 @@ def corpus_modal(text_box: int, min_names: int, slug_len: int) -> dict:
 def corpus_form(values: dict) -> dict[str, str]:
     """{field: text} of an "Add a corpus" submission's ``state.values`` (a missing field: "")."""
     return {name: str(((values.get(name) or {}).get(name) or {}).get("value") or "") for name in CORPUS_FIELDS}
+
+
+def corpus_form_files(values: dict) -> list[dict]:
+    """The files of an "Add a corpus" submission's file input (Slack's file objects, each with its
+    ``id``); anything else in their place is dropped."""
+    files = ((values.get(CORPUS_FILE) or {}).get(CORPUS_FILE) or {}).get("files") or []
+    return (
+        [f for f in files if isinstance(f, dict) and isinstance(f.get("id"), str) and f["id"]]
+        if isinstance(files, list)
+        else []
+    )
+
+
+def corpus_status(state: dict) -> str:
+    """A team corpus in a few words: training, its names and model, or why it failed."""
+    report = state.get("report") or {}
+    if state.get("training"):
+        return "training…"
+    if state.get("status") == "ready":
+        return f"{report.get('names', 0)} names, {escape(report.get('model', ''))}"
+    return escape(f"failed: {state.get('error') or 'not trained'}")
+
+
+CORPUS_ADD_ACTION = "corpus_add"  # the Home tab's "Add a corpus": the same form as `/techname corpus add`
+CORPUS_REMOVE_ACTION = "corpus_rm"  # corpus_rm_1, ...: the Home tab's Remove beside each of the team's corpora
+
+
+def team_corpora_blocks(states: dict[str, dict]) -> list:
+    """The Home tab's own corpora of the team: a line per corpus (names, model) with its Remove button
+    (confirmed first), and "Add a corpus" (at most TEAM_CORPORA_PER_OWNER + 1 blocks)."""
+    add = ButtonElement(text=PlainTextObject(text="Add a corpus"), action_id=CORPUS_ADD_ACTION, value="add")
+    intro = "Your team's own lists of names, for this workspace alone: `/techname NAME 5` makes names like them."
+    if not states:
+        intro = "None yet: add a list of names (your services, a theme), then `/techname NAME 5` makes names like them."
+    blocks: list = [SectionBlock(text=MarkdownTextObject(text=f"*Your team's corpora*\n{intro}"), accessory=add)]
+    for i, (slug, state) in enumerate(states.items(), 1):
+        remove = ButtonElement(
+            text=PlainTextObject(text="Remove"),
+            action_id=f"{CORPUS_REMOVE_ACTION}_{i}",
+            value=slug,
+            confirm=ConfirmObject(
+                title="Remove this corpus?",
+                text=f"{code(slug)}, its trained model and every name shown from it (with their votes) go for good.",
+                confirm="Remove",
+                deny="Keep it",
+            ),
+        )
+        line = f"{code(slug)}: {corpus_status(state)}"
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=line), accessory=remove))
+    return blocks
 
 
 def corpus_report_text(slug: str, state: dict) -> str:

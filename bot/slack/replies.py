@@ -454,7 +454,8 @@ def publish_home(
         VoteStore(connection).top(team=team),
         standings_text("Models", ArmCounts(connection).counts("model")),
         Shortlists(connection).entries(team or "-"),
-        marks,
+        marks=marks,
+        team_corpora=TeamCorpora(connection).states(team_owner(team)) if team else {},
     )
     try:
         Tokens(connection, settings).client(team, enterprise).views_publish(user_id=user, view=view)
@@ -537,16 +538,20 @@ def tell_corpus_report(
     state = TeamCorpora(connection).states(team_owner(team)).get(slug)
     if state is None:
         return {"told": False, "why": "deleted"}
+    told = tell_user(team, enterprise, user, corpus_report_text(slug, state), connection, settings)
+    return told | ({"status": state.get("status")} if told["told"] else {})
+
+
+def tell_user(team: str, enterprise: str | None, user: str, text: str, connection: Redis, settings: Settings) -> dict:
+    """``text`` to ``user`` by direct message; a lost token or a DM Slack refuses is logged, not retried."""
     try:
-        Tokens(connection, settings).client(team, enterprise).chat_postMessage(
-            channel=user, text=corpus_report_text(slug, state)
-        )
+        Tokens(connection, settings).client(team, enterprise).chat_postMessage(channel=user, text=text)
     except NoToken as err:
-        log.error("team %s: no token to send a corpus report: %s", team, err.code)
+        log.error("team %s: no token to tell %s something: %s", team, user, err.code)
         return {"told": False, "why": err.code}
     except SlackApiError as err:
         if error_code(err) in LOST_ACCESS or error_code(err) in NOT_HERE:
-            log.warning("team %s: the report of corpus %s did not reach %s: %s", team, slug, user, error_code(err))
+            log.warning("team %s: a direct message did not reach %s: %s", team, user, error_code(err))
             return {"told": False, "why": error_code(err)}
         raise
-    return {"told": True, "status": state.get("status")}
+    return {"told": True}

@@ -1,6 +1,6 @@
 """The Slack surface's job functions, run by the workers (enqueued by dotted path, so the web process
 never imports them): answer a batch of Slack requests and post each reply, publish an App Home tab,
-complete a workflow step, and tell the users of a job that failed for good."""
+complete a workflow step, fetch a corpus file from Slack, and tell the users of a job that failed for good."""
 
 from __future__ import annotations
 
@@ -9,6 +9,10 @@ import logging
 from rq.job import Job
 
 from bot.slack import replies
+from bot.slack.commands import corpus_action
+from bot.slack.corpus_file import fetch_corpus_file as fetch_file
+from bot.slack.corpus_file import refusal
+from bot.slack.grammar import CorpusAction
 from bot.slack.workflow_step import FAILED, complete, run_step
 from core.settings import get_settings
 from jobs.contracts import QUEUED, HomeJob, SlackBatch, SlackJob, StepJob
@@ -108,3 +112,37 @@ def tell_corpus_report(payload: dict, *, context: WorkerContext) -> dict:
         context.connection,
         context.settings,
     )
+
+
+@needs_context
+def remove_team_corpus(payload: dict, *, context: WorkerContext) -> dict:
+    """Remove on the Home tab's corpora: the team's corpus and every name shown from it go, as with
+    `/techname corpus rm NAME`; then the clicker's Home tab is published again."""
+    job = HomeJob.model_validate(payload)
+    said = corpus_action(
+        CorpusAction(action="rm", name=str(payload.get("corpus") or "")), context.connection, job.team or ""
+    )
+    log.info("team %s: %s", job.team, said)
+    return replies.publish_home(job.team, job.user, job.enterprise, context.connection, context.settings) | {
+        "said": said
+    }
+
+
+@needs_context
+def fetch_corpus_file(payload: dict, *, context: WorkerContext) -> dict:
+    """A corpus sent as a file in the "Add a corpus" form: fetched from Slack, checked and its training
+    queued; or its submitter told why not, by direct message."""
+    return fetch_file(payload, context.connection, context.settings)
+
+
+def corpus_file_failed(job: Job, connection, exc_type, exc_value, traceback) -> None:
+    """rq's ``on_failure`` for fetching a corpus file: once its last attempt has failed (Slack down, a
+    long rate limit), the submitter hears so rather than nothing."""
+    if job.retries_left:
+        return
+    try:
+        payload = job.args[0]
+        text = refusal(payload["corpus"], "I could not reach Slack to fetch it: try again in a few minutes.")
+        replies.tell_user(payload["team"], payload.get("enterprise"), payload["user"], text, connection, get_settings())
+    except Exception:  # a failure callback must not fail: log it for the operator
+        log.exception("could not tell the submitter of corpus file job %s that it failed", job.id)

@@ -19,6 +19,11 @@ fails for good tells its user privately; see ``bot.slack.tasks.tell_users_it_fai
 | functions.completeSuccess ``parameter_validation_failed`` | Slack refuses the step's outputs | the step is completed with an error in words instead |
 | functions.completeError from the listener (a full queue: Bolt's ``fail``), any code | the step cannot be failed now | logged; the workflow shows the step timed out |
 | response_url ``expired_url``, ``used_url``, ``channel_is_archived``, other non-200 | the response_url cannot be used | the user gets a direct message |
+| files.info (a corpus file from the "Add a corpus" form): ``file_not_found``, ``file_deleted`` | the file is gone | its submitter is told by direct message; nothing kept, no retry |
+| files.info: ``access_denied``, ``no_permission``, ``org_login_required``, ``team_access_not_granted``; a file of another workspace or an external one | the workspace may not read it | as above |
+| files.info: the lost-token codes (``missing_scope``: an install from before ``files:read``) | the file cannot be read with this token | as above, asking for the app to be reinstalled; logged for the operator |
+| files.info: any other code (a 429 longer than ``SLACK_MAX_RETRY_WAIT``, ``internal_error``) | Slack cannot answer now | the job fails, rq retries it; its last failure tells the submitter |
+| the file's download (``url_private_download``, bearer token): a redirect (Slack's sign-in page), an HTTP error, a web page instead of the file, more than 2 MB, more than ``TEAM_CORPUS_FILE_SECONDS`` | Slack does not hand the file over, or it is too big | its submitter is told by direct message; nothing kept, no retry |
 | OAuth ``invalid_refresh_token``, ``invalid_client_id``, ``bad_client_secret`` | a token cannot be rotated | as a lost token (above) |
 """
 

@@ -10,7 +10,7 @@ import re
 
 from slack_bolt import App
 
-from bot.slack.listeners.app_home import app_home_opened
+from bot.slack.listeners.app_home import add_corpus_button, app_home_opened, remove_corpus_button
 from bot.slack.listeners.app_mention import app_mention
 from bot.slack.listeners.candidates import candidate_menu, export_button, remove_button, shortlist_button
 from bot.slack.listeners.corpus import corpus_submitted
@@ -22,7 +22,9 @@ from bot.slack.listeners.techname import techname
 from bot.slack.listeners.votes import vote_button
 from bot.slack.listeners.workflow_step import STEP, suggest_names
 from bot.slack.messages import (
+    CORPUS_ADD_ACTION,
     CORPUS_MODAL,
+    CORPUS_REMOVE_ACTION,
     EXPORT_ACTION,
     MORE_ACTION,
     NAME_MODAL,
@@ -46,6 +48,8 @@ def register(app: App) -> None:
     app.action(re.compile(rf"^{MORE_ACTION}_\d+$"))(candidate_menu)
     app.action(re.compile(rf"^{REMOVE_ACTION}_\d+$"))(remove_button)
     app.action(EXPORT_ACTION)(export_button)
+    app.action(CORPUS_ADD_ACTION)(add_corpus_button)
+    app.action(re.compile(rf"^{CORPUS_REMOVE_ACTION}_\d+$"))(remove_corpus_button)
     app.shortcut(NAME_MODAL)(name_something_shortcut)
     app.view(NAME_MODAL)(name_something_submitted)
     app.view(CORPUS_MODAL)(corpus_submitted)
