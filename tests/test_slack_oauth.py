@@ -159,19 +159,22 @@ def test_an_expiring_token_is_rotated_once_by_the_web_process_and_the_workers(st
     assert len(refreshes(stack)) == before + 2 and {p["_token"] for p in posts(stack, "C39")} == {newest.bot_token}
 
 
+def send_event(stack, team: str, event_id: str, event: dict) -> int:
+    """An Events API callback of ``team``, signed as Slack signs it; the HTTP status."""
+    envelope = {
+        "type": "event_callback",
+        "team_id": team,
+        "api_app_id": "A1",
+        "event_id": event_id,
+        "event_time": int(time.time()),
+        "event": event | {"event_ts": "1"},
+    }
+    return signed_post(f"{stack['base']}/slack/events", json.dumps(envelope).encode(), "application/json", SECRET)[0]
+
+
 def test_an_uninstalled_workspace_is_forgotten_and_its_queued_reply_explains(stack):
     install(stack, "T6")
-    event = {
-        "type": "event_callback",
-        "team_id": "T6",
-        "api_app_id": "A1",
-        "event_id": "EvUninstall",
-        "event_time": int(time.time()),
-        "event": {"type": "app_uninstalled", "event_ts": "1"},
-    }
-    assert (
-        signed_post(f"{stack['base']}/slack/events", json.dumps(event).encode(), "application/json", SECRET)[0] == 200
-    )
+    assert send_event(stack, "T6", "EvUninstall", {"type": "app_uninstalled"}) == 200
     store = RedisInstallationStore(stack["redis"])
     wait_until(lambda: store.find_bot(enterprise_id=None, team_id="T6") is None, timeout=10, what="the deletion")
     response_url = stack["slack"].response_url("C60", "U1")
@@ -257,16 +260,7 @@ def test_uninstalling_removes_the_teams_own_corpora_their_models_and_the_names_s
     shown = [k for k in stack["redis"].scan_iter(VoteStore.MESSAGE_KEY.format(channel="C91", ts="*"))]
     assert TeamCorpora(stack["redis"]).slugs(owner) == ["t9-rivers"] and shown
 
-    event = {
-        "type": "event_callback",
-        "team_id": "T9",
-        "api_app_id": "A1",
-        "event_id": "EvUninstallT9",
-        "event_time": int(time.time()),
-        "event": {"type": "app_uninstalled", "event_ts": "1"},
-    }
-    body = json.dumps(event).encode()
-    assert signed_post(f"{stack['base']}/slack/events", body, "application/json", SECRET)[0] == 200
+    assert send_event(stack, "T9", "EvUninstallT9", {"type": "app_uninstalled"}) == 200
     corpora = TeamCorpora(stack["redis"])
     wait_until(lambda: corpora.slugs(owner) == [], timeout=10, what="the team's corpora removed")
     assert corpora.keys_of(owner, "t9-rivers") == []
@@ -279,16 +273,8 @@ def test_a_revoked_bot_token_alone_keeps_the_teams_corpora_for_its_reinstall(sta
     uninstalling promises (everything of the team goes) waits for ``app_uninstalled``."""
     install(stack, "T10")
     add_team_corpus(stack, "T10", "t10-rivers", "C100", user="U10")  # the stand-in's DM ids are per user
-    event = {
-        "type": "event_callback",
-        "team_id": "T10",
-        "api_app_id": "A1",
-        "event_id": "EvRevokedT10",
-        "event_time": int(time.time()),
-        "event": {"type": "tokens_revoked", "tokens": {"oauth": [], "bot": ["UBOT"]}, "event_ts": "1"},
-    }
-    body = json.dumps(event).encode()
-    assert signed_post(f"{stack['base']}/slack/events", body, "application/json", SECRET)[0] == 200
+    revoked = {"type": "tokens_revoked", "tokens": {"oauth": [], "bot": ["UBOT"]}}
+    assert send_event(stack, "T10", "EvRevokedT10", revoked) == 200
     store, owner = RedisInstallationStore(stack["redis"]), team_owner("T10")
     wait_until(lambda: store.find_bot(enterprise_id=None, team_id="T10") is None, timeout=10, what="the bot forgotten")
     settled(stack)
