@@ -36,10 +36,13 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--models", default="", help="models to compare (default: the one each size calls for)")
     parser.add_argument("--sizes", default=",".join(map(str, SIZES)))
+    parser.add_argument(
+        "--sources", default=",".join(SOURCES), help="lists to measure on (tune on others: npm,swedish,superheroes)"
+    )
     args = parser.parse_args()
     models = [m for m in args.models.split(",") if m] or [None]
     print("source      names  model  reservoir  distinct  novelty  near-copies  called real: shown  held-out real")
-    for source in SOURCES:
+    for source in args.sources.split(","):
         words = load_corpus(source)
         for size, model_name in ((int(s), m) for s in args.sizes.split(",") for m in models):
             sample = random.Random(size).sample(words, size + HELD_OUT)

@@ -20,9 +20,11 @@ from corpora import corpus_hash
 from models.artifact import ArtifactInfo
 from models.believability import (
     FIRST_POOL,
+    MIN_KEEP,
     NearCopies,
-    build_reservoir,
     judge_training_set,
+    reservoir_from,
+    score_candidates,
 )
 from models.believability_judge import BelievabilityJudge
 from models.catalog import make_lm
@@ -49,6 +51,7 @@ MODEL_BY_SIZE = ((55, "kn1"), (170, "kn3"), (550, "kn4"), (10_000, "kn5"), (None
 # on all of them would cost seconds for a tenth more names (the reservoir still avoids every listed name).
 SERVE_HELD_OUT_FIT = 10_000
 POOL = FIRST_POOL  # candidates sampled for the reservoir
+TIER = MIN_KEEP  # names the reservoir keeps: 100 requests of 10 then repeat fewer than 5% of them
 SMALL = 100  # below this many names the report warns: few names, few distinct new ones
 EXAMPLES = 5
 MIN_HELD_OUT = 2
@@ -102,10 +105,12 @@ def train_team_corpus(corpus: str, names: list[str], model_name: str | None = No
         model = NameModel(lm, corpus).fit(names)
     rng = np.random.default_rng(int(info.version, 16))
     judge = BelievabilityJudge().fit(*judge_training_set(model, names, rng))
-    tier_info = ArtifactInfo(corpus=corpus, model=model_name, corpus_hash=info.version, params={"pool": POOL})
-    # the full tier's size rule (at least MIN_KEEP names, as many as the candidates allow): 100 requests of
-    # 10 then repeat few names; a first reservoir's smaller tier repeated a fifth of them
-    reservoir = build_reservoir(model, judge, NearCopies(names), default_blocklist(), tier_info, rng, pool=POOL)
+    tier_info = ArtifactInfo(
+        corpus=corpus, model=model_name, corpus_hash=info.version, params={"pool": POOL, "tier": TIER}
+    )
+    near = NearCopies(names)
+    candidates, scores = score_candidates(model, judge, near, rng, POOL)
+    reservoir = reservoir_from(candidates, scores, model, near, default_blocklist(), tier_info, True, TIER)
     best = reservoir.names[: EXAMPLES * 10]  # stored best first: examples from the top of the tier
     examples = [best[int(i)] for i in rng.choice(len(best), size=min(EXAMPLES, len(best)), replace=False)]
     model_bytes, reservoir_bytes = to_bytes(model, info, reservoir)
