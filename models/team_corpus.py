@@ -9,18 +9,27 @@ so a bigger pool is what makes it more selective. The artifacts are plain bytes 
 formats as on disk) so that they can be kept where every worker reaches them.
 
 Believability (``bench/team_corpus_quality.py``, tuned on npm, swedish and superheroes lists, reported on
-pypi-words and debian) falls short of the held-out real names, most at small sizes; what was measured:
+pypi-words and debian) falls short of the held-out real names, most at small sizes. Measured (one run
+moves by up to 0.05 with the candidates drawn):
 
-- pool 30,000 -> 100,000 (scoring made about three times cheaper to afford it): +0.04 to +0.07 called
-  real at 100-1,000 names, nothing at 30;
-- a judge cross-fitted over five folds (real: names its fold's model did not see), a second adversarial
-  round (list names against the first judge's best 24,000-36,000), the detector's own features (binary
-  2-5-grams and the length, C=1), C 0.03 or 0.3, 10 samples per name, candidates sampled at T 0.4-0.8:
-  within ±0.03 of the plain judge on a 100,000 pool, or worse;
+- pool 30,000 -> 100,000 (sampling, the judge's scoring and the tier's blocklist made about three
+  times cheaper per candidate to afford it): +0.035 called real on average over the tuning lists' 12
+  cells (9 up); on the reported lists +0.04 / 0.00 / 0.00 / +0.04 (pypi-words at 30, 100, 300, 1,000)
+  and 0.00 / -0.01 / +0.07 / +0.06 (debian);
+- on a 100,000 pool, against the plain judge on the same candidates (npm 100 and 1,000, swedish 30 and
+  300, superheroes 1,000 names): a judge cross-fitted over five folds (real: names its fold's model did
+  not see; alone, or its logit added to the plain judge's) -0.07 to +0.02; a second adversarial round
+  (list names against the first judge's best 24,000 or 36,000) -0.06 to +0.02; the detector's own
+  features (binary 2-5-grams and the length, C=1) -0.04 to -0.03; C 0.03 -0.03 to +0.03, C 0.3 -0.03
+  to +0.05; 10 samples per name -0.05 to -0.01; the tier's length shares smoothed over neighbouring
+  lengths (30 and 100 names) -0.05 to +0.07, no direction;
+- candidates sampled at T 0.4-0.8 (swedish, all four sizes, 25,000-50,000 pool, the plain judge): -0.16
+  to +0.06 against untempered candidates not judged at all, and from T 0.6 down too few new candidates
+  at 300 and 1,000 names for a 12,000 tier (distinct 85-94%);
 - a judge trained like the benchmark's detector but on 500 *other* real names of the source (which a
-  team never gives us; an upper bound for any judge): npm 100 names 0.52, 1,000 names 0.50 against
-  held-out 0.76 and 0.60. Choosing among the model's samples cannot close the gap; the model's samples
-  themselves must look more like new names of the source.
+  team never gives us; an upper bound for any judge of these candidates): npm 100 names 0.52, 1,000
+  names 0.50, against held-out 0.76 and 0.60. Choosing among the model's samples cannot close the gap;
+  the model's samples themselves would have to look more like new names of the source.
 """
 
 from __future__ import annotations
