@@ -24,8 +24,8 @@ moves by up to 0.05 with the candidates drawn):
   to +0.05; 10 samples per name -0.05 to -0.01; the tier's length shares smoothed over neighbouring
   lengths (30 and 100 names) -0.05 to +0.07, no direction;
 - candidates sampled at T 0.4-0.8 (swedish, all four sizes, 25,000-50,000 pool, the plain judge): -0.16
-  to +0.06 against untempered candidates not judged at all, and from T 0.6 down too few new candidates
-  at 300 and 1,000 names for a 12,000 tier (distinct 85-94%);
+  to +0.06 against untempered candidates not judged at all, and at T 0.6 or lower (25,000 pool; 0.4 from
+  50,000) too few new candidates at 300 and 1,000 names for a 12,000 tier (distinct 85-94%);
 - a judge trained like the benchmark's detector but on 500 *other* real names of the source (which a
   team never gives us; an upper bound for any judge of these candidates): npm 100 names 0.52, 1,000
   names 0.50, against held-out 0.76 and 0.60. Choosing among the model's samples cannot close the gap;
