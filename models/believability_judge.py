@@ -28,6 +28,7 @@ class BelievabilityJudge(BaseEstimator, ClassifierMixin):
         self.C = C
 
     def fit(self, X: list[str], y) -> BelievabilityJudge:
+        self.__dict__.pop("keys_", None)  # the vectorised scoring's vocabulary keys, of the previous fit
         self.pipeline_ = Pipeline(
             [
                 (
@@ -54,8 +55,12 @@ class BelievabilityJudge(BaseEstimator, ClassifierMixin):
         pass that gives the pipeline's own figures (``_linear_scores``): a reservoir scores 100,000
         candidates, which the vectorizer's per-gram Python loop takes seconds over."""
         names = [x.lower() for x in X]
-        # whitespace (char_wb splits there) goes the pipeline's way: printable strings hold none but " "
-        spaced = np.fromiter((" " in x or not x.isprintable() for x in names), dtype=bool, count=len(names))
+        # whitespace (char_wb splits there; printable strings hold none but " "), an empty name (no word at
+        # all) and one shorter than the longest gram (char_wb then repeats the whole word) go the pipeline's way
+        shortest = self.pipeline_.named_steps["ngrams"].ngram_range[1] - 2
+        spaced = np.fromiter(
+            (" " in x or not x.isprintable() or len(x) < max(shortest, 1) for x in names), dtype=bool, count=len(names)
+        )
         logits = np.empty(len(names))
         plain = np.flatnonzero(~spaced)
         if plain.size:
@@ -71,21 +76,24 @@ class BelievabilityJudge(BaseEstimator, ClassifierMixin):
         `` name `` (``char_wb``'s grams of a one-word text) keyed by its characters' codes, looked up in
         the vocabulary, weighted (1 + log count) * idf, L2-normalised and dotted with the coefficients."""
         vectorizer, linear = self.pipeline_.named_steps["ngrams"], self.pipeline_.named_steps["linear"]
+        lo, hi = vectorizer.ngram_range
         if not hasattr(self, "keys_"):
-            self.keys_, self.columns_, self.chars_ = _vocabulary_keys(vectorizer.vocabulary_)
+            self.keys_, self.columns_, self.chars_ = _vocabulary_keys(vectorizer.vocabulary_, hi)
+        if self.keys_ is None:  # too many characters for a gram to fit one integer key
+            return self.pipeline_.decision_function(names)
+        base = int(self.chars_.max()) + 1
         width = max(len(n) for n in names) + 2
         padded = np.array([f" {n} " for n in names], dtype=f"<U{width}").view(np.uint32).reshape(len(names), width)
         lengths = np.fromiter((len(n) + 2 for n in names), dtype=np.int64, count=len(names))
         codes = self.chars_[np.minimum(padded, len(self.chars_) - 1)]  # 0: a character the vocabulary lacks
         rows, columns = [], []
-        lo, hi = self.pipeline_.named_steps["ngrams"].ngram_range
         for n in range(lo, hi + 1):
             if width < n:
                 continue
             key = np.zeros((len(names), width - n + 1), dtype=np.int64)
             for k in range(n):
-                key = key * _BASE + codes[:, k : width - n + 1 + k]
-            key = key * 4 + n
+                key = key * base + codes[:, k : width - n + 1 + k]
+            key = key * (hi + 1) + n
             valid = np.arange(width - n + 1)[None, :] + n <= lengths[:, None]
             row, start = np.nonzero(valid)
             key = key[row, start]
@@ -103,14 +111,15 @@ class BelievabilityJudge(BaseEstimator, ClassifierMixin):
         return np.divide(dot, norm, out=np.zeros(len(names)), where=norm > 0) + linear.intercept_[0]
 
 
-_BASE = 1 << 16  # character codes of a vocabulary stay far below this (see _vocabulary_keys)
-
-
-def _vocabulary_keys(vocabulary: dict[str, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Sorted integer keys of the vocabulary's n-grams, their columns, and a table from character code
-    to the digit the keys spell it with (1 upwards; 0 for a character no gram has, and for every code
-    past the table's end, which maps to its last entry)."""
+def _vocabulary_keys(vocabulary: dict[str, int], longest: int) -> tuple:
+    """Sorted integer keys of the vocabulary's n-grams (their characters as digits, then the gram's
+    length), their columns, and a table from character code to digit (1 upwards; 0 for a character no
+    gram has, and for every code past the table's end, which maps to its last entry). Three Nones when
+    grams of ``longest`` characters would not fit an int64 key."""
     position = {c: i + 1 for i, c in enumerate(sorted({ord(c) for gram in vocabulary for c in gram}))}
+    base = len(position) + 1
+    if base**longest * (longest + 1) >= 2**63:
+        return None, None, None
     chars = np.zeros(max(position, default=0) + 2, dtype=np.int64)
     chars[list(position)] = list(position.values())
     keys = np.empty(len(vocabulary), dtype=np.int64)
@@ -118,7 +127,7 @@ def _vocabulary_keys(vocabulary: dict[str, int]) -> tuple[np.ndarray, np.ndarray
     for i, (gram, column) in enumerate(vocabulary.items()):
         key = 0
         for c in gram:
-            key = key * _BASE + position[ord(c)]
-        keys[i], columns[i] = key * 4 + len(gram), column
+            key = key * base + position[ord(c)]
+        keys[i], columns[i] = key * (longest + 1) + len(gram), column
     order = np.argsort(keys)
     return keys[order], columns[order], chars

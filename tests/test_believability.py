@@ -118,10 +118,14 @@ def test_the_judges_vectorised_scores_are_its_pipelines_own():
     words = load_corpus("superheroes")  # hyphens, digits and a few accented letters
     model = NameModel(make_lm("kn3"), "superheroes").fit(words)
     judge = BelievabilityJudge().fit(*judge_training_set(model, words, np.random.default_rng(0)))
-    odd = ["a", "X", "zz", "é-ü", "mr. x", "tab\tname", "ω", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaab", "Spider-Man"]
+    odd = ["a", "X", "zz", "", "é-ü", "mr. x", "tab\tname", "ω", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaab", "Spider-Man"]
     names = model.sample(5_000, np.random.default_rng(1)) + odd
     assert np.allclose(judge.believability(names), judge.predict_proba(names)[:, 1], rtol=0, atol=1e-6)
     assert np.allclose(judge.believability(odd[:1]), judge.predict_proba(odd[:1])[:, 1], rtol=0, atol=1e-6)
+    wide = BelievabilityJudge(ngram_range=(1, 5)).fit(*judge_training_set(model, words, np.random.default_rng(2)))
+    assert np.allclose(wide.believability(names), wide.predict_proba(names)[:, 1], rtol=0, atol=1e-6)
+    refit = judge.fit(*judge_training_set(model, words[:500], np.random.default_rng(3)))  # no stale vocabulary
+    assert np.allclose(refit.believability(names), refit.predict_proba(names)[:, 1], rtol=0, atol=1e-6)
 
 
 def test_the_tier_asks_the_blocklist_only_what_it_must_and_keeps_what_a_full_check_keeps():
