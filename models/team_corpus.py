@@ -22,7 +22,10 @@ moves by up to 0.05 with the candidates drawn):
   (list names against the first judge's best 24,000 or 36,000) -0.06 to +0.02; the detector's own
   features (binary 2-5-grams and the length, C=1) -0.04 to -0.03; C 0.03 -0.03 to +0.03, C 0.3 -0.03
   to +0.05; 10 samples per name -0.05 to -0.01; the tier's length shares smoothed over neighbouring
-  lengths (30 and 100 names) -0.05 to +0.07, no direction;
+  lengths (30 and 100 names) -0.05 to +0.07, no direction; the longest piece a candidate shares with a
+  listed name (the copying a judge trained on the list cannot see), as a filter (at most 60% or 80% of
+  the candidate) -0.03 to +0.03 or as a penalty on the judge's logit -0.11 to +0.05 (npm 300 and 1,000,
+  swedish 100 and 1,000, superheroes 1,000; the penalty's picks are strings like ``ftdgmmrg``);
 - candidates sampled at T 0.4-0.8 (swedish, all four sizes, 25,000-50,000 pool, the plain judge): -0.16
   to +0.06 against untempered candidates not judged at all, and at T 0.6 or lower (25,000 pool; 0.4 from
   50,000) too few new candidates at 300 and 1,000 names for a 12,000 tier (distinct 85-94%);
