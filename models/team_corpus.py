@@ -29,6 +29,12 @@ moves by up to 0.05 with the candidates drawn):
 - candidates sampled at T 0.4-0.8 (swedish, all four sizes, 25,000-50,000 pool, the plain judge): -0.16
   to +0.06 against untempered candidates not judged at all, and at T 0.6 or lower (25,000 pool; 0.4 from
   50,000) too few new candidates at 300 and 1,000 names for a 12,000 tier (distinct 85-94%);
+- candidates sampled from another order than the served model (same names, the served model's judge):
+  -0.01 to +0.13 (swedish 30 names from kn2 0.29 against kn1's 0.16; npm 100 from kn4 0.38 against
+  kn3's 0.31; npm 1,000 from kn3 0.52 against kn5's 0.46). Not taken: the detector is trained against
+  the served model's samples, so names from another model pass it for not being that model's; against
+  a detector of their own model's samples (``bench/team_corpus_quality.py --models``) those orders do
+  no better than the served one (docs/benchmarks.md). Serving the other order would only move the gap;
 - a judge trained like the benchmark's detector but on 500 *other* real names of the source (which a
   team never gives us; an upper bound for any judge of these candidates): npm 100 names 0.52, 1,000
   names 0.50, against held-out 0.76 and 0.60. Choosing among the model's samples cannot close the gap;
