@@ -78,12 +78,7 @@ log = logging.getLogger(__name__)
 #   10000   2.669  2.304  1.997  1.878  1.850
 # Beyond 10,000 names kn4: kn5's automaton outgrows the per-corpus bound (TEAM_CORPUS_ARTIFACT_BYTES; 124 MB
 # of artifacts at 50,000 names, kn4's 51 MB) for 0.03 nats/char (bench/team_corpus_training.py).
-# At 1,000 names kn4 rather than kn5, by believability (bench/team_corpus_quality.py --models kn4,kn5, each
-# against a detector of its own samples, 100,000 candidates): the gap to held-out real names is smaller on
-# all three tuning lists (npm -0.07 against -0.13, swedish -0.11 / -0.15, superheroes -0.04 / -0.06) for
-# 0.005 nats/char; at 300 no order wins (swedish kn4 -0.22 / -0.24, superheroes -0.27 / -0.23). The cut
-# to kn5 halfway (geometrically) to 10,000, where NLL alone decides.
-MODEL_BY_SIZE = ((55, "kn1"), (170, "kn3"), (3_000, "kn4"), (10_000, "kn5"), (None, "kn4"))
+MODEL_BY_SIZE = ((55, "kn1"), (170, "kn3"), (550, "kn4"), (10_000, "kn5"), (None, "kn4"))
 # From this many names the model fitted on 90% to measure the held-out NLL is the one served: a second fit
 # on all of them would cost seconds for a tenth more names (the reservoir still avoids every listed name).
 SERVE_HELD_OUT_FIT = 10_000
