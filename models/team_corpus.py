@@ -35,6 +35,10 @@ moves by up to 0.05 with the candidates drawn):
   the served model's samples, so names from another model pass it for not being that model's; against
   a detector of their own model's samples (``bench/team_corpus_quality.py --models``) those orders do
   no better than the served one (docs/benchmarks.md). Serving the other order would only move the gap;
+- kn4 rather than kn5 at 1,000 names (each against a detector of its own samples, ``--models kn4,kn5``):
+  the gap to held-out real names smaller on the three tuning lists (npm -0.07 against -0.13, swedish
+  -0.11 / -0.15, superheroes -0.04 / -0.06), but not on the reported ones (pypi-words 0.45 / 0.62
+  against kn5's 0.49 / 0.60, debian 0.48 / 0.57 against 0.49 / 0.58): not taken, the size table stands;
 - a judge trained like the benchmark's detector but on 500 *other* real names of the source (which a
   team never gives us; an upper bound for any judge of these candidates): npm 100 names 0.52, 1,000
   names 0.50, against held-out 0.76 and 0.60. Choosing among the model's samples cannot close the gap;
