@@ -4,7 +4,7 @@ and one `tnaas worker`, as tests/test_slack_corpora.py starts them. Lists of one
 
 - Slack: `/techname corpus add` opens the form through the stand-in; a signed ``view_submission``
   carries the names pasted one per line, as many as the form's text box holds (Slack bounds it to
-  3,000 characters: about 300 of these names; the form has no file upload, so Slack cannot carry 1,000
+  3,000 characters: about 340 of these names; the form has no file upload, so Slack cannot carry 1,000
   names); then a signed `/techname <corpus> 5` every ``POLL`` seconds, each in a channel of its own,
   until one is answered with names in the thread of its post (the others answer "still training").
 - API, for the 1,000 names Slack cannot carry: ``POST /api/v1/corpora`` (which answers once the
