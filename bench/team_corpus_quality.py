@@ -8,7 +8,8 @@ served model's plain samples calls the shown names real how often, next to how o
 held-out real names real (target: at least as often).
 
 Run: ``.venv/bin/python -m bench.team_corpus_quality`` (a few minutes); ``--models kn1,kn2,kn3 --sizes 30,100``
-trains each of those models instead of the one the size calls for.
+trains each of those models instead of the one the size calls for; ``--sources npm,swedish,superheroes``
+measures the lists the team reservoir was tuned on (``models/team_corpus.py``) instead.
 """
 
 from __future__ import annotations
@@ -36,10 +37,13 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--models", default="", help="models to compare (default: the one each size calls for)")
     parser.add_argument("--sizes", default=",".join(map(str, SIZES)))
+    parser.add_argument(
+        "--sources", default=",".join(SOURCES), help="lists to measure on (tune on others: npm,swedish,superheroes)"
+    )
     args = parser.parse_args()
     models = [m for m in args.models.split(",") if m] or [None]
     print("source      names  model  reservoir  distinct  novelty  near-copies  called real: shown  held-out real")
-    for source in SOURCES:
+    for source in args.sources.split(","):
         words = load_corpus(source)
         for size, model_name in ((int(s), m) for s in args.sizes.split(",") for m in models):
             sample = random.Random(size).sample(words, size + HELD_OUT)

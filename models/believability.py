@@ -221,17 +221,37 @@ def cut_tier(
     names (deployed pokemon kn3: 8.1 letters against the corpus' 7.7, pypi kn5 15.3 against 12.6); cut per
     length, the shown names look like the corpus in length too. (``stratum``: what to keep in the
     corpus' proportions instead of the length; ``shares`` are then per stratum.)"""
-    order = [int(i) for i in np.argsort(-scores, kind="stable") if not blocklist.blocked(names[i])]
+    ranked = np.argsort(-scores, kind="stable").tolist()
     if shares is None:
-        return order[:keep]
+        return _unblocked(ranked, names, blocklist, keep)
     by_length: dict = {}
-    for i in order:  # best first within each length
+    for i in ranked:  # best first within each length
         by_length.setdefault(stratum(names[i]), []).append(i)
-    quotas, left = length_quotas({length: len(ids) for length, ids in by_length.items()}, shares, keep)
-    chosen = {i for length, ids in by_length.items() for i in ids[: quotas[length]]}
-    rest = [i for i in order if i not in chosen and shares.get(stratum(names[i]), 0) == 0]
-    chosen.update(rest[:left])  # lengths the corpus lacks fill what its own could not
-    return [i for i in order if i in chosen]
+    # The blocklist is asked only about the names a length's quota reaches (most of a big pool is never
+    # shown); a length that runs short is counted exactly and the quotas are split again.
+    available = {length: len(ids) for length, ids in by_length.items()}
+    while True:
+        quotas, left = length_quotas(available, shares, keep)
+        taken = {length: _unblocked(by_length[length], names, blocklist, quota) for length, quota in quotas.items()}
+        short = {length: len(ids) for length, ids in taken.items() if len(ids) < quotas[length]}
+        if not short:
+            break
+        available |= short
+    chosen = {i for ids in taken.values() for i in ids}
+    rest = [i for i in ranked if i not in chosen and shares.get(stratum(names[i]), 0) == 0]
+    chosen.update(_unblocked(rest, names, blocklist, left))  # lengths the corpus lacks fill what its own could not
+    return [i for i in ranked if i in chosen]
+
+
+def _unblocked(ids: list[int], names: list[str], blocklist, most: int) -> list[int]:
+    """The first ``most`` of ``ids`` whose names the blocklist lets through."""
+    kept: list[int] = []
+    for i in ids:
+        if len(kept) >= most:
+            break
+        if not blocklist.blocked(names[i]):
+            kept.append(i)
+    return kept
 
 
 def score_candidates(

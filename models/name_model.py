@@ -105,7 +105,7 @@ class NameModel:
         out: list[str] = []
         for length, count in zip(*np.unique(lengths, return_counts=True)):
             ids = sample_fixed_length(automaton, tail, int(length), int(count), rng)
-            out.extend(automaton.decode(row) for row in ids)
+            out.extend(automaton.alphabet.decode_rows(ids))
         rng.shuffle(out)
         return out
 

@@ -114,6 +114,35 @@ def test_judge_follows_scikit_learn_conventions_and_marks_the_models_artifacts()
     assert stats.mannwhitneyu(judge.believability(digits), judge.believability(plain), alternative="less").pvalue < 1e-4
 
 
+def test_the_judges_vectorised_scores_are_its_pipelines_own():
+    words = load_corpus("superheroes")  # hyphens, digits and a few accented letters
+    model = NameModel(make_lm("kn3"), "superheroes").fit(words)
+    judge = BelievabilityJudge().fit(*judge_training_set(model, words, np.random.default_rng(0)))
+    odd = ["a", "X", "zz", "", "é-ü", "mr. x", "tab\tname", "ω", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaab", "Spider-Man"]
+    names = model.sample(5_000, np.random.default_rng(1)) + odd
+    assert np.allclose(judge.believability(names), judge.predict_proba(names)[:, 1], rtol=0, atol=1e-6)
+    assert np.allclose(judge.believability(odd[:1]), judge.predict_proba(odd[:1])[:, 1], rtol=0, atol=1e-6)
+    wide = BelievabilityJudge(ngram_range=(1, 5)).fit(*judge_training_set(model, words, np.random.default_rng(2)))
+    assert np.allclose(wide.believability(names), wide.predict_proba(names)[:, 1], rtol=0, atol=1e-6)
+    refit = judge.fit(*judge_training_set(model, words[:500], np.random.default_rng(3)))  # no stale vocabulary
+    assert np.allclose(refit.believability(names), refit.predict_proba(names)[:, 1], rtol=0, atol=1e-6)
+
+
+def test_the_tier_asks_the_blocklist_only_what_it_must_and_keeps_what_a_full_check_keeps():
+    rng = np.random.default_rng(0)
+    names = ["".join(rng.choice(list("abcdeklmnorst"), size=rng.integers(3, 9))) for _ in range(20_000)]
+    names = list(dict.fromkeys(names))
+    scores = rng.random(len(names))
+    blocklist = Blocklist(["ak", "st"], ["mono"])  # blocks about a fifth of the names, unevenly per length
+    allowed = np.array([not blocklist.blocked(n) for n in names])
+    nothing = Blocklist([], [])
+    for keep, shares in ((500, {3: 0.1, 5: 0.6, 8: 0.3}), (12_000, {3: 0.5, 4: 0.5}), (3000, None)):
+        cut = cut_tier(names, scores, keep, shares, blocklist)
+        ids = np.flatnonzero(allowed)
+        reference = ids[cut_tier([names[i] for i in ids], scores[ids], keep, shares, nothing)].tolist()
+        assert cut == reference
+
+
 def _reservoir(size: int) -> Reservoir:
     names = [f"name{i}" for i in range(size)]
     info = ArtifactInfo(corpus="test", model="kn3", corpus_hash="x")

@@ -114,3 +114,10 @@ def test_batch_log_probs_equal_one_at_a_time(tiny):
     single = [model.log_prob(w) for w in words]
     assert np.allclose(batch, single, equal_nan=False) and np.isinf(batch[[2, 4, 6, 8]]).all()
     assert np.allclose(model.automaton_.log_probs(words[:2]), [model.automaton_.log_prob(w) for w in words[:2]])
+
+
+def test_rows_decoded_at_once_are_each_rows_own_name(rng):
+    alphabet = KN.automaton_.alphabet
+    ids = rng.integers(1, alphabet.n_symbols, size=(50, 7))
+    assert alphabet.decode_rows(ids) == [alphabet.decode(row) for row in ids]
+    assert alphabet.decode_rows(ids[:, :0]) == [""] * 50
