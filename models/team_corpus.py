@@ -9,40 +9,8 @@ so a bigger pool is what makes it more selective. The artifacts are plain bytes 
 formats as on disk) so that they can be kept where every worker reaches them.
 
 Believability (``bench/team_corpus_quality.py``, tuned on npm, swedish and superheroes lists, reported on
-pypi-words and debian) falls short of the held-out real names, most at small sizes. Measured (one run
-moves by up to 0.05 with the candidates drawn):
-
-- pool 30,000 -> 100,000 (sampling, the judge's scoring and the tier's blocklist made about three
-  times cheaper per candidate to afford it): +0.035 called real on average over the tuning lists' 12
-  cells (9 up); on the reported lists +0.04 / 0.00 / 0.00 / +0.04 (pypi-words at 30, 100, 300, 1,000)
-  and 0.00 / -0.01 / +0.07 / +0.06 (debian);
-- on a 100,000 pool, against the plain judge on the same candidates (npm 100 and 1,000, swedish 30 and
-  300, superheroes 1,000 names): a judge cross-fitted over five folds (real: names its fold's model did
-  not see; alone, or its logit added to the plain judge's) -0.07 to +0.02; a second adversarial round
-  (list names against the first judge's best 24,000 or 36,000) -0.06 to +0.02; the detector's own
-  features (binary 2-5-grams and the length, C=1) -0.04 to -0.03; C 0.03 -0.03 to +0.03, C 0.3 -0.03
-  to +0.05; 10 samples per name -0.05 to -0.01; the tier's length shares smoothed over neighbouring
-  lengths (30 and 100 names) -0.05 to +0.07, no direction; the longest piece a candidate shares with a
-  listed name (the copying a judge trained on the list cannot see), as a filter (at most 60% or 80% of
-  the candidate) -0.03 to +0.03 or as a penalty on the judge's logit -0.11 to +0.05 (npm 300 and 1,000,
-  swedish 100 and 1,000, superheroes 1,000; the penalty's picks are strings like ``ftdgmmrg``);
-- candidates sampled at T 0.4-0.8 (swedish, all four sizes, 25,000-50,000 pool, the plain judge): -0.16
-  to +0.06 against untempered candidates not judged at all, and at T 0.6 or lower (25,000 pool; 0.4 from
-  50,000) too few new candidates at 300 and 1,000 names for a 12,000 tier (distinct 85-94%);
-- candidates sampled from another order than the served model (same names, the served model's judge):
-  -0.01 to +0.13 (swedish 30 names from kn2 0.29 against kn1's 0.16; npm 100 from kn4 0.38 against
-  kn3's 0.31; npm 1,000 from kn3 0.52 against kn5's 0.46). Not taken: the detector is trained against
-  the served model's samples, so names from another model pass it for not being that model's; against
-  a detector of their own model's samples (``bench/team_corpus_quality.py --models``) those orders do
-  no better than the served one (docs/benchmarks.md). Serving the other order would only move the gap;
-- kn4 rather than kn5 at 1,000 names (each against a detector of its own samples, ``--models kn4,kn5``):
-  the gap to held-out real names smaller on the three tuning lists (npm -0.07 against -0.13, swedish
-  -0.11 / -0.15, superheroes -0.04 / -0.06), but not on the reported ones (pypi-words 0.45 / 0.62
-  against kn5's 0.49 / 0.60, debian 0.48 / 0.57 against 0.49 / 0.58): not taken, the size table stands;
-- a judge trained like the benchmark's detector but on 500 *other* real names of the source (which a
-  team never gives us; an upper bound for any judge of these candidates): npm 100 names 0.52, 1,000
-  names 0.50, against held-out 0.76 and 0.60. Choosing among the model's samples cannot close the gap;
-  the model's samples themselves would have to look more like new names of the source.
+pypi-words and debian) falls short of the held-out real names, most at small sizes: choosing among the
+model's samples narrows the gap, and closing it needs samples that look more like new names of the list.
 """
 
 from __future__ import annotations
