@@ -91,6 +91,7 @@ def believability_info(corpus: str, model_info: ArtifactInfo, pool: int = POOL) 
         "tier_by_length": BY_LENGTH,
         "temperature": temperature_for(corpus, model_info.model),
         "blocklist": corpus_hash([blocklist]),
+        "well_formed": True,  # no name starting or ending with a separator (``well_formed``)
     }
     return ArtifactInfo(corpus=corpus, model=model_info.model, corpus_hash=model_info.corpus_hash, params=params)
 
@@ -169,11 +170,17 @@ def tier_size(eligible: int, pool: int = POOL) -> int:
     return min(eligible, max(MIN_KEEP, min(MAX_KEEP, int(TOP_SHARE * eligible))))
 
 
+def well_formed(name: str) -> bool:
+    """A name one could give a project: it starts and ends with a letter or a digit. A model that learnt
+    ``-``, ``_`` and ``.`` inside names also starts or ends a few with them (``-ber``, ``jast-``)."""
+    return bool(name) and name[0].isalnum() and name[-1].isalnum()
+
+
 def eligible_candidates(
     model, near: NearCopies, rng: np.random.Generator, pool: int = POOL, temperature: float = TEMPERATURE
 ) -> list[str]:
-    """Distinct samples that are new (not in the corpus, not a near-copy of a corpus name)."""
-    distinct = list(dict.fromkeys(model.sample(pool, rng, temperature)))
+    """Distinct well-formed samples that are new (not in the corpus, not a near-copy of a corpus name)."""
+    distinct = [n for n in dict.fromkeys(model.sample(pool, rng, temperature)) if well_formed(n)]
     return [n for n, close in zip(distinct, near.mask(distinct)) if not close]
 
 

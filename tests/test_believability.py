@@ -100,6 +100,16 @@ def test_the_reservoir_never_holds_blocked_known_or_near_copied_names():
     assert len(set(filtered.names)) == len(filtered.names)
 
 
+def test_no_reservoir_shows_a_name_that_starts_or_ends_with_a_separator(trained_artifacts):
+    """Corpora with ``-`` inside names (cats' ``miss-kitty``) teach the model ``-`` at every position:
+    ``-ber`` or ``jast-`` are no names to give a project (and PyPI refuses them)."""
+    registry = ModelRegistry(trained_artifacts)
+    for corpus in ("cats", "pokemon"):
+        for model in ("kn3", "markov2"):
+            names = list(registry.reservoir(corpus, model).names)
+            assert names and [n for n in names if not (n[0].isalnum() and n[-1].isalnum())] == [], (corpus, model)
+
+
 def test_judge_follows_scikit_learn_conventions_and_marks_the_models_artifacts():
     words = load_corpus("pokemon")  # digits end a few names (porygon2); smoothing puts them anywhere
     model = NameModel(make_lm("kn5"), "pokemon").fit(words)
