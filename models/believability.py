@@ -53,12 +53,9 @@ MIN_KEEP = 12_000  # ... but at least this many (100 requests of 10 then repeat 
 MAX_KEEP = 20_000  # ... and at most this many
 BY_LENGTH = True  # cut the tier per name length, in the corpus' proportions (see cut_tier)
 # Candidates may be sampled with every next-letter distribution sharpened (p ** (1 / T), renormalised;
-# lengths keep the corpus' prior): more typical names for the judge to choose from. Chosen per (corpus,
-# model) by bench/believability.py (T=0.8 against 1, the same judge, paired over 3 split seeds), taken
-# only where it gained more than its standard error on both detectors, in two runs (different candidate
-# draws): pokemon kn3 +0.030 ± 0.006 / +0.043 ± 0.002 and +0.009 ± 0.002 / +0.012 ± 0.008 called real
-# (linear / forest). Not taken: pokemon kn5 (+0.013 / +0.003, then -0.012 / -0.010), cats (kn3 -0.019 ±
-# 0.005 / -0.018 ± 0.005), swedish and dogs (within one standard error); see docs/benchmarks.md, "Believability".
+# lengths keep the corpus' prior): more typical names for the judge to choose from. Set only where
+# bench/believability.py (T=0.8 against 1, the same judge, paired over 3 split seeds) measures a gain
+# beyond its standard error on both detectors, in two runs: pokemon kn3 (docs/benchmarks.md, "Believability").
 # A stack with no models serves within its first minute from a first reservoir: FIRST_POOL candidates cut to
 # the same share the full tier keeps of POOL (so as selective, only smaller: repeats come sooner), replaced
 # by the full reservoir once the stack has trained the rest (``models.training``).
