@@ -21,6 +21,7 @@ from rq.registry import FailedJobRegistry, FinishedJobRegistry, StartedJobRegist
 
 from bot.slack.web_api import LOST_ACCESS, NOT_HERE, SEED_STOP
 from core.limits import KEYCAP_VOTES_TO_LEARN, SLACK_MAX_BODY
+from store.replies import ReplyProgress
 from store.shortlists import Shortlists
 from store.slack_teams import TeamHabits
 from store.votes import VoteStore
@@ -592,6 +593,16 @@ def test_a_reply_slack_refuses_in_a_batch_is_retried_and_the_others_are_not_post
     assert max(received(stack, [channels[0], channels[2]], thread=True)) < retried  # the others: in the first run
 
 
+def seeds_recorded(stack: Stack, channel: str) -> int:
+    """The keycaps the reply in ``channel`` has recorded as added (its progress: ``store.replies``)."""
+    posted = {p["_ts"] for p in stack.posts(channel)}
+    for key in stack.redis.scan_iter(f"{ReplyProgress.PREFIX}*"):
+        steps = {k.decode(): v.decode() for k, v in stack.redis.hgetall(key).items()}
+        if steps.get("candidates") in posted:
+            return int(steps.get("seeded", 0))
+    return 0
+
+
 def test_a_worker_killed_mid_batch_is_rerun_and_each_reply_continues_where_it_stopped(stack):
     """Three batched replies; the worker is killed while the second seeds its second keycap, the others
     done. The rerun adds what is missing and posts nothing twice."""
@@ -602,7 +613,8 @@ def test_a_worker_killed_mid_batch_is_rerun_and_each_reply_continues_where_it_st
     for channel in channels:
         assert stack.slash("cats 3", channel=channel, team=team)[0] == 200
     seeded = lambda c: len(stack.attempts("reactions.add", c))  # noqa: E731
-    wait_for(lambda: seeded(channels[1]) >= 2 and seeded(channels[0]) == seeded(channels[2]) == 3, "the seeds", 30)
+    recorded = lambda c: seeds_recorded(stack, c) == 3  # noqa: E731  (Slack saw them, and so did the record)
+    wait_for(lambda: seeded(channels[1]) >= 2 and recorded(channels[0]) and recorded(channels[2]), "the seeds", 30)
     kill_the_worker_and_start_another(stack)
     wait_for(lambda: seeded(channels[1]) >= 4, "the rerun's seeds", timeout=30)
     settled(stack)
