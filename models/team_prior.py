@@ -31,7 +31,7 @@ PRIOR_NAME = "team-prior"
 PRIOR_CORPORA = ("npm", "pokemon", "superheroes", "cats", "dogs", "swedish")
 PRIOR_MODEL = "kn3"
 # The team model's weight for lists of up to this many names (the last: any larger).
-WEIGHT_BY_SIZE = ((55, 0.3), (170, 0.4), (550, 0.6), (3_000, 0.8), (None, 1.0))
+WEIGHT_BY_SIZE = ((55, 0.3), (170, 0.4), (550, 0.6), (None, 1.0))
 
 
 def weight_for(names: int) -> float:
