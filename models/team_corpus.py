@@ -8,9 +8,10 @@ believable among ``POOL`` new candidates. The tier cannot shrink (100 requests o
 so a bigger pool is what makes it more selective. The artifacts are plain bytes (the same ``.npz``
 formats as on disk) so that they can be kept where every worker reaches them.
 
-Believability (``bench/team_corpus_quality.py``, tuned on npm, swedish and superheroes lists, reported on
-pypi-words and debian) falls short of the held-out real names, most at small sizes: choosing among the
-model's samples narrows the gap, and closing it needs samples that look more like new names of the list.
+A list of up to 550 names is blended with a prior fitted on other built-in corpora (``models.team_prior``):
+its samples then look more like names in general. Believability (``bench/team_corpus_quality.py``, tuned
+on npm, swedish and superheroes lists, reported on pypi-words and debian) still falls short of the
+held-out real names, most at small sizes.
 """
 
 from __future__ import annotations
