@@ -22,10 +22,12 @@ from pathlib import Path
 import numpy as np
 
 from bench.believability import Detector
+from core.settings import Settings
 from corpora import load_corpus
 from models import team_artifacts
 from models.believability import NearCopies
 from models.team_corpus import train_team_corpus
+from models.team_prior import team_prior, weight_for
 
 SOURCES = ("pypi-words", "debian")
 SIZES = (30, 100, 300, 1_000)
@@ -40,15 +42,25 @@ def main() -> None:
     parser.add_argument(
         "--sources", default=",".join(SOURCES), help="lists to measure on (tune on others: npm,swedish,superheroes)"
     )
+    parser.add_argument(
+        "--weights", default="", help="the team model's weights to compare (default: the one each size calls for)"
+    )
     args = parser.parse_args()
     models = [m for m in args.models.split(",") if m] or [None]
-    print("source      names  model  reservoir  distinct  novelty  near-copies  called real: shown  held-out real")
+    weights = [float(w) for w in args.weights.split(",") if w] or [None]
+    prior = team_prior(Settings().data_dir)
+    print(
+        "source      names  model  weight  reservoir  distinct  novelty  near-copies  called real: shown  held-out real"
+    )
     for source in args.sources.split(","):
         words = load_corpus(source)
-        for size, model_name in ((int(s), m) for s in args.sizes.split(",") for m in models):
+        for size, model_name, weight in (
+            (int(s), m, w) for s in args.sizes.split(",") for m in models for w in weights
+        ):
             sample = random.Random(size).sample(words, size + HELD_OUT)
             names, held = sample[:size], sample[size:]
-            trained = train_team_corpus("bench", names, model_name)
+            weight = weight_for(size) if weight is None else weight
+            trained = train_team_corpus("bench", names, model_name, prior, weight)
             with tempfile.TemporaryDirectory() as tmp:
                 model, _, reservoir = team_artifacts.write_and_load(Path(tmp), trained.model, trained.reservoir)
                 shown = [
@@ -62,7 +74,7 @@ def main() -> None:
             novelty = sum(s not in listed for s in shown) / len(shown)
             close = float(NearCopies(names).mask(shown).mean())
             print(
-                f"{source:<11} {size:5}  {trained.model_name:<5}  {trained.reservoir_names:9,}  "
+                f"{source:<11} {size:5}  {trained.model_name:<5}  {weight:6.2f}  {trained.reservoir_names:9,}  "
                 f"{len(set(shown)) / len(shown):8.1%}  {novelty:7.1%}  {close:11.1%}  "
                 f"{detector.called_real(shown):18.2f}  {detector.heldout_called_real:13.2f}"
             )

@@ -27,6 +27,7 @@ from jobs.pipeline import answer, answer_many, impressions
 from jobs.queueing import queued_too_long
 from jobs.worker import WorkerContext, needs_context
 from models.team_corpus import train_team_corpus
+from models.team_prior import team_prior
 from store.answers import Answers
 from store.team_corpora import NO_ROOM, TeamCorpora
 from store.votes import WEB_CHANNEL, VoteStore
@@ -144,7 +145,7 @@ def train_and_publish(corpora: TeamCorpora, job: CorpusJob, settings: Settings) 
     if names is None:
         return {"status": "deleted"}  # deleted before its turn came
     state = corpora.states(job.owner).get(job.corpus, {})
-    trained = train_team_corpus(job.corpus, names)
+    trained = train_team_corpus(job.corpus, names, prior=team_prior(settings.data_dir))
     report = CorpusReport(
         names=len(names),
         dropped=state.get("dropped", {}),

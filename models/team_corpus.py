@@ -8,9 +8,10 @@ believable among ``POOL`` new candidates. The tier cannot shrink (100 requests o
 so a bigger pool is what makes it more selective. The artifacts are plain bytes (the same ``.npz``
 formats as on disk) so that they can be kept where every worker reaches them.
 
-Believability (``bench/team_corpus_quality.py``, tuned on npm, swedish and superheroes lists, reported on
-pypi-words and debian) falls short of the held-out real names, most at small sizes: choosing among the
-model's samples narrows the gap, and closing it needs samples that look more like new names of the list.
+A list of up to 550 names is blended with a prior fitted on other built-in corpora (``models.team_prior``):
+its samples then look more like names in general. Believability (``bench/team_corpus_quality.py``, tuned
+on npm, swedish and superheroes lists, reported on pypi-words and debian) still falls short of the
+held-out real names, most at small sizes.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from models.decency import default_blocklist
 from models.name_model import NameModel
 from models.strings import NameSet
 from models.team_artifacts import to_bytes
+from models.team_prior import BlendedLM, TeamPrior, weight_for
 from models.training import nll_per_char, split
 
 log = logging.getLogger(__name__)
@@ -81,21 +83,31 @@ class TrainedCorpus:
     warning: str | None
 
 
-def train_team_corpus(corpus: str, names: list[str], model_name: str | None = None) -> TrainedCorpus:
-    """``names`` (checked: ``corpora.team``) -> the served model fitted on all of them, its held-out NLL
-    from a fit on 90% (at least MIN_HELD_OUT names held out), its judge and reservoir; reproducible.
-    ``model_name``: another model than the list's size calls for (benchmarks compare them)."""
+def train_team_corpus(
+    corpus: str,
+    names: list[str],
+    model_name: str | None = None,
+    prior: TeamPrior | None = None,
+    weight: float | None = None,
+) -> TrainedCorpus:
+    """``names`` (checked: ``corpora.team``) -> the served model fitted on all of them (blended with
+    ``prior`` at the weight the list's size calls for, ``weight``: another), its held-out NLL from a fit on
+    90% (at least MIN_HELD_OUT names held out), its judge and reservoir; reproducible. ``model_name``:
+    another model than the list's size calls for (benchmarks compare them)."""
     start = time.perf_counter()
     model_name = model_name or model_for_size(len(names))
+    weight = weight_for(len(names)) if weight is None else weight
+
+    def blended() -> BlendedLM:
+        return BlendedLM(make_lm(model_name), prior, weight)
+
     holdout = max(MIN_HELD_OUT / len(names), 0.1)
     train, test = split(names, holdout)
-    heldout = NameModel(make_lm(model_name), corpus).fit(train)
+    heldout = NameModel(blended(), corpus).fit(train)
     scored = [w for w in test if np.isfinite(heldout.log_prob(w))]  # a letter only a held-out name has: unscorable
     nll = nll_per_char(heldout, scored) if scored else float("nan")
-    lm = make_lm(model_name)
-    info = ArtifactInfo(
-        corpus=corpus, model=model_name, corpus_hash=corpus_hash(names), params={"order": lm.order} | vars(lm)
-    )
+    lm = blended()
+    info = ArtifactInfo(corpus=corpus, model=model_name, corpus_hash=corpus_hash(names), params=lm.params())
     info.metrics = {
         "heldout_nll": round(nll, 4) if np.isfinite(nll) else None,
         "heldout_names": len(test),
